@@ -1,0 +1,80 @@
+//! Reading `authorization: Bearer <token>` from gRPC metadata (RFC 6750 §2.1).
+//!
+//! Exactly one ASCII `authorization` entry counts: tonic's `MetadataMap::get`
+//! would silently take the first of several, so two entries are refused, and
+//! `authorization-bin` or other look-alike keys are simply not read. The
+//! scheme is case-insensitive; exactly one space separates it from the token.
+
+use tonic::metadata::MetadataMap;
+
+use crate::{error::AuthError, verifier::MAX_TOKEN_BYTES};
+
+/// The bearer token of a call: `Ok(None)` when there is no authorization
+/// entry at all, an error when there is one but it is unusable.
+pub fn bearer_token(metadata: &MetadataMap) -> Result<Option<&str>, AuthError> {
+    let mut values = metadata.get_all("authorization").iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(AuthError::DuplicateAuthorization);
+    }
+    // Checked on the raw bytes, before any parsing.
+    if value.as_encoded_bytes().len() > MAX_TOKEN_BYTES + "Bearer ".len() {
+        return Err(AuthError::TokenTooLarge);
+    }
+    let value = value.to_str().map_err(|_| AuthError::Malformed)?;
+    let (scheme, token) = value.split_once(' ').ok_or(AuthError::WrongScheme)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::WrongScheme);
+    }
+    if token.is_empty() || token.contains(|c: char| c.is_ascii_whitespace() || c == ',') {
+        return Err(AuthError::Malformed);
+    }
+    Ok(Some(token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::metadata::MetadataValue;
+
+    fn with(values: &[&'static str]) -> MetadataMap {
+        let mut map = MetadataMap::new();
+        for v in values {
+            map.append("authorization", MetadataValue::from_static(v));
+        }
+        map
+    }
+
+    #[test]
+    fn tm_02_scheme_variants_are_read_strictly() {
+        assert_eq!(bearer_token(&with(&[])), Ok(None));
+        assert_eq!(bearer_token(&with(&["Bearer a.b.c"])), Ok(Some("a.b.c")));
+        assert_eq!(bearer_token(&with(&["bearer a.b.c"])), Ok(Some("a.b.c")));
+        assert_eq!(bearer_token(&with(&["BEARER a.b.c"])), Ok(Some("a.b.c")));
+        assert_eq!(bearer_token(&with(&["Bearer  a.b.c"])), Err(AuthError::Malformed));
+        assert_eq!(bearer_token(&with(&["Bearer a.b.c "])), Err(AuthError::Malformed));
+        assert_eq!(bearer_token(&with(&["Bearer "])), Err(AuthError::Malformed));
+        assert_eq!(bearer_token(&with(&["Bearera.b.c"])), Err(AuthError::WrongScheme));
+        assert_eq!(bearer_token(&with(&["Basic dXNlcjpwYXNz"])), Err(AuthError::WrongScheme));
+        assert_eq!(bearer_token(&with(&["Token a.b.c"])), Err(AuthError::WrongScheme));
+        assert_eq!(bearer_token(&with(&["Bearer a.b.c, Bearer d.e.f"])), Err(AuthError::Malformed));
+    }
+
+    #[test]
+    fn tm_04_two_authorization_entries_are_refused() {
+        assert_eq!(
+            bearer_token(&with(&["Bearer a.b.c", "Bearer d.e.f"])),
+            Err(AuthError::DuplicateAuthorization)
+        );
+    }
+
+    #[test]
+    fn tm_05_only_the_ascii_authorization_key_counts() {
+        let mut map = MetadataMap::new();
+        map.insert_bin("authorization-bin", tonic::metadata::MetadataValue::from_bytes(b"Bearer a.b.c"));
+        map.insert("x-authorization", MetadataValue::from_static("Bearer a.b.c"));
+        assert_eq!(bearer_token(&map), Ok(None));
+    }
+}

@@ -1,0 +1,203 @@
+//! What a verified access token says about its caller.
+//!
+//! [`Claims`] has no public constructor and no `Deserialize`: the only way to
+//! get one is [`crate::Verifier::verify`]. Handlers read it from the request
+//! through [`crate::caller`], never from the token string.
+
+use std::{fmt, str::FromStr};
+
+use serde::{Deserialize, Serialize};
+
+/// A role, for role-based access control.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Editor,
+    Viewer,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Editor, Role::Viewer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Editor => "editor",
+            Role::Viewer => "viewer",
+        }
+    }
+}
+
+/// A plan tier; quotas are set per plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Plan {
+    Free,
+    Pro,
+}
+
+impl Plan {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Plan::Free => "free",
+            Plan::Pro => "pro",
+        }
+    }
+}
+
+/// An unknown role or plan name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} {name:?}")]
+pub struct UnknownName {
+    pub kind: &'static str,
+    pub name: String,
+}
+
+impl FromStr for Role {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| UnknownName {
+            kind: "role",
+            name: s.chars().take(64).collect(),
+        })
+    }
+}
+
+impl FromStr for Plan {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "free" => Ok(Plan::Free),
+            "pro" => Ok(Plan::Pro),
+            _ => Err(UnknownName { kind: "plan", name: s.chars().take(64).collect() }),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The verified identity and grants of a caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claims {
+    pub(crate) subject: String,
+    pub(crate) username: String,
+    pub(crate) client_id: String,
+    pub(crate) roles: Vec<Role>,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) plan: Plan,
+    pub(crate) token_id: String,
+    pub(crate) issuer: String,
+    pub(crate) issued_at: u64,
+    pub(crate) expires_at: u64,
+}
+
+impl Claims {
+    /// The stable user id (`sub`); never the username.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+    pub fn roles(&self) -> &[Role] {
+        &self.roles
+    }
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+    pub fn plan(&self) -> Plan {
+        self.plan
+    }
+    /// The token's `jti`: what a revocation names.
+    pub fn token_id(&self) -> &str {
+        &self.token_id
+    }
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+    /// `iat`, seconds since the Unix epoch.
+    pub fn issued_at(&self) -> u64 {
+        self.issued_at
+    }
+    /// `exp`, seconds since the Unix epoch.
+    pub fn expires_at(&self) -> u64 {
+        self.expires_at
+    }
+}
+
+/// `aud` may be one string or an array of strings (RFC 7519 §4.1.3); any
+/// other JSON type fails deserialization and so verification.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// The JSON payload of an access token, exactly as signed. A derived
+/// `Deserialize` rejects duplicate keys and wrong JSON types, and `iss` is a
+/// plain string so an array holding the right issuer next to a wrong one is
+/// refused (jsonwebtoken alone would accept it).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct WireClaims {
+    pub iss: String,
+    pub aud: Audience,
+    pub sub: String,
+    pub exp: u64,
+    pub nbf: u64,
+    pub iat: u64,
+    pub jti: String,
+    pub client_id: String,
+    pub preferred_username: String,
+    pub roles: Vec<Role>,
+    pub scope: String,
+    pub plan: Plan,
+}
+
+impl WireClaims {
+    pub(crate) fn into_claims(self) -> Claims {
+        Claims {
+            subject: self.sub,
+            username: self.preferred_username,
+            client_id: self.client_id,
+            roles: self.roles,
+            scopes: self.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            plan: self.plan,
+            token_id: self.jti,
+            issuer: self.iss,
+            issued_at: self.iat,
+            expires_at: self.exp,
+        }
+    }
+}
+
+/// What the auth service decided to grant; the input to signing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub subject: String,
+    pub username: String,
+    pub client_id: String,
+    pub roles: Vec<Role>,
+    pub scopes: Vec<String>,
+    pub plan: Plan,
+}

@@ -1,0 +1,122 @@
+//! Server-side auth for every call, in this order:
+//!
+//! 1. [`method_layer`] (a tower layer, outermost) copies the RPC path into the
+//!    request extensions, because a tonic interceptor cannot see the URI
+//!    (tonic issue 772).
+//! 2. [`AuthInterceptor`] authenticates: no token is "anonymous", a present
+//!    token must verify or the call ends UNAUTHENTICATED.
+//! 3. It then authorizes against the [`Policy`] with the path from step 1,
+//!    and puts the verified [`Claims`] into the extensions for [`caller`].
+//!
+//! Both services install the same two layers around their whole router, so
+//! health and reflection go through the same policy (as public entries)
+//! instead of around it.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+
+use tonic::{Request, Status, body::Body, service::Interceptor};
+use tower::util::MapRequestLayer;
+
+use crate::{bearer::bearer_token, claims::Claims, error::AuthError, policy::Policy, verifier::Verifier};
+
+/// The RPC path of the call (`/package.Service/Method`), set by [`method_layer`].
+#[derive(Debug, Clone)]
+pub struct RpcMethod(http::Uri);
+
+impl RpcMethod {
+    pub fn path(&self) -> &str {
+        self.0.path()
+    }
+}
+
+type Capture = fn(http::Request<Body>) -> http::Request<Body>;
+
+/// The layer that hands the RPC path to the interceptor. Install it outside
+/// (before) the [`AuthInterceptor`] layer.
+pub fn method_layer() -> MapRequestLayer<Capture> {
+    fn capture(mut req: http::Request<Body>) -> http::Request<Body> {
+        let uri = req.uri().clone();
+        req.extensions_mut().insert(RpcMethod(uri));
+        req
+    }
+    MapRequestLayer::new(capture as Capture)
+}
+
+/// Counts of auth decisions since start.
+#[derive(Debug, Default)]
+pub struct DecisionStats {
+    allowed: AtomicU64,
+    denied: AtomicU64,
+}
+
+impl DecisionStats {
+    pub fn allowed(&self) -> u64 {
+        self.allowed.load(Ordering::Relaxed)
+    }
+    pub fn denied(&self) -> u64 {
+        self.denied.load(Ordering::Relaxed)
+    }
+}
+
+/// Authentication, then authorization, for every call.
+#[derive(Debug, Clone)]
+pub struct AuthInterceptor {
+    verifier: Arc<Verifier>,
+    policy: Arc<Policy>,
+    stats: Arc<DecisionStats>,
+}
+
+impl AuthInterceptor {
+    pub fn new(verifier: Arc<Verifier>, policy: Arc<Policy>) -> Self {
+        Self { verifier, policy, stats: Arc::default() }
+    }
+
+    pub fn stats(&self) -> Arc<DecisionStats> {
+        self.stats.clone()
+    }
+
+    fn authenticate(&self, request: &Request<()>) -> Result<Option<Claims>, AuthError> {
+        match bearer_token(request.metadata())? {
+            None => Ok(None),
+            Some(token) => self.verifier.verify(token).map(Some),
+        }
+    }
+
+    fn deny(&self, method: Option<&str>, subject: Option<&str>, err: AuthError) -> Status {
+        self.stats.denied.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            target: "authpair::audit",
+            event = "call_denied",
+            method = method.unwrap_or("-"),
+            subject = subject.unwrap_or("-"),
+            reason = err.reason(),
+            code = ?err.code(),
+        );
+        err.into()
+    }
+}
+
+impl Interceptor for AuthInterceptor {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let method = request.extensions().get::<RpcMethod>().cloned();
+        let method = method.as_ref().map(RpcMethod::path);
+        let caller = self.authenticate(&request).map_err(|e| self.deny(method, None, e))?;
+        self.policy
+            .authorize(method, caller.as_ref())
+            .map_err(|e| self.deny(method, caller.as_ref().map(Claims::subject), e))?;
+        self.stats.allowed.fetch_add(1, Ordering::Relaxed);
+        if let Some(claims) = caller {
+            request.extensions_mut().insert(claims);
+        }
+        Ok(request)
+    }
+}
+
+/// The verified caller of a request: the one way handlers read claims.
+/// Fails with UNAUTHENTICATED if the call was anonymous.
+pub fn caller<T>(request: &Request<T>) -> Result<&Claims, Status> {
+    request.extensions().get::<Claims>().ok_or_else(|| AuthError::TokenMissing.into())
+}

@@ -1,0 +1,28 @@
+//! The auth core shared by both authpair services.
+//!
+//! - [`claims`]: [`Claims`] (only verification makes one), [`Role`], [`Plan`], [`Grant`].
+//! - [`keys`]: Ed25519 signing keys and their public JWK form.
+//! - [`signer`]: issues RFC 9068 access tokens (`typ` at+jwt).
+//! - [`verifier`]: strict verification of those tokens.
+//! - [`bearer`]: reads `authorization: Bearer` from gRPC metadata.
+//! - [`policy`]: the method policy table; authorization proper.
+//! - [`interceptor`]: the path layer and the interceptor that run authentication,
+//!   then authorization, on every call; [`caller`] for handlers.
+//! - [`error`]: [`AuthError`] and the one `From<AuthError> for tonic::Status`.
+
+pub mod bearer;
+pub mod claims;
+pub mod error;
+pub mod interceptor;
+pub mod keys;
+pub mod policy;
+pub mod signer;
+pub mod verifier;
+
+pub use claims::{Claims, Grant, Plan, Role};
+pub use error::{AuthError, ERROR_DOMAIN};
+pub use interceptor::{AuthInterceptor, DecisionStats, RpcMethod, caller, method_layer};
+pub use keys::{PublicJwk, SigningKey};
+pub use policy::{Access, Policy};
+pub use signer::{IssuedToken, TokenSigner};
+pub use verifier::{Verifier, VerifierConfig};

@@ -1,0 +1,87 @@
+//! Issuing access tokens: RFC 9068 JWTs (`typ` "at+jwt"), signed with Ed25519.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, Header};
+use secrecy::SecretString;
+
+use crate::{
+    claims::{Audience, Grant, WireClaims},
+    keys::SigningKey,
+};
+
+/// The `typ` header of every access token (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+/// A freshly signed access token.
+#[derive(Debug)]
+pub struct IssuedToken {
+    /// The compact JWT. Secret: only ever returned to its owner.
+    pub token: SecretString,
+    /// The `jti`.
+    pub token_id: String,
+    pub expires_in: Duration,
+    /// `exp`, seconds since the Unix epoch.
+    pub expires_at: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error("system clock is before the Unix epoch")]
+    Clock,
+    #[error("signing failed: {0}")]
+    Jwt(#[from] jsonwebtoken::errors::Error),
+}
+
+/// Signs access tokens for one issuer and audience.
+#[derive(Debug)]
+pub struct TokenSigner {
+    key: SigningKey,
+    issuer: String,
+    audience: String,
+    lifetime: Duration,
+}
+
+impl TokenSigner {
+    pub fn new(key: SigningKey, issuer: String, audience: String, lifetime: Duration) -> Self {
+        Self { key, issuer, audience, lifetime }
+    }
+
+    pub fn key(&self) -> &SigningKey {
+        &self.key
+    }
+
+    pub fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+
+    pub fn issue(&self, grant: &Grant) -> Result<IssuedToken, SignError> {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(|_| SignError::Clock)?.as_secs();
+        let exp = now + self.lifetime.as_secs();
+        let token_id = uuid::Uuid::new_v4().to_string();
+        let claims = WireClaims {
+            iss: self.issuer.clone(),
+            aud: Audience::One(self.audience.clone()),
+            sub: grant.subject.clone(),
+            exp,
+            nbf: now,
+            iat: now,
+            jti: token_id.clone(),
+            client_id: grant.client_id.clone(),
+            preferred_username: grant.username.clone(),
+            roles: grant.roles.clone(),
+            scope: grant.scopes.join(" "),
+            plan: grant.plan,
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
+        header.kid = Some(self.key.kid().to_owned());
+        let token = jsonwebtoken::encode(&header, &claims, self.key.encoding_key())?;
+        Ok(IssuedToken {
+            token: SecretString::from(token),
+            token_id,
+            expires_in: self.lifetime,
+            expires_at: exp,
+        })
+    }
+}

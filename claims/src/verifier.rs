@@ -1,0 +1,204 @@
+//! Strict access-token verification. The order of checks:
+//!
+//! 1. size cap and compact shape (three base64url segments), before any JSON;
+//! 2. our own header parse: only `alg`, `typ` and `kid` are allowed, so `crit`,
+//!    `jwk`, `jku`, `x5u` and `x5c` are refused and nothing is ever fetched
+//!    from a URL in a token; `alg` must be EdDSA (one algorithm per key),
+//!    `typ` must be at+jwt (jsonwebtoken never checks `typ`);
+//! 3. `kid` is only a lookup into the keys we were given;
+//! 4. jsonwebtoken checks the signature, `exp`, `nbf` (off by default there,
+//!    on here), `iss` and `aud`, with `exp`, `nbf`, `iss`, `aud` and `sub`
+//!    required (it accepts tokens without them otherwise);
+//! 5. our own checks: `iat` not in the future, lifetime within the maximum,
+//!    non-empty `sub` and `jti`.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
+use serde::Deserialize;
+
+use crate::{
+    claims::{Claims, WireClaims},
+    error::AuthError,
+    keys::{ALGORITHM, KeyError, PublicJwk},
+};
+
+/// Tokens longer than this are refused before any decoding.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+const MAX_KID_BYTES: usize = 128;
+
+/// What a verifier accepts.
+#[derive(Debug, Clone)]
+pub struct VerifierConfig {
+    pub issuer: String,
+    pub audience: String,
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`.
+    pub leeway: Duration,
+    /// The longest `exp - iat` accepted: the issuer's maximum token lifetime.
+    pub max_lifetime: Duration,
+}
+
+/// Verifies access tokens against a replaceable set of public keys.
+#[derive(Debug)]
+pub struct Verifier {
+    config: VerifierConfig,
+    validation: Validation,
+    keys: RwLock<Arc<HashMap<String, DecodingKey>>>,
+}
+
+/// The only header members we accept.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JoseHeader {
+    alg: String,
+    typ: String,
+    kid: String,
+}
+
+impl Verifier {
+    pub fn new(config: VerifierConfig) -> Self {
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[&config.issuer]);
+        validation.set_audience(&[&config.audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.validate_aud = true;
+        validation.leeway = config.leeway.as_secs();
+        validation.reject_tokens_expiring_in_less_than = 0;
+        Self { config, validation, keys: RwLock::new(Arc::new(HashMap::new())) }
+    }
+
+    pub fn config(&self) -> &VerifierConfig {
+        &self.config
+    }
+
+    /// Replaces the trusted keys.
+    pub fn set_keys(&self, keys: &[PublicJwk]) -> Result<(), KeyError> {
+        let mut map = HashMap::with_capacity(keys.len());
+        for key in keys {
+            map.insert(key.kid.clone(), key.decoding_key()?);
+        }
+        *self.keys.write().unwrap_or_else(|poison| poison.into_inner()) = Arc::new(map);
+        Ok(())
+    }
+
+    pub fn key_count(&self) -> usize {
+        self.current_keys().len()
+    }
+
+    fn current_keys(&self) -> Arc<HashMap<String, DecodingKey>> {
+        // A poisoned lock only means a writer panicked mid-swap of an Arc,
+        // which cannot leave the map half-written; keep serving.
+        self.keys.read().unwrap_or_else(|poison| poison.into_inner()).clone()
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::TokenTooLarge);
+        }
+        let mut parts = token.split('.');
+        let (Some(header), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(AuthError::Malformed);
+        };
+        let header = URL_SAFE_NO_PAD.decode(header).map_err(|_| AuthError::Malformed)?;
+        let header: JoseHeader = serde_json::from_slice(&header).map_err(|_| AuthError::Malformed)?;
+        if header.alg != ALGORITHM {
+            return Err(AuthError::WrongAlgorithm);
+        }
+        if !is_access_token_type(&header.typ) {
+            return Err(AuthError::WrongType);
+        }
+        if header.kid.len() > MAX_KID_BYTES {
+            return Err(AuthError::UnknownKey);
+        }
+        let keys = self.current_keys();
+        if keys.is_empty() {
+            return Err(AuthError::KeysUnavailable);
+        }
+        let key = keys.get(&header.kid).ok_or(AuthError::UnknownKey)?;
+
+        let data = jsonwebtoken::decode::<WireClaims>(token, key, &self.validation).map_err(map_jwt_error)?;
+        let wire = data.claims;
+
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(|_| AuthError::Malformed)?.as_secs();
+        let leeway = self.config.leeway.as_secs();
+        if wire.iat > now.saturating_add(leeway) {
+            return Err(AuthError::IssuedInFuture);
+        }
+        if wire.exp.saturating_sub(wire.iat) > self.config.max_lifetime.as_secs() {
+            return Err(AuthError::LifetimeTooLong);
+        }
+        if wire.sub.is_empty() {
+            return Err(AuthError::MissingClaim("sub"));
+        }
+        if wire.jti.is_empty() {
+            return Err(AuthError::MissingClaim("jti"));
+        }
+        Ok(wire.into_claims())
+    }
+}
+
+/// RFC 9068 §4: `typ` is "at+jwt" or "application/at+jwt", case-insensitive.
+fn is_access_token_type(typ: &str) -> bool {
+    let typ = typ.strip_prefix("application/").unwrap_or(typ);
+    typ.eq_ignore_ascii_case("at+jwt")
+}
+
+fn map_jwt_error(err: jsonwebtoken::errors::Error) -> AuthError {
+    match err.kind() {
+        ErrorKind::ExpiredSignature => AuthError::Expired,
+        ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+        ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
+        ErrorKind::InvalidAudience => AuthError::WrongAudience,
+        ErrorKind::InvalidSignature => AuthError::BadSignature,
+        ErrorKind::InvalidAlgorithm => AuthError::WrongAlgorithm,
+        ErrorKind::MissingRequiredClaim(claim) => AuthError::MissingClaim(claim_name(claim)),
+        ErrorKind::Json(e) => match missing_field(&e.to_string()) {
+            Some(claim) => AuthError::MissingClaim(claim),
+            None => AuthError::Malformed,
+        },
+        _ => AuthError::Malformed,
+    }
+}
+
+/// Maps a claim name onto a static string, so the message can name it
+/// without echoing anything the client sent.
+fn claim_name(claim: &str) -> &'static str {
+    const KNOWN: [&str; 12] =
+        ["iss", "aud", "sub", "exp", "nbf", "iat", "jti", "client_id", "preferred_username", "roles", "scope", "plan"];
+    KNOWN.into_iter().find(|k| *k == claim).unwrap_or("unknown")
+}
+
+fn missing_field(message: &str) -> Option<&'static str> {
+    let rest = message.strip_prefix("missing field `")?;
+    Some(claim_name(rest.split('`').next()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_access_token_type_is_matched_as_a_media_type() {
+        for ok in ["at+jwt", "AT+JWT", "application/at+jwt"] {
+            assert!(is_access_token_type(ok), "{ok}");
+        }
+        for bad in ["JWT", "refresh+jwt", "", "application/jwt", "at+jwt "] {
+            assert!(!is_access_token_type(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_missing_field_message_names_only_known_claims() {
+        assert_eq!(missing_field("missing field `jti` at line 1 column 5"), Some("jti"));
+        assert_eq!(missing_field("missing field `evil` at line 1"), Some("unknown"));
+        assert_eq!(missing_field("invalid type"), None);
+    }
+}

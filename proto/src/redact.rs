@@ -1,0 +1,68 @@
+//! Debug for the messages that carry passwords or tokens. Build.rs tells prost
+//! not to derive Debug for them; these print the shape and never the secret.
+
+use std::fmt;
+
+use crate::auth::v1::{CreateUserRequest, LoginRequest, RefreshRequest, TokenResponse};
+
+const REDACTED: &str = "[redacted]";
+
+impl fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .field("password", &REDACTED)
+            .finish()
+    }
+}
+
+impl fmt::Debug for RefreshRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshRequest")
+            .field("refresh_token", &REDACTED)
+            .finish()
+    }
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &REDACTED)
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &REDACTED)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+impl fmt::Debug for CreateUserRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreateUserRequest")
+            .field("username", &self.username)
+            .field("password", &REDACTED)
+            .field("roles", &self.roles)
+            .field("plan", &self.plan)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_of_secret_bearing_messages_never_contains_the_secret() {
+        let login = LoginRequest { username: "alice".into(), password: "hunter2-secret".into() };
+        let refresh = RefreshRequest { refresh_token: "rt-secret".into() };
+        let pair = TokenResponse {
+            access_token: "at-secret".into(),
+            refresh_token: "rt-secret".into(),
+            ..Default::default()
+        };
+        let create = CreateUserRequest { password: "pw-secret".into(), ..Default::default() };
+        let printed = format!("{login:?}{refresh:?}{pair:?}{create:?}");
+        assert!(!printed.contains("secret"), "{printed}");
+        assert!(printed.contains("alice"));
+    }
+}
