@@ -8,6 +8,8 @@
 //! - [`policy`]: the method policy table; authorization proper.
 //! - [`interceptor`]: the path layer and the interceptor that run authentication,
 //!   then authorization, on every call; [`caller`] for handlers.
+//! - [`serving`]: the hardened server builder (HTTP/2 limits, auth layers in
+//!   order), reflection, signal handling and logging that both services share.
 //! - [`error`]: [`AuthError`] and the one `From<AuthError> for tonic::Status`.
 
 pub mod bearer;
@@ -16,6 +18,7 @@ pub mod error;
 pub mod interceptor;
 pub mod keys;
 pub mod policy;
+pub mod serving;
 pub mod signer;
 pub mod verifier;
 

@@ -1,0 +1,64 @@
+//! The first admin. Runs at every start but acts only when no enabled admin
+//! exists: with `AUTH_BOOTSTRAP_ADMIN=username:password` it creates that
+//! user; without it, it creates `admin` with a generated password and prints
+//! that password once to stderr (never to the log).
+
+use authpair_claims::{Plan, Role};
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::{
+    config::BootstrapAdmin,
+    input,
+    state::{AuthState, now},
+    store::NewUser,
+};
+
+pub const GENERATED_ADMIN_USERNAME: &str = "admin";
+
+pub async fn ensure_admin(state: &AuthState) -> anyhow::Result<()> {
+    if state.store.count_with_role(Role::Admin).await? > 0 {
+        if state.config.bootstrap_admin.is_some() {
+            tracing::info!("an admin exists; AUTH_BOOTSTRAP_ADMIN is ignored");
+        }
+        return Ok(());
+    }
+    let (admin, generated) = match &state.config.bootstrap_admin {
+        Some(admin) => (admin.clone(), false),
+        None => {
+            let mut bytes = [0u8; 18];
+            getrandom::getrandom(&mut bytes)?;
+            (BootstrapAdmin::new(GENERATED_ADMIN_USERNAME, &URL_SAFE_NO_PAD.encode(bytes)), true)
+        }
+    };
+    input::new_username(&admin.username).map_err(|e| anyhow::anyhow!("AUTH_BOOTSTRAP_ADMIN: {e}"))?;
+    input::new_password(admin.password()).map_err(|e| anyhow::anyhow!("AUTH_BOOTSTRAP_ADMIN: {e}"))?;
+    if let Some(existing) = state.store.user_by_username(&admin.username).await? {
+        anyhow::bail!(
+            "no admin exists, and the bootstrap username {:?} belongs to a non-admin user ({}); \
+             choose another AUTH_BOOTSTRAP_ADMIN username",
+            admin.username,
+            existing.id
+        );
+    }
+    let password_hash = state.hasher.hash(SecretString::from(admin.password.expose_secret())).await?;
+    let user = NewUser {
+        username: admin.username.clone(),
+        password_hash,
+        roles: vec![Role::Admin],
+        plan: Plan::Pro,
+    };
+    let user = state.store.create_user(user, now()).await?;
+    tracing::info!(target: "authpair::audit", event = "bootstrap_admin_created", subject = user.id.as_str());
+    if generated {
+        // Deliberately not through tracing: shown once to the operator, kept
+        // out of log pipelines.
+        eprintln!(
+            "\n  authpair: created the first admin.\n    username: {}\n    password: {}\n  \
+             It is shown only this once. Set AUTH_BOOTSTRAP_ADMIN=username:password to choose it.\n",
+            admin.username,
+            admin.password()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! The auth service's one typed configuration: command-line flags with
+//! environment fallbacks, parsed once in `main` and passed down. Tests build
+//! it with [`Config::new`] and struct update syntax, never through the
+//! environment.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::Parser;
+use secrecy::{ExposeSecret, SecretString};
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "auth-service", version, about = "authpair auth service: proves who a caller is")]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "AUTH_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+
+    /// Directory for the SQLite database and the signing key.
+    #[arg(long, env = "AUTH_DATA_DIR", default_value = "data/auth")]
+    pub data_dir: PathBuf,
+
+    /// Database URL; overrides the SQLite file in the data dir.
+    #[arg(long, env = "AUTH_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// `username:password` for the first admin, used only when the database
+    /// has no admin. Unset with no admin: a strong password is generated and
+    /// printed once.
+    #[arg(long, env = "AUTH_BOOTSTRAP_ADMIN", hide_env_values = true, value_parser = BootstrapAdmin::parse)]
+    pub bootstrap_admin: Option<BootstrapAdmin>,
+
+    /// `iss` of issued tokens.
+    #[arg(long, env = "AUTH_ISSUER", default_value = "authpair")]
+    pub issuer: String,
+
+    /// `aud` of issued access tokens: the resource services that accept them.
+    #[arg(long, env = "AUTH_AUDIENCE", default_value = "authpair")]
+    pub audience: String,
+
+    /// Access-token lifetime, in seconds.
+    #[arg(long = "access-token-ttl-secs", env = "AUTH_ACCESS_TOKEN_TTL_SECS", default_value = "900", value_parser = parse_secs)]
+    pub access_token_ttl: Duration,
+
+    /// Refresh-token absolute lifetime (a whole login session), in seconds.
+    #[arg(long = "refresh-token-ttl-secs", env = "AUTH_REFRESH_TOKEN_TTL_SECS", default_value = "2592000", value_parser = parse_secs)]
+    pub refresh_token_ttl: Duration,
+
+    /// Refresh-token idle lifetime: unused this long, it expires. Seconds.
+    #[arg(long = "refresh-token-idle-secs", env = "AUTH_REFRESH_TOKEN_IDLE_SECS", default_value = "604800", value_parser = parse_secs)]
+    pub refresh_token_idle: Duration,
+
+    /// Clock skew tolerated when checking tokens, in seconds.
+    #[arg(long = "leeway-secs", env = "AUTH_LEEWAY_SECS", default_value = "30", value_parser = parse_secs)]
+    pub leeway: Duration,
+
+    /// Password hashes computed at once (each takes 19 MiB); 0 means one per core.
+    #[arg(long, env = "AUTH_HASH_CONCURRENCY", default_value = "0")]
+    pub hash_concurrency: usize,
+
+    /// Log filter, in tracing's EnvFilter syntax.
+    #[arg(long, env = "AUTH_LOG", default_value = "info")]
+    pub log: String,
+}
+
+impl Config {
+    /// The defaults, with state in `data_dir` and an ephemeral listen address.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data_dir.into(),
+            database_url: None,
+            bootstrap_admin: None,
+            issuer: "authpair".into(),
+            audience: "authpair".into(),
+            access_token_ttl: Duration::from_secs(900),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            refresh_token_idle: Duration::from_secs(7 * 24 * 3600),
+            leeway: Duration::from_secs(30),
+            hash_concurrency: 0,
+            log: "info".into(),
+        }
+    }
+}
+
+/// The first admin's credentials. Debug shows the username only.
+#[derive(Clone)]
+pub struct BootstrapAdmin {
+    pub username: String,
+    pub password: SecretString,
+}
+
+impl std::fmt::Debug for BootstrapAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootstrapAdmin").field("username", &self.username).finish_non_exhaustive()
+    }
+}
+
+impl BootstrapAdmin {
+    pub fn new(username: &str, password: &str) -> Self {
+        Self { username: username.into(), password: SecretString::from(password) }
+    }
+
+    /// Parses `username:password` (the password may itself contain ':').
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value.split_once(':') {
+            Some((user, pass)) if !user.is_empty() && !pass.is_empty() => Ok(Self::new(user, pass)),
+            _ => Err("expected username:password".into()),
+        }
+    }
+
+    pub fn password(&self) -> &str {
+        self.password.expose_secret()
+    }
+}
+
+fn parse_secs(value: &str) -> Result<Duration, String> {
+    value.parse::<u64>().map(Duration::from_secs).map_err(|e| format!("expected whole seconds: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_parse_to_the_same_defaults_as_new() {
+        let parsed = Config::try_parse_from(["auth-service", "--listen", "127.0.0.1:0", "--data-dir", "d"]);
+        let parsed = parsed.map(|c| (c.listen, c.access_token_ttl, c.leeway, c.issuer, c.audience));
+        let built = Config::new("d");
+        assert_eq!(
+            parsed.ok(),
+            Some((built.listen, built.access_token_ttl, built.leeway, built.issuer, built.audience))
+        );
+    }
+
+    #[test]
+    fn the_bootstrap_admin_is_split_at_the_first_colon_and_never_debug_printed() {
+        let admin = BootstrapAdmin::parse("root:pa:ss");
+        assert_eq!(admin.as_ref().map(|a| (a.username.as_str(), a.password())), Ok(("root", "pa:ss")));
+        assert!(!format!("{admin:?}").contains("pa:ss"));
+        assert!(BootstrapAdmin::parse("nopassword").is_err());
+        assert!(BootstrapAdmin::parse(":x").is_err());
+    }
+}

@@ -1,0 +1,147 @@
+//! Refresh-token families and single-use rotation (RFC 9700 §4.14.2).
+//!
+//! The consume-and-issue step is one `BEGIN IMMEDIATE` transaction whose first
+//! statement is the write, so two concurrent refreshes of the same token
+//! serialize on the database lock and exactly one finds the token unconsumed.
+
+use super::{Store, StoreError, users::UserRow};
+
+/// A refresh token to store: only its hash, never the token.
+#[derive(Debug, Clone)]
+pub struct RefreshRecord {
+    pub token_hash: String,
+    pub idle_expires_at: i64,
+}
+
+/// What presenting a refresh token led to.
+#[derive(Debug)]
+pub enum RefreshOutcome {
+    /// The token was live: it is now consumed and its successor stored.
+    Rotated { user: UserRow, family_id: String },
+    /// The token had already been rotated: theft is assumed and the whole
+    /// family is now revoked.
+    Reused { user_id: String, family_id: String },
+    /// Unknown, expired, revoked, or the user is disabled.
+    Invalid,
+}
+
+type TokenRow = (String, i64);
+type FamilyRow = (String, i64, Option<i64>);
+
+impl Store {
+    /// Starts a login session with its first refresh token; returns the family id.
+    pub async fn start_refresh_family(
+        &self,
+        user_id: &str,
+        first: &RefreshRecord,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<String, StoreError> {
+        let family_id = uuid::Uuid::new_v4().to_string();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("INSERT INTO refresh_families (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+            .bind(&family_id)
+            .bind(user_id)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+        insert_token(&mut tx, &family_id, first, now).await?;
+        tx.commit().await?;
+        Ok(family_id)
+    }
+
+    /// Consumes `presented` and, if it was live, stores `next` in its family.
+    /// `next.idle_expires_at` is capped at the family's absolute expiry.
+    pub async fn rotate_refresh(
+        &self,
+        presented_hash: &str,
+        next: &RefreshRecord,
+        now: i64,
+    ) -> Result<RefreshOutcome, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let consumed: Option<TokenRow> = sqlx::query_as(
+            "UPDATE refresh_tokens SET consumed_at = ? WHERE token_hash = ? AND consumed_at IS NULL \
+             RETURNING family_id, idle_expires_at",
+        )
+        .bind(now)
+        .bind(presented_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+
+        let Some((family_id, idle_expires_at)) = consumed else {
+            let earlier: Option<(String, String)> = sqlx::query_as(
+                "SELECT t.family_id, f.user_id FROM refresh_tokens t \
+                 JOIN refresh_families f ON f.id = t.family_id WHERE t.token_hash = ?",
+            )
+            .bind(presented_hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((family_id, user_id)) = earlier else {
+                return Ok(RefreshOutcome::Invalid);
+            };
+            revoke_family(&mut tx, &family_id, now, "reuse").await?;
+            tx.commit().await?;
+            return Ok(RefreshOutcome::Reused { user_id, family_id });
+        };
+
+        let (user_id, expires_at, revoked_at): FamilyRow =
+            sqlx::query_as("SELECT user_id, expires_at, revoked_at FROM refresh_families WHERE id = ?")
+                .bind(&family_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let user = match self.user_by_id_in(&mut tx, &user_id).await? {
+            Some(user) if !user.disabled => user,
+            _ => {
+                revoke_family(&mut tx, &family_id, now, "user disabled").await?;
+                tx.commit().await?;
+                return Ok(RefreshOutcome::Invalid);
+            }
+        };
+        if revoked_at.is_some() || expires_at <= now || idle_expires_at <= now {
+            // Keep the consumption: an expired token stays dead.
+            tx.commit().await?;
+            return Ok(RefreshOutcome::Invalid);
+        }
+        let next = RefreshRecord {
+            token_hash: next.token_hash.clone(),
+            idle_expires_at: next.idle_expires_at.min(expires_at),
+        };
+        insert_token(&mut tx, &family_id, &next, now).await?;
+        tx.commit().await?;
+        Ok(RefreshOutcome::Rotated { user, family_id })
+    }
+}
+
+async fn insert_token(
+    tx: &mut sqlx::SqliteConnection,
+    family_id: &str,
+    record: &RefreshRecord,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, family_id, issued_at, idle_expires_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(&record.token_hash)
+    .bind(family_id)
+    .bind(now)
+    .bind(record.idle_expires_at)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+async fn revoke_family(
+    tx: &mut sqlx::SqliteConnection,
+    family_id: &str,
+    now: i64,
+    reason: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE refresh_families SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL")
+        .bind(now)
+        .bind(reason)
+        .bind(family_id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}

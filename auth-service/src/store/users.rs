@@ -1,0 +1,147 @@
+//! Users: create, look up, change roles, list.
+
+use authpair_claims::{Plan, Role};
+
+use super::{Store, StoreError};
+
+/// A stored user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub password_hash: String,
+    pub roles: Vec<Role>,
+    pub plan: Plan,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+/// A user to insert. The password is already hashed.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub password_hash: String,
+    pub roles: Vec<Role>,
+    pub plan: Plan,
+}
+
+type Row = (String, String, String, String, String, bool, i64);
+const COLUMNS: &str = "id, username, password_hash, roles, plan, disabled, created_at";
+
+fn decode((id, username, password_hash, roles, plan, disabled, created_at): Row) -> Result<UserRow, StoreError> {
+    let roles = roles
+        .split(' ')
+        .filter(|r| !r.is_empty())
+        .map(str::parse)
+        .collect::<Result<Vec<Role>, _>>()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let plan = plan.parse().map_err(|e: authpair_claims::claims::UnknownName| StoreError::Corrupt(e.to_string()))?;
+    Ok(UserRow { id, username, password_hash, roles, plan, disabled, created_at })
+}
+
+pub(super) fn encode_roles(roles: &[Role]) -> String {
+    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+impl Store {
+    pub async fn create_user(&self, user: NewUser, now: i64) -> Result<UserRow, StoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        sqlx::query(
+            "INSERT INTO users (id, username, password_hash, roles, plan, disabled, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, FALSE, ?, ?)",
+        )
+        .bind(&id)
+        .bind(&user.username)
+        .bind(&user.password_hash)
+        .bind(encode_roles(&user.roles))
+        .bind(user.plan.as_str())
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(UserRow {
+            id,
+            username: user.username,
+            password_hash: user.password_hash,
+            roles: user.roles,
+            plan: user.plan,
+            disabled: false,
+            created_at: now,
+        })
+    }
+
+    pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
+        let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE username = ?"))
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(decode).transpose()
+    }
+
+    pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        self.user_by_id_in(&mut conn, id).await
+    }
+
+    pub(super) async fn user_by_id_in(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        id: &str,
+    ) -> Result<Option<UserRow>, StoreError> {
+        let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+        row.map(decode).transpose()
+    }
+
+    /// Users holding `role` who are not disabled.
+    pub async fn count_with_role(&self, role: Role) -> Result<i64, StoreError> {
+        // Roles are space-separated names from a fixed set, so padding both
+        // sides with spaces makes the LIKE match whole names only.
+        let pattern = format!("% {} %", role.as_str());
+        let (count,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM users WHERE (' ' || roles || ' ') LIKE ? AND NOT disabled")
+                .bind(pattern)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(count)
+    }
+
+    /// Replaces a user's roles. Refuses (with `Conflict`) a change that would
+    /// leave no enabled admin, checked in the same transaction as the write.
+    pub async fn set_roles(&self, id: &str, roles: &[Role], now: i64) -> Result<UserRow, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let updated = sqlx::query("UPDATE users SET roles = ?, updated_at = ? WHERE id = ?")
+            .bind(encode_roles(roles))
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let (admins,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM users WHERE (' ' || roles || ' ') LIKE '% admin %' AND NOT disabled",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if admins == 0 {
+            return Err(StoreError::Conflict);
+        }
+        let user = self.user_by_id_in(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Up to `limit` users with usernames after `after`, in username order.
+    pub async fn list_users(&self, after: &str, limit: u32) -> Result<Vec<UserRow>, StoreError> {
+        let rows: Vec<Row> =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE username > ? ORDER BY username LIMIT ?"))
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter().map(decode).collect()
+    }
+}

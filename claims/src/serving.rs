@@ -1,0 +1,103 @@
+//! Server plumbing both services share, so their transport is hardened the
+//! same way: HTTP/2 limits, the auth layers, reflection, signals, logging.
+
+use std::time::Duration;
+
+use tonic::{
+    service::InterceptorLayer,
+    transport::Server,
+};
+use tower::layer::util::{Identity, Stack};
+use tower::util::MapRequestLayer;
+
+use tonic_reflection::server::{v1, v1alpha};
+
+use crate::interceptor::{AuthInterceptor, method_layer};
+
+/// HTTP/2 and request limits. tonic's defaults advertise no
+/// MAX_CONCURRENT_STREAMS and put no limit on resets the server itself
+/// causes (RUSTSEC-2024-0003), so each is set explicitly.
+pub const MAX_CONCURRENT_STREAMS: u32 = 200;
+pub const MAX_LOCAL_ERROR_RESETS: usize = 1024;
+pub const MAX_HEADER_LIST_BYTES: u32 = 16 * 1024;
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
+pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+type Capture = fn(http::Request<tonic::body::Body>) -> http::Request<tonic::body::Body>;
+/// A server whose every call passes the path layer, then the auth interceptor.
+pub type SecuredServer =
+    Server<Stack<InterceptorLayer<AuthInterceptor>, Stack<MapRequestLayer<Capture>, Identity>>>;
+
+/// A server with the limits above and, around every route, in this order:
+/// the RPC-path layer, then authentication and authorization.
+pub fn secured_server(auth: AuthInterceptor) -> SecuredServer {
+    Server::builder()
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        .http2_max_local_error_reset_streams(Some(MAX_LOCAL_ERROR_RESETS))
+        .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
+        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+        .timeout(REQUEST_TIMEOUT)
+        .layer(method_layer())
+        .layer(InterceptorLayer::new(auth))
+}
+
+/// gRPC reflection, v1 and v1alpha (grpcurl 1.8 speaks only v1alpha),
+/// listing `services` and the health service, from authpair's descriptors
+/// plus the health service's own.
+#[allow(clippy::type_complexity)]
+pub fn reflection(
+    services: &[&str],
+) -> Result<
+    (
+        v1::ServerReflectionServer<impl v1::ServerReflection>,
+        v1alpha::ServerReflectionServer<impl v1alpha::ServerReflection>,
+    ),
+    tonic_reflection::server::Error,
+> {
+    let builder = || {
+        let mut builder = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(authpair_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+        for name in services.iter().chain(&["grpc.health.v1.Health"]) {
+            builder = builder.with_service_name(*name);
+        }
+        builder
+    };
+    Ok((builder().build_v1()?, builder().build_v1alpha()?))
+}
+
+/// Resolves on SIGINT or SIGTERM, so `serve` can finish calls in flight.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut stream) => {
+                    stream.recv().await;
+                }
+                // Without a SIGTERM handler, only SIGINT can stop us gracefully.
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutdown signal received; finishing calls in flight");
+}
+
+/// Logs to stderr through tracing, filtered by `filter` (EnvFilter syntax).
+pub fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second init (e.g. two services in one process) keeps the first.
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

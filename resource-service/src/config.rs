@@ -1,0 +1,81 @@
+//! The resource service's one typed configuration: flags with environment
+//! fallbacks, parsed once in `main`. Tests build it with [`Config::new`].
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::Parser;
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "resource-service", version, about = "authpair resource service: serves data to proven callers")]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "RESOURCE_LISTEN", default_value = "127.0.0.1:50052")]
+    pub listen: SocketAddr,
+
+    /// The auth service, for its public signing keys.
+    #[arg(long, env = "RESOURCE_AUTH_URL", default_value = "http://127.0.0.1:50051")]
+    pub auth_url: String,
+
+    /// Directory for the service's own data.
+    #[arg(long, env = "RESOURCE_DATA_DIR", default_value = "data/resource")]
+    pub data_dir: PathBuf,
+
+    /// The `iss` tokens must carry.
+    #[arg(long, env = "RESOURCE_ISSUER", default_value = "authpair")]
+    pub issuer: String,
+
+    /// The `aud` tokens must carry.
+    #[arg(long, env = "RESOURCE_AUDIENCE", default_value = "authpair")]
+    pub audience: String,
+
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+    #[arg(long = "leeway-secs", env = "RESOURCE_LEEWAY_SECS", default_value = "30", value_parser = parse_secs)]
+    pub leeway: Duration,
+
+    /// Longest access-token lifetime (`exp - iat`) accepted, in seconds.
+    /// Must be at least the auth service's access-token TTL.
+    #[arg(long = "max-token-lifetime-secs", env = "RESOURCE_MAX_TOKEN_LIFETIME_SECS", default_value = "3600", value_parser = parse_secs)]
+    pub max_token_lifetime: Duration,
+
+    /// How often the signing keys are re-read from the auth service, in seconds.
+    #[arg(long = "key-refresh-secs", env = "RESOURCE_KEY_REFRESH_SECS", default_value = "300", value_parser = parse_secs)]
+    pub key_refresh: Duration,
+
+    /// Log filter, in tracing's EnvFilter syntax.
+    #[arg(long, env = "RESOURCE_LOG", default_value = "info")]
+    pub log: String,
+}
+
+impl Config {
+    /// The defaults, pointed at `auth_url`, with an ephemeral listen address.
+    pub fn new(auth_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            auth_url: auth_url.into(),
+            data_dir: data_dir.into(),
+            issuer: "authpair".into(),
+            audience: "authpair".into(),
+            leeway: Duration::from_secs(30),
+            max_token_lifetime: Duration::from_secs(3600),
+            key_refresh: Duration::from_secs(300),
+            log: "info".into(),
+        }
+    }
+}
+
+fn parse_secs(value: &str) -> Result<Duration, String> {
+    value.parse::<u64>().map(Duration::from_secs).map_err(|e| format!("expected whole seconds: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_parse_to_the_same_defaults_as_new() {
+        let parsed = Config::try_parse_from(["resource-service", "--listen", "127.0.0.1:0", "--data-dir", "d"]);
+        let parsed = parsed.map(|c| (c.listen, c.auth_url, c.issuer, c.audience, c.leeway, c.max_token_lifetime));
+        let b = Config::new("http://127.0.0.1:50051", "d");
+        assert_eq!(parsed.ok(), Some((b.listen, b.auth_url, b.issuer, b.audience, b.leeway, b.max_token_lifetime)));
+    }
+}
