@@ -42,12 +42,7 @@ pub async fn ensure_admin(state: &AuthState) -> anyhow::Result<()> {
         );
     }
     let password_hash = state.hasher.hash(SecretString::from(admin.password.expose_secret())).await?;
-    let user = NewUser {
-        username: admin.username.clone(),
-        password_hash,
-        roles: vec![Role::Admin],
-        plan: Plan::Pro,
-    };
+    let user = NewUser { username: admin.username.clone(), password_hash, roles: vec![Role::Admin], plan: Plan::Pro };
     let user = state.store.create_user(user, now()).await?;
     tracing::info!(target: "authpair::audit", event = "bootstrap_admin_created", subject = user.id.as_str());
     if generated {

@@ -44,10 +44,7 @@ mod tests {
     #[test]
     fn scopes_are_the_sorted_union_of_the_roles_scopes() {
         assert_eq!(scopes_for(&[Role::Viewer]), ["documents:read", "profile"]);
-        assert_eq!(
-            scopes_for(&[Role::Viewer, Role::Admin]),
-            ["admin", "documents:read", "documents:write", "profile"]
-        );
+        assert_eq!(scopes_for(&[Role::Viewer, Role::Admin]), ["admin", "documents:read", "documents:write", "profile"]);
         assert!(scopes_for(&[]).is_empty());
     }
 }

@@ -42,7 +42,12 @@ fn check_private(path: &Path) -> anyhow::Result<()> {
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = fs::metadata(path)?.permissions().mode();
-        anyhow::ensure!(mode & 0o077 == 0, "{} must not be accessible to group or others (mode {:o})", path.display(), mode & 0o777);
+        anyhow::ensure!(
+            mode & 0o077 == 0,
+            "{} must not be accessible to group or others (mode {:o})",
+            path.display(),
+            mode & 0o777
+        );
     }
     Ok(())
 }

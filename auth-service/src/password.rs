@@ -36,7 +36,8 @@ pub struct PasswordHasher {
 }
 
 fn argon2() -> Result<Argon2<'static>, HashError> {
-    let params = Params::new(M_COST_KIB, T_COST, P_COST, Some(OUTPUT_LEN)).map_err(|e| HashError::Hash(e.to_string()))?;
+    let params =
+        Params::new(M_COST_KIB, T_COST, P_COST, Some(OUTPUT_LEN)).map_err(|e| HashError::Hash(e.to_string()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -50,11 +51,8 @@ fn hash_blocking(password: &[u8]) -> Result<String, HashError> {
 impl PasswordHasher {
     /// `permits` hashes may run at once; 0 means one per CPU core.
     pub fn new(permits: usize) -> Result<Self, HashError> {
-        let permits = if permits == 0 {
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
-        } else {
-            permits
-        };
+        let permits =
+            if permits == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { permits };
         let dummy_hash = hash_blocking(b"authpair dummy password for unknown users")?;
         Ok(Self { permits: Arc::new(Semaphore::new(permits)), dummy_hash: dummy_hash.into() })
     }

@@ -17,12 +17,12 @@ use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
 use crate::{
+    Config,
     api::{admin::AdminApi, auth::AuthApi},
     bootstrap, keyfile,
     password::PasswordHasher,
     state::AuthState,
     store::Store,
-    Config,
 };
 
 /// Requests larger than this are refused before decoding.

@@ -64,10 +64,7 @@ mod tests {
 
     #[test]
     fn tm_04_two_authorization_entries_are_refused() {
-        assert_eq!(
-            bearer_token(&with(&["Bearer a.b.c", "Bearer d.e.f"])),
-            Err(AuthError::DuplicateAuthorization)
-        );
+        assert_eq!(bearer_token(&with(&["Bearer a.b.c", "Bearer d.e.f"])), Err(AuthError::DuplicateAuthorization));
     }
 
     #[test]

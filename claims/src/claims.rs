@@ -57,10 +57,10 @@ pub struct UnknownName {
 impl FromStr for Role {
     type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| UnknownName {
-            kind: "role",
-            name: s.chars().take(64).collect(),
-        })
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownName { kind: "role", name: s.chars().take(64).collect() })
     }
 }
 

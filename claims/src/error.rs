@@ -74,8 +74,8 @@ impl AuthError {
         match self {
             TokenMissing => "TOKEN_MISSING",
             DuplicateAuthorization | WrongScheme | TokenTooLarge | Malformed => "TOKEN_MALFORMED",
-            WrongType | WrongAlgorithm | UnknownKey | BadSignature | IssuedInFuture
-            | LifetimeTooLong | WrongIssuer | WrongAudience | MissingClaim(_) => "TOKEN_INVALID",
+            WrongType | WrongAlgorithm | UnknownKey | BadSignature | IssuedInFuture | LifetimeTooLong | WrongIssuer
+            | WrongAudience | MissingClaim(_) => "TOKEN_INVALID",
             Expired => "TOKEN_EXPIRED",
             NotYetValid => "TOKEN_NOT_YET_VALID",
             InvalidCredentials => "INVALID_CREDENTIALS",
@@ -124,9 +124,6 @@ mod tests {
         let denied = Status::from(AuthError::RoleRequired(Role::Admin));
         assert_eq!(denied.code(), Code::PermissionDenied);
         assert_eq!(denied.message(), "requires role admin");
-        assert_eq!(
-            denied.get_details_error_info().map(|i| i.reason),
-            Some("ROLE_REQUIRED".into())
-        );
+        assert_eq!(denied.get_details_error_info().map(|i| i.reason), Some("ROLE_REQUIRED".into()));
     }
 }

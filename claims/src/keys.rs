@@ -46,8 +46,7 @@ impl SigningKey {
     }
 
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, KeyError> {
-        let inner = ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
-            .map_err(|_| KeyError::InvalidPrivateKey)?;
+        let inner = ed25519_dalek::SigningKey::from_pkcs8_pem(pem).map_err(|_| KeyError::InvalidPrivateKey)?;
         Self::from_dalek(inner)
     }
 

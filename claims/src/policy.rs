@@ -6,7 +6,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::{claims::{Claims, Role}, error::AuthError};
+use crate::{
+    claims::{Claims, Role},
+    error::AuthError,
+};
 
 /// What a method requires of its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

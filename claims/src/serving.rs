@@ -3,10 +3,7 @@
 
 use std::time::Duration;
 
-use tonic::{
-    service::InterceptorLayer,
-    transport::Server,
-};
+use tonic::{service::InterceptorLayer, transport::Server};
 use tower::layer::util::{Identity, Stack};
 use tower::util::MapRequestLayer;
 
@@ -26,8 +23,7 @@ pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 type Capture = fn(http::Request<tonic::body::Body>) -> http::Request<tonic::body::Body>;
 /// A server whose every call passes the path layer, then the auth interceptor.
-pub type SecuredServer =
-    Server<Stack<InterceptorLayer<AuthInterceptor>, Stack<MapRequestLayer<Capture>, Identity>>>;
+pub type SecuredServer = Server<Stack<InterceptorLayer<AuthInterceptor>, Stack<MapRequestLayer<Capture>, Identity>>>;
 
 /// A server with the limits above and, around every route, in this order:
 /// the RPC-path layer, then authentication and authorization.
@@ -96,8 +92,8 @@ pub async fn shutdown_signal() {
 
 /// Logs to stderr through tracing, filtered by `filter` (EnvFilter syntax).
 pub fn init_tracing(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // A second init (e.g. two services in one process) keeps the first.
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

@@ -77,11 +77,6 @@ impl TokenSigner {
         header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
         header.kid = Some(self.key.kid().to_owned());
         let token = jsonwebtoken::encode(&header, &claims, self.key.encoding_key())?;
-        Ok(IssuedToken {
-            token: SecretString::from(token),
-            token_id,
-            expires_in: self.lifetime,
-            expires_at: exp,
-        })
+        Ok(IssuedToken { token: SecretString::from(token), token_id, expires_in: self.lifetime, expires_at: exp })
     }
 }

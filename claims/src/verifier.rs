@@ -103,8 +103,7 @@ impl Verifier {
             return Err(AuthError::TokenTooLarge);
         }
         let mut parts = token.split('.');
-        let (Some(header), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(header), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             return Err(AuthError::Malformed);
         };
         let header = URL_SAFE_NO_PAD.decode(header).map_err(|_| AuthError::Malformed)?;

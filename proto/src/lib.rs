@@ -25,7 +25,6 @@ pub mod resource {
 }
 
 /// The encoded `FileDescriptorSet` of every authpair .proto file.
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/authpair_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/authpair_descriptor.bin"));
 
 include!(concat!(env!("OUT_DIR"), "/methods.rs"));

@@ -9,18 +9,13 @@ const REDACTED: &str = "[redacted]";
 
 impl fmt::Debug for LoginRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LoginRequest")
-            .field("username", &self.username)
-            .field("password", &REDACTED)
-            .finish()
+        f.debug_struct("LoginRequest").field("username", &self.username).field("password", &REDACTED).finish()
     }
 }
 
 impl fmt::Debug for RefreshRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RefreshRequest")
-            .field("refresh_token", &REDACTED)
-            .finish()
+        f.debug_struct("RefreshRequest").field("refresh_token", &REDACTED).finish()
     }
 }
 
@@ -55,11 +50,8 @@ mod tests {
     fn debug_output_of_secret_bearing_messages_never_contains_the_secret() {
         let login = LoginRequest { username: "alice".into(), password: "hunter2-secret".into() };
         let refresh = RefreshRequest { refresh_token: "rt-secret".into() };
-        let pair = TokenResponse {
-            access_token: "at-secret".into(),
-            refresh_token: "rt-secret".into(),
-            ..Default::default()
-        };
+        let pair =
+            TokenResponse { access_token: "at-secret".into(), refresh_token: "rt-secret".into(), ..Default::default() };
         let create = CreateUserRequest { password: "pw-secret".into(), ..Default::default() };
         let printed = format!("{login:?}{refresh:?}{pair:?}{create:?}");
         assert!(!printed.contains("secret"), "{printed}");

@@ -18,10 +18,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn channel(auth_url: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(auth_url.to_owned())?
-        .connect_timeout(CALL_TIMEOUT)
-        .timeout(CALL_TIMEOUT)
-        .connect_lazy())
+    Ok(Endpoint::from_shared(auth_url.to_owned())?.connect_timeout(CALL_TIMEOUT).timeout(CALL_TIMEOUT).connect_lazy())
 }
 
 /// Reads the JWK set once and installs it. A set with no usable key is an

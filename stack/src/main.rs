@@ -1,1 +1,42 @@
-fn main(){}
+//! `authpair-stack`: both services in one process, on their embedded
+//! defaults, for trying authpair on one machine. Each service reads its own
+//! environment variables (AUTH_*, RESOURCE_*) exactly as its own binary does;
+//! production runs the two binaries separately.
+
+use authpair_claims::serving::{init_tracing, shutdown_signal};
+use clap::Parser;
+use tokio::{net::TcpListener, sync::watch};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    // No flags of its own: configuration comes from each service's env vars.
+    let auth = auth_service::Config::parse_from(["auth-service"]);
+    let resource = resource_service::Config::parse_from(["resource-service"]);
+    init_tracing(&auth.log);
+
+    let auth_listener = TcpListener::bind(auth.listen).await?;
+    let resource_listener = TcpListener::bind(resource.listen).await?;
+
+    // One signal stops both; each then finishes its calls in flight.
+    let (stop, stopped) = watch::channel(());
+    let on_stop = |mut rx: watch::Receiver<()>| async move {
+        let _ = rx.changed().await;
+    };
+    let mut auth_task = tokio::spawn(auth_service::serve(auth_listener, auth, on_stop(stopped.clone())));
+    let mut resource_task = tokio::spawn(resource_service::serve(resource_listener, resource, on_stop(stopped)));
+    let early_exit = tokio::select! {
+        _ = shutdown_signal() => None,
+        result = &mut auth_task => Some(("auth-service", result)),
+        result = &mut resource_task => Some(("resource-service", result)),
+    };
+    stop.send_replace(());
+    if let Some((name, result)) = early_exit {
+        // A service ended on its own: report why; exiting stops the other.
+        result??;
+        anyhow::bail!("{name} stopped unexpectedly");
+    }
+    let (auth_result, resource_result) = tokio::join!(auth_task, resource_task);
+    auth_result??;
+    resource_result??;
+    Ok(())
+}

@@ -1,1 +1,287 @@
-//! placeholder
+//! The integration-test harness: spawns the real services in-process on
+//! port 0 with real SQLite in a temp dir, and returns typed clients.
+//!
+//! - [`TestApp::spawn`]: both services, a bootstrap admin, clients.
+//! - [`Server`]: one running service that can be stopped and restarted.
+//! - [`bearer`]: attach a token to a request.
+//! - [`Forger`]: mints tokens with the real signing key from the data dir, for
+//!   the cases an attacker cannot produce ([K] rows of the security matrix).
+//!
+//! Readiness is awaited through the health service's Watch stream, never by
+//! sleeping.
+
+use std::{future::Future, net::SocketAddr, path::Path};
+
+use authpair_proto::{
+    auth::v1::{
+        CreateUserRequest, LoginRequest, TokenResponse, User, admin_service_client::AdminServiceClient,
+        auth_service_client::AuthServiceClient,
+    },
+    resource::v1::resource_service_client::ResourceServiceClient,
+};
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use ed25519_dalek::{Signer as _, pkcs8::DecodePrivateKey};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tonic::{
+    Request, Status,
+    metadata::MetadataValue,
+    transport::{Channel, Endpoint},
+};
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+
+pub use auth_service::Config as AuthConfig;
+pub use resource_service::Config as ResourceConfig;
+
+pub const ADMIN_USERNAME: &str = "root";
+pub const ADMIN_PASSWORD: &str = "root-password-for-tests";
+
+pub type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// One running service.
+#[derive(Debug)]
+pub struct Server {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Server {
+    /// Binds 127.0.0.1:0 first, so the address is known and connectable
+    /// before `serve` runs; then serves in a task.
+    pub async fn start<F, Fut>(serve: F) -> anyhow::Result<Self>
+    where
+        F: FnOnce(TcpListener, oneshot::Receiver<()>) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(serve(listener, stopped));
+        Ok(Self { addr, stop: Some(stop), task })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Graceful stop: calls in flight finish; returns what `serve` returned.
+    /// A second call does nothing.
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        match self.stop.take() {
+            Some(stop) => {
+                let _ = stop.send(());
+                (&mut self.task).await?
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub async fn start_auth(config: AuthConfig) -> anyhow::Result<Server> {
+    let server = Server::start(|listener, stopped| async move {
+        auth_service::serve(listener, config, async move {
+            let _ = stopped.await;
+        })
+        .await
+    })
+    .await?;
+    wait_until_serving(server.addr).await?;
+    Ok(server)
+}
+
+pub async fn start_resource(config: ResourceConfig) -> anyhow::Result<Server> {
+    let server = Server::start(|listener, stopped| async move {
+        resource_service::serve(listener, config, async move {
+            let _ = stopped.await;
+        })
+        .await
+    })
+    .await?;
+    wait_until_serving(server.addr).await?;
+    Ok(server)
+}
+
+pub fn channel(addr: SocketAddr) -> anyhow::Result<Channel> {
+    Ok(Endpoint::from_shared(format!("http://{addr}"))?.connect_lazy())
+}
+
+/// Waits, on the health service's Watch stream, until the server reports
+/// SERVING. The listener is already bound, so the connection succeeds as
+/// soon as `serve` starts accepting.
+pub async fn wait_until_serving(addr: SocketAddr) -> anyhow::Result<()> {
+    let mut health = HealthClient::new(channel(addr)?);
+    let mut updates = health.watch(HealthCheckRequest { service: String::new() }).await?.into_inner();
+    while let Some(update) = updates.message().await? {
+        if update.status() == ServingStatus::Serving {
+            return Ok(());
+        }
+    }
+    anyhow::bail!("health stream of {addr} ended before SERVING")
+}
+
+/// `message` with `authorization: Bearer <token>`.
+pub fn bearer<T>(message: T, token: &str) -> Request<T> {
+    with_authorization(message, &format!("Bearer {token}"))
+}
+
+/// `message` with a raw `authorization` value.
+pub fn with_authorization<T>(message: T, value: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    match MetadataValue::try_from(value) {
+        Ok(value) => {
+            request.metadata_mut().insert("authorization", value);
+        }
+        Err(e) => panic!("test built an invalid header value: {e}"),
+    }
+    request
+}
+
+/// Both services, with a bootstrap admin, and clients for each.
+#[derive(Debug)]
+pub struct TestApp {
+    pub auth_server: Server,
+    pub resource_server: Server,
+    pub auth_config: AuthConfig,
+    pub auth: AuthServiceClient<Channel>,
+    pub admin: AdminServiceClient<Channel>,
+    pub resource: ResourceServiceClient<Channel>,
+    pub data_dir: TempDir,
+}
+
+impl TestApp {
+    pub async fn spawn() -> anyhow::Result<Self> {
+        Self::spawn_with(|_| {}, |_| {}).await
+    }
+
+    /// Spawns with configs adjusted by the two closures.
+    pub async fn spawn_with(
+        auth: impl FnOnce(&mut AuthConfig),
+        resource: impl FnOnce(&mut ResourceConfig),
+    ) -> anyhow::Result<Self> {
+        let data_dir = tempfile::tempdir()?;
+        let mut auth_config = AuthConfig::new(data_dir.path().join("auth"));
+        auth_config.bootstrap_admin = Some(auth_service::BootstrapAdmin::new(ADMIN_USERNAME, ADMIN_PASSWORD));
+        auth(&mut auth_config);
+        let auth_server = start_auth(auth_config.clone()).await?;
+        let mut resource_config = ResourceConfig::new(auth_server.url(), data_dir.path().join("resource"));
+        resource(&mut resource_config);
+        let resource_server = start_resource(resource_config).await?;
+        let auth_channel = channel(auth_server.addr)?;
+        Ok(Self {
+            auth: AuthServiceClient::new(auth_channel.clone()),
+            admin: AdminServiceClient::new(auth_channel),
+            resource: ResourceServiceClient::new(channel(resource_server.addr)?),
+            auth_server,
+            resource_server,
+            auth_config,
+            data_dir,
+        })
+    }
+
+    /// Stops the auth service gracefully and starts it again on the same
+    /// data dir (on a new port); the clients follow it.
+    pub async fn restart_auth(&mut self) -> anyhow::Result<()> {
+        self.auth_server.stop().await?;
+        self.auth_server = start_auth(self.auth_config.clone()).await?;
+        let channel = channel(self.auth_server.addr)?;
+        self.auth = AuthServiceClient::new(channel.clone());
+        self.admin = AdminServiceClient::new(channel);
+        Ok(())
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Result<TokenResponse, Status> {
+        let request = LoginRequest { username: username.into(), password: password.into() };
+        Ok(self.auth.clone().login(request).await?.into_inner())
+    }
+
+    pub async fn admin_token(&self) -> Result<String, Status> {
+        Ok(self.login(ADMIN_USERNAME, ADMIN_PASSWORD).await?.access_token)
+    }
+
+    /// Creates a user through the admin API, as the bootstrap admin.
+    pub async fn create_user(&self, username: &str, password: &str, roles: &[&str]) -> Result<User, Status> {
+        let token = self.admin_token().await?;
+        let request = CreateUserRequest {
+            username: username.into(),
+            password: password.into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            plan: String::new(),
+        };
+        Ok(self.admin.clone().create_user(bearer(request, &token)).await?.into_inner())
+    }
+
+    /// A fresh user with `roles`, logged in: (user, access token).
+    pub async fn user_with_token(&self, username: &str, roles: &[&str]) -> Result<(User, String), Status> {
+        let password = format!("{username}-password");
+        let user = self.create_user(username, &password, roles).await?;
+        let token = self.login(username, &password).await?.access_token;
+        Ok((user, token))
+    }
+
+    /// A forger holding the auth service's real signing key.
+    pub fn forger(&self) -> anyhow::Result<Forger> {
+        Forger::from_data_dir(&self.auth_config.data_dir)
+    }
+}
+
+/// Mints tokens with chosen header and claims, signed by the real key.
+#[derive(Debug)]
+pub struct Forger {
+    key: ed25519_dalek::SigningKey,
+    pub kid: String,
+}
+
+impl Forger {
+    pub fn from_data_dir(dir: &Path) -> anyhow::Result<Self> {
+        let pem = std::fs::read_to_string(dir.join(auth_service::keyfile::KEY_FILE))?;
+        let key = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem)?;
+        let kid = authpair_claims::SigningKey::from_pkcs8_pem(&pem)?.kid().to_owned();
+        Ok(Self { key, kid })
+    }
+
+    /// The header every real access token has.
+    pub fn header(&self) -> Value {
+        serde_json::json!({ "alg": "EdDSA", "typ": "at+jwt", "kid": self.kid })
+    }
+
+    /// Valid claims for `sub`, issued now for 15 minutes.
+    pub fn claims(&self, sub: &str, roles: &[&str]) -> Value {
+        let now = now();
+        serde_json::json!({
+            "iss": "authpair", "aud": "authpair", "sub": sub,
+            "iat": now, "nbf": now, "exp": now + 900,
+            "jti": format!("forged-{now}-{sub}"), "client_id": "authpair-login",
+            "preferred_username": sub, "roles": roles, "scope": "profile", "plan": "free",
+        })
+    }
+
+    /// Signs `header.claims` exactly as given (JSON text, so duplicate keys
+    /// and odd types can be expressed).
+    pub fn sign_raw(&self, header: &str, claims: &str) -> String {
+        let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims));
+        let signature = self.key.sign(input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+    }
+
+    pub fn sign(&self, header: &Value, claims: &Value) -> String {
+        self.sign_raw(&header.to_string(), &claims.to_string())
+    }
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// The `google.rpc.ErrorInfo` reason of a status, if any.
+pub fn reason(status: &Status) -> Option<String> {
+    use tonic_types::StatusExt;
+    status.get_details_error_info().map(|info| info.reason)
+}

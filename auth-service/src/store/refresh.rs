@@ -119,15 +119,13 @@ async fn insert_token(
     record: &RefreshRecord,
     now: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO refresh_tokens (token_hash, family_id, issued_at, idle_expires_at) VALUES (?, ?, ?, ?)",
-    )
-    .bind(&record.token_hash)
-    .bind(family_id)
-    .bind(now)
-    .bind(record.idle_expires_at)
-    .execute(tx)
-    .await?;
+    sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, issued_at, idle_expires_at) VALUES (?, ?, ?, ?)")
+        .bind(&record.token_hash)
+        .bind(family_id)
+        .bind(now)
+        .bind(record.idle_expires_at)
+        .execute(tx)
+        .await?;
     Ok(())
 }
 

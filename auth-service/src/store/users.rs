@@ -88,10 +88,8 @@ impl Store {
         conn: &mut sqlx::SqliteConnection,
         id: &str,
     ) -> Result<Option<UserRow>, StoreError> {
-        let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(conn)
-            .await?;
+        let row: Option<Row> =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?")).bind(id).fetch_optional(conn).await?;
         row.map(decode).transpose()
     }
 
@@ -121,11 +119,10 @@ impl Store {
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        let (admins,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM users WHERE (' ' || roles || ' ') LIKE '% admin %' AND NOT disabled",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
+        let (admins,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM users WHERE (' ' || roles || ' ') LIKE '% admin %' AND NOT disabled")
+                .fetch_one(&mut *tx)
+                .await?;
         if admins == 0 {
             return Err(StoreError::Conflict);
         }

@@ -1,0 +1,376 @@
+//! Every authentication failure is UNAUTHENTICATED, with a short message
+//! naming the cause and a stable ErrorInfo reason. Row ids are those of
+//! shared/security-matrix.md.
+
+use authpair_proto::resource::v1::{GetMyProfileRequest, GetStatusRequest, Profile};
+use authpair_tests::{Forger, TestApp, TestResult, bearer, now, reason, with_authorization};
+use serde_json::{Value, json};
+use tonic::{Code, Request, Status, metadata::MetadataValue};
+
+async fn profile(app: &TestApp, request: Request<GetMyProfileRequest>) -> Result<Profile, Status> {
+    Ok(app.resource.clone().get_my_profile(request).await?.into_inner())
+}
+
+async fn profile_with(app: &TestApp, token: &str) -> Result<Profile, Status> {
+    profile(app, bearer(GetMyProfileRequest {}, token)).await
+}
+
+#[track_caller]
+fn assert_unauthenticated<T: std::fmt::Debug>(result: Result<T, Status>, message: &str, expected_reason: &str) {
+    match result {
+        Ok(value) => panic!("expected UNAUTHENTICATED {message:?}, got OK {value:?}"),
+        Err(status) => {
+            assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+            assert_eq!(status.message(), message);
+            assert_eq!(reason(&status).as_deref(), Some(expected_reason));
+        }
+    }
+}
+
+/// Signs `claims` after `edit` changes them, with the real header.
+fn signed(forger: &Forger, edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> String {
+    let mut claims = forger.claims("mallory", &["admin"]);
+    if let Some(map) = claims.as_object_mut() {
+        edit(map);
+    }
+    forger.sign(&forger.header(), &claims)
+}
+
+fn with_header(forger: &Forger, edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> String {
+    let mut header = forger.header();
+    if let Some(map) = header.as_object_mut() {
+        edit(map);
+    }
+    forger.sign(&header, &forger.claims("mallory", &["admin"]))
+}
+
+#[tokio::test]
+async fn tm_01_a_call_without_a_token_is_unauthenticated_with_token_missing() -> TestResult {
+    let app = TestApp::spawn().await?;
+    assert_unauthenticated(
+        profile(&app, Request::new(GetMyProfileRequest {})).await,
+        "missing bearer token",
+        "TOKEN_MISSING",
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn tm_02_and_tm_04_bad_authorization_headers_are_unauthenticated() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let token = app.admin_token().await?;
+
+    let mut two = bearer(GetMyProfileRequest {}, &token);
+    two.metadata_mut().append("authorization", MetadataValue::try_from(format!("Bearer {token}"))?);
+    assert_unauthenticated(profile(&app, two).await, "more than one authorization header", "TOKEN_MALFORMED");
+
+    for value in ["Basic dXNlcjpwYXNz", "Token abc", &format!("Bearer{token}")] {
+        let request = with_authorization(GetMyProfileRequest {}, value);
+        assert_unauthenticated(profile(&app, request).await, "authorization scheme must be Bearer", "TOKEN_MALFORMED");
+    }
+    for value in [format!("Bearer  {token}"), "Bearer ".to_owned(), format!("Bearer {token}, Bearer {token}")] {
+        let request = with_authorization(GetMyProfileRequest {}, &value);
+        assert_unauthenticated(profile(&app, request).await, "malformed token", "TOKEN_MALFORMED");
+    }
+    // The scheme is case-insensitive (RFC 9110 §11.1).
+    let lower = with_authorization(GetMyProfileRequest {}, &format!("bearer {token}"));
+    assert_eq!(profile(&app, lower).await?.username, "root");
+    Ok(())
+}
+
+#[tokio::test]
+async fn tf_10_malformed_tokens_are_unauthenticated_and_never_internal() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let real = app.admin_token().await?;
+    let mut parts = real.split('.');
+    let (h, p, s) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let cases = [
+        "not-a-jwt".to_owned(),
+        format!("{h}.{p}"),
+        format!("{h}.{p}.{s}.{s}"),
+        format!("{h}.{p}.{s}.{s}.{s}"),
+        format!("{h}=.{p}.{s}"),
+        format!("{h}.{p}.{s}=="),
+        format!("{h}..{s}"),
+        format!(".{p}.{s}"),
+        format!("{h}.{p}.+{}", s.get(1..).unwrap_or("")),
+        format!("{h}.{p}./{}", s.get(1..).unwrap_or("")),
+        format!(" {h}.{p}.{s}"),
+        "e30.e30.e30".to_owned(),
+    ];
+    for token in cases {
+        let result = profile_with(&app, &token).await;
+        let status = result.err().ok_or(format!("a malformed token was accepted: {token}"))?;
+        assert_eq!(status.code(), Code::Unauthenticated, "{token}: {status:?}");
+        assert!(
+            ["malformed token", "invalid token signature"].contains(&status.message()),
+            "{token}: {}",
+            status.message()
+        );
+    }
+    // The service still serves afterwards.
+    assert_eq!(profile_with(&app, &real).await?.username, "root");
+    Ok(())
+}
+
+#[tokio::test]
+async fn tf_02_a_payload_edited_under_a_kept_signature_is_rejected() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let (_, viewer) = app.user_with_token("victor", &["viewer"]).await?;
+    let forger = app.forger()?;
+    let mut parts = viewer.split('.');
+    let (header, _, signature) = (parts.next().unwrap_or(""), parts.next(), parts.next().unwrap_or(""));
+    let elevated = forger.sign(&forger.header(), &forger.claims("victor", &["admin"]));
+    let payload = elevated.split('.').nth(1).unwrap_or("");
+    let tampered = format!("{header}.{payload}.{signature}");
+    assert_unauthenticated(profile_with(&app, &tampered).await, "invalid token signature", "TOKEN_INVALID");
+    Ok(())
+}
+
+#[tokio::test]
+async fn tf_01_and_tf_08_any_algorithm_but_eddsa_is_rejected() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let forger = app.forger()?;
+    for alg in ["none", "None", "NONE", "nOnE", "HS256", "RS256", "ES256", "PS256", "eddsa"] {
+        let token = with_header(&forger, |h| {
+            h.insert("alg".into(), json!(alg));
+        });
+        assert_unauthenticated(profile_with(&app, &token).await, "unsupported token algorithm", "TOKEN_INVALID");
+        // alg none with the signature stripped.
+        let stripped = format!("{}.", token.rsplit_once('.').map(|(head, _)| head).unwrap_or(""));
+        assert_unauthenticated(profile_with(&app, &stripped).await, "unsupported token algorithm", "TOKEN_INVALID");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn tf_07_an_unknown_or_hostile_kid_is_only_a_failed_lookup() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let forger = app.forger()?;
+    let huge = "k".repeat(4000);
+    for kid in ["unknown", "../../../../../../dev/null", "x' UNION SELECT '1';--", "|sleep 10", huge.as_str()] {
+        let token = with_header(&forger, |h| {
+            h.insert("kid".into(), json!(kid));
+        });
+        assert_unauthenticated(profile_with(&app, &token).await, "unknown signing key", "TOKEN_INVALID");
+    }
+    for kid in [json!(7), json!(["a"]), json!(null)] {
+        let token = with_header(&forger, |h| {
+            h.insert("kid".into(), kid);
+        });
+        assert_unauthenticated(profile_with(&app, &token).await, "malformed token", "TOKEN_MALFORMED");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn tf_11_a_token_type_other_than_at_jwt_is_rejected() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let forger = app.forger()?;
+    for typ in ["JWT", "refresh+jwt", "", "application/jwt"] {
+        let token = with_header(&forger, |h| {
+            h.insert("typ".into(), json!(typ));
+        });
+        assert_unauthenticated(profile_with(&app, &token).await, "unsupported token type", "TOKEN_INVALID");
+    }
+    let untyped = with_header(&forger, |h| {
+        h.remove("typ");
+    });
+    assert_unauthenticated(profile_with(&app, &untyped).await, "malformed token", "TOKEN_MALFORMED");
+    // Media-type form, any case, is accepted (RFC 9068 §4).
+    let media = with_header(&forger, |h| {
+        h.insert("typ".into(), json!("application/AT+JWT"));
+    });
+    assert_eq!(profile_with(&app, &media).await?.subject, "mallory");
+    Ok(())
+}
+
+#[tokio::test]
+async fn tf_05_tf_06_tf_12_key_material_urls_and_crit_in_the_header_are_rejected() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let forger = app.forger()?;
+    let headers = [
+        ("jwk", json!({"kty": "OKP", "crv": "Ed25519", "x": "AAAA"})),
+        ("jku", json!("http://127.0.0.1:9/jwks.json")),
+        ("x5u", json!("http://127.0.0.1:9/cert.pem")),
+        ("x5c", json!(["MIIB"])),
+        ("crit", json!(["x-foo"])),
+        ("crit", json!([])),
+        ("crit", json!(["exp"])),
+    ];
+    for (name, value) in headers {
+        let token = with_header(&forger, |h| {
+            h.insert(name.into(), value);
+        });
+        assert_unauthenticated(profile_with(&app, &token).await, "malformed token", "TOKEN_MALFORMED");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn cv_01_expiry_follows_the_configured_30_second_leeway() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let forger = app.forger()?;
+    let expired_at = |exp: i64| {
+        signed(&forger, |c| {
+            c.insert("iat".into(), json!(now() - 600));
+            c.insert("nbf".into(), json!(now() - 600));
+            c.insert("exp".into(), json!(exp));
+        })
+    };
+    assert_unauthenticated(profile_with(&app, &expired_at(now() - 3600)).await, "token expired", "TOKEN_EXPIRED");
+    assert_unauthenticated(profile_with(&app, &expired_at(now() - 35)).await, "token expired", "TOKEN_EXPIRED");
+    assert_eq!(profile_with(&app, &expired_at(now() - 25)).await?.subject, "mallory");
+    Ok(())
+}
+
+#[tokio::test]
+async fn cv_03_not_yet_valid_future_issued_and_overlong_tokens_are_rejected() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let forger = app.forger()?;
+    let early = signed(&forger, |c| {
+        c.insert("nbf".into(), json!(now() + 3600));
+    });
+    assert_unauthenticated(profile_with(&app, &early).await, "token not yet valid", "TOKEN_NOT_YET_VALID");
+    let future = signed(&forger, |c| {
+        c.insert("iat".into(), json!(now() + 365 * 24 * 3600));
+    });
+    assert_unauthenticated(profile_with(&app, &future).await, "token issued in the future", "TOKEN_INVALID");
+    let overlong = signed(&forger, |c| {
+        c.insert("exp".into(), json!(now() + 30 * 24 * 3600));
+    });
+    assert_unauthenticated(profile_with(&app, &overlong).await, "token lifetime too long", "TOKEN_INVALID");
+    Ok(())
+}
+
+#[tokio::test]
+async fn cv_04_cv_05_issuer_and_audience_must_match_exactly() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let forger = app.forger()?;
+    let with = |name: &str, value: Value| {
+        signed(&forger, |c| {
+            c.insert(name.into(), value);
+        })
+    };
+    assert_unauthenticated(
+        profile_with(&app, &with("iss", json!("https://evil"))).await,
+        "wrong token issuer",
+        "TOKEN_INVALID",
+    );
+    assert_unauthenticated(
+        profile_with(&app, &with("iss", json!("authpair/"))).await,
+        "wrong token issuer",
+        "TOKEN_INVALID",
+    );
+    assert_unauthenticated(
+        profile_with(&app, &with("iss", json!(["evil", "authpair"]))).await,
+        "malformed token",
+        "TOKEN_MALFORMED",
+    );
+    assert_unauthenticated(
+        profile_with(&app, &with("aud", json!("auth-svc"))).await,
+        "wrong token audience",
+        "TOKEN_INVALID",
+    );
+    assert_unauthenticated(
+        profile_with(&app, &with("aud", json!(["other"]))).await,
+        "wrong token audience",
+        "TOKEN_INVALID",
+    );
+    let empty = profile_with(&app, &with("aud", json!([]))).await;
+    assert_eq!(empty.err().map(|s| s.code()), Some(Code::Unauthenticated));
+    // An array naming us among others is valid (RFC 7519 §4.1.3).
+    assert_eq!(profile_with(&app, &with("aud", json!(["other", "authpair"]))).await?.subject, "mallory");
+    Ok(())
+}
+
+#[tokio::test]
+async fn cv_06_each_required_claim_missing_in_turn_is_named() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let forger = app.forger()?;
+    for claim in ["exp", "nbf", "iss", "aud", "sub", "iat", "jti", "client_id", "roles", "scope", "plan"] {
+        let token = signed(&forger, |c| {
+            c.remove(claim);
+        });
+        let message = format!("token missing required claim {claim}");
+        assert_unauthenticated(profile_with(&app, &token).await, &message, "TOKEN_INVALID");
+    }
+    let blank_sub = signed(&forger, |c| {
+        c.insert("sub".into(), json!(""));
+    });
+    assert_unauthenticated(profile_with(&app, &blank_sub).await, "token missing required claim sub", "TOKEN_INVALID");
+    Ok(())
+}
+
+#[tokio::test]
+async fn cv_02_wrong_json_types_and_duplicate_claims_are_rejected() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let forger = app.forger()?;
+    for (name, value) in [
+        ("exp", json!("9999999999")),
+        ("exp", json!(1e300)),
+        ("exp", json!(-1)),
+        ("exp", json!(null)),
+        ("nbf", json!("99999999999")),
+        ("aud", json!(123)),
+        ("sub", json!({})),
+        ("roles", json!("admin")),
+        ("roles", json!(["superuser"])),
+    ] {
+        let token = signed(&forger, |c| {
+            c.insert(name.into(), value.clone());
+        });
+        let status = profile_with(&app, &token).await.err().ok_or(format!("{name}={value} accepted"))?;
+        assert_eq!(status.code(), Code::Unauthenticated, "{name}={value}: {status:?}");
+    }
+    let claims = forger.claims("mallory", &["viewer"]).to_string();
+    let duplicated = claims.replacen("\"roles\":[\"viewer\"]", "\"roles\":[\"viewer\"],\"roles\":[\"admin\"]", 1);
+    assert_ne!(claims, duplicated);
+    let token = forger.sign_raw(&forger.header().to_string(), &duplicated);
+    assert_unauthenticated(profile_with(&app, &token).await, "malformed token", "TOKEN_MALFORMED");
+    Ok(())
+}
+
+#[tokio::test]
+async fn tm_06_a_token_over_8_kib_is_rejected_before_decoding() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let token = "A".repeat(9000);
+    assert_unauthenticated(profile_with(&app, &token).await, "token too large", "TOKEN_MALFORMED");
+    Ok(())
+}
+
+#[tokio::test]
+async fn tf_11_a_refresh_token_is_not_an_access_token() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let tokens = app.login(authpair_tests::ADMIN_USERNAME, authpair_tests::ADMIN_PASSWORD).await?;
+    assert_unauthenticated(profile_with(&app, &tokens.refresh_token).await, "malformed token", "TOKEN_MALFORMED");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_public_method_works_without_a_token_but_rejects_a_bad_one() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let mut resource = app.resource.clone();
+    let status = resource.get_status(GetStatusRequest {}).await?.into_inner();
+    assert_eq!(status.service, "resource-service");
+    assert_eq!(status.signing_keys, 1);
+    let bad = resource.get_status(bearer(GetStatusRequest {}, "garbage")).await;
+    assert_unauthenticated(bad, "malformed token", "TOKEN_MALFORMED");
+    Ok(())
+}
+
+#[tokio::test]
+async fn tm_07_spoofed_identity_headers_are_ignored() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let (user, token) = app.user_with_token("sam", &["viewer"]).await?;
+    let mut request = bearer(GetMyProfileRequest {}, &token);
+    for (name, value) in [("x-user-id", "root"), ("x-roles", "admin"), ("x-forwarded-for", "10.0.0.1")] {
+        request.metadata_mut().insert(name, MetadataValue::from_static(value));
+    }
+    let profile = profile(&app, request).await?;
+    assert_eq!(
+        (profile.subject.as_str(), profile.roles.as_slice()),
+        (user.id.as_str(), ["viewer".to_owned()].as_slice())
+    );
+    Ok(())
+}
