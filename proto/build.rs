@@ -1,6 +1,7 @@
 //! Compiles the .proto files in pure Rust (protox, no system protoc), then
-//! writes three things into OUT_DIR: the tonic/prost code, the encoded
-//! descriptor set (for reflection), and the list of every RPC path (for the
+//! writes four things into OUT_DIR: the tonic/prost code, the encoded
+//! descriptor set and that of the google.rpc error details (both for
+//! reflection), and the list of every RPC path (for the
 //! policy-completeness check).
 
 use std::{env, fmt::Write as _, fs, path::PathBuf};
@@ -20,6 +21,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let fds = protox::compile(PROTOS, ["proto"])?;
     fs::write(out.join("authpair_descriptor.bin"), fds.encode_to_vec())?;
+    // For reflection only: lets grpcurl decode ErrorInfo and RetryInfo.
+    let details = protox::compile(["google/rpc/error_details.proto"], ["proto"])?;
+    fs::write(out.join("error_details_descriptor.bin"), details.encode_to_vec())?;
 
     let mut methods =
         String::from("/// Every RPC path declared in the .proto files.\npub const METHODS: &[&str] = &[\n");

@@ -55,6 +55,7 @@ pub fn reflection(
     let builder = || {
         let mut builder = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(authpair_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(authpair_proto::ERROR_DETAILS_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
         for name in services.iter().chain(&["grpc.health.v1.Health"]) {
             builder = builder.with_service_name(*name);
@@ -95,5 +96,10 @@ pub fn init_tracing(filter: &str) {
     let filter =
         tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // A second init (e.g. two services in one process) keeps the first.
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .try_init();
 }

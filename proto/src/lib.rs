@@ -3,7 +3,8 @@
 //! - [`auth::v1`]: `AuthService` (public: login, refresh, JWKS) and
 //!   `AdminService` (role `admin`).
 //! - [`resource::v1`]: `ResourceService`.
-//! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for gRPC reflection.
+//! - [`FILE_DESCRIPTOR_SET`], [`ERROR_DETAILS_DESCRIPTOR_SET`]: encoded
+//!   descriptors for gRPC reflection.
 //! - [`METHODS`]: every RPC path in the .proto files, so the method policy can
 //!   be proven complete.
 //! - `redact`: hand-written Debug for the messages that carry secrets.
@@ -26,5 +27,11 @@ pub mod resource {
 
 /// The encoded `FileDescriptorSet` of every authpair .proto file.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/authpair_descriptor.bin"));
+
+/// The encoded descriptors of the google.rpc error details authpair sends, so
+/// reflection clients such as grpcurl can decode them. No Rust code is
+/// generated for these; use tonic-types.
+pub const ERROR_DETAILS_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/error_details_descriptor.bin"));
 
 include!(concat!(env!("OUT_DIR"), "/methods.rs"));
