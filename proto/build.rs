@@ -12,12 +12,18 @@ const PROTOS: &[&str] = &["auth/v1/auth.proto", "resource/v1/resource.proto"];
 
 /// Messages that carry passwords or tokens: their Debug is written by hand
 /// in `src/redact.rs` so a stray `{:?}` can never print a secret.
-const SECRET_MESSAGES: &[&str] =
-    &[".auth.v1.LoginRequest", ".auth.v1.RefreshRequest", ".auth.v1.TokenResponse", ".auth.v1.CreateUserRequest"];
+const SECRET_MESSAGES: &[&str] = &[
+    ".auth.v1.LoginRequest",
+    ".auth.v1.RefreshRequest",
+    ".auth.v1.LogoutRequest",
+    ".auth.v1.TokenResponse",
+    ".auth.v1.CreateUserRequest",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(env::var("OUT_DIR")?);
     println!("cargo:rerun-if-changed=proto");
+    println!("cargo:rerun-if-changed=build.rs");
 
     let fds = protox::compile(PROTOS, ["proto"])?;
     fs::write(out.join("authpair_descriptor.bin"), fds.encode_to_vec())?;

@@ -53,6 +53,33 @@ pub struct Config {
     #[arg(long = "leeway-secs", env = "AUTH_LEEWAY_SECS", default_value = "30", value_parser = parse_secs)]
     pub leeway: Duration,
 
+    /// Seconds after a refresh during which a retry with the same refresh
+    /// token gets the same successor back instead of revoking the session.
+    #[arg(long = "refresh-grace-secs", env = "AUTH_REFRESH_GRACE_SECS", default_value = "0", value_parser = parse_secs)]
+    pub refresh_grace: Duration,
+
+    /// Whether SetUserRoles also revokes the user's sessions and tokens, so a
+    /// demoted user loses rights at once rather than at token expiry.
+    #[arg(long, env = "AUTH_REVOKE_ON_ROLE_CHANGE", default_value = "true", action = clap::ArgAction::Set)]
+    pub revoke_on_role_change: bool,
+
+    /// Credential resource services present to WatchRevocations
+    /// (`x-authpair-feed-credential`). Unset: the feed is closed.
+    #[arg(long, env = "AUTH_REVOCATION_FEED_CREDENTIAL", hide_env_values = true, value_parser = parse_secret)]
+    pub revocation_feed_credential: Option<SecretString>,
+
+    /// Heartbeat interval of the revocation feed, in seconds.
+    #[arg(long = "feed-heartbeat-secs", env = "AUTH_FEED_HEARTBEAT_SECS", default_value = "5", value_parser = parse_secs)]
+    pub feed_heartbeat: Duration,
+
+    /// Seconds a rotated-in key is published before it signs.
+    #[arg(long = "key-publish-delay-secs", env = "AUTH_KEY_PUBLISH_DELAY_SECS", default_value = "60", value_parser = parse_secs)]
+    pub key_publish_delay: Duration,
+
+    /// Rotate the signing key automatically at this age, in seconds; 0: never.
+    #[arg(long = "key-rotation-secs", env = "AUTH_KEY_ROTATION_SECS", default_value = "0", value_parser = parse_secs)]
+    pub key_rotation: Duration,
+
     /// Password hashes computed at once (each takes 19 MiB); 0 means one per core.
     #[arg(long, env = "AUTH_HASH_CONCURRENCY", default_value = "0")]
     pub hash_concurrency: usize,
@@ -76,6 +103,12 @@ impl Config {
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             refresh_token_idle: Duration::from_secs(7 * 24 * 3600),
             leeway: Duration::from_secs(30),
+            refresh_grace: Duration::ZERO,
+            revoke_on_role_change: true,
+            revocation_feed_credential: None,
+            feed_heartbeat: Duration::from_secs(5),
+            key_publish_delay: Duration::from_secs(60),
+            key_rotation: Duration::ZERO,
             hash_concurrency: 0,
             log: "info".into(),
         }
@@ -111,6 +144,10 @@ impl BootstrapAdmin {
     pub fn password(&self) -> &str {
         self.password.expose_secret()
     }
+}
+
+fn parse_secret(value: &str) -> Result<SecretString, String> {
+    Ok(SecretString::from(value))
 }
 
 fn parse_secs(value: &str) -> Result<Duration, String> {

@@ -6,10 +6,12 @@
 //! - `api`: the handlers of `AuthService` (login, refresh, JWKS) and
 //!   `AdminService` (users and roles), plus the audit-event macro.
 //! - `state`: what handlers share; issues token pairs.
-//! - `store`: users and refresh-token families in SQLite via sqlx.
+//! - `store`: users, refresh-token families, the revocation log and signing
+//!   keys in SQLite via sqlx.
+//! - `keyring`: signing keys in memory; rotation and its schedule.
+//! - `feed`: the server side of the WatchRevocations stream.
 //! - `password`: argon2id off the async threads, behind a semaphore.
-//! - `keyfile`: the Ed25519 signing key in the data dir (mode 0600).
-//! - `secret`: opaque refresh tokens and their stored hashes.
+//! - `secret`: opaque refresh tokens, their stored hashes, grace sealing.
 //! - `grants`: which scopes roles grant.
 //! - `bootstrap`: the first admin.
 //! - `input`: checks on client input; `error`: non-auth handler errors.
@@ -18,9 +20,10 @@ mod api;
 mod bootstrap;
 pub mod config;
 mod error;
+mod feed;
 mod grants;
 pub mod input;
-pub mod keyfile;
+mod keyring;
 mod password;
 mod secret;
 mod server;

@@ -22,6 +22,35 @@ pub fn refresh_token_hash(token: &SecretString) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Seals `successor` so only a holder of `presented` can open it: XOR with
+/// SHA-256 of a domain tag and the presented token. Each presented token
+/// seals at most one successor, so the pad is never reused.
+pub fn seal(presented: &SecretString, successor: &SecretString) -> Option<String> {
+    let raw = URL_SAFE_NO_PAD.decode(successor.expose_secret().strip_prefix(PREFIX)?).ok()?;
+    let pad = grace_pad(presented);
+    Some(raw.iter().zip(pad.iter()).map(|(a, b)| format!("{:02x}", a ^ b)).collect())
+}
+
+pub fn unseal(presented: &SecretString, sealed: &str) -> Option<SecretString> {
+    let pad = grace_pad(presented);
+    let bytes = (0..sealed.len())
+        .step_by(2)
+        .map(|i| sealed.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect::<Option<Vec<u8>>>()?;
+    if bytes.len() != 32 {
+        return None;
+    }
+    let raw: Vec<u8> = bytes.iter().zip(pad.iter()).map(|(a, b)| a ^ b).collect();
+    Some(SecretString::from(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(raw))))
+}
+
+fn grace_pad(presented: &SecretString) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(b"authpair refresh grace v1\0");
+    hasher.update(presented.expose_secret().as_bytes());
+    hasher.finalize().into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,6 +65,20 @@ mod tests {
         let hash = refresh_token_hash(&a);
         assert_eq!(hash.len(), 64);
         assert!(!hash.contains(a.expose_secret()));
+        Ok(())
+    }
+
+    #[test]
+    fn a_sealed_successor_opens_only_with_the_presented_token() -> anyhow::Result<()> {
+        let presented = new_refresh_token()?;
+        let successor = new_refresh_token()?;
+        let sealed = seal(&presented, &successor).ok_or_else(|| anyhow::anyhow!("seal failed"))?;
+        assert!(!sealed.contains(successor.expose_secret()));
+        let opened = unseal(&presented, &sealed).map(|s| s.expose_secret().to_owned());
+        assert_eq!(opened.as_deref(), Some(successor.expose_secret()));
+        let other = new_refresh_token()?;
+        let wrong = unseal(&other, &sealed).map(|s| s.expose_secret().to_owned());
+        assert_ne!(wrong.as_deref(), Some(successor.expose_secret()));
         Ok(())
     }
 }

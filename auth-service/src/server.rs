@@ -1,29 +1,35 @@
 //! `serve`: everything from a bound listener to a graceful stop.
 //!
-//! Startup order: data dir, database and migrations, signing key, signer
-//! self-test, first admin, then the server. The self-test signs and verifies
-//! a probe token so a missing crypto backend fails the start, not a request.
+//! Startup order: data dir, database and migrations, signing keys, signer
+//! self-test, revocations loaded, first admin, background tasks, then the
+//! server. The self-test signs and verifies a probe token so a missing crypto
+//! backend fails the start, not a request.
 
-use std::{future::Future, sync::Arc};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use authpair_claims::{
-    AuthInterceptor, Grant, Plan, Policy, TokenSigner, Verifier, VerifierConfig,
+    AuthInterceptor, Denylist, Grant, Plan, Policy, TokenSigner, Verifier, VerifierConfig,
     serving::{reflection, secured_server},
 };
 use authpair_proto::auth::v1::{admin_service_server::AdminServiceServer, auth_service_server::AuthServiceServer};
 use secrecy::ExposeSecret;
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::watch};
 use tonic::transport::server::TcpIncoming;
 
 use crate::{
     Config,
     api::{admin::AdminApi, auth::AuthApi},
-    bootstrap, keyfile,
+    bootstrap,
+    feed::Feed,
+    keyring::{KeyPolicy, KeyRing},
     password::PasswordHasher,
-    state::AuthState,
+    state::{AuthState, now},
     store::Store,
 };
+
+/// How often expired revocations are forgotten.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// Requests larger than this are refused before decoding.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -38,34 +44,58 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     create_private_dir(&config.data_dir)?;
     let store = Store::open(&config.data_dir, config.database_url.as_deref()).await.context("opening the database")?;
-    let key = keyfile::load_or_create(&config.data_dir)?;
-    let public = key.public_jwk().clone();
-    let signer = TokenSigner::new(key, config.issuer.clone(), config.audience.clone(), config.access_token_ttl);
+    let key_policy = KeyPolicy {
+        publish_delay: config.key_publish_delay,
+        retire_grace: config.access_token_ttl + config.leeway,
+        rotate_every: (!config.key_rotation.is_zero()).then_some(config.key_rotation),
+    };
+    let keys = Arc::new(KeyRing::open(store.clone(), key_policy).await.context("loading signing keys")?);
+    let signer = TokenSigner::new(config.issuer.clone(), config.audience.clone(), config.access_token_ttl);
     let verifier = Arc::new(Verifier::new(VerifierConfig {
         issuer: config.issuer.clone(),
         audience: config.audience.clone(),
         leeway: config.leeway,
         max_lifetime: config.access_token_ttl,
     }));
-    verifier.set_keys(&[public])?;
-    self_test(&signer, &verifier)?;
+    verifier.set_keys(&keys.published())?;
+    self_test(&signer, &keys, &verifier)?;
 
+    // Flipped when shutdown begins, so feed streams end and do not hold the
+    // graceful shutdown open.
+    let (stopping, stopping_rx) = watch::channel(false);
+    let denylist = Arc::new(Denylist::local());
+    let feed = Arc::new(
+        Feed::new(store.clone(), keys.clone(), config.issuer.clone(), config.feed_heartbeat, stopping_rx).await?,
+    );
+    feed.load_into(&denylist).await.context("loading revocations")?;
+
+    let interceptor = {
+        let policy = Policy::standard();
+        policy.check_covers(Policy::all_methods())?;
+        AuthInterceptor::new(verifier.clone(), denylist.clone(), Arc::new(policy))
+            .with_feed_credential(config.revocation_feed_credential.clone())
+    };
     let state = Arc::new(AuthState {
         hasher: PasswordHasher::new(config.hash_concurrency)?,
         config,
         store: store.clone(),
         signer,
+        keys: keys.clone(),
+        denylist: denylist.clone(),
+        feed,
     });
     bootstrap::ensure_admin(&state).await?;
-
-    let policy = Policy::standard();
-    policy.check_covers(Policy::all_methods())?;
-    let interceptor = AuthInterceptor::new(verifier, Arc::new(policy));
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<AuthServiceServer<AuthApi>>().await;
     health.set_serving::<AdminServiceServer<AdminApi>>().await;
     let (reflection_v1, reflection_v1alpha) = reflection(&["auth.v1.AuthService", "auth.v1.AdminService"])?;
+
+    let background = [tokio::spawn(keys.maintain(verifier)), tokio::spawn(prune_revocations(store.clone(), denylist))];
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stopping.send(true);
+    };
 
     tracing::info!(%addr, "auth-service listening");
     secured_server(interceptor)
@@ -76,12 +106,26 @@ pub async fn serve(
         .add_service(reflection_v1alpha)
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
         .await?;
+    for task in background {
+        task.abort();
+    }
     store.close().await;
     tracing::info!(%addr, "auth-service stopped");
     Ok(())
 }
 
-fn self_test(signer: &TokenSigner, verifier: &Verifier) -> anyhow::Result<()> {
+async fn prune_revocations(store: Store, denylist: Arc<Denylist>) {
+    let mut tick = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        tick.tick().await;
+        denylist.prune();
+        if let Err(e) = store.prune_revocations(now()).await {
+            tracing::warn!(error = %e, "pruning expired revocations failed");
+        }
+    }
+}
+
+fn self_test(signer: &TokenSigner, keys: &KeyRing, verifier: &Verifier) -> anyhow::Result<()> {
     let probe = Grant {
         subject: "self-test".into(),
         username: "self-test".into(),
@@ -90,7 +134,8 @@ fn self_test(signer: &TokenSigner, verifier: &Verifier) -> anyhow::Result<()> {
         scopes: vec![],
         plan: Plan::Free,
     };
-    let token = signer.issue(&probe).context("signing self-test")?;
+    let key = keys.signing_key().context("no signing key is valid now")?;
+    let token = signer.issue(&key, &probe, 0).context("signing self-test")?;
     let claims = verifier.verify(token.token.expose_secret()).context("verifying self-test")?;
     anyhow::ensure!(claims.subject() == "self-test", "self-test token verified with the wrong subject");
     Ok(())

@@ -51,6 +51,10 @@ pub enum AuthError {
     WrongAudience,
     #[error("token missing required claim {0}")]
     MissingClaim(&'static str),
+    #[error("token revoked")]
+    Revoked,
+    #[error("invalid feed credential")]
+    FeedCredentialInvalid,
     #[error("invalid credentials")]
     InvalidCredentials,
     #[error("invalid refresh token")]
@@ -65,6 +69,8 @@ pub enum AuthError {
     // ---- The verifier cannot decide yet: UNAVAILABLE, fail closed. ----
     #[error("signing keys not loaded yet")]
     KeysUnavailable,
+    #[error("revocation list is stale")]
+    RevocationsStale,
 }
 
 impl AuthError {
@@ -78,11 +84,14 @@ impl AuthError {
             | WrongAudience | MissingClaim(_) => "TOKEN_INVALID",
             Expired => "TOKEN_EXPIRED",
             NotYetValid => "TOKEN_NOT_YET_VALID",
+            Revoked => "TOKEN_REVOKED",
+            FeedCredentialInvalid => "FEED_CREDENTIAL_INVALID",
             InvalidCredentials => "INVALID_CREDENTIALS",
             InvalidRefreshToken => "REFRESH_TOKEN_INVALID",
             RoleRequired(_) => "ROLE_REQUIRED",
             NoPolicy => "METHOD_NOT_ALLOWED",
             KeysUnavailable => "KEYS_UNAVAILABLE",
+            RevocationsStale => "REVOCATIONS_STALE",
         }
     }
 
@@ -92,7 +101,7 @@ impl AuthError {
         use AuthError::*;
         match self {
             RoleRequired(_) | NoPolicy => Code::PermissionDenied,
-            KeysUnavailable => Code::Unavailable,
+            KeysUnavailable | RevocationsStale => Code::Unavailable,
             _ => Code::Unauthenticated,
         }
     }

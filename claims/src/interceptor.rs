@@ -4,7 +4,8 @@
 //!    request extensions, because a tonic interceptor cannot see the URI
 //!    (tonic issue 772).
 //! 2. [`AuthInterceptor`] authenticates: no token is "anonymous", a present
-//!    token must verify or the call ends UNAUTHENTICATED.
+//!    token must verify and must not be on the [`Denylist`], or the call ends
+//!    UNAUTHENTICATED.
 //! 3. It then authorizes against the [`Policy`] with the path from step 1,
 //!    and puts the verified [`Claims`] into the extensions for [`caller`].
 //!
@@ -17,10 +18,22 @@ use std::sync::{
     atomic::{AtomicU64, Ordering},
 };
 
+use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq;
 use tonic::{Request, Status, body::Body, service::Interceptor};
 use tower::util::MapRequestLayer;
 
-use crate::{bearer::bearer_token, claims::Claims, error::AuthError, policy::Policy, verifier::Verifier};
+use crate::{
+    bearer::bearer_token,
+    claims::Claims,
+    error::AuthError,
+    policy::{Access, Policy},
+    revocation::Denylist,
+    verifier::Verifier,
+};
+
+/// The metadata key that carries the revocation feed's shared credential.
+pub const FEED_CREDENTIAL_HEADER: &str = "x-authpair-feed-credential";
 
 /// The RPC path of the call (`/package.Service/Method`), set by [`method_layer`].
 #[derive(Debug, Clone)]
@@ -65,13 +78,22 @@ impl DecisionStats {
 #[derive(Debug, Clone)]
 pub struct AuthInterceptor {
     verifier: Arc<Verifier>,
+    denylist: Arc<Denylist>,
     policy: Arc<Policy>,
+    feed_credential: Option<Arc<SecretString>>,
     stats: Arc<DecisionStats>,
 }
 
 impl AuthInterceptor {
-    pub fn new(verifier: Arc<Verifier>, policy: Arc<Policy>) -> Self {
-        Self { verifier, policy, stats: Arc::default() }
+    pub fn new(verifier: Arc<Verifier>, denylist: Arc<Denylist>, policy: Arc<Policy>) -> Self {
+        Self { verifier, denylist, policy, feed_credential: None, stats: Arc::default() }
+    }
+
+    /// Admits callers of [`Access::FeedCredential`] methods that present this
+    /// credential. Without one, those methods are closed to everyone.
+    pub fn with_feed_credential(mut self, credential: Option<SecretString>) -> Self {
+        self.feed_credential = credential.filter(|c| !c.expose_secret().is_empty()).map(Arc::new);
+        self
     }
 
     pub fn stats(&self) -> Arc<DecisionStats> {
@@ -79,9 +101,21 @@ impl AuthInterceptor {
     }
 
     fn authenticate(&self, request: &Request<()>) -> Result<Option<Claims>, AuthError> {
-        match bearer_token(request.metadata())? {
-            None => Ok(None),
-            Some(token) => self.verifier.verify(token).map(Some),
+        let Some(token) = bearer_token(request.metadata())? else {
+            return Ok(None);
+        };
+        let claims = self.verifier.verify(token)?;
+        self.denylist.check(&claims)?;
+        Ok(Some(claims))
+    }
+
+    fn check_feed_credential(&self, request: &Request<()>) -> Result<(), AuthError> {
+        let presented = request.metadata().get(FEED_CREDENTIAL_HEADER).map(|v| v.as_encoded_bytes());
+        match (&self.feed_credential, presented) {
+            (Some(expected), Some(presented)) if bool::from(expected.expose_secret().as_bytes().ct_eq(presented)) => {
+                Ok(())
+            }
+            _ => Err(AuthError::FeedCredentialInvalid),
         }
     }
 
@@ -104,9 +138,11 @@ impl Interceptor for AuthInterceptor {
         let method = request.extensions().get::<RpcMethod>().cloned();
         let method = method.as_ref().map(RpcMethod::path);
         let caller = self.authenticate(&request).map_err(|e| self.deny(method, None, e))?;
-        self.policy
-            .authorize(method, caller.as_ref())
-            .map_err(|e| self.deny(method, caller.as_ref().map(Claims::subject), e))?;
+        let decision = match method.and_then(|m| self.policy.access(m)) {
+            Some(Access::FeedCredential) => self.check_feed_credential(&request),
+            _ => self.policy.authorize(method, caller.as_ref()),
+        };
+        decision.map_err(|e| self.deny(method, caller.as_ref().map(Claims::subject), e))?;
         self.stats.allowed.fetch_add(1, Ordering::Relaxed);
         if let Some(claims) = caller {
             request.extensions_mut().insert(claims);
@@ -118,5 +154,10 @@ impl Interceptor for AuthInterceptor {
 /// The verified caller of a request: the one way handlers read claims.
 /// Fails with UNAUTHENTICATED if the call was anonymous.
 pub fn caller<T>(request: &Request<T>) -> Result<&Claims, Status> {
-    request.extensions().get::<Claims>().ok_or_else(|| AuthError::TokenMissing.into())
+    optional_caller(request).ok_or_else(|| AuthError::TokenMissing.into())
+}
+
+/// The verified caller of a public method, if it sent a token.
+pub fn optional_caller<T>(request: &Request<T>) -> Option<&Claims> {
+    request.extensions().get::<Claims>()
 }

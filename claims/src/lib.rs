@@ -5,6 +5,8 @@
 //! - [`signer`]: issues RFC 9068 access tokens (`typ` at+jwt).
 //! - [`verifier`]: strict verification of those tokens.
 //! - [`bearer`]: reads `authorization: Bearer` from gRPC metadata.
+//! - [`revocation`]: the in-memory denylist (token ids and per-subject
+//!   "not before" times) every interceptor consults.
 //! - [`policy`]: the method policy table; authorization proper.
 //! - [`interceptor`]: the path layer and the interceptor that run authentication,
 //!   then authorization, on every call; [`caller`] for handlers.
@@ -18,14 +20,18 @@ pub mod error;
 pub mod interceptor;
 pub mod keys;
 pub mod policy;
+pub mod revocation;
 pub mod serving;
 pub mod signer;
 pub mod verifier;
 
 pub use claims::{Claims, Grant, Plan, Role};
 pub use error::{AuthError, ERROR_DOMAIN};
-pub use interceptor::{AuthInterceptor, DecisionStats, RpcMethod, caller, method_layer};
+pub use interceptor::{
+    AuthInterceptor, DecisionStats, FEED_CREDENTIAL_HEADER, RpcMethod, caller, method_layer, optional_caller,
+};
 pub use keys::{PublicJwk, SigningKey};
 pub use policy::{Access, Policy};
+pub use revocation::{Denylist, Revocation};
 pub use signer::{IssuedToken, TokenSigner};
 pub use verifier::{Verifier, VerifierConfig};

@@ -20,6 +20,9 @@ pub enum Access {
     Authenticated,
     /// A valid token holding at least one of these roles.
     AnyRole(&'static [Role]),
+    /// The revocation feed's shared credential (`x-authpair-feed-credential`),
+    /// checked in constant time by the interceptor. Never a user token.
+    FeedCredential,
 }
 
 const ADMIN: Access = Access::AnyRole(&[Role::Admin]);
@@ -30,10 +33,18 @@ pub const POLICY: &[(&str, Access)] = &[
     ("/auth.v1.AuthService/Login", Access::Public),
     ("/auth.v1.AuthService/Refresh", Access::Public),
     ("/auth.v1.AuthService/GetJwks", Access::Public),
+    // Logout's credential is the refresh token in the request; an access
+    // token sent with it must be valid and is revoked too.
+    ("/auth.v1.AuthService/Logout", Access::Public),
+    ("/auth.v1.AuthService/WatchRevocations", Access::FeedCredential),
     // auth.v1.AdminService
     ("/auth.v1.AdminService/CreateUser", ADMIN),
     ("/auth.v1.AdminService/SetUserRoles", ADMIN),
     ("/auth.v1.AdminService/ListUsers", ADMIN),
+    ("/auth.v1.AdminService/DisableUser", ADMIN),
+    ("/auth.v1.AdminService/EnableUser", ADMIN),
+    ("/auth.v1.AdminService/RevokeUserSessions", ADMIN),
+    ("/auth.v1.AdminService/RotateSigningKey", ADMIN),
     // resource.v1.ResourceService
     ("/resource.v1.ResourceService/GetStatus", Access::Public),
     ("/resource.v1.ResourceService/GetMyProfile", Access::Authenticated),
@@ -98,6 +109,9 @@ impl Policy {
         let access = method.and_then(|m| self.access(m)).ok_or(AuthError::NoPolicy)?;
         match access {
             Access::Public => Ok(()),
+            // Checked by the interceptor, which has the metadata; a policy
+            // evaluated without it must not pass.
+            Access::FeedCredential => Err(AuthError::FeedCredentialInvalid),
             Access::Authenticated => caller.map(drop).ok_or(AuthError::TokenMissing),
             Access::AnyRole(roles) => {
                 let caller = caller.ok_or(AuthError::TokenMissing)?;

@@ -34,29 +34,33 @@ pub enum SignError {
 }
 
 /// Signs access tokens for one issuer and audience.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct TokenSigner {
-    key: SigningKey,
     issuer: String,
     audience: String,
     lifetime: Duration,
 }
 
 impl TokenSigner {
-    pub fn new(key: SigningKey, issuer: String, audience: String, lifetime: Duration) -> Self {
-        Self { key, issuer, audience, lifetime }
+    pub fn new(issuer: String, audience: String, lifetime: Duration) -> Self {
+        Self { issuer, audience, lifetime }
     }
 
-    pub fn key(&self) -> &SigningKey {
-        &self.key
+    pub fn issuer(&self) -> &str {
+        &self.issuer
     }
 
     pub fn lifetime(&self) -> Duration {
         self.lifetime
     }
 
-    pub fn issue(&self, grant: &Grant) -> Result<IssuedToken, SignError> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(|_| SignError::Clock)?.as_secs();
+    /// Signs `grant` with `key`. `issued_at_least` lifts `iat` (and `nbf`) up
+    /// to a subject's revocation line when that lies in the current second,
+    /// so a token issued just after "revoke everything before now" is not
+    /// caught by it; it is never more than a second ahead of the clock.
+    pub fn issue(&self, key: &SigningKey, grant: &Grant, issued_at_least: u64) -> Result<IssuedToken, SignError> {
+        let clock = SystemTime::now().duration_since(UNIX_EPOCH).map_err(|_| SignError::Clock)?.as_secs();
+        let now = clock.max(issued_at_least.min(clock + 1));
         let exp = now + self.lifetime.as_secs();
         let token_id = uuid::Uuid::new_v4().to_string();
         let claims = WireClaims {
@@ -75,8 +79,8 @@ impl TokenSigner {
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
-        header.kid = Some(self.key.kid().to_owned());
-        let token = jsonwebtoken::encode(&header, &claims, self.key.encoding_key())?;
+        header.kid = Some(key.kid().to_owned());
+        let token = jsonwebtoken::encode(&header, &claims, key.encoding_key())?;
         Ok(IssuedToken { token: SecretString::from(token), token_id, expires_in: self.lifetime, expires_at: exp })
     }
 }

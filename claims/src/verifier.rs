@@ -49,6 +49,7 @@ pub struct Verifier {
     config: VerifierConfig,
     validation: Validation,
     keys: RwLock<Arc<HashMap<String, DecodingKey>>>,
+    unknown_kid: tokio::sync::Notify,
 }
 
 /// The only header members we accept.
@@ -71,7 +72,12 @@ impl Verifier {
         validation.validate_aud = true;
         validation.leeway = config.leeway.as_secs();
         validation.reject_tokens_expiring_in_less_than = 0;
-        Self { config, validation, keys: RwLock::new(Arc::new(HashMap::new())) }
+        Self {
+            config,
+            validation,
+            keys: RwLock::new(Arc::new(HashMap::new())),
+            unknown_kid: tokio::sync::Notify::new(),
+        }
     }
 
     pub fn config(&self) -> &VerifierConfig {
@@ -86,6 +92,13 @@ impl Verifier {
         }
         *self.keys.write().unwrap_or_else(|poison| poison.into_inner()) = Arc::new(map);
         Ok(())
+    }
+
+    /// Woken when a token names a kid we do not have. Whoever loads keys
+    /// decides, rate-limited, whether to re-read them; verification itself
+    /// never fetches anything.
+    pub fn unknown_kid_seen(&self) -> &tokio::sync::Notify {
+        &self.unknown_kid
     }
 
     pub fn key_count(&self) -> usize {
@@ -121,7 +134,10 @@ impl Verifier {
         if keys.is_empty() {
             return Err(AuthError::KeysUnavailable);
         }
-        let key = keys.get(&header.kid).ok_or(AuthError::UnknownKey)?;
+        let Some(key) = keys.get(&header.kid) else {
+            self.unknown_kid.notify_one();
+            return Err(AuthError::UnknownKey);
+        };
 
         let data = jsonwebtoken::decode::<WireClaims>(token, key, &self.validation).map_err(map_jwt_error)?;
         let wire = data.claims;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::auth::v1::{CreateUserRequest, LoginRequest, RefreshRequest, TokenResponse};
+use crate::auth::v1::{CreateUserRequest, LoginRequest, LogoutRequest, RefreshRequest, TokenResponse};
 
 const REDACTED: &str = "[redacted]";
 
@@ -16,6 +16,12 @@ impl fmt::Debug for LoginRequest {
 impl fmt::Debug for RefreshRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RefreshRequest").field("refresh_token", &REDACTED).finish()
+    }
+}
+
+impl fmt::Debug for LogoutRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogoutRequest").field("refresh_token", &REDACTED).finish()
     }
 }
 
@@ -50,10 +56,11 @@ mod tests {
     fn debug_output_of_secret_bearing_messages_never_contains_the_secret() {
         let login = LoginRequest { username: "alice".into(), password: "hunter2-secret".into() };
         let refresh = RefreshRequest { refresh_token: "rt-secret".into() };
+        let logout = LogoutRequest { refresh_token: "rt-secret".into() };
         let pair =
             TokenResponse { access_token: "at-secret".into(), refresh_token: "rt-secret".into(), ..Default::default() };
         let create = CreateUserRequest { password: "pw-secret".into(), ..Default::default() };
-        let printed = format!("{login:?}{refresh:?}{pair:?}{create:?}");
+        let printed = format!("{login:?}{refresh:?}{logout:?}{pair:?}{create:?}");
         assert!(!printed.contains("secret"), "{printed}");
         assert!(printed.contains("alice"));
     }

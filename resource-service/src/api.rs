@@ -1,9 +1,15 @@
 //! `resource.v1.ResourceService`. Authentication and the method policy ran
 //! before any of these handlers; they read the caller through `caller`.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Instant,
+};
 
-use authpair_claims::{DecisionStats, Verifier, caller};
+use authpair_claims::{DecisionStats, Denylist, Verifier, caller};
 use authpair_proto::resource::v1::{
     AdminDashboard, GetAdminDashboardRequest, GetMyProfileRequest, GetStatusRequest, GetStatusResponse, Profile,
     resource_service_server::ResourceService,
@@ -13,13 +19,20 @@ use tonic::{Request, Response, Status};
 #[derive(Debug, Clone)]
 pub struct ResourceApi {
     verifier: Arc<Verifier>,
+    denylist: Arc<Denylist>,
     stats: Arc<DecisionStats>,
+    key_fetches: Arc<AtomicU64>,
     started: Instant,
 }
 
 impl ResourceApi {
-    pub fn new(verifier: Arc<Verifier>, stats: Arc<DecisionStats>) -> Self {
-        Self { verifier, stats, started: Instant::now() }
+    pub fn new(
+        verifier: Arc<Verifier>,
+        denylist: Arc<Denylist>,
+        stats: Arc<DecisionStats>,
+        key_fetches: Arc<AtomicU64>,
+    ) -> Self {
+        Self { verifier, denylist, stats, key_fetches, started: Instant::now() }
     }
 
     fn key_count(&self) -> u32 {
@@ -34,6 +47,8 @@ impl ResourceService for ResourceApi {
             service: "resource-service".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             signing_keys: self.key_count(),
+            revocation_feed_age_seconds: self.denylist.age().map_or(u64::MAX, |age| age.as_secs()),
+            revocation_sequence: self.denylist.sequence(),
         }))
     }
 
@@ -63,6 +78,9 @@ impl ResourceService for ResourceApi {
             calls_allowed: self.stats.allowed(),
             calls_denied: self.stats.denied(),
             signing_keys: self.key_count(),
+            key_fetches: self.key_fetches.load(Ordering::Relaxed),
+            revoked_tokens: self.denylist.len().0 as u64,
+            revoked_subjects: self.denylist.len().1 as u64,
         }))
     }
 }

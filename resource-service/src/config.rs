@@ -4,6 +4,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
+use secrecy::SecretString;
 
 #[derive(Debug, Clone, Parser)]
 #[command(name = "resource-service", version, about = "authpair resource service: serves data to proven callers")]
@@ -37,9 +38,20 @@ pub struct Config {
     #[arg(long = "max-token-lifetime-secs", env = "RESOURCE_MAX_TOKEN_LIFETIME_SECS", default_value = "3600", value_parser = parse_secs)]
     pub max_token_lifetime: Duration,
 
-    /// How often the signing keys are re-read from the auth service, in seconds.
-    #[arg(long = "key-refresh-secs", env = "RESOURCE_KEY_REFRESH_SECS", default_value = "300", value_parser = parse_secs)]
-    pub key_refresh: Duration,
+    /// The credential for the auth service's revocation feed; must match the
+    /// auth service's AUTH_REVOCATION_FEED_CREDENTIAL.
+    #[arg(long, env = "RESOURCE_REVOCATION_FEED_CREDENTIAL", hide_env_values = true, value_parser = parse_secret)]
+    pub revocation_feed_credential: Option<SecretString>,
+
+    /// Longest the revocation feed may be silent, in seconds; after that,
+    /// authenticated calls fail closed with UNAVAILABLE.
+    #[arg(long = "max-revocation-staleness-secs", env = "RESOURCE_MAX_REVOCATION_STALENESS_SECS", default_value = "60", value_parser = parse_secs)]
+    pub max_revocation_staleness: Duration,
+
+    /// A token with an unknown kid makes the service re-read the keys at most
+    /// this often, in seconds, however many such tokens arrive.
+    #[arg(long = "unknown-kid-refetch-secs", env = "RESOURCE_UNKNOWN_KID_REFETCH_SECS", default_value = "30", value_parser = parse_secs)]
+    pub unknown_kid_refetch: Duration,
 
     /// Log filter, in tracing's EnvFilter syntax.
     #[arg(long, env = "RESOURCE_LOG", default_value = "info")]
@@ -57,10 +69,16 @@ impl Config {
             audience: "authpair".into(),
             leeway: Duration::from_secs(30),
             max_token_lifetime: Duration::from_secs(3600),
-            key_refresh: Duration::from_secs(300),
+            revocation_feed_credential: None,
+            max_revocation_staleness: Duration::from_secs(60),
+            unknown_kid_refetch: Duration::from_secs(30),
             log: "info".into(),
         }
     }
+}
+
+fn parse_secret(value: &str) -> Result<SecretString, String> {
+    Ok(SecretString::from(value))
 }
 
 fn parse_secs(value: &str) -> Result<Duration, String> {

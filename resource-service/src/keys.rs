@@ -1,30 +1,34 @@
-//! The resource service holds no secret: it reads the auth service's public
-//! keys from `GetJwks` and verifies tokens locally.
+//! The resource service holds no secret: it trusts the auth service's
+//! public keys, read from `GetJwks` and pushed on the revocation feed.
 //!
-//! At start it retries with exponential backoff and jitter until the auth
-//! service answers; until then health reports NOT_SERVING and authenticated
-//! calls get UNAVAILABLE. After that it re-reads the keys periodically, and
-//! keeps the last good set if a re-read fails.
+//! This module reads them with `GetJwks`: once at start (with backoff, until
+//! the auth service answers), and again when a token names a kid we do not
+//! know, at most once per interval however many such tokens arrive, so a
+//! flood of random kids cannot cause a fetch storm.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use authpair_claims::{PublicJwk, Verifier};
-use authpair_proto::auth::v1::{GetJwksRequest, auth_service_client::AuthServiceClient};
+use authpair_proto::auth::v1::{GetJwksRequest, GetJwksResponse, auth_service_client::AuthServiceClient};
 use tonic::transport::{Channel, Endpoint};
-use tonic_health::{ServingStatus, server::HealthReporter};
 
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(10);
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 pub fn channel(auth_url: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(auth_url.to_owned())?.connect_timeout(CALL_TIMEOUT).timeout(CALL_TIMEOUT).connect_lazy())
+    Ok(Endpoint::from_shared(auth_url.to_owned())?.connect_timeout(CALL_TIMEOUT).connect_lazy())
 }
 
-/// Reads the JWK set once and installs it. A set with no usable key is an
-/// error, so a broken auth service cannot empty our trust store.
-pub async fn fetch_once(client: &mut AuthServiceClient<Channel>, verifier: &Verifier) -> anyhow::Result<usize> {
-    let jwks = client.get_jwks(GetJwksRequest {}).await?.into_inner();
+/// Installs a JWK set. A set with no usable key is refused, so a broken
+/// auth service cannot empty our trust store.
+pub fn install(jwks: &GetJwksResponse, verifier: &Verifier) -> anyhow::Result<usize> {
     let keys = jwks
         .keys
         .iter()
@@ -41,46 +45,62 @@ pub async fn fetch_once(client: &mut AuthServiceClient<Channel>, verifier: &Veri
     Ok(keys.len())
 }
 
-/// Runs for the life of the service: first load with backoff, then periodic
-/// refresh. Health flips to SERVING once keys are loaded.
-pub async fn keep_keys_fresh(
-    channel: Channel,
+/// Reads keys with `GetJwks`, counting every fetch.
+#[derive(Debug, Clone)]
+pub struct KeyFetcher {
+    client: AuthServiceClient<Channel>,
     verifier: Arc<Verifier>,
-    health: HealthReporter,
-    services: Vec<&'static str>,
-    refresh_every: Duration,
-) {
-    let mut client = AuthServiceClient::new(channel);
-    let mut backoff = FIRST_BACKOFF;
-    loop {
-        match fetch_once(&mut client, &verifier).await {
-            Ok(count) => {
-                tracing::info!(keys = count, "signing keys loaded");
-                break;
-            }
-            Err(e) => {
-                let wait = with_jitter(backoff);
-                tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "auth service keys not available yet");
-                tokio::time::sleep(wait).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+    fetches: Arc<AtomicU64>,
+}
+
+impl KeyFetcher {
+    pub fn new(channel: Channel, verifier: Arc<Verifier>) -> Self {
+        Self { client: AuthServiceClient::new(channel), verifier, fetches: Arc::default() }
+    }
+
+    pub fn fetches(&self) -> Arc<AtomicU64> {
+        self.fetches.clone()
+    }
+
+    async fn fetch(&mut self) -> anyhow::Result<usize> {
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let mut request = tonic::Request::new(GetJwksRequest {});
+        request.set_timeout(CALL_TIMEOUT);
+        let jwks = self.client.get_jwks(request).await?.into_inner();
+        install(&jwks, &self.verifier)
+    }
+
+    /// Runs for the life of the service.
+    pub async fn run(mut self, refetch_interval: Duration) {
+        let mut backoff = FIRST_BACKOFF;
+        while self.verifier.key_count() == 0 {
+            match self.fetch().await {
+                Ok(count) => tracing::info!(keys = count, "signing keys loaded"),
+                Err(e) => {
+                    let wait = with_jitter(backoff);
+                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "auth service keys not available yet");
+                    tokio::time::sleep(wait).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
             }
         }
-    }
-    for service in std::iter::once("").chain(services) {
-        health.set_service_status(service, ServingStatus::Serving).await;
-    }
-    let mut ticker = tokio::time::interval(refresh_every);
-    ticker.tick().await;
-    loop {
-        ticker.tick().await;
-        if let Err(e) = fetch_once(&mut client, &verifier).await {
-            tracing::warn!(error = %e, "key refresh failed; keeping the last known keys");
+        let mut last: Option<Instant> = None;
+        loop {
+            self.verifier.unknown_kid_seen().notified().await;
+            if last.is_some_and(|at| at.elapsed() < refetch_interval) {
+                continue;
+            }
+            last = Some(Instant::now());
+            match self.fetch().await {
+                Ok(count) => tracing::info!(keys = count, "re-read signing keys after an unknown kid"),
+                Err(e) => tracing::warn!(error = %e, "re-reading signing keys failed; keeping the last known keys"),
+            }
         }
     }
 }
 
-/// Full jitter on the upper half: a wait in [d/2, d], so restarts spread out.
-fn with_jitter(d: Duration) -> Duration {
+/// A wait in [d/2, d], so many restarting services spread their retries.
+pub fn with_jitter(d: Duration) -> Duration {
     let mut byte = [0u8; 1];
     let fraction = if getrandom::getrandom(&mut byte).is_ok() { f64::from(byte[0]) / 255.0 } else { 1.0 };
     d.mul_f64(0.5 + 0.5 * fraction)

@@ -4,11 +4,15 @@
 //!
 //! - [`serve`] (in `server`): the gRPC server; `main.rs` only parses [`Config`].
 //! - `config`: flags with environment fallbacks.
-//! - `keys`: loads and refreshes the public keys from the auth service.
+//! - `keys`: reads the public keys with GetJwks: at start and, rate-limited,
+//!   on unknown kids.
+//! - `feed`: follows the auth service's revocation feed (revocations and key
+//!   changes) and reports health from its freshness.
 //! - `api`: the `ResourceService` handlers.
 
 mod api;
 pub mod config;
+mod feed;
 mod keys;
 mod server;
 

@@ -1,20 +1,28 @@
 //! `serve`: from a bound listener to a graceful stop.
 //!
-//! The server answers at once (health NOT_SERVING) while a background task
-//! loads the auth service's public keys; see `keys`.
+//! The server answers at once with health NOT_SERVING while background tasks
+//! load the auth service's public keys and follow its revocation feed;
+//! health turns SERVING when both are in place (see `feed::report_health`).
 
 use std::{future::Future, sync::Arc};
 
 use authpair_claims::{
-    AuthInterceptor, Policy, Verifier, VerifierConfig,
+    AuthInterceptor, Denylist, Policy, Verifier, VerifierConfig,
     serving::{reflection, secured_server},
 };
-use authpair_proto::resource::v1::resource_service_server::ResourceServiceServer;
+use authpair_proto::{
+    auth::v1::auth_service_client::AuthServiceClient, resource::v1::resource_service_server::ResourceServiceServer,
+};
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
-use crate::{Config, api::ResourceApi, keys};
+use crate::{
+    Config,
+    api::ResourceApi,
+    feed::{FeedClient, report_health},
+    keys::{self, KeyFetcher},
+};
 
 const SERVICE_NAME: &str = "resource.v1.ResourceService";
 
@@ -27,28 +35,39 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     std::fs::create_dir_all(&config.data_dir)?;
+    if config.revocation_feed_credential.is_none() {
+        tracing::warn!("no revocation feed credential: authenticated calls will fail closed");
+    }
     let verifier = Arc::new(Verifier::new(VerifierConfig {
         issuer: config.issuer.clone(),
         audience: config.audience.clone(),
         leeway: config.leeway,
         max_lifetime: config.max_token_lifetime,
     }));
+    let denylist = Arc::new(Denylist::fed(config.max_revocation_staleness));
     let policy = Policy::standard();
     policy.check_covers(Policy::all_methods())?;
-    let interceptor = AuthInterceptor::new(verifier.clone(), Arc::new(policy));
-    let api = ResourceApi::new(verifier.clone(), interceptor.stats());
+    let interceptor = AuthInterceptor::new(verifier.clone(), denylist.clone(), Arc::new(policy));
+
+    let channel = keys::channel(&config.auth_url)?;
+    let fetcher = KeyFetcher::new(channel.clone(), verifier.clone());
+    let api = ResourceApi::new(verifier.clone(), denylist.clone(), interceptor.stats(), fetcher.fetches());
+    let feed = FeedClient {
+        client: AuthServiceClient::new(channel),
+        credential: config.revocation_feed_credential.clone(),
+        verifier: verifier.clone(),
+        denylist: denylist.clone(),
+    };
 
     let (health, health_service) = tonic_health::server::health_reporter();
     for service in ["", SERVICE_NAME] {
         health.set_service_status(service, ServingStatus::NotServing).await;
     }
-    let key_task = tokio::spawn(keys::keep_keys_fresh(
-        keys::channel(&config.auth_url)?,
-        verifier,
-        health,
-        vec![SERVICE_NAME],
-        config.key_refresh,
-    ));
+    let background = [
+        tokio::spawn(fetcher.run(config.unknown_kid_refetch)),
+        tokio::spawn(feed.run()),
+        tokio::spawn(report_health(verifier, denylist, health, vec![SERVICE_NAME])),
+    ];
     let (reflection_v1, reflection_v1alpha) = reflection(&[SERVICE_NAME])?;
 
     tracing::info!(%addr, auth_url = config.auth_url.as_str(), "resource-service listening");
@@ -59,7 +78,9 @@ pub async fn serve(
         .add_service(reflection_v1alpha)
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
         .await;
-    key_task.abort();
+    for task in background {
+        task.abort();
+    }
     tracing::info!(%addr, "resource-service stopped");
     Ok(served?)
 }

@@ -4,14 +4,24 @@
 //! production runs the two binaries separately.
 
 use authpair_claims::serving::{init_tracing, shutdown_signal};
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use clap::Parser;
+use secrecy::SecretString;
 use tokio::{net::TcpListener, sync::watch};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // No flags of its own: configuration comes from each service's env vars.
-    let auth = auth_service::Config::parse_from(["auth-service"]);
-    let resource = resource_service::Config::parse_from(["resource-service"]);
+    let mut auth = auth_service::Config::parse_from(["auth-service"]);
+    let mut resource = resource_service::Config::parse_from(["resource-service"]);
+    // The two share the revocation feed's credential; in one process it can
+    // simply be made up at start unless one was given.
+    let credential = match (&auth.revocation_feed_credential, &resource.revocation_feed_credential) {
+        (Some(c), _) | (None, Some(c)) => c.clone(),
+        (None, None) => random_credential()?,
+    };
+    auth.revocation_feed_credential = Some(credential.clone());
+    resource.revocation_feed_credential = Some(credential);
     init_tracing(&auth.log);
 
     let auth_listener = TcpListener::bind(auth.listen).await?;
@@ -39,4 +49,10 @@ async fn main() -> anyhow::Result<()> {
     auth_result??;
     resource_result??;
     Ok(())
+}
+
+fn random_credential() -> anyhow::Result<SecretString> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes)?;
+    Ok(SecretString::from(URL_SAFE_NO_PAD.encode(bytes)))
 }

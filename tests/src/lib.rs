@@ -29,13 +29,15 @@ use tonic::{
     metadata::MetadataValue,
     transport::{Channel, Endpoint},
 };
-use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+pub use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 pub use auth_service::Config as AuthConfig;
 pub use resource_service::Config as ResourceConfig;
 
 pub const ADMIN_USERNAME: &str = "root";
 pub const ADMIN_PASSWORD: &str = "root-password-for-tests";
+pub const FEED_CREDENTIAL: &str = "feed-credential-for-tests";
 
 pub type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
@@ -50,12 +52,12 @@ pub struct Server {
 impl Server {
     /// Binds 127.0.0.1:0 first, so the address is known and connectable
     /// before `serve` runs; then serves in a task.
-    pub async fn start<F, Fut>(serve: F) -> anyhow::Result<Self>
+    pub async fn start<F, Fut>(addr: SocketAddr, serve: F) -> anyhow::Result<Self>
     where
         F: FnOnce(TcpListener, oneshot::Receiver<()>) -> Fut,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(serve(listener, stopped));
@@ -64,6 +66,13 @@ impl Server {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Ends the service abruptly, like a crash: no graceful shutdown.
+    pub async fn kill(&mut self) {
+        self.stop = None;
+        self.task.abort();
+        let _ = (&mut self.task).await;
     }
 
     /// Graceful stop: calls in flight finish; returns what `serve` returned.
@@ -85,8 +94,18 @@ impl Drop for Server {
     }
 }
 
+/// The loopback address with a port the OS picks.
+pub fn any_port() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
 pub async fn start_auth(config: AuthConfig) -> anyhow::Result<Server> {
-    let server = Server::start(|listener, stopped| async move {
+    start_auth_at(any_port(), config).await
+}
+
+/// Starts the auth service on `addr`, e.g. the address of one just stopped.
+pub async fn start_auth_at(addr: SocketAddr, config: AuthConfig) -> anyhow::Result<Server> {
+    let server = Server::start(addr, |listener, stopped| async move {
         auth_service::serve(listener, config, async move {
             let _ = stopped.await;
         })
@@ -98,7 +117,7 @@ pub async fn start_auth(config: AuthConfig) -> anyhow::Result<Server> {
 }
 
 pub async fn start_resource(config: ResourceConfig) -> anyhow::Result<Server> {
-    let server = Server::start(|listener, stopped| async move {
+    let server = Server::start(any_port(), |listener, stopped| async move {
         resource_service::serve(listener, config, async move {
             let _ = stopped.await;
         })
@@ -117,14 +136,19 @@ pub fn channel(addr: SocketAddr) -> anyhow::Result<Channel> {
 /// SERVING. The listener is already bound, so the connection succeeds as
 /// soon as `serve` starts accepting.
 pub async fn wait_until_serving(addr: SocketAddr) -> anyhow::Result<()> {
+    wait_for_health(addr, ServingStatus::Serving).await
+}
+
+/// Waits on the health Watch stream until the server reports `status`.
+pub async fn wait_for_health(addr: SocketAddr, status: ServingStatus) -> anyhow::Result<()> {
     let mut health = HealthClient::new(channel(addr)?);
     let mut updates = health.watch(HealthCheckRequest { service: String::new() }).await?.into_inner();
     while let Some(update) = updates.message().await? {
-        if update.status() == ServingStatus::Serving {
+        if update.status() == status {
             return Ok(());
         }
     }
-    anyhow::bail!("health stream of {addr} ended before SERVING")
+    anyhow::bail!("health stream of {addr} ended before {status:?}")
 }
 
 /// `message` with `authorization: Bearer <token>`.
@@ -142,6 +166,13 @@ pub fn with_authorization<T>(message: T, value: &str) -> Request<T> {
         Err(e) => panic!("test built an invalid header value: {e}"),
     }
     request
+}
+
+/// A resource-service config following `auth`, with the feed credential.
+pub fn resource_config(auth: &Server, data_dir: std::path::PathBuf) -> ResourceConfig {
+    let mut config = ResourceConfig::new(auth.url(), data_dir);
+    config.revocation_feed_credential = Some(FEED_CREDENTIAL.into());
+    config
 }
 
 /// Both services, with a bootstrap admin, and clients for each.
@@ -169,9 +200,10 @@ impl TestApp {
         let data_dir = tempfile::tempdir()?;
         let mut auth_config = AuthConfig::new(data_dir.path().join("auth"));
         auth_config.bootstrap_admin = Some(auth_service::BootstrapAdmin::new(ADMIN_USERNAME, ADMIN_PASSWORD));
+        auth_config.revocation_feed_credential = Some(FEED_CREDENTIAL.into());
         auth(&mut auth_config);
         let auth_server = start_auth(auth_config.clone()).await?;
-        let mut resource_config = ResourceConfig::new(auth_server.url(), data_dir.path().join("resource"));
+        let mut resource_config = resource_config(&auth_server, data_dir.path().join("resource"));
         resource(&mut resource_config);
         let resource_server = start_resource(resource_config).await?;
         let auth_channel = channel(auth_server.addr)?;
@@ -227,8 +259,8 @@ impl TestApp {
     }
 
     /// A forger holding the auth service's real signing key.
-    pub fn forger(&self) -> anyhow::Result<Forger> {
-        Forger::from_data_dir(&self.auth_config.data_dir)
+    pub async fn forger(&self) -> anyhow::Result<Forger> {
+        Forger::from_data_dir(&self.auth_config.data_dir).await
     }
 }
 
@@ -240,8 +272,16 @@ pub struct Forger {
 }
 
 impl Forger {
-    pub fn from_data_dir(dir: &Path) -> anyhow::Result<Self> {
-        let pem = std::fs::read_to_string(dir.join(auth_service::keyfile::KEY_FILE))?;
+    /// Reads the key that signs now from the auth service's SQLite database.
+    pub async fn from_data_dir(dir: &Path) -> anyhow::Result<Self> {
+        let url = format!("sqlite://{}?mode=ro", dir.join("auth.db").display());
+        let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await?;
+        let (pem,): (String,) = sqlx::query_as(
+            "SELECT private_key_pem FROM signing_keys WHERE signs_from <= strftime('%s','now') \
+             ORDER BY signs_from DESC, created_at DESC LIMIT 1",
+        )
+        .fetch_one(&mut db)
+        .await?;
         let key = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem)?;
         let kid = authpair_claims::SigningKey::from_pkcs8_pem(&pem)?.kid().to_owned();
         Ok(Self { key, kid })

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use authpair_claims::{Role, caller};
 use authpair_proto::auth::v1::{
-    CreateUserRequest, ListUsersRequest, ListUsersResponse, SetUserRolesRequest, User, UserRef,
-    admin_service_server::AdminService, user_ref,
+    CreateUserRequest, DisableUserRequest, EnableUserRequest, ListUsersRequest, ListUsersResponse,
+    RevokeUserSessionsRequest, RevokeUserSessionsResponse, RotateSigningKeyRequest, RotateSigningKeyResponse,
+    SetUserRolesRequest, User, UserRef, admin_service_server::AdminService, user_ref,
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use secrecy::SecretString;
@@ -17,8 +18,14 @@ use crate::{
     error::ApiError,
     input,
     state::{AuthState, now},
-    store::{NewUser, StoreError, UserRow},
+    store::{NewUser, StoreError, UserRevoked, UserRow},
 };
+
+fn timestamp(seconds: i64) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp { seconds, nanos: 0 })
+}
+
+const LAST_ADMIN: &str = "cannot remove or disable the last enabled admin";
 
 const DEFAULT_PAGE_SIZE: u32 = 100;
 const MAX_PAGE_SIZE: u32 = 1000;
@@ -35,7 +42,7 @@ fn to_proto(user: UserRow) -> User {
         roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
         plan: user.plan.as_str().to_owned(),
         disabled: user.disabled,
-        created_at: Some(prost_types::Timestamp { seconds: user.created_at, nanos: 0 }),
+        created_at: timestamp(user.created_at),
     }
 }
 
@@ -72,14 +79,43 @@ impl AdminApi {
     async fn set_user_roles(&self, req: SetUserRolesRequest) -> Result<User, ApiError> {
         let roles = input::roles(&req.roles, None)?;
         let user = self.resolve(req.user.as_ref()).await?;
-        match self.state.store.set_roles(&user.id, &roles, now()).await {
-            Ok(user) => Ok(to_proto(user)),
-            Err(StoreError::NotFound) => Err(ApiError::NotFound("user not found".into())),
-            Err(StoreError::Conflict) => {
-                Err(ApiError::FailedPrecondition("cannot remove the admin role from the last admin".into()))
-            }
-            Err(other) => Err(other.into()),
+        let revoke = self.state.config.revoke_on_role_change.then(|| self.state.revoke_user_line(None));
+        let (user, revoked) =
+            self.state.store.set_roles(&user.id, &roles, now(), revoke).await.map_err(user_write_error)?;
+        if let (Some(rev), Some(revoked)) = (revoke, revoked) {
+            self.state.logged(revoked.sequence, self.state.subject_revocation(&user.id, rev));
         }
+        Ok(to_proto(user))
+    }
+
+    /// Revokes (and with `disable`, disables) a user; shared by the three
+    /// admin methods that end a user's sessions.
+    async fn revoke_user(
+        &self,
+        user: Option<&UserRef>,
+        disable: Option<bool>,
+        reason: &str,
+    ) -> Result<(UserRow, UserRevoked, i64), ApiError> {
+        let user = self.resolve(user).await?;
+        let rev = self.state.revoke_user_line(disable);
+        let (user, revoked) =
+            self.state.store.revoke_user_checked(&user.id, rev, reason).await.map_err(user_write_error)?;
+        self.state.logged(revoked.sequence, self.state.subject_revocation(&user.id, rev));
+        Ok((user, revoked, rev.not_before))
+    }
+
+    async fn rotate_signing_key(&self) -> Result<RotateSigningKeyResponse, ApiError> {
+        let (key, signs_from, rotation) = self.state.keys.rotate().await.map_err(|e| {
+            tracing::error!(error = %e, "key rotation failed");
+            ApiError::Unavailable
+        })?;
+        let (previous_kid, previous_unpublished_at) = rotation.previous.unzip();
+        Ok(RotateSigningKeyResponse {
+            kid: key.kid().to_owned(),
+            signs_from: timestamp(signs_from),
+            previous_kid: previous_kid.unwrap_or_default(),
+            previous_unpublished_at: previous_unpublished_at.and_then(timestamp),
+        })
     }
 
     async fn list_users(&self, req: ListUsersRequest) -> Result<ListUsersResponse, ApiError> {
@@ -108,6 +144,14 @@ impl AdminApi {
     }
 }
 
+fn user_write_error(err: StoreError) -> ApiError {
+    match err {
+        StoreError::NotFound => ApiError::NotFound("user not found".into()),
+        StoreError::Conflict => ApiError::FailedPrecondition(LAST_ADMIN.into()),
+        other => other.into(),
+    }
+}
+
 #[tonic::async_trait]
 impl AdminService for AdminApi {
     async fn create_user(&self, request: Request<CreateUserRequest>) -> Result<Response<User>, Status> {
@@ -126,5 +170,51 @@ impl AdminService for AdminApi {
 
     async fn list_users(&self, request: Request<ListUsersRequest>) -> Result<Response<ListUsersResponse>, Status> {
         Ok(Response::new(AdminApi::list_users(self, request.into_inner()).await?))
+    }
+
+    async fn disable_user(&self, request: Request<DisableUserRequest>) -> Result<Response<User>, Status> {
+        let admin = caller(&request)?.subject().to_owned();
+        let (user, revoked, _) = self.revoke_user(request.get_ref().user.as_ref(), Some(true), "disabled").await?;
+        audit!("user_disabled", "/auth.v1.AdminService/DisableUser", admin.as_str(), "-", user.id.as_str());
+        tracing::debug!(sessions = revoked.sessions_revoked, "sessions revoked");
+        Ok(Response::new(to_proto(user)))
+    }
+
+    async fn enable_user(&self, request: Request<EnableUserRequest>) -> Result<Response<User>, Status> {
+        let admin = caller(&request)?.subject().to_owned();
+        let user = self.resolve(request.get_ref().user.as_ref()).await?;
+        let user = self.state.store.enable_user(&user.id, now()).await.map_err(user_write_error)?;
+        audit!("user_enabled", "/auth.v1.AdminService/EnableUser", admin.as_str(), "-", user.id.as_str());
+        Ok(Response::new(to_proto(user)))
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        request: Request<RevokeUserSessionsRequest>,
+    ) -> Result<Response<RevokeUserSessionsResponse>, Status> {
+        let admin = caller(&request)?.subject().to_owned();
+        let (user, revoked, not_before) =
+            self.revoke_user(request.get_ref().user.as_ref(), None, "sessions revoked").await?;
+        audit!("sessions_revoked", "/auth.v1.AdminService/RevokeUserSessions", admin.as_str(), "-", user.id.as_str());
+        Ok(Response::new(RevokeUserSessionsResponse {
+            sessions_revoked: u32::try_from(revoked.sessions_revoked).unwrap_or(u32::MAX),
+            not_before: timestamp(not_before),
+        }))
+    }
+
+    async fn rotate_signing_key(
+        &self,
+        request: Request<RotateSigningKeyRequest>,
+    ) -> Result<Response<RotateSigningKeyResponse>, Status> {
+        let admin = caller(&request)?.subject().to_owned();
+        let rotated = AdminApi::rotate_signing_key(self).await?;
+        audit!(
+            "signing_key_rotated",
+            "/auth.v1.AdminService/RotateSigningKey",
+            admin.as_str(),
+            "-",
+            rotated.kid.as_str()
+        );
+        Ok(Response::new(rotated))
     }
 }

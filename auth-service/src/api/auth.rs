@@ -1,10 +1,12 @@
-//! `auth.v1.AuthService`: Login, Refresh, GetJwks. All public.
+//! `auth.v1.AuthService`: Login, Refresh, GetJwks, Logout (public) and
+//! WatchRevocations (the feed credential).
 
 use std::sync::Arc;
 
-use authpair_claims::AuthError;
+use authpair_claims::{AuthError, Revocation, optional_caller};
 use authpair_proto::auth::v1::{
-    GetJwksRequest, GetJwksResponse, LoginRequest, RefreshRequest, TokenResponse, auth_service_server::AuthService,
+    GetJwksRequest, GetJwksResponse, LoginRequest, LogoutRequest, LogoutResponse, RefreshRequest, TokenResponse,
+    WatchRevocationsRequest, auth_service_server::AuthService,
 };
 use secrecy::SecretString;
 use tonic::{Request, Response, Status};
@@ -12,18 +14,31 @@ use tonic::{Request, Response, Status};
 use super::audit;
 use crate::{
     error::ApiError,
+    feed::FeedStream,
     input,
-    secret::{MAX_REFRESH_TOKEN_BYTES, refresh_token_hash},
+    secret::{MAX_REFRESH_TOKEN_BYTES, refresh_token_hash, seal, unseal},
     state::{AuthState, now},
-    store::RefreshOutcome,
+    store::{RefreshOutcome, Rotate},
 };
 
 const LOGIN: &str = "/auth.v1.AuthService/Login";
 const REFRESH: &str = "/auth.v1.AuthService/Refresh";
+const LOGOUT: &str = "/auth.v1.AuthService/Logout";
 
 #[derive(Debug, Clone)]
 pub struct AuthApi {
     state: Arc<AuthState>,
+}
+
+/// A refresh token from a request: present, bounded, else the right error.
+fn presented_refresh_token(token: String) -> Result<SecretString, ApiError> {
+    if token.is_empty() {
+        return Err(ApiError::invalid("refresh_token is required"));
+    }
+    if token.len() > MAX_REFRESH_TOKEN_BYTES {
+        return Err(AuthError::InvalidRefreshToken.into());
+    }
+    Ok(SecretString::from(token))
 }
 
 impl AuthApi {
@@ -55,31 +70,32 @@ impl AuthApi {
         let refresh = self.state.next_refresh(now)?;
         let expires_at = now + self.state.config.refresh_token_ttl.as_secs() as i64;
         self.state.store.start_refresh_family(&user.id, &refresh.record, now, expires_at).await?;
-        let response = self.state.token_response(&user, refresh)?;
+        let response = self.state.token_response(&user, &refresh.token)?;
         audit!("login_succeeded", LOGIN, user.id.as_str(), "-");
         Ok(response)
     }
 
     async fn refresh(&self, req: RefreshRequest) -> Result<TokenResponse, ApiError> {
-        if req.refresh_token.is_empty() {
-            return Err(ApiError::invalid("refresh_token is required"));
-        }
-        if req.refresh_token.len() > MAX_REFRESH_TOKEN_BYTES {
-            return Err(AuthError::InvalidRefreshToken.into());
-        }
-        let presented = refresh_token_hash(&SecretString::from(req.refresh_token));
+        let presented = presented_refresh_token(req.refresh_token)?;
         let now = now();
         let next = self.state.next_refresh(now)?;
-        match self.state.store.rotate_refresh(&presented, &next.record, now).await? {
+        let grace_secs = self.state.config.refresh_grace.as_secs() as i64;
+        let rotate = Rotate {
+            presented_hash: &refresh_token_hash(&presented),
+            next: &next.record,
+            sealed_next: if grace_secs > 0 { seal(&presented, &next.token) } else { None },
+            now,
+            grace_secs,
+        };
+        match self.state.store.rotate_refresh(rotate).await? {
             RefreshOutcome::Rotated { user, family_id } => {
-                tracing::info!(
-                    target: "authpair::audit",
-                    event = "refresh_succeeded",
-                    method = REFRESH,
-                    subject = user.id.as_str(),
-                    family = family_id.as_str(),
-                );
-                self.state.token_response(&user, next)
+                audit!("refresh_succeeded", REFRESH, user.id.as_str(), "-", family_id.as_str());
+                self.state.token_response(&user, &next.token)
+            }
+            RefreshOutcome::Replayed { user, family_id, sealed_successor } => {
+                let successor = unseal(&presented, &sealed_successor).ok_or(AuthError::InvalidRefreshToken)?;
+                audit!("refresh_replayed_in_grace", REFRESH, user.id.as_str(), "-", family_id.as_str());
+                self.state.token_response(&user, &successor)
             }
             RefreshOutcome::Reused { user_id, family_id } => {
                 tracing::warn!(
@@ -98,6 +114,33 @@ impl AuthApi {
             }
         }
     }
+
+    async fn logout(&self, request: Request<LogoutRequest>) -> Result<LogoutResponse, ApiError> {
+        let caller = optional_caller(&request).cloned();
+        let presented = presented_refresh_token(request.into_inner().refresh_token)?;
+        let now = now();
+        let Some(user_id) = self.state.store.revoke_family_of(&refresh_token_hash(&presented), now, "logout").await?
+        else {
+            audit!("logout_failed", LOGOUT, "-", "unknown_refresh_token");
+            return Err(AuthError::InvalidRefreshToken.into());
+        };
+        // The access token sent with the call goes too, if it is the same
+        // user's; someone else's token is not ours to revoke here.
+        let mut access_token_revoked = false;
+        if let Some(claims) = caller.filter(|c| c.subject() == user_id) {
+            let exp = claims.expires_at() as i64;
+            let seq = self.state.store.revoke_access_token(&user_id, claims.token_id(), exp, now, "logout").await?;
+            let revocation = Revocation::Token {
+                issuer: claims.issuer().to_owned(),
+                token_id: claims.token_id().to_owned(),
+                expires_at: exp,
+            };
+            self.state.logged(seq, revocation);
+            access_token_revoked = true;
+        }
+        audit!("logout", LOGOUT, user_id.as_str(), if access_token_revoked { "with_access_token" } else { "-" });
+        Ok(LogoutResponse { access_token_revoked })
+    }
 }
 
 #[tonic::async_trait]
@@ -111,7 +154,21 @@ impl AuthService for AuthApi {
     }
 
     async fn get_jwks(&self, _request: Request<GetJwksRequest>) -> Result<Response<GetJwksResponse>, Status> {
-        let keys = vec![self.state.signer.key().public_jwk().to_proto()];
+        let keys = self.state.keys.published().iter().map(|k| k.to_proto()).collect();
         Ok(Response::new(GetJwksResponse { keys }))
+    }
+
+    async fn logout(&self, request: Request<LogoutRequest>) -> Result<Response<LogoutResponse>, Status> {
+        Ok(Response::new(AuthApi::logout(self, request).await?))
+    }
+
+    type WatchRevocationsStream = FeedStream;
+
+    async fn watch_revocations(
+        &self,
+        request: Request<WatchRevocationsRequest>,
+    ) -> Result<Response<FeedStream>, Status> {
+        let after = request.into_inner().after_sequence;
+        Ok(Response::new(self.state.feed.subscribe(after)))
     }
 }

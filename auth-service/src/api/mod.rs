@@ -5,19 +5,20 @@ pub mod auth;
 
 /// Every login outcome and every refusal is one of these structured events.
 /// Never pass a token or a password.
-/// `target_user` is the user an admin action changed.
+/// `object` is what the event concerns: the user an admin changed, the
+/// session (refresh family) refreshed.
 macro_rules! audit {
     ($event:literal, $method:expr, $subject:expr, $reason:expr) => {
         audit!($event, $method, $subject, $reason, "-")
     };
-    ($event:literal, $method:expr, $subject:expr, $reason:expr, $target_user:expr) => {
+    ($event:literal, $method:expr, $subject:expr, $reason:expr, $object:expr) => {
         tracing::info!(
             target: "authpair::audit",
             event = $event,
             method = $method,
             subject = $subject,
             reason = $reason,
-            target_user = $target_user,
+            object = $object,
         )
     };
 }

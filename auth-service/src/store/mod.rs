@@ -5,8 +5,12 @@
 //!
 //! - `users`: users, their roles and plan.
 //! - `refresh`: refresh-token families and single-use rotation.
+//! - `revocations`: the revocation log and the writes that revoke.
+//! - `keys`: signing keys and their publish/sign schedule.
 
+mod keys;
 mod refresh;
+mod revocations;
 mod users;
 
 use std::{path::Path, str::FromStr, time::Duration};
@@ -16,7 +20,9 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
-pub use refresh::{RefreshOutcome, RefreshRecord};
+pub use keys::{KeyRow, Rotation};
+pub use refresh::{RefreshOutcome, RefreshRecord, Rotate};
+pub use revocations::{RevokeUser, UserRevoked};
 pub use users::{NewUser, UserRow};
 
 /// Why a store call failed.
@@ -45,6 +51,16 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// The database holds the private signing keys: create it owner-only
+/// (SQLite gives its -wal and -shm files the same mode).
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop)
+}
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// The auth service's database.
@@ -58,7 +74,11 @@ impl Store {
     pub async fn open(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<Self> {
         let options = match database_url {
             Some(url) => SqliteConnectOptions::from_str(url)?,
-            None => SqliteConnectOptions::new().filename(data_dir.join("auth.db")),
+            None => {
+                let file = data_dir.join("auth.db");
+                create_private_file(&file)?;
+                SqliteConnectOptions::new().filename(file)
+            }
         };
         // WAL lets readers run beside the single writer; NORMAL sync is
         // durable across process crashes in WAL mode. A busy writer is

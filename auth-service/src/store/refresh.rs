@@ -13,11 +13,27 @@ pub struct RefreshRecord {
     pub idle_expires_at: i64,
 }
 
+/// A rotation to attempt.
+#[derive(Debug, Clone)]
+pub struct Rotate<'a> {
+    pub presented_hash: &'a str,
+    pub next: &'a RefreshRecord,
+    /// The successor sealed to the presented token, kept for the grace window.
+    pub sealed_next: Option<String>,
+    pub now: i64,
+    /// Seconds after its rotation during which a retry of the same token gets
+    /// the same successor back. 0 disables the window.
+    pub grace_secs: i64,
+}
+
 /// What presenting a refresh token led to.
 #[derive(Debug)]
 pub enum RefreshOutcome {
     /// The token was live: it is now consumed and its successor stored.
     Rotated { user: UserRow, family_id: String },
+    /// A retry inside the grace window: the successor already issued is
+    /// handed back (sealed); nothing new is stored, so the family never forks.
+    Replayed { user: UserRow, family_id: String, sealed_successor: String },
     /// The token had already been rotated: theft is assumed and the whole
     /// family is now revoked.
     Reused { user_id: String, family_id: String },
@@ -25,8 +41,8 @@ pub enum RefreshOutcome {
     Invalid,
 }
 
-type TokenRow = (String, i64);
 type FamilyRow = (String, i64, Option<i64>);
+type SpentRow = (String, String, Option<i64>, Option<String>, Option<String>, Option<i64>, i64);
 
 impl Store {
     /// Starts a login session with its first refresh token; returns the family id.
@@ -51,40 +67,25 @@ impl Store {
         Ok(family_id)
     }
 
-    /// Consumes `presented` and, if it was live, stores `next` in its family.
-    /// `next.idle_expires_at` is capped at the family's absolute expiry.
-    pub async fn rotate_refresh(
-        &self,
-        presented_hash: &str,
-        next: &RefreshRecord,
-        now: i64,
-    ) -> Result<RefreshOutcome, StoreError> {
+    /// Consumes the presented token and, if it was live, stores its successor
+    /// in the same family. `next.idle_expires_at` is capped at the family's
+    /// absolute expiry.
+    pub async fn rotate_refresh(&self, r: Rotate<'_>) -> Result<RefreshOutcome, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let consumed: Option<TokenRow> = sqlx::query_as(
-            "UPDATE refresh_tokens SET consumed_at = ? WHERE token_hash = ? AND consumed_at IS NULL \
-             RETURNING family_id, idle_expires_at",
+        let consumed: Option<(String, i64)> = sqlx::query_as(
+            "UPDATE refresh_tokens SET consumed_at = ?, successor_hash = ?, successor_sealed = ? \
+             WHERE token_hash = ? AND consumed_at IS NULL RETURNING family_id, idle_expires_at",
         )
-        .bind(now)
-        .bind(presented_hash)
+        .bind(r.now)
+        .bind(&r.next.token_hash)
+        .bind(&r.sealed_next)
+        .bind(r.presented_hash)
         .fetch_optional(&mut *tx)
         .await?;
 
         let Some((family_id, idle_expires_at)) = consumed else {
-            let earlier: Option<(String, String)> = sqlx::query_as(
-                "SELECT t.family_id, f.user_id FROM refresh_tokens t \
-                 JOIN refresh_families f ON f.id = t.family_id WHERE t.token_hash = ?",
-            )
-            .bind(presented_hash)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some((family_id, user_id)) = earlier else {
-                return Ok(RefreshOutcome::Invalid);
-            };
-            revoke_family(&mut tx, &family_id, now, "reuse").await?;
-            tx.commit().await?;
-            return Ok(RefreshOutcome::Reused { user_id, family_id });
+            return self.spent_token(tx, &r).await;
         };
-
         let (user_id, expires_at, revoked_at): FamilyRow =
             sqlx::query_as("SELECT user_id, expires_at, revoked_at FROM refresh_families WHERE id = ?")
                 .bind(&family_id)
@@ -93,23 +94,62 @@ impl Store {
         let user = match self.user_by_id_in(&mut tx, &user_id).await? {
             Some(user) if !user.disabled => user,
             _ => {
-                revoke_family(&mut tx, &family_id, now, "user disabled").await?;
+                revoke_family(&mut tx, &family_id, r.now, "user disabled").await?;
                 tx.commit().await?;
                 return Ok(RefreshOutcome::Invalid);
             }
         };
-        if revoked_at.is_some() || expires_at <= now || idle_expires_at <= now {
+        if revoked_at.is_some() || expires_at <= r.now || idle_expires_at <= r.now {
             // Keep the consumption: an expired token stays dead.
             tx.commit().await?;
             return Ok(RefreshOutcome::Invalid);
         }
         let next = RefreshRecord {
-            token_hash: next.token_hash.clone(),
-            idle_expires_at: next.idle_expires_at.min(expires_at),
+            token_hash: r.next.token_hash.clone(),
+            idle_expires_at: r.next.idle_expires_at.min(expires_at),
         };
-        insert_token(&mut tx, &family_id, &next, now).await?;
+        insert_token(&mut tx, &family_id, &next, r.now).await?;
         tx.commit().await?;
         Ok(RefreshOutcome::Rotated { user, family_id })
+    }
+
+    /// The presented token was not live: unknown, a retry inside the grace
+    /// window, or reuse of a rotated token.
+    async fn spent_token(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+        r: &Rotate<'_>,
+    ) -> Result<RefreshOutcome, StoreError> {
+        let spent: Option<SpentRow> = sqlx::query_as(
+            "SELECT t.family_id, f.user_id, t.consumed_at, t.successor_hash, t.successor_sealed, f.revoked_at, \
+             f.expires_at FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.token_hash = ?",
+        )
+        .bind(r.presented_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((family_id, user_id, consumed_at, successor_hash, sealed, revoked_at, expires_at)) = spent else {
+            return Ok(RefreshOutcome::Invalid);
+        };
+        let in_grace = r.grace_secs > 0
+            && revoked_at.is_none()
+            && expires_at > r.now
+            && consumed_at.is_some_and(|at| at >= r.now - r.grace_secs);
+        if let (true, Some(successor_hash), Some(sealed)) = (in_grace, successor_hash, sealed) {
+            let successor: Option<(Option<i64>,)> =
+                sqlx::query_as("SELECT consumed_at FROM refresh_tokens WHERE token_hash = ?")
+                    .bind(&successor_hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let user = self.user_by_id_in(&mut tx, &user_id).await?;
+            if let (Some((None,)), Some(user)) = (successor, user) {
+                if !user.disabled {
+                    return Ok(RefreshOutcome::Replayed { user, family_id, sealed_successor: sealed });
+                }
+            }
+        }
+        revoke_family(&mut tx, &family_id, r.now, "reuse").await?;
+        tx.commit().await?;
+        Ok(RefreshOutcome::Reused { user_id, family_id })
     }
 }
 
@@ -129,7 +169,7 @@ async fn insert_token(
     Ok(())
 }
 
-async fn revoke_family(
+pub(super) async fn revoke_family(
     tx: &mut sqlx::SqliteConnection,
     family_id: &str,
     now: i64,

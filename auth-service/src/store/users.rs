@@ -2,7 +2,19 @@
 
 use authpair_claims::{Plan, Role};
 
-use super::{Store, StoreError};
+use super::{
+    Store, StoreError,
+    revocations::{RevokeUser, UserRevoked, revoke_user_in},
+};
+
+/// Fails with `Conflict` (rolling back) if no enabled admin would remain.
+async fn ensure_an_admin_remains(tx: &mut sqlx::SqliteConnection) -> Result<(), StoreError> {
+    let (admins,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM users WHERE (' ' || roles || ' ') LIKE '% admin %' AND NOT disabled")
+            .fetch_one(tx)
+            .await?;
+    if admins == 0 { Err(StoreError::Conflict) } else { Ok(()) }
+}
 
 /// A stored user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +26,8 @@ pub struct UserRow {
     pub plan: Plan,
     pub disabled: bool,
     pub created_at: i64,
+    /// Tokens issued (iat) before this are revoked; new ones start here.
+    pub tokens_valid_after: i64,
 }
 
 /// A user to insert. The password is already hashed.
@@ -25,10 +39,12 @@ pub struct NewUser {
     pub plan: Plan,
 }
 
-type Row = (String, String, String, String, String, bool, i64);
-const COLUMNS: &str = "id, username, password_hash, roles, plan, disabled, created_at";
+type Row = (String, String, String, String, String, bool, i64, i64);
+const COLUMNS: &str = "id, username, password_hash, roles, plan, disabled, created_at, tokens_valid_after";
 
-fn decode((id, username, password_hash, roles, plan, disabled, created_at): Row) -> Result<UserRow, StoreError> {
+fn decode(
+    (id, username, password_hash, roles, plan, disabled, created_at, tokens_valid_after): Row,
+) -> Result<UserRow, StoreError> {
     let roles = roles
         .split(' ')
         .filter(|r| !r.is_empty())
@@ -36,7 +52,7 @@ fn decode((id, username, password_hash, roles, plan, disabled, created_at): Row)
         .collect::<Result<Vec<Role>, _>>()
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let plan = plan.parse().map_err(|e: authpair_claims::claims::UnknownName| StoreError::Corrupt(e.to_string()))?;
-    Ok(UserRow { id, username, password_hash, roles, plan, disabled, created_at })
+    Ok(UserRow { id, username, password_hash, roles, plan, disabled, created_at, tokens_valid_after })
 }
 
 pub(super) fn encode_roles(roles: &[Role]) -> String {
@@ -67,6 +83,7 @@ impl Store {
             plan: user.plan,
             disabled: false,
             created_at: now,
+            tokens_valid_after: 0,
         })
     }
 
@@ -106,9 +123,16 @@ impl Store {
         Ok(count)
     }
 
-    /// Replaces a user's roles. Refuses (with `Conflict`) a change that would
-    /// leave no enabled admin, checked in the same transaction as the write.
-    pub async fn set_roles(&self, id: &str, roles: &[Role], now: i64) -> Result<UserRow, StoreError> {
+    /// Replaces a user's roles and, with `revoke`, revokes their sessions and
+    /// older tokens in the same transaction. Refuses (with `Conflict`) a
+    /// change that would leave no enabled admin.
+    pub async fn set_roles(
+        &self,
+        id: &str,
+        roles: &[Role],
+        now: i64,
+        revoke: Option<RevokeUser>,
+    ) -> Result<(UserRow, Option<UserRevoked>), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let updated = sqlx::query("UPDATE users SET roles = ?, updated_at = ? WHERE id = ?")
             .bind(encode_roles(roles))
@@ -119,12 +143,42 @@ impl Store {
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        let (admins,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM users WHERE (' ' || roles || ' ') LIKE '% admin %' AND NOT disabled")
-                .fetch_one(&mut *tx)
-                .await?;
-        if admins == 0 {
-            return Err(StoreError::Conflict);
+        ensure_an_admin_remains(&mut tx).await?;
+        let revoked = match revoke {
+            Some(revoke) => Some(revoke_user_in(&mut tx, id, revoke, "roles changed").await?),
+            None => None,
+        };
+        let user = self.user_by_id_in(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok((user, revoked))
+    }
+
+    /// Revokes a user's sessions and older tokens, disabling them too when
+    /// `revoke.set_disabled` says so; refuses (with `Conflict`) to disable
+    /// the last enabled admin. Returns the user and what was revoked.
+    pub async fn revoke_user_checked(
+        &self,
+        id: &str,
+        revoke: RevokeUser,
+        reason: &str,
+    ) -> Result<(UserRow, UserRevoked), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let revoked = revoke_user_in(&mut tx, id, revoke, reason).await?;
+        ensure_an_admin_remains(&mut tx).await?;
+        let user = self.user_by_id_in(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok((user, revoked))
+    }
+
+    pub async fn enable_user(&self, id: &str, now: i64) -> Result<UserRow, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let updated = sqlx::query("UPDATE users SET disabled = FALSE, updated_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
         }
         let user = self.user_by_id_in(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
         tx.commit().await?;

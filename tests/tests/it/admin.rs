@@ -92,7 +92,7 @@ async fn set_user_roles_reports_unknown_users_and_protects_the_last_admin() -> T
     let status = admin.set_user_roles(bearer(demote, &token)).await.err().ok_or("last admin demoted")?;
     assert_eq!(
         (status.code(), status.message()),
-        (Code::FailedPrecondition, "cannot remove the admin role from the last admin")
+        (Code::FailedPrecondition, "cannot remove or disable the last enabled admin")
     );
     Ok(())
 }

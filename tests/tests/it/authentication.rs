@@ -117,7 +117,7 @@ async fn tf_10_malformed_tokens_are_unauthenticated_and_never_internal() -> Test
 async fn tf_02_a_payload_edited_under_a_kept_signature_is_rejected() -> TestResult {
     let app = TestApp::spawn().await?;
     let (_, viewer) = app.user_with_token("victor", &["viewer"]).await?;
-    let forger = app.forger()?;
+    let forger = app.forger().await?;
     let mut parts = viewer.split('.');
     let (header, _, signature) = (parts.next().unwrap_or(""), parts.next(), parts.next().unwrap_or(""));
     let elevated = forger.sign(&forger.header(), &forger.claims("victor", &["admin"]));
@@ -130,7 +130,7 @@ async fn tf_02_a_payload_edited_under_a_kept_signature_is_rejected() -> TestResu
 #[tokio::test]
 async fn tf_01_and_tf_08_any_algorithm_but_eddsa_is_rejected() -> TestResult {
     let app = TestApp::spawn().await?;
-    let forger = app.forger()?;
+    let forger = app.forger().await?;
     for alg in ["none", "None", "NONE", "nOnE", "HS256", "RS256", "ES256", "PS256", "eddsa"] {
         let token = with_header(&forger, |h| {
             h.insert("alg".into(), json!(alg));
@@ -146,7 +146,7 @@ async fn tf_01_and_tf_08_any_algorithm_but_eddsa_is_rejected() -> TestResult {
 #[tokio::test]
 async fn tf_07_an_unknown_or_hostile_kid_is_only_a_failed_lookup() -> TestResult {
     let app = TestApp::spawn().await?;
-    let forger = app.forger()?;
+    let forger = app.forger().await?;
     let huge = "k".repeat(4000);
     for kid in ["unknown", "../../../../../../dev/null", "x' UNION SELECT '1';--", "|sleep 10", huge.as_str()] {
         let token = with_header(&forger, |h| {
@@ -166,7 +166,7 @@ async fn tf_07_an_unknown_or_hostile_kid_is_only_a_failed_lookup() -> TestResult
 #[tokio::test]
 async fn tf_11_a_token_type_other_than_at_jwt_is_rejected() -> TestResult {
     let app = TestApp::spawn().await?;
-    let forger = app.forger()?;
+    let forger = app.forger().await?;
     for typ in ["JWT", "refresh+jwt", "", "application/jwt"] {
         let token = with_header(&forger, |h| {
             h.insert("typ".into(), json!(typ));
@@ -188,7 +188,7 @@ async fn tf_11_a_token_type_other_than_at_jwt_is_rejected() -> TestResult {
 #[tokio::test]
 async fn tf_05_tf_06_tf_12_key_material_urls_and_crit_in_the_header_are_rejected() -> TestResult {
     let app = TestApp::spawn().await?;
-    let forger = app.forger()?;
+    let forger = app.forger().await?;
     let headers = [
         ("jwk", json!({"kty": "OKP", "crv": "Ed25519", "x": "AAAA"})),
         ("jku", json!("http://127.0.0.1:9/jwks.json")),
@@ -210,7 +210,7 @@ async fn tf_05_tf_06_tf_12_key_material_urls_and_crit_in_the_header_are_rejected
 #[tokio::test]
 async fn cv_01_expiry_follows_the_configured_30_second_leeway() -> TestResult {
     let app = TestApp::spawn().await?;
-    let forger = app.forger()?;
+    let forger = app.forger().await?;
     let expired_at = |exp: i64| {
         signed(&forger, |c| {
             c.insert("iat".into(), json!(now() - 600));
@@ -227,7 +227,7 @@ async fn cv_01_expiry_follows_the_configured_30_second_leeway() -> TestResult {
 #[tokio::test]
 async fn cv_03_not_yet_valid_future_issued_and_overlong_tokens_are_rejected() -> TestResult {
     let app = TestApp::spawn().await?;
-    let forger = app.forger()?;
+    let forger = app.forger().await?;
     let early = signed(&forger, |c| {
         c.insert("nbf".into(), json!(now() + 3600));
     });
@@ -246,7 +246,7 @@ async fn cv_03_not_yet_valid_future_issued_and_overlong_tokens_are_rejected() ->
 #[tokio::test]
 async fn cv_04_cv_05_issuer_and_audience_must_match_exactly() -> TestResult {
     let app = TestApp::spawn().await?;
-    let forger = app.forger()?;
+    let forger = app.forger().await?;
     let with = |name: &str, value: Value| {
         signed(&forger, |c| {
             c.insert(name.into(), value);
@@ -287,7 +287,7 @@ async fn cv_04_cv_05_issuer_and_audience_must_match_exactly() -> TestResult {
 #[tokio::test]
 async fn cv_06_each_required_claim_missing_in_turn_is_named() -> TestResult {
     let app = TestApp::spawn().await?;
-    let forger = app.forger()?;
+    let forger = app.forger().await?;
     for claim in ["exp", "nbf", "iss", "aud", "sub", "iat", "jti", "client_id", "roles", "scope", "plan"] {
         let token = signed(&forger, |c| {
             c.remove(claim);
@@ -305,7 +305,7 @@ async fn cv_06_each_required_claim_missing_in_turn_is_named() -> TestResult {
 #[tokio::test]
 async fn cv_02_wrong_json_types_and_duplicate_claims_are_rejected() -> TestResult {
     let app = TestApp::spawn().await?;
-    let forger = app.forger()?;
+    let forger = app.forger().await?;
     for (name, value) in [
         ("exp", json!("9999999999")),
         ("exp", json!(1e300)),

@@ -47,8 +47,8 @@ async fn en_01_unknown_user_and_wrong_password_get_identical_invalid_credentials
 }
 
 #[tokio::test]
-async fn refresh_issues_a_token_that_shows_a_role_changed_since_login() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn with_revoke_on_role_change_off_refresh_shows_a_role_changed_since_login() -> TestResult {
+    let app = TestApp::spawn_with(|auth| auth.revoke_on_role_change = false, |_| {}).await?;
     let user = app.create_user("carol", "carol-password", &["viewer"]).await?;
     let first = app.login("carol", "carol-password").await?;
 
@@ -135,6 +135,6 @@ async fn sh_01_the_jwk_set_holds_only_public_ed25519_members() -> TestResult {
         ("OKP", "Ed25519", "EdDSA", "sig")
     );
     assert_eq!(key.x.len(), 43, "32 bytes of base64url, no padding");
-    assert_eq!(key.kid, app.forger()?.kid);
+    assert_eq!(key.kid, app.forger().await?.kid);
     Ok(())
 }

@@ -5,4 +5,5 @@ mod authentication;
 mod authorization;
 mod flow;
 mod grpcurl;
+mod lifecycle;
 mod restart;

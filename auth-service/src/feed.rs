@@ -1,0 +1,175 @@
+//! The server side of `WatchRevocations`: the revocation feed.
+//!
+//! A subscriber gets, in order: the published keys; every live log entry
+//! after the sequence it asked from; `SnapshotComplete` with the log head;
+//! then live entries, key-set changes and a heartbeat every interval. New
+//! entries are announced in-process through a watch channel holding the log
+//! head; each subscriber then reads the log after its own last sequence, so a
+//! slow subscriber can never miss an entry, only batch them.
+//!
+//! Streams end when the server begins shutting down, so graceful shutdown
+//! does not wait on them forever.
+
+use std::{sync::Arc, time::Duration};
+
+use authpair_claims::{Denylist, Revocation};
+use authpair_proto::auth::v1::{
+    GetJwksResponse, Heartbeat, RevocationEvent, SnapshotComplete, SubjectRevoked, TokenRevoked,
+    revocation_event::Event,
+};
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
+
+use crate::{
+    keyring::KeyRing,
+    state::now,
+    store::{Store, StoreError},
+};
+
+pub type FeedStream = ReceiverStream<Result<RevocationEvent, Status>>;
+
+#[derive(Debug)]
+pub struct Feed {
+    store: Store,
+    keys: Arc<KeyRing>,
+    issuer: String,
+    heartbeat: Duration,
+    head: watch::Sender<u64>,
+    stopping: watch::Receiver<bool>,
+}
+
+pub fn to_event(sequence: u64, revocation: Revocation) -> RevocationEvent {
+    let event = match revocation {
+        Revocation::Token { issuer, token_id, expires_at } => {
+            Event::Token(TokenRevoked { issuer, token_id, expires_at })
+        }
+        Revocation::Subject { issuer, subject, not_before, expires_at } => {
+            Event::Subject(SubjectRevoked { issuer, subject, not_before, expires_at })
+        }
+    };
+    RevocationEvent { sequence, event: Some(event) }
+}
+
+impl Feed {
+    pub async fn new(
+        store: Store,
+        keys: Arc<KeyRing>,
+        issuer: String,
+        heartbeat: Duration,
+        stopping: watch::Receiver<bool>,
+    ) -> Result<Self, StoreError> {
+        let (head, _) = watch::channel(store.revocation_head().await?);
+        Ok(Self { store, keys, issuer, heartbeat, head, stopping })
+    }
+
+    /// Loads every live entry into `denylist` (the auth service's own).
+    pub async fn load_into(&self, denylist: &Denylist) -> Result<(), StoreError> {
+        let mut after = 0;
+        loop {
+            let batch = self.store.revocations_after(&self.issuer, after, now()).await?;
+            let Some((last, _)) = batch.last() else { return Ok(()) };
+            after = *last;
+            for (seq, revocation) in batch {
+                denylist.apply_logged(seq, revocation);
+            }
+        }
+    }
+
+    /// Tells subscribers that entry `sequence` is committed.
+    pub fn announce(&self, sequence: u64) {
+        self.head.send_if_modified(|head| {
+            let newer = sequence > *head;
+            if newer {
+                *head = sequence;
+            }
+            newer
+        });
+    }
+
+    pub fn subscribe(self: &Arc<Self>, after_sequence: u64) -> FeedStream {
+        let (tx, rx) = mpsc::channel(256);
+        let feed = self.clone();
+        tokio::spawn(async move {
+            if let Err(status) = feed.serve(after_sequence, &tx).await {
+                let _ = tx.send(Err(status)).await;
+            }
+        });
+        ReceiverStream::new(rx)
+    }
+
+    fn keys_event(&self, sequence: u64) -> RevocationEvent {
+        let keys = self.keys.published().iter().map(|k| k.to_proto()).collect();
+        RevocationEvent { sequence, event: Some(Event::Keys(GetJwksResponse { keys })) }
+    }
+
+    /// Sends everything after `last`; returns the new last sequence, or None
+    /// if the subscriber has gone.
+    async fn send_after(
+        &self,
+        mut last: u64,
+        tx: &mpsc::Sender<Result<RevocationEvent, Status>>,
+    ) -> Result<Option<u64>, Status> {
+        loop {
+            let batch = self.store.revocations_after(&self.issuer, last, now()).await.map_err(unavailable)?;
+            let Some((newest, _)) = batch.last() else { return Ok(Some(last)) };
+            last = *newest;
+            for (seq, revocation) in batch {
+                if tx.send(Ok(to_event(seq, revocation))).await.is_err() {
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    async fn serve(&self, after: u64, tx: &mpsc::Sender<Result<RevocationEvent, Status>>) -> Result<(), Status> {
+        // Subscribe before reading, so nothing committed meanwhile is missed.
+        let mut head = self.head.subscribe();
+        let mut keys = self.keys.subscribe();
+        let mut stopping = self.stopping.clone();
+        head.borrow_and_update();
+        keys.borrow_and_update();
+
+        let current_head = self.store.revocation_head().await.map_err(unavailable)?;
+        if tx.send(Ok(self.keys_event(current_head))).await.is_err() {
+            return Ok(());
+        }
+        let Some(mut last) = self.send_after(after, tx).await? else { return Ok(()) };
+        let complete = RevocationEvent {
+            sequence: last.max(current_head),
+            event: Some(Event::SnapshotComplete(SnapshotComplete {})),
+        };
+        if tx.send(Ok(complete)).await.is_err() {
+            return Ok(());
+        }
+
+        let mut heartbeat = tokio::time::interval(self.heartbeat);
+        heartbeat.tick().await;
+        loop {
+            let event = tokio::select! {
+                _ = stopping.changed() => return Ok(()),
+                _ = tx.closed() => return Ok(()),
+                changed = head.changed() => {
+                    if changed.is_err() { return Ok(()); }
+                    match self.send_after(last, tx).await? {
+                        Some(newest) => { last = newest; continue; }
+                        None => return Ok(()),
+                    }
+                }
+                changed = keys.changed() => {
+                    if changed.is_err() { return Ok(()); }
+                    self.keys_event(last)
+                }
+                _ = heartbeat.tick() => RevocationEvent { sequence: last, event: Some(Event::Heartbeat(Heartbeat {})) },
+            };
+            if tx.send(Ok(event)).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn unavailable(err: StoreError) -> Status {
+    tracing::warn!(error = %err, "revocation feed cannot read the log");
+    Status::unavailable("revocation log unavailable")
+}

@@ -1,0 +1,157 @@
+//! The signing keys in memory, loaded from the database.
+//!
+//! Rotation publishes a new key at once and lets it sign only after the
+//! publish delay, so every resource service has it before any token needs
+//! it; the old key stays published until the last token it signed has
+//! expired (token lifetime + leeway). A maintenance task prunes keys past
+//! that point, runs scheduled rotation, and announces every change of the
+//! published set on the revocation feed.
+
+use std::{
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use authpair_claims::{PublicJwk, SigningKey, Verifier};
+use secrecy::ExposeSecret;
+use tokio::sync::watch;
+
+use crate::{
+    state::now,
+    store::{KeyRow, Rotation, Store, StoreError},
+};
+
+#[derive(Debug)]
+struct Loaded {
+    key: Arc<SigningKey>,
+    created_at: i64,
+    signs_from: i64,
+    unpublish_at: Option<i64>,
+}
+
+/// Timing of rotations.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyPolicy {
+    /// From published to signing.
+    pub publish_delay: Duration,
+    /// How long a retired key stays published: token lifetime + leeway.
+    pub retire_grace: Duration,
+    /// Rotate automatically when the signing key is this old; None: never.
+    pub rotate_every: Option<Duration>,
+}
+
+#[derive(Debug)]
+pub struct KeyRing {
+    store: Store,
+    policy: KeyPolicy,
+    keys: RwLock<Vec<Loaded>>,
+    /// Bumped whenever the published set changes.
+    published: watch::Sender<u64>,
+}
+
+fn load(rows: Vec<KeyRow>) -> Result<Vec<Loaded>, StoreError> {
+    rows.into_iter()
+        .map(|row| {
+            let key = SigningKey::from_pkcs8_pem(row.private_key_pem.expose_secret())
+                .map_err(|e| StoreError::Corrupt(format!("signing key {}: {e}", row.kid)))?;
+            Ok(Loaded {
+                key: Arc::new(key),
+                created_at: row.created_at,
+                signs_from: row.signs_from,
+                unpublish_at: row.unpublish_at,
+            })
+        })
+        .collect()
+}
+
+impl KeyRing {
+    /// Loads the published keys, creating the first one on a new database.
+    pub async fn open(store: Store, policy: KeyPolicy) -> anyhow::Result<Self> {
+        let now = now();
+        let mut rows = store.signing_keys(now).await?;
+        if rows.is_empty() {
+            let key = SigningKey::generate()?;
+            store.add_signing_key(&key, now, now, now).await?;
+            tracing::info!(kid = key.kid(), "generated the first signing key");
+            rows = store.signing_keys(now).await?;
+        }
+        let (published, _) = watch::channel(0);
+        Ok(Self { store, policy, keys: RwLock::new(load(rows)?), published })
+    }
+
+    /// The key to sign with now: the newest whose signing time has come.
+    /// None only if the clock went back before the first key's creation.
+    pub fn signing_key(&self) -> Option<Arc<SigningKey>> {
+        let now = now();
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        keys.iter().filter(|k| k.signs_from <= now).max_by_key(|k| (k.signs_from, k.created_at)).map(|k| k.key.clone())
+    }
+
+    /// Every key a token may be verified with now.
+    pub fn published(&self) -> Vec<PublicJwk> {
+        let now = now();
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        keys.iter().filter(|k| k.unpublish_at.is_none_or(|t| t > now)).map(|k| k.key.public_jwk().clone()).collect()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.published.subscribe()
+    }
+
+    /// Publishes a new key now; it signs after the publish delay.
+    pub async fn rotate(&self) -> anyhow::Result<(Arc<SigningKey>, i64, Rotation)> {
+        let now = now();
+        let key = SigningKey::generate()?;
+        let signs_from = now + self.policy.publish_delay.as_secs() as i64;
+        let old_unpublish_at = signs_from + self.policy.retire_grace.as_secs() as i64;
+        let rotation = self.store.add_signing_key(&key, now, signs_from, old_unpublish_at).await?;
+        self.reload().await?;
+        tracing::info!(target: "authpair::audit", event = "signing_key_rotated", kid = key.kid(), signs_from);
+        Ok((Arc::new(key), signs_from, rotation))
+    }
+
+    async fn reload(&self) -> Result<(), StoreError> {
+        let loaded = load(self.store.signing_keys(now()).await?)?;
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = loaded;
+        self.published.send_modify(|v| *v += 1);
+        Ok(())
+    }
+
+    /// Runs for the life of the service: keeps `verifier` on the published
+    /// set, prunes unpublished keys, rotates on schedule.
+    pub async fn maintain(self: Arc<Self>, verifier: Arc<Verifier>) {
+        let mut last = Vec::new();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.maintain_once(&verifier, &mut last).await {
+                tracing::warn!(error = %e, "signing-key maintenance failed; will retry");
+            }
+        }
+    }
+
+    async fn maintain_once(&self, verifier: &Verifier, last: &mut Vec<String>) -> anyhow::Result<()> {
+        let now = now();
+        if let Some(every) = self.policy.rotate_every {
+            let newest = {
+                let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+                keys.iter().map(|k| k.created_at).max().unwrap_or(now)
+            };
+            if newest + every.as_secs() as i64 <= now {
+                self.rotate().await?;
+            }
+        }
+        let published = self.published();
+        let kids: Vec<String> = published.iter().map(|k| k.kid.clone()).collect();
+        if kids != *last {
+            verifier.set_keys(&published)?;
+            if self.store.prune_signing_keys(now).await? > 0 {
+                self.reload().await?;
+            } else {
+                self.published.send_modify(|v| *v += 1);
+            }
+            *last = kids;
+        }
+        Ok(())
+    }
+}

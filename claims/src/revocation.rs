@@ -1,0 +1,229 @@
+//! The in-memory denylist every interceptor consults after a token verifies.
+//!
+//! Two kinds of entry, both keyed by issuer, never by a hash of the token
+//! text (an equivalent re-encoding of a revoked token must stay revoked):
+//! - a single token: issuer + `jti`, kept until the token's `exp`;
+//! - a whole subject: issuer + `sub` with a "not before" time: every token of
+//!   that subject issued (`iat`) earlier is revoked.
+//!
+//! A denylist fed from a remote feed knows when it last heard from the feed;
+//! past `max_staleness` it fails closed, so a possibly revoked token is never
+//! let through on old information.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use crate::{claims::Claims, error::AuthError};
+
+/// One revocation, as stored in the auth service's log and sent on the feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revocation {
+    Token { issuer: String, token_id: String, expires_at: i64 },
+    Subject { issuer: String, subject: String, not_before: i64, expires_at: i64 },
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    /// issuer → jti → exp
+    tokens: HashMap<String, HashMap<String, i64>>,
+    /// issuer → sub → (not_before, expires_at)
+    subjects: HashMap<String, HashMap<String, (i64, i64)>>,
+}
+
+#[derive(Debug)]
+pub struct Denylist {
+    entries: RwLock<Entries>,
+    /// None: fed in-process (the auth service itself), never stale.
+    max_staleness: Option<Duration>,
+    /// Unix milliseconds of the last message from the feed; 0 = never.
+    last_heard_ms: AtomicU64,
+    /// The last log sequence applied.
+    sequence: AtomicU64,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn now_secs() -> i64 {
+    (now_ms() / 1000) as i64
+}
+
+impl Denylist {
+    /// A denylist whose owner writes every revocation into it directly.
+    pub fn local() -> Self {
+        Self::with_staleness(None)
+    }
+
+    /// A denylist fed from a remote feed, failing closed once the feed has
+    /// been silent for longer than `max_staleness`.
+    pub fn fed(max_staleness: Duration) -> Self {
+        Self::with_staleness(Some(max_staleness))
+    }
+
+    fn with_staleness(max_staleness: Option<Duration>) -> Self {
+        Self {
+            entries: RwLock::default(),
+            max_staleness,
+            last_heard_ms: AtomicU64::new(0),
+            sequence: AtomicU64::new(0),
+        }
+    }
+
+    /// Refuses a revoked token, or any token while the list is stale.
+    pub fn check(&self, claims: &Claims) -> Result<(), AuthError> {
+        if self.is_stale() {
+            return Err(AuthError::RevocationsStale);
+        }
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        let iss = claims.issuer();
+        if entries.tokens.get(iss).is_some_and(|m| m.contains_key(claims.token_id())) {
+            return Err(AuthError::Revoked);
+        }
+        if let Some((not_before, _)) = entries.subjects.get(iss).and_then(|m| m.get(claims.subject())) {
+            if (claims.issued_at() as i64) < *not_before {
+                return Err(AuthError::Revoked);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn apply(&self, revocation: Revocation) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        match revocation {
+            Revocation::Token { issuer, token_id, expires_at } => {
+                entries.tokens.entry(issuer).or_default().insert(token_id, expires_at);
+            }
+            Revocation::Subject { issuer, subject, not_before, expires_at } => {
+                let slot =
+                    entries.subjects.entry(issuer).or_default().entry(subject).or_insert((not_before, expires_at));
+                // A later revocation of the same subject can only move the
+                // line forward.
+                *slot = (slot.0.max(not_before), slot.1.max(expires_at));
+            }
+        }
+    }
+
+    /// Applies `revocation` as log entry `sequence`.
+    pub fn apply_logged(&self, sequence: u64, revocation: Revocation) {
+        self.apply(revocation);
+        self.sequence.fetch_max(sequence, Ordering::Relaxed);
+    }
+
+    /// Forgets entries whose tokens can no longer be live.
+    pub fn prune(&self) {
+        let now = now_secs();
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        for tokens in entries.tokens.values_mut() {
+            tokens.retain(|_, exp| *exp >= now);
+        }
+        for subjects in entries.subjects.values_mut() {
+            subjects.retain(|_, (_, exp)| *exp >= now);
+        }
+    }
+
+    /// Drops everything, e.g. when the feed's log was reset.
+    pub fn clear(&self) {
+        *self.entries.write().unwrap_or_else(|p| p.into_inner()) = Entries::default();
+        self.sequence.store(0, Ordering::Relaxed);
+    }
+
+    /// Records that the feed was heard from just now.
+    pub fn heard(&self) {
+        self.last_heard_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// Time since the feed was last heard from; None if never.
+    pub fn age(&self) -> Option<Duration> {
+        match self.last_heard_ms.load(Ordering::Relaxed) {
+            0 => None,
+            last => Some(Duration::from_millis(now_ms().saturating_sub(last))),
+        }
+    }
+
+    pub fn is_stale(&self) -> bool {
+        match self.max_staleness {
+            None => false,
+            Some(max) => self.age().is_none_or(|age| age > max),
+        }
+    }
+
+    pub fn sequence(&self) -> u64 {
+        self.sequence.load(Ordering::Relaxed)
+    }
+
+    /// (revoked tokens, revoked subjects) currently held.
+    pub fn len(&self) -> (usize, usize) {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        (entries.tokens.values().map(HashMap::len).sum(), entries.subjects.values().map(HashMap::len).sum())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claims::{Audience, Plan, WireClaims};
+
+    fn claims(jti: &str, sub: &str, iat: u64) -> Claims {
+        WireClaims {
+            iss: "authpair".into(),
+            aud: Audience::One("authpair".into()),
+            sub: sub.into(),
+            exp: iat + 900,
+            nbf: iat,
+            iat,
+            jti: jti.into(),
+            client_id: "c".into(),
+            preferred_username: sub.into(),
+            roles: vec![],
+            scope: String::new(),
+            plan: Plan::Free,
+        }
+        .into_claims()
+    }
+
+    #[test]
+    fn rv_03_a_token_is_revoked_by_issuer_and_jti_and_a_subject_by_issue_time() {
+        let list = Denylist::local();
+        let now = now_secs();
+        list.apply(Revocation::Token { issuer: "authpair".into(), token_id: "t1".into(), expires_at: now + 60 });
+        list.apply(Revocation::Subject {
+            issuer: "authpair".into(),
+            subject: "bob".into(),
+            not_before: now,
+            expires_at: now + 60,
+        });
+        assert_eq!(list.check(&claims("t1", "alice", now as u64)), Err(AuthError::Revoked));
+        assert_eq!(list.check(&claims("t2", "alice", now as u64)), Ok(()));
+        assert_eq!(list.check(&claims("t3", "bob", now as u64 - 1)), Err(AuthError::Revoked));
+        assert_eq!(list.check(&claims("t4", "bob", now as u64)), Ok(()), "issued at the line is valid");
+        assert_eq!(list.len(), (1, 1));
+    }
+
+    #[test]
+    fn expired_entries_are_pruned() {
+        let list = Denylist::local();
+        let now = now_secs();
+        list.apply(Revocation::Token { issuer: "i".into(), token_id: "old".into(), expires_at: now - 1 });
+        list.apply(Revocation::Token { issuer: "i".into(), token_id: "live".into(), expires_at: now + 60 });
+        list.prune();
+        assert_eq!(list.len(), (1, 0));
+    }
+
+    #[test]
+    fn a_fed_list_fails_closed_until_heard_from_and_when_silent_too_long() {
+        let list = Denylist::fed(Duration::from_secs(60));
+        assert_eq!(list.check(&claims("t", "s", now_secs() as u64)), Err(AuthError::RevocationsStale));
+        list.heard();
+        assert_eq!(list.check(&claims("t", "s", now_secs() as u64)), Ok(()));
+        let silent = Denylist::fed(Duration::ZERO);
+        silent.last_heard_ms.store(now_ms() - 5, Ordering::Relaxed);
+        assert!(silent.is_stale());
+    }
+}

@@ -1,0 +1,142 @@
+//! The client side of the auth service's revocation feed.
+//!
+//! Keeps one `WatchRevocations` stream open, resuming after the last applied
+//! sequence whenever it reconnects (with backoff and jitter). The denylist
+//! counts as fresh only once a connection's snapshot is complete, and then on
+//! every event or heartbeat; while the stream is down the service goes on with
+//! the last-known list until it is older than the maximum staleness, and then
+//! fails closed (see `Denylist::check`).
+
+use std::{sync::Arc, time::Duration};
+
+use authpair_claims::{Denylist, FEED_CREDENTIAL_HEADER, Revocation, Verifier};
+use authpair_proto::auth::v1::{
+    RevocationEvent, WatchRevocationsRequest, auth_service_client::AuthServiceClient, revocation_event::Event,
+};
+use secrecy::{ExposeSecret, SecretString};
+use tonic::{metadata::MetadataValue, transport::Channel};
+
+use crate::keys::{FIRST_BACKOFF, MAX_BACKOFF, install, with_jitter};
+
+#[derive(Debug)]
+pub struct FeedClient {
+    pub client: AuthServiceClient<Channel>,
+    pub credential: Option<SecretString>,
+    pub verifier: Arc<Verifier>,
+    pub denylist: Arc<Denylist>,
+}
+
+/// Why a connection ended.
+enum Ended {
+    /// The auth service's log is behind what we applied: it was reset.
+    LogReset,
+    Closed,
+}
+
+impl FeedClient {
+    /// Runs for the life of the service.
+    pub async fn run(mut self) {
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            match self.follow().await {
+                Ok(Ended::LogReset) => {
+                    tracing::warn!("the auth service's revocation log is behind ours; starting over");
+                    self.denylist.clear();
+                    continue;
+                }
+                Ok(Ended::Closed) => tracing::info!("revocation feed closed by the auth service"),
+                Err(e) => {
+                    let age = self.denylist.age().map(|a| a.as_secs());
+                    tracing::warn!(error = %e, feed_age_secs = ?age, "revocation feed unavailable");
+                }
+            }
+            let wait = with_jitter(backoff);
+            tokio::time::sleep(wait).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+            if !self.denylist.is_stale() {
+                backoff = FIRST_BACKOFF;
+            }
+        }
+    }
+
+    /// One connection: resume after the last applied sequence, apply events
+    /// until the stream ends.
+    async fn follow(&mut self) -> Result<Ended, tonic::Status> {
+        let after = self.denylist.sequence();
+        let mut request = tonic::Request::new(WatchRevocationsRequest { after_sequence: after });
+        if let Some(credential) = &self.credential {
+            let value = MetadataValue::try_from(credential.expose_secret())
+                .map_err(|_| tonic::Status::invalid_argument("feed credential is not a valid header value"))?;
+            request.metadata_mut().insert(FEED_CREDENTIAL_HEADER, value);
+        }
+        let mut stream = self.client.watch_revocations(request).await?.into_inner();
+        let mut in_sync = false;
+        while let Some(event) = stream.message().await? {
+            let RevocationEvent { sequence, event } = event;
+            match event {
+                Some(Event::Keys(jwks)) => {
+                    if let Err(e) = install(&jwks, &self.verifier) {
+                        tracing::warn!(error = %e, "ignoring a key set from the feed");
+                    }
+                }
+                Some(Event::Token(t)) => self.denylist.apply_logged(
+                    sequence,
+                    Revocation::Token { issuer: t.issuer, token_id: t.token_id, expires_at: t.expires_at },
+                ),
+                Some(Event::Subject(s)) => self.denylist.apply_logged(
+                    sequence,
+                    Revocation::Subject {
+                        issuer: s.issuer,
+                        subject: s.subject,
+                        not_before: s.not_before,
+                        expires_at: s.expires_at,
+                    },
+                ),
+                Some(Event::SnapshotComplete(_)) => {
+                    if sequence < after {
+                        return Ok(Ended::LogReset);
+                    }
+                    in_sync = true;
+                    tracing::info!(sequence, "revocation feed in sync");
+                }
+                Some(Event::Heartbeat(_)) => self.denylist.prune(),
+                None => {}
+            }
+            if in_sync {
+                self.denylist.heard();
+            }
+        }
+        Ok(Ended::Closed)
+    }
+}
+
+/// Flips health between SERVING and NOT_SERVING as keys and feed freshness
+/// allow, and logs each change.
+pub async fn report_health(
+    verifier: Arc<Verifier>,
+    denylist: Arc<Denylist>,
+    health: tonic_health::server::HealthReporter,
+    services: Vec<&'static str>,
+) {
+    let mut serving = None;
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tick.tick().await;
+        let now_serving = verifier.key_count() > 0 && !denylist.is_stale();
+        if serving == Some(now_serving) {
+            continue;
+        }
+        serving = Some(now_serving);
+        let status = if now_serving {
+            tracing::info!("serving: keys loaded and revocation feed fresh");
+            tonic_health::ServingStatus::Serving
+        } else {
+            let age = denylist.age().map(|a| a.as_secs());
+            tracing::warn!(keys = verifier.key_count(), feed_age_secs = ?age, "not serving: failing closed");
+            tonic_health::ServingStatus::NotServing
+        };
+        for service in std::iter::once("").chain(services.iter().copied()) {
+            health.set_service_status(service, status).await;
+        }
+    }
+}

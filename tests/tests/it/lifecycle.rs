@@ -1,0 +1,372 @@
+//! Token lifecycle: refresh rotation and lifetimes, revocation that reaches
+//! the resource service at once, key rotation, durability across restarts.
+
+use std::time::{Duration, Instant};
+
+use authpair_proto::{
+    auth::v1::{
+        DisableUserRequest, EnableUserRequest, GetJwksRequest, ListUsersRequest, LogoutRequest, RefreshRequest,
+        RevokeUserSessionsRequest, RotateSigningKeyRequest, SetUserRolesRequest, TokenResponse, UserRef,
+        WatchRevocationsRequest, user_ref,
+    },
+    resource::v1::{GetAdminDashboardRequest, GetMyProfileRequest, GetStatusRequest},
+};
+use authpair_tests::{
+    FEED_CREDENTIAL, ServingStatus, TestApp, TestResult, bearer, reason, resource_config, start_auth_at,
+    start_resource, wait_for_health,
+};
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use tonic::{Code, Request, Status, metadata::MetadataValue};
+
+fn by_name(name: &str) -> Option<UserRef> {
+    Some(UserRef { user: Some(user_ref::User::Username(name.into())) })
+}
+
+async fn profile(app: &TestApp, token: &str) -> Result<String, Status> {
+    Ok(app.resource.clone().get_my_profile(bearer(GetMyProfileRequest {}, token)).await?.into_inner().subject)
+}
+
+async fn refresh(app: &TestApp, refresh_token: &str) -> Result<TokenResponse, Status> {
+    Ok(app.auth.clone().refresh(RefreshRequest { refresh_token: refresh_token.into() }).await?.into_inner())
+}
+
+#[track_caller]
+fn assert_revoked<T: std::fmt::Debug>(result: Result<T, Status>) {
+    match result {
+        Ok(v) => panic!("expected token revoked, got OK {v:?}"),
+        Err(status) => {
+            assert_eq!((status.code(), status.message()), (Code::Unauthenticated, "token revoked"), "{status:?}");
+            assert_eq!(reason(&status).as_deref(), Some("TOKEN_REVOKED"));
+        }
+    }
+}
+
+#[track_caller]
+fn assert_refresh_refused<T: std::fmt::Debug>(result: Result<T, Status>) {
+    match result {
+        Ok(v) => panic!("expected refresh refused, got OK {v:?}"),
+        Err(status) => {
+            assert_eq!((status.code(), status.message()), (Code::Unauthenticated, "invalid refresh token"));
+        }
+    }
+}
+
+/// Calls GetMyProfile until it is refused, for at most `limit`; returns how
+/// long that took. Each call is a real round trip; there is no sleep.
+async fn time_until_rejected(app: &TestApp, token: &str, limit: Duration) -> Result<Duration, String> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Err(status) = profile(app, token).await {
+            assert_eq!(status.message(), "token revoked");
+            return Ok(start.elapsed());
+        }
+    }
+    Err(format!("still accepted after {limit:?}"))
+}
+
+fn kid_of(token: &str) -> Option<String> {
+    let header = URL_SAFE_NO_PAD.decode(token.split('.').next()?).ok()?;
+    let header: serde_json::Value = serde_json::from_slice(&header).ok()?;
+    header.get("kid")?.as_str().map(str::to_owned)
+}
+
+#[tokio::test]
+async fn rv_01_logout_revokes_the_session_and_the_access_token_sent_with_it() -> TestResult {
+    let app = TestApp::spawn().await?;
+    app.create_user("lou", "lou-password", &[]).await?;
+    let tokens = app.login("lou", "lou-password").await?;
+    let request = bearer(LogoutRequest { refresh_token: tokens.refresh_token.clone() }, &tokens.access_token);
+    let done = app.auth.clone().logout(request).await?.into_inner();
+    assert!(done.access_token_revoked);
+    time_until_rejected(&app, &tokens.access_token, Duration::from_secs(1)).await?;
+    assert_revoked(profile(&app, &tokens.access_token).await);
+    assert_refresh_refused(refresh(&app, &tokens.refresh_token).await);
+    // An unknown refresh token is refused.
+    let unknown = app.auth.clone().logout(LogoutRequest { refresh_token: "aprt_unknown".into() }).await;
+    assert_refresh_refused(unknown);
+    Ok(())
+}
+
+#[tokio::test]
+async fn revocation_reaches_the_resource_service_within_one_second_over_100_trials() -> TestResult {
+    let app = TestApp::spawn().await?;
+    app.create_user("tess", "tess-password", &[]).await?;
+    let mut session = app.login("tess", "tess-password").await?;
+    let mut delays = Vec::with_capacity(100);
+    for _ in 0..100 {
+        let next = refresh(&app, &session.refresh_token).await?;
+        assert_eq!(profile(&app, &next.access_token).await?.len(), 36);
+        // Revoke this access token alone, through the auth service, by
+        // logging out a throwaway session with it attached.
+        let throwaway = app.login("tess", "tess-password").await?;
+        let request = bearer(LogoutRequest { refresh_token: throwaway.refresh_token }, &next.access_token);
+        app.auth.clone().logout(request).await?;
+        delays.push(time_until_rejected(&app, &next.access_token, Duration::from_secs(1)).await?);
+        session = next;
+    }
+    delays.sort();
+    let (p50, p99) = (delays[49], delays[98]);
+    eprintln!("revocation propagation over 100 trials: p50 {p50:?}, p99 {p99:?}, max {:?}", delays[99]);
+    assert!(p99 < Duration::from_secs(1), "p99 {p99:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn rv_05_revoke_user_sessions_ends_every_session_and_older_token_but_not_newer_ones() -> TestResult {
+    let app = TestApp::spawn().await?;
+    app.create_user("mia", "mia-password", &[]).await?;
+    let mut sessions = Vec::new();
+    for _ in 0..3 {
+        sessions.push(app.login("mia", "mia-password").await?);
+    }
+    let admin = app.admin_token().await?;
+    let request = bearer(RevokeUserSessionsRequest { user: by_name("mia") }, &admin);
+    let revoked = app.admin.clone().revoke_user_sessions(request).await?.into_inner();
+    assert_eq!(revoked.sessions_revoked, 3);
+    for session in &sessions {
+        time_until_rejected(&app, &session.access_token, Duration::from_secs(1)).await?;
+        assert_revoked(profile(&app, &session.access_token).await);
+        assert_refresh_refused(refresh(&app, &session.refresh_token).await);
+    }
+    // Logging in again right away, in the same second, gives a working token.
+    let fresh = app.login("mia", "mia-password").await?;
+    assert_eq!(profile(&app, &fresh.access_token).await?.len(), 36);
+    Ok(())
+}
+
+#[tokio::test]
+async fn rv_05_a_disabled_user_cannot_log_in_refresh_or_use_old_tokens_until_enabled() -> TestResult {
+    let app = TestApp::spawn().await?;
+    app.create_user("dan", "dan-password", &[]).await?;
+    let session = app.login("dan", "dan-password").await?;
+    let admin = app.admin_token().await?;
+    let disabled = app.admin.clone().disable_user(bearer(DisableUserRequest { user: by_name("dan") }, &admin)).await?;
+    assert!(disabled.into_inner().disabled);
+    time_until_rejected(&app, &session.access_token, Duration::from_secs(1)).await?;
+    assert_refresh_refused(refresh(&app, &session.refresh_token).await);
+    let login = app.login("dan", "dan-password").await.err().ok_or("a disabled user logged in")?;
+    assert_eq!((login.code(), login.message()), (Code::Unauthenticated, "invalid credentials"));
+
+    let enabled = app.admin.clone().enable_user(bearer(EnableUserRequest { user: by_name("dan") }, &admin)).await?;
+    assert!(!enabled.into_inner().disabled);
+    let again = app.login("dan", "dan-password").await?;
+    assert_eq!(profile(&app, &again.access_token).await?.len(), 36);
+    assert_revoked(profile(&app, &session.access_token).await);
+    Ok(())
+}
+
+#[tokio::test]
+async fn rv_06_a_demoted_admin_loses_admin_rights_at_once_on_both_services() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let (_, old_admin_token) = app.user_with_token("ada", &["admin"]).await?;
+    let root = app.admin_token().await?;
+    let demote = SetUserRolesRequest { user: by_name("ada"), roles: vec!["viewer".into()] };
+    app.admin.clone().set_user_roles(bearer(demote, &root)).await?;
+    time_until_rejected(&app, &old_admin_token, Duration::from_secs(1)).await?;
+    let dashboard =
+        app.resource.clone().get_admin_dashboard(bearer(GetAdminDashboardRequest {}, &old_admin_token)).await;
+    assert_revoked(dashboard);
+    // The auth service's own admin API refuses it too.
+    assert_revoked(app.admin.clone().list_users(bearer(ListUsersRequest::default(), &old_admin_token)).await);
+    Ok(())
+}
+
+#[tokio::test]
+async fn rf_04_idle_and_absolute_refresh_lifetimes_are_enforced() -> TestResult {
+    let idle = TestApp::spawn_with(|a| a.refresh_token_idle = Duration::ZERO, |_| {}).await?;
+    idle.create_user("ivy", "ivy-password", &[]).await?;
+    let tokens = idle.login("ivy", "ivy-password").await?;
+    assert_refresh_refused(refresh(&idle, &tokens.refresh_token).await);
+
+    let absolute = TestApp::spawn_with(|a| a.refresh_token_ttl = Duration::ZERO, |_| {}).await?;
+    absolute.create_user("abe", "abe-password", &[]).await?;
+    let tokens = absolute.login("abe", "abe-password").await?;
+    assert_refresh_refused(refresh(&absolute, &tokens.refresh_token).await);
+    Ok(())
+}
+
+#[tokio::test]
+async fn rf_06_a_retry_inside_the_grace_window_gets_the_same_successor_and_never_forks() -> TestResult {
+    let app = TestApp::spawn_with(|a| a.refresh_grace = Duration::from_secs(60), |_| {}).await?;
+    app.create_user("gus", "gus-password", &[]).await?;
+    let first = app.login("gus", "gus-password").await?;
+    let second = refresh(&app, &first.refresh_token).await?;
+    let retried = refresh(&app, &first.refresh_token).await?;
+    assert_eq!(retried.refresh_token, second.refresh_token, "the retry gets the same successor");
+    let third = refresh(&app, &second.refresh_token).await?;
+    // The successor is used now: presenting the first token again is reuse.
+    assert_refresh_refused(refresh(&app, &first.refresh_token).await);
+    assert_refresh_refused(refresh(&app, &third.refresh_token).await);
+    Ok(())
+}
+
+#[tokio::test]
+async fn watch_revocations_is_closed_to_callers_without_the_feed_credential() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let admin = app.admin_token().await?;
+    let mut attempts =
+        vec![Request::new(WatchRevocationsRequest::default()), bearer(WatchRevocationsRequest::default(), &admin)];
+    let mut wrong = Request::new(WatchRevocationsRequest::default());
+    wrong.metadata_mut().insert("x-authpair-feed-credential", MetadataValue::from_static("guess"));
+    attempts.push(wrong);
+    for request in attempts {
+        let status = app.auth.clone().watch_revocations(request).await.err().ok_or("feed opened")?;
+        assert_eq!((status.code(), status.message()), (Code::Unauthenticated, "invalid feed credential"));
+        assert_eq!(reason(&status).as_deref(), Some("FEED_CREDENTIAL_INVALID"));
+    }
+    let mut right = Request::new(WatchRevocationsRequest::default());
+    right.metadata_mut().insert("x-authpair-feed-credential", MetadataValue::from_static(FEED_CREDENTIAL));
+    let mut stream = app.auth.clone().watch_revocations(right).await?.into_inner();
+    let first = stream.message().await?.ok_or("empty feed")?;
+    assert!(matches!(first.event, Some(authpair_proto::auth::v1::revocation_event::Event::Keys(_))));
+    Ok(())
+}
+
+#[tokio::test]
+async fn ds_06_a_flood_of_unknown_kids_causes_at_most_one_key_fetch() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let admin = app.admin_token().await?;
+    let fetches = |app: &TestApp, admin: String| {
+        let mut resource = app.resource.clone();
+        async move {
+            Ok::<_, Status>(
+                resource
+                    .get_admin_dashboard(bearer(GetAdminDashboardRequest {}, &admin))
+                    .await?
+                    .into_inner()
+                    .key_fetches,
+            )
+        }
+    };
+    let before = fetches(&app, admin.clone()).await?;
+    let forger = app.forger().await?;
+    let claims = forger.claims("mallory", &["admin"]);
+    for i in 0..1000 {
+        let header = serde_json::json!({"alg": "EdDSA", "typ": "at+jwt", "kid": format!("random-{i}")});
+        let status = profile(&app, &forger.sign(&header, &claims)).await.err().ok_or("unknown kid accepted")?;
+        assert_eq!((status.code(), status.message()), (Code::Unauthenticated, "unknown signing key"));
+    }
+    let after = fetches(&app, admin.clone()).await?;
+    eprintln!("key fetches caused by 1000 unknown kids: {}", after - before);
+    assert!(after - before <= 1, "{before} -> {after}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn r_04_signing_key_rotation_under_load_fails_no_call() -> TestResult {
+    let app = TestApp::spawn_with(|a| a.key_publish_delay = Duration::from_secs(1), |_| {}).await?;
+    app.create_user("rob", "rob-password", &[]).await?;
+    let old = app.login("rob", "rob-password").await?;
+    let old_kid = kid_of(&old.access_token).ok_or("no kid")?;
+    let admin = app.admin_token().await?;
+
+    // Load: refresh for a new token, then call with it, over and over.
+    let load = {
+        let (auth, resource) = (app.auth.clone(), app.resource.clone());
+        let mut refresh_token = old.refresh_token.clone();
+        let old_kid = old_kid.clone();
+        tokio::spawn(async move {
+            let (mut auth, mut resource) = (auth, resource);
+            let (mut calls, mut failures, mut new_kid_calls) = (0u32, Vec::new(), 0u32);
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(4) {
+                let pair = match auth.refresh(RefreshRequest { refresh_token: refresh_token.clone() }).await {
+                    Ok(pair) => pair.into_inner(),
+                    Err(status) => {
+                        failures.push(status);
+                        break;
+                    }
+                };
+                refresh_token = pair.refresh_token.clone();
+                for _ in 0..5 {
+                    calls += 1;
+                    match resource.get_my_profile(bearer(GetMyProfileRequest {}, &pair.access_token)).await {
+                        Ok(_) => {}
+                        Err(status) => failures.push(status),
+                    }
+                }
+                if kid_of(&pair.access_token).as_deref() != Some(old_kid.as_str()) {
+                    new_kid_calls += 5;
+                }
+            }
+            (calls, failures, new_kid_calls)
+        })
+    };
+    let rotated = app.admin.clone().rotate_signing_key(bearer(RotateSigningKeyRequest {}, &admin)).await?;
+    let rotated = rotated.into_inner();
+    assert_eq!(rotated.previous_kid, old_kid);
+    assert_ne!(rotated.kid, old_kid);
+    // Published at once, before it signs anything.
+    let jwks = app.auth.clone().get_jwks(GetJwksRequest {}).await?.into_inner();
+    let kids: Vec<_> = jwks.keys.iter().map(|k| k.kid.as_str()).collect();
+    assert!(kids.contains(&rotated.kid.as_str()) && kids.contains(&old_kid.as_str()), "{kids:?}");
+
+    let (calls, failures, new_kid_calls) = load.await?;
+    eprintln!("rotation under load: {calls} calls, {} failed, {new_kid_calls} with the new key", failures.len());
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(new_kid_calls > 0, "the new key never signed during the test");
+    // A token signed by the old key stays valid until it expires.
+    assert_eq!(profile(&app, &old.access_token).await?.len(), 36);
+    Ok(())
+}
+
+#[tokio::test]
+async fn r_01_revocations_sessions_and_keys_survive_a_crash_of_both_services() -> TestResult {
+    let mut app = TestApp::spawn().await?;
+    app.create_user("kim", "kim-password", &[]).await?;
+    app.create_user("lee", "lee-password", &[]).await?;
+    let revoked = app.login("kim", "kim-password").await?;
+    let request = bearer(LogoutRequest { refresh_token: revoked.refresh_token.clone() }, &revoked.access_token);
+    app.auth.clone().logout(request).await?;
+    let live = app.login("lee", "lee-password").await?;
+    let other = app.login("kim", "kim-password").await?;
+    let admin = app.admin_token().await?;
+    app.admin.clone().revoke_user_sessions(bearer(RevokeUserSessionsRequest { user: by_name("kim") }, &admin)).await?;
+
+    app.resource_server.kill().await;
+    app.auth_server.kill().await;
+    let auth = start_auth_at(app.auth_server.addr, app.auth_config.clone()).await?;
+    let resource = start_resource(resource_config(&auth, app.data_dir.path().join("resource-after"))).await?;
+    app.resource = authpair_proto::resource::v1::resource_service_client::ResourceServiceClient::new(
+        authpair_tests::channel(resource.addr)?,
+    );
+
+    assert_revoked(profile(&app, &revoked.access_token).await);
+    assert_revoked(profile(&app, &other.access_token).await);
+    assert_refresh_refused(refresh(&app, &other.refresh_token).await);
+    assert_eq!(profile(&app, &live.access_token).await?.len(), 36);
+    let refreshed = refresh(&app, &live.refresh_token).await?;
+    assert_eq!(profile(&app, &refreshed.access_token).await?.len(), 36);
+    assert!(!app.login("kim", "kim-password").await?.access_token.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn r_08_while_the_auth_service_is_down_the_last_list_holds_then_calls_fail_closed_then_recover() -> TestResult {
+    let mut app = TestApp::spawn_with(|_| {}, |r| r.max_revocation_staleness = Duration::from_secs(2)).await?;
+    app.create_user("nat", "nat-password", &[]).await?;
+    let revoked = app.login("nat", "nat-password").await?;
+    let live = app.login("nat", "nat-password").await?;
+    let request = bearer(LogoutRequest { refresh_token: revoked.refresh_token }, &revoked.access_token);
+    app.auth.clone().logout(request).await?;
+    time_until_rejected(&app, &revoked.access_token, Duration::from_secs(1)).await?;
+
+    app.auth_server.stop().await?;
+    // Down, within the staleness bound: the last-known list holds.
+    assert_revoked(profile(&app, &revoked.access_token).await);
+    assert_eq!(profile(&app, &live.access_token).await?.len(), 36);
+    // Past it: fail closed.
+    wait_for_health(app.resource_server.addr, ServingStatus::NotServing).await?;
+    let stale = profile(&app, &live.access_token).await.err().ok_or("served on a stale list")?;
+    assert_eq!((stale.code(), stale.message()), (Code::Unavailable, "revocation list is stale"));
+    assert_eq!(reason(&stale).as_deref(), Some("REVOCATIONS_STALE"));
+    let status = app.resource.clone().get_status(GetStatusRequest {}).await?.into_inner();
+    assert!(status.revocation_feed_age_seconds >= 2, "{status:?}");
+
+    // Back on the same address: the feed resumes by itself.
+    let _auth = start_auth_at(app.auth_server.addr, app.auth_config.clone()).await?;
+    wait_for_health(app.resource_server.addr, ServingStatus::Serving).await?;
+    assert_eq!(profile(&app, &live.access_token).await?.len(), 36);
+    assert_revoked(profile(&app, &revoked.access_token).await);
+    Ok(())
+}
