@@ -106,7 +106,7 @@ impl KeyRing {
         let old_unpublish_at = signs_from + self.policy.retire_grace.as_secs() as i64;
         let rotation = self.store.add_signing_key(&key, now, signs_from, old_unpublish_at).await?;
         self.reload().await?;
-        tracing::info!(target: "authpair::audit", event = "signing_key_rotated", kid = key.kid(), signs_from);
+        tracing::info!(kid = key.kid(), signs_from, "published a new signing key");
         Ok((Arc::new(key), signs_from, rotation))
     }
 
