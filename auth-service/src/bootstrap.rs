@@ -10,8 +10,9 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::{
     config::BootstrapAdmin,
     input,
+    secret::refresh_token_hash,
     state::{AuthState, now},
-    store::NewUser,
+    store::{NewUser, ServiceAccountRow},
 };
 
 pub const GENERATED_ADMIN_USERNAME: &str = "admin";
@@ -57,3 +58,32 @@ pub async fn ensure_admin(state: &AuthState) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Creates or updates the configured service account (scope
+/// revocations:watch) so a resource service can follow the feed with no
+/// manual step. The configured secret is authoritative.
+pub async fn ensure_service_account(state: &AuthState) -> anyhow::Result<()> {
+    let Some(account) = &state.config.bootstrap_service_account else {
+        return Ok(());
+    };
+    input::service_name(&account.name).map_err(|e| anyhow::anyhow!("AUTH_BOOTSTRAP_SERVICE_ACCOUNT: {e}"))?;
+    let now = now();
+    let existing = state.store.service_account(&account.name).await?;
+    let mut scopes = existing.as_ref().map(|a| a.scopes.clone()).unwrap_or_default();
+    if !scopes.iter().any(|s| s == FEED_SCOPE) {
+        scopes.push(FEED_SCOPE.to_owned());
+    }
+    let row = ServiceAccountRow {
+        name: account.name.clone(),
+        secret_hash: refresh_token_hash(&account.secret),
+        scopes,
+        plan: existing.as_ref().map_or(Plan::Free, |a| a.plan),
+        created_at: existing.as_ref().map_or(now, |a| a.created_at),
+        tokens_valid_after: existing.as_ref().map_or(now + 1, |a| a.tokens_valid_after),
+    };
+    state.store.put_service_account(&row, true).await?;
+    tracing::info!(name = account.name.as_str(), "bootstrap service account ready");
+    Ok(())
+}
+
+const FEED_SCOPE: &str = "revocations:watch";

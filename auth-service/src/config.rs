@@ -63,10 +63,16 @@ pub struct Config {
     #[arg(long, env = "AUTH_REVOKE_ON_ROLE_CHANGE", default_value = "true", action = clap::ArgAction::Set)]
     pub revoke_on_role_change: bool,
 
-    /// Credential resource services present to WatchRevocations
-    /// (`x-authpair-feed-credential`). Unset: the feed is closed.
-    #[arg(long, env = "AUTH_REVOCATION_FEED_CREDENTIAL", hide_env_values = true, value_parser = parse_secret)]
-    pub revocation_feed_credential: Option<SecretString>,
+    /// `name:secret` of a service account to create (or update) at start,
+    /// with scope revocations:watch: how a resource service gets onto the
+    /// revocation feed without a manual step.
+    #[arg(long, env = "AUTH_BOOTSTRAP_SERVICE_ACCOUNT", hide_env_values = true, value_parser = BootstrapServiceAccount::parse)]
+    pub bootstrap_service_account: Option<BootstrapServiceAccount>,
+
+    /// The scopes each role grants to user tokens, as
+    /// `role=scope,scope;role=...`; a user gets the union over their roles.
+    #[arg(long, env = "AUTH_ROLE_SCOPES", default_value = crate::grants::DEFAULT_ROLE_SCOPES, value_parser = crate::grants::RoleScopes::parse)]
+    pub role_scopes: crate::grants::RoleScopes,
 
     /// Heartbeat interval of the revocation feed, in seconds.
     #[arg(long = "feed-heartbeat-secs", env = "AUTH_FEED_HEARTBEAT_SECS", default_value = "5", value_parser = parse_secs)]
@@ -105,7 +111,8 @@ impl Config {
             leeway: Duration::from_secs(30),
             refresh_grace: Duration::ZERO,
             revoke_on_role_change: true,
-            revocation_feed_credential: None,
+            bootstrap_service_account: None,
+            role_scopes: crate::grants::RoleScopes::default(),
             feed_heartbeat: Duration::from_secs(5),
             key_publish_delay: Duration::from_secs(60),
             key_rotation: Duration::ZERO,
@@ -146,8 +153,30 @@ impl BootstrapAdmin {
     }
 }
 
-fn parse_secret(value: &str) -> Result<SecretString, String> {
-    Ok(SecretString::from(value))
+/// A service account to provision at start. Debug shows the name only.
+#[derive(Clone)]
+pub struct BootstrapServiceAccount {
+    pub name: String,
+    pub secret: SecretString,
+}
+
+impl std::fmt::Debug for BootstrapServiceAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootstrapServiceAccount").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl BootstrapServiceAccount {
+    pub fn new(name: &str, secret: &str) -> Self {
+        Self { name: name.into(), secret: SecretString::from(secret) }
+    }
+
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value.split_once(':') {
+            Some((name, secret)) if !name.is_empty() && secret.len() >= 16 => Ok(Self::new(name, secret)),
+            _ => Err("expected name:secret, with a secret of at least 16 characters".into()),
+        }
+    }
 }
 
 fn parse_secs(value: &str) -> Result<Duration, String> {

@@ -87,12 +87,18 @@ impl Feed {
         });
     }
 
-    pub fn subscribe(self: &Arc<Self>, after_sequence: u64) -> FeedStream {
+    /// Streams the feed from `after_sequence` until the server stops or the
+    /// Unix time `until` (the watcher's token expiry) passes.
+    pub fn subscribe(self: &Arc<Self>, after_sequence: u64, until: u64) -> FeedStream {
         let (tx, rx) = mpsc::channel(256);
         let feed = self.clone();
+        let left = Duration::from_secs(until.saturating_sub(now().max(0) as u64));
         tokio::spawn(async move {
-            if let Err(status) = feed.serve(after_sequence, &tx).await {
-                let _ = tx.send(Err(status)).await;
+            match tokio::time::timeout(left, feed.serve(after_sequence, &tx)).await {
+                Ok(Err(status)) => {
+                    let _ = tx.send(Err(status)).await;
+                }
+                Ok(Ok(())) | Err(_) => {}
             }
         });
         ReceiverStream::new(rx)

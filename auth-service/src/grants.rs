@@ -1,39 +1,102 @@
-//! What a user's roles grant: the scopes in their access tokens.
+//! What callers are granted: the scopes in user tokens (from their roles, by
+//! a configurable table) and in service tokens (exactly what the account was
+//! granted, narrowed to what was asked for).
 
-use authpair_claims::{Grant, Role};
+use authpair_claims::{
+    Grant, Role,
+    claims::SERVICE_SUBJECT_PREFIX,
+    policy::{SCOPES, SERVICE_ONLY_SCOPES},
+};
 
-use crate::store::UserRow;
+use crate::store::{ServiceAccountRow, UserRow};
 
 /// The `client_id` of tokens from first-party username/password login.
 pub const LOGIN_CLIENT_ID: &str = "authpair-login";
 
-/// Scopes each role grants. A user gets the union over their roles.
-pub const ROLE_SCOPES: &[(Role, &[&str])] = &[
-    (Role::Viewer, &["profile", "documents:read"]),
-    (Role::Editor, &["profile", "documents:read", "documents:write"]),
-    (Role::Admin, &["profile", "documents:read", "documents:write", "admin"]),
-];
+/// The compiled-in role table (`--role-scopes` overrides it).
+pub const DEFAULT_ROLE_SCOPES: &str = "viewer=profile,documents:read;\
+    editor=profile,documents:read,documents:write;\
+    admin=profile,documents:read,documents:write,admin";
 
-pub fn scopes_for(roles: &[Role]) -> Vec<String> {
-    let mut scopes: Vec<String> = ROLE_SCOPES
-        .iter()
-        .filter(|(role, _)| roles.contains(role))
-        .flat_map(|(_, scopes)| scopes.iter().map(|s| s.to_string()))
-        .collect();
-    scopes.sort();
-    scopes.dedup();
-    scopes
+/// Scopes each role grants to user tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleScopes(Vec<(Role, Vec<String>)>);
+
+impl Default for RoleScopes {
+    fn default() -> Self {
+        // The default is a constant this module's tests parse.
+        Self::parse(DEFAULT_ROLE_SCOPES).unwrap_or(Self(Vec::new()))
+    }
+}
+
+impl RoleScopes {
+    /// `role=scope,scope;role=...`. Only known scopes, and never one
+    /// reserved for services.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut table = Vec::new();
+        for entry in text.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+            let (role, scopes) = entry.split_once('=').ok_or_else(|| format!("expected role=scopes in {entry:?}"))?;
+            let role: Role = role.trim().parse().map_err(|e: authpair_claims::claims::UnknownName| e.to_string())?;
+            let scopes: Vec<String> =
+                scopes.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+            if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
+                return Err(format!("unknown scope {bad:?}"));
+            }
+            if let Some(bad) = scopes.iter().find(|s| SERVICE_ONLY_SCOPES.contains(&s.as_str())) {
+                return Err(format!("scope {bad:?} is for service accounts only"));
+            }
+            table.push((role, scopes));
+        }
+        Ok(Self(table))
+    }
+
+    pub fn scopes_for(&self, roles: &[Role]) -> Vec<String> {
+        let mut scopes: Vec<String> =
+            self.0.iter().filter(|(role, _)| roles.contains(role)).flat_map(|(_, s)| s.iter().cloned()).collect();
+        scopes.sort();
+        scopes.dedup();
+        scopes
+    }
 }
 
 /// The grant for a user, read fresh from the database at every issue.
-pub fn for_user(user: &UserRow) -> Grant {
+pub fn for_user(user: &UserRow, table: &RoleScopes) -> Grant {
     Grant {
         subject: user.id.clone(),
         username: user.username.clone(),
         client_id: LOGIN_CLIENT_ID.to_owned(),
         roles: user.roles.clone(),
-        scopes: scopes_for(&user.roles),
+        scopes: table.scopes_for(&user.roles),
         plan: user.plan,
+    }
+}
+
+/// The scopes a service token gets: all granted when none are asked for,
+/// else exactly those asked for, each of which must have been granted.
+pub fn narrow(granted: &[String], requested: &str) -> Result<Vec<String>, String> {
+    let requested: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
+    if requested.is_empty() {
+        return Ok(granted.to_vec());
+    }
+    if let Some(extra) = requested.iter().find(|r| !granted.iter().any(|g| g == *r)) {
+        return Err(format!("scope {extra:?} was not granted to this client"));
+    }
+    let mut scopes: Vec<String> = requested.into_iter().map(str::to_owned).collect();
+    scopes.sort();
+    scopes.dedup();
+    Ok(scopes)
+}
+
+/// The grant for a service account: no roles, `sub` "svc:<name>".
+pub fn for_service(account: &ServiceAccountRow, scopes: Vec<String>) -> Grant {
+    let subject = format!("{SERVICE_SUBJECT_PREFIX}{}", account.name);
+    Grant {
+        username: subject.clone(),
+        subject,
+        client_id: account.name.clone(),
+        roles: Vec::new(),
+        scopes,
+        plan: account.plan,
     }
 }
 
@@ -42,9 +105,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scopes_are_the_sorted_union_of_the_roles_scopes() {
-        assert_eq!(scopes_for(&[Role::Viewer]), ["documents:read", "profile"]);
-        assert_eq!(scopes_for(&[Role::Viewer, Role::Admin]), ["admin", "documents:read", "documents:write", "profile"]);
-        assert!(scopes_for(&[]).is_empty());
+    fn user_scopes_are_the_sorted_union_of_the_roles_scopes() {
+        let table = RoleScopes::default();
+        assert_eq!(table.scopes_for(&[Role::Viewer]), ["documents:read", "profile"]);
+        assert_eq!(
+            table.scopes_for(&[Role::Viewer, Role::Admin]),
+            ["admin", "documents:read", "documents:write", "profile"]
+        );
+        assert!(table.scopes_for(&[]).is_empty());
+    }
+
+    #[test]
+    fn the_role_table_refuses_unknown_roles_unknown_scopes_and_service_scopes() {
+        assert!(RoleScopes::parse(DEFAULT_ROLE_SCOPES).is_ok());
+        assert!(RoleScopes::parse("root=profile").is_err());
+        assert!(RoleScopes::parse("viewer=profile,documents:delete").is_err());
+        assert!(RoleScopes::parse("admin=revocations:watch").is_err());
+        let custom = RoleScopes::parse("viewer=profile").map(|t| t.scopes_for(&[Role::Viewer]));
+        assert_eq!(custom, Ok(vec!["profile".to_owned()]));
+    }
+
+    #[test]
+    fn service_scopes_are_narrowed_to_the_request_and_never_widened() {
+        let granted = vec!["documents:read".to_owned(), "revocations:watch".to_owned()];
+        assert_eq!(narrow(&granted, ""), Ok(granted.clone()));
+        assert_eq!(narrow(&granted, "documents:read"), Ok(vec!["documents:read".to_owned()]));
+        assert!(narrow(&granted, "documents:read admin").is_err());
     }
 }

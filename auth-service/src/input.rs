@@ -65,6 +65,27 @@ pub fn roles(names: &[String], default: Option<Role>) -> Result<Vec<Role>, ApiEr
     Ok(roles)
 }
 
+/// A service-account name: 1 to 64 of a-z, 0-9 and '-'.
+pub fn service_name(name: &str) -> Result<&str, ApiError> {
+    let valid = (1..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if valid { Ok(name) } else { Err(ApiError::invalid("name must be 1 to 64 of a-z, 0-9 and '-'")) }
+}
+
+/// Scopes for a service account: at least one, each known.
+pub fn service_scopes(scopes: &[String]) -> Result<Vec<String>, ApiError> {
+    if scopes.is_empty() {
+        return Err(ApiError::invalid("at least one scope is required"));
+    }
+    let mut scopes = scopes.to_vec();
+    if let Some(bad) = scopes.iter().find(|s| !authpair_claims::policy::SCOPES.contains(&s.as_str())) {
+        return Err(ApiError::invalid(format!("unknown scope {:?}", bad.chars().take(64).collect::<String>())));
+    }
+    scopes.sort();
+    scopes.dedup();
+    Ok(scopes)
+}
+
 /// A plan name; empty means free.
 pub fn plan(name: &str) -> Result<Plan, ApiError> {
     if name.is_empty() {

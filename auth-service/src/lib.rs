@@ -21,7 +21,7 @@ mod bootstrap;
 pub mod config;
 mod error;
 mod feed;
-mod grants;
+pub mod grants;
 pub mod input;
 mod keyring;
 mod password;
@@ -30,5 +30,5 @@ mod server;
 mod state;
 mod store;
 
-pub use config::{BootstrapAdmin, Config};
+pub use config::{BootstrapAdmin, BootstrapServiceAccount, Config};
 pub use server::{MAX_MESSAGE_BYTES, serve};

@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 
 /// A prefix makes leaked tokens easy for secret scanners to spot.
 const PREFIX: &str = "aprt_";
+const CLIENT_SECRET_PREFIX: &str = "apcs_";
 /// Longer inputs are refused before hashing.
 pub const MAX_REFRESH_TOKEN_BYTES: usize = 256;
 
@@ -15,8 +16,22 @@ pub fn new_refresh_token() -> anyhow::Result<SecretString> {
     Ok(SecretString::from(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))))
 }
 
+/// A new service-account client secret: 256 random bits.
+pub fn new_client_secret() -> anyhow::Result<SecretString> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes)?;
+    Ok(SecretString::from(format!("{CLIENT_SECRET_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))))
+}
+
+/// Compares a presented secret with a stored hash in constant time.
+pub fn secret_matches(presented: &SecretString, stored_hash: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    refresh_token_hash(presented).as_bytes().ct_eq(stored_hash.as_bytes()).into()
+}
+
 /// The stored form. A lookup by this hash needs no secret comparison, so
 /// there is no timing side channel on the token itself.
+/// Used for refresh tokens and client secrets alike.
 pub fn refresh_token_hash(token: &SecretString) -> String {
     let digest = Sha256::digest(token.expose_secret().as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()

@@ -9,7 +9,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use authpair_claims::{
-    AuthInterceptor, Denylist, Grant, Plan, Policy, TokenSigner, Verifier, VerifierConfig,
+    AuthInterceptor, Denylist, Grant, Plan, Policy, QuotaGate, TokenSigner, Verifier, VerifierConfig,
     serving::{reflection, secured_server},
 };
 use authpair_proto::auth::v1::{admin_service_server::AdminServiceServer, auth_service_server::AuthServiceServer};
@@ -69,12 +69,12 @@ pub async fn serve(
     );
     feed.load_into(&denylist).await.context("loading revocations")?;
 
-    let interceptor = {
-        let policy = Policy::standard();
-        policy.check_covers(Policy::all_methods())?;
-        AuthInterceptor::new(verifier.clone(), denylist.clone(), Arc::new(policy))
-            .with_feed_credential(config.revocation_feed_credential.clone())
-    };
+    let policy = Arc::new(Policy::standard()?);
+    policy.check_covers(Policy::all_methods())?;
+    let interceptor = AuthInterceptor::new(verifier.clone(), denylist.clone(), policy.clone());
+    // No method of this service has a quota, so no limiter: one that did
+    // would fail closed.
+    let quotas = QuotaGate::layer(policy, None);
     let state = Arc::new(AuthState {
         hasher: PasswordHasher::new(config.hash_concurrency)?,
         config,
@@ -85,6 +85,7 @@ pub async fn serve(
         feed,
     });
     bootstrap::ensure_admin(&state).await?;
+    bootstrap::ensure_service_account(&state).await?;
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<AuthServiceServer<AuthApi>>().await;
@@ -98,7 +99,7 @@ pub async fn serve(
     };
 
     tracing::info!(%addr, "auth-service listening");
-    secured_server(interceptor)
+    secured_server(interceptor, quotas)
         .add_service(AuthServiceServer::new(AuthApi::new(state.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(AdminServiceServer::new(AdminApi::new(state)).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(health_service)

@@ -6,7 +6,7 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use authpair_claims::{Denylist, Revocation, TokenSigner};
+use authpair_claims::{Denylist, Grant, IssuedToken, Revocation, TokenSigner};
 use authpair_proto::auth::v1::TokenResponse;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -57,18 +57,23 @@ impl AuthState {
         Ok(NextRefresh { token, record })
     }
 
-    /// Signs an access token for `user` (roles and plan as stored now) and
-    /// pairs it with `refresh_token`.
-    pub fn token_response(&self, user: &UserRow, refresh_token: &SecretString) -> Result<TokenResponse, ApiError> {
-        let grant = grants::for_user(user);
+    /// Signs an access token for `grant` with the current signing key.
+    pub fn sign(&self, grant: &Grant, issued_at_least: i64) -> Result<IssuedToken, ApiError> {
         let key = self.keys.signing_key().ok_or_else(|| {
             tracing::error!("no signing key is valid now; is the clock behind the key's creation?");
             ApiError::Internal
         })?;
-        let issued = self.signer.issue(&key, &grant, user.tokens_valid_after.max(0) as u64).map_err(|e| {
+        self.signer.issue(&key, grant, issued_at_least.max(0) as u64).map_err(|e| {
             tracing::error!(error = %e, "signing failed");
             ApiError::Internal
-        })?;
+        })
+    }
+
+    /// Signs an access token for `user` (roles and plan as stored now) and
+    /// pairs it with `refresh_token`.
+    pub fn token_response(&self, user: &UserRow, refresh_token: &SecretString) -> Result<TokenResponse, ApiError> {
+        let grant = grants::for_user(user, &self.config.role_scopes);
+        let issued = self.sign(&grant, user.tokens_valid_after)?;
         Ok(TokenResponse {
             access_token: issued.token.expose_secret().to_owned(),
             token_type: "Bearer".into(),

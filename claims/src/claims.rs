@@ -8,6 +8,9 @@ use std::{fmt, str::FromStr};
 
 use serde::{Deserialize, Serialize};
 
+/// The `sub` prefix of service-account tokens.
+pub const SERVICE_SUBJECT_PREFIX: &str = "svc:";
+
 /// A role, for role-based access control.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -127,6 +130,11 @@ impl Claims {
     }
     pub fn plan(&self) -> Plan {
         self.plan
+    }
+    /// Service tokens have `sub` "svc:<name>"; user ids are UUIDs, so the
+    /// two can never be confused.
+    pub fn is_service(&self) -> bool {
+        self.subject.starts_with(SERVICE_SUBJECT_PREFIX)
     }
     /// The token's `jti`: what a revocation names.
     pub fn token_id(&self) -> &str {

@@ -1,5 +1,6 @@
 //! The one error type for authentication and authorization failures, and the
-//! one place that turns it into a `tonic::Status`.
+//! one place that turns it into a `tonic::Status`; and [`ApiError`], which
+//! handlers return, wrapping it beside the errors that are not about auth.
 //!
 //! Every failure carries a `google.rpc.ErrorInfo` with a stable `reason` (what
 //! clients branch on) and the domain [`ERROR_DOMAIN`]. Messages are short,
@@ -53,8 +54,6 @@ pub enum AuthError {
     MissingClaim(&'static str),
     #[error("token revoked")]
     Revoked,
-    #[error("invalid feed credential")]
-    FeedCredentialInvalid,
     #[error("invalid credentials")]
     InvalidCredentials,
     #[error("invalid refresh token")]
@@ -63,14 +62,28 @@ pub enum AuthError {
     // ---- Authorization: PERMISSION_DENIED (gRPC's 403). ----
     #[error("requires role {}", .0.as_str())]
     RoleRequired(Role),
+    #[error("requires scope {0}")]
+    ScopeRequired(&'static str),
+    #[error("requires a user token")]
+    UserRequired,
+    #[error("requires a service token")]
+    ServiceRequired,
+    #[error("not the owner")]
+    NotOwner,
     #[error("method not allowed")]
     NoPolicy,
+
+    // ---- Over a quota: RESOURCE_EXHAUSTED, with RetryInfo. ----
+    #[error("quota exceeded; retry in {}s", .retry_after.as_secs().max(1))]
+    QuotaExceeded { retry_after: std::time::Duration },
 
     // ---- The verifier cannot decide yet: UNAVAILABLE, fail closed. ----
     #[error("signing keys not loaded yet")]
     KeysUnavailable,
     #[error("revocation list is stale")]
     RevocationsStale,
+    #[error("quota service unavailable")]
+    QuotaUnavailable,
 }
 
 impl AuthError {
@@ -85,10 +98,15 @@ impl AuthError {
             Expired => "TOKEN_EXPIRED",
             NotYetValid => "TOKEN_NOT_YET_VALID",
             Revoked => "TOKEN_REVOKED",
-            FeedCredentialInvalid => "FEED_CREDENTIAL_INVALID",
             InvalidCredentials => "INVALID_CREDENTIALS",
             InvalidRefreshToken => "REFRESH_TOKEN_INVALID",
             RoleRequired(_) => "ROLE_REQUIRED",
+            ScopeRequired(_) => "SCOPE_REQUIRED",
+            UserRequired => "USER_TOKEN_REQUIRED",
+            ServiceRequired => "SERVICE_TOKEN_REQUIRED",
+            NotOwner => "NOT_OWNER",
+            QuotaExceeded { .. } => "QUOTA_EXCEEDED",
+            QuotaUnavailable => "QUOTA_UNAVAILABLE",
             NoPolicy => "METHOD_NOT_ALLOWED",
             KeysUnavailable => "KEYS_UNAVAILABLE",
             RevocationsStale => "REVOCATIONS_STALE",
@@ -100,8 +118,11 @@ impl AuthError {
     pub fn code(&self) -> Code {
         use AuthError::*;
         match self {
-            RoleRequired(_) | NoPolicy => Code::PermissionDenied,
-            KeysUnavailable | RevocationsStale => Code::Unavailable,
+            RoleRequired(_) | ScopeRequired(_) | UserRequired | ServiceRequired | NotOwner | NoPolicy => {
+                Code::PermissionDenied
+            }
+            QuotaExceeded { .. } => Code::ResourceExhausted,
+            KeysUnavailable | RevocationsStale | QuotaUnavailable => Code::Unavailable,
             _ => Code::Unauthenticated,
         }
     }
@@ -110,11 +131,61 @@ impl AuthError {
 impl From<AuthError> for Status {
     fn from(err: AuthError) -> Self {
         let mut metadata = HashMap::new();
-        if let AuthError::RoleRequired(role) = &err {
-            metadata.insert("role".to_owned(), role.as_str().to_owned());
+        match &err {
+            AuthError::RoleRequired(role) => {
+                metadata.insert("role".to_owned(), role.as_str().to_owned());
+            }
+            AuthError::ScopeRequired(scope) => {
+                metadata.insert("scope".to_owned(), (*scope).to_owned());
+            }
+            _ => {}
         }
-        let details = ErrorDetails::with_error_info(err.reason(), ERROR_DOMAIN, metadata);
+        let mut details = ErrorDetails::with_error_info(err.reason(), ERROR_DOMAIN, metadata);
+        if let AuthError::QuotaExceeded { retry_after } = &err {
+            details.set_retry_info(Some(*retry_after));
+        }
         Status::with_error_details(err.code(), err.to_string(), details)
+    }
+}
+
+/// What a handler can fail with: an auth decision, or an error that is not
+/// about auth (bad input, conflicts, outages). Internal detail is logged by
+/// whoever creates `Unavailable` or `Internal`, and never sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("service temporarily unavailable")]
+    Unavailable,
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ApiError::InvalidArgument(message.into())
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(err: ApiError) -> Self {
+        match err {
+            ApiError::Auth(auth) => auth.into(),
+            ApiError::InvalidArgument(m) => Status::invalid_argument(m),
+            ApiError::AlreadyExists(m) => Status::already_exists(m),
+            ApiError::NotFound(m) => Status::not_found(m),
+            ApiError::FailedPrecondition(m) => Status::failed_precondition(m),
+            ApiError::Unavailable => Status::unavailable(err.to_string()),
+            ApiError::Internal => Status::internal(err.to_string()),
+        }
     }
 }
 

@@ -18,22 +18,12 @@ use std::sync::{
     atomic::{AtomicU64, Ordering},
 };
 
-use secrecy::{ExposeSecret, SecretString};
-use subtle::ConstantTimeEq;
 use tonic::{Request, Status, body::Body, service::Interceptor};
 use tower::util::MapRequestLayer;
 
 use crate::{
-    bearer::bearer_token,
-    claims::Claims,
-    error::AuthError,
-    policy::{Access, Policy},
-    revocation::Denylist,
-    verifier::Verifier,
+    bearer::bearer_token, claims::Claims, error::AuthError, policy::Policy, revocation::Denylist, verifier::Verifier,
 };
-
-/// The metadata key that carries the revocation feed's shared credential.
-pub const FEED_CREDENTIAL_HEADER: &str = "x-authpair-feed-credential";
 
 /// The RPC path of the call (`/package.Service/Method`), set by [`method_layer`].
 #[derive(Debug, Clone)]
@@ -80,20 +70,12 @@ pub struct AuthInterceptor {
     verifier: Arc<Verifier>,
     denylist: Arc<Denylist>,
     policy: Arc<Policy>,
-    feed_credential: Option<Arc<SecretString>>,
     stats: Arc<DecisionStats>,
 }
 
 impl AuthInterceptor {
     pub fn new(verifier: Arc<Verifier>, denylist: Arc<Denylist>, policy: Arc<Policy>) -> Self {
-        Self { verifier, denylist, policy, feed_credential: None, stats: Arc::default() }
-    }
-
-    /// Admits callers of [`Access::FeedCredential`] methods that present this
-    /// credential. Without one, those methods are closed to everyone.
-    pub fn with_feed_credential(mut self, credential: Option<SecretString>) -> Self {
-        self.feed_credential = credential.filter(|c| !c.expose_secret().is_empty()).map(Arc::new);
-        self
+        Self { verifier, denylist, policy, stats: Arc::default() }
     }
 
     pub fn stats(&self) -> Arc<DecisionStats> {
@@ -107,16 +89,6 @@ impl AuthInterceptor {
         let claims = self.verifier.verify(token)?;
         self.denylist.check(&claims)?;
         Ok(Some(claims))
-    }
-
-    fn check_feed_credential(&self, request: &Request<()>) -> Result<(), AuthError> {
-        let presented = request.metadata().get(FEED_CREDENTIAL_HEADER).map(|v| v.as_encoded_bytes());
-        match (&self.feed_credential, presented) {
-            (Some(expected), Some(presented)) if bool::from(expected.expose_secret().as_bytes().ct_eq(presented)) => {
-                Ok(())
-            }
-            _ => Err(AuthError::FeedCredentialInvalid),
-        }
     }
 
     fn deny(&self, method: Option<&str>, subject: Option<&str>, err: AuthError) -> Status {
@@ -138,11 +110,9 @@ impl Interceptor for AuthInterceptor {
         let method = request.extensions().get::<RpcMethod>().cloned();
         let method = method.as_ref().map(RpcMethod::path);
         let caller = self.authenticate(&request).map_err(|e| self.deny(method, None, e))?;
-        let decision = match method.and_then(|m| self.policy.access(m)) {
-            Some(Access::FeedCredential) => self.check_feed_credential(&request),
-            _ => self.policy.authorize(method, caller.as_ref()),
-        };
-        decision.map_err(|e| self.deny(method, caller.as_ref().map(Claims::subject), e))?;
+        self.policy
+            .authorize(method, caller.as_ref())
+            .map_err(|e| self.deny(method, caller.as_ref().map(Claims::subject), e))?;
         self.stats.allowed.fetch_add(1, Ordering::Relaxed);
         if let Some(claims) = caller {
             request.extensions_mut().insert(claims);

@@ -8,30 +8,34 @@
 //! - [`revocation`]: the in-memory denylist (token ids and per-subject
 //!   "not before" times) every interceptor consults.
 //! - [`policy`]: the method policy table; authorization proper.
+//! - [`quota`]: the async gate that applies per-plan quotas after authorization.
 //! - [`interceptor`]: the path layer and the interceptor that run authentication,
 //!   then authorization, on every call; [`caller`] for handlers.
+//! - [`client`]: the client side: a channel layer that carries a token from a
+//!   service account or a user session, renewing it before expiry.
 //! - [`serving`]: the hardened server builder (HTTP/2 limits, auth layers in
 //!   order), reflection, signal handling and logging that both services share.
 //! - [`error`]: [`AuthError`] and the one `From<AuthError> for tonic::Status`.
 
 pub mod bearer;
 pub mod claims;
+pub mod client;
 pub mod error;
 pub mod interceptor;
 pub mod keys;
 pub mod policy;
+pub mod quota;
 pub mod revocation;
 pub mod serving;
 pub mod signer;
 pub mod verifier;
 
 pub use claims::{Claims, Grant, Plan, Role};
-pub use error::{AuthError, ERROR_DOMAIN};
-pub use interceptor::{
-    AuthInterceptor, DecisionStats, FEED_CREDENTIAL_HEADER, RpcMethod, caller, method_layer, optional_caller,
-};
+pub use error::{ApiError, AuthError, ERROR_DOMAIN};
+pub use interceptor::{AuthInterceptor, DecisionStats, RpcMethod, caller, method_layer, optional_caller};
 pub use keys::{PublicJwk, SigningKey};
-pub use policy::{Access, Policy};
+pub use policy::{Access, Policy, Principal, Rule, authorize_owner};
+pub use quota::{QuotaGate, QuotaLimiter};
 pub use revocation::{Denylist, Revocation};
 pub use signer::{IssuedToken, TokenSigner};
 pub use verifier::{Verifier, VerifierConfig};

@@ -5,11 +5,14 @@ use std::time::Duration;
 
 use tonic::{service::InterceptorLayer, transport::Server};
 use tower::layer::util::{Identity, Stack};
-use tower::util::MapRequestLayer;
+use tower::{filter::AsyncFilterLayer, util::MapRequestLayer};
 
 use tonic_reflection::server::{v1, v1alpha};
 
-use crate::interceptor::{AuthInterceptor, method_layer};
+use crate::{
+    interceptor::{AuthInterceptor, method_layer},
+    quota::QuotaGate,
+};
 
 /// HTTP/2 and request limits. tonic's defaults advertise no
 /// MAX_CONCURRENT_STREAMS and put no limit on resets the server itself
@@ -22,12 +25,20 @@ pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
 pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 type Capture = fn(http::Request<tonic::body::Body>) -> http::Request<tonic::body::Body>;
-/// A server whose every call passes the path layer, then the auth interceptor.
-pub type SecuredServer = Server<Stack<InterceptorLayer<AuthInterceptor>, Stack<MapRequestLayer<Capture>, Identity>>>;
+/// A server whose every call passes the path layer, the auth interceptor and
+/// the quota gate, in that order.
+pub type SecuredServer = Server<
+    Stack<
+        AsyncFilterLayer<QuotaGate>,
+        Stack<InterceptorLayer<AuthInterceptor>, Stack<MapRequestLayer<Capture>, Identity>>,
+    >,
+>;
 
 /// A server with the limits above and, around every route, in this order:
-/// the RPC-path layer, then authentication and authorization.
-pub fn secured_server(auth: AuthInterceptor) -> SecuredServer {
+/// the RPC-path layer (hands the path to the next two), authentication then
+/// authorization (the interceptor), then per-plan quotas (an async gate,
+/// because a shared limiter needs I/O).
+pub fn secured_server(auth: AuthInterceptor, quotas: AsyncFilterLayer<QuotaGate>) -> SecuredServer {
     Server::builder()
         .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
         .http2_max_local_error_reset_streams(Some(MAX_LOCAL_ERROR_RESETS))
@@ -37,6 +48,7 @@ pub fn secured_server(auth: AuthInterceptor) -> SecuredServer {
         .timeout(REQUEST_TIMEOUT)
         .layer(method_layer())
         .layer(InterceptorLayer::new(auth))
+        .layer(quotas)
 }
 
 /// gRPC reflection, v1 and v1alpha (grpcurl 1.8 speaks only v1alpha),

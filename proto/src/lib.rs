@@ -5,11 +5,23 @@
 //! - [`resource::v1`]: `ResourceService`.
 //! - [`FILE_DESCRIPTOR_SET`], [`ERROR_DETAILS_DESCRIPTOR_SET`]: encoded
 //!   descriptors for gRPC reflection.
-//! - [`METHODS`]: every RPC path in the .proto files, so the method policy can
-//!   be proven complete.
+//! - [`policy`]: every RPC with the policy declared in its .proto option
+//!   (read at build time; a method without one fails the build), and
+//!   [`methods`], every RPC path.
 //! - `redact`: hand-written Debug for the messages that carry secrets.
 
+pub mod policy;
 mod redact;
+
+/// The generated types of the policy option itself (authpair.policy.v1).
+pub mod authpair {
+    pub mod policy {
+        pub mod v1 {
+            #![allow(missing_debug_implementations, clippy::all)]
+            tonic::include_proto!("authpair.policy.v1");
+        }
+    }
+}
 
 pub mod auth {
     pub mod v1 {
@@ -34,4 +46,7 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "
 pub const ERROR_DETAILS_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/error_details_descriptor.bin"));
 
-include!(concat!(env!("OUT_DIR"), "/methods.rs"));
+/// Every RPC path declared in the .proto files.
+pub fn methods() -> impl Iterator<Item = &'static str> {
+    policy::POLICY.iter().map(|p| p.path)
+}

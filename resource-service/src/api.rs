@@ -9,15 +9,27 @@ use std::{
     time::Instant,
 };
 
-use authpair_claims::{DecisionStats, Denylist, Verifier, caller};
+use authpair_claims::{ApiError, DecisionStats, Denylist, Verifier, caller};
 use authpair_proto::resource::v1::{
-    AdminDashboard, GetAdminDashboardRequest, GetMyProfileRequest, GetStatusRequest, GetStatusResponse, Profile,
+    AdminDashboard, CreateDocumentRequest, DeleteDocumentRequest, DeleteDocumentResponse, Document,
+    GetAdminDashboardRequest, GetDocumentRequest, GetMyProfileRequest, GetStatusRequest, GetStatusResponse,
+    ListDocumentsRequest, ListDocumentsResponse, Profile, SearchRequest, SearchResponse, UpdateDocumentRequest,
     resource_service_server::ResourceService,
 };
 use tonic::{Request, Response, Status};
 
+use crate::{
+    documents::{self, to_proto},
+    store::Store,
+};
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
 #[derive(Debug, Clone)]
 pub struct ResourceApi {
+    store: Store,
     verifier: Arc<Verifier>,
     denylist: Arc<Denylist>,
     stats: Arc<DecisionStats>,
@@ -27,12 +39,13 @@ pub struct ResourceApi {
 
 impl ResourceApi {
     pub fn new(
+        store: Store,
         verifier: Arc<Verifier>,
         denylist: Arc<Denylist>,
         stats: Arc<DecisionStats>,
         key_fetches: Arc<AtomicU64>,
     ) -> Self {
-        Self { verifier, denylist, stats, key_fetches, started: Instant::now() }
+        Self { store, verifier, denylist, stats, key_fetches, started: Instant::now() }
     }
 
     fn key_count(&self) -> u32 {
@@ -82,5 +95,73 @@ impl ResourceService for ResourceApi {
             revoked_tokens: self.denylist.len().0 as u64,
             revoked_subjects: self.denylist.len().1 as u64,
         }))
+    }
+
+    async fn create_document(&self, request: Request<CreateDocumentRequest>) -> Result<Response<Document>, Status> {
+        let owner = caller(&request)?.subject().to_owned();
+        let req = request.into_inner();
+        let (title, body) = (documents::title(&req.title)?, documents::body(&req.body)?);
+        let doc = self.store.create(&owner, title, body, now()).await.map_err(ApiError::from)?;
+        Ok(Response::new(to_proto(doc)))
+    }
+
+    async fn get_document(&self, request: Request<GetDocumentRequest>) -> Result<Response<Document>, Status> {
+        let doc = documents::owned(&self.store, caller(&request)?, &request.get_ref().id).await?;
+        Ok(Response::new(to_proto(doc)))
+    }
+
+    async fn list_documents(
+        &self,
+        request: Request<ListDocumentsRequest>,
+    ) -> Result<Response<ListDocumentsResponse>, Status> {
+        let claims = caller(&request)?;
+        let req = request.get_ref();
+        let limit = match req.page_size {
+            0 => documents::DEFAULT_PAGE,
+            n => n.min(documents::MAX_PAGE),
+        };
+        let after = documents::decode_cursor(&req.page_token)?;
+        let owner = documents::visible_owner(claims);
+        // One extra row tells whether another page exists.
+        let mut docs = self.store.list(owner, after.as_ref(), limit + 1).await.map_err(ApiError::from)?;
+        let next_page_token = if docs.len() > limit as usize {
+            docs.truncate(limit as usize);
+            docs.last().map(documents::encode_cursor).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(ListDocumentsResponse {
+            documents: docs.into_iter().map(to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn update_document(&self, request: Request<UpdateDocumentRequest>) -> Result<Response<Document>, Status> {
+        let doc = documents::owned(&self.store, caller(&request)?, &request.get_ref().id).await?;
+        let req = request.into_inner();
+        let title = req.title.as_deref().map(documents::title).transpose()?;
+        let body = req.body.as_deref().map(documents::body).transpose()?;
+        let updated = self.store.update(&doc.id, title, body, now()).await.map_err(ApiError::from)?;
+        let updated = updated.ok_or_else(|| ApiError::NotFound("document not found".into()))?;
+        Ok(Response::new(to_proto(updated)))
+    }
+
+    async fn delete_document(
+        &self,
+        request: Request<DeleteDocumentRequest>,
+    ) -> Result<Response<DeleteDocumentResponse>, Status> {
+        let doc = documents::owned(&self.store, caller(&request)?, &request.get_ref().id).await?;
+        if !self.store.delete(&doc.id).await.map_err(ApiError::from)? {
+            return Err(ApiError::NotFound("document not found".into()).into());
+        }
+        Ok(Response::new(DeleteDocumentResponse {}))
+    }
+
+    async fn search(&self, request: Request<SearchRequest>) -> Result<Response<SearchResponse>, Status> {
+        let claims = caller(&request)?;
+        let query = documents::query(&request.get_ref().query)?;
+        let owner = documents::visible_owner(claims);
+        let docs = self.store.search(owner, query, documents::SEARCH_LIMIT).await.map_err(ApiError::from)?;
+        Ok(Response::new(SearchResponse { documents: docs.into_iter().map(to_proto).collect() }))
     }
 }

@@ -38,10 +38,29 @@ pub struct Config {
     #[arg(long = "max-token-lifetime-secs", env = "RESOURCE_MAX_TOKEN_LIFETIME_SECS", default_value = "3600", value_parser = parse_secs)]
     pub max_token_lifetime: Duration,
 
-    /// The credential for the auth service's revocation feed; must match the
-    /// auth service's AUTH_REVOCATION_FEED_CREDENTIAL.
-    #[arg(long, env = "RESOURCE_REVOCATION_FEED_CREDENTIAL", hide_env_values = true, value_parser = parse_secret)]
-    pub revocation_feed_credential: Option<SecretString>,
+    /// This service's own service account on the auth service (scope
+    /// revocations:watch), used to follow the revocation feed.
+    #[arg(long, env = "RESOURCE_CLIENT_ID", default_value = "resource-service")]
+    pub client_id: String,
+
+    #[arg(long, env = "RESOURCE_CLIENT_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    pub client_secret: Option<SecretString>,
+
+    /// Database URL; overrides the SQLite file in the data dir.
+    #[arg(long, env = "RESOURCE_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Search calls per window for the free plan.
+    #[arg(long, env = "RESOURCE_QUOTA_FREE", default_value = "10")]
+    pub quota_free: u32,
+
+    /// Search calls per window for the pro plan.
+    #[arg(long, env = "RESOURCE_QUOTA_PRO", default_value = "100")]
+    pub quota_pro: u32,
+
+    /// The quota window, in seconds.
+    #[arg(long = "quota-window-secs", env = "RESOURCE_QUOTA_WINDOW_SECS", default_value = "60", value_parser = parse_secs)]
+    pub quota_window: Duration,
 
     /// Longest the revocation feed may be silent, in seconds; after that,
     /// authenticated calls fail closed with UNAVAILABLE.
@@ -69,7 +88,12 @@ impl Config {
             audience: "authpair".into(),
             leeway: Duration::from_secs(30),
             max_token_lifetime: Duration::from_secs(3600),
-            revocation_feed_credential: None,
+            client_id: "resource-service".into(),
+            client_secret: None,
+            database_url: None,
+            quota_free: 10,
+            quota_pro: 100,
+            quota_window: Duration::from_secs(60),
             max_revocation_staleness: Duration::from_secs(60),
             unknown_kid_refetch: Duration::from_secs(30),
             log: "info".into(),

@@ -9,19 +9,18 @@
 
 use std::{sync::Arc, time::Duration};
 
-use authpair_claims::{Denylist, FEED_CREDENTIAL_HEADER, Revocation, Verifier};
+use authpair_claims::{Denylist, Revocation, Verifier, client::Bearer};
 use authpair_proto::auth::v1::{
     RevocationEvent, WatchRevocationsRequest, auth_service_client::AuthServiceClient, revocation_event::Event,
 };
-use secrecy::{ExposeSecret, SecretString};
-use tonic::{metadata::MetadataValue, transport::Channel};
+use tonic::transport::Channel;
 
 use crate::keys::{FIRST_BACKOFF, MAX_BACKOFF, install, with_jitter};
 
 #[derive(Debug)]
 pub struct FeedClient {
-    pub client: AuthServiceClient<Channel>,
-    pub credential: Option<SecretString>,
+    /// Carries this service's own service token (see `authpair_claims::client`).
+    pub client: AuthServiceClient<Bearer<Channel>>,
     pub verifier: Arc<Verifier>,
     pub denylist: Arc<Denylist>,
 }
@@ -44,7 +43,9 @@ impl FeedClient {
                     self.denylist.clear();
                     continue;
                 }
-                Ok(Ended::Closed) => tracing::info!("revocation feed closed by the auth service"),
+                Ok(Ended::Closed) => {
+                    tracing::debug!("revocation feed ended (token expiry or server stop); reconnecting")
+                }
                 Err(e) => {
                     let age = self.denylist.age().map(|a| a.as_secs());
                     tracing::warn!(error = %e, feed_age_secs = ?age, "revocation feed unavailable");
@@ -63,12 +64,7 @@ impl FeedClient {
     /// until the stream ends.
     async fn follow(&mut self) -> Result<Ended, tonic::Status> {
         let after = self.denylist.sequence();
-        let mut request = tonic::Request::new(WatchRevocationsRequest { after_sequence: after });
-        if let Some(credential) = &self.credential {
-            let value = MetadataValue::try_from(credential.expose_secret())
-                .map_err(|_| tonic::Status::invalid_argument("feed credential is not a valid header value"))?;
-            request.metadata_mut().insert(FEED_CREDENTIAL_HEADER, value);
-        }
+        let request = tonic::Request::new(WatchRevocationsRequest { after_sequence: after });
         let mut stream = self.client.watch_revocations(request).await?.into_inner();
         let mut in_sync = false;
         while let Some(event) = stream.message().await? {

@@ -8,13 +8,19 @@
 //!   on unknown kids.
 //! - `feed`: follows the auth service's revocation feed (revocations and key
 //!   changes) and reports health from its freshness.
-//! - `api`: the `ResourceService` handlers.
+//! - `api`: the `ResourceService` handlers; `documents`: their rules (input
+//!   limits, ownership, the existence rule, pagination).
+//! - `store`: documents in SQLite via sqlx.
+//! - `quota`: per-plan quotas in this process (governor's GCRA).
 
 mod api;
 pub mod config;
+mod documents;
 mod feed;
 mod keys;
+mod quota;
 mod server;
+mod store;
 
 pub use config::Config;
 pub use server::serve;

@@ -7,7 +7,8 @@
 use std::{future::Future, sync::Arc};
 
 use authpair_claims::{
-    AuthInterceptor, Denylist, Policy, Verifier, VerifierConfig,
+    AuthInterceptor, Denylist, Policy, QuotaGate, Verifier, VerifierConfig,
+    client::{BearerLayer, ServiceCredentials, TokenCache},
     serving::{reflection, secured_server},
 };
 use authpair_proto::{
@@ -16,13 +17,19 @@ use authpair_proto::{
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
+use tower::Layer as _;
 
 use crate::{
     Config,
     api::ResourceApi,
     feed::{FeedClient, report_health},
     keys::{self, KeyFetcher},
+    quota::LocalQuotas,
+    store::Store,
 };
+
+/// What this service asks for when it gets its own token.
+const FEED_SCOPE: &str = "revocations:watch";
 
 const SERVICE_NAME: &str = "resource.v1.ResourceService";
 
@@ -35,9 +42,10 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     std::fs::create_dir_all(&config.data_dir)?;
-    if config.revocation_feed_credential.is_none() {
-        tracing::warn!("no revocation feed credential: authenticated calls will fail closed");
-    }
+    let store = Store::open(&config.data_dir, config.database_url.as_deref()).await?;
+    let Some(client_secret) = config.client_secret.clone() else {
+        anyhow::bail!("RESOURCE_CLIENT_SECRET is required: without the revocation feed every call would fail closed");
+    };
     let verifier = Arc::new(Verifier::new(VerifierConfig {
         issuer: config.issuer.clone(),
         audience: config.audience.clone(),
@@ -45,16 +53,22 @@ pub async fn serve(
         max_lifetime: config.max_token_lifetime,
     }));
     let denylist = Arc::new(Denylist::fed(config.max_revocation_staleness));
-    let policy = Policy::standard();
+    let policy = Arc::new(Policy::standard()?);
     policy.check_covers(Policy::all_methods())?;
-    let interceptor = AuthInterceptor::new(verifier.clone(), denylist.clone(), Arc::new(policy));
+    let interceptor = AuthInterceptor::new(verifier.clone(), denylist.clone(), policy.clone());
+    let quotas = LocalQuotas::new(config.quota_free, config.quota_pro, config.quota_window)?;
+    let quota_gate = QuotaGate::layer(policy, Some(quotas.clone()));
 
     let channel = keys::channel(&config.auth_url)?;
     let fetcher = KeyFetcher::new(channel.clone(), verifier.clone());
-    let api = ResourceApi::new(verifier.clone(), denylist.clone(), interceptor.stats(), fetcher.fetches());
+    let api =
+        ResourceApi::new(store.clone(), verifier.clone(), denylist.clone(), interceptor.stats(), fetcher.fetches());
+    // The feed is followed as this service's own service account.
+    let credentials =
+        ServiceCredentials::new(channel.clone(), config.client_id.clone(), client_secret, FEED_SCOPE.to_owned());
+    let bearer = BearerLayer::new(TokenCache::new(credentials));
     let feed = FeedClient {
-        client: AuthServiceClient::new(channel),
-        credential: config.revocation_feed_credential.clone(),
+        client: AuthServiceClient::new(bearer.layer(channel)),
         verifier: verifier.clone(),
         denylist: denylist.clone(),
     };
@@ -67,11 +81,12 @@ pub async fn serve(
         tokio::spawn(fetcher.run(config.unknown_kid_refetch)),
         tokio::spawn(feed.run()),
         tokio::spawn(report_health(verifier, denylist, health, vec![SERVICE_NAME])),
+        tokio::spawn(quotas.housekeep(config.quota_window)),
     ];
     let (reflection_v1, reflection_v1alpha) = reflection(&[SERVICE_NAME])?;
 
     tracing::info!(%addr, auth_url = config.auth_url.as_str(), "resource-service listening");
-    let served = secured_server(interceptor)
+    let served = secured_server(interceptor, quota_gate)
         .add_service(ResourceServiceServer::new(api))
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -81,6 +96,7 @@ pub async fn serve(
     for task in background {
         task.abort();
     }
+    store.close().await;
     tracing::info!(%addr, "resource-service stopped");
     Ok(served?)
 }

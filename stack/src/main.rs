@@ -6,7 +6,7 @@
 use authpair_claims::serving::{init_tracing, shutdown_signal};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use clap::Parser;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use tokio::{net::TcpListener, sync::watch};
 
 #[tokio::main]
@@ -14,14 +14,18 @@ async fn main() -> anyhow::Result<()> {
     // No flags of its own: configuration comes from each service's env vars.
     let mut auth = auth_service::Config::parse_from(["auth-service"]);
     let mut resource = resource_service::Config::parse_from(["resource-service"]);
-    // The two share the revocation feed's credential; in one process it can
-    // simply be made up at start unless one was given.
-    let credential = match (&auth.revocation_feed_credential, &resource.revocation_feed_credential) {
-        (Some(c), _) | (None, Some(c)) => c.clone(),
-        (None, None) => random_credential()?,
+    // The resource service follows the revocation feed as its own service
+    // account; in one process its secret can simply be made up at start,
+    // unless one was given.
+    let secret = match &resource.client_secret {
+        Some(secret) => secret.clone(),
+        None => random_secret()?,
     };
-    auth.revocation_feed_credential = Some(credential.clone());
-    resource.revocation_feed_credential = Some(credential);
+    if auth.bootstrap_service_account.is_none() {
+        auth.bootstrap_service_account =
+            Some(auth_service::BootstrapServiceAccount::new(&resource.client_id, secret.expose_secret()));
+    }
+    resource.client_secret = Some(secret);
     init_tracing(&auth.log);
 
     let auth_listener = TcpListener::bind(auth.listen).await?;
@@ -51,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn random_credential() -> anyhow::Result<SecretString> {
+fn random_secret() -> anyhow::Result<SecretString> {
     let mut bytes = [0u8; 32];
     getrandom::getrandom(&mut bytes)?;
     Ok(SecretString::from(URL_SAFE_NO_PAD.encode(bytes)))

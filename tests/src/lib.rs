@@ -14,8 +14,8 @@ use std::{future::Future, net::SocketAddr, path::Path};
 
 use authpair_proto::{
     auth::v1::{
-        CreateUserRequest, LoginRequest, TokenResponse, User, admin_service_client::AdminServiceClient,
-        auth_service_client::AuthServiceClient,
+        CreateServiceAccountRequest, CreateUserRequest, IssueServiceTokenRequest, LoginRequest, TokenResponse, User,
+        admin_service_client::AdminServiceClient, auth_service_client::AuthServiceClient,
     },
     resource::v1::resource_service_client::ResourceServiceClient,
 };
@@ -37,7 +37,9 @@ pub use resource_service::Config as ResourceConfig;
 
 pub const ADMIN_USERNAME: &str = "root";
 pub const ADMIN_PASSWORD: &str = "root-password-for-tests";
-pub const FEED_CREDENTIAL: &str = "feed-credential-for-tests";
+/// The resource service's own service account, provisioned at auth start.
+pub const RESOURCE_CLIENT_ID: &str = "resource-service";
+pub const RESOURCE_CLIENT_SECRET: &str = "resource-service-secret-for-tests";
 
 pub type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
@@ -168,10 +170,11 @@ pub fn with_authorization<T>(message: T, value: &str) -> Request<T> {
     request
 }
 
-/// A resource-service config following `auth`, with the feed credential.
+/// A resource-service config following `auth` as its service account.
 pub fn resource_config(auth: &Server, data_dir: std::path::PathBuf) -> ResourceConfig {
     let mut config = ResourceConfig::new(auth.url(), data_dir);
-    config.revocation_feed_credential = Some(FEED_CREDENTIAL.into());
+    config.client_id = RESOURCE_CLIENT_ID.into();
+    config.client_secret = Some(RESOURCE_CLIENT_SECRET.into());
     config
 }
 
@@ -200,7 +203,8 @@ impl TestApp {
         let data_dir = tempfile::tempdir()?;
         let mut auth_config = AuthConfig::new(data_dir.path().join("auth"));
         auth_config.bootstrap_admin = Some(auth_service::BootstrapAdmin::new(ADMIN_USERNAME, ADMIN_PASSWORD));
-        auth_config.revocation_feed_credential = Some(FEED_CREDENTIAL.into());
+        auth_config.bootstrap_service_account =
+            Some(auth_service::BootstrapServiceAccount::new(RESOURCE_CLIENT_ID, RESOURCE_CLIENT_SECRET));
         auth(&mut auth_config);
         let auth_server = start_auth(auth_config.clone()).await?;
         let mut resource_config = resource_config(&auth_server, data_dir.path().join("resource"));
@@ -256,6 +260,26 @@ impl TestApp {
         let user = self.create_user(username, &password, roles).await?;
         let token = self.login(username, &password).await?.access_token;
         Ok((user, token))
+    }
+
+    /// Creates service account `name` with `scopes` and returns a token for
+    /// it, asking for `scope` (space-separated; empty for all granted).
+    pub async fn service_token(&self, name: &str, scopes: &[&str], scope: &str) -> Result<String, Status> {
+        let (client_id, client_secret) = self.service_account(name, scopes).await?;
+        let request = IssueServiceTokenRequest { client_id, client_secret, scope: scope.into() };
+        Ok(self.auth.clone().issue_service_token(request).await?.into_inner().access_token)
+    }
+
+    /// Creates service account `name`; returns (client id, client secret).
+    pub async fn service_account(&self, name: &str, scopes: &[&str]) -> Result<(String, String), Status> {
+        let admin = self.admin_token().await?;
+        let request = CreateServiceAccountRequest {
+            name: name.into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            plan: String::new(),
+        };
+        let created = self.admin.clone().create_service_account(bearer(request, &admin)).await?.into_inner();
+        Ok((created.client_id, created.client_secret))
     }
 
     /// A forger holding the auth service's real signing key.

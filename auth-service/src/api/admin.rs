@@ -5,21 +5,33 @@ use std::sync::Arc;
 
 use authpair_claims::{Role, caller};
 use authpair_proto::auth::v1::{
-    CreateUserRequest, DisableUserRequest, EnableUserRequest, ListUsersRequest, ListUsersResponse,
-    RevokeUserSessionsRequest, RevokeUserSessionsResponse, RotateSigningKeyRequest, RotateSigningKeyResponse,
-    SetUserRolesRequest, User, UserRef, admin_service_server::AdminService, user_ref,
+    CreateServiceAccountRequest, CreateServiceAccountResponse, CreateUserRequest, DeleteServiceAccountRequest,
+    DeleteServiceAccountResponse, DisableUserRequest, EnableUserRequest, ListServiceAccountsRequest,
+    ListServiceAccountsResponse, ListUsersRequest, ListUsersResponse, RevokeUserSessionsRequest,
+    RevokeUserSessionsResponse, RotateSigningKeyRequest, RotateSigningKeyResponse, ServiceAccount, SetUserRolesRequest,
+    User, UserRef, admin_service_server::AdminService, user_ref,
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use tonic::{Request, Response, Status};
 
 use super::audit;
 use crate::{
     error::ApiError,
     input,
+    secret::{new_client_secret, refresh_token_hash},
     state::{AuthState, now},
-    store::{NewUser, StoreError, UserRevoked, UserRow},
+    store::{NewUser, ServiceAccountRow, StoreError, UserRevoked, UserRow},
 };
+
+fn account_to_proto(account: ServiceAccountRow) -> ServiceAccount {
+    ServiceAccount {
+        name: account.name,
+        scopes: account.scopes,
+        plan: account.plan.as_str().to_owned(),
+        created_at: timestamp(account.created_at),
+    }
+}
 
 fn timestamp(seconds: i64) -> Option<prost_types::Timestamp> {
     Some(prost_types::Timestamp { seconds, nanos: 0 })
@@ -102,6 +114,54 @@ impl AdminApi {
             self.state.store.revoke_user_checked(&user.id, rev, reason).await.map_err(user_write_error)?;
         self.state.logged(revoked.sequence, self.state.subject_revocation(&user.id, rev));
         Ok((user, revoked, rev.not_before))
+    }
+
+    async fn create_service_account(
+        &self,
+        req: CreateServiceAccountRequest,
+    ) -> Result<CreateServiceAccountResponse, ApiError> {
+        let name = input::service_name(&req.name)?.to_owned();
+        let scopes = input::service_scopes(&req.scopes)?;
+        let plan = input::plan(&req.plan)?;
+        let secret = new_client_secret().map_err(|e| {
+            tracing::error!(error = %e, "random source failed");
+            ApiError::Internal
+        })?;
+        let now = now();
+        let account = ServiceAccountRow {
+            name: name.clone(),
+            secret_hash: refresh_token_hash(&secret),
+            scopes,
+            plan,
+            created_at: now,
+            // Past any revocation line a deleted account of the same name left.
+            tokens_valid_after: now + 1,
+        };
+        match self.state.store.put_service_account(&account, false).await {
+            Ok(()) => Ok(CreateServiceAccountResponse {
+                account: Some(account_to_proto(account)),
+                client_id: name,
+                client_secret: secret.expose_secret().to_owned(),
+            }),
+            Err(StoreError::Conflict) => Err(ApiError::AlreadyExists("service account already exists".into())),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    async fn delete_service_account(&self, name: &str) -> Result<(), ApiError> {
+        let rev = self.state.revoke_user_line(None);
+        let subject = format!("{}{name}", authpair_claims::claims::SERVICE_SUBJECT_PREFIX);
+        let seq = self
+            .state
+            .store
+            .delete_service_account(input::service_name(name)?, &subject, rev.not_before, rev.expires_at, rev.now)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => ApiError::NotFound("service account not found".into()),
+                other => other.into(),
+            })?;
+        self.state.logged(seq, self.state.subject_revocation(&subject, rev));
+        Ok(())
     }
 
     async fn rotate_signing_key(&self) -> Result<RotateSigningKeyResponse, ApiError> {
@@ -199,6 +259,49 @@ impl AdminService for AdminApi {
         Ok(Response::new(RevokeUserSessionsResponse {
             sessions_revoked: u32::try_from(revoked.sessions_revoked).unwrap_or(u32::MAX),
             not_before: timestamp(not_before),
+        }))
+    }
+
+    async fn create_service_account(
+        &self,
+        request: Request<CreateServiceAccountRequest>,
+    ) -> Result<Response<CreateServiceAccountResponse>, Status> {
+        let admin = caller(&request)?.subject().to_owned();
+        let created = AdminApi::create_service_account(self, request.into_inner()).await?;
+        audit!(
+            "service_account_created",
+            "/auth.v1.AdminService/CreateServiceAccount",
+            admin.as_str(),
+            "-",
+            created.client_id.as_str()
+        );
+        Ok(Response::new(created))
+    }
+
+    async fn delete_service_account(
+        &self,
+        request: Request<DeleteServiceAccountRequest>,
+    ) -> Result<Response<DeleteServiceAccountResponse>, Status> {
+        let admin = caller(&request)?.subject().to_owned();
+        let name = request.into_inner().name;
+        AdminApi::delete_service_account(self, &name).await?;
+        audit!(
+            "service_account_deleted",
+            "/auth.v1.AdminService/DeleteServiceAccount",
+            admin.as_str(),
+            "-",
+            name.as_str()
+        );
+        Ok(Response::new(DeleteServiceAccountResponse {}))
+    }
+
+    async fn list_service_accounts(
+        &self,
+        _request: Request<ListServiceAccountsRequest>,
+    ) -> Result<Response<ListServiceAccountsResponse>, Status> {
+        let accounts = self.state.store.service_accounts().await.map_err(ApiError::from)?;
+        Ok(Response::new(ListServiceAccountsResponse {
+            accounts: accounts.into_iter().map(account_to_proto).collect(),
         }))
     }
 

@@ -3,20 +3,20 @@
 
 use std::sync::Arc;
 
-use authpair_claims::{AuthError, Revocation, optional_caller};
+use authpair_claims::{AuthError, Revocation, caller, optional_caller};
 use authpair_proto::auth::v1::{
-    GetJwksRequest, GetJwksResponse, LoginRequest, LogoutRequest, LogoutResponse, RefreshRequest, TokenResponse,
-    WatchRevocationsRequest, auth_service_server::AuthService,
+    GetJwksRequest, GetJwksResponse, IssueServiceTokenRequest, LoginRequest, LogoutRequest, LogoutResponse,
+    RefreshRequest, TokenResponse, WatchRevocationsRequest, auth_service_server::AuthService,
 };
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use tonic::{Request, Response, Status};
 
 use super::audit;
 use crate::{
     error::ApiError,
     feed::FeedStream,
-    input,
-    secret::{MAX_REFRESH_TOKEN_BYTES, refresh_token_hash, seal, unseal},
+    grants, input,
+    secret::{MAX_REFRESH_TOKEN_BYTES, refresh_token_hash, seal, secret_matches, unseal},
     state::{AuthState, now},
     store::{RefreshOutcome, Rotate},
 };
@@ -24,6 +24,10 @@ use crate::{
 const LOGIN: &str = "/auth.v1.AuthService/Login";
 const REFRESH: &str = "/auth.v1.AuthService/Refresh";
 const LOGOUT: &str = "/auth.v1.AuthService/Logout";
+const ISSUE_SERVICE_TOKEN: &str = "/auth.v1.AuthService/IssueServiceToken";
+/// Compared against when the client id is unknown, so both failures cost
+/// the same.
+const DUMMY_SECRET_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 #[derive(Debug, Clone)]
 pub struct AuthApi {
@@ -115,6 +119,34 @@ impl AuthApi {
         }
     }
 
+    async fn issue_service_token(&self, req: IssueServiceTokenRequest) -> Result<TokenResponse, ApiError> {
+        if req.client_id.is_empty() || req.client_secret.is_empty() {
+            return Err(ApiError::invalid("client_id and client_secret are required"));
+        }
+        if req.client_id.len() > 64 || req.client_secret.len() > MAX_REFRESH_TOKEN_BYTES {
+            return Err(AuthError::InvalidCredentials.into());
+        }
+        let account = self.state.store.service_account(&req.client_id).await?;
+        let presented = SecretString::from(req.client_secret);
+        let stored = account.as_ref().map_or(DUMMY_SECRET_HASH, |a| a.secret_hash.as_str());
+        let matched = secret_matches(&presented, stored);
+        let Some(account) = account.filter(|_| matched) else {
+            audit!("service_token_refused", ISSUE_SERVICE_TOKEN, "-", "invalid_client_credentials");
+            return Err(AuthError::InvalidCredentials.into());
+        };
+        let scopes = grants::narrow(&account.scopes, &req.scope).map_err(ApiError::InvalidArgument)?;
+        let grant = grants::for_service(&account, scopes);
+        let issued = self.state.sign(&grant, account.tokens_valid_after)?;
+        audit!("service_token_issued", ISSUE_SERVICE_TOKEN, grant.subject.as_str(), "-");
+        Ok(TokenResponse {
+            access_token: issued.token.expose_secret().to_owned(),
+            token_type: "Bearer".into(),
+            expires_in: issued.expires_in.as_secs() as i64,
+            refresh_token: String::new(),
+            scope: grant.scopes.join(" "),
+        })
+    }
+
     async fn logout(&self, request: Request<LogoutRequest>) -> Result<LogoutResponse, ApiError> {
         let caller = optional_caller(&request).cloned();
         let presented = presented_refresh_token(request.into_inner().refresh_token)?;
@@ -158,6 +190,13 @@ impl AuthService for AuthApi {
         Ok(Response::new(GetJwksResponse { keys }))
     }
 
+    async fn issue_service_token(
+        &self,
+        request: Request<IssueServiceTokenRequest>,
+    ) -> Result<Response<TokenResponse>, Status> {
+        Ok(Response::new(AuthApi::issue_service_token(self, request.into_inner()).await?))
+    }
+
     async fn logout(&self, request: Request<LogoutRequest>) -> Result<Response<LogoutResponse>, Status> {
         Ok(Response::new(AuthApi::logout(self, request).await?))
     }
@@ -168,7 +207,10 @@ impl AuthService for AuthApi {
         &self,
         request: Request<WatchRevocationsRequest>,
     ) -> Result<Response<FeedStream>, Status> {
+        // The stream ends when the watcher's token expires, so a revoked or
+        // expired service cannot keep listening; it reconnects with a new one.
+        let until = caller(&request)?.expires_at();
         let after = request.into_inner().after_sequence;
-        Ok(Response::new(self.state.feed.subscribe(after)))
+        Ok(Response::new(self.state.feed.subscribe(after, until)))
     }
 }

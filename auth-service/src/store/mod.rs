@@ -7,10 +7,12 @@
 //! - `refresh`: refresh-token families and single-use rotation.
 //! - `revocations`: the revocation log and the writes that revoke.
 //! - `keys`: signing keys and their publish/sign schedule.
+//! - `service_accounts`: OAuth client-credentials accounts.
 
 mod keys;
 mod refresh;
 mod revocations;
+mod service_accounts;
 mod users;
 
 use std::{path::Path, str::FromStr, time::Duration};
@@ -23,6 +25,7 @@ use sqlx::{
 pub use keys::{KeyRow, Rotation};
 pub use refresh::{RefreshOutcome, RefreshRecord, Rotate};
 pub use revocations::{RevokeUser, UserRevoked};
+pub use service_accounts::ServiceAccountRow;
 pub use users::{NewUser, UserRow};
 
 /// Why a store call failed.

@@ -12,11 +12,10 @@ use authpair_proto::{
     resource::v1::{GetAdminDashboardRequest, GetMyProfileRequest, GetStatusRequest},
 };
 use authpair_tests::{
-    FEED_CREDENTIAL, ServingStatus, TestApp, TestResult, bearer, reason, resource_config, start_auth_at,
-    start_resource, wait_for_health,
+    ServingStatus, TestApp, TestResult, bearer, reason, resource_config, start_auth_at, start_resource, wait_for_health,
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use tonic::{Code, Request, Status, metadata::MetadataValue};
+use tonic::{Code, Status};
 
 fn by_name(name: &str) -> Option<UserRef> {
     Some(UserRef { user: Some(user_ref::User::Username(name.into())) })
@@ -201,22 +200,27 @@ async fn rf_06_a_retry_inside_the_grace_window_gets_the_same_successor_and_never
 }
 
 #[tokio::test]
-async fn watch_revocations_is_closed_to_callers_without_the_feed_credential() -> TestResult {
+async fn watch_revocations_is_for_service_tokens_with_the_watch_scope_only() -> TestResult {
     let app = TestApp::spawn().await?;
     let admin = app.admin_token().await?;
-    let mut attempts =
-        vec![Request::new(WatchRevocationsRequest::default()), bearer(WatchRevocationsRequest::default(), &admin)];
-    let mut wrong = Request::new(WatchRevocationsRequest::default());
-    wrong.metadata_mut().insert("x-authpair-feed-credential", MetadataValue::from_static("guess"));
-    attempts.push(wrong);
-    for request in attempts {
-        let status = app.auth.clone().watch_revocations(request).await.err().ok_or("feed opened")?;
-        assert_eq!((status.code(), status.message()), (Code::Unauthenticated, "invalid feed credential"));
-        assert_eq!(reason(&status).as_deref(), Some("FEED_CREDENTIAL_INVALID"));
-    }
-    let mut right = Request::new(WatchRevocationsRequest::default());
-    right.metadata_mut().insert("x-authpair-feed-credential", MetadataValue::from_static(FEED_CREDENTIAL));
-    let mut stream = app.auth.clone().watch_revocations(right).await?.into_inner();
+    let mut auth = app.auth.clone();
+
+    let anonymous = auth.watch_revocations(WatchRevocationsRequest::default()).await.err().ok_or("feed opened")?;
+    assert_eq!((anonymous.code(), anonymous.message()), (Code::Unauthenticated, "missing bearer token"));
+
+    let user = auth.watch_revocations(bearer(WatchRevocationsRequest::default(), &admin)).await;
+    let user = user.err().ok_or("a user token opened the feed")?;
+    assert_eq!((user.code(), user.message()), (Code::PermissionDenied, "requires a service token"));
+    assert_eq!(reason(&user).as_deref(), Some("SERVICE_TOKEN_REQUIRED"));
+
+    let reader = app.service_token("reader", &["documents:read"], "").await?;
+    let unscoped = auth.watch_revocations(bearer(WatchRevocationsRequest::default(), &reader)).await;
+    let unscoped = unscoped.err().ok_or("a service without the scope opened the feed")?;
+    assert_eq!((unscoped.code(), unscoped.message()), (Code::PermissionDenied, "requires scope revocations:watch"));
+    assert_eq!(reason(&unscoped).as_deref(), Some("SCOPE_REQUIRED"));
+
+    let watcher = app.service_token("watcher", &["revocations:watch"], "").await?;
+    let mut stream = auth.watch_revocations(bearer(WatchRevocationsRequest::default(), &watcher)).await?.into_inner();
     let first = stream.message().await?.ok_or("empty feed")?;
     assert!(matches!(first.event, Some(authpair_proto::auth::v1::revocation_event::Event::Keys(_))));
     Ok(())

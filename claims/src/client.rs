@@ -1,0 +1,265 @@
+//! The client side: a tower layer for a tonic `Channel` that carries its own
+//! token.
+//!
+//! Given a [`TokenSource`] (a service account's credentials, or a user's
+//! refresh token), [`BearerLayer`] attaches `authorization: Bearer <token>`
+//! to every call. The [`TokenCache`] behind it fetches a fresh token once the
+//! current one is in the last fifth of its life, and holds a lock while it
+//! does, so two callers never refresh at once: the second waits and uses the
+//! first one's token. A call answered UNAUTHENTICATED with reason
+//! TOKEN_EXPIRED (a clock skew, or a token that expired in flight) is retried
+//! once with a renewed token.
+//!
+//! To be able to retry, the layer buffers the request body: fine for unary
+//! and server-streaming calls (one request message), not for long
+//! client-streaming ones.
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use authpair_proto::auth::v1::{IssueServiceTokenRequest, RefreshRequest, auth_service_client::AuthServiceClient};
+use http_body_util::BodyExt as _;
+use secrecy::{ExposeSecret, SecretString};
+use tonic::{Code, Status, body::Body, transport::Channel};
+use tonic_types::StatusExt;
+use tower::{Layer, Service, ServiceExt as _};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A token and how long it is good for, as a source handed it out.
+#[derive(Debug)]
+pub struct FetchedToken {
+    pub token: SecretString,
+    pub expires_in: Duration,
+}
+
+/// Where fresh access tokens come from.
+pub trait TokenSource: Send + Sync + fmt::Debug + 'static {
+    fn fetch(&self) -> BoxFuture<'_, Result<FetchedToken, Status>>;
+}
+
+fn fetched(response: authpair_proto::auth::v1::TokenResponse) -> FetchedToken {
+    FetchedToken {
+        token: SecretString::from(response.access_token),
+        expires_in: Duration::from_secs(response.expires_in.max(0) as u64),
+    }
+}
+
+/// A service account's client credentials (IssueServiceToken).
+pub struct ServiceCredentials {
+    client: AuthServiceClient<Channel>,
+    client_id: String,
+    client_secret: SecretString,
+    scope: String,
+}
+
+impl fmt::Debug for ServiceCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceCredentials").field("client_id", &self.client_id).finish_non_exhaustive()
+    }
+}
+
+impl ServiceCredentials {
+    /// `scope`: space-separated scopes to ask for; empty for all granted.
+    pub fn new(auth: Channel, client_id: String, client_secret: SecretString, scope: String) -> Self {
+        Self { client: AuthServiceClient::new(auth), client_id, client_secret, scope }
+    }
+}
+
+impl TokenSource for ServiceCredentials {
+    fn fetch(&self) -> BoxFuture<'_, Result<FetchedToken, Status>> {
+        let mut client = self.client.clone();
+        let request = IssueServiceTokenRequest {
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret.expose_secret().to_owned(),
+            scope: self.scope.clone(),
+        };
+        Box::pin(async move { Ok(fetched(client.issue_service_token(request).await?.into_inner())) })
+    }
+}
+
+/// A user's session: each fetch spends the refresh token and keeps its
+/// successor.
+pub struct RefreshTokenSource {
+    client: AuthServiceClient<Channel>,
+    refresh_token: tokio::sync::Mutex<SecretString>,
+}
+
+impl fmt::Debug for RefreshTokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshTokenSource").finish_non_exhaustive()
+    }
+}
+
+impl RefreshTokenSource {
+    pub fn new(auth: Channel, refresh_token: SecretString) -> Self {
+        Self { client: AuthServiceClient::new(auth), refresh_token: tokio::sync::Mutex::new(refresh_token) }
+    }
+}
+
+impl TokenSource for RefreshTokenSource {
+    fn fetch(&self) -> BoxFuture<'_, Result<FetchedToken, Status>> {
+        Box::pin(async move {
+            let mut current = self.refresh_token.lock().await;
+            let request = RefreshRequest { refresh_token: current.expose_secret().to_owned() };
+            let response = self.client.clone().refresh(request).await?.into_inner();
+            *current = SecretString::from(response.refresh_token.clone());
+            Ok(fetched(response))
+        })
+    }
+}
+
+struct Current {
+    token: SecretString,
+    renew_at: Instant,
+    generation: u64,
+}
+
+/// The current token of one [`TokenSource`]; see the module docs.
+pub struct TokenCache {
+    source: Box<dyn TokenSource>,
+    current: tokio::sync::Mutex<Option<Current>>,
+    fetches: AtomicU64,
+}
+
+impl fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenCache").field("source", &self.source).field("fetches", &self.fetches).finish()
+    }
+}
+
+impl TokenCache {
+    pub fn new(source: impl TokenSource) -> Arc<Self> {
+        Arc::new(Self { source: Box::new(source), current: tokio::sync::Mutex::new(None), fetches: AtomicU64::new(0) })
+    }
+
+    /// How many tokens have been fetched.
+    pub fn fetches(&self) -> u64 {
+        self.fetches.load(Ordering::Relaxed)
+    }
+
+    /// A token with most of its life ahead, and its generation.
+    pub async fn token(&self) -> Result<(SecretString, u64), Status> {
+        self.get(None).await
+    }
+
+    /// As [`Self::token`], but never generation `stale` again: the server
+    /// said it expired. If another caller already renewed, that token is used.
+    pub async fn renew(&self, stale: u64) -> Result<(SecretString, u64), Status> {
+        self.get(Some(stale)).await
+    }
+
+    async fn get(&self, stale: Option<u64>) -> Result<(SecretString, u64), Status> {
+        // Held across the fetch: concurrent callers wait here and then find
+        // the fresh token instead of fetching their own.
+        let mut current = self.current.lock().await;
+        if let Some(c) = current.as_ref() {
+            if Instant::now() < c.renew_at && stale != Some(c.generation) {
+                return Ok((c.token.clone(), c.generation));
+            }
+        }
+        let fetched = self.source.fetch().await?;
+        let generation = self.fetches.fetch_add(1, Ordering::Relaxed) + 1;
+        // Renew in the last fifth of the token's life.
+        let renew_at = Instant::now() + fetched.expires_in.mul_f64(0.8);
+        *current = Some(Current { token: fetched.token.clone(), renew_at, generation });
+        Ok((fetched.token, generation))
+    }
+}
+
+/// Wraps a channel so every call carries a token from `cache`.
+#[derive(Debug, Clone)]
+pub struct BearerLayer {
+    cache: Arc<TokenCache>,
+}
+
+impl BearerLayer {
+    pub fn new(cache: Arc<TokenCache>) -> Self {
+        Self { cache }
+    }
+}
+
+impl<S> Layer<S> for BearerLayer {
+    type Service = Bearer<S>;
+    fn layer(&self, inner: S) -> Bearer<S> {
+        Bearer { inner, cache: self.cache.clone() }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Bearer<S> {
+    inner: S,
+    cache: Arc<TokenCache>,
+}
+
+fn with_token(
+    parts: &http::request::Parts,
+    body: bytes_like::Bytes,
+    token: &SecretString,
+) -> Result<http::Request<Body>, Status> {
+    let mut request = http::Request::from_parts(parts.clone(), Body::new(http_body_util::Full::new(body)));
+    let value = http::HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
+        .map_err(|_| Status::internal("token is not a valid header value"))?;
+    request.headers_mut().insert(http::header::AUTHORIZATION, value);
+    Ok(request)
+}
+
+/// Bytes, named through tonic's re-export so no extra crate is needed.
+mod bytes_like {
+    pub use tonic::codegen::Bytes;
+}
+
+/// A trailers-only error response (how gRPC sends unary failures) saying the
+/// token expired.
+fn token_expired(response: &http::Response<Body>) -> bool {
+    match Status::from_header_map(response.headers()) {
+        Some(status) if status.code() == Code::Unauthenticated => {
+            status.get_details_error_info().is_some_and(|info| info.reason == "TOKEN_EXPIRED")
+        }
+        _ => false,
+    }
+}
+
+impl<S> Service<http::Request<Body>> for Bearer<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+{
+    type Response = http::Response<Body>;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<http::Response<Body>, BoxError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        // Take the service that was made ready, leave a clone in its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let cache = self.cache.clone();
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let body = body.collect().await.map_err(|e| Status::internal(format!("request body: {e}")))?.to_bytes();
+            let (token, generation) = cache.token().await?;
+            let response = inner.call(with_token(&parts, body.clone(), &token)?).await.map_err(Into::into)?;
+            if !token_expired(&response) {
+                return Ok(response);
+            }
+            let (token, _) = cache.renew(generation).await?;
+            let inner = inner.ready().await.map_err(Into::into)?;
+            inner.call(with_token(&parts, body, &token)?).await.map_err(Into::into)
+        })
+    }
+}
