@@ -1,6 +1,3 @@
--- Per-user revocation line: tokens issued (iat) before it are revoked.
-ALTER TABLE users ADD COLUMN tokens_valid_after BIGINT NOT NULL DEFAULT 0;
-
 -- For the optional refresh grace window: the successor of a consumed token,
 -- sealed so that only a holder of the consumed token can recover it.
 ALTER TABLE refresh_tokens ADD COLUMN successor_hash TEXT;
@@ -17,14 +14,15 @@ CREATE TABLE signing_keys (
     unpublish_at    BIGINT
 );
 
--- The revocation log the feed serves. `seq` only grows; an entry can be
--- pruned once no token it names can still be live (expires_at).
+-- The revocation log the feed serves. `seq` only grows, and doubles as the
+-- generation stamped on tokens (`gen`): a subject entry revokes that
+-- subject's tokens with a lower `gen`. An entry can be pruned once no token
+-- it names can still be live (expires_at).
 CREATE TABLE revocations (
     seq        INTEGER PRIMARY KEY AUTOINCREMENT,
     kind       TEXT NOT NULL CHECK (kind IN ('token', 'subject')),
     subject    TEXT NOT NULL,
     token_id   TEXT,
-    not_before BIGINT,
     expires_at BIGINT NOT NULL,
     reason     TEXT NOT NULL,
     created_at BIGINT NOT NULL

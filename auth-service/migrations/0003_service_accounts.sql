@@ -6,6 +6,5 @@ CREATE TABLE service_accounts (
     secret_hash        TEXT NOT NULL,
     scopes             TEXT NOT NULL,
     plan               TEXT NOT NULL,
-    created_at         BIGINT NOT NULL,
-    tokens_valid_after BIGINT NOT NULL
+    created_at         BIGINT NOT NULL
 );

@@ -79,7 +79,6 @@ pub async fn ensure_service_account(state: &AuthState) -> anyhow::Result<()> {
         scopes,
         plan: existing.as_ref().map_or(Plan::Free, |a| a.plan),
         created_at: existing.as_ref().map_or(now, |a| a.created_at),
-        tokens_valid_after: existing.as_ref().map_or(now + 1, |a| a.tokens_valid_after),
     };
     state.store.put_service_account(&row, true).await?;
     tracing::info!(name = account.name.as_str(), "bootstrap service account ready");

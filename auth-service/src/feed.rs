@@ -44,8 +44,8 @@ pub fn to_event(sequence: u64, revocation: Revocation) -> RevocationEvent {
         Revocation::Token { issuer, token_id, expires_at } => {
             Event::Token(TokenRevoked { issuer, token_id, expires_at })
         }
-        Revocation::Subject { issuer, subject, not_before, expires_at } => {
-            Event::Subject(SubjectRevoked { issuer, subject, not_before, expires_at })
+        Revocation::Subject { issuer, subject, min_generation, expires_at } => {
+            Event::Subject(SubjectRevoked { issuer, subject, min_generation, expires_at })
         }
     };
     RevocationEvent { sequence, event: Some(event) }
@@ -76,6 +76,11 @@ impl Feed {
         }
     }
 
+    /// The highest committed log sequence this instance knows of.
+    pub fn head(&self) -> u64 {
+        *self.head.borrow()
+    }
+
     /// Tells subscribers that entry `sequence` is committed.
     pub fn announce(&self, sequence: u64) {
         self.head.send_if_modified(|head| {
@@ -94,11 +99,8 @@ impl Feed {
         let feed = self.clone();
         let left = Duration::from_secs(until.saturating_sub(now().max(0) as u64));
         tokio::spawn(async move {
-            match tokio::time::timeout(left, feed.serve(after_sequence, &tx)).await {
-                Ok(Err(status)) => {
-                    let _ = tx.send(Err(status)).await;
-                }
-                Ok(Ok(())) | Err(_) => {}
+            if let Ok(Err(status)) = tokio::time::timeout(left, feed.serve(after_sequence, &tx)).await {
+                let _ = tx.send(Err(status)).await;
             }
         });
         ReceiverStream::new(rx)

@@ -60,7 +60,7 @@ impl RoleScopes {
 }
 
 /// The grant for a user, read fresh from the database at every issue.
-pub fn for_user(user: &UserRow, table: &RoleScopes) -> Grant {
+pub fn for_user(user: &UserRow, table: &RoleScopes, generation: u64) -> Grant {
     Grant {
         subject: user.id.clone(),
         username: user.username.clone(),
@@ -68,6 +68,7 @@ pub fn for_user(user: &UserRow, table: &RoleScopes) -> Grant {
         roles: user.roles.clone(),
         scopes: table.scopes_for(&user.roles),
         plan: user.plan,
+        generation,
     }
 }
 
@@ -88,7 +89,7 @@ pub fn narrow(granted: &[String], requested: &str) -> Result<Vec<String>, String
 }
 
 /// The grant for a service account: no roles, `sub` "svc:<name>".
-pub fn for_service(account: &ServiceAccountRow, scopes: Vec<String>) -> Grant {
+pub fn for_service(account: &ServiceAccountRow, scopes: Vec<String>, generation: u64) -> Grant {
     let subject = format!("{SERVICE_SUBJECT_PREFIX}{}", account.name);
     Grant {
         username: subject.clone(),
@@ -97,6 +98,7 @@ pub fn for_service(account: &ServiceAccountRow, scopes: Vec<String>) -> Grant {
         roles: Vec::new(),
         scopes,
         plan: account.plan,
+        generation,
     }
 }
 

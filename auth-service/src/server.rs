@@ -134,9 +134,10 @@ fn self_test(signer: &TokenSigner, keys: &KeyRing, verifier: &Verifier) -> anyho
         roles: vec![],
         scopes: vec![],
         plan: Plan::Free,
+        generation: 0,
     };
     let key = keys.signing_key().context("no signing key is valid now")?;
-    let token = signer.issue(&key, &probe, 0).context("signing self-test")?;
+    let token = signer.issue(&key, &probe).context("signing self-test")?;
     let claims = verifier.verify(token.token.expose_secret()).context("verifying self-test")?;
     anyhow::ensure!(claims.subject() == "self-test", "self-test token verified with the wrong subject");
     Ok(())

@@ -57,23 +57,35 @@ impl AuthState {
         Ok(NextRefresh { token, record })
     }
 
+    /// The generation to stamp on a token: read it BEFORE looking the caller
+    /// up, so a revocation logged in between makes the token revoked rather
+    /// than letting it slip past (fail closed).
+    pub fn generation(&self) -> u64 {
+        self.feed.head()
+    }
+
     /// Signs an access token for `grant` with the current signing key.
-    pub fn sign(&self, grant: &Grant, issued_at_least: i64) -> Result<IssuedToken, ApiError> {
+    pub fn sign(&self, grant: &Grant) -> Result<IssuedToken, ApiError> {
         let key = self.keys.signing_key().ok_or_else(|| {
             tracing::error!("no signing key is valid now; is the clock behind the key's creation?");
             ApiError::Internal
         })?;
-        self.signer.issue(&key, grant, issued_at_least.max(0) as u64).map_err(|e| {
+        self.signer.issue(&key, grant).map_err(|e| {
             tracing::error!(error = %e, "signing failed");
             ApiError::Internal
         })
     }
 
     /// Signs an access token for `user` (roles and plan as stored now) and
-    /// pairs it with `refresh_token`.
-    pub fn token_response(&self, user: &UserRow, refresh_token: &SecretString) -> Result<TokenResponse, ApiError> {
-        let grant = grants::for_user(user, &self.config.role_scopes);
-        let issued = self.sign(&grant, user.tokens_valid_after)?;
+    /// pairs it with `refresh_token`. `generation` from [`Self::generation`].
+    pub fn token_response(
+        &self,
+        user: &UserRow,
+        refresh_token: &SecretString,
+        generation: u64,
+    ) -> Result<TokenResponse, ApiError> {
+        let grant = grants::for_user(user, &self.config.role_scopes, generation);
+        let issued = self.sign(&grant)?;
         Ok(TokenResponse {
             access_token: issued.token.expose_secret().to_owned(),
             token_type: "Bearer".into(),
@@ -83,13 +95,12 @@ impl AuthState {
         })
     }
 
-    /// A revocation of every token of a user issued before the next second.
-    /// Tokens issued afterwards get `iat` at that line (see `TokenSigner`).
-    pub fn revoke_user_line(&self, set_disabled: Option<bool>) -> RevokeUser {
+    /// A revocation of every token of a subject issued so far, kept until
+    /// the last of them has expired.
+    pub fn revoke_user(&self, set_disabled: Option<bool>) -> RevokeUser {
         let now = now();
-        let not_before = now + 1;
-        let expires_at = not_before + (self.config.access_token_ttl + self.config.leeway).as_secs() as i64;
-        RevokeUser { now, not_before, expires_at, set_disabled }
+        let expires_at = now + (self.config.access_token_ttl + self.config.leeway).as_secs() as i64;
+        RevokeUser { now, expires_at, set_disabled }
     }
 
     /// Makes a committed log entry effective here and on the feed.
@@ -98,11 +109,12 @@ impl AuthState {
         self.feed.announce(sequence);
     }
 
-    pub fn subject_revocation(&self, subject: &str, rev: RevokeUser) -> Revocation {
+    /// Subject revocation logged at `sequence`: tokens with a lower `gen`.
+    pub fn subject_revocation(&self, subject: &str, sequence: u64, rev: RevokeUser) -> Revocation {
         Revocation::Subject {
             issuer: self.config.issuer.clone(),
             subject: subject.to_owned(),
-            not_before: rev.not_before,
+            min_generation: sequence,
             expires_at: rev.expires_at,
         }
     }

@@ -100,6 +100,7 @@ pub struct Claims {
     pub(crate) scopes: Vec<String>,
     pub(crate) plan: Plan,
     pub(crate) token_id: String,
+    pub(crate) generation: u64,
     pub(crate) issuer: String,
     pub(crate) issued_at: u64,
     pub(crate) expires_at: u64,
@@ -140,6 +141,12 @@ impl Claims {
     pub fn token_id(&self) -> &str {
         &self.token_id
     }
+    /// `gen`: the revocation-log head when the token was issued. A subject
+    /// revocation logged at sequence S revokes that subject's tokens with
+    /// `gen` below S, which are exactly those issued before it.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
     pub fn issuer(&self) -> &str {
         &self.issuer
     }
@@ -175,6 +182,7 @@ pub(crate) struct WireClaims {
     pub nbf: u64,
     pub iat: u64,
     pub jti: String,
+    pub r#gen: u64,
     pub client_id: String,
     pub preferred_username: String,
     pub roles: Vec<Role>,
@@ -192,6 +200,7 @@ impl WireClaims {
             scopes: self.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
             plan: self.plan,
             token_id: self.jti,
+            generation: self.r#gen,
             issuer: self.iss,
             issued_at: self.iat,
             expires_at: self.exp,
@@ -208,4 +217,6 @@ pub struct Grant {
     pub roles: Vec<Role>,
     pub scopes: Vec<String>,
     pub plan: Plan,
+    /// The revocation-log head read before the caller was looked up.
+    pub generation: u64,
 }

@@ -163,10 +163,11 @@ impl TokenCache {
         // Held across the fetch: concurrent callers wait here and then find
         // the fresh token instead of fetching their own.
         let mut current = self.current.lock().await;
-        if let Some(c) = current.as_ref() {
-            if Instant::now() < c.renew_at && stale != Some(c.generation) {
-                return Ok((c.token.clone(), c.generation));
-            }
+        if let Some(c) = current.as_ref()
+            && Instant::now() < c.renew_at
+            && stale != Some(c.generation)
+        {
+            return Ok((c.token.clone(), c.generation));
         }
         let fetched = self.source.fetch().await?;
         let generation = self.fetches.fetch_add(1, Ordering::Relaxed) + 1;

@@ -150,10 +150,10 @@ impl Policy {
             Principal::Service if !caller.is_service() => return Err(AuthError::ServiceRequired),
             _ => {}
         }
-        if let Some(first) = rule.any_role.first() {
-            if !rule.any_role.iter().any(|r| caller.has_role(*r)) {
-                return Err(AuthError::RoleRequired(*first));
-            }
+        if let Some(first) = rule.any_role.first()
+            && !rule.any_role.iter().any(|r| caller.has_role(*r))
+        {
+            return Err(AuthError::RoleRequired(*first));
         }
         if let Some(missing) = rule.scopes.iter().find(|s| !caller.has_scope(s)) {
             return Err(AuthError::ScopeRequired(missing));

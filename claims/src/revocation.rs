@@ -3,8 +3,10 @@
 //! Two kinds of entry, both keyed by issuer, never by a hash of the token
 //! text (an equivalent re-encoding of a revoked token must stay revoked):
 //! - a single token: issuer + `jti`, kept until the token's `exp`;
-//! - a whole subject: issuer + `sub` with a "not before" time: every token of
-//!   that subject issued (`iat`) earlier is revoked.
+//! - a whole subject: issuer + `sub` with a minimum generation: every token of
+//!   that subject whose `gen` claim is lower, i.e. issued before the
+//!   revocation was logged, is revoked. Generations come from the revocation
+//!   log's sequence, so this ordering is exact, with no clock involved.
 //!
 //! A denylist fed from a remote feed knows when it last heard from the feed;
 //! past `max_staleness` it fails closed, so a possibly revoked token is never
@@ -25,15 +27,15 @@ use crate::{claims::Claims, error::AuthError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Revocation {
     Token { issuer: String, token_id: String, expires_at: i64 },
-    Subject { issuer: String, subject: String, not_before: i64, expires_at: i64 },
+    Subject { issuer: String, subject: String, min_generation: u64, expires_at: i64 },
 }
 
 #[derive(Debug, Default)]
 struct Entries {
     /// issuer → jti → exp
     tokens: HashMap<String, HashMap<String, i64>>,
-    /// issuer → sub → (not_before, expires_at)
-    subjects: HashMap<String, HashMap<String, (i64, i64)>>,
+    /// issuer → sub → (min_generation, expires_at)
+    subjects: HashMap<String, HashMap<String, (u64, i64)>>,
 }
 
 #[derive(Debug)]
@@ -86,10 +88,10 @@ impl Denylist {
         if entries.tokens.get(iss).is_some_and(|m| m.contains_key(claims.token_id())) {
             return Err(AuthError::Revoked);
         }
-        if let Some((not_before, _)) = entries.subjects.get(iss).and_then(|m| m.get(claims.subject())) {
-            if (claims.issued_at() as i64) < *not_before {
-                return Err(AuthError::Revoked);
-            }
+        if let Some((min_generation, _)) = entries.subjects.get(iss).and_then(|m| m.get(claims.subject()))
+            && claims.generation() < *min_generation
+        {
+            return Err(AuthError::Revoked);
         }
         Ok(())
     }
@@ -100,12 +102,12 @@ impl Denylist {
             Revocation::Token { issuer, token_id, expires_at } => {
                 entries.tokens.entry(issuer).or_default().insert(token_id, expires_at);
             }
-            Revocation::Subject { issuer, subject, not_before, expires_at } => {
+            Revocation::Subject { issuer, subject, min_generation, expires_at } => {
                 let slot =
-                    entries.subjects.entry(issuer).or_default().entry(subject).or_insert((not_before, expires_at));
+                    entries.subjects.entry(issuer).or_default().entry(subject).or_insert((min_generation, expires_at));
                 // A later revocation of the same subject can only move the
                 // line forward.
-                *slot = (slot.0.max(not_before), slot.1.max(expires_at));
+                *slot = (slot.0.max(min_generation), slot.1.max(expires_at));
             }
         }
     }
@@ -170,7 +172,8 @@ mod tests {
     use super::*;
     use crate::claims::{Audience, Plan, WireClaims};
 
-    fn claims(jti: &str, sub: &str, iat: u64) -> Claims {
+    fn claims(jti: &str, sub: &str, generation: u64) -> Claims {
+        let iat = now_secs() as u64;
         WireClaims {
             iss: "authpair".into(),
             aud: Audience::One("authpair".into()),
@@ -179,6 +182,7 @@ mod tests {
             nbf: iat,
             iat,
             jti: jti.into(),
+            r#gen: generation,
             client_id: "c".into(),
             preferred_username: sub.into(),
             roles: vec![],
@@ -189,20 +193,20 @@ mod tests {
     }
 
     #[test]
-    fn rv_03_a_token_is_revoked_by_issuer_and_jti_and_a_subject_by_issue_time() {
+    fn rv_03_a_token_is_revoked_by_issuer_and_jti_and_a_subject_by_generation() {
         let list = Denylist::local();
         let now = now_secs();
         list.apply(Revocation::Token { issuer: "authpair".into(), token_id: "t1".into(), expires_at: now + 60 });
         list.apply(Revocation::Subject {
             issuer: "authpair".into(),
             subject: "bob".into(),
-            not_before: now,
+            min_generation: 7,
             expires_at: now + 60,
         });
-        assert_eq!(list.check(&claims("t1", "alice", now as u64)), Err(AuthError::Revoked));
-        assert_eq!(list.check(&claims("t2", "alice", now as u64)), Ok(()));
-        assert_eq!(list.check(&claims("t3", "bob", now as u64 - 1)), Err(AuthError::Revoked));
-        assert_eq!(list.check(&claims("t4", "bob", now as u64)), Ok(()), "issued at the line is valid");
+        assert_eq!(list.check(&claims("t1", "alice", 0)), Err(AuthError::Revoked));
+        assert_eq!(list.check(&claims("t2", "alice", 0)), Ok(()));
+        assert_eq!(list.check(&claims("t3", "bob", 6)), Err(AuthError::Revoked), "issued before entry 7");
+        assert_eq!(list.check(&claims("t4", "bob", 7)), Ok(()), "issued after entry 7 was logged");
         assert_eq!(list.len(), (1, 1));
     }
 
@@ -219,9 +223,9 @@ mod tests {
     #[test]
     fn a_fed_list_fails_closed_until_heard_from_and_when_silent_too_long() {
         let list = Denylist::fed(Duration::from_secs(60));
-        assert_eq!(list.check(&claims("t", "s", now_secs() as u64)), Err(AuthError::RevocationsStale));
+        assert_eq!(list.check(&claims("t", "s", 0)), Err(AuthError::RevocationsStale));
         list.heard();
-        assert_eq!(list.check(&claims("t", "s", now_secs() as u64)), Ok(()));
+        assert_eq!(list.check(&claims("t", "s", 0)), Ok(()));
         let silent = Denylist::fed(Duration::ZERO);
         silent.last_heard_ms.store(now_ms() - 5, Ordering::Relaxed);
         assert!(silent.is_stale());

@@ -54,13 +54,9 @@ impl TokenSigner {
         self.lifetime
     }
 
-    /// Signs `grant` with `key`. `issued_at_least` lifts `iat` (and `nbf`) up
-    /// to a subject's revocation line when that lies in the current second,
-    /// so a token issued just after "revoke everything before now" is not
-    /// caught by it; it is never more than a second ahead of the clock.
-    pub fn issue(&self, key: &SigningKey, grant: &Grant, issued_at_least: u64) -> Result<IssuedToken, SignError> {
-        let clock = SystemTime::now().duration_since(UNIX_EPOCH).map_err(|_| SignError::Clock)?.as_secs();
-        let now = clock.max(issued_at_least.min(clock + 1));
+    /// Signs `grant` with `key`.
+    pub fn issue(&self, key: &SigningKey, grant: &Grant) -> Result<IssuedToken, SignError> {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(|_| SignError::Clock)?.as_secs();
         let exp = now + self.lifetime.as_secs();
         let token_id = uuid::Uuid::new_v4().to_string();
         let claims = WireClaims {
@@ -71,6 +67,7 @@ impl TokenSigner {
             nbf: now,
             iat: now,
             jti: token_id.clone(),
+            r#gen: grant.generation,
             client_id: grant.client_id.clone(),
             preferred_username: grant.username.clone(),
             roles: grant.roles.clone(),

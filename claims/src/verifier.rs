@@ -186,8 +186,21 @@ fn map_jwt_error(err: jsonwebtoken::errors::Error) -> AuthError {
 /// Maps a claim name onto a static string, so the message can name it
 /// without echoing anything the client sent.
 fn claim_name(claim: &str) -> &'static str {
-    const KNOWN: [&str; 12] =
-        ["iss", "aud", "sub", "exp", "nbf", "iat", "jti", "client_id", "preferred_username", "roles", "scope", "plan"];
+    const KNOWN: [&str; 13] = [
+        "iss",
+        "aud",
+        "sub",
+        "exp",
+        "nbf",
+        "iat",
+        "jti",
+        "gen",
+        "client_id",
+        "preferred_username",
+        "roles",
+        "scope",
+        "plan",
+    ];
     KNOWN.into_iter().find(|k| *k == claim).unwrap_or("unknown")
 }
 

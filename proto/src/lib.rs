@@ -1,8 +1,9 @@
 //! The authpair gRPC contract. This is the only crate with generated code.
 //!
-//! - [`auth::v1`]: `AuthService` (public: login, refresh, JWKS) and
-//!   `AdminService` (role `admin`).
-//! - [`resource::v1`]: `ResourceService`.
+//! - `auth::v1`: `AuthService` (login, refresh, JWKS, logout, service
+//!   tokens, the revocation feed) and `AdminService` (role `admin`).
+//! - `resource::v1`: `ResourceService` (status, profile, documents, search).
+//! - `authpair::policy::v1`: the policy option's own message types.
 //! - [`FILE_DESCRIPTOR_SET`], [`ERROR_DETAILS_DESCRIPTOR_SET`]: encoded
 //!   descriptors for gRPC reflection.
 //! - [`policy`]: every RPC with the policy declared in its .proto option

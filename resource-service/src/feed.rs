@@ -84,7 +84,7 @@ impl FeedClient {
                     Revocation::Subject {
                         issuer: s.issuer,
                         subject: s.subject,
-                        not_before: s.not_before,
+                        min_generation: s.min_generation,
                         expires_at: s.expires_at,
                     },
                 ),

@@ -91,11 +91,11 @@ impl AdminApi {
     async fn set_user_roles(&self, req: SetUserRolesRequest) -> Result<User, ApiError> {
         let roles = input::roles(&req.roles, None)?;
         let user = self.resolve(req.user.as_ref()).await?;
-        let revoke = self.state.config.revoke_on_role_change.then(|| self.state.revoke_user_line(None));
+        let revoke = self.state.config.revoke_on_role_change.then(|| self.state.revoke_user(None));
         let (user, revoked) =
             self.state.store.set_roles(&user.id, &roles, now(), revoke).await.map_err(user_write_error)?;
         if let (Some(rev), Some(revoked)) = (revoke, revoked) {
-            self.state.logged(revoked.sequence, self.state.subject_revocation(&user.id, rev));
+            self.state.logged(revoked.sequence, self.state.subject_revocation(&user.id, revoked.sequence, rev));
         }
         Ok(to_proto(user))
     }
@@ -109,11 +109,11 @@ impl AdminApi {
         reason: &str,
     ) -> Result<(UserRow, UserRevoked, i64), ApiError> {
         let user = self.resolve(user).await?;
-        let rev = self.state.revoke_user_line(disable);
+        let rev = self.state.revoke_user(disable);
         let (user, revoked) =
             self.state.store.revoke_user_checked(&user.id, rev, reason).await.map_err(user_write_error)?;
-        self.state.logged(revoked.sequence, self.state.subject_revocation(&user.id, rev));
-        Ok((user, revoked, rev.not_before))
+        self.state.logged(revoked.sequence, self.state.subject_revocation(&user.id, revoked.sequence, rev));
+        Ok((user, revoked, rev.now))
     }
 
     async fn create_service_account(
@@ -134,8 +134,6 @@ impl AdminApi {
             scopes,
             plan,
             created_at: now,
-            // Past any revocation line a deleted account of the same name left.
-            tokens_valid_after: now + 1,
         };
         match self.state.store.put_service_account(&account, false).await {
             Ok(()) => Ok(CreateServiceAccountResponse {
@@ -149,18 +147,18 @@ impl AdminApi {
     }
 
     async fn delete_service_account(&self, name: &str) -> Result<(), ApiError> {
-        let rev = self.state.revoke_user_line(None);
+        let rev = self.state.revoke_user(None);
         let subject = format!("{}{name}", authpair_claims::claims::SERVICE_SUBJECT_PREFIX);
         let seq = self
             .state
             .store
-            .delete_service_account(input::service_name(name)?, &subject, rev.not_before, rev.expires_at, rev.now)
+            .delete_service_account(input::service_name(name)?, &subject, rev.expires_at, rev.now)
             .await
             .map_err(|e| match e {
                 StoreError::NotFound => ApiError::NotFound("service account not found".into()),
                 other => other.into(),
             })?;
-        self.state.logged(seq, self.state.subject_revocation(&subject, rev));
+        self.state.logged(seq, self.state.subject_revocation(&subject, seq, rev));
         Ok(())
     }
 
@@ -253,12 +251,12 @@ impl AdminService for AdminApi {
         request: Request<RevokeUserSessionsRequest>,
     ) -> Result<Response<RevokeUserSessionsResponse>, Status> {
         let admin = caller(&request)?.subject().to_owned();
-        let (user, revoked, not_before) =
+        let (user, revoked, revoked_at) =
             self.revoke_user(request.get_ref().user.as_ref(), None, "sessions revoked").await?;
         audit!("sessions_revoked", "/auth.v1.AdminService/RevokeUserSessions", admin.as_str(), "-", user.id.as_str());
         Ok(Response::new(RevokeUserSessionsResponse {
             sessions_revoked: u32::try_from(revoked.sessions_revoked).unwrap_or(u32::MAX),
-            not_before: timestamp(not_before),
+            revoked_at: timestamp(revoked_at),
         }))
     }
 

@@ -54,6 +54,7 @@ impl AuthApi {
         let username = input::login_username(&req.username)?;
         input::login_password(&req.password)?;
         let password = SecretString::from(req.password);
+        let generation = self.state.generation();
         let user = self.state.store.user_by_username(username).await?;
         // The hash check runs whether or not the user exists, so both
         // failures cost the same and read the same.
@@ -74,7 +75,7 @@ impl AuthApi {
         let refresh = self.state.next_refresh(now)?;
         let expires_at = now + self.state.config.refresh_token_ttl.as_secs() as i64;
         self.state.store.start_refresh_family(&user.id, &refresh.record, now, expires_at).await?;
-        let response = self.state.token_response(&user, &refresh.token)?;
+        let response = self.state.token_response(&user, &refresh.token, generation)?;
         audit!("login_succeeded", LOGIN, user.id.as_str(), "-");
         Ok(response)
     }
@@ -84,6 +85,7 @@ impl AuthApi {
         let now = now();
         let next = self.state.next_refresh(now)?;
         let grace_secs = self.state.config.refresh_grace.as_secs() as i64;
+        let generation = self.state.generation();
         let rotate = Rotate {
             presented_hash: &refresh_token_hash(&presented),
             next: &next.record,
@@ -94,12 +96,12 @@ impl AuthApi {
         match self.state.store.rotate_refresh(rotate).await? {
             RefreshOutcome::Rotated { user, family_id } => {
                 audit!("refresh_succeeded", REFRESH, user.id.as_str(), "-", family_id.as_str());
-                self.state.token_response(&user, &next.token)
+                self.state.token_response(&user, &next.token, generation)
             }
             RefreshOutcome::Replayed { user, family_id, sealed_successor } => {
                 let successor = unseal(&presented, &sealed_successor).ok_or(AuthError::InvalidRefreshToken)?;
                 audit!("refresh_replayed_in_grace", REFRESH, user.id.as_str(), "-", family_id.as_str());
-                self.state.token_response(&user, &successor)
+                self.state.token_response(&user, &successor, generation)
             }
             RefreshOutcome::Reused { user_id, family_id } => {
                 tracing::warn!(
@@ -126,6 +128,7 @@ impl AuthApi {
         if req.client_id.len() > 64 || req.client_secret.len() > MAX_REFRESH_TOKEN_BYTES {
             return Err(AuthError::InvalidCredentials.into());
         }
+        let generation = self.state.generation();
         let account = self.state.store.service_account(&req.client_id).await?;
         let presented = SecretString::from(req.client_secret);
         let stored = account.as_ref().map_or(DUMMY_SECRET_HASH, |a| a.secret_hash.as_str());
@@ -135,8 +138,8 @@ impl AuthApi {
             return Err(AuthError::InvalidCredentials.into());
         };
         let scopes = grants::narrow(&account.scopes, &req.scope).map_err(ApiError::InvalidArgument)?;
-        let grant = grants::for_service(&account, scopes);
-        let issued = self.state.sign(&grant, account.tokens_valid_after)?;
+        let grant = grants::for_service(&account, scopes, generation);
+        let issued = self.state.sign(&grant)?;
         audit!("service_token_issued", ISSUE_SERVICE_TOKEN, grant.subject.as_str(), "-");
         Ok(TokenResponse {
             access_token: issued.token.expose_secret().to_owned(),

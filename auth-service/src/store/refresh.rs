@@ -141,10 +141,10 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?;
             let user = self.user_by_id_in(&mut tx, &user_id).await?;
-            if let (Some((None,)), Some(user)) = (successor, user) {
-                if !user.disabled {
-                    return Ok(RefreshOutcome::Replayed { user, family_id, sealed_successor: sealed });
-                }
+            if let (Some((None,)), Some(user)) = (successor, user)
+                && !user.disabled
+            {
+                return Ok(RefreshOutcome::Replayed { user, family_id, sealed_successor: sealed });
             }
         }
         revoke_family(&mut tx, &family_id, r.now, "reuse").await?;

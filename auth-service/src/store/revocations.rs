@@ -5,13 +5,12 @@ use authpair_claims::Revocation;
 
 use super::{Store, StoreError};
 
-/// How long a subject revocation must be kept: until every token issued
-/// before it has expired.
+/// A revocation of every session and token of a user issued so far.
 #[derive(Debug, Clone, Copy)]
 pub struct RevokeUser {
     pub now: i64,
-    /// Tokens with `iat` before this are revoked.
-    pub not_before: i64,
+    /// When every token issued before now has expired: the entry is kept
+    /// until then.
     pub expires_at: i64,
     /// `Some(true)` also disables the user, `Some(false)` enables them.
     pub set_disabled: Option<bool>,
@@ -24,7 +23,7 @@ pub struct UserRevoked {
     pub sequence: u64,
 }
 
-type EntryRow = (i64, String, String, Option<String>, Option<i64>, i64);
+type EntryRow = (i64, String, String, Option<String>, i64);
 const PAGE: i64 = 1000;
 
 impl Store {
@@ -83,7 +82,7 @@ impl Store {
         now: i64,
     ) -> Result<Vec<(u64, Revocation)>, StoreError> {
         let rows: Vec<EntryRow> = sqlx::query_as(
-            "SELECT seq, kind, subject, token_id, not_before, expires_at FROM revocations \
+            "SELECT seq, kind, subject, token_id, expires_at FROM revocations \
              WHERE seq > ? AND expires_at >= ? ORDER BY seq LIMIT ?",
         )
         .bind(after as i64)
@@ -114,14 +113,12 @@ impl Store {
 }
 
 /// The issuer is not stored: one auth database serves one issuer.
-fn decode(
-    issuer: &str,
-    (seq, kind, subject, token_id, not_before, expires_at): EntryRow,
-) -> Result<(u64, Revocation), StoreError> {
+fn decode(issuer: &str, (seq, kind, subject, token_id, expires_at): EntryRow) -> Result<(u64, Revocation), StoreError> {
     let issuer = issuer.to_owned();
-    let revocation = match (kind.as_str(), token_id, not_before) {
-        ("token", Some(token_id), _) => Revocation::Token { issuer, token_id, expires_at },
-        ("subject", _, Some(not_before)) => Revocation::Subject { issuer, subject, not_before, expires_at },
+    let revocation = match (kind.as_str(), token_id) {
+        ("token", Some(token_id)) => Revocation::Token { issuer, token_id, expires_at },
+        // A subject entry revokes the tokens issued before it was logged.
+        ("subject", _) => Revocation::Subject { issuer, subject, min_generation: seq as u64, expires_at },
         _ => return Err(StoreError::Corrupt(format!("revocation {seq} is incomplete"))),
     };
     Ok((seq as u64, revocation))
@@ -133,16 +130,12 @@ pub(super) async fn revoke_user_in(
     rev: RevokeUser,
     reason: &str,
 ) -> Result<UserRevoked, StoreError> {
-    let updated = sqlx::query(
-        "UPDATE users SET tokens_valid_after = MAX(tokens_valid_after, ?), disabled = COALESCE(?, disabled), \
-         updated_at = ? WHERE id = ?",
-    )
-    .bind(rev.not_before)
-    .bind(rev.set_disabled)
-    .bind(rev.now)
-    .bind(user_id)
-    .execute(&mut *tx)
-    .await?;
+    let updated = sqlx::query("UPDATE users SET disabled = COALESCE(?, disabled), updated_at = ? WHERE id = ?")
+        .bind(rev.set_disabled)
+        .bind(rev.now)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
     if updated.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }
@@ -155,11 +148,10 @@ pub(super) async fn revoke_user_in(
     .execute(&mut *tx)
     .await?;
     let (seq,): (i64,) = sqlx::query_as(
-        "INSERT INTO revocations (kind, subject, not_before, expires_at, reason, created_at) \
-         VALUES ('subject', ?, ?, ?, ?, ?) RETURNING seq",
+        "INSERT INTO revocations (kind, subject, expires_at, reason, created_at) \
+         VALUES ('subject', ?, ?, ?, ?) RETURNING seq",
     )
     .bind(user_id)
-    .bind(rev.not_before)
     .bind(rev.expires_at)
     .bind(reason)
     .bind(rev.now)

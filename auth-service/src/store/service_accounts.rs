@@ -11,18 +11,15 @@ pub struct ServiceAccountRow {
     pub scopes: Vec<String>,
     pub plan: Plan,
     pub created_at: i64,
-    pub tokens_valid_after: i64,
 }
 
-type Row = (String, String, String, String, i64, i64);
-const COLUMNS: &str = "name, secret_hash, scopes, plan, created_at, tokens_valid_after";
+type Row = (String, String, String, String, i64);
+const COLUMNS: &str = "name, secret_hash, scopes, plan, created_at";
 
-fn decode(
-    (name, secret_hash, scopes, plan, created_at, tokens_valid_after): Row,
-) -> Result<ServiceAccountRow, StoreError> {
+fn decode((name, secret_hash, scopes, plan, created_at): Row) -> Result<ServiceAccountRow, StoreError> {
     let plan = plan.parse().map_err(|e: authpair_claims::claims::UnknownName| StoreError::Corrupt(e.to_string()))?;
     let scopes = scopes.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
-    Ok(ServiceAccountRow { name, secret_hash, scopes, plan, created_at, tokens_valid_after })
+    Ok(ServiceAccountRow { name, secret_hash, scopes, plan, created_at })
 }
 
 impl Store {
@@ -30,12 +27,12 @@ impl Store {
     /// an existing account gets the new secret, scopes and plan instead.
     pub async fn put_service_account(&self, account: &ServiceAccountRow, replace: bool) -> Result<(), StoreError> {
         let sql = if replace {
-            "INSERT INTO service_accounts (name, secret_hash, scopes, plan, created_at, tokens_valid_after) \
-             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET secret_hash = excluded.secret_hash, \
+            "INSERT INTO service_accounts (name, secret_hash, scopes, plan, created_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET secret_hash = excluded.secret_hash, \
              scopes = excluded.scopes, plan = excluded.plan"
         } else {
-            "INSERT INTO service_accounts (name, secret_hash, scopes, plan, created_at, tokens_valid_after) \
-             VALUES (?, ?, ?, ?, ?, ?)"
+            "INSERT INTO service_accounts (name, secret_hash, scopes, plan, created_at) \
+             VALUES (?, ?, ?, ?, ?)"
         };
         sqlx::query(sql)
             .bind(&account.name)
@@ -43,7 +40,6 @@ impl Store {
             .bind(account.scopes.join(" "))
             .bind(account.plan.as_str())
             .bind(account.created_at)
-            .bind(account.tokens_valid_after)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -70,7 +66,6 @@ impl Store {
         &self,
         name: &str,
         subject: &str,
-        not_before: i64,
         expires_at: i64,
         now: i64,
     ) -> Result<u64, StoreError> {
@@ -80,11 +75,10 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         let (seq,): (i64,) = sqlx::query_as(
-            "INSERT INTO revocations (kind, subject, not_before, expires_at, reason, created_at) \
-             VALUES ('subject', ?, ?, ?, 'service account deleted', ?) RETURNING seq",
+            "INSERT INTO revocations (kind, subject, expires_at, reason, created_at) \
+             VALUES ('subject', ?, ?, 'service account deleted', ?) RETURNING seq",
         )
         .bind(subject)
-        .bind(not_before)
         .bind(expires_at)
         .bind(now)
         .fetch_one(&mut *tx)

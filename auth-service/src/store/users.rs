@@ -26,8 +26,6 @@ pub struct UserRow {
     pub plan: Plan,
     pub disabled: bool,
     pub created_at: i64,
-    /// Tokens issued (iat) before this are revoked; new ones start here.
-    pub tokens_valid_after: i64,
 }
 
 /// A user to insert. The password is already hashed.
@@ -39,12 +37,10 @@ pub struct NewUser {
     pub plan: Plan,
 }
 
-type Row = (String, String, String, String, String, bool, i64, i64);
-const COLUMNS: &str = "id, username, password_hash, roles, plan, disabled, created_at, tokens_valid_after";
+type Row = (String, String, String, String, String, bool, i64);
+const COLUMNS: &str = "id, username, password_hash, roles, plan, disabled, created_at";
 
-fn decode(
-    (id, username, password_hash, roles, plan, disabled, created_at, tokens_valid_after): Row,
-) -> Result<UserRow, StoreError> {
+fn decode((id, username, password_hash, roles, plan, disabled, created_at): Row) -> Result<UserRow, StoreError> {
     let roles = roles
         .split(' ')
         .filter(|r| !r.is_empty())
@@ -52,7 +48,7 @@ fn decode(
         .collect::<Result<Vec<Role>, _>>()
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let plan = plan.parse().map_err(|e: authpair_claims::claims::UnknownName| StoreError::Corrupt(e.to_string()))?;
-    Ok(UserRow { id, username, password_hash, roles, plan, disabled, created_at, tokens_valid_after })
+    Ok(UserRow { id, username, password_hash, roles, plan, disabled, created_at })
 }
 
 pub(super) fn encode_roles(roles: &[Role]) -> String {
@@ -83,7 +79,6 @@ impl Store {
             plan: user.plan,
             disabled: false,
             created_at: now,
-            tokens_valid_after: 0,
         })
     }
 

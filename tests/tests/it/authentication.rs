@@ -288,7 +288,7 @@ async fn cv_04_cv_05_issuer_and_audience_must_match_exactly() -> TestResult {
 async fn cv_06_each_required_claim_missing_in_turn_is_named() -> TestResult {
     let app = TestApp::spawn().await?;
     let forger = app.forger().await?;
-    for claim in ["exp", "nbf", "iss", "aud", "sub", "iat", "jti", "client_id", "roles", "scope", "plan"] {
+    for claim in ["exp", "nbf", "iss", "aud", "sub", "iat", "jti", "gen", "client_id", "roles", "scope", "plan"] {
         let token = signed(&forger, |c| {
             c.remove(claim);
         });

@@ -134,6 +134,26 @@ async fn rv_05_revoke_user_sessions_ends_every_session_and_older_token_but_not_n
 }
 
 #[tokio::test]
+async fn a_second_revocation_in_the_same_second_still_catches_a_token_issued_between_them() -> TestResult {
+    let app = TestApp::spawn().await?;
+    app.create_user("sol", "sol-password", &[]).await?;
+    let admin = app.admin_token().await?;
+    let revoke = || {
+        let mut api = app.admin.clone();
+        let request = bearer(RevokeUserSessionsRequest { user: by_name("sol") }, &admin);
+        async move { api.revoke_user_sessions(request).await }
+    };
+    revoke().await?;
+    let between = app.login("sol", "sol-password").await?;
+    assert_eq!(profile(&app, &between.access_token).await?.len(), 36);
+    revoke().await?;
+    time_until_rejected(&app, &between.access_token, Duration::from_secs(1)).await?;
+    let after = app.login("sol", "sol-password").await?;
+    assert_eq!(profile(&app, &after.access_token).await?.len(), 36);
+    Ok(())
+}
+
+#[tokio::test]
 async fn rv_05_a_disabled_user_cannot_log_in_refresh_or_use_old_tokens_until_enabled() -> TestResult {
     let app = TestApp::spawn().await?;
     app.create_user("dan", "dan-password", &[]).await?;

@@ -3,7 +3,11 @@
 mod admin;
 mod authentication;
 mod authorization;
+mod client;
+mod documents;
 mod flow;
 mod grpcurl;
 mod lifecycle;
+mod policy_matrix;
 mod restart;
+mod service_accounts;
