@@ -74,7 +74,7 @@ pub enum AuthError {
     NoPolicy,
 
     // ---- Over a quota: RESOURCE_EXHAUSTED, with RetryInfo. ----
-    #[error("quota exceeded; retry in {}s", .retry_after.as_secs().max(1))]
+    #[error("quota exceeded; retry in {}s", .retry_after.as_millis().div_ceil(1000).max(1))]
     QuotaExceeded { retry_after: std::time::Duration },
 
     // ---- The verifier cannot decide yet: UNAVAILABLE, fail closed. ----
