@@ -5,6 +5,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use authpair_claims::config::parse_secs;
 use clap::Parser;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -177,10 +178,6 @@ impl BootstrapServiceAccount {
             _ => Err("expected name:secret, with a secret of at least 16 characters".into()),
         }
     }
-}
-
-fn parse_secs(value: &str) -> Result<Duration, String> {
-    value.parse::<u64>().map(Duration::from_secs).map_err(|e| format!("expected whole seconds: {e}"))
 }
 
 #[cfg(test)]

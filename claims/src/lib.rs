@@ -13,6 +13,7 @@
 //!   then authorization, on every call; [`caller`] for handlers.
 //! - [`client`]: the client side: a channel layer that carries a token from a
 //!   service account or a user session, renewing it before expiry.
+//! - [`config`]: flag value parsers both services' configs share.
 //! - [`serving`]: the hardened server builder (HTTP/2 limits, auth layers in
 //!   order), reflection, signal handling and logging that both services share.
 //! - [`error`]: [`AuthError`] and the one `From<AuthError> for tonic::Status`.
@@ -20,6 +21,7 @@
 pub mod bearer;
 pub mod claims;
 pub mod client;
+pub mod config;
 pub mod error;
 pub mod interceptor;
 pub mod keys;

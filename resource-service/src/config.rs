@@ -3,6 +3,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use authpair_claims::config::{parse_secret, parse_secs};
 use clap::Parser;
 use secrecy::SecretString;
 
@@ -99,14 +100,6 @@ impl Config {
             log: "info".into(),
         }
     }
-}
-
-fn parse_secret(value: &str) -> Result<SecretString, String> {
-    Ok(SecretString::from(value))
-}
-
-fn parse_secs(value: &str) -> Result<Duration, String> {
-    value.parse::<u64>().map(Duration::from_secs).map_err(|e| format!("expected whole seconds: {e}"))
 }
 
 #[cfg(test)]

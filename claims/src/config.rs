@@ -1,0 +1,19 @@
+//! Value parsers both services' configurations use, so flags read the same
+//! way everywhere.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+/// Whole seconds, as in `--leeway-secs 30`.
+pub fn parse_secs(value: &str) -> Result<Duration, String> {
+    value.parse::<u64>().map(Duration::from_secs).map_err(|e| format!("expected whole seconds: {e}"))
+}
+
+/// A secret, kept out of Debug output from the moment it is parsed.
+pub fn parse_secret(value: &str) -> Result<SecretString, String> {
+    if value.is_empty() {
+        return Err("must not be empty".into());
+    }
+    Ok(SecretString::from(value))
+}
