@@ -51,12 +51,12 @@ pub async fn serve(
     };
     let keys = Arc::new(KeyRing::open(store.clone(), key_policy).await.context("loading signing keys")?);
     let signer = TokenSigner::new(config.issuer.clone(), config.audience.clone(), config.access_token_ttl);
-    let verifier = Arc::new(Verifier::new(VerifierConfig {
-        issuer: config.issuer.clone(),
-        audience: config.audience.clone(),
-        leeway: config.leeway,
-        max_lifetime: config.access_token_ttl,
-    }));
+    let verifier = Arc::new(Verifier::new(VerifierConfig::new(
+        config.issuer.clone(),
+        config.audience.clone(),
+        config.leeway,
+        config.access_token_ttl,
+    )));
     verifier.set_keys(&keys.published())?;
     self_test(&signer, &keys, &verifier)?;
 

@@ -35,6 +35,12 @@ impl RpcMethod {
     }
 }
 
+impl From<http::Uri> for RpcMethod {
+    fn from(uri: http::Uri) -> Self {
+        Self(uri)
+    }
+}
+
 type Capture = fn(http::Request<Body>) -> http::Request<Body>;
 
 /// The layer that hands the RPC path to the interceptor. Install it outside
@@ -82,7 +88,7 @@ impl AuthInterceptor {
         self.stats.clone()
     }
 
-    fn authenticate(&self, request: &Request<()>) -> Result<Option<Claims>, AuthError> {
+    fn authenticate(&self, request: &Request<()>) -> Result<Option<Arc<Claims>>, AuthError> {
         let Some(token) = bearer_token(request.metadata())? else {
             return Ok(None);
         };
@@ -111,8 +117,8 @@ impl Interceptor for AuthInterceptor {
         let method = method.as_ref().map(RpcMethod::path);
         let caller = self.authenticate(&request).map_err(|e| self.deny(method, None, e))?;
         self.policy
-            .authorize(method, caller.as_ref())
-            .map_err(|e| self.deny(method, caller.as_ref().map(Claims::subject), e))?;
+            .authorize(method, caller.as_deref())
+            .map_err(|e| self.deny(method, caller.as_deref().map(Claims::subject), e))?;
         self.stats.allowed.fetch_add(1, Ordering::Relaxed);
         if let Some(claims) = caller {
             request.extensions_mut().insert(claims);
@@ -129,5 +135,5 @@ pub fn caller<T>(request: &Request<T>) -> Result<&Claims, Status> {
 
 /// The verified caller of a public method, if it sent a token.
 pub fn optional_caller<T>(request: &Request<T>) -> Option<&Claims> {
-    request.extensions().get::<Claims>()
+    request.extensions().get::<Arc<Claims>>().map(Arc::as_ref)
 }

@@ -54,7 +54,7 @@ impl AsyncPredicate<http::Request<Body>> for QuotaGate {
         let Some(quota) = quota else {
             return Box::pin(std::future::ready(Ok(request)));
         };
-        let caller = request.extensions().get::<Claims>().cloned();
+        let caller = request.extensions().get::<Arc<Claims>>().cloned();
         let limiter = self.limiter.clone();
         Box::pin(async move {
             // The interceptor already required a token for any method with a

@@ -11,6 +11,13 @@
 //!    required (it accepts tokens without them otherwise);
 //! 5. our own checks: `iat` not in the future, lifetime within the maximum,
 //!    non-empty `sub` and `jti`.
+//!
+//! A token that passed all of that goes into a bounded cache keyed by the
+//! exact token string (as Envoy's `jwt_cache_config` does), so a client
+//! reusing its token costs a hash lookup instead of a signature check. A hit
+//! still checks expiry with leeway; the denylist and the policy run on every
+//! call after this, hit or miss. Only verified tokens are cached, the cache
+//! is bounded in bytes, and it is emptied whenever the trusted keys change.
 
 use std::{
     collections::HashMap,
@@ -30,6 +37,10 @@ use crate::{
 
 /// Tokens longer than this are refused before any decoding.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Default bound of the verified-token cache: about 13,000 typical tokens.
+pub const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
+/// What one cached entry costs besides its token text (the claims, the map).
+const CACHE_ENTRY_OVERHEAD: u64 = 512;
 const MAX_KID_BYTES: usize = 128;
 
 /// What a verifier accepts.
@@ -41,7 +52,28 @@ pub struct VerifierConfig {
     pub leeway: Duration,
     /// The longest `exp - iat` accepted: the issuer's maximum token lifetime.
     pub max_lifetime: Duration,
+    /// Bound of the verified-token cache in bytes; 0 disables it.
+    pub cache_bytes: u64,
 }
+
+impl VerifierConfig {
+    /// The given issuer, audience, leeway and maximum lifetime, with the
+    /// default cache.
+    pub fn new(issuer: String, audience: String, leeway: Duration, max_lifetime: Duration) -> Self {
+        Self { issuer, audience, leeway, max_lifetime, cache_bytes: DEFAULT_CACHE_BYTES }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct EntryWeight;
+
+impl quick_cache::Weighter<String, Arc<Claims>> for EntryWeight {
+    fn weight(&self, token: &String, _claims: &Arc<Claims>) -> u64 {
+        token.len() as u64 + CACHE_ENTRY_OVERHEAD
+    }
+}
+
+type TokenCache = quick_cache::sync::Cache<String, Arc<Claims>, EntryWeight>;
 
 /// Verifies access tokens against a replaceable set of public keys.
 #[derive(Debug)]
@@ -50,6 +82,7 @@ pub struct Verifier {
     validation: Validation,
     keys: RwLock<Arc<HashMap<String, DecodingKey>>>,
     unknown_kid: tokio::sync::Notify,
+    cache: Option<TokenCache>,
 }
 
 /// The only header members we accept.
@@ -72,11 +105,16 @@ impl Verifier {
         validation.validate_aud = true;
         validation.leeway = config.leeway.as_secs();
         validation.reject_tokens_expiring_in_less_than = 0;
+        let cache = (config.cache_bytes > 0).then(|| {
+            let items = (config.cache_bytes / (CACHE_ENTRY_OVERHEAD + 700)) as usize;
+            TokenCache::with_weighter(items, config.cache_bytes, EntryWeight)
+        });
         Self {
             config,
             validation,
             keys: RwLock::new(Arc::new(HashMap::new())),
             unknown_kid: tokio::sync::Notify::new(),
+            cache,
         }
     }
 
@@ -91,6 +129,10 @@ impl Verifier {
             map.insert(key.kid.clone(), key.decoding_key()?);
         }
         *self.keys.write().unwrap_or_else(|poison| poison.into_inner()) = Arc::new(map);
+        // A cached token may have been verified with a key no longer trusted.
+        if let Some(cache) = &self.cache {
+            cache.clear();
+        }
         Ok(())
     }
 
@@ -111,7 +153,29 @@ impl Verifier {
         self.keys.read().unwrap_or_else(|poison| poison.into_inner()).clone()
     }
 
-    pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+    /// Verifies `token`, from the cache when it was verified before.
+    pub fn verify(&self, token: &str) -> Result<Arc<Claims>, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::TokenTooLarge);
+        }
+        let Some(cache) = &self.cache else {
+            return self.verify_uncached(token).map(Arc::new);
+        };
+        if let Some(claims) = cache.get(token) {
+            // Everything but the clock was settled when it went in.
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(|_| AuthError::Malformed)?.as_secs();
+            if claims.expires_at().saturating_add(self.config.leeway.as_secs()) < now {
+                return Err(AuthError::Expired);
+            }
+            return Ok(claims);
+        }
+        let claims = Arc::new(self.verify_uncached(token)?);
+        cache.insert(token.to_owned(), claims.clone());
+        Ok(claims)
+    }
+
+    /// The full check, no cache: what every cache miss runs.
+    pub fn verify_uncached(&self, token: &str) -> Result<Claims, AuthError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::TokenTooLarge);
         }
@@ -212,6 +276,85 @@ fn missing_field(message: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{
+        claims::{Audience, Grant, Plan, WireClaims},
+        keys::SigningKey,
+        signer::TokenSigner,
+    };
+    use secrecy::ExposeSecret;
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    fn verifier() -> Verifier {
+        Verifier::new(VerifierConfig::new("i".into(), "a".into(), Duration::from_secs(30), Duration::from_secs(900)))
+    }
+
+    fn grant() -> Grant {
+        Grant {
+            subject: "s".into(),
+            username: "u".into(),
+            client_id: "c".into(),
+            roles: vec![],
+            scopes: vec![],
+            plan: Plan::Free,
+            generation: 0,
+        }
+    }
+
+    #[test]
+    fn a_cached_token_stops_verifying_once_its_key_is_no_longer_trusted() -> TestResult {
+        let (key, other) = (SigningKey::generate()?, SigningKey::generate()?);
+        let verifier = verifier();
+        verifier.set_keys(&[key.public_jwk().clone()])?;
+        let token = TokenSigner::new("i".into(), "a".into(), Duration::from_secs(900)).issue(&key, &grant())?;
+        let token = token.token.expose_secret();
+        assert_eq!(verifier.verify(token)?.subject(), "s");
+        assert_eq!(verifier.verify(token)?.subject(), "s", "from the cache");
+        verifier.set_keys(&[other.public_jwk().clone()])?;
+        assert_eq!(verifier.verify(token).err(), Some(AuthError::UnknownKey));
+        Ok(())
+    }
+
+    #[test]
+    fn a_cache_hit_still_checks_expiry_with_leeway() -> TestResult {
+        let verifier = verifier();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+        let cached = |exp: u64| {
+            WireClaims {
+                iss: "i".into(),
+                aud: Audience::One("a".into()),
+                sub: "s".into(),
+                exp,
+                nbf: exp - 900,
+                iat: exp - 900,
+                jti: "j".into(),
+                r#gen: 0,
+                client_id: "c".into(),
+                preferred_username: "u".into(),
+                roles: vec![],
+                scope: String::new(),
+                plan: Plan::Free,
+            }
+            .into_claims()
+        };
+        let cache = verifier.cache.as_ref().ok_or("no cache")?;
+        cache.insert("old.token.x".into(), Arc::new(cached(now - 31)));
+        cache.insert("fresh.token.x".into(), Arc::new(cached(now - 29)));
+        assert_eq!(verifier.verify("old.token.x").err(), Some(AuthError::Expired));
+        assert_eq!(verifier.verify("fresh.token.x")?.subject(), "s", "inside the 30 s leeway");
+        Ok(())
+    }
+
+    #[test]
+    fn failed_tokens_are_never_cached() -> TestResult {
+        let verifier = verifier();
+        verifier.set_keys(&[SigningKey::generate()?.public_jwk().clone()])?;
+        for _ in 0..3 {
+            assert!(verifier.verify("a.b.c").is_err());
+        }
+        assert_eq!(verifier.cache.as_ref().map(|c| c.len()), Some(0));
+        Ok(())
+    }
 
     #[test]
     fn the_access_token_type_is_matched_as_a_media_type() {

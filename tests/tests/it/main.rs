@@ -8,6 +8,7 @@ mod documents;
 mod flow;
 mod grpcurl;
 mod lifecycle;
+mod load_tool;
 mod policy_matrix;
 mod restart;
 mod service_accounts;

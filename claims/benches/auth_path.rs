@@ -1,0 +1,117 @@
+//! Criterion benchmarks of the per-call auth path and its parts.
+//!
+//! `cargo bench -p authpair-claims` (figures in BENCHMARKS.md). In CI,
+//! `cargo test --benches` runs each once as a smoke test.
+
+// Setup that fails means a broken machine, not a result: fail loudly.
+#![allow(clippy::expect_used)]
+
+use std::{hint::black_box, sync::Arc, time::Duration};
+
+use authpair_claims::{
+    AuthInterceptor, Denylist, Grant, Plan, Policy, Revocation, Role, RpcMethod, SigningKey, TokenSigner, Verifier,
+    VerifierConfig,
+};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use secrecy::ExposeSecret;
+use tonic::{Request, metadata::MetadataValue, service::Interceptor};
+
+const ISS: &str = "authpair";
+
+fn grant(subject: &str) -> Grant {
+    Grant {
+        subject: subject.into(),
+        username: subject.into(),
+        client_id: "bench".into(),
+        roles: vec![Role::Viewer],
+        scopes: vec!["profile".into(), "documents:read".into()],
+        plan: Plan::Free,
+        generation: 0,
+    }
+}
+
+struct Setup {
+    key: SigningKey,
+    signer: TokenSigner,
+}
+
+fn setup() -> Setup {
+    let key = SigningKey::generate().expect("key");
+    let signer = TokenSigner::new(ISS.into(), ISS.into(), Duration::from_secs(900));
+    Setup { key, signer }
+}
+
+fn verifier(setup: &Setup, cache_bytes: u64) -> Arc<Verifier> {
+    let mut config = VerifierConfig::new(ISS.into(), ISS.into(), Duration::from_secs(30), Duration::from_secs(900));
+    config.cache_bytes = cache_bytes;
+    let verifier = Verifier::new(config);
+    verifier.set_keys(&[setup.key.public_jwk().clone()]).expect("keys");
+    Arc::new(verifier)
+}
+
+fn token(setup: &Setup, subject: &str) -> String {
+    setup.signer.issue(&setup.key, &grant(subject)).expect("sign").token.expose_secret().to_owned()
+}
+
+fn request(token: &str) -> Request<()> {
+    let mut request = Request::new(());
+    let value = MetadataValue::try_from(format!("Bearer {token}")).expect("header");
+    request.metadata_mut().insert("authorization", value);
+    let uri = http::Uri::from_static("/resource.v1.ResourceService/GetMyProfile");
+    request.extensions_mut().insert(RpcMethod::from(uri));
+    request
+}
+
+fn verification(c: &mut Criterion) {
+    let setup = setup();
+    let verifier = verifier(&setup, 0);
+    let token = token(&setup, "alice");
+    c.bench_function("verify EdDSA token (no cache)", |b| {
+        b.iter(|| verifier.verify_uncached(black_box(&token)).expect("valid"))
+    });
+    c.bench_function("issue EdDSA token", |b| b.iter(|| setup.signer.issue(&setup.key, black_box(&grant("alice")))));
+}
+
+fn interceptor(c: &mut Criterion) {
+    let setup = setup();
+    let policy = Arc::new(Policy::standard().expect("policy"));
+    let denylist = Arc::new(Denylist::local());
+
+    let mut hit = AuthInterceptor::new(verifier(&setup, 16 << 20), denylist.clone(), policy.clone());
+    let reused = token(&setup, "alice");
+    c.bench_function("interceptor: repeat token (cache hit)", |b| {
+        b.iter_batched(|| request(&reused), |r| hit.call(r).expect("allowed"), BatchSize::SmallInput)
+    });
+
+    // More distinct tokens than the cache holds, cycled: every call misses
+    // and inserts, as with a fresh token per call.
+    let mut miss = AuthInterceptor::new(verifier(&setup, 1 << 20), denylist, policy);
+    let tokens: Vec<String> = (0..20_000).map(|i| token(&setup, &format!("user-{i}"))).collect();
+    let mut next = 0;
+    c.bench_function("interceptor: new token (cache miss)", |b| {
+        b.iter_batched(
+            || {
+                next = (next + 1) % tokens.len();
+                request(&tokens[next])
+            },
+            |r| miss.call(r).expect("allowed"),
+            BatchSize::SmallInput,
+        )
+    });
+}
+
+fn denylist(c: &mut Criterion) {
+    let setup = setup();
+    let verifier = verifier(&setup, 0);
+    let list = Denylist::local();
+    let far = i64::MAX / 2;
+    for _ in 0..1_000_000 {
+        let token_id = uuid::Uuid::new_v4().to_string();
+        list.apply(Revocation::Token { issuer: ISS.into(), token_id, expires_at: far });
+    }
+    let live = verifier.verify(&token(&setup, "alice")).expect("valid");
+    c.bench_function("denylist check, 1M revoked tokens", |b| b.iter(|| list.check(black_box(&live))));
+}
+
+criterion_group!(benches, verification, interceptor, denylist);
+criterion_main!(benches);

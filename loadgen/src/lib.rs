@@ -1,0 +1,87 @@
+//! `authpair-load`: drives authpair at a set concurrency and reports calls
+//! per second, latency percentiles and a count per status code.
+//!
+//! - [`Options`]: what to run (mode, concurrency, duration or count).
+//! - `setup`: logs in or prepares tokens for a mode before the clock starts.
+//! - `run`: the workers and the measurement.
+//! - [`Report`]: the result, as text or JSON; [`Report::unexpected`] lists
+//!   the calls whose status the mode does not expect (the binary exits
+//!   non-zero on any).
+//!
+//! Modes:
+//! - `public`: GetStatus with no token (the baseline).
+//! - `reuse`: one user's token reused for every GetMyProfile.
+//! - `users`: N distinct users, their tokens round-robin.
+//! - `fresh`: a never-seen token on every call (service tokens prepared in
+//!   advance, cycled through more than any cache holds).
+//! - `login`: concurrent logins, with Refresh and GetJwks timed alongside.
+//! - `mixed`: calls with one token while a side loop logs in, refreshes,
+//!   revokes (Logout) and measures how long until the resource service
+//!   rejects the revoked token.
+
+mod report;
+mod run;
+mod setup;
+
+use std::time::Duration;
+
+pub use report::{LatencySummary, Report};
+pub use run::run;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Public,
+    Reuse,
+    Users,
+    Fresh,
+    Login,
+    Mixed,
+}
+
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "authpair-load", version, about = "Load tool for authpair")]
+pub struct Options {
+    /// What to drive; see the crate docs.
+    #[arg(long, value_enum, default_value = "reuse")]
+    pub mode: Mode,
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    pub auth: String,
+    #[arg(long, default_value = "http://127.0.0.1:50052")]
+    pub resource: String,
+    /// An admin's `username:password`, to create the users and service
+    /// account a mode needs.
+    #[arg(long, env = "AUTHPAIR_LOAD_ADMIN", hide_env_values = true)]
+    pub admin: String,
+    /// HTTP/2 connections.
+    #[arg(long, default_value = "64")]
+    pub connections: usize,
+    /// Concurrent streams per connection.
+    #[arg(long, default_value = "10")]
+    pub streams: usize,
+    /// How long to run, in seconds (ignored when --requests is set).
+    #[arg(long, default_value = "10")]
+    pub duration_secs: u64,
+    /// Stop after this many calls instead.
+    #[arg(long)]
+    pub requests: Option<u64>,
+    /// Users for `users` mode.
+    #[arg(long, default_value = "100")]
+    pub users: usize,
+    /// Tokens prepared for `fresh` mode.
+    #[arg(long, default_value = "50000")]
+    pub fresh_tokens: usize,
+    /// Wait up to this many seconds for both services to report SERVING
+    /// before starting.
+    #[arg(long, default_value = "0")]
+    pub wait_secs: u64,
+    /// Write the report as JSON to this file too.
+    #[arg(long)]
+    pub json: Option<std::path::PathBuf>,
+}
+
+impl Options {
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs(self.duration_secs)
+    }
+}

@@ -1,0 +1,124 @@
+//! What a run measured.
+
+use std::{collections::BTreeMap, fmt, time::Duration};
+
+use serde::Serialize;
+
+use crate::Mode;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LatencySummary {
+    pub count: usize,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl LatencySummary {
+    /// From latencies in microseconds (sorted in place).
+    pub fn from_micros(samples: &mut [u32]) -> Self {
+        samples.sort_unstable();
+        let at = |q: f64| -> f64 {
+            if samples.is_empty() {
+                return 0.0;
+            }
+            let i = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
+            f64::from(samples[i]) / 1000.0
+        };
+        Self { count: samples.len(), p50_ms: at(0.50), p90_ms: at(0.90), p99_ms: at(0.99), max_ms: at(1.0) }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub mode: Mode,
+    pub method: String,
+    pub connections: usize,
+    pub concurrency: usize,
+    pub elapsed_secs: f64,
+    pub calls: u64,
+    pub calls_per_sec: f64,
+    pub latency: LatencySummary,
+    /// Calls per gRPC status code name.
+    pub statuses: BTreeMap<String, u64>,
+    /// Statuses this mode does not expect, with counts; non-empty fails the run.
+    pub unexpected: BTreeMap<String, u64>,
+    /// `login` mode: Refresh and GetJwks latency while logins run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub side_calls: Option<LatencySummary>,
+    /// `mixed` mode: time from Logout returning to the resource service
+    /// rejecting the token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revocation_propagation: Option<LatencySummary>,
+}
+
+impl Report {
+    pub fn new(mode: Mode, method: &str, connections: usize, concurrency: usize, elapsed: Duration) -> Self {
+        Self {
+            mode,
+            method: method.to_owned(),
+            connections,
+            concurrency,
+            elapsed_secs: elapsed.as_secs_f64(),
+            calls: 0,
+            calls_per_sec: 0.0,
+            latency: LatencySummary::default(),
+            statuses: BTreeMap::new(),
+            unexpected: BTreeMap::new(),
+            side_calls: None,
+            revocation_propagation: None,
+        }
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let l = &self.latency;
+        writeln!(
+            f,
+            "mode {:?}: {} ({} connections, {} concurrent)",
+            self.mode, self.method, self.connections, self.concurrency
+        )?;
+        writeln!(f, "  {} calls in {:.2} s = {:.0} calls/s", self.calls, self.elapsed_secs, self.calls_per_sec)?;
+        writeln!(
+            f,
+            "  latency ms: p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}",
+            l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms
+        )?;
+        for (code, count) in &self.statuses {
+            writeln!(f, "  {code}: {count}")?;
+        }
+        if let Some(side) = &self.side_calls {
+            writeln!(
+                f,
+                "  Refresh/GetJwks meanwhile: {} calls, p99 {:.3} ms, max {:.3} ms",
+                side.count, side.p99_ms, side.max_ms
+            )?;
+        }
+        if let Some(rev) = &self.revocation_propagation {
+            writeln!(
+                f,
+                "  revocation propagation: {} trials, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+                rev.count, rev.p50_ms, rev.p99_ms, rev.max_ms
+            )?;
+        }
+        for (code, count) in &self.unexpected {
+            writeln!(f, "  UNEXPECTED {code}: {count}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let mut samples: Vec<u32> = (1..=100).map(|ms| ms * 1000).collect();
+        let s = LatencySummary::from_micros(&mut samples);
+        assert_eq!((s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms), (50.0, 90.0, 99.0, 100.0));
+        assert_eq!(LatencySummary::from_micros(&mut []).p99_ms, 0.0);
+    }
+}

@@ -1,0 +1,244 @@
+//! The measurement: workers on shared connections, each making calls back
+//! to back until the deadline or the request budget, timing every call.
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use authpair_proto::{
+    auth::v1::{GetJwksRequest, LogoutRequest, RefreshRequest, auth_service_client::AuthServiceClient},
+    resource::v1::{GetMyProfileRequest, GetStatusRequest, resource_service_client::ResourceServiceClient},
+};
+use tonic::{Code, transport::Channel};
+
+use crate::{
+    LatencySummary, Mode, Options, Report,
+    setup::{self, bearer},
+};
+
+/// What one worker call does.
+#[derive(Clone)]
+enum Call {
+    Status,
+    Profile { tokens: Arc<Vec<String>>, next: Arc<AtomicUsize> },
+    Login { users: Arc<Vec<(String, String)>>, next: Arc<AtomicUsize> },
+}
+
+impl Call {
+    fn method(&self) -> &'static str {
+        match self {
+            Call::Status => "resource.v1.ResourceService/GetStatus",
+            Call::Profile { .. } => "resource.v1.ResourceService/GetMyProfile",
+            Call::Login { .. } => "auth.v1.AuthService/Login",
+        }
+    }
+
+    async fn once(&self, channel: &Channel) -> Code {
+        let result = match self {
+            Call::Status => ResourceServiceClient::new(channel.clone()).get_status(GetStatusRequest {}).await.map(drop),
+            Call::Profile { tokens, next } => {
+                let token = &tokens[next.fetch_add(1, Ordering::Relaxed) % tokens.len()];
+                match bearer(GetMyProfileRequest {}, token) {
+                    Ok(request) => ResourceServiceClient::new(channel.clone()).get_my_profile(request).await.map(drop),
+                    Err(_) => return Code::Internal,
+                }
+            }
+            Call::Login { users, next } => {
+                let (username, password) = &users[next.fetch_add(1, Ordering::Relaxed) % users.len()];
+                let request =
+                    authpair_proto::auth::v1::LoginRequest { username: username.clone(), password: password.clone() };
+                AuthServiceClient::new(channel.clone()).login(request).await.map(drop)
+            }
+        };
+        result.err().map_or(Code::Ok, |status| status.code())
+    }
+}
+
+async fn connect(url: &str, count: usize) -> anyhow::Result<Vec<Channel>> {
+    let mut channels = Vec::with_capacity(count);
+    for _ in 0..count {
+        channels.push(tonic::transport::Endpoint::from_shared(url.to_owned())?.connect().await?);
+    }
+    Ok(channels)
+}
+
+struct Outcome {
+    latencies: Vec<u32>,
+    statuses: BTreeMap<String, u64>,
+}
+
+/// Waits until the service at `url` accepts connections and its health
+/// Watch stream says SERVING, for at most `limit`.
+async fn wait_until_serving(url: &str, limit: Duration) -> anyhow::Result<()> {
+    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+    let deadline = Instant::now() + limit;
+    loop {
+        let attempt = async {
+            let channel = tonic::transport::Endpoint::from_shared(url.to_owned())?.connect().await?;
+            let request = HealthCheckRequest { service: String::new() };
+            let mut updates = HealthClient::new(channel).watch(request).await?.into_inner();
+            while let Some(update) = updates.message().await? {
+                if update.status() == ServingStatus::Serving {
+                    return Ok(());
+                }
+            }
+            anyhow::bail!("health stream ended")
+        };
+        match tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), attempt).await {
+            Ok(Ok(())) => return Ok(()),
+            // Not listening yet: a process that was just started.
+            Ok(Err(_)) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => anyhow::bail!("{url} did not become SERVING within {limit:?}"),
+        }
+    }
+}
+
+/// Runs `opts` and reports. Setup (logins, tokens) happens before timing.
+pub async fn run(opts: &Options) -> anyhow::Result<Report> {
+    if opts.wait_secs > 0 {
+        let limit = Duration::from_secs(opts.wait_secs);
+        wait_until_serving(&opts.auth, limit).await?;
+        wait_until_serving(&opts.resource, limit).await?;
+    }
+    let auth = tonic::transport::Endpoint::from_shared(opts.auth.clone())?.connect().await?;
+    let admin = setup::admin_token(&auth, &opts.admin).await?;
+    let (call, url) = match opts.mode {
+        Mode::Public => (Call::Status, &opts.resource),
+        Mode::Reuse | Mode::Mixed => {
+            let users = setup::users(&auth, &admin, 1).await?;
+            let tokens = users.into_iter().map(|(_, _, t)| t.access_token).collect();
+            (Call::Profile { tokens: Arc::new(tokens), next: Arc::default() }, &opts.resource)
+        }
+        Mode::Users => {
+            let users = setup::users(&auth, &admin, opts.users.max(1)).await?;
+            let tokens = users.into_iter().map(|(_, _, t)| t.access_token).collect();
+            (Call::Profile { tokens: Arc::new(tokens), next: Arc::default() }, &opts.resource)
+        }
+        Mode::Fresh => {
+            let tokens = setup::service_tokens(&auth, &admin, opts.fresh_tokens.max(1)).await?;
+            (Call::Profile { tokens: Arc::new(tokens), next: Arc::default() }, &opts.resource)
+        }
+        Mode::Login => {
+            let users = setup::users(&auth, &admin, opts.users.clamp(1, 50)).await?;
+            let creds = users.into_iter().map(|(u, p, _)| (u, p)).collect();
+            (Call::Login { users: Arc::new(creds), next: Arc::default() }, &opts.auth)
+        }
+    };
+    let channels = connect(url, opts.connections.max(1)).await?;
+    let concurrency = channels.len() * opts.streams.max(1);
+    let budget = opts.requests.map(|n| Arc::new(AtomicU64::new(n)));
+    let start = Instant::now();
+    let deadline = start + opts.duration();
+
+    let side = match opts.mode {
+        Mode::Login => Some(tokio::spawn(side_calls(auth.clone(), admin.clone(), deadline))),
+        Mode::Mixed => Some(tokio::spawn(revocations(auth.clone(), opts.resource.clone(), admin.clone(), deadline))),
+        _ => None,
+    };
+
+    let workers: Vec<_> = (0..concurrency)
+        .map(|i| {
+            let (channel, call, budget) = (channels[i % channels.len()].clone(), call.clone(), budget.clone());
+            tokio::spawn(async move {
+                let mut out = Outcome { latencies: Vec::with_capacity(4096), statuses: BTreeMap::new() };
+                loop {
+                    match &budget {
+                        Some(left) => {
+                            if left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_err() {
+                                break;
+                            }
+                        }
+                        None if Instant::now() >= deadline => break,
+                        None => {}
+                    }
+                    let began = Instant::now();
+                    let code = call.once(&channel).await;
+                    out.latencies.push(began.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                    *out.statuses.entry(format!("{code:?}")).or_default() += 1;
+                }
+                out
+            })
+        })
+        .collect();
+
+    let mut latencies = Vec::new();
+    let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
+    for worker in workers {
+        let out = worker.await?;
+        latencies.extend(out.latencies);
+        for (code, n) in out.statuses {
+            *statuses.entry(code).or_default() += n;
+        }
+    }
+    let elapsed = start.elapsed();
+    let mut report = Report::new(opts.mode, call.method(), channels.len(), concurrency, elapsed);
+    report.calls = latencies.len() as u64;
+    report.calls_per_sec = report.calls as f64 / elapsed.as_secs_f64();
+    report.latency = LatencySummary::from_micros(&mut latencies);
+    report.unexpected =
+        statuses.iter().filter(|(code, _)| code.as_str() != "Ok").map(|(c, n)| (c.clone(), *n)).collect();
+    report.statuses = statuses;
+    match (opts.mode, side) {
+        (Mode::Login, Some(task)) => report.side_calls = Some(task.await??),
+        (Mode::Mixed, Some(task)) => report.revocation_propagation = Some(task.await??),
+        _ => {}
+    }
+    Ok(report)
+}
+
+/// `login` mode's other traffic: Refresh and GetJwks, back to back, timed.
+async fn side_calls(auth: Channel, admin: String, deadline: Instant) -> anyhow::Result<LatencySummary> {
+    setup::ensure_user(&auth, &admin, "load-side", "load-side-password").await?;
+    let mut refresh_token = setup::login(&auth, "load-side", "load-side-password").await?.refresh_token;
+    let mut client = AuthServiceClient::new(auth);
+    let mut samples = Vec::new();
+    while Instant::now() < deadline {
+        let began = Instant::now();
+        let pair = client.refresh(RefreshRequest { refresh_token: refresh_token.clone() }).await?.into_inner();
+        samples.push(began.elapsed().as_micros() as u32);
+        refresh_token = pair.refresh_token;
+        let began = Instant::now();
+        client.get_jwks(GetJwksRequest {}).await?;
+        samples.push(began.elapsed().as_micros() as u32);
+    }
+    Ok(LatencySummary::from_micros(&mut samples))
+}
+
+/// `mixed` mode's other traffic: log in, refresh, call, log out (revoking
+/// the access token), then time until the resource service rejects it.
+async fn revocations(
+    auth: Channel,
+    resource: String,
+    admin: String,
+    deadline: Instant,
+) -> anyhow::Result<LatencySummary> {
+    setup::ensure_user(&auth, &admin, "load-mixed", "load-mixed-password").await?;
+    let mut resource = ResourceServiceClient::new(tonic::transport::Endpoint::from_shared(resource)?.connect().await?);
+    let mut client = AuthServiceClient::new(auth.clone());
+    let mut samples = Vec::new();
+    while Instant::now() < deadline {
+        let first = setup::login(&auth, "load-mixed", "load-mixed-password").await?;
+        let pair = client.refresh(RefreshRequest { refresh_token: first.refresh_token }).await?.into_inner();
+        resource.get_my_profile(bearer(GetMyProfileRequest {}, &pair.access_token)?).await?;
+        client.logout(bearer(LogoutRequest { refresh_token: pair.refresh_token }, &pair.access_token)?).await?;
+        let revoked = Instant::now();
+        loop {
+            match resource.get_my_profile(bearer(GetMyProfileRequest {}, &pair.access_token)?).await {
+                Err(status) if status.code() == Code::Unauthenticated => break,
+                Err(status) => return Err(status.into()),
+                Ok(_) if revoked.elapsed() > Duration::from_secs(5) => {
+                    anyhow::bail!("revoked token still accepted after 5 s")
+                }
+                Ok(_) => {}
+            }
+        }
+        samples.push(revoked.elapsed().as_micros() as u32);
+    }
+    Ok(LatencySummary::from_micros(&mut samples))
+}

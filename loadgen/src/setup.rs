@@ -1,0 +1,84 @@
+//! Before the clock starts: admin token, users, logins, service tokens.
+
+use anyhow::Context;
+use authpair_proto::auth::v1::{
+    CreateServiceAccountRequest, CreateUserRequest, IssueServiceTokenRequest, LoginRequest, TokenResponse,
+    admin_service_client::AdminServiceClient, auth_service_client::AuthServiceClient,
+};
+use tonic::{Code, Request, metadata::MetadataValue, transport::Channel};
+
+pub fn bearer<T>(message: T, token: &str) -> anyhow::Result<Request<T>> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert("authorization", MetadataValue::try_from(format!("Bearer {token}"))?);
+    Ok(request)
+}
+
+pub async fn login(auth: &Channel, username: &str, password: &str) -> anyhow::Result<TokenResponse> {
+    let request = LoginRequest { username: username.into(), password: password.into() };
+    Ok(AuthServiceClient::new(auth.clone())
+        .login(request)
+        .await
+        .with_context(|| format!("login as {username}"))?
+        .into_inner())
+}
+
+/// The admin's access token, from `username:password`.
+pub async fn admin_token(auth: &Channel, admin: &str) -> anyhow::Result<String> {
+    let (username, password) = admin.split_once(':').context("--admin must be username:password")?;
+    Ok(login(auth, username, password).await?.access_token)
+}
+
+/// Creates `username` if it does not exist yet.
+pub async fn ensure_user(auth: &Channel, admin: &str, username: &str, password: &str) -> anyhow::Result<()> {
+    let request = CreateUserRequest {
+        username: username.into(),
+        password: password.into(),
+        roles: vec!["viewer".into()],
+        plan: "pro".into(),
+    };
+    match AdminServiceClient::new(auth.clone()).create_user(bearer(request, admin)?).await {
+        Ok(_) => Ok(()),
+        Err(status) if status.code() == Code::AlreadyExists => Ok(()),
+        Err(status) => Err(status).with_context(|| format!("creating {username}")),
+    }
+}
+
+/// `count` distinct users, logged in: their (username, password, tokens).
+pub async fn users(auth: &Channel, admin: &str, count: usize) -> anyhow::Result<Vec<(String, String, TokenResponse)>> {
+    let mut users = Vec::with_capacity(count);
+    for i in 0..count {
+        let (username, password) = (format!("load-user-{i}"), format!("load-password-{i}"));
+        ensure_user(auth, admin, &username, &password).await?;
+        let tokens = login(auth, &username, &password).await?;
+        users.push((username, password, tokens));
+    }
+    Ok(users)
+}
+
+/// `count` distinct service tokens, issued 32 at a time.
+pub async fn service_tokens(auth: &Channel, admin: &str, count: usize) -> anyhow::Result<Vec<String>> {
+    let name = format!("load-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let request =
+        CreateServiceAccountRequest { name: name.clone(), scopes: vec!["profile".into()], plan: "pro".into() };
+    let created = AdminServiceClient::new(auth.clone()).create_service_account(bearer(request, admin)?).await?;
+    let secret = created.into_inner().client_secret;
+    let mut tokens = Vec::with_capacity(count);
+    while tokens.len() < count {
+        let batch = (count - tokens.len()).min(32);
+        let calls: Vec<_> = (0..batch)
+            .map(|_| {
+                let mut client = AuthServiceClient::new(auth.clone());
+                let request = IssueServiceTokenRequest {
+                    client_id: name.clone(),
+                    client_secret: secret.clone(),
+                    scope: String::new(),
+                };
+                tokio::spawn(async move { client.issue_service_token(request).await })
+            })
+            .collect();
+        for call in calls {
+            tokens.push(call.await??.into_inner().access_token);
+        }
+    }
+    Ok(tokens)
+}

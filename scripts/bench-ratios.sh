@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Runs the load tool against both services (release builds of the real
+# binaries) and prints issue 7's targets as ratios from one run on this
+# machine. Servers are pinned to one core and the load tool to another when
+# the machine has two or more. Takes about two minutes.
+#
+#   scripts/bench-ratios.sh            # DURATION=10 seconds per run
+#   DURATION=30 scripts/bench-ratios.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10}
+
+cargo build --release -q -p auth-service -p resource-service -p authpair-load
+BIN=$PWD/target/release
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+if [ "$(nproc)" -ge 2 ]; then SERVER="taskset -c 0"; LOAD="taskset -c 1"; SERVER_CORES=1; else SERVER=""; LOAD=""; SERVER_CORES=1; fi
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+AUTH_PORT=$(free_port); RES_PORT=$(free_port)
+AUTH=http://127.0.0.1:$AUTH_PORT; RES=http://127.0.0.1:$RES_PORT
+ADMIN=bench-admin:bench-admin-password
+SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+export AUTHPAIR_LOAD_ADMIN=$ADMIN
+
+start_auth() {
+  AUTH_BOOTSTRAP_ADMIN=$ADMIN AUTH_BOOTSTRAP_SERVICE_ACCOUNT=resource-service:$SECRET AUTH_LOG=warn \
+    $SERVER "$BIN/auth-service" --listen 127.0.0.1:$AUTH_PORT --data-dir "$WORK/auth" 2>>"$WORK/auth.log" &
+  AUTH_PID=$!; PIDS+=("$AUTH_PID")
+}
+start_resource() {
+  RESOURCE_CLIENT_SECRET=$SECRET RESOURCE_LOG=warn RESOURCE_QUOTA_FREE=1000000000 RESOURCE_QUOTA_PRO=1000000000 \
+    $SERVER "$BIN/resource-service" --listen 127.0.0.1:$RES_PORT --auth-url "$AUTH" --data-dir "$WORK/resource" 2>>"$WORK/resource.log" &
+  RES_PID=$!; PIDS+=("$RES_PID")
+}
+load() { # name, then load-tool flags
+  local name=$1; shift
+  $LOAD "$BIN/authpair-load" --auth "$AUTH" --resource "$RES" --wait-secs 60 --duration-secs "$DURATION" \
+    --json "$WORK/$name.json" "$@" > "$WORK/$name.txt"
+  sed 's/^/    /' "$WORK/$name.txt"
+}
+rss_kib() { awk -v k="$2" '$1==k":" {print $2}' "/proc/$1/status"; }
+field() { python3 -c "import json,sys; d=json.load(open('$WORK/$1.json')); print(eval('d'+sys.argv[1]))" "$2"; }
+
+start_auth; start_resource
+echo "== public GetStatus (baseline)";   load public --mode public
+echo "== GetMyProfile, one token reused"; load reuse --mode reuse
+echo "== GetMyProfile, a fresh token every call"; load fresh --mode fresh --fresh-tokens 60000
+echo "== one login at a time (one hash's time)"; load login1 --mode login --connections 1 --streams 1
+echo "== 500 concurrent logins, with Refresh/GetJwks timed alongside"; load login --mode login --connections 50 --streams 10
+AUTH_PEAK=$(rss_kib "$AUTH_PID" VmHWM)
+echo "== mixed: calls plus login/refresh/logout and revocation propagation"; load mixed --mode mixed
+
+echo "== 1,000,000 revoked tokens in the resource service"
+RES_BEFORE=$(rss_kib "$RES_PID" VmRSS)
+python3 - "$WORK/auth/auth.db" <<'PY'
+import sqlite3, sys, time, uuid
+db = sqlite3.connect(sys.argv[1], timeout=30)
+exp = int(time.time()) + 3600
+db.executemany("INSERT INTO revocations (kind, subject, token_id, expires_at, reason, created_at) VALUES ('token', 'bench', ?, ?, 'bench', ?)",
+               ((str(uuid.uuid4()), exp, exp - 3600) for _ in range(1_000_000)))
+db.commit()
+PY
+kill "$RES_PID"; wait "$RES_PID" 2>/dev/null || true
+start_resource
+load public1m --mode public
+RES_AFTER=$(rss_kib "$RES_PID" VmRSS)
+load reuse1m --mode reuse
+
+python3 - "$WORK" "$SERVER_CORES" "$AUTH_PEAK" "$RES_BEFORE" "$RES_AFTER" <<'PY'
+import json, sys
+w, cores, auth_peak, res_before, res_after = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+r = lambda n: json.load(open(f"{w}/{n}.json"))
+pub, reuse, fresh, login1, login, mixed = (r(n) for n in ["public", "reuse", "fresh", "login1", "login", "mixed"])
+pub1m, reuse1m = r("public1m"), r("reuse1m")
+hash_ms = login1["latency"]["p50_ms"]
+login_target = 0.9 * cores / (hash_ms / 1000)
+rows = [
+  ("1 repeat tokens: reuse / public throughput", reuse["calls_per_sec"] / pub["calls_per_sec"], ">= 0.85"),
+  ("2 fresh tokens: calls/s (naive EdDSA interceptor: 13,800)", fresh["calls_per_sec"], ">= 13800"),
+  ("3 p99: reuse / public", reuse["latency"]["p99_ms"] / pub["latency"]["p99_ms"], "<= 1.2"),
+  (f"4a logins/s vs 0.9 x {cores} core / {hash_ms:.1f} ms = {login_target:.1f}", login["calls_per_sec"] / login_target, ">= 1.0"),
+  ("4b auth peak RSS during 500 concurrent logins, MiB", auth_peak / 1024, "< 200"),
+  ("4c Refresh/GetJwks p99 during those logins, ms", login["side_calls"]["p99_ms"], "< 50"),
+  ("5 revocation propagation p99, ms", mixed["revocation_propagation"]["p99_ms"], "< 100"),
+  ("6a resource RSS added by 1M revoked tokens, MB", (res_after - res_before) * 1024 / 1e6, "<= 100"),
+  ("6b with 1M revoked: reuse / public throughput", reuse1m["calls_per_sec"] / pub1m["calls_per_sec"], ">= 0.85"),
+]
+print()
+print(f"{'target':<66} {'measured':>12}  goal")
+for name, value, goal in rows:
+    print(f"{name:<66} {value:>12.3f}  {goal}")
+print()
+print(f"throughput, calls/s: public {pub['calls_per_sec']:.0f}, reuse {reuse['calls_per_sec']:.0f}, fresh {fresh['calls_per_sec']:.0f}, logins {login['calls_per_sec']:.1f}")
+print(f"p99 ms: public {pub['latency']['p99_ms']:.3f}, reuse {reuse['latency']['p99_ms']:.3f}, fresh {fresh['latency']['p99_ms']:.3f}")
+PY

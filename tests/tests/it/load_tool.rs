@@ -1,0 +1,50 @@
+//! A smoke run of every mode of the load tool against the real services:
+//! it completes, counts calls, and sees only the statuses its mode expects.
+//! (The measurements themselves are in BENCHMARKS.md, not in tests.)
+
+use authpair_load::{Mode, Options};
+use authpair_tests::{ADMIN_PASSWORD, ADMIN_USERNAME, TestApp, TestResult};
+
+fn options(app: &TestApp, mode: Mode) -> Options {
+    Options {
+        mode,
+        auth: app.auth_server.url(),
+        resource: app.resource_server.url(),
+        admin: format!("{ADMIN_USERNAME}:{ADMIN_PASSWORD}"),
+        connections: 2,
+        streams: 2,
+        duration_secs: 1,
+        requests: Some(40),
+        users: 3,
+        fresh_tokens: 20,
+        wait_secs: 5,
+        json: None,
+    }
+}
+
+#[tokio::test]
+async fn every_load_tool_mode_runs_and_sees_only_expected_statuses() -> TestResult {
+    let app = TestApp::spawn().await?;
+    for mode in [Mode::Public, Mode::Reuse, Mode::Users, Mode::Fresh, Mode::Login] {
+        let mut opts = options(&app, mode);
+        if mode == Mode::Login {
+            opts.requests = Some(4);
+        }
+        let report = authpair_load::run(&opts).await?;
+        assert_eq!(report.calls, opts.requests.unwrap_or_default(), "{report}");
+        assert!(report.unexpected.is_empty(), "{report}");
+        assert_eq!(report.statuses.get("Ok").copied(), Some(report.calls), "{report}");
+        if mode == Mode::Login {
+            assert!(report.side_calls.as_ref().is_some_and(|s| s.count > 0), "{report}");
+        }
+    }
+    let mut mixed = options(&app, Mode::Mixed);
+    mixed.requests = None;
+    let report = authpair_load::run(&mixed).await?;
+    let propagation = report.revocation_propagation.as_ref().ok_or("no propagation figures")?;
+    assert!(propagation.count > 0 && propagation.p99_ms < 1000.0, "{report}");
+    assert!(report.unexpected.is_empty(), "{report}");
+    let json: serde_json::Value = serde_json::from_str(&serde_json::to_string(&report)?)?;
+    assert!(json["revocation_propagation"]["p99_ms"].is_number());
+    Ok(())
+}
