@@ -24,7 +24,7 @@ mod feed;
 pub mod grants;
 pub mod input;
 mod keyring;
-mod password;
+pub mod password;
 mod secret;
 mod server;
 mod state;

@@ -1,89 +1,186 @@
 //! Password hashing with argon2id at OWASP parameters (m=19456 KiB, t=2, p=1).
 //!
-//! Hashing is CPU- and memory-heavy, so it runs on the blocking pool behind a
-//! semaphore: at most `permits` hashes at once, so memory stays bounded at
-//! permits × 19 MiB and the async threads keep serving other calls.
+//! Hashing is CPU- and memory-heavy, so it runs on a fixed set of worker
+//! threads (one per core by default), never on the async threads. Each
+//! worker allocates its 19 MiB of argon2 memory once and reuses it, so memory
+//! stays at workers × 19 MiB however many logins are waiting; waiting
+//! requests queue in a bounded channel and cost almost nothing.
 //! An unknown user is checked against a dummy hash of the same cost, so
 //! "no such user" and "wrong password" take about the same time.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use argon2::{
-    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version,
-    password_hash::SaltString,
-};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, PasswordVerifier as _, Version};
+use base64::{Engine as _, engine::general_purpose::STANDARD_NO_PAD};
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::Semaphore;
+use tokio::sync::{mpsc, oneshot};
 
 /// OWASP Password Storage Cheat Sheet minimum for argon2id.
 const M_COST_KIB: u32 = 19_456;
 const T_COST: u32 = 2;
 const P_COST: u32 = 1;
 const OUTPUT_LEN: usize = 32;
+const SALT_LEN: usize = 16;
+/// Requests that may wait for a worker before senders wait too.
+const QUEUE: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
     #[error("password hashing failed: {0}")]
     Hash(String),
-    #[error("password hashing task failed")]
-    Join,
+    #[error("password hashing workers are gone")]
+    Gone,
+}
+
+enum Task {
+    Hash,
+    Verify(String),
+}
+
+struct Job {
+    password: SecretString,
+    task: Task,
+    reply: oneshot::Sender<Result<Reply, HashError>>,
+}
+
+enum Reply {
+    Hashed(String),
+    Matched(bool),
 }
 
 #[derive(Debug, Clone)]
 pub struct PasswordHasher {
-    permits: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
     dummy_hash: Arc<str>,
 }
 
-fn argon2() -> Result<Argon2<'static>, HashError> {
-    let params =
-        Params::new(M_COST_KIB, T_COST, P_COST, Some(OUTPUT_LEN)).map_err(|e| HashError::Hash(e.to_string()))?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+fn params() -> Result<Params, HashError> {
+    Params::new(M_COST_KIB, T_COST, P_COST, Some(OUTPUT_LEN)).map_err(|e| HashError::Hash(e.to_string()))
 }
 
-fn hash_blocking(password: &[u8]) -> Result<String, HashError> {
-    let mut salt = [0u8; 16];
-    getrandom::getrandom(&mut salt).map_err(|e| HashError::Hash(e.to_string()))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| HashError::Hash(e.to_string()))?;
-    Ok(argon2()?.hash_password(password, &salt).map_err(|e| HashError::Hash(e.to_string()))?.to_string())
+fn hash_err(e: impl std::fmt::Display) -> HashError {
+    HashError::Hash(e.to_string())
+}
+
+/// One worker's reusable state.
+struct Worker {
+    argon2: Argon2<'static>,
+    memory: Vec<Block>,
+}
+
+impl Worker {
+    fn new() -> Result<Self, HashError> {
+        let params = params()?;
+        let memory = vec![Block::default(); params.block_count()];
+        Ok(Self { argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params), memory })
+    }
+
+    fn compute(&mut self, password: &[u8], salt: &[u8]) -> Result<[u8; OUTPUT_LEN], HashError> {
+        let mut out = [0u8; OUTPUT_LEN];
+        self.argon2.hash_password_into_with_memory(password, salt, &mut out, &mut self.memory).map_err(hash_err)?;
+        Ok(out)
+    }
+
+    /// A PHC string: `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`.
+    fn hash(&mut self, password: &[u8]) -> Result<String, HashError> {
+        let mut salt = [0u8; SALT_LEN];
+        getrandom::getrandom(&mut salt).map_err(hash_err)?;
+        let out = self.compute(password, &salt)?;
+        Ok(format!(
+            "$argon2id$v=19$m={M_COST_KIB},t={T_COST},p={P_COST}${}${}",
+            STANDARD_NO_PAD.encode(salt),
+            STANDARD_NO_PAD.encode(out)
+        ))
+    }
+
+    /// Fails closed: an unparsable stored hash is a mismatch. Hashes made
+    /// with other parameters (older settings) verify the ordinary way.
+    fn verify(&mut self, password: &[u8], stored: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(stored) else { return false };
+        let ours = Params::try_from(&parsed).ok().filter(|p| {
+            parsed.algorithm.as_str() == "argon2id"
+                && p.m_cost() == M_COST_KIB
+                && p.t_cost() == T_COST
+                && p.p_cost() == P_COST
+                && parsed.hash.is_some_and(|h| h.len() == OUTPUT_LEN)
+        });
+        if ours.is_none() {
+            return self.argon2.verify_password(password, &parsed).is_ok();
+        }
+        let mut salt = [0u8; 64];
+        let (Some(expected), Some(Ok(salt))) = (parsed.hash, parsed.salt.map(|s| s.decode_b64(&mut salt))) else {
+            return false;
+        };
+        match self.compute(password, salt).map(|out| argon2::password_hash::Output::new(&out)) {
+            // `Output` compares in constant time.
+            Ok(Ok(computed)) => computed == expected,
+            _ => false,
+        }
+    }
+}
+
+fn serve(jobs: Arc<Mutex<mpsc::Receiver<Job>>>, mut worker: Worker) {
+    loop {
+        // Only the worker holding the lock waits on the channel; the others
+        // wait for the lock. A poisoned lock means a worker panicked while
+        // waiting, which leaves the receiver itself intact.
+        let job = jobs.lock().unwrap_or_else(|p| p.into_inner()).blocking_recv();
+        let Some(job) = job else { return };
+        let password = job.password.expose_secret().as_bytes();
+        let reply = match job.task {
+            Task::Hash => worker.hash(password).map(Reply::Hashed),
+            Task::Verify(stored) => Ok(Reply::Matched(worker.verify(password, &stored))),
+        };
+        let _ = job.reply.send(reply);
+    }
 }
 
 impl PasswordHasher {
-    /// `permits` hashes may run at once; 0 means one per CPU core.
-    pub fn new(permits: usize) -> Result<Self, HashError> {
-        let permits =
-            if permits == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { permits };
-        let dummy_hash = hash_blocking(b"authpair dummy password for unknown users")?;
-        Ok(Self { permits: Arc::new(Semaphore::new(permits)), dummy_hash: dummy_hash.into() })
+    /// `workers` hashes may run at once; 0 means one per CPU core.
+    pub fn new(workers: usize) -> Result<Self, HashError> {
+        let workers = if workers == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { workers };
+        let (sender, receiver) = mpsc::channel(QUEUE);
+        let receiver = Arc::new(Mutex::new(receiver));
+        let mut first = Worker::new()?;
+        let dummy_hash = first.hash(b"authpair dummy password for unknown users")?;
+        let mut pending = Some(first);
+        for i in 0..workers {
+            let worker = match pending.take() {
+                Some(worker) => worker,
+                None => Worker::new()?,
+            };
+            let receiver = receiver.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || serve(receiver, worker))
+                .map_err(hash_err)?;
+        }
+        // The threads end when the last clone of this hasher is dropped.
+        Ok(Self { jobs: sender, dummy_hash: dummy_hash.into() })
     }
 
-    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
-        // The semaphore is never closed, so acquire only fails if it were.
-        let _permit = self.permits.acquire().await.map_err(|_| HashError::Join)?;
-        tokio::task::spawn_blocking(job).await.map_err(|_| HashError::Join)
+    async fn run(&self, password: SecretString, task: Task) -> Result<Reply, HashError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job { password, task, reply }).await.map_err(|_| HashError::Gone)?;
+        answer.await.map_err(|_| HashError::Gone)?
     }
 
     pub async fn hash(&self, password: SecretString) -> Result<String, HashError> {
-        self.run(move || hash_blocking(password.expose_secret().as_bytes())).await?
+        match self.run(password, Task::Hash).await? {
+            Reply::Hashed(hash) => Ok(hash),
+            Reply::Matched(_) => Err(HashError::Gone),
+        }
     }
 
     /// Checks `password` against `stored`, or against the dummy hash when
-    /// there is no stored hash, so both paths cost the same. Fails closed:
-    /// an unparsable stored hash is a mismatch.
+    /// there is no stored hash, so both paths cost the same.
     pub async fn verify(&self, password: SecretString, stored: Option<String>) -> Result<bool, HashError> {
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| self.dummy_hash.to_string());
-        let matched = self
-            .run(move || {
-                let Ok(parsed) = PasswordHash::new(&stored) else {
-                    return false;
-                };
-                // Verify with our own parameters' algorithm; the PHC string
-                // carries its own m/t/p, so older hashes still verify.
-                argon2().is_ok_and(|a| a.verify_password(password.expose_secret().as_bytes(), &parsed).is_ok())
-            })
-            .await?;
-        Ok(known && matched)
+        match self.run(password, Task::Verify(stored)).await? {
+            Reply::Matched(matched) => Ok(known && matched),
+            Reply::Hashed(_) => Err(HashError::Gone),
+        }
     }
 }
 
@@ -92,16 +189,31 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn sh_03_hashes_are_argon2id_at_owasp_parameters_and_salted() -> Result<(), HashError> {
+    async fn sh_03_hashes_are_argon2id_at_owasp_parameters_salted_and_standard() -> Result<(), HashError> {
         let hasher = PasswordHasher::new(2)?;
         let a = hasher.hash(SecretString::from("correct horse")).await?;
         let b = hasher.hash(SecretString::from("correct horse")).await?;
         assert!(a.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{a}");
         assert_ne!(a, b);
         assert!(hasher.verify(SecretString::from("correct horse"), Some(a.clone())).await?);
-        assert!(!hasher.verify(SecretString::from("wrong"), Some(a)).await?);
+        assert!(!hasher.verify(SecretString::from("wrong"), Some(a.clone())).await?);
         assert!(!hasher.verify(SecretString::from("correct horse"), None).await?);
         assert!(!hasher.verify(SecretString::from("x"), Some("not a hash".into())).await?);
+        // The argon2 crate's own verifier agrees: the PHC string is standard.
+        let parsed = PasswordHash::new(&a).map_err(hash_err)?;
+        assert!(Argon2::default().verify_password(b"correct horse", &parsed).is_ok());
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_hash_made_with_other_parameters_still_verifies() -> Result<(), HashError> {
+        use argon2::{PasswordHasher as _, password_hash::SaltString};
+        let older = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8192, 3, 1, None).map_err(hash_err)?);
+        let salt = SaltString::encode_b64(b"sixteen byte sal").map_err(hash_err)?;
+        let stored = older.hash_password(b"old password", &salt).map_err(hash_err)?.to_string();
+        let hasher = PasswordHasher::new(1)?;
+        assert!(hasher.verify(SecretString::from("old password"), Some(stored.clone())).await?);
+        assert!(!hasher.verify(SecretString::from("wrong"), Some(stored)).await?);
         Ok(())
     }
 }

@@ -51,6 +51,10 @@ pub struct Report {
     /// rejecting the token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revocation_propagation: Option<LatencySummary>,
+    /// `mixed` mode: time until the first rejection was *answered*, which
+    /// includes the probe's own queueing at the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revocation_observed: Option<LatencySummary>,
 }
 
 impl Report {
@@ -68,6 +72,7 @@ impl Report {
             unexpected: BTreeMap::new(),
             side_calls: None,
             revocation_propagation: None,
+            revocation_observed: None,
         }
     }
 }

@@ -138,6 +138,9 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
 
     let side = match opts.mode {
         Mode::Login => Some(tokio::spawn(side_calls(auth.clone(), admin.clone(), deadline))),
+        _ => None,
+    };
+    let mixed = match opts.mode {
         Mode::Mixed => Some(tokio::spawn(revocations(auth.clone(), opts.resource.clone(), admin.clone(), deadline))),
         _ => None,
     };
@@ -184,10 +187,13 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     report.unexpected =
         statuses.iter().filter(|(code, _)| code.as_str() != "Ok").map(|(c, n)| (c.clone(), *n)).collect();
     report.statuses = statuses;
-    match (opts.mode, side) {
-        (Mode::Login, Some(task)) => report.side_calls = Some(task.await??),
-        (Mode::Mixed, Some(task)) => report.revocation_propagation = Some(task.await??),
-        _ => {}
+    if let Some(task) = side {
+        report.side_calls = Some(task.await??);
+    }
+    if let Some(task) = mixed {
+        let (propagation, observed) = task.await??;
+        report.revocation_propagation = Some(propagation);
+        report.revocation_observed = Some(observed);
     }
     Ok(report)
 }
@@ -211,34 +217,51 @@ async fn side_calls(auth: Channel, admin: String, deadline: Instant) -> anyhow::
 }
 
 /// `mixed` mode's other traffic: log in, refresh, call, log out (revoking
-/// the access token), then time until the resource service rejects it.
+/// the access token), then find when the resource service starts rejecting
+/// it. Probes are sent every millisecond without waiting for each other, and
+/// the figure is when the first rejected probe was *sent*: the revocation was
+/// in force by then. (Timing the answer instead would add the probe's own
+/// queueing under load to every sample.)
 async fn revocations(
     auth: Channel,
     resource: String,
     admin: String,
     deadline: Instant,
-) -> anyhow::Result<LatencySummary> {
+) -> anyhow::Result<(LatencySummary, LatencySummary)> {
     setup::ensure_user(&auth, &admin, "load-mixed", "load-mixed-password").await?;
-    let mut resource = ResourceServiceClient::new(tonic::transport::Endpoint::from_shared(resource)?.connect().await?);
+    let resource = ResourceServiceClient::new(tonic::transport::Endpoint::from_shared(resource)?.connect().await?);
     let mut client = AuthServiceClient::new(auth.clone());
-    let mut samples = Vec::new();
+    let (mut samples, mut answered) = (Vec::new(), Vec::new());
     while Instant::now() < deadline {
         let first = setup::login(&auth, "load-mixed", "load-mixed-password").await?;
         let pair = client.refresh(RefreshRequest { refresh_token: first.refresh_token }).await?.into_inner();
-        resource.get_my_profile(bearer(GetMyProfileRequest {}, &pair.access_token)?).await?;
+        resource.clone().get_my_profile(bearer(GetMyProfileRequest {}, &pair.access_token)?).await?;
         client.logout(bearer(LogoutRequest { refresh_token: pair.refresh_token }, &pair.access_token)?).await?;
         let revoked = Instant::now();
-        loop {
-            match resource.get_my_profile(bearer(GetMyProfileRequest {}, &pair.access_token)?).await {
-                Err(status) if status.code() == Code::Unauthenticated => break,
-                Err(status) => return Err(status.into()),
-                Ok(_) if revoked.elapsed() > Duration::from_secs(5) => {
-                    anyhow::bail!("revoked token still accepted after 5 s")
+        let (rejected, mut first_rejection) = tokio::sync::mpsc::unbounded_channel();
+        let mut tick = tokio::time::interval(Duration::from_millis(1));
+        let sent_at = loop {
+            tokio::select! {
+                at = first_rejection.recv() => break at.unwrap_or(revoked),
+                _ = tick.tick() => {
+                    if revoked.elapsed() > Duration::from_secs(5) {
+                        anyhow::bail!("revoked token still accepted after 5 s");
+                    }
+                    let (mut resource, rejected) = (resource.clone(), rejected.clone());
+                    let request = bearer(GetMyProfileRequest {}, &pair.access_token)?;
+                    let sent = Instant::now();
+                    tokio::spawn(async move {
+                        if let Err(status) = resource.get_my_profile(request).await {
+                            if status.code() == Code::Unauthenticated {
+                                let _ = rejected.send(sent);
+                            }
+                        }
+                    });
                 }
-                Ok(_) => {}
             }
-        }
-        samples.push(revoked.elapsed().as_micros() as u32);
+        };
+        samples.push(sent_at.saturating_duration_since(revoked).as_micros() as u32);
+        answered.push(revoked.elapsed().as_micros() as u32);
     }
-    Ok(LatencySummary::from_micros(&mut samples))
+    Ok((LatencySummary::from_micros(&mut samples), LatencySummary::from_micros(&mut answered)))
 }

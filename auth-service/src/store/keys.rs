@@ -56,7 +56,7 @@ impl Store {
         old_unpublish_at: i64,
     ) -> Result<Rotation, StoreError> {
         let pem = key.to_pkcs8_pem().map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let previous: Option<(String,)> = sqlx::query_as(
             "SELECT kid FROM signing_keys WHERE retired_at IS NULL AND signs_from <= ? \
              ORDER BY signs_from DESC, created_at DESC LIMIT 1",
@@ -84,7 +84,7 @@ impl Store {
     pub async fn prune_signing_keys(&self, now: i64) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM signing_keys WHERE unpublish_at IS NOT NULL AND unpublish_at <= ?")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected())
     }

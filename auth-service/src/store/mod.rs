@@ -69,7 +69,10 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// The auth service's database.
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// Reads.
     pool: SqlitePool,
+    /// Every write, one at a time.
+    writer: SqlitePool,
 }
 
 impl Store {
@@ -95,13 +98,22 @@ impl Store {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options.clone())
+            .await?;
+        // SQLite has one writer at a time. Writes go through this one
+        // connection, so they queue in the pool (woken at once) instead of
+        // colliding in SQLite and sleeping in its busy handler.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        MIGRATOR.run(&writer).await?;
+        Ok(Self { pool, writer })
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 }

@@ -54,7 +54,7 @@ impl Store {
         expires_at: i64,
     ) -> Result<String, StoreError> {
         let family_id = uuid::Uuid::new_v4().to_string();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("INSERT INTO refresh_families (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
             .bind(&family_id)
             .bind(user_id)
@@ -71,7 +71,7 @@ impl Store {
     /// in the same family. `next.idle_expires_at` is capped at the family's
     /// absolute expiry.
     pub async fn rotate_refresh(&self, r: Rotate<'_>) -> Result<RefreshOutcome, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let consumed: Option<(String, i64)> = sqlx::query_as(
             "UPDATE refresh_tokens SET consumed_at = ?, successor_hash = ?, successor_sealed = ? \
              WHERE token_hash = ? AND consumed_at IS NULL RETURNING family_id, idle_expires_at",

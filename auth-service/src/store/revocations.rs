@@ -45,7 +45,7 @@ impl Store {
         .bind(expires_at)
         .bind(reason)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         Ok(seq as u64)
     }
@@ -58,7 +58,7 @@ impl Store {
         now: i64,
         reason: &str,
     ) -> Result<Option<String>, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let family: Option<(String, String)> = sqlx::query_as(
             "SELECT f.id, f.user_id FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id \
              WHERE t.token_hash = ?",
@@ -106,7 +106,7 @@ impl Store {
         let done =
             sqlx::query("DELETE FROM revocations WHERE expires_at < ? AND seq < (SELECT MAX(seq) FROM revocations)")
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
         Ok(done.rows_affected())
     }

@@ -40,7 +40,7 @@ impl Store {
             .bind(account.scopes.join(" "))
             .bind(account.plan.as_str())
             .bind(account.created_at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -69,7 +69,7 @@ impl Store {
         expires_at: i64,
         now: i64,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let deleted = sqlx::query("DELETE FROM service_accounts WHERE name = ?").bind(name).execute(&mut *tx).await?;
         if deleted.rows_affected() == 0 {
             return Err(StoreError::NotFound);

@@ -69,7 +69,7 @@ impl Store {
         .bind(user.plan.as_str())
         .bind(now)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(UserRow {
             id,
@@ -128,7 +128,7 @@ impl Store {
         now: i64,
         revoke: Option<RevokeUser>,
     ) -> Result<(UserRow, Option<UserRevoked>), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let updated = sqlx::query("UPDATE users SET roles = ?, updated_at = ? WHERE id = ?")
             .bind(encode_roles(roles))
             .bind(now)
@@ -157,7 +157,7 @@ impl Store {
         revoke: RevokeUser,
         reason: &str,
     ) -> Result<(UserRow, UserRevoked), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let revoked = revoke_user_in(&mut tx, id, revoke, reason).await?;
         ensure_an_admin_remains(&mut tx).await?;
         let user = self.user_by_id_in(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
@@ -166,7 +166,7 @@ impl Store {
     }
 
     pub async fn enable_user(&self, id: &str, now: i64) -> Result<UserRow, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let updated = sqlx::query("UPDATE users SET disabled = FALSE, updated_at = ? WHERE id = ?")
             .bind(now)
             .bind(id)
