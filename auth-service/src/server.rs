@@ -10,12 +10,11 @@ use std::{future::Future, sync::Arc, time::Duration};
 use anyhow::Context;
 use authpair_claims::{
     AuthInterceptor, Denylist, Grant, Plan, Policy, QuotaGate, TokenSigner, Verifier, VerifierConfig,
-    serving::{reflection, secured_server},
+    serving::{incoming, reflection, secured_server},
 };
 use authpair_proto::auth::v1::{admin_service_server::AdminServiceServer, auth_service_server::AuthServiceServer};
 use secrecy::ExposeSecret;
 use tokio::{net::TcpListener, sync::watch};
-use tonic::transport::server::TcpIncoming;
 
 use crate::{
     Config,
@@ -105,7 +104,7 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await?;
     for task in background {
         task.abort();

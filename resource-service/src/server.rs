@@ -9,13 +9,12 @@ use std::{future::Future, sync::Arc};
 use authpair_claims::{
     AuthInterceptor, Denylist, Policy, QuotaGate, Verifier, VerifierConfig,
     client::{BearerLayer, ServiceCredentials, TokenCache},
-    serving::{reflection, secured_server},
+    serving::{incoming, reflection, secured_server},
 };
 use authpair_proto::{
     auth::v1::auth_service_client::AuthServiceClient, resource::v1::resource_service_server::ResourceServiceServer,
 };
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tower::Layer as _;
 
@@ -91,7 +90,7 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await;
     for task in background {
         task.abort();
