@@ -198,13 +198,17 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-/// `login` mode's other traffic: Refresh and GetJwks, back to back, timed.
+/// `login` mode's other traffic: a Refresh and a GetJwks every 10 ms, timed.
+/// Paced, not back to back: it probes latency without taking CPU from the
+/// logins it runs beside.
 async fn side_calls(auth: Channel, admin: String, deadline: Instant) -> anyhow::Result<LatencySummary> {
     setup::ensure_user(&auth, &admin, "load-side", "load-side-password").await?;
     let mut refresh_token = setup::login(&auth, "load-side", "load-side-password").await?.refresh_token;
     let mut client = AuthServiceClient::new(auth);
     let mut samples = Vec::new();
+    let mut pace = tokio::time::interval(Duration::from_millis(10));
     while Instant::now() < deadline {
+        pace.tick().await;
         let began = Instant::now();
         let pair = client.refresh(RefreshRequest { refresh_token: refresh_token.clone() }).await?.into_inner();
         samples.push(began.elapsed().as_micros() as u32);
