@@ -198,7 +198,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-/// `login` mode's other traffic: a Refresh and a GetJwks every 10 ms, timed.
+/// `login` mode's other traffic: a Refresh and a GetJwks every 50 ms, timed.
 /// Paced, not back to back: it probes latency without taking CPU from the
 /// logins it runs beside.
 async fn side_calls(auth: Channel, admin: String, deadline: Instant) -> anyhow::Result<LatencySummary> {
@@ -206,7 +206,7 @@ async fn side_calls(auth: Channel, admin: String, deadline: Instant) -> anyhow::
     let mut refresh_token = setup::login(&auth, "load-side", "load-side-password").await?.refresh_token;
     let mut client = AuthServiceClient::new(auth);
     let mut samples = Vec::new();
-    let mut pace = tokio::time::interval(Duration::from_millis(10));
+    let mut pace = tokio::time::interval(Duration::from_millis(50));
     while Instant::now() < deadline {
         pace.tick().await;
         let began = Instant::now();
