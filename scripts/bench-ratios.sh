@@ -31,6 +31,7 @@ export AUTHPAIR_LOAD_ADMIN=$ADMIN
 
 start_auth() {
   AUTH_BOOTSTRAP_ADMIN=$ADMIN AUTH_BOOTSTRAP_SERVICE_ACCOUNT=resource-service:$SECRET AUTH_LOG=warn \
+    AUTH_LOGIN_SOURCE_PER_SEC=1000000 AUTH_LOGIN_SOURCE_BURST=1000000 \
     $SERVER "$BIN/auth-service" --listen 127.0.0.1:$AUTH_PORT --data-dir "$WORK/auth" 2>>"$WORK/auth.log" &
   AUTH_PID=$!; PIDS+=("$AUTH_PID")
 }

@@ -87,6 +87,14 @@ pub struct Config {
     #[arg(long = "key-rotation-secs", env = "AUTH_KEY_ROTATION_SECS", default_value = "0", value_parser = parse_secs)]
     pub key_rotation: Duration,
 
+    #[command(flatten)]
+    pub throttle: crate::throttle::ThrottleConfig,
+
+    /// Addresses of reverse proxies whose `x-forwarded-for` is believed, comma
+    /// separated. Empty: the header is ignored and the TCP peer is the source.
+    #[arg(long, env = "AUTH_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
     /// Password hashes computed at once (each takes 19 MiB); 0 means one per core.
     #[arg(long, env = "AUTH_HASH_CONCURRENCY", default_value = "0")]
     pub hash_concurrency: usize,
@@ -117,6 +125,8 @@ impl Config {
             feed_heartbeat: Duration::from_secs(5),
             key_publish_delay: Duration::from_secs(60),
             key_rotation: Duration::ZERO,
+            throttle: crate::throttle::ThrottleConfig::default(),
+            trusted_proxies: Vec::new(),
             hash_concurrency: 0,
             log: "info".into(),
         }
@@ -187,11 +197,11 @@ mod tests {
     #[test]
     fn flags_parse_to_the_same_defaults_as_new() {
         let parsed = Config::try_parse_from(["auth-service", "--listen", "127.0.0.1:0", "--data-dir", "d"]);
-        let parsed = parsed.map(|c| (c.listen, c.access_token_ttl, c.leeway, c.issuer, c.audience));
+        let parsed = parsed.map(|c| (c.listen, c.access_token_ttl, c.leeway, c.issuer, c.audience, c.throttle));
         let built = Config::new("d");
         assert_eq!(
             parsed.ok(),
-            Some((built.listen, built.access_token_ttl, built.leeway, built.issuer, built.audience))
+            Some((built.listen, built.access_token_ttl, built.leeway, built.issuer, built.audience, built.throttle))
         );
     }
 

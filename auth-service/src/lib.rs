@@ -13,6 +13,7 @@
 //! - `password`: argon2id off the async threads, behind a semaphore.
 //! - `secret`: opaque refresh tokens, their stored hashes, grace sealing.
 //! - `grants`: which scopes roles grant.
+//! - `throttle`: brute-force defence for Login and IssueServiceToken.
 //! - `bootstrap`: the first admin.
 //! - `input`: checks on client input; `error`: non-auth handler errors.
 
@@ -29,6 +30,7 @@ mod secret;
 mod server;
 mod state;
 mod store;
+mod throttle;
 
 pub use config::{BootstrapAdmin, BootstrapServiceAccount, Config};
 pub use server::{MAX_MESSAGE_BYTES, serve};

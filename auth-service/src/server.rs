@@ -74,6 +74,7 @@ pub async fn serve(
     // No method of this service has a quota, so no limiter: one that did
     // would fail closed.
     let quotas = QuotaGate::layer(policy, None);
+    let (config_throttle, config_proxies) = (config.throttle, config.trusted_proxies.clone());
     let state = Arc::new(AuthState {
         hasher: PasswordHasher::new(config.hash_concurrency)?,
         config,
@@ -82,6 +83,7 @@ pub async fn serve(
         keys: keys.clone(),
         denylist: denylist.clone(),
         feed,
+        throttle: crate::throttle::Throttle::new(config_throttle, config_proxies)?,
     });
     bootstrap::ensure_admin(&state).await?;
     bootstrap::ensure_service_account(&state).await?;
@@ -91,7 +93,10 @@ pub async fn serve(
     health.set_serving::<AdminServiceServer<AdminApi>>().await;
     let (reflection_v1, reflection_v1alpha) = reflection(&["auth.v1.AuthService", "auth.v1.AdminService"])?;
 
-    let background = [tokio::spawn(keys.maintain(verifier)), tokio::spawn(prune_revocations(store.clone(), denylist))];
+    let background = [
+        tokio::spawn(keys.maintain(verifier)),
+        tokio::spawn(housekeeping(store.clone(), denylist, state.throttle.clone())),
+    ];
     let shutdown = async move {
         shutdown.await;
         let _ = stopping.send(true);
@@ -114,11 +119,13 @@ pub async fn serve(
     Ok(())
 }
 
-async fn prune_revocations(store: Store, denylist: Arc<Denylist>) {
+/// Periodic housekeeping: expired revocations, idle throttle sources.
+async fn housekeeping(store: Store, denylist: Arc<Denylist>, throttle: Arc<crate::throttle::Throttle>) {
     let mut tick = tokio::time::interval(PRUNE_EVERY);
     loop {
         tick.tick().await;
         denylist.prune();
+        throttle.housekeep();
         if let Err(e) = store.prune_revocations(now()).await {
             tracing::warn!(error = %e, "pruning expired revocations failed");
         }

@@ -31,6 +31,7 @@ pub struct AuthState {
     /// This service's own view of revocations, for its admin API.
     pub denylist: Arc<Denylist>,
     pub feed: Arc<Feed>,
+    pub throttle: Arc<crate::throttle::Throttle>,
 }
 
 /// Seconds since the Unix epoch.

@@ -76,6 +76,8 @@ pub enum AuthError {
     // ---- Over a quota: RESOURCE_EXHAUSTED, with RetryInfo. ----
     #[error("quota exceeded; retry in {}s", .retry_after.as_millis().div_ceil(1000).max(1))]
     QuotaExceeded { retry_after: std::time::Duration },
+    #[error("too many attempts; retry in {}s", .retry_after.as_millis().div_ceil(1000).max(1))]
+    TooManyAttempts { retry_after: std::time::Duration },
 
     // ---- The verifier cannot decide yet: UNAVAILABLE, fail closed. ----
     #[error("signing keys not loaded yet")]
@@ -106,6 +108,7 @@ impl AuthError {
             ServiceRequired => "SERVICE_TOKEN_REQUIRED",
             NotOwner => "NOT_OWNER",
             QuotaExceeded { .. } => "QUOTA_EXCEEDED",
+            TooManyAttempts { .. } => "TOO_MANY_ATTEMPTS",
             QuotaUnavailable => "QUOTA_UNAVAILABLE",
             NoPolicy => "METHOD_NOT_ALLOWED",
             KeysUnavailable => "KEYS_UNAVAILABLE",
@@ -121,7 +124,7 @@ impl AuthError {
             RoleRequired(_) | ScopeRequired(_) | UserRequired | ServiceRequired | NotOwner | NoPolicy => {
                 Code::PermissionDenied
             }
-            QuotaExceeded { .. } => Code::ResourceExhausted,
+            QuotaExceeded { .. } | TooManyAttempts { .. } => Code::ResourceExhausted,
             KeysUnavailable | RevocationsStale | QuotaUnavailable => Code::Unavailable,
             _ => Code::Unauthenticated,
         }
@@ -141,7 +144,7 @@ impl From<AuthError> for Status {
             _ => {}
         }
         let mut details = ErrorDetails::with_error_info(err.reason(), ERROR_DOMAIN, metadata);
-        if let AuthError::QuotaExceeded { retry_after } = &err {
+        if let AuthError::QuotaExceeded { retry_after } | AuthError::TooManyAttempts { retry_after } = &err {
             details.set_retry_info(Some(*retry_after));
         }
         Status::with_error_details(err.code(), err.to_string(), details)

@@ -203,6 +203,10 @@ impl TestApp {
         let data_dir = tempfile::tempdir()?;
         let mut auth_config = AuthConfig::new(data_dir.path().join("auth"));
         auth_config.bootstrap_admin = Some(auth_service::BootstrapAdmin::new(ADMIN_USERNAME, ADMIN_PASSWORD));
+        // Tests log in far faster than the per-source default allows; the
+        // brute-force tests set their own limits.
+        auth_config.throttle.source_per_sec = 1_000_000;
+        auth_config.throttle.source_burst = 1_000_000;
         auth_config.bootstrap_service_account =
             Some(auth_service::BootstrapServiceAccount::new(RESOURCE_CLIENT_ID, RESOURCE_CLIENT_SECRET));
         auth(&mut auth_config);

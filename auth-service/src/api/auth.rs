@@ -50,9 +50,20 @@ impl AuthApi {
         Self { state }
     }
 
-    async fn login(&self, req: LoginRequest) -> Result<TokenResponse, ApiError> {
+    /// Throttling first: a throttled attempt is refused before the
+    /// credentials are looked at, so right and wrong answers look the same.
+    fn admit(&self, account: &str, source: Option<std::net::IpAddr>, method: &str) -> Result<(), ApiError> {
+        self.state.throttle.admit(account, source).map_err(|e| {
+            audit!("attempt_throttled", method, "-", "too_many_attempts");
+            ApiError::from(e)
+        })
+    }
+
+    async fn login(&self, req: LoginRequest, source: Option<std::net::IpAddr>) -> Result<TokenResponse, ApiError> {
         let username = input::login_username(&req.username)?;
         input::login_password(&req.password)?;
+        let account = format!("user:{username}");
+        self.admit(&account, source, LOGIN)?;
         let password = SecretString::from(req.password);
         let generation = self.state.generation();
         let user = self.state.store.user_by_username(username).await?;
@@ -64,13 +75,16 @@ impl AuthApi {
             Some(user) => {
                 let reason = if user.disabled { "user_disabled" } else { "wrong_password" };
                 audit!("login_failed", LOGIN, user.id.as_str(), reason);
+                self.state.throttle.failed(&account);
                 return Err(AuthError::InvalidCredentials.into());
             }
             None => {
                 audit!("login_failed", LOGIN, "-", "unknown_user");
+                self.state.throttle.failed(&account);
                 return Err(AuthError::InvalidCredentials.into());
             }
         };
+        self.state.throttle.succeeded(&account);
         let now = now();
         let refresh = self.state.next_refresh(now)?;
         let expires_at = now + self.state.config.refresh_token_ttl.as_secs() as i64;
@@ -121,22 +135,32 @@ impl AuthApi {
         }
     }
 
-    async fn issue_service_token(&self, req: IssueServiceTokenRequest) -> Result<TokenResponse, ApiError> {
+    async fn issue_service_token(
+        &self,
+        req: IssueServiceTokenRequest,
+        source: Option<std::net::IpAddr>,
+    ) -> Result<TokenResponse, ApiError> {
         if req.client_id.is_empty() || req.client_secret.is_empty() {
             return Err(ApiError::invalid("client_id and client_secret are required"));
         }
+        let account = format!("client:{}", req.client_id.chars().take(64).collect::<String>());
+        self.admit(&account, source, ISSUE_SERVICE_TOKEN)?;
         if req.client_id.len() > 64 || req.client_secret.len() > MAX_REFRESH_TOKEN_BYTES {
+            self.state.throttle.failed(&account);
             return Err(AuthError::InvalidCredentials.into());
         }
         let generation = self.state.generation();
-        let account = self.state.store.service_account(&req.client_id).await?;
+        let found = self.state.store.service_account(&req.client_id).await?;
         let presented = SecretString::from(req.client_secret);
-        let stored = account.as_ref().map_or(DUMMY_SECRET_HASH, |a| a.secret_hash.as_str());
+        let stored = found.as_ref().map_or(DUMMY_SECRET_HASH, |a| a.secret_hash.as_str());
         let matched = secret_matches(&presented, stored);
-        let Some(account) = account.filter(|_| matched) else {
+        let Some(found) = found.filter(|_| matched) else {
             audit!("service_token_refused", ISSUE_SERVICE_TOKEN, "-", "invalid_client_credentials");
+            self.state.throttle.failed(&account);
             return Err(AuthError::InvalidCredentials.into());
         };
+        self.state.throttle.succeeded(&account);
+        let account = found;
         let scopes = grants::narrow(&account.scopes, &req.scope).map_err(ApiError::InvalidArgument)?;
         let grant = grants::for_service(&account, scopes, generation);
         let issued = self.state.sign(&grant)?;
@@ -181,7 +205,8 @@ impl AuthApi {
 #[tonic::async_trait]
 impl AuthService for AuthApi {
     async fn login(&self, request: Request<LoginRequest>) -> Result<Response<TokenResponse>, Status> {
-        Ok(Response::new(AuthApi::login(self, request.into_inner()).await?))
+        let source = self.state.throttle.source(&request);
+        Ok(Response::new(AuthApi::login(self, request.into_inner(), source).await?))
     }
 
     async fn refresh(&self, request: Request<RefreshRequest>) -> Result<Response<TokenResponse>, Status> {
@@ -197,7 +222,8 @@ impl AuthService for AuthApi {
         &self,
         request: Request<IssueServiceTokenRequest>,
     ) -> Result<Response<TokenResponse>, Status> {
-        Ok(Response::new(AuthApi::issue_service_token(self, request.into_inner()).await?))
+        let source = self.state.throttle.source(&request);
+        Ok(Response::new(AuthApi::issue_service_token(self, request.into_inner(), source).await?))
     }
 
     async fn logout(&self, request: Request<LogoutRequest>) -> Result<Response<LogoutResponse>, Status> {

@@ -3,6 +3,7 @@
 mod admin;
 mod authentication;
 mod authorization;
+mod brute_force;
 mod client;
 mod documents;
 mod flow;

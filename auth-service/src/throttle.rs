@@ -1,0 +1,216 @@
+//! Brute-force defence for the credential endpoints (Login and
+//! IssueServiceToken), following OWASP and NIST SP 800-63B §5.2.2:
+//!
+//! - Per account (the username or client id *as typed*, whether or not it
+//!   exists, so throttling is no existence oracle): a few free failures, then
+//!   a delay that doubles from `base_delay` up to `max_delay`, then, at
+//!   `lock_after` consecutive failures, a temporary lock. Locks end by
+//!   themselves, so an attacker cannot lock a real user out for good, and
+//!   failures older than `failure_window` are forgotten. While throttled, the
+//!   password is not even checked: right and wrong get the same answer.
+//! - Per source address: a GCRA rate limit on attempts. The address is the
+//!   TCP peer; `x-forwarded-for` is read only when the peer is a configured
+//!   trusted proxy.
+//!
+//! Throttled attempts get RESOURCE_EXHAUSTED with RetryInfo. Only credential
+//! failures count: an outage (database unreachable) never does. State is per
+//! instance and bounded in size.
+
+use std::{
+    net::IpAddr,
+    num::NonZeroU32,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use authpair_claims::{AuthError, config::parse_secs};
+use governor::{
+    Quota, RateLimiter,
+    clock::{Clock, DefaultClock},
+    state::keyed::DefaultKeyedStateStore,
+};
+
+/// Accounts tracked at once; the least recently used are forgotten first.
+const MAX_TRACKED_ACCOUNTS: usize = 100_000;
+
+/// Brute-force defence settings; every number is a flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct ThrottleConfig {
+    /// Wrong passwords (or client secrets) for one account before delays start.
+    #[arg(long = "login-free-failures", env = "AUTH_LOGIN_FREE_FAILURES", default_value = "5")]
+    pub free_failures: u32,
+    /// The first delay; it doubles with each further failure.
+    #[arg(long = "login-base-delay-secs", env = "AUTH_LOGIN_BASE_DELAY_SECS", default_value = "1", value_parser = parse_secs)]
+    pub base_delay: Duration,
+    #[arg(long = "login-max-delay-secs", env = "AUTH_LOGIN_MAX_DELAY_SECS", default_value = "900", value_parser = parse_secs)]
+    pub max_delay: Duration,
+    /// Consecutive failures that lock the account for `--login-lock-secs`.
+    #[arg(long = "login-lock-after", env = "AUTH_LOGIN_LOCK_AFTER", default_value = "30")]
+    pub lock_after: u32,
+    #[arg(long = "login-lock-secs", env = "AUTH_LOGIN_LOCK_SECS", default_value = "900", value_parser = parse_secs)]
+    pub lock_for: Duration,
+    /// Failures older than this are forgotten.
+    #[arg(long = "login-failure-window-secs", env = "AUTH_LOGIN_FAILURE_WINDOW_SECS", default_value = "43200", value_parser = parse_secs)]
+    pub failure_window: Duration,
+    /// Credential attempts per second from one source address.
+    #[arg(long = "login-source-per-sec", env = "AUTH_LOGIN_SOURCE_PER_SEC", default_value = "10")]
+    pub source_per_sec: u32,
+    #[arg(long = "login-source-burst", env = "AUTH_LOGIN_SOURCE_BURST", default_value = "20")]
+    pub source_burst: u32,
+}
+
+impl Default for ThrottleConfig {
+    /// The security matrix's recommendation (Keycloak's brute-force defaults).
+    fn default() -> Self {
+        Self {
+            free_failures: 5,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(15 * 60),
+            lock_after: 30,
+            lock_for: Duration::from_secs(15 * 60),
+            failure_window: Duration::from_secs(12 * 3600),
+            source_per_sec: 10,
+            source_burst: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    last: Instant,
+}
+
+type Sources = RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, DefaultClock>;
+
+#[derive(Debug)]
+pub struct Throttle {
+    config: ThrottleConfig,
+    accounts: quick_cache::sync::Cache<String, Failures>,
+    sources: Sources,
+    trusted_proxies: Vec<IpAddr>,
+}
+
+impl Throttle {
+    pub fn new(config: ThrottleConfig, trusted_proxies: Vec<IpAddr>) -> anyhow::Result<Arc<Self>> {
+        let burst = NonZeroU32::new(config.source_burst).ok_or_else(|| anyhow::anyhow!("source burst must be > 0"))?;
+        let rate = NonZeroU32::new(config.source_per_sec).ok_or_else(|| anyhow::anyhow!("source rate must be > 0"))?;
+        Ok(Arc::new(Self {
+            config,
+            accounts: quick_cache::sync::Cache::new(MAX_TRACKED_ACCOUNTS),
+            sources: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            trusted_proxies,
+        }))
+    }
+
+    /// The address to rate-limit: the peer, or, behind a trusted proxy, the
+    /// last address the proxy appended to `x-forwarded-for`.
+    pub fn source<T>(&self, request: &tonic::Request<T>) -> Option<IpAddr> {
+        let peer = request.remote_addr()?.ip();
+        if !self.trusted_proxies.contains(&peer) {
+            return Some(peer);
+        }
+        let forwarded = request.metadata().get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        let client = forwarded.and_then(|list| list.rsplit(',').next()).and_then(|ip| ip.trim().parse().ok());
+        Some(client.unwrap_or(peer))
+    }
+
+    /// Before checking credentials: may `account` try now, from `source`?
+    pub fn admit(&self, account: &str, source: Option<IpAddr>) -> Result<(), AuthError> {
+        if let Some(source) = source {
+            if let Err(not_until) = self.sources.check_key(&source) {
+                let retry_after = not_until.wait_time_from(DefaultClock::default().now());
+                return Err(AuthError::TooManyAttempts { retry_after });
+            }
+        }
+        let Some(failures) = self.accounts.get(account) else { return Ok(()) };
+        let since = failures.last.elapsed();
+        if since >= self.config.failure_window {
+            return Ok(());
+        }
+        let wait = self.wait_after(failures.count).saturating_sub(since);
+        if wait.is_zero() { Ok(()) } else { Err(AuthError::TooManyAttempts { retry_after: wait }) }
+    }
+
+    /// How long after the last of `count` consecutive failures the next try
+    /// must wait.
+    fn wait_after(&self, count: u32) -> Duration {
+        let c = &self.config;
+        if count >= c.lock_after {
+            return c.lock_for;
+        }
+        // The first `free_failures` cost nothing; from then on each failure
+        // doubles the wait.
+        let Some(over) = count.checked_sub(c.free_failures) else { return Duration::ZERO };
+        let factor = 2u32.saturating_pow(over);
+        c.base_delay.saturating_mul(factor).min(c.max_delay)
+    }
+
+    /// After a wrong password (or secret) for `account`.
+    pub fn failed(&self, account: &str) {
+        let now = Instant::now();
+        let count = match self.accounts.get(account) {
+            Some(f) if f.last.elapsed() < self.config.failure_window => f.count.saturating_add(1),
+            _ => 1,
+        };
+        self.accounts.insert(account.to_owned(), Failures { count, last: now });
+        if count == self.config.lock_after {
+            tracing::warn!(target: "authpair::audit", event = "account_locked", reason = "too_many_failures", failures = count);
+        }
+    }
+
+    /// After a successful login: the slate is clean.
+    pub fn succeeded(&self, account: &str) {
+        self.accounts.remove(account);
+    }
+
+    /// Forgets sources whose allowance is full again. Run periodically.
+    pub fn housekeep(&self) {
+        self.sources.retain_recent();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn throttle(config: ThrottleConfig) -> Arc<Throttle> {
+        match Throttle::new(config, vec![]) {
+            Ok(t) => t,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn delays_double_after_the_free_failures_up_to_the_cap_then_lock() {
+        let t = throttle(ThrottleConfig { lock_after: 8, ..ThrottleConfig::default() });
+        let waits: Vec<u64> = (0..=9).map(|n| t.wait_after(n).as_secs()).collect();
+        assert_eq!(waits, [0, 0, 0, 0, 0, 1, 2, 4, 900, 900]);
+        let capped = throttle(ThrottleConfig { max_delay: Duration::from_secs(3), ..ThrottleConfig::default() });
+        assert_eq!(capped.wait_after(20), Duration::from_secs(3));
+    }
+
+    #[test]
+    fn bf_01_after_the_free_failures_the_next_try_must_wait_and_success_clears() {
+        let t = throttle(ThrottleConfig { free_failures: 3, ..ThrottleConfig::default() });
+        for _ in 0..3 {
+            assert_eq!(t.admit("alice", None), Ok(()));
+            t.failed("alice");
+        }
+        assert!(matches!(t.admit("alice", None), Err(AuthError::TooManyAttempts { .. })));
+        assert_eq!(t.admit("bob", None), Ok(()), "accounts are separate");
+        t.succeeded("alice");
+        assert_eq!(t.admit("alice", None), Ok(()));
+    }
+
+    #[test]
+    fn bf_02_a_source_is_rate_limited_whatever_account_it_tries() {
+        let t = throttle(ThrottleConfig { source_per_sec: 1, source_burst: 3, ..ThrottleConfig::default() });
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        for i in 0..3 {
+            assert_eq!(t.admit(&format!("user{i}"), Some(ip)), Ok(()));
+        }
+        assert!(matches!(t.admit("user9", Some(ip)), Err(AuthError::TooManyAttempts { .. })));
+        assert_eq!(t.admit("user9", Some([10, 0, 0, 2].into())), Ok(()));
+    }
+}

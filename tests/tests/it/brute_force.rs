@@ -1,0 +1,143 @@
+//! Brute force and enumeration (security matrix BF-01..03, EN-01): growing
+//! delays, a lock that ends by itself, per-source limits that ignore
+//! x-forwarded-for, and identical answers whether or not the account exists.
+//! Waiting for a delay to pass is the point here, so these tests sleep for
+//! exactly the RetryInfo the service returned.
+
+use std::time::Duration;
+
+use authpair_proto::auth::v1::{IssueServiceTokenRequest, LoginRequest};
+use authpair_tests::{TestApp, TestResult, reason};
+use tonic::{Code, Request, Status, metadata::MetadataValue};
+use tonic_types::StatusExt;
+
+async fn login(app: &TestApp, username: &str, password: &str) -> Result<(), Status> {
+    let request = LoginRequest { username: username.into(), password: password.into() };
+    app.auth.clone().login(request).await.map(drop)
+}
+
+/// (code, message, reason) of a failed call, for comparing answers.
+fn answer(result: Result<(), Status>) -> (Code, String, Option<String>) {
+    match result {
+        Ok(()) => (Code::Ok, String::new(), None),
+        Err(status) => (status.code(), status.message().to_owned(), reason(&status)),
+    }
+}
+
+fn retry_after(result: Result<(), Status>) -> Result<Duration, String> {
+    let status = result.err().ok_or("not throttled")?;
+    if status.code() != Code::ResourceExhausted || reason(&status).as_deref() != Some("TOO_MANY_ATTEMPTS") {
+        return Err(format!("expected TOO_MANY_ATTEMPTS, got {status:?}"));
+    }
+    status.get_details_retry_info().and_then(|r| r.retry_delay).ok_or_else(|| "no RetryInfo".into())
+}
+
+#[tokio::test]
+async fn bf_01_after_the_free_failures_even_the_right_password_waits_for_the_delay() -> TestResult {
+    let app = TestApp::spawn_with(|a| a.throttle.free_failures = 3, |_| {}).await?;
+    app.create_user("alice", "alice-password", &[]).await?;
+    for _ in 0..3 {
+        assert_eq!(answer(login(&app, "alice", "guess").await).0, Code::Unauthenticated);
+    }
+    let wait = retry_after(login(&app, "alice", "guess").await)?;
+    assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1), "{wait:?}");
+    // The right password during the delay gets the same answer as a wrong one.
+    retry_after(login(&app, "alice", "alice-password").await)?;
+    tokio::time::sleep(wait).await;
+    login(&app, "alice", "alice-password").await?;
+    // Success clears the count: free failures again.
+    assert_eq!(answer(login(&app, "alice", "guess").await).0, Code::Unauthenticated);
+    Ok(())
+}
+
+#[tokio::test]
+async fn bf_03_a_lock_ends_by_itself_so_a_real_user_gets_back_in() -> TestResult {
+    let app = TestApp::spawn_with(
+        |a| {
+            a.throttle.free_failures = 100;
+            a.throttle.lock_after = 3;
+            a.throttle.lock_for = Duration::from_secs(1);
+        },
+        |_| {},
+    )
+    .await?;
+    app.create_user("bob", "bob-password", &[]).await?;
+    for _ in 0..3 {
+        assert_eq!(answer(login(&app, "bob", "guess").await).0, Code::Unauthenticated);
+    }
+    let wait = retry_after(login(&app, "bob", "bob-password").await)?;
+    assert!(wait <= Duration::from_secs(1), "{wait:?}");
+    tokio::time::sleep(wait).await;
+    login(&app, "bob", "bob-password").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn en_01_an_existing_and_an_unknown_account_answer_identically_through_the_lock() -> TestResult {
+    let app = TestApp::spawn_with(
+        |a| {
+            a.throttle.free_failures = 2;
+            a.throttle.lock_after = 4;
+        },
+        |_| {},
+    )
+    .await?;
+    app.create_user("carol", "carol-password", &[]).await?;
+    let (mut known, mut unknown) = (Vec::new(), Vec::new());
+    for _ in 0..6 {
+        known.push(answer(login(&app, "carol", "guess").await));
+        unknown.push(answer(login(&app, "nobody-here", "guess").await));
+    }
+    assert_eq!(known, unknown);
+    assert_eq!(known[0], (Code::Unauthenticated, "invalid credentials".into(), Some("INVALID_CREDENTIALS".into())));
+    assert_eq!(known[5].0, Code::ResourceExhausted);
+    Ok(())
+}
+
+#[tokio::test]
+async fn bf_02_the_source_limit_trips_however_usernames_and_forwarded_for_vary() -> TestResult {
+    let app = TestApp::spawn_with(
+        |a| {
+            a.throttle.source_per_sec = 1;
+            a.throttle.source_burst = 5;
+        },
+        |_| {},
+    )
+    .await?;
+    let (mut throttled, mut tried) = (0, 0);
+    for i in 0..8 {
+        let mut request = Request::new(LoginRequest { username: format!("spray-{i}"), password: "Winter2026!".into() });
+        let spoofed = MetadataValue::try_from(format!("203.0.113.{i}"))?;
+        request.metadata_mut().insert("x-forwarded-for", spoofed);
+        match app.auth.clone().login(request).await {
+            Err(status) if status.code() == Code::ResourceExhausted => throttled += 1,
+            Err(status) => {
+                assert_eq!(status.code(), Code::Unauthenticated);
+                tried += 1;
+            }
+            Ok(_) => return Err("a spray login succeeded".into()),
+        }
+    }
+    // The burst is 5 attempts from this address (the resource service's own
+    // IssueServiceToken at start came from it too); the rest are throttled.
+    assert!(tried <= 5 && throttled >= 3, "tried {tried}, throttled {throttled}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn wrong_client_secrets_are_throttled_like_wrong_passwords() -> TestResult {
+    let app = TestApp::spawn_with(|a| a.throttle.free_failures = 2, |_| {}).await?;
+    let (client_id, secret) = app.service_account("batch", &["profile"]).await?;
+    let issue = |secret: &str| IssueServiceTokenRequest {
+        client_id: client_id.clone(),
+        client_secret: secret.into(),
+        scope: String::new(),
+    };
+    for _ in 0..2 {
+        let status = app.auth.clone().issue_service_token(issue("apcs_guess")).await.err().ok_or("accepted")?;
+        assert_eq!(status.code(), Code::Unauthenticated);
+    }
+    let result = app.auth.clone().issue_service_token(issue(&secret)).await.map(drop);
+    retry_after(result)?;
+    Ok(())
+}
