@@ -102,6 +102,10 @@ pub struct Config {
     /// Log filter, in tracing's EnvFilter syntax.
     #[arg(long, env = "AUTH_LOG", default_value = "info")]
     pub log: String,
+
+    /// Log one JSON object per line instead of text.
+    #[arg(long, env = "AUTH_LOG_JSON")]
+    pub log_json: bool,
 }
 
 impl Config {
@@ -129,6 +133,7 @@ impl Config {
             trusted_proxies: Vec::new(),
             hash_concurrency: 0,
             log: "info".into(),
+            log_json: false,
         }
     }
 }

@@ -8,7 +8,7 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    init_tracing(&config.log);
+    init_tracing(&config.log, config.log_json);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     auth_service::serve(listener, config, shutdown_signal()).await
 }

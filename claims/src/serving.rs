@@ -112,11 +112,16 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown signal received; finishing calls in flight");
 }
 
-/// Logs to stderr through tracing, filtered by `filter` (EnvFilter syntax).
-pub fn init_tracing(filter: &str) {
+/// Logs to stderr through tracing, filtered by `filter` (EnvFilter syntax),
+/// as one JSON object per line when `json` is set. A second call (two
+/// services in one process) keeps the first subscriber.
+pub fn init_tracing(filter: &str, json: bool) {
     let filter =
         tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // A second init (e.g. two services in one process) keeps the first.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init()
+    };
 }

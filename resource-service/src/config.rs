@@ -76,6 +76,10 @@ pub struct Config {
     /// Log filter, in tracing's EnvFilter syntax.
     #[arg(long, env = "RESOURCE_LOG", default_value = "info")]
     pub log: String,
+
+    /// Log one JSON object per line instead of text.
+    #[arg(long, env = "RESOURCE_LOG_JSON")]
+    pub log_json: bool,
 }
 
 impl Config {
@@ -98,6 +102,7 @@ impl Config {
             max_revocation_staleness: Duration::from_secs(60),
             unknown_kid_refetch: Duration::from_secs(30),
             log: "info".into(),
+            log_json: false,
         }
     }
 }

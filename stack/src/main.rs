@@ -26,7 +26,7 @@ async fn main() -> anyhow::Result<()> {
             Some(auth_service::BootstrapServiceAccount::new(&resource.client_id, secret.expose_secret()));
     }
     resource.client_secret = Some(secret);
-    init_tracing(&auth.log);
+    init_tracing(&auth.log, auth.log_json);
 
     let auth_listener = TcpListener::bind(auth.listen).await?;
     let resource_listener = TcpListener::bind(resource.listen).await?;
