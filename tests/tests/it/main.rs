@@ -8,6 +8,7 @@ mod client;
 mod documents;
 mod flow;
 mod grpcurl;
+mod http2_limits;
 mod lifecycle;
 mod load_tool;
 mod policy_matrix;

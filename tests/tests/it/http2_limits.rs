@@ -1,0 +1,128 @@
+//! The HTTP/2 limits both servers set explicitly, checked with a raw HTTP/2
+//! client (security matrix DS-02, DS-03, TM-06) and the message size cap.
+
+use std::net::SocketAddr;
+
+use authpair_proto::auth::v1::LoginRequest;
+use authpair_tests::{TestApp, TestResult};
+use tokio::net::TcpStream;
+use tonic::Code;
+
+type Sender = h2::client::SendRequest<tonic::codegen::Bytes>;
+type Connection = h2::client::Connection<TcpStream, tonic::codegen::Bytes>;
+
+async fn raw(addr: SocketAddr) -> Result<(Sender, Connection), Box<dyn std::error::Error + Send + Sync>> {
+    let tcp = TcpStream::connect(addr).await?;
+    Ok(h2::client::handshake(tcp).await?)
+}
+
+/// A gRPC health check request; `extra` header bytes make it as big as wanted.
+fn health_check(addr: SocketAddr, extra: usize) -> http::Request<()> {
+    let mut request = http::Request::post(format!("http://{addr}/grpc.health.v1.Health/Check"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers");
+    if extra > 0 {
+        request = request.header("x-padding", "p".repeat(extra));
+    }
+    request.body(()).unwrap_or_else(|e| panic!("request: {e}"))
+}
+
+/// Sends `request` with an empty gRPC message and returns the HTTP status,
+/// while driving the connection.
+async fn send(
+    sender: &mut Sender,
+    connection: &mut Connection,
+    request: http::Request<()>,
+) -> Result<http::StatusCode, h2::Error> {
+    let exchange = async {
+        let (response, mut body) = sender.send_request(request, false)?;
+        body.send_data(tonic::codegen::Bytes::from_static(&[0, 0, 0, 0, 0]), true)?;
+        Ok::<_, h2::Error>(response.await?.status())
+    };
+    tokio::select! {
+        status = exchange => status,
+        ended = &mut *connection => Err(ended.err().unwrap_or_else(|| h2::Error::from(h2::Reason::NO_ERROR))),
+    }
+}
+
+#[tokio::test]
+async fn ds_03_both_servers_advertise_max_concurrent_streams_200() -> TestResult {
+    let app = TestApp::spawn().await?;
+    for addr in [app.auth_server.addr, app.resource_server.addr] {
+        let (mut sender, mut connection) = raw(addr).await?;
+        let status = send(&mut sender, &mut connection, health_check(addr, 0)).await?;
+        assert_eq!(status, http::StatusCode::OK);
+        // The server's SETTINGS have been received by now.
+        assert_eq!(connection.max_concurrent_send_streams(), 200, "{addr}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn tm_06_a_header_list_over_16_kib_is_refused_before_any_handler() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let addr = app.resource_server.addr;
+    let (mut sender, mut connection) = raw(addr).await?;
+    assert_eq!(send(&mut sender, &mut connection, health_check(addr, 15 * 1024)).await?, http::StatusCode::OK);
+    let (mut sender, mut connection) = raw(addr).await?;
+    match send(&mut sender, &mut connection, health_check(addr, 17 * 1024)).await {
+        Ok(status) => assert_eq!(status, http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+        Err(e) => assert!(e.is_reset() || e.is_go_away(), "{e}"),
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_login_request_over_64_kib_is_refused_without_reaching_the_handler() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let request = LoginRequest { username: "big".into(), password: "p".repeat(70 * 1024) };
+    let status = app.auth.clone().login(request).await.err().ok_or("accepted")?;
+    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    // Still serving.
+    let status = app.login("nobody", "x").await.err().ok_or("accepted")?;
+    assert_eq!(status.code(), Code::Unauthenticated);
+    Ok(())
+}
+
+#[tokio::test]
+async fn ds_02_a_connection_that_keeps_making_the_server_reset_streams_gets_goaway() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let addr = app.resource_server.addr;
+    let (mut sender, mut connection) = raw(addr).await?;
+    // Each request says content-length 5 and then ends with no body: the
+    // server must reset the stream (a server-caused reset, RUSTSEC-2024-0003).
+    let mut sent = 0u32;
+    let outcome = loop {
+        if sent > 3000 {
+            break None;
+        }
+        let request = http::Request::post(format!("http://{addr}/grpc.health.v1.Health/Check"))
+            .header("content-type", "application/grpc")
+            .header("content-length", "5")
+            .body(())?;
+        let exchange = async {
+            futures_ready(&mut sender).await?;
+            let (response, _) = sender.send_request(request, true)?;
+            response.await.map(drop)
+        };
+        let result = tokio::select! {
+            result = exchange => result,
+            ended = &mut connection => break Some(ended.err()),
+        };
+        sent += 1;
+        if let Err(e) = result {
+            if e.is_go_away() {
+                break Some(Some(e));
+            }
+        }
+    };
+    let error = outcome.flatten().ok_or(format!("no GOAWAY after {sent} server-caused resets"))?;
+    assert_eq!(error.reason(), Some(h2::Reason::ENHANCE_YOUR_CALM), "{error}");
+    assert!(sent <= 1100, "GOAWAY only after {sent} resets");
+    eprintln!("GOAWAY ENHANCE_YOUR_CALM after {sent} server-caused resets");
+    Ok(())
+}
+
+async fn futures_ready(sender: &mut Sender) -> Result<(), h2::Error> {
+    std::future::poll_fn(|cx| sender.poll_ready(cx)).await
+}
