@@ -99,6 +99,24 @@ pub struct Config {
     #[arg(long, env = "AUTH_HASH_CONCURRENCY", default_value = "0")]
     pub hash_concurrency: usize,
 
+    /// TLS: the server's certificate chain (PEM). With --tls-key, the
+    /// service accepts only TLS connections.
+    #[arg(long, env = "AUTH_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// TLS: the server's private key (PEM).
+    #[arg(long, env = "AUTH_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// mTLS: a CA whose client certificates are verified when presented.
+    #[arg(long, env = "AUTH_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// With --tls-client-ca: accept service tokens only from clients that
+    /// presented a verified certificate.
+    #[arg(long, env = "AUTH_REQUIRE_CLIENT_CERT_FOR_SERVICES", requires = "tls_client_ca")]
+    pub require_client_cert_for_services: bool,
+
     /// Log filter, in tracing's EnvFilter syntax.
     #[arg(long, env = "AUTH_LOG", default_value = "info")]
     pub log: String,
@@ -132,6 +150,10 @@ impl Config {
             throttle: crate::throttle::ThrottleConfig::default(),
             trusted_proxies: Vec::new(),
             hash_concurrency: 0,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            require_client_cert_for_services: false,
             log: "info".into(),
             log_json: false,
         }

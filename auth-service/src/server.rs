@@ -11,6 +11,7 @@ use anyhow::Context;
 use authpair_claims::{
     AuthInterceptor, Denylist, Grant, Plan, Policy, QuotaGate, TokenSigner, Verifier, VerifierConfig,
     serving::{incoming, reflection, secured_server},
+    tls,
 };
 use authpair_proto::auth::v1::{admin_service_server::AdminServiceServer, auth_service_server::AuthServiceServer};
 use secrecy::ExposeSecret;
@@ -70,7 +71,12 @@ pub async fn serve(
 
     let policy = Arc::new(Policy::standard()?);
     policy.check_covers(Policy::all_methods())?;
-    let interceptor = AuthInterceptor::new(verifier.clone(), denylist.clone(), policy.clone());
+    let interceptor = AuthInterceptor::new(verifier.clone(), denylist.clone(), policy.clone())
+        .require_client_cert_for_services(config.require_client_cert_for_services);
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::server_tls(cert, key, config.tls_client_ca.as_deref())?),
+        _ => None,
+    };
     // No method of this service has a quota, so no limiter: one that did
     // would fail closed.
     let quotas = QuotaGate::layer(policy, None);
@@ -103,7 +109,7 @@ pub async fn serve(
     };
 
     tracing::info!(%addr, "auth-service listening");
-    secured_server(interceptor, quotas)
+    secured_server(interceptor, quotas, tls)?
         .add_service(AuthServiceServer::new(AuthApi::new(state.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(AdminServiceServer::new(AdminApi::new(state)).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(health_service)

@@ -70,6 +70,8 @@ pub enum AuthError {
     ServiceRequired,
     #[error("not the owner")]
     NotOwner,
+    #[error("requires a client certificate")]
+    ClientCertRequired,
     #[error("method not allowed")]
     NoPolicy,
 
@@ -107,6 +109,7 @@ impl AuthError {
             UserRequired => "USER_TOKEN_REQUIRED",
             ServiceRequired => "SERVICE_TOKEN_REQUIRED",
             NotOwner => "NOT_OWNER",
+            ClientCertRequired => "CLIENT_CERT_REQUIRED",
             QuotaExceeded { .. } => "QUOTA_EXCEEDED",
             TooManyAttempts { .. } => "TOO_MANY_ATTEMPTS",
             QuotaUnavailable => "QUOTA_UNAVAILABLE",
@@ -121,9 +124,8 @@ impl AuthError {
     pub fn code(&self) -> Code {
         use AuthError::*;
         match self {
-            RoleRequired(_) | ScopeRequired(_) | UserRequired | ServiceRequired | NotOwner | NoPolicy => {
-                Code::PermissionDenied
-            }
+            RoleRequired(_) | ScopeRequired(_) | UserRequired | ServiceRequired | NotOwner | ClientCertRequired
+            | NoPolicy => Code::PermissionDenied,
             QuotaExceeded { .. } | TooManyAttempts { .. } => Code::ResourceExhausted,
             KeysUnavailable | RevocationsStale | QuotaUnavailable => Code::Unavailable,
             _ => Code::Unauthenticated,

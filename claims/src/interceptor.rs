@@ -77,11 +77,20 @@ pub struct AuthInterceptor {
     denylist: Arc<Denylist>,
     policy: Arc<Policy>,
     stats: Arc<DecisionStats>,
+    service_cert_required: bool,
 }
 
 impl AuthInterceptor {
     pub fn new(verifier: Arc<Verifier>, denylist: Arc<Denylist>, policy: Arc<Policy>) -> Self {
-        Self { verifier, denylist, policy, stats: Arc::default() }
+        Self { verifier, denylist, policy, stats: Arc::default(), service_cert_required: false }
+    }
+
+    /// With mTLS: a service token is accepted only on a connection whose
+    /// client presented a certificate the server verified, so a stolen
+    /// service token alone is not enough.
+    pub fn require_client_cert_for_services(mut self, required: bool) -> Self {
+        self.service_cert_required = required;
+        self
     }
 
     pub fn stats(&self) -> Arc<DecisionStats> {
@@ -119,6 +128,13 @@ impl Interceptor for AuthInterceptor {
         self.policy
             .authorize(method, caller.as_deref())
             .map_err(|e| self.deny(method, caller.as_deref().map(Claims::subject), e))?;
+        if self.service_cert_required
+            && caller.as_deref().is_some_and(Claims::is_service)
+            && request.peer_certs().is_none_or(|certs| certs.is_empty())
+        {
+            let subject = caller.as_deref().map(Claims::subject);
+            return Err(self.deny(method, subject, AuthError::ClientCertRequired));
+        }
         self.stats.allowed.fetch_add(1, Ordering::Relaxed);
         if let Some(claims) = caller {
             request.extensions_mut().insert(claims);

@@ -38,8 +38,16 @@ pub type SecuredServer = Server<
 /// the RPC-path layer (hands the path to the next two), authentication then
 /// authorization (the interceptor), then per-plan quotas (an async gate,
 /// because a shared limiter needs I/O).
-pub fn secured_server(auth: AuthInterceptor, quotas: AsyncFilterLayer<QuotaGate>) -> SecuredServer {
-    Server::builder()
+pub fn secured_server(
+    auth: AuthInterceptor,
+    quotas: AsyncFilterLayer<QuotaGate>,
+    tls: Option<tonic::transport::ServerTlsConfig>,
+) -> Result<SecuredServer, tonic::transport::Error> {
+    let mut builder = Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    }
+    Ok(builder
         .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
         .http2_max_local_error_reset_streams(Some(MAX_LOCAL_ERROR_RESETS))
         .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
@@ -48,7 +56,7 @@ pub fn secured_server(auth: AuthInterceptor, quotas: AsyncFilterLayer<QuotaGate>
         .timeout(REQUEST_TIMEOUT)
         .layer(method_layer())
         .layer(InterceptorLayer::new(auth))
-        .layer(quotas)
+        .layer(quotas))
 }
 
 /// The accepted connections of `listener`, with TCP_NODELAY (without it,

@@ -73,6 +73,31 @@ pub struct Config {
     #[arg(long = "unknown-kid-refetch-secs", env = "RESOURCE_UNKNOWN_KID_REFETCH_SECS", default_value = "30", value_parser = parse_secs)]
     pub unknown_kid_refetch: Duration,
 
+    /// TLS: the server's certificate chain (PEM). With --tls-key, the
+    /// service accepts only TLS connections.
+    #[arg(long, env = "RESOURCE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// TLS: the server's private key (PEM).
+    #[arg(long, env = "RESOURCE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// mTLS: a CA whose client certificates are verified when presented.
+    #[arg(long, env = "RESOURCE_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// The CA that signed the auth service's certificate, for an https
+    /// --auth-url.
+    #[arg(long, env = "RESOURCE_AUTH_CA")]
+    pub auth_ca: Option<PathBuf>,
+
+    /// mTLS to the auth service: this service's client certificate and key.
+    #[arg(long, env = "RESOURCE_CLIENT_CERT", requires_all = ["auth_ca", "client_key"])]
+    pub client_cert: Option<PathBuf>,
+
+    #[arg(long, env = "RESOURCE_CLIENT_KEY", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+
     /// Log filter, in tracing's EnvFilter syntax.
     #[arg(long, env = "RESOURCE_LOG", default_value = "info")]
     pub log: String,
@@ -101,6 +126,12 @@ impl Config {
             quota_window: Duration::from_secs(60),
             max_revocation_staleness: Duration::from_secs(60),
             unknown_kid_refetch: Duration::from_secs(30),
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            auth_ca: None,
+            client_cert: None,
+            client_key: None,
             log: "info".into(),
             log_json: false,
         }

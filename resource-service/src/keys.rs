@@ -22,8 +22,12 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
-pub fn channel(auth_url: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(auth_url.to_owned())?.connect_timeout(CALL_TIMEOUT).connect_lazy())
+pub fn channel(auth_url: &str, tls: Option<tonic::transport::ClientTlsConfig>) -> anyhow::Result<Channel> {
+    let mut endpoint = Endpoint::from_shared(auth_url.to_owned())?.connect_timeout(CALL_TIMEOUT);
+    if let Some(tls) = tls {
+        endpoint = endpoint.tls_config(tls)?;
+    }
+    Ok(endpoint.connect_lazy())
 }
 
 /// Installs a JWK set. A set with no usable key is refused, so a broken

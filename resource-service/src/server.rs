@@ -10,6 +10,7 @@ use authpair_claims::{
     AuthInterceptor, Denylist, Policy, QuotaGate, Verifier, VerifierConfig,
     client::{BearerLayer, ServiceCredentials, TokenCache},
     serving::{incoming, reflection, secured_server},
+    tls,
 };
 use authpair_proto::{
     auth::v1::auth_service_client::AuthServiceClient, resource::v1::resource_service_server::ResourceServiceServer,
@@ -58,7 +59,18 @@ pub async fn serve(
     let quotas = LocalQuotas::new(config.quota_free, config.quota_pro, config.quota_window)?;
     let quota_gate = QuotaGate::layer(policy, Some(quotas.clone()));
 
-    let channel = keys::channel(&config.auth_url)?;
+    let client_tls = match &config.auth_ca {
+        Some(ca) => {
+            let identity = config.client_cert.as_deref().zip(config.client_key.as_deref());
+            Some(tls::client_tls(ca, identity)?)
+        }
+        None => None,
+    };
+    let channel = keys::channel(&config.auth_url, client_tls)?;
+    let server_tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::server_tls(cert, key, config.tls_client_ca.as_deref())?),
+        _ => None,
+    };
     let fetcher = KeyFetcher::new(channel.clone(), verifier.clone());
     let api =
         ResourceApi::new(store.clone(), verifier.clone(), denylist.clone(), interceptor.stats(), fetcher.fetches());
@@ -85,7 +97,7 @@ pub async fn serve(
     let (reflection_v1, reflection_v1alpha) = reflection(&[SERVICE_NAME])?;
 
     tracing::info!(%addr, auth_url = config.auth_url.as_str(), "resource-service listening");
-    let served = secured_server(interceptor, quota_gate)
+    let served = secured_server(interceptor, quota_gate, server_tls)?
         .add_service(ResourceServiceServer::new(api))
         .add_service(health_service)
         .add_service(reflection_v1)

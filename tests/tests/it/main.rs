@@ -14,3 +14,4 @@ mod load_tool;
 mod policy_matrix;
 mod restart;
 mod service_accounts;
+mod tls;

@@ -1,0 +1,155 @@
+//! TLS for both services and optional mTLS for service-to-service calls
+//! (security matrix TM-08), with certificates made here by rcgen: a CA, a
+//! server certificate for 127.0.0.1, and a client certificate.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use authpair_proto::{
+    auth::v1::{
+        IssueServiceTokenRequest, LoginRequest, WatchRevocationsRequest, auth_service_client::AuthServiceClient,
+    },
+    resource::v1::{GetMyProfileRequest, resource_service_client::ResourceServiceClient},
+};
+use authpair_tests::{
+    ADMIN_PASSWORD, ADMIN_USERNAME, AuthConfig, RESOURCE_CLIENT_ID, RESOURCE_CLIENT_SECRET, ResourceConfig, Server,
+    TestResult, any_port, bearer, reason,
+};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
+use tonic::{
+    Code,
+    transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity},
+};
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+
+struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn new() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let dir = tempfile::tempdir()?;
+        let mut ca = CertificateParams::new(Vec::<String>::new())?;
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name.push(DnType::CommonName, "authpair test CA");
+        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate()?)?;
+        std::fs::write(dir.path().join("ca.pem"), ca.pem())?;
+        for (name, usage) in
+            [("server", ExtendedKeyUsagePurpose::ServerAuth), ("client", ExtendedKeyUsagePurpose::ClientAuth)]
+        {
+            let key = KeyPair::generate()?;
+            let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])?;
+            params.distinguished_name.push(DnType::CommonName, format!("authpair test {name}"));
+            params.extended_key_usages = vec![usage];
+            let cert = params.signed_by(&key, &ca)?;
+            std::fs::write(dir.path().join(format!("{name}.pem")), cert.pem())?;
+            std::fs::write(dir.path().join(format!("{name}.key")), key.serialize_pem())?;
+        }
+        Ok(Self { dir })
+    }
+
+    fn client(&self, with_identity: bool) -> Result<ClientTlsConfig, std::io::Error> {
+        let mut tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(std::fs::read(self.path("ca.pem"))?));
+        if with_identity {
+            let identity =
+                Identity::from_pem(std::fs::read(self.path("client.pem"))?, std::fs::read(self.path("client.key"))?);
+            tls = tls.identity(identity);
+        }
+        Ok(tls)
+    }
+
+    fn channel(
+        &self,
+        addr: SocketAddr,
+        with_identity: bool,
+    ) -> Result<Channel, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Endpoint::from_shared(format!("https://{addr}"))?.tls_config(self.client(with_identity)?)?.connect_lazy())
+    }
+}
+
+async fn serving(channel: Channel) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let mut updates =
+        HealthClient::new(channel).watch(HealthCheckRequest { service: String::new() }).await?.into_inner();
+    while let Some(update) = updates.message().await? {
+        if update.status() == ServingStatus::Serving {
+            return Ok(());
+        }
+    }
+    Err("health stream ended".into())
+}
+
+#[tokio::test]
+async fn tm_08_both_services_speak_tls_and_service_calls_can_require_a_client_certificate() -> TestResult {
+    let pki = Pki::new()?;
+    let data = tempfile::tempdir()?;
+
+    let mut auth = AuthConfig::new(data.path().join("auth"));
+    auth.bootstrap_admin = Some(auth_service::BootstrapAdmin::new(ADMIN_USERNAME, ADMIN_PASSWORD));
+    auth.bootstrap_service_account =
+        Some(auth_service::BootstrapServiceAccount::new(RESOURCE_CLIENT_ID, RESOURCE_CLIENT_SECRET));
+    auth.tls_cert = Some(pki.path("server.pem"));
+    auth.tls_key = Some(pki.path("server.key"));
+    auth.tls_client_ca = Some(pki.path("ca.pem"));
+    auth.require_client_cert_for_services = true;
+    let auth_server = Server::start(any_port(), |listener, stopped| async move {
+        auth_service::serve(listener, auth, async move {
+            let _ = stopped.await;
+        })
+        .await
+    })
+    .await?;
+    serving(pki.channel(auth_server.addr, false)?).await?;
+
+    // The resource service: TLS itself, and mTLS to the auth service.
+    let mut resource = ResourceConfig::new(format!("https://{}", auth_server.addr), data.path().join("resource"));
+    resource.client_id = RESOURCE_CLIENT_ID.into();
+    resource.client_secret = Some(RESOURCE_CLIENT_SECRET.into());
+    resource.auth_ca = Some(pki.path("ca.pem"));
+    resource.client_cert = Some(pki.path("client.pem"));
+    resource.client_key = Some(pki.path("client.key"));
+    resource.tls_cert = Some(pki.path("server.pem"));
+    resource.tls_key = Some(pki.path("server.key"));
+    let resource_server = Server::start(any_port(), |listener, stopped| async move {
+        resource_service::serve(listener, resource, async move {
+            let _ = stopped.await;
+        })
+        .await
+    })
+    .await?;
+    // SERVING means it loaded keys and followed the feed over mTLS.
+    serving(pki.channel(resource_server.addr, false)?).await?;
+
+    let mut auth_client = AuthServiceClient::new(pki.channel(auth_server.addr, false)?);
+    let login = LoginRequest { username: ADMIN_USERNAME.into(), password: ADMIN_PASSWORD.into() };
+    let token = auth_client.login(login.clone()).await?.into_inner().access_token;
+    let mut resource_client = ResourceServiceClient::new(pki.channel(resource_server.addr, false)?);
+    assert_eq!(
+        resource_client.get_my_profile(bearer(GetMyProfileRequest {}, &token)).await?.into_inner().username,
+        ADMIN_USERNAME
+    );
+
+    // Plaintext to a TLS port does not get through.
+    let plain = Endpoint::from_shared(format!("http://{}", auth_server.addr))?.connect_lazy();
+    assert!(AuthServiceClient::new(plain).login(login).await.is_err());
+
+    // A service token without a client certificate is refused; with one, the feed opens.
+    let issue = IssueServiceTokenRequest {
+        client_id: RESOURCE_CLIENT_ID.into(),
+        client_secret: RESOURCE_CLIENT_SECRET.into(),
+        scope: String::new(),
+    };
+    let service = auth_client.issue_service_token(issue).await?.into_inner().access_token;
+    let refused = auth_client.watch_revocations(bearer(WatchRevocationsRequest::default(), &service)).await;
+    let refused = refused.err().ok_or("a service token without a client certificate was accepted")?;
+    assert_eq!((refused.code(), refused.message()), (Code::PermissionDenied, "requires a client certificate"));
+    assert_eq!(reason(&refused).as_deref(), Some("CLIENT_CERT_REQUIRED"));
+    let mut with_cert = AuthServiceClient::new(pki.channel(auth_server.addr, true)?);
+    let mut feed =
+        with_cert.watch_revocations(bearer(WatchRevocationsRequest::default(), &service)).await?.into_inner();
+    assert!(feed.message().await?.is_some());
+    drop(resource_server);
+    Ok(())
+}
