@@ -5,7 +5,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use authpair_claims::config::parse_secs;
+use authpair_claims::config::{parse_listen, parse_secs};
 use clap::Parser;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -121,6 +121,11 @@ pub struct Config {
     #[arg(long, env = "AUTH_LOG", default_value = "info")]
     pub log: String,
 
+    /// Where to serve Prometheus metrics (`/metrics`); "off" for none.
+    #[arg(long, env = "AUTH_METRICS_LISTEN", default_value = "127.0.0.1:9451", value_parser = parse_listen)]
+    // Spelled out so clap takes the parser's Option as the value (no flag = default).
+    pub metrics_listen: std::option::Option<SocketAddr>,
+
     /// Log one JSON object per line instead of text.
     #[arg(long, env = "AUTH_LOG_JSON")]
     pub log_json: bool,
@@ -156,6 +161,7 @@ impl Config {
             require_client_cert_for_services: false,
             log: "info".into(),
             log_json: false,
+            metrics_listen: None,
         }
     }
 }

@@ -168,7 +168,11 @@ impl Feed {
                     if changed.is_err() { return Ok(()); }
                     self.keys_event(last)
                 }
-                _ = heartbeat.tick() => RevocationEvent { sequence: last, event: Some(Event::Heartbeat(Heartbeat {})) },
+                // A heartbeat carries the log head, so the watcher can tell
+                // how far behind it is.
+                _ = heartbeat.tick() => {
+                    RevocationEvent { sequence: self.head().max(last), event: Some(Event::Heartbeat(Heartbeat {})) }
+                }
             };
             if tx.send(Ok(event)).await.is_err() {
                 return Ok(());

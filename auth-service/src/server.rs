@@ -11,7 +11,7 @@ use anyhow::Context;
 use authpair_claims::{
     AuthInterceptor, Denylist, Grant, Plan, Policy, QuotaGate, TokenSigner, Verifier, VerifierConfig,
     serving::{incoming, reflection, secured_server},
-    tls,
+    telemetry, tls,
 };
 use authpair_proto::auth::v1::{admin_service_server::AdminServiceServer, auth_service_server::AuthServiceServer};
 use secrecy::ExposeSecret;
@@ -42,6 +42,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
+    if let Some(listen) = config.metrics_listen {
+        let serving = telemetry::install(listen).map_err(|e| anyhow::anyhow!("metrics on {listen}: {e}"))?;
+        tracing::info!(%serving, "metrics at http://{serving}/metrics");
+    }
     create_private_dir(&config.data_dir)?;
     let store = Store::open(&config.data_dir, config.database_url.as_deref()).await.context("opening the database")?;
     let key_policy = KeyPolicy {
@@ -71,7 +75,7 @@ pub async fn serve(
 
     let policy = Arc::new(Policy::standard()?);
     policy.check_covers(Policy::all_methods())?;
-    let interceptor = AuthInterceptor::new(verifier.clone(), denylist.clone(), policy.clone())
+    let interceptor = AuthInterceptor::new("auth-service", verifier.clone(), denylist.clone(), policy.clone())
         .require_client_cert_for_services(config.require_client_cert_for_services);
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some(tls::server_tls(cert, key, config.tls_client_ca.as_deref())?),

@@ -117,11 +117,11 @@ impl Throttle {
 
     /// Before checking credentials: may `account` try now, from `source`?
     pub fn admit(&self, account: &str, source: Option<IpAddr>) -> Result<(), AuthError> {
-        if let Some(source) = source {
-            if let Err(not_until) = self.sources.check_key(&source) {
-                let retry_after = not_until.wait_time_from(DefaultClock::default().now());
-                return Err(AuthError::TooManyAttempts { retry_after });
-            }
+        if let Some(source) = source
+            && let Err(not_until) = self.sources.check_key(&source)
+        {
+            let retry_after = not_until.wait_time_from(DefaultClock::default().now());
+            return Err(AuthError::TooManyAttempts { retry_after });
         }
         let Some(failures) = self.accounts.get(account) else { return Ok(()) };
         let since = failures.last.elapsed();

@@ -77,7 +77,7 @@ fn interceptor(c: &mut Criterion) {
     let policy = Arc::new(Policy::standard().expect("policy"));
     let denylist = Arc::new(Denylist::local());
 
-    let mut hit = AuthInterceptor::new(verifier(&setup, 16 << 20), denylist.clone(), policy.clone());
+    let mut hit = AuthInterceptor::new("bench", verifier(&setup, 16 << 20), denylist.clone(), policy.clone());
     let reused = token(&setup, "alice");
     c.bench_function("interceptor: repeat token (cache hit)", |b| {
         b.iter_batched(|| request(&reused), |r| hit.call(r).expect("allowed"), BatchSize::SmallInput)
@@ -85,7 +85,7 @@ fn interceptor(c: &mut Criterion) {
 
     // More distinct tokens than the cache holds, cycled: every call misses
     // and inserts, as with a fresh token per call.
-    let mut miss = AuthInterceptor::new(verifier(&setup, 1 << 20), denylist, policy);
+    let mut miss = AuthInterceptor::new("bench", verifier(&setup, 1 << 20), denylist, policy);
     let tokens: Vec<String> = (0..20_000).map(|i| token(&setup, &format!("user-{i}"))).collect();
     let mut next = 0;
     c.bench_function("interceptor: new token (cache miss)", |b| {

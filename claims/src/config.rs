@@ -10,6 +10,14 @@ pub fn parse_secs(value: &str) -> Result<Duration, String> {
     value.parse::<u64>().map(Duration::from_secs).map_err(|e| format!("expected whole seconds: {e}"))
 }
 
+/// An optional socket address: "off" (or empty) for none.
+pub fn parse_listen(value: &str) -> Result<Option<std::net::SocketAddr>, String> {
+    match value {
+        "" | "off" => Ok(None),
+        _ => value.parse().map(Some).map_err(|e| format!("expected host:port or \"off\": {e}")),
+    }
+}
+
 /// A secret, kept out of Debug output from the moment it is parsed.
 pub fn parse_secret(value: &str) -> Result<SecretString, String> {
     if value.is_empty() {

@@ -73,6 +73,8 @@ impl DecisionStats {
 /// Authentication, then authorization, for every call.
 #[derive(Debug, Clone)]
 pub struct AuthInterceptor {
+    /// "auth-service" or "resource-service", for metrics.
+    service: &'static str,
     verifier: Arc<Verifier>,
     denylist: Arc<Denylist>,
     policy: Arc<Policy>,
@@ -81,8 +83,8 @@ pub struct AuthInterceptor {
 }
 
 impl AuthInterceptor {
-    pub fn new(verifier: Arc<Verifier>, denylist: Arc<Denylist>, policy: Arc<Policy>) -> Self {
-        Self { verifier, denylist, policy, stats: Arc::default(), service_cert_required: false }
+    pub fn new(service: &'static str, verifier: Arc<Verifier>, denylist: Arc<Denylist>, policy: Arc<Policy>) -> Self {
+        Self { service, verifier, denylist, policy, stats: Arc::default(), service_cert_required: false }
     }
 
     /// With mTLS: a service token is accepted only on a connection whose
@@ -91,6 +93,10 @@ impl AuthInterceptor {
     pub fn require_client_cert_for_services(mut self, required: bool) -> Self {
         self.service_cert_required = required;
         self
+    }
+
+    pub fn service(&self) -> &'static str {
+        self.service
     }
 
     pub fn stats(&self) -> Arc<DecisionStats> {
@@ -108,6 +114,15 @@ impl AuthInterceptor {
 
     fn deny(&self, method: Option<&str>, subject: Option<&str>, err: AuthError) -> Status {
         self.stats.denied.fetch_add(1, Ordering::Relaxed);
+        let method_label = method.map_or("unknown", crate::telemetry::method_label);
+        metrics::counter!(
+            crate::telemetry::DECISIONS,
+            "service" => self.service,
+            "method" => method_label,
+            "code" => format!("{:?}", err.code()),
+            "reason" => err.reason(),
+        )
+        .increment(1);
         tracing::info!(
             target: "authpair::audit",
             event = "call_denied",
@@ -121,7 +136,16 @@ impl AuthInterceptor {
 }
 
 impl Interceptor for AuthInterceptor {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+    fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
+        let started = std::time::Instant::now();
+        let result = self.decide(request);
+        metrics::histogram!(crate::telemetry::INTERCEPTOR_SECONDS, "service" => self.service).record(started.elapsed());
+        result
+    }
+}
+
+impl AuthInterceptor {
+    fn decide(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         let method = request.extensions().get::<RpcMethod>().cloned();
         let method = method.as_ref().map(RpcMethod::path);
         let caller = self.authenticate(&request).map_err(|e| self.deny(method, None, e))?;
@@ -136,6 +160,15 @@ impl Interceptor for AuthInterceptor {
             return Err(self.deny(method, subject, AuthError::ClientCertRequired));
         }
         self.stats.allowed.fetch_add(1, Ordering::Relaxed);
+        let method_label = method.map_or("unknown", crate::telemetry::method_label);
+        metrics::counter!(
+            crate::telemetry::DECISIONS,
+            "service" => self.service,
+            "method" => method_label,
+            "code" => "Ok",
+            "reason" => "ALLOWED",
+        )
+        .increment(1);
         if let Some(claims) = caller {
             request.extensions_mut().insert(claims);
         }

@@ -16,6 +16,7 @@
 //! - [`config`]: flag value parsers both services' configs share.
 //! - [`serving`]: the hardened server builder (HTTP/2 limits, auth layers in
 //!   order), reflection, signal handling and logging that both services share.
+//! - [`telemetry`]: Prometheus metrics on their own port, and the call timing layer.
 //! - [`tls`]: rustls server and client settings from PEM files (optional mTLS).
 //! - [`error`]: [`AuthError`] and the one `From<AuthError> for tonic::Status`.
 
@@ -31,6 +32,7 @@ pub mod quota;
 pub mod revocation;
 pub mod serving;
 pub mod signer;
+pub mod telemetry;
 pub mod tls;
 pub mod verifier;
 

@@ -62,6 +62,7 @@ impl AsyncPredicate<http::Request<Body>> for QuotaGate {
             let caller = caller.ok_or(AuthError::TokenMissing).map_err(to_box)?;
             let limiter = limiter.ok_or(AuthError::QuotaUnavailable).map_err(to_box)?;
             if let Err(err) = limiter.check(quota, caller.subject(), caller.plan()).await {
+                metrics::counter!(crate::telemetry::THROTTLED, "kind" => quota, "reason" => err.reason()).increment(1);
                 tracing::info!(
                     target: "authpair::audit",
                     event = "call_throttled",

@@ -12,6 +12,7 @@ use tonic_reflection::server::{v1, v1alpha};
 use crate::{
     interceptor::{AuthInterceptor, method_layer},
     quota::QuotaGate,
+    telemetry::TimingLayer,
 };
 
 /// HTTP/2 and request limits. tonic's defaults advertise no
@@ -30,12 +31,12 @@ type Capture = fn(http::Request<tonic::body::Body>) -> http::Request<tonic::body
 pub type SecuredServer = Server<
     Stack<
         AsyncFilterLayer<QuotaGate>,
-        Stack<InterceptorLayer<AuthInterceptor>, Stack<MapRequestLayer<Capture>, Identity>>,
+        Stack<InterceptorLayer<AuthInterceptor>, Stack<MapRequestLayer<Capture>, Stack<TimingLayer, Identity>>>,
     >,
 >;
 
 /// A server with the limits above and, around every route, in this order:
-/// the RPC-path layer (hands the path to the next two), authentication then
+/// call timing (for metrics), the RPC-path layer (hands the path to the next two), authentication then
 /// authorization (the interceptor), then per-plan quotas (an async gate,
 /// because a shared limiter needs I/O).
 pub fn secured_server(
@@ -54,6 +55,7 @@ pub fn secured_server(
         .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
         .timeout(REQUEST_TIMEOUT)
+        .layer(TimingLayer { service: auth.service() })
         .layer(method_layer())
         .layer(InterceptorLayer::new(auth))
         .layer(quotas))

@@ -151,14 +151,14 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
             tokio::spawn(async move {
                 let mut out = Outcome { latencies: Vec::with_capacity(4096), statuses: BTreeMap::new() };
                 loop {
-                    match &budget {
+                    let spent = match &budget {
                         Some(left) => {
-                            if left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_err() {
-                                break;
-                            }
+                            left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_err()
                         }
-                        None if Instant::now() >= deadline => break,
-                        None => {}
+                        None => Instant::now() >= deadline,
+                    };
+                    if spent {
+                        break;
                     }
                     let began = Instant::now();
                     let code = call.once(&channel).await;
@@ -255,10 +255,10 @@ async fn revocations(
                     let request = bearer(GetMyProfileRequest {}, &pair.access_token)?;
                     let sent = Instant::now();
                     tokio::spawn(async move {
-                        if let Err(status) = resource.get_my_profile(request).await {
-                            if status.code() == Code::Unauthenticated {
-                                let _ = rejected.send(sent);
-                            }
+                        if let Err(status) = resource.get_my_profile(request).await
+                            && status.code() == Code::Unauthenticated
+                        {
+                            let _ = rejected.send(sent);
                         }
                     });
                 }

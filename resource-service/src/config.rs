@@ -3,7 +3,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use authpair_claims::config::{parse_secret, parse_secs};
+use authpair_claims::config::{parse_listen, parse_secret, parse_secs};
 use clap::Parser;
 use secrecy::SecretString;
 
@@ -102,6 +102,11 @@ pub struct Config {
     #[arg(long, env = "RESOURCE_LOG", default_value = "info")]
     pub log: String,
 
+    /// Where to serve Prometheus metrics (`/metrics`); "off" for none.
+    #[arg(long, env = "RESOURCE_METRICS_LISTEN", default_value = "127.0.0.1:9452", value_parser = parse_listen)]
+    // Spelled out so clap takes the parser's Option as the value (no flag = default).
+    pub metrics_listen: std::option::Option<SocketAddr>,
+
     /// Log one JSON object per line instead of text.
     #[arg(long, env = "RESOURCE_LOG_JSON")]
     pub log_json: bool,
@@ -134,6 +139,7 @@ impl Config {
             client_key: None,
             log: "info".into(),
             log_json: false,
+            metrics_listen: None,
         }
     }
 }

@@ -95,7 +95,12 @@ impl FeedClient {
                     in_sync = true;
                     tracing::info!(sequence, "revocation feed in sync");
                 }
-                Some(Event::Heartbeat(_)) => self.denylist.prune(),
+                Some(Event::Heartbeat(_)) => {
+                    self.denylist.prune();
+                    let behind = sequence.saturating_sub(self.denylist.sequence());
+                    metrics::gauge!(authpair_claims::telemetry::FEED_LAG, "service" => "resource-service")
+                        .set(behind as f64);
+                }
                 None => {}
             }
             if in_sync {
@@ -118,6 +123,10 @@ pub async fn report_health(
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     loop {
         tick.tick().await;
+        if let Some(age) = denylist.age() {
+            metrics::gauge!(authpair_claims::telemetry::FEED_AGE, "service" => "resource-service")
+                .set(age.as_secs_f64());
+        }
         let now_serving = verifier.key_count() > 0 && !denylist.is_stale();
         if serving == Some(now_serving) {
             continue;

@@ -68,6 +68,7 @@ impl KeyFetcher {
 
     async fn fetch(&mut self) -> anyhow::Result<usize> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(authpair_claims::telemetry::KEY_FETCHES, "service" => "resource-service").increment(1);
         let mut request = tonic::Request::new(GetJwksRequest {});
         request.set_timeout(CALL_TIMEOUT);
         let jwks = self.client.get_jwks(request).await?.into_inner();

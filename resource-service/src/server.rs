@@ -10,7 +10,7 @@ use authpair_claims::{
     AuthInterceptor, Denylist, Policy, QuotaGate, Verifier, VerifierConfig,
     client::{BearerLayer, ServiceCredentials, TokenCache},
     serving::{incoming, reflection, secured_server},
-    tls,
+    telemetry, tls,
 };
 use authpair_proto::{
     auth::v1::auth_service_client::AuthServiceClient, resource::v1::resource_service_server::ResourceServiceServer,
@@ -41,6 +41,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
+    if let Some(listen) = config.metrics_listen {
+        let serving = telemetry::install(listen).map_err(|e| anyhow::anyhow!("metrics on {listen}: {e}"))?;
+        tracing::info!(%serving, "metrics at http://{serving}/metrics");
+    }
     std::fs::create_dir_all(&config.data_dir)?;
     let store = Store::open(&config.data_dir, config.database_url.as_deref()).await?;
     let Some(client_secret) = config.client_secret.clone() else {
@@ -55,7 +59,7 @@ pub async fn serve(
     let denylist = Arc::new(Denylist::fed(config.max_revocation_staleness));
     let policy = Arc::new(Policy::standard()?);
     policy.check_covers(Policy::all_methods())?;
-    let interceptor = AuthInterceptor::new(verifier.clone(), denylist.clone(), policy.clone());
+    let interceptor = AuthInterceptor::new("resource-service", verifier.clone(), denylist.clone(), policy.clone());
     let quotas = LocalQuotas::new(config.quota_free, config.quota_pro, config.quota_window)?;
     let quota_gate = QuotaGate::layer(policy, Some(quotas.clone()));
 

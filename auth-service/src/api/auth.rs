@@ -55,6 +55,8 @@ impl AuthApi {
     fn admit(&self, account: &str, source: Option<std::net::IpAddr>, method: &str) -> Result<(), ApiError> {
         self.state.throttle.admit(account, source).map_err(|e| {
             audit!("attempt_throttled", method, "-", "too_many_attempts");
+            metrics::counter!(authpair_claims::telemetry::THROTTLED, "kind" => "credentials", "reason" => e.reason())
+                .increment(1);
             ApiError::from(e)
         })
     }
@@ -76,15 +78,18 @@ impl AuthApi {
                 let reason = if user.disabled { "user_disabled" } else { "wrong_password" };
                 audit!("login_failed", LOGIN, user.id.as_str(), reason);
                 self.state.throttle.failed(&account);
+                metrics::counter!(authpair_claims::telemetry::LOGINS, "outcome" => "failure").increment(1);
                 return Err(AuthError::InvalidCredentials.into());
             }
             None => {
+                metrics::counter!(authpair_claims::telemetry::LOGINS, "outcome" => "failure").increment(1);
                 audit!("login_failed", LOGIN, "-", "unknown_user");
                 self.state.throttle.failed(&account);
                 return Err(AuthError::InvalidCredentials.into());
             }
         };
         self.state.throttle.succeeded(&account);
+        metrics::counter!(authpair_claims::telemetry::LOGINS, "outcome" => "success").increment(1);
         let now = now();
         let refresh = self.state.next_refresh(now)?;
         let expires_at = now + self.state.config.refresh_token_ttl.as_secs() as i64;

@@ -110,10 +110,10 @@ async fn ds_02_a_connection_that_keeps_making_the_server_reset_streams_gets_goaw
             ended = &mut connection => break Some(ended.err()),
         };
         sent += 1;
-        if let Err(e) = result {
-            if e.is_go_away() {
-                break Some(Some(e));
-            }
+        if let Err(e) = result
+            && e.is_go_away()
+        {
+            break Some(Some(e));
         }
     };
     let error = outcome.flatten().ok_or(format!("no GOAWAY after {sent} server-caused resets"))?;

@@ -1,0 +1,109 @@
+//! Prometheus metrics, served on their own port (`/metrics`), through the
+//! `metrics` facade and its Prometheus exporter.
+//!
+//! | metric | type | labels |
+//! | --- | --- | --- |
+//! | `authpair_auth_decisions_total` | counter | service, method, code, reason |
+//! | `authpair_interceptor_duration_seconds` | histogram | service |
+//! | `authpair_call_duration_seconds` | histogram | service, method |
+//! | `authpair_logins_total` | counter | outcome |
+//! | `authpair_throttled_total` | counter | service, kind |
+//! | `authpair_key_fetches_total` | counter | service |
+//! | `authpair_revocation_feed_age_seconds` | gauge | service |
+//! | `authpair_revocation_feed_lag` | gauge | service (log entries behind the auth service) |
+//!
+//! Method labels are only ever paths from the policy table (anything else is
+//! "unknown"), so a client cannot grow the label set.
+
+use std::{
+    future::Future,
+    net::SocketAddr,
+    pin::Pin,
+    sync::OnceLock,
+    task::{Context, Poll},
+    time::Instant,
+};
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+
+pub const DECISIONS: &str = "authpair_auth_decisions_total";
+pub const INTERCEPTOR_SECONDS: &str = "authpair_interceptor_duration_seconds";
+pub const CALL_SECONDS: &str = "authpair_call_duration_seconds";
+pub const LOGINS: &str = "authpair_logins_total";
+pub const THROTTLED: &str = "authpair_throttled_total";
+pub const KEY_FETCHES: &str = "authpair_key_fetches_total";
+pub const FEED_AGE: &str = "authpair_revocation_feed_age_seconds";
+pub const FEED_LAG: &str = "authpair_revocation_feed_lag";
+
+const BUCKETS: &[f64] =
+    &[0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+
+static INSTALLED: OnceLock<Result<SocketAddr, String>> = OnceLock::new();
+
+/// Serves `/metrics` on `listen`. One exporter per process: a second
+/// service in the same process shares the first one's (and its port).
+pub fn install(listen: SocketAddr) -> Result<SocketAddr, String> {
+    INSTALLED
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .with_http_listener(listen)
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
+                .and_then(|b| b.install())
+                .map(|()| listen)
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+}
+
+/// The method label for `path`: itself if the policy knows it, else "unknown".
+pub fn method_label(path: &str) -> &'static str {
+    authpair_proto::methods()
+        .chain(crate::policy::STANDARD_METHODS.iter().copied())
+        .find(|m| *m == path)
+        .unwrap_or("unknown")
+}
+
+/// A layer timing every call, auth included, by method.
+#[derive(Debug, Clone, Copy)]
+pub struct TimingLayer {
+    pub service: &'static str,
+}
+
+impl<S> tower::Layer<S> for TimingLayer {
+    type Service = Timed<S>;
+    fn layer(&self, inner: S) -> Timed<S> {
+        Timed { inner, service: self.service }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Timed<S> {
+    inner: S,
+    service: &'static str,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for Timed<S>
+where
+    S: tower::Service<http::Request<B>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let method = method_label(request.uri().path());
+        let service = self.service;
+        let started = Instant::now();
+        let call = self.inner.call(request);
+        Box::pin(async move {
+            let result = call.await;
+            metrics::histogram!(CALL_SECONDS, "service" => service, "method" => method).record(started.elapsed());
+            result
+        })
+    }
+}

@@ -1,0 +1,47 @@
+//! The Prometheus endpoint: decisions by method, code and reason, latency
+//! histograms, logins, key fetches, throttling and feed freshness. Its own
+//! test binary, because the exporter is process-wide.
+
+use std::net::SocketAddr;
+
+use authpair_proto::{auth::v1::LoginRequest, resource::v1::GetAdminDashboardRequest};
+use authpair_tests::{TestApp, TestResult, bearer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A free loopback port: the exporter takes an address, not a listener.
+fn free_port() -> std::io::Result<SocketAddr> {
+    std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()
+}
+
+async fn scrape(addr: SocketAddr) -> std::io::Result<String> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: metrics\r\nConnection: close\r\n\r\n").await?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await?;
+    Ok(text)
+}
+
+#[tokio::test]
+async fn metrics_count_decisions_logins_and_fetches_and_time_the_auth_path() -> TestResult {
+    let metrics = free_port()?;
+    let app = TestApp::spawn_with(|a| a.metrics_listen = Some(metrics), |_| {}).await?;
+    let (_, viewer) = app.user_with_token("mo", &["viewer"]).await?;
+    let _ = app.resource.clone().get_admin_dashboard(bearer(GetAdminDashboardRequest {}, &viewer)).await;
+    let _ = app.auth.clone().login(LoginRequest { username: "mo".into(), password: "wrong".into() }).await;
+
+    let text = scrape(metrics).await?;
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    for expected in [
+        r#"authpair_auth_decisions_total{service="resource-service",method="/resource.v1.ResourceService/GetAdminDashboard",code="PermissionDenied",reason="ROLE_REQUIRED"} 1"#,
+        r#"authpair_logins_total{outcome="failure"} 1"#,
+        r#"authpair_key_fetches_total{service="resource-service"}"#,
+        r#"authpair_interceptor_duration_seconds_bucket{service="auth-service""#,
+        r#"authpair_call_duration_seconds_count{service="resource-service",method="/resource.v1.ResourceService/GetAdminDashboard"} 1"#,
+        r#"authpair_revocation_feed_age_seconds{service="resource-service"}"#,
+    ] {
+        assert!(text.contains(expected), "missing {expected}\n{text}");
+    }
+    assert!(text.contains(r#"authpair_logins_total{outcome="success"}"#));
+    assert!(!text.contains("eyJ"), "a token in the metrics");
+    Ok(())
+}
