@@ -104,7 +104,9 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     if opts.wait_secs > 0 {
         let limit = Duration::from_secs(opts.wait_secs);
         wait_until_serving(&opts.auth, limit).await?;
-        wait_until_serving(&opts.resource, limit).await?;
+        if opts.mode != Mode::Login {
+            wait_until_serving(&opts.resource, limit).await?;
+        }
     }
     let auth = tonic::transport::Endpoint::from_shared(opts.auth.clone())?.connect().await?;
     let admin = setup::admin_token(&auth, &opts.admin).await?;
