@@ -56,6 +56,7 @@ echo "== GetMyProfile, a fresh token every call"; load fresh --mode fresh --fres
 echo "== 500 concurrent logins, with Refresh/GetJwks timed alongside"; load login --mode login --connections 50 --streams 10
 AUTH_PEAK=$(rss_kib "$AUTH_PID" VmHWM)
 echo "== mixed: calls plus login/refresh/logout and revocation propagation"; load mixed --mode mixed
+echo "== enumeration timing: unknown user vs wrong password, 300 pairs, one at a time"; load enumeration --mode enumeration --requests 300
 
 echo "== 1,000,000 revoked tokens in the resource service"
 RES_BEFORE=$(rss_kib "$RES_PID" VmRSS)
@@ -78,7 +79,7 @@ import json, sys
 w, cores, auth_peak, res_before, res_after = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 r = lambda n: json.load(open(f"{w}/{n}.json"))
 import re
-pub, reuse, fresh, login, mixed = (r(n) for n in ["public", "reuse", "fresh", "login", "mixed"])
+pub, reuse, fresh, login, mixed, enum = (r(n) for n in ["public", "reuse", "fresh", "login", "mixed", "enumeration"])
 pub1m, reuse1m = r("public1m"), r("reuse1m")
 value, unit = re.search(r"time:\s+\[\S+ \S+ (\S+) (\S+)", open(f"{w}/hash.txt").read()).groups()
 hash_ms = float(value) * {"s": 1000, "ms": 1, "µs": 0.001, "us": 0.001}[unit]
@@ -92,6 +93,7 @@ rows = [
   ("4c Refresh/GetJwks p99 during those logins, ms", login["side_calls"]["p99_ms"], "< 50"),
   ("5 revocation propagation p99 (first rejected probe sent), ms", mixed["revocation_propagation"]["p99_ms"], "< 100"),
   ("  same, first rejection answered (includes probe queueing), ms", mixed["revocation_observed"]["p99_ms"], "(info)"),
+  ("EN-02 login median gap, unknown user vs wrong password, ms", enum["enumeration"]["median_gap_ms"], "< 5"),
   ("6a resource RSS added by 1M revoked tokens, MB", (res_after - res_before) * 1024 / 1e6, "<= 100"),
   ("6b with 1M revoked: reuse / public throughput", reuse1m["calls_per_sec"] / pub1m["calls_per_sec"], ">= 0.85"),
 ]

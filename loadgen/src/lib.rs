@@ -18,6 +18,9 @@
 //! - `mixed`: calls with one token while a side loop logs in, refreshes,
 //!   revokes (Logout) and measures how long until the resource service
 //!   rejects the revoked token.
+//! - `enumeration`: one login at a time, alternating an unknown username and
+//!   a known one with a wrong password (`--requests` pairs, default 300), and
+//!   compares their medians: the timing side channel of EN-02.
 
 mod report;
 mod run;
@@ -37,6 +40,7 @@ pub enum Mode {
     Fresh,
     Login,
     Mixed,
+    Enumeration,
 }
 
 #[derive(Debug, Clone, clap::Parser)]

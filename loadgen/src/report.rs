@@ -55,6 +55,17 @@ pub struct Report {
     /// includes the probe's own queueing at the server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revocation_observed: Option<LatencySummary>,
+    /// `enumeration` mode: unknown user vs wrong password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enumeration: Option<Enumeration>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Enumeration {
+    pub unknown_user: LatencySummary,
+    pub wrong_password: LatencySummary,
+    /// |median(unknown) - median(wrong password)|
+    pub median_gap_ms: f64,
 }
 
 impl Report {
@@ -73,6 +84,7 @@ impl Report {
             side_calls: None,
             revocation_propagation: None,
             revocation_observed: None,
+            enumeration: None,
         }
     }
 }
@@ -106,6 +118,13 @@ impl fmt::Display for Report {
                 f,
                 "  revocation propagation: {} trials, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
                 rev.count, rev.p50_ms, rev.p99_ms, rev.max_ms
+            )?;
+        }
+        if let Some(e) = &self.enumeration {
+            writeln!(
+                f,
+                "  unknown user p50 {:.3} ms, wrong password p50 {:.3} ms: median gap {:.3} ms",
+                e.unknown_user.p50_ms, e.wrong_password.p50_ms, e.median_gap_ms
             )?;
         }
         for (code, count) in &self.unexpected {

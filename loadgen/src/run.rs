@@ -104,12 +104,15 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     if opts.wait_secs > 0 {
         let limit = Duration::from_secs(opts.wait_secs);
         wait_until_serving(&opts.auth, limit).await?;
-        if opts.mode != Mode::Login {
+        if !matches!(opts.mode, Mode::Login | Mode::Enumeration) {
             wait_until_serving(&opts.resource, limit).await?;
         }
     }
     let auth = tonic::transport::Endpoint::from_shared(opts.auth.clone())?.connect().await?;
     let admin = setup::admin_token(&auth, &opts.admin).await?;
+    if opts.mode == Mode::Enumeration {
+        return enumeration(&auth, &admin, opts.requests.unwrap_or(300) as usize, opts).await;
+    }
     let (call, url) = match opts.mode {
         Mode::Public => (Call::Status, &opts.resource),
         Mode::Reuse | Mode::Mixed => {
@@ -126,7 +129,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
             let tokens = setup::service_tokens(&auth, &admin, opts.fresh_tokens.max(1)).await?;
             (Call::Profile { tokens: Arc::new(tokens), next: Arc::default() }, &opts.resource)
         }
-        Mode::Login => {
+        Mode::Login | Mode::Enumeration => {
             let users = setup::users(&auth, &admin, opts.users.clamp(1, 50)).await?;
             let creds = users.into_iter().map(|(u, p, _)| (u, p)).collect();
             (Call::Login { users: Arc::new(creds), next: Arc::default() }, &opts.auth)
@@ -270,4 +273,48 @@ async fn revocations(
         answered.push(revoked.elapsed().as_micros() as u32);
     }
     Ok((LatencySummary::from_micros(&mut samples), LatencySummary::from_micros(&mut answered)))
+}
+
+/// EN-02: `pairs` sequential pairs of failed logins, one for an unknown
+/// username and one for a known user with a wrong password (a different user
+/// each time, so no account reaches its throttle).
+async fn enumeration(auth: &Channel, admin: &str, pairs: usize, opts: &Options) -> anyhow::Result<Report> {
+    let mut known = Vec::with_capacity(pairs);
+    for i in 0..pairs {
+        let username = format!("load-enum-{i}");
+        setup::ensure_user(auth, admin, &username, "load-enum-password").await?;
+        known.push(username);
+    }
+    let mut client = AuthServiceClient::new(auth.clone());
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let (mut unknown, mut wrong) = (Vec::with_capacity(pairs), Vec::with_capacity(pairs));
+    let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
+    let start = Instant::now();
+    for (i, username) in known.iter().enumerate() {
+        for (name, samples) in [(format!("nobody-{nonce}-{i}"), &mut unknown), (username.clone(), &mut wrong)] {
+            let request =
+                authpair_proto::auth::v1::LoginRequest { username: name, password: "not-the-password".into() };
+            let began = Instant::now();
+            let code = client.login(request).await.err().map_or(Code::Ok, |s| s.code());
+            samples.push(began.elapsed().as_micros() as u32);
+            *statuses.entry(format!("{code:?}")).or_default() += 1;
+        }
+    }
+    let elapsed = start.elapsed();
+    let (unknown_user, wrong_password) =
+        (LatencySummary::from_micros(&mut unknown), LatencySummary::from_micros(&mut wrong));
+    let mut all: Vec<u32> = unknown.iter().chain(&wrong).copied().collect();
+    let mut report = Report::new(opts.mode, "auth.v1.AuthService/Login", 1, 1, elapsed);
+    report.calls = all.len() as u64;
+    report.calls_per_sec = report.calls as f64 / elapsed.as_secs_f64();
+    report.latency = LatencySummary::from_micros(&mut all);
+    report.unexpected =
+        statuses.iter().filter(|(code, _)| code.as_str() != "Unauthenticated").map(|(c, n)| (c.clone(), *n)).collect();
+    report.statuses = statuses;
+    report.enumeration = Some(crate::report::Enumeration {
+        median_gap_ms: (unknown_user.p50_ms - wrong_password.p50_ms).abs(),
+        unknown_user,
+        wrong_password,
+    });
+    Ok(report)
 }

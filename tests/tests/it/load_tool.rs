@@ -38,6 +38,13 @@ async fn every_load_tool_mode_runs_and_sees_only_expected_statuses() -> TestResu
             assert!(report.side_calls.as_ref().is_some_and(|s| s.count > 0), "{report}");
         }
     }
+    let mut enumeration = options(&app, Mode::Enumeration);
+    enumeration.requests = Some(3);
+    let report = authpair_load::run(&enumeration).await?;
+    assert_eq!(report.calls, 6, "{report}");
+    assert!(report.unexpected.is_empty(), "only UNAUTHENTICATED is expected: {report}");
+    assert!(report.enumeration.as_ref().is_some_and(|e| e.unknown_user.count == 3), "{report}");
+
     let mut mixed = options(&app, Mode::Mixed);
     mixed.requests = None;
     let report = authpair_load::run(&mixed).await?;

@@ -5,6 +5,7 @@ mod authentication;
 mod authorization;
 mod brute_force;
 mod client;
+mod clock_skew;
 mod documents;
 mod flow;
 mod grpcurl;
