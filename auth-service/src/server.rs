@@ -42,10 +42,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
-    if let Some(listen) = config.metrics_listen {
-        let serving = telemetry::install(listen).map_err(|e| anyhow::anyhow!("metrics on {listen}: {e}"))?;
-        tracing::info!(%serving, "metrics at http://{serving}/metrics");
-    }
+    telemetry::serve_metrics(config.metrics_listen).map_err(anyhow::Error::msg)?;
     create_private_dir(&config.data_dir)?;
     let store = Store::open(&config.data_dir, config.database_url.as_deref()).await.context("opening the database")?;
     let key_policy = KeyPolicy {

@@ -55,6 +55,15 @@ pub fn install(listen: SocketAddr) -> Result<SocketAddr, String> {
         .clone()
 }
 
+/// Starts the endpoint if `listen` is set, and says where it is.
+pub fn serve_metrics(listen: Option<SocketAddr>) -> Result<(), String> {
+    if let Some(listen) = listen {
+        let serving = install(listen).map_err(|e| format!("metrics on {listen}: {e}"))?;
+        tracing::info!(%serving, "metrics at http://{serving}/metrics");
+    }
+    Ok(())
+}
+
 /// The method label for `path`: itself if the policy knows it, else "unknown".
 pub fn method_label(path: &str) -> &'static str {
     authpair_proto::methods()

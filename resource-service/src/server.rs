@@ -41,10 +41,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
-    if let Some(listen) = config.metrics_listen {
-        let serving = telemetry::install(listen).map_err(|e| anyhow::anyhow!("metrics on {listen}: {e}"))?;
-        tracing::info!(%serving, "metrics at http://{serving}/metrics");
-    }
+    telemetry::serve_metrics(config.metrics_listen).map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&config.data_dir)?;
     let store = Store::open(&config.data_dir, config.database_url.as_deref()).await?;
     let Some(client_secret) = config.client_secret.clone() else {
