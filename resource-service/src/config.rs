@@ -51,6 +51,15 @@ pub struct Config {
     #[arg(long, env = "RESOURCE_DATABASE_URL")]
     pub database_url: Option<String>,
 
+    /// Redis for quotas shared by all instances; unset: each instance
+    /// counts on its own.
+    #[arg(long, env = "RESOURCE_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key this service writes.
+    #[arg(long, env = "RESOURCE_REDIS_PREFIX", default_value = "authpair:")]
+    pub redis_prefix: String,
+
     /// Search calls per window for the free plan.
     #[arg(long, env = "RESOURCE_QUOTA_FREE", default_value = "10")]
     pub quota_free: u32,
@@ -126,6 +135,8 @@ impl Config {
             client_id: "resource-service".into(),
             client_secret: None,
             database_url: None,
+            redis_url: None,
+            redis_prefix: "authpair:".into(),
             quota_free: 10,
             quota_pro: 100,
             quota_window: Duration::from_secs(60),

@@ -11,7 +11,8 @@
 //! - `api`: the `ResourceService` handlers; `documents`: their rules (input
 //!   limits, ownership, the existence rule, pagination).
 //! - `store`: documents in SQLite via sqlx.
-//! - `quota`: per-plan quotas in this process (governor's GCRA).
+//! - `quota`: per-plan quotas in this process (governor's GCRA);
+//!   `redis_quota`: the same, shared by all instances through Redis.
 
 mod api;
 pub mod config;
@@ -19,6 +20,7 @@ mod documents;
 mod feed;
 mod keys;
 mod quota;
+mod redis_quota;
 mod server;
 mod store;
 

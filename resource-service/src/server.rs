@@ -6,8 +6,10 @@
 
 use std::{future::Future, sync::Arc};
 
+use anyhow::Context as _;
+
 use authpair_claims::{
-    AuthInterceptor, Denylist, Policy, QuotaGate, Verifier, VerifierConfig,
+    AuthInterceptor, Denylist, Policy, QuotaGate, QuotaLimiter, Verifier, VerifierConfig,
     client::{BearerLayer, ServiceCredentials, TokenCache},
     serving::{incoming, reflection, secured_server},
     telemetry, tls,
@@ -25,6 +27,7 @@ use crate::{
     feed::{FeedClient, report_health},
     keys::{self, KeyFetcher},
     quota::LocalQuotas,
+    redis_quota::RedisQuotas,
     store::Store,
 };
 
@@ -57,8 +60,16 @@ pub async fn serve(
     let policy = Arc::new(Policy::standard()?);
     policy.check_covers(Policy::all_methods())?;
     let interceptor = AuthInterceptor::new("resource-service", verifier.clone(), denylist.clone(), policy.clone());
-    let quotas = LocalQuotas::new(config.quota_free, config.quota_pro, config.quota_window)?;
-    let quota_gate = QuotaGate::layer(policy, Some(quotas.clone()));
+    let local_quotas = LocalQuotas::new(config.quota_free, config.quota_pro, config.quota_window)?;
+    let quotas: Arc<dyn QuotaLimiter> = match &config.redis_url {
+        Some(url) => Arc::new(
+            RedisQuotas::connect(url, &config.redis_prefix, config.quota_free, config.quota_pro, config.quota_window)
+                .await
+                .context("connecting to Redis for quotas")?,
+        ),
+        None => local_quotas.clone(),
+    };
+    let quota_gate = QuotaGate::layer(policy, Some(quotas));
 
     let client_tls = match &config.auth_ca {
         Some(ca) => {
@@ -93,7 +104,7 @@ pub async fn serve(
         tokio::spawn(fetcher.run(config.unknown_kid_refetch)),
         tokio::spawn(feed.run()),
         tokio::spawn(report_health(verifier, denylist, health, vec![SERVICE_NAME])),
-        tokio::spawn(quotas.housekeep(config.quota_window)),
+        tokio::spawn(local_quotas.housekeep(config.quota_window)),
     ];
     let (reflection_v1, reflection_v1alpha) = reflection(&[SERVICE_NAME])?;
 

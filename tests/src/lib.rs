@@ -353,3 +353,77 @@ pub fn reason(status: &Status) -> Option<String> {
     use tonic_types::StatusExt;
     status.get_details_error_info().map(|info| info.reason)
 }
+
+/// A TCP proxy for fault tests: forwards to `target` until cut, then drops
+/// every connection and refuses new ones until restored.
+#[derive(Debug)]
+pub struct Proxy {
+    pub addr: SocketAddr,
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    links: std::sync::Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
+    accept: JoinHandle<()>,
+}
+
+impl Proxy {
+    pub async fn start(target: SocketAddr) -> anyhow::Result<Self> {
+        use std::sync::{Arc, Mutex, atomic::AtomicBool};
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let open = Arc::new(AtomicBool::new(true));
+        let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let (accept_open, accept_links) = (open.clone(), links.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !accept_open.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // dropped: the connection closes at once
+                }
+                let link = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                accept_links.lock().unwrap_or_else(|p| p.into_inner()).push(link);
+            }
+        });
+        Ok(Self { addr, open, links, accept })
+    }
+
+    /// Cuts the link: live connections are dropped, new ones refused.
+    pub fn cut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        for link in self.links.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            link.abort();
+        }
+    }
+
+    pub fn restore(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}
+
+/// Whether the machine's Redis at 127.0.0.1:6379 answers. Under CI=true a
+/// missing Redis is an error; elsewhere the caller skips, saying so.
+pub async fn redis_or_skip(test: &str) -> anyhow::Result<bool> {
+    let reachable = async {
+        let client = redis::Client::open("redis://127.0.0.1:6379")?;
+        let mut connection = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PING").query_async::<String>(&mut connection).await
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(2), reachable).await {
+        Ok(Ok(_)) => Ok(true),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            anyhow::bail!("{test}: Redis at 127.0.0.1:6379 is required in CI")
+        }
+        _ => {
+            eprintln!("SKIPPED {test}: no Redis at 127.0.0.1:6379");
+            Ok(false)
+        }
+    }
+}

@@ -13,6 +13,7 @@ mod http2_limits;
 mod lifecycle;
 mod load_tool;
 mod policy_matrix;
+mod redis_quota;
 mod restart;
 mod service_accounts;
 mod tls;
