@@ -14,9 +14,16 @@ pub struct Config {
     #[arg(long, env = "RESOURCE_LISTEN", default_value = "127.0.0.1:50052")]
     pub listen: SocketAddr,
 
-    /// The auth service, for its public signing keys.
-    #[arg(long, env = "RESOURCE_AUTH_URL", default_value = "http://127.0.0.1:50051")]
-    pub auth_url: String,
+    /// The auth service, for its public signing keys and the revocation
+    /// feed: one URL, or several comma-separated instances sharing one
+    /// database; calls go to those that answer, so one can fail.
+    #[arg(
+        long = "auth-url",
+        env = "RESOURCE_AUTH_URL",
+        default_value = "http://127.0.0.1:50051",
+        value_delimiter = ','
+    )]
+    pub auth_urls: Vec<String>,
 
     /// Directory for the service's own data.
     #[arg(long, env = "RESOURCE_DATA_DIR", default_value = "data/resource")]
@@ -126,7 +133,7 @@ impl Config {
     pub fn new(auth_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            auth_url: auth_url.into(),
+            auth_urls: vec![auth_url.into()],
             data_dir: data_dir.into(),
             issuer: "authpair".into(),
             audience: "authpair".into(),
@@ -162,8 +169,8 @@ mod tests {
     #[test]
     fn flags_parse_to_the_same_defaults_as_new() {
         let parsed = Config::try_parse_from(["resource-service", "--listen", "127.0.0.1:0", "--data-dir", "d"]);
-        let parsed = parsed.map(|c| (c.listen, c.auth_url, c.issuer, c.audience, c.leeway, c.max_token_lifetime));
+        let parsed = parsed.map(|c| (c.listen, c.auth_urls, c.issuer, c.audience, c.leeway, c.max_token_lifetime));
         let b = Config::new("http://127.0.0.1:50051", "d");
-        assert_eq!(parsed.ok(), Some((b.listen, b.auth_url, b.issuer, b.audience, b.leeway, b.max_token_lifetime)));
+        assert_eq!(parsed.ok(), Some((b.listen, b.auth_urls, b.issuer, b.audience, b.leeway, b.max_token_lifetime)));
     }
 }

@@ -22,12 +22,22 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
-pub fn channel(auth_url: &str, tls: Option<tonic::transport::ClientTlsConfig>) -> anyhow::Result<Channel> {
-    let mut endpoint = Endpoint::from_shared(auth_url.to_owned())?.connect_timeout(CALL_TIMEOUT);
-    if let Some(tls) = tls {
-        endpoint = endpoint.tls_config(tls)?;
+/// One channel over every auth-service URL: tonic balances calls across the
+/// endpoints that answer, so keys and the feed fail over when one is down.
+pub fn channel(auth_urls: &[String], tls: Option<tonic::transport::ClientTlsConfig>) -> anyhow::Result<Channel> {
+    let mut endpoints = Vec::with_capacity(auth_urls.len());
+    for url in auth_urls {
+        let mut endpoint = Endpoint::from_shared(url.clone())?.connect_timeout(CALL_TIMEOUT);
+        if let Some(tls) = &tls {
+            endpoint = endpoint.tls_config(tls.clone())?;
+        }
+        endpoints.push(endpoint);
     }
-    Ok(endpoint.connect_lazy())
+    anyhow::ensure!(!endpoints.is_empty(), "no auth-service URL configured");
+    Ok(match endpoints.len() {
+        1 => endpoints.remove(0).connect_lazy(),
+        _ => Channel::balance_list(endpoints.into_iter()),
+    })
 }
 
 /// Installs a JWK set. A set with no usable key is refused, so a broken

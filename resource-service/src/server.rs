@@ -78,7 +78,7 @@ pub async fn serve(
         }
         None => None,
     };
-    let channel = keys::channel(&config.auth_url, client_tls)?;
+    let channel = keys::channel(&config.auth_urls, client_tls)?;
     let server_tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some(tls::server_tls(cert, key, config.tls_client_ca.as_deref())?),
         _ => None,
@@ -108,7 +108,7 @@ pub async fn serve(
     ];
     let (reflection_v1, reflection_v1alpha) = reflection(&[SERVICE_NAME])?;
 
-    tracing::info!(%addr, auth_url = config.auth_url.as_str(), "resource-service listening");
+    tracing::info!(%addr, auth_urls = ?config.auth_urls, "resource-service listening");
     let served = secured_server(interceptor, quota_gate, server_tls)?
         .add_service(ResourceServiceServer::new(api))
         .add_service(health_service)

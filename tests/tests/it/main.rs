@@ -7,6 +7,7 @@ mod brute_force;
 mod client;
 mod clock_skew;
 mod documents;
+mod failover;
 mod flow;
 mod grpcurl;
 mod http2_limits;
