@@ -90,6 +90,15 @@ pub struct Config {
     #[command(flatten)]
     pub throttle: crate::throttle::ThrottleConfig,
 
+    /// Redis to share the login-throttle counts between instances; unset:
+    /// each instance counts on its own.
+    #[arg(long, env = "AUTH_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key this service writes.
+    #[arg(long, env = "AUTH_REDIS_PREFIX", default_value = "authpair:")]
+    pub redis_prefix: String,
+
     /// Addresses of reverse proxies whose `x-forwarded-for` is believed, comma
     /// separated. Empty: the header is ignored and the TCP peer is the source.
     #[arg(long, env = "AUTH_TRUSTED_PROXIES", value_delimiter = ',')]
@@ -154,6 +163,8 @@ impl Config {
             key_rotation: Duration::ZERO,
             throttle: crate::throttle::ThrottleConfig::default(),
             trusted_proxies: Vec::new(),
+            redis_url: None,
+            redis_prefix: "authpair:".into(),
             hash_concurrency: 0,
             tls_cert: None,
             tls_key: None,

@@ -82,6 +82,12 @@ pub async fn serve(
     // would fail closed.
     let quotas = QuotaGate::layer(policy, None);
     let (config_throttle, config_proxies) = (config.throttle, config.trusted_proxies.clone());
+    let throttle = match &config.redis_url {
+        Some(url) => crate::throttle::Throttle::shared(config_throttle, config_proxies, url, &config.redis_prefix)
+            .await
+            .context("connecting to Redis for login throttling")?,
+        None => crate::throttle::Throttle::new(config_throttle, config_proxies)?,
+    };
     let state = Arc::new(AuthState {
         hasher: PasswordHasher::new(config.hash_concurrency)?,
         config,
@@ -90,7 +96,7 @@ pub async fn serve(
         keys: keys.clone(),
         denylist: denylist.clone(),
         feed,
-        throttle: crate::throttle::Throttle::new(config_throttle, config_proxies)?,
+        throttle,
     });
     bootstrap::ensure_admin(&state).await?;
     bootstrap::ensure_service_account(&state).await?;

@@ -13,8 +13,11 @@
 //!   trusted proxy.
 //!
 //! Throttled attempts get RESOURCE_EXHAUSTED with RetryInfo. Only credential
-//! failures count: an outage (database unreachable) never does. State is per
-//! instance and bounded in size.
+//! failures count: an outage (database unreachable) never does. State is
+//! kept in this instance (bounded in size) and, with `--redis-url`, in Redis
+//! as well, so all instances share the counts. If Redis cannot be reached,
+//! the instance falls back to its own counts with a logged warning: a
+//! degraded limit, never a bypass.
 
 use std::{
     net::IpAddr,
@@ -23,7 +26,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use authpair_claims::{AuthError, config::parse_secs};
+use authpair_claims::{
+    AuthError,
+    config::parse_secs,
+    redis_gcra::{Rate, RedisGcra},
+};
 use governor::{
     Quota, RateLimiter,
     clock::{Clock, DefaultClock},
@@ -83,24 +90,59 @@ struct Failures {
 
 type Sources = RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, DefaultClock>;
 
+/// The Redis side: the same counts, shared by every instance.
+#[derive(Debug)]
+pub struct Shared {
+    gcra: RedisGcra,
+    prefix: String,
+    source_rate: Rate,
+}
+
 #[derive(Debug)]
 pub struct Throttle {
     config: ThrottleConfig,
     accounts: quick_cache::sync::Cache<String, Failures>,
     sources: Sources,
     trusted_proxies: Vec<IpAddr>,
+    shared: Option<Shared>,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+fn degraded(e: &redis::RedisError) {
+    tracing::warn!(error = %e, "shared throttle store unreachable; using this instance's counts");
 }
 
 impl Throttle {
     pub fn new(config: ThrottleConfig, trusted_proxies: Vec<IpAddr>) -> anyhow::Result<Arc<Self>> {
+        Ok(Arc::new(Self::build(config, trusted_proxies, None)?))
+    }
+
+    /// Shares the counts through Redis at `url`, under `prefix`.
+    pub async fn shared(
+        config: ThrottleConfig,
+        trusted_proxies: Vec<IpAddr>,
+        url: &str,
+        prefix: &str,
+    ) -> anyhow::Result<Arc<Self>> {
+        let source_rate = Rate::per_second(config.source_per_sec, config.source_burst)
+            .ok_or_else(|| anyhow::anyhow!("source rate must be > 0"))?;
+        let shared = Shared { gcra: RedisGcra::connect(url).await?, prefix: prefix.to_owned(), source_rate };
+        Ok(Arc::new(Self::build(config, trusted_proxies, Some(shared))?))
+    }
+
+    fn build(config: ThrottleConfig, trusted_proxies: Vec<IpAddr>, shared: Option<Shared>) -> anyhow::Result<Self> {
         let burst = NonZeroU32::new(config.source_burst).ok_or_else(|| anyhow::anyhow!("source burst must be > 0"))?;
         let rate = NonZeroU32::new(config.source_per_sec).ok_or_else(|| anyhow::anyhow!("source rate must be > 0"))?;
-        Ok(Arc::new(Self {
+        Ok(Self {
             config,
             accounts: quick_cache::sync::Cache::new(MAX_TRACKED_ACCOUNTS),
             sources: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
             trusted_proxies,
-        }))
+            shared,
+        })
     }
 
     /// The address to rate-limit: the peer, or, behind a trusted proxy, the
@@ -116,20 +158,55 @@ impl Throttle {
     }
 
     /// Before checking credentials: may `account` try now, from `source`?
-    pub fn admit(&self, account: &str, source: Option<IpAddr>) -> Result<(), AuthError> {
-        if let Some(source) = source
-            && let Err(not_until) = self.sources.check_key(&source)
-        {
-            let retry_after = not_until.wait_time_from(DefaultClock::default().now());
-            return Err(AuthError::TooManyAttempts { retry_after });
+    pub async fn admit(&self, account: &str, source: Option<IpAddr>) -> Result<(), AuthError> {
+        if let Some(source) = source {
+            let wait = match self.shared_source_wait(source).await {
+                Some(wait) => wait,
+                None => self.sources.check_key(&source).err().map(|n| n.wait_time_from(DefaultClock::default().now())),
+            };
+            if let Some(retry_after) = wait {
+                return Err(AuthError::TooManyAttempts { retry_after });
+            }
         }
-        let Some(failures) = self.accounts.get(account) else { return Ok(()) };
-        let since = failures.last.elapsed();
+        let (count, since) = match self.shared_failures(account).await {
+            Some(Some((count, last_ms))) => (count, Duration::from_millis(now_ms().saturating_sub(last_ms))),
+            Some(None) => return Ok(()),
+            None => match self.accounts.get(account) {
+                Some(f) => (f.count, f.last.elapsed()),
+                None => return Ok(()),
+            },
+        };
         if since >= self.config.failure_window {
             return Ok(());
         }
-        let wait = self.wait_after(failures.count).saturating_sub(since);
+        let wait = self.wait_after(count).saturating_sub(since);
         if wait.is_zero() { Ok(()) } else { Err(AuthError::TooManyAttempts { retry_after: wait }) }
+    }
+
+    /// The shared per-source verdict; None when there is no shared store or
+    /// it cannot be reached.
+    async fn shared_source_wait(&self, source: IpAddr) -> Option<Option<Duration>> {
+        let shared = self.shared.as_ref()?;
+        let key = format!("{}login-source:{source}", shared.prefix);
+        shared.gcra.check(&key, shared.source_rate).await.map_err(|e| degraded(&e)).ok()
+    }
+
+    /// The shared (count, last failure ms) of `account`: `Some(None)` for no
+    /// failures, `None` when there is no shared store or it cannot be reached.
+    async fn shared_failures(&self, account: &str) -> Option<Option<(u32, u64)>> {
+        let shared = self.shared.as_ref()?;
+        let key = format!("{}login-failures:{account}", shared.prefix);
+        let mut connection = shared.gcra.connection();
+        let fields: Result<(Option<u32>, Option<u64>), _> =
+            redis::cmd("HMGET").arg(&key).arg("count").arg("last").query_async(&mut connection).await;
+        match fields {
+            Ok((Some(count), Some(last))) => Some(Some((count, last))),
+            Ok(_) => Some(None),
+            Err(e) => {
+                degraded(&e);
+                None
+            }
+        }
     }
 
     /// How long after the last of `count` consecutive failures the next try
@@ -147,7 +224,25 @@ impl Throttle {
     }
 
     /// After a wrong password (or secret) for `account`.
-    pub fn failed(&self, account: &str) {
+    pub async fn failed(&self, account: &str) {
+        if let Some(shared) = &self.shared {
+            let key = format!("{}login-failures:{account}", shared.prefix);
+            let mut connection = shared.gcra.connection();
+            let window_ms = self.config.failure_window.as_millis() as u64;
+            let recorded: Result<(), _> = redis::pipe()
+                .atomic()
+                .hincr(&key, "count", 1)
+                .ignore()
+                .hset(&key, "last", now_ms())
+                .ignore()
+                .pexpire(&key, window_ms as i64)
+                .ignore()
+                .query_async(&mut connection)
+                .await;
+            if let Err(e) = recorded {
+                degraded(&e);
+            }
+        }
         let now = Instant::now();
         let count = match self.accounts.get(account) {
             Some(f) if f.last.elapsed() < self.config.failure_window => f.count.saturating_add(1),
@@ -160,8 +255,15 @@ impl Throttle {
     }
 
     /// After a successful login: the slate is clean.
-    pub fn succeeded(&self, account: &str) {
+    pub async fn succeeded(&self, account: &str) {
         self.accounts.remove(account);
+        if let Some(shared) = &self.shared {
+            let key = format!("{}login-failures:{account}", shared.prefix);
+            let mut connection = shared.gcra.connection();
+            if let Err(e) = redis::cmd("DEL").arg(&key).query_async::<()>(&mut connection).await {
+                degraded(&e);
+            }
+        }
     }
 
     /// Forgets sources whose allowance is full again. Run periodically.
@@ -190,27 +292,27 @@ mod tests {
         assert_eq!(capped.wait_after(20), Duration::from_secs(3));
     }
 
-    #[test]
-    fn bf_01_after_the_free_failures_the_next_try_must_wait_and_success_clears() {
+    #[tokio::test]
+    async fn bf_01_after_the_free_failures_the_next_try_must_wait_and_success_clears() {
         let t = throttle(ThrottleConfig { free_failures: 3, ..ThrottleConfig::default() });
         for _ in 0..3 {
-            assert_eq!(t.admit("alice", None), Ok(()));
-            t.failed("alice");
+            assert_eq!(t.admit("alice", None).await, Ok(()));
+            t.failed("alice").await;
         }
-        assert!(matches!(t.admit("alice", None), Err(AuthError::TooManyAttempts { .. })));
-        assert_eq!(t.admit("bob", None), Ok(()), "accounts are separate");
-        t.succeeded("alice");
-        assert_eq!(t.admit("alice", None), Ok(()));
+        assert!(matches!(t.admit("alice", None).await, Err(AuthError::TooManyAttempts { .. })));
+        assert_eq!(t.admit("bob", None).await, Ok(()), "accounts are separate");
+        t.succeeded("alice").await;
+        assert_eq!(t.admit("alice", None).await, Ok(()));
     }
 
-    #[test]
-    fn bf_02_a_source_is_rate_limited_whatever_account_it_tries() {
+    #[tokio::test]
+    async fn bf_02_a_source_is_rate_limited_whatever_account_it_tries() {
         let t = throttle(ThrottleConfig { source_per_sec: 1, source_burst: 3, ..ThrottleConfig::default() });
         let ip: IpAddr = [10, 0, 0, 1].into();
         for i in 0..3 {
-            assert_eq!(t.admit(&format!("user{i}"), Some(ip)), Ok(()));
+            assert_eq!(t.admit(&format!("user{i}"), Some(ip)).await, Ok(()));
         }
-        assert!(matches!(t.admit("user9", Some(ip)), Err(AuthError::TooManyAttempts { .. })));
-        assert_eq!(t.admit("user9", Some([10, 0, 0, 2].into())), Ok(()));
+        assert!(matches!(t.admit("user9", Some(ip)).await, Err(AuthError::TooManyAttempts { .. })));
+        assert_eq!(t.admit("user9", Some([10, 0, 0, 2].into())).await, Ok(()));
     }
 }

@@ -9,6 +9,7 @@
 //!   "not before" times) every interceptor consults.
 //! - [`policy`]: the method policy table; authorization proper.
 //! - [`quota`]: the async gate that applies per-plan quotas after authorization.
+//! - [`redis_gcra`]: GCRA in Redis, shared by all instances (quotas, login sources).
 //! - [`interceptor`]: the path layer and the interceptor that run authentication,
 //!   then authorization, on every call; [`caller`] for handlers.
 //! - [`client`]: the client side: a channel layer that carries a token from a
@@ -29,6 +30,7 @@ pub mod interceptor;
 pub mod keys;
 pub mod policy;
 pub mod quota;
+pub mod redis_gcra;
 pub mod revocation;
 pub mod serving;
 pub mod signer;

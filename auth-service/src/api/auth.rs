@@ -52,8 +52,8 @@ impl AuthApi {
 
     /// Throttling first: a throttled attempt is refused before the
     /// credentials are looked at, so right and wrong answers look the same.
-    fn admit(&self, account: &str, source: Option<std::net::IpAddr>, method: &str) -> Result<(), ApiError> {
-        self.state.throttle.admit(account, source).map_err(|e| {
+    async fn admit(&self, account: &str, source: Option<std::net::IpAddr>, method: &str) -> Result<(), ApiError> {
+        self.state.throttle.admit(account, source).await.map_err(|e| {
             audit!("attempt_throttled", method, "-", "too_many_attempts");
             metrics::counter!(authpair_claims::telemetry::THROTTLED, "kind" => "credentials", "reason" => e.reason())
                 .increment(1);
@@ -65,7 +65,7 @@ impl AuthApi {
         let username = input::login_username(&req.username)?;
         input::login_password(&req.password)?;
         let account = format!("user:{username}");
-        self.admit(&account, source, LOGIN)?;
+        self.admit(&account, source, LOGIN).await?;
         let password = SecretString::from(req.password);
         let generation = self.state.generation();
         let user = self.state.store.user_by_username(username).await?;
@@ -77,18 +77,18 @@ impl AuthApi {
             Some(user) => {
                 let reason = if user.disabled { "user_disabled" } else { "wrong_password" };
                 audit!("login_failed", LOGIN, user.id.as_str(), reason);
-                self.state.throttle.failed(&account);
+                self.state.throttle.failed(&account).await;
                 metrics::counter!(authpair_claims::telemetry::LOGINS, "outcome" => "failure").increment(1);
                 return Err(AuthError::InvalidCredentials.into());
             }
             None => {
                 metrics::counter!(authpair_claims::telemetry::LOGINS, "outcome" => "failure").increment(1);
                 audit!("login_failed", LOGIN, "-", "unknown_user");
-                self.state.throttle.failed(&account);
+                self.state.throttle.failed(&account).await;
                 return Err(AuthError::InvalidCredentials.into());
             }
         };
-        self.state.throttle.succeeded(&account);
+        self.state.throttle.succeeded(&account).await;
         metrics::counter!(authpair_claims::telemetry::LOGINS, "outcome" => "success").increment(1);
         let now = now();
         let refresh = self.state.next_refresh(now)?;
@@ -149,9 +149,9 @@ impl AuthApi {
             return Err(ApiError::invalid("client_id and client_secret are required"));
         }
         let account = format!("client:{}", req.client_id.chars().take(64).collect::<String>());
-        self.admit(&account, source, ISSUE_SERVICE_TOKEN)?;
+        self.admit(&account, source, ISSUE_SERVICE_TOKEN).await?;
         if req.client_id.len() > 64 || req.client_secret.len() > MAX_REFRESH_TOKEN_BYTES {
-            self.state.throttle.failed(&account);
+            self.state.throttle.failed(&account).await;
             return Err(AuthError::InvalidCredentials.into());
         }
         let generation = self.state.generation();
@@ -161,10 +161,10 @@ impl AuthApi {
         let matched = secret_matches(&presented, stored);
         let Some(found) = found.filter(|_| matched) else {
             audit!("service_token_refused", ISSUE_SERVICE_TOKEN, "-", "invalid_client_credentials");
-            self.state.throttle.failed(&account);
+            self.state.throttle.failed(&account).await;
             return Err(AuthError::InvalidCredentials.into());
         };
-        self.state.throttle.succeeded(&account);
+        self.state.throttle.succeeded(&account).await;
         let account = found;
         let scopes = grants::narrow(&account.scopes, &req.scope).map_err(ApiError::InvalidArgument)?;
         let grant = grants::for_service(&account, scopes, generation);

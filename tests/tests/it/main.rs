@@ -17,4 +17,5 @@ mod policy_matrix;
 mod redis_quota;
 mod restart;
 mod service_accounts;
+mod shared_throttle;
 mod tls;
