@@ -189,10 +189,13 @@ async fn tf_11_a_token_type_other_than_at_jwt_is_rejected() -> TestResult {
 async fn tf_05_tf_06_tf_12_key_material_urls_and_crit_in_the_header_are_rejected() -> TestResult {
     let app = TestApp::spawn().await?;
     let forger = app.forger().await?;
+    // A listener the header URLs point at: nothing may ever connect to it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let bait = listener.local_addr()?;
     let headers = [
         ("jwk", json!({"kty": "OKP", "crv": "Ed25519", "x": "AAAA"})),
-        ("jku", json!("http://127.0.0.1:9/jwks.json")),
-        ("x5u", json!("http://127.0.0.1:9/cert.pem")),
+        ("jku", json!(format!("http://{bait}/jwks.json"))),
+        ("x5u", json!(format!("http://{bait}/cert.pem"))),
         ("x5c", json!(["MIIB"])),
         ("crit", json!(["x-foo"])),
         ("crit", json!([])),
@@ -203,6 +206,38 @@ async fn tf_05_tf_06_tf_12_key_material_urls_and_crit_in_the_header_are_rejected
             h.insert(name.into(), value);
         });
         assert_unauthenticated(profile_with(&app, &token).await, "malformed token", "TOKEN_MALFORMED");
+    }
+    // All calls have returned; a fetch would have connected by now.
+    let fetched = tokio::time::timeout(std::time::Duration::ZERO, listener.accept()).await;
+    assert!(fetched.is_err(), "the service connected to a URL from a token header");
+    Ok(())
+}
+
+#[tokio::test]
+async fn tf_03_hs256_signed_with_the_public_key_in_any_encoding_is_rejected() -> TestResult {
+    use base64::Engine as _;
+    let app = TestApp::spawn().await?;
+    let forger = app.forger().await?;
+    let jwks = app.auth.clone().get_jwks(authpair_proto::auth::v1::GetJwksRequest {}).await?.into_inner();
+    let x = jwks.keys.first().map(|k| k.x.clone()).ok_or("no key")?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&x)?;
+    let jwk_json = serde_json::to_vec(&json!({"kty": "OKP", "crv": "Ed25519", "x": x}))?;
+    // SPKI DER of an Ed25519 key: a fixed 12-byte prefix, then the key.
+    let mut spki = vec![0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+    spki.extend_from_slice(&raw);
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(&spki)
+    );
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.typ = Some("at+jwt".into());
+    header.kid = Some(forger.kid.clone());
+    let claims = forger.claims("mallory", &["admin"]);
+    for secret in
+        [raw.clone(), x.into_bytes(), jwk_json, spki, pem.clone().into_bytes(), pem.trim_end().as_bytes().to_vec()]
+    {
+        let token = jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(&secret))?;
+        assert_unauthenticated(profile_with(&app, &token).await, "unsupported token algorithm", "TOKEN_INVALID");
     }
     Ok(())
 }
