@@ -15,6 +15,11 @@ async fn profile_with(app: &TestApp, token: &str) -> Result<Profile, Status> {
     profile(app, bearer(GetMyProfileRequest {}, token)).await
 }
 
+/// After an attack: the service still answers a plain call.
+async fn still_serves(app: &TestApp) -> Result<(), Status> {
+    app.resource.clone().get_status(GetStatusRequest {}).await.map(drop)
+}
+
 #[track_caller]
 fn assert_unauthenticated<T: std::fmt::Debug>(result: Result<T, Status>, message: &str, expected_reason: &str) {
     match result {
@@ -52,6 +57,7 @@ async fn tm_01_a_call_without_a_token_is_unauthenticated_with_token_missing() ->
         "missing bearer token",
         "TOKEN_MISSING",
     );
+    still_serves(&app).await?;
     Ok(())
 }
 
@@ -75,6 +81,7 @@ async fn tm_02_and_tm_04_bad_authorization_headers_are_unauthenticated() -> Test
     // The scheme is case-insensitive (RFC 9110 §11.1).
     let lower = with_authorization(GetMyProfileRequest {}, &format!("bearer {token}"));
     assert_eq!(profile(&app, lower).await?.username, "root");
+    still_serves(&app).await?;
     Ok(())
 }
 
@@ -97,6 +104,7 @@ async fn tf_10_malformed_tokens_are_unauthenticated_and_never_internal() -> Test
         format!("{h}.{p}./{}", s.get(1..).unwrap_or("")),
         format!(" {h}.{p}.{s}"),
         "e30.e30.e30".to_owned(),
+        format!(r#"{{"payload":"{p}","signatures":[{{"protected":"{h}","signature":"{s}"}}]}}"#),
     ];
     for token in cases {
         let result = profile_with(&app, &token).await;
@@ -110,6 +118,7 @@ async fn tf_10_malformed_tokens_are_unauthenticated_and_never_internal() -> Test
     }
     // The service still serves afterwards.
     assert_eq!(profile_with(&app, &real).await?.username, "root");
+    still_serves(&app).await?;
     Ok(())
 }
 
@@ -124,6 +133,7 @@ async fn tf_02_a_payload_edited_under_a_kept_signature_is_rejected() -> TestResu
     let payload = elevated.split('.').nth(1).unwrap_or("");
     let tampered = format!("{header}.{payload}.{signature}");
     assert_unauthenticated(profile_with(&app, &tampered).await, "invalid token signature", "TOKEN_INVALID");
+    still_serves(&app).await?;
     Ok(())
 }
 
@@ -140,6 +150,7 @@ async fn tf_01_and_tf_08_any_algorithm_but_eddsa_is_rejected() -> TestResult {
         let stripped = format!("{}.", token.rsplit_once('.').map(|(head, _)| head).unwrap_or(""));
         assert_unauthenticated(profile_with(&app, &stripped).await, "unsupported token algorithm", "TOKEN_INVALID");
     }
+    still_serves(&app).await?;
     Ok(())
 }
 
@@ -160,6 +171,7 @@ async fn tf_07_an_unknown_or_hostile_kid_is_only_a_failed_lookup() -> TestResult
         });
         assert_unauthenticated(profile_with(&app, &token).await, "malformed token", "TOKEN_MALFORMED");
     }
+    still_serves(&app).await?;
     Ok(())
 }
 
@@ -182,6 +194,7 @@ async fn tf_11_a_token_type_other_than_at_jwt_is_rejected() -> TestResult {
         h.insert("typ".into(), json!("application/AT+JWT"));
     });
     assert_eq!(profile_with(&app, &media).await?.subject, "mallory");
+    still_serves(&app).await?;
     Ok(())
 }
 
@@ -210,6 +223,7 @@ async fn tf_05_tf_06_tf_12_key_material_urls_and_crit_in_the_header_are_rejected
     // All calls have returned; a fetch would have connected by now.
     let fetched = tokio::time::timeout(std::time::Duration::ZERO, listener.accept()).await;
     assert!(fetched.is_err(), "the service connected to a URL from a token header");
+    still_serves(&app).await?;
     Ok(())
 }
 
@@ -239,6 +253,7 @@ async fn tf_03_hs256_signed_with_the_public_key_in_any_encoding_is_rejected() ->
         let token = jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(&secret))?;
         assert_unauthenticated(profile_with(&app, &token).await, "unsupported token algorithm", "TOKEN_INVALID");
     }
+    still_serves(&app).await?;
     Ok(())
 }
 
@@ -256,6 +271,7 @@ async fn cv_01_expiry_follows_the_configured_30_second_leeway() -> TestResult {
     assert_unauthenticated(profile_with(&app, &expired_at(now() - 3600)).await, "token expired", "TOKEN_EXPIRED");
     assert_unauthenticated(profile_with(&app, &expired_at(now() - 35)).await, "token expired", "TOKEN_EXPIRED");
     assert_eq!(profile_with(&app, &expired_at(now() - 25)).await?.subject, "mallory");
+    still_serves(&app).await?;
     Ok(())
 }
 
@@ -275,6 +291,7 @@ async fn cv_03_not_yet_valid_future_issued_and_overlong_tokens_are_rejected() ->
         c.insert("exp".into(), json!(now() + 30 * 24 * 3600));
     });
     assert_unauthenticated(profile_with(&app, &overlong).await, "token lifetime too long", "TOKEN_INVALID");
+    still_serves(&app).await?;
     Ok(())
 }
 
@@ -316,6 +333,7 @@ async fn cv_04_cv_05_issuer_and_audience_must_match_exactly() -> TestResult {
     assert_eq!(empty.err().map(|s| s.code()), Some(Code::Unauthenticated));
     // An array naming us among others is valid (RFC 7519 §4.1.3).
     assert_eq!(profile_with(&app, &with("aud", json!(["other", "authpair"]))).await?.subject, "mallory");
+    still_serves(&app).await?;
     Ok(())
 }
 
@@ -334,6 +352,7 @@ async fn cv_06_each_required_claim_missing_in_turn_is_named() -> TestResult {
         c.insert("sub".into(), json!(""));
     });
     assert_unauthenticated(profile_with(&app, &blank_sub).await, "token missing required claim sub", "TOKEN_INVALID");
+    still_serves(&app).await?;
     Ok(())
 }
 
@@ -363,6 +382,7 @@ async fn cv_02_wrong_json_types_and_duplicate_claims_are_rejected() -> TestResul
     assert_ne!(claims, duplicated);
     let token = forger.sign_raw(&forger.header().to_string(), &duplicated);
     assert_unauthenticated(profile_with(&app, &token).await, "malformed token", "TOKEN_MALFORMED");
+    still_serves(&app).await?;
     Ok(())
 }
 
@@ -371,6 +391,7 @@ async fn tm_06_a_token_over_8_kib_is_rejected_before_decoding() -> TestResult {
     let app = TestApp::spawn().await?;
     let token = "A".repeat(9000);
     assert_unauthenticated(profile_with(&app, &token).await, "token too large", "TOKEN_MALFORMED");
+    still_serves(&app).await?;
     Ok(())
 }
 
@@ -379,6 +400,7 @@ async fn tf_11_a_refresh_token_is_not_an_access_token() -> TestResult {
     let app = TestApp::spawn().await?;
     let tokens = app.login(authpair_tests::ADMIN_USERNAME, authpair_tests::ADMIN_PASSWORD).await?;
     assert_unauthenticated(profile_with(&app, &tokens.refresh_token).await, "malformed token", "TOKEN_MALFORMED");
+    still_serves(&app).await?;
     Ok(())
 }
 
@@ -391,6 +413,7 @@ async fn a_public_method_works_without_a_token_but_rejects_a_bad_one() -> TestRe
     assert_eq!(status.signing_keys, 1);
     let bad = resource.get_status(bearer(GetStatusRequest {}, "garbage")).await;
     assert_unauthenticated(bad, "malformed token", "TOKEN_MALFORMED");
+    still_serves(&app).await?;
     Ok(())
 }
 
@@ -407,5 +430,6 @@ async fn tm_07_spoofed_identity_headers_are_ignored() -> TestResult {
         (profile.subject.as_str(), profile.roles.as_slice()),
         (user.id.as_str(), ["viewer".to_owned()].as_slice())
     );
+    still_serves(&app).await?;
     Ok(())
 }
