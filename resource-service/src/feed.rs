@@ -131,10 +131,14 @@ pub async fn report_health(
         if serving == Some(now_serving) {
             continue;
         }
+        let starting = serving.is_none();
         serving = Some(now_serving);
         let status = if now_serving {
             tracing::info!("serving: keys loaded and revocation feed fresh");
             tonic_health::ServingStatus::Serving
+        } else if starting {
+            tracing::info!("waiting for the signing keys and the revocation feed");
+            tonic_health::ServingStatus::NotServing
         } else {
             let age = denylist.age().map(|a| a.as_secs());
             tracing::warn!(keys = verifier.key_count(), feed_age_secs = ?age, "not serving: failing closed");
