@@ -65,11 +65,11 @@ pub fn serve_metrics(listen: Option<SocketAddr>) -> Result<(), String> {
 }
 
 /// The method label for `path`: itself if the policy knows it, else "unknown".
+/// A set lookup built once: this runs on every call.
 pub fn method_label(path: &str) -> &'static str {
-    authpair_proto::methods()
-        .chain(crate::policy::STANDARD_METHODS.iter().copied())
-        .find(|m| *m == path)
-        .unwrap_or("unknown")
+    static KNOWN: OnceLock<std::collections::HashSet<&'static str>> = OnceLock::new();
+    let known = KNOWN.get_or_init(|| crate::policy::Policy::all_methods().collect());
+    known.get(path).copied().unwrap_or("unknown")
 }
 
 /// A layer timing every call, auth included, by method.

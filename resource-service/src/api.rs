@@ -85,6 +85,7 @@ impl ResourceService for ResourceApi {
         request: Request<GetAdminDashboardRequest>,
     ) -> Result<Response<AdminDashboard>, Status> {
         let claims = caller(&request)?;
+        let (revoked_tokens, revoked_subjects) = self.denylist.len();
         Ok(Response::new(AdminDashboard {
             subject: claims.subject().to_owned(),
             uptime_seconds: self.started.elapsed().as_secs(),
@@ -92,8 +93,8 @@ impl ResourceService for ResourceApi {
             calls_denied: self.stats.denied(),
             signing_keys: self.key_count(),
             key_fetches: self.key_fetches.load(Ordering::Relaxed),
-            revoked_tokens: self.denylist.len().0 as u64,
-            revoked_subjects: self.denylist.len().1 as u64,
+            revoked_tokens: revoked_tokens as u64,
+            revoked_subjects: revoked_subjects as u64,
         }))
     }
 
