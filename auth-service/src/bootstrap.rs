@@ -12,7 +12,7 @@ use crate::{
     input,
     secret::refresh_token_hash,
     state::{AuthState, now},
-    store::{NewUser, ServiceAccountRow},
+    store::{NewUser, ServiceAccountRow, StoreError},
 };
 
 pub const GENERATED_ADMIN_USERNAME: &str = "admin";
@@ -44,7 +44,16 @@ pub async fn ensure_admin(state: &AuthState) -> anyhow::Result<()> {
     }
     let password_hash = state.hasher.hash(SecretString::from(admin.password.expose_secret())).await?;
     let user = NewUser { username: admin.username.clone(), password_hash, roles: vec![Role::Admin], plan: Plan::Pro };
-    let user = state.store.create_user(user, now()).await?;
+    let user = match state.store.create_user(user, now()).await {
+        Ok(user) => user,
+        // Instances starting together on one new database race here: the
+        // one that lost sees the winner's admin.
+        Err(StoreError::Conflict) if state.store.count_with_role(Role::Admin).await? > 0 => {
+            tracing::info!("another instance created the first admin");
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
     tracing::info!(target: "authpair::audit", event = "bootstrap_admin_created", subject = user.id.as_str());
     if generated {
         // Deliberately not through tracing: shown once to the operator, kept

@@ -5,7 +5,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use authpair_claims::config::{parse_listen, parse_secs};
+use authpair_claims::config::{parse_listen, parse_secret, parse_secs};
 use clap::Parser;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -20,9 +20,10 @@ pub struct Config {
     #[arg(long, env = "AUTH_DATA_DIR", default_value = "data/auth")]
     pub data_dir: PathBuf,
 
-    /// Database URL; overrides the SQLite file in the data dir.
-    #[arg(long, env = "AUTH_DATABASE_URL")]
-    pub database_url: Option<String>,
+    /// `postgres://user:password@host/db` to share one database between
+    /// instances (or a `sqlite:` URL); unset: SQLite in the data dir.
+    #[arg(long, env = "AUTH_DATABASE_URL", hide_env_values = true, value_parser = parse_secret)]
+    pub database_url: Option<SecretString>,
 
     /// `username:password` for the first admin, used only when the database
     /// has no admin. Unset with no admin: a strong password is generated and

@@ -5,13 +5,15 @@
 //! it; the old key stays published until the last token it signed has
 //! expired (token lifetime + leeway). A maintenance task prunes keys past
 //! that point, runs scheduled rotation, and announces every change of the
-//! published set on the revocation feed.
+//! published set on the revocation feed. Instances sharing a database see
+//! each other's keys within a second: the task re-reads the key table.
 
 use std::{
     sync::{Arc, RwLock},
     time::Duration,
 };
 
+use anyhow::Context as _;
 use authpair_claims::{PublicJwk, SigningKey, Verifier};
 use secrecy::ExposeSecret;
 use tokio::sync::watch;
@@ -71,8 +73,11 @@ impl KeyRing {
         let mut rows = store.signing_keys(now).await?;
         if rows.is_empty() {
             let key = SigningKey::generate()?;
-            store.add_signing_key(&key, now, now, now).await?;
-            tracing::info!(kid = key.kid(), "generated the first signing key");
+            // Instances starting together on a new database race here; the
+            // first key wins and the others load it.
+            if store.add_signing_key(&key, now, now, now, Some(i64::MIN)).await?.is_some() {
+                tracing::info!(kid = key.kid(), "generated the first signing key");
+            }
             rows = store.signing_keys(now).await?;
         }
         let (published, _) = watch::channel(0);
@@ -100,20 +105,44 @@ impl KeyRing {
 
     /// Publishes a new key now; it signs after the publish delay.
     pub async fn rotate(&self) -> anyhow::Result<(Arc<SigningKey>, i64, Rotation)> {
+        self.rotate_unless_created_after(None).await?.context("an unconditional rotation did not happen")
+    }
+
+    /// Rotates unless some instance published a key after `after`.
+    async fn rotate_unless_created_after(
+        &self,
+        after: Option<i64>,
+    ) -> anyhow::Result<Option<(Arc<SigningKey>, i64, Rotation)>> {
         let now = now();
         let key = SigningKey::generate()?;
         let signs_from = now + self.policy.publish_delay.as_secs() as i64;
         let old_unpublish_at = signs_from + self.policy.retire_grace.as_secs() as i64;
-        let rotation = self.store.add_signing_key(&key, now, signs_from, old_unpublish_at).await?;
+        let rotation = self.store.add_signing_key(&key, now, signs_from, old_unpublish_at, after).await?;
         self.reload().await?;
+        let Some(rotation) = rotation else { return Ok(None) };
         tracing::info!(kid = key.kid(), signs_from, "published a new signing key");
-        Ok((Arc::new(key), signs_from, rotation))
+        Ok(Some((Arc::new(key), signs_from, rotation)))
     }
 
     async fn reload(&self) -> Result<(), StoreError> {
         let loaded = load(self.store.signing_keys(now()).await?)?;
         *self.keys.write().unwrap_or_else(|p| p.into_inner()) = loaded;
         self.published.send_modify(|v| *v += 1);
+        Ok(())
+    }
+
+    /// Picks up keys another instance sharing the database published,
+    /// retired or pruned; announces only a real change.
+    async fn reload_if_changed(&self) -> Result<(), StoreError> {
+        fn schedule(keys: &[Loaded]) -> Vec<(&str, i64, Option<i64>)> {
+            keys.iter().map(|k| (k.key.kid(), k.signs_from, k.unpublish_at)).collect()
+        }
+        let loaded = load(self.store.signing_keys(now()).await?)?;
+        let changed = schedule(&loaded) != schedule(&self.keys.read().unwrap_or_else(|p| p.into_inner()));
+        if changed {
+            *self.keys.write().unwrap_or_else(|p| p.into_inner()) = loaded;
+            self.published.send_modify(|v| *v += 1);
+        }
         Ok(())
     }
 
@@ -132,13 +161,15 @@ impl KeyRing {
 
     async fn maintain_once(&self, verifier: &Verifier, last: &mut Vec<String>) -> anyhow::Result<()> {
         let now = now();
+        self.reload_if_changed().await?;
         if let Some(every) = self.policy.rotate_every {
             let newest = {
                 let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
                 keys.iter().map(|k| k.created_at).max().unwrap_or(now)
             };
-            if newest + every.as_secs() as i64 <= now {
-                self.rotate().await?;
+            let due_after = now - every.as_secs() as i64;
+            if newest <= due_after {
+                self.rotate_unless_created_after(Some(due_after)).await?;
             }
         }
         let published = self.published();

@@ -7,9 +7,11 @@
 //!   `AdminService` (users and roles), plus the audit-event macro.
 //! - `state`: what handlers share; issues token pairs.
 //! - `store`: users, refresh-token families, the revocation log and signing
-//!   keys in SQLite via sqlx.
+//!   keys, via sqlx on SQLite (default) or PostgreSQL (several instances).
 //! - `keyring`: signing keys in memory; rotation and its schedule.
 //! - `feed`: the server side of the WatchRevocations stream.
+//! - `log_listener`: on PostgreSQL, follows other instances' revocations
+//!   (LISTEN/NOTIFY) into this instance's denylist and feed.
 //! - `password`: argon2id off the async threads, behind a semaphore.
 //! - `secret`: opaque refresh tokens, their stored hashes, grace sealing.
 //! - `grants`: which scopes roles grant.
@@ -25,6 +27,7 @@ mod feed;
 pub mod grants;
 pub mod input;
 mod keyring;
+mod log_listener;
 pub mod password;
 mod secret;
 mod server;

@@ -10,6 +10,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 use anyhow::Context;
 use authpair_claims::{
     AuthInterceptor, Denylist, Grant, Plan, Policy, QuotaGate, TokenSigner, Verifier, VerifierConfig,
+    db::Backend,
     serving::{incoming, reflection, secured_server},
     telemetry, tls,
 };
@@ -23,6 +24,7 @@ use crate::{
     bootstrap,
     feed::Feed,
     keyring::{KeyPolicy, KeyRing},
+    log_listener,
     password::PasswordHasher,
     state::{AuthState, now},
     store::Store,
@@ -44,7 +46,7 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     telemetry::serve_metrics(config.metrics_listen).map_err(anyhow::Error::msg)?;
     create_private_dir(&config.data_dir)?;
-    let store = Store::open(&config.data_dir, config.database_url.as_deref()).await.context("opening the database")?;
+    let store = Store::open(&config.data_dir, config.database_url.as_ref()).await.context("opening the database")?;
     let key_policy = KeyPolicy {
         publish_delay: config.key_publish_delay,
         retire_grace: config.access_token_ttl + config.leeway,
@@ -106,10 +108,16 @@ pub async fn serve(
     health.set_serving::<AdminServiceServer<AdminApi>>().await;
     let (reflection_v1, reflection_v1alpha) = reflection(&["auth.v1.AuthService", "auth.v1.AdminService"])?;
 
-    let background = [
+    let mut background = vec![
         tokio::spawn(keys.maintain(verifier)),
-        tokio::spawn(housekeeping(store.clone(), denylist, state.throttle.clone())),
+        tokio::spawn(housekeeping(store.clone(), denylist.clone(), state.throttle.clone())),
     ];
+    // With one database shared by several instances, the others' revocations
+    // reach this one's denylist and feed through LISTEN/NOTIFY.
+    if store.backend() == Backend::Postgres {
+        let follow = log_listener::follow(store.clone(), state.feed.clone(), denylist, state.config.issuer.clone());
+        background.push(tokio::spawn(follow));
+    }
     let shutdown = async move {
         shutdown.await;
         let _ = stopping.send(true);

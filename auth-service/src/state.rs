@@ -58,11 +58,13 @@ impl AuthState {
         Ok(NextRefresh { token, record })
     }
 
-    /// The generation to stamp on a token: read it BEFORE looking the caller
-    /// up, so a revocation logged in between makes the token revoked rather
-    /// than letting it slip past (fail closed).
-    pub fn generation(&self) -> u64 {
-        self.feed.head()
+    /// The generation to stamp on a token: the log head as committed in
+    /// the database (not this instance's view of it, which may lag another
+    /// instance's write). Read it BEFORE looking the caller up, so a
+    /// revocation logged in between makes the token revoked rather than
+    /// letting it slip past (fail closed).
+    pub async fn generation(&self) -> Result<u64, ApiError> {
+        Ok(self.store.revocation_head().await?)
     }
 
     /// Signs an access token for `grant` with the current signing key.

@@ -15,6 +15,7 @@
 //! - [`client`]: the client side: a channel layer that carries a token from a
 //!   service account or a user session, renewing it before expiry.
 //! - [`config`]: flag value parsers both services' configs share.
+//! - [`db`]: one database handle over SQLite or PostgreSQL, and [`db::StoreError`].
 //! - [`serving`]: the hardened server builder (HTTP/2 limits, auth layers in
 //!   order), reflection, signal handling and logging that both services share.
 //! - [`telemetry`]: Prometheus metrics on their own port, and the call timing layer.
@@ -25,6 +26,7 @@ pub mod bearer;
 pub mod claims;
 pub mod client;
 pub mod config;
+pub mod db;
 pub mod error;
 pub mod interceptor;
 pub mod keys;

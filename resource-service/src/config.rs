@@ -54,9 +54,10 @@ pub struct Config {
     #[arg(long, env = "RESOURCE_CLIENT_SECRET", hide_env_values = true, value_parser = parse_secret)]
     pub client_secret: Option<SecretString>,
 
-    /// Database URL; overrides the SQLite file in the data dir.
-    #[arg(long, env = "RESOURCE_DATABASE_URL")]
-    pub database_url: Option<String>,
+    /// `postgres://user:password@host/db` to share one database between
+    /// instances (or a `sqlite:` URL); unset: SQLite in the data dir.
+    #[arg(long, env = "RESOURCE_DATABASE_URL", hide_env_values = true, value_parser = parse_secret)]
+    pub database_url: Option<SecretString>,
 
     /// Redis for quotas shared by all instances; unset: each instance
     /// counts on its own.

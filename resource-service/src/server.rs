@@ -46,7 +46,7 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     telemetry::serve_metrics(config.metrics_listen).map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&config.data_dir)?;
-    let store = Store::open(&config.data_dir, config.database_url.as_deref()).await?;
+    let store = Store::open(&config.data_dir, config.database_url.as_ref()).await?;
     let Some(client_secret) = config.client_secret.clone() else {
         anyhow::bail!("RESOURCE_CLIENT_SECRET is required: without the revocation feed every call would fail closed");
     };

@@ -1,44 +1,11 @@
 //! The resource service's own database: documents, through sqlx with
 //! embedded migrations, SQLite by default. Callers see only [`Store`].
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::path::Path;
 
-use sqlx::{
-    SqlitePool,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-};
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database unavailable: {0}")]
-    Unavailable(#[source] sqlx::Error),
-    #[error("database error: {0}")]
-    Other(#[source] sqlx::Error),
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(err: sqlx::Error) -> Self {
-        match &err {
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => StoreError::Unavailable(err),
-            _ => StoreError::Other(err),
-        }
-    }
-}
-
-impl From<StoreError> for authpair_claims::ApiError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Unavailable(e) => {
-                tracing::warn!(error = %e, "database unavailable");
-                authpair_claims::ApiError::Unavailable
-            }
-            StoreError::Other(e) => {
-                tracing::error!(error = %e, "database error");
-                authpair_claims::ApiError::Internal
-            }
-        }
-    }
-}
+pub use authpair_claims::db::StoreError;
+use authpair_claims::db::{Db, Migrations};
+use secrecy::SecretString;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocumentRow {
@@ -60,11 +27,12 @@ fn decode((id, owner, title, body, created_at, updated_at): Row) -> DocumentRow 
 /// Where a page of a listing starts: after this (created_at, id).
 pub type Cursor = (i64, String);
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    db: Db,
 }
 
 /// `%`, `_` and the escape character itself, escaped for LIKE ... ESCAPE '\'.
@@ -82,27 +50,15 @@ fn like_pattern(query: &str) -> String {
 }
 
 impl Store {
-    pub async fn open(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<Self> {
-        let options = match database_url {
-            Some(url) => SqliteConnectOptions::from_str(url)?,
-            None => SqliteConnectOptions::new().filename(data_dir.join("resource.db")),
-        };
-        let options = options
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
-            .await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+    /// Opens `database_url` (PostgreSQL or SQLite), or `resource.db` in
+    /// `data_dir`, and migrates it.
+    pub async fn open(data_dir: &Path, database_url: Option<&SecretString>) -> anyhow::Result<Self> {
+        let migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES };
+        Ok(Self { db: Db::open(database_url, &data_dir.join("resource.db"), migrations).await? })
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.db.close().await;
     }
 
     pub async fn create(&self, owner: &str, title: &str, body: &str, now: i64) -> Result<DocumentRow, StoreError> {
@@ -114,22 +70,22 @@ impl Store {
             created_at: now,
             updated_at: now,
         };
-        sqlx::query(&format!("INSERT INTO documents ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"))
+        sqlx::query(&format!("INSERT INTO documents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
             .bind(&document.id)
             .bind(&document.owner)
             .bind(&document.title)
             .bind(&document.body)
             .bind(document.created_at)
             .bind(document.updated_at)
-            .execute(&self.pool)
+            .execute(self.db.reader())
             .await?;
         Ok(document)
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<DocumentRow>, StoreError> {
-        let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM documents WHERE id = ?"))
+        let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM documents WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db.reader())
             .await?;
         Ok(row.map(decode))
     }
@@ -143,8 +99,8 @@ impl Store {
     ) -> Result<Vec<DocumentRow>, StoreError> {
         let (after_time, after_id) = after.map_or((i64::MIN, ""), |(t, id)| (*t, id.as_str()));
         let rows: Vec<Row> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM documents WHERE (? IS NULL OR owner = ?) \
-             AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?"
+            "SELECT {COLUMNS} FROM documents WHERE ($1 IS NULL OR owner = $2) \
+             AND (created_at > $3 OR (created_at = $4 AND id > $5)) ORDER BY created_at, id LIMIT $6"
         ))
         .bind(owner)
         .bind(owner)
@@ -152,7 +108,7 @@ impl Store {
         .bind(after_time)
         .bind(after_id)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(self.db.reader())
         .await?;
         Ok(rows.into_iter().map(decode).collect())
     }
@@ -166,20 +122,20 @@ impl Store {
         now: i64,
     ) -> Result<Option<DocumentRow>, StoreError> {
         let row: Option<Row> = sqlx::query_as(&format!(
-            "UPDATE documents SET title = COALESCE(?, title), body = COALESCE(?, body), updated_at = ? \
-             WHERE id = ? RETURNING {COLUMNS}"
+            "UPDATE documents SET title = COALESCE($1, title), body = COALESCE($2, body), updated_at = $3 \
+             WHERE id = $4 RETURNING {COLUMNS}"
         ))
         .bind(title)
         .bind(body)
         .bind(now)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db.reader())
         .await?;
         Ok(row.map(decode))
     }
 
     pub async fn delete(&self, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM documents WHERE id = ?").bind(id).execute(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM documents WHERE id = $1").bind(id).execute(self.db.reader()).await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -188,15 +144,15 @@ impl Store {
     pub async fn search(&self, owner: Option<&str>, query: &str, limit: u32) -> Result<Vec<DocumentRow>, StoreError> {
         let pattern = like_pattern(query);
         let rows: Vec<Row> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM documents WHERE (? IS NULL OR owner = ?) \
-             AND (title LIKE ? ESCAPE '\\' OR body LIKE ? ESCAPE '\\') ORDER BY created_at DESC, id DESC LIMIT ?"
+            "SELECT {COLUMNS} FROM documents WHERE ($1 IS NULL OR owner = $2) \
+             AND (LOWER(title) LIKE LOWER($3) ESCAPE '\\' OR LOWER(body) LIKE LOWER($4) ESCAPE '\\') ORDER BY created_at DESC, id DESC LIMIT $5"
         ))
         .bind(owner)
         .bind(owner)
         .bind(&pattern)
         .bind(&pattern)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(self.db.reader())
         .await?;
         Ok(rows.into_iter().map(decode).collect())
     }

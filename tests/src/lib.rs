@@ -1,7 +1,10 @@
 //! The integration-test harness: spawns the real services in-process on
-//! port 0 with real SQLite in a temp dir, and returns typed clients.
+//! port 0 with a real database, and returns typed clients.
 //!
 //! - [`TestApp::spawn`]: both services, a bootstrap admin, clients.
+//! - [`Backend`]: SQLite in a temp dir, or, in the `postgres` test binary
+//!   (which reruns the storage-touching modules of `it`), a schema of its
+//!   own per service on the machine's PostgreSQL ([`PgSchema`]).
 //! - [`Server`]: one running service that can be stopped and restarted.
 //! - [`bearer`]: attach a token to a request.
 //! - [`Forger`]: mints tokens with the real signing key from the data dir, for
@@ -34,6 +37,7 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 pub use auth_service::Config as AuthConfig;
 pub use resource_service::Config as ResourceConfig;
+use secrecy::{ExposeSecret, SecretString};
 
 pub const ADMIN_USERNAME: &str = "root";
 pub const ADMIN_PASSWORD: &str = "root-password-for-tests";
@@ -68,6 +72,18 @@ impl Server {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Waits until it serves; if it stopped instead, says why.
+    pub async fn wait_until_serving(mut self) -> anyhow::Result<Self> {
+        match wait_until_serving(self.addr).await {
+            Ok(()) => Ok(self),
+            Err(e) if self.task.is_finished() => match (&mut self.task).await {
+                Ok(Err(serve)) => Err(serve.context("the service failed to start")),
+                _ => Err(e),
+            },
+            Err(e) => Err(e),
+        }
     }
 
     /// Ends the service abruptly, like a crash: no graceful shutdown.
@@ -114,8 +130,7 @@ pub async fn start_auth_at(addr: SocketAddr, config: AuthConfig) -> anyhow::Resu
         .await
     })
     .await?;
-    wait_until_serving(server.addr).await?;
-    Ok(server)
+    server.wait_until_serving().await
 }
 
 pub async fn start_resource(config: ResourceConfig) -> anyhow::Result<Server> {
@@ -126,8 +141,7 @@ pub async fn start_resource(config: ResourceConfig) -> anyhow::Result<Server> {
         .await
     })
     .await?;
-    wait_until_serving(server.addr).await?;
-    Ok(server)
+    server.wait_until_serving().await
 }
 
 pub fn channel(addr: SocketAddr) -> anyhow::Result<Channel> {
@@ -188,6 +202,8 @@ pub struct TestApp {
     pub admin: AdminServiceClient<Channel>,
     pub resource: ResourceServiceClient<Channel>,
     pub data_dir: TempDir,
+    /// The PostgreSQL schemas of both services, dropped after the servers.
+    pub schemas: Vec<PgSchema>,
 }
 
 impl TestApp {
@@ -209,9 +225,18 @@ impl TestApp {
         auth_config.throttle.source_burst = 1_000_000;
         auth_config.bootstrap_service_account =
             Some(auth_service::BootstrapServiceAccount::new(RESOURCE_CLIENT_ID, RESOURCE_CLIENT_SECRET));
+        let mut schemas = Vec::new();
+        if Backend::of_this_binary() == Backend::Postgres {
+            postgres_or_exit().await?;
+            schemas = vec![PgSchema::create("auth").await?, PgSchema::create("resource").await?];
+            auth_config.database_url = Some(schemas[0].url());
+        }
         auth(&mut auth_config);
         let auth_server = start_auth(auth_config.clone()).await?;
         let mut resource_config = resource_config(&auth_server, data_dir.path().join("resource"));
+        if let Some(schema) = schemas.get(1) {
+            resource_config.database_url = Some(schema.url());
+        }
         resource(&mut resource_config);
         let resource_server = start_resource(resource_config).await?;
         let auth_channel = channel(auth_server.addr)?;
@@ -223,6 +248,7 @@ impl TestApp {
             resource_server,
             auth_config,
             data_dir,
+            schemas,
         })
     }
 
@@ -288,7 +314,7 @@ impl TestApp {
 
     /// A forger holding the auth service's real signing key.
     pub async fn forger(&self) -> anyhow::Result<Forger> {
-        Forger::from_data_dir(&self.auth_config.data_dir).await
+        Forger::from_auth_config(&self.auth_config).await
     }
 }
 
@@ -300,14 +326,19 @@ pub struct Forger {
 }
 
 impl Forger {
-    /// Reads the key that signs now from the auth service's SQLite database.
-    pub async fn from_data_dir(dir: &Path) -> anyhow::Result<Self> {
-        let url = format!("sqlite://{}?mode=ro", dir.join("auth.db").display());
-        let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await?;
+    /// Reads the key that signs now from the auth service's database.
+    pub async fn from_auth_config(config: &AuthConfig) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let url = match &config.database_url {
+            Some(url) => url.expose_secret().to_owned(),
+            None => format!("sqlite://{}?mode=ro", config.data_dir.join("auth.db").display()),
+        };
+        let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await?;
         let (pem,): (String,) = sqlx::query_as(
-            "SELECT private_key_pem FROM signing_keys WHERE signs_from <= strftime('%s','now') \
+            "SELECT private_key_pem FROM signing_keys WHERE signs_from <= $1 \
              ORDER BY signs_from DESC, created_at DESC LIMIT 1",
         )
+        .bind(now())
         .fetch_one(&mut db)
         .await?;
         let key = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem)?;
@@ -426,4 +457,98 @@ pub async fn redis_or_skip(test: &str) -> anyhow::Result<bool> {
             Ok(false)
         }
     }
+}
+
+/// Which database the services under test run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// PostgreSQL in the `postgres` test binary, SQLite everywhere else. The
+    /// binary decides, so one `cargo test` runs the same test code on both
+    /// and no test sets an environment variable.
+    pub fn of_this_binary() -> Self {
+        let exe = std::env::current_exe().ok();
+        let name = exe.as_deref().and_then(Path::file_name).and_then(|n| n.to_str()).unwrap_or_default();
+        if name == "postgres" || name.starts_with("postgres-") { Backend::Postgres } else { Backend::Sqlite }
+    }
+}
+
+/// The machine's PostgreSQL (trust auth); tests never stop it.
+pub const POSTGRES_ADDR: &str = "127.0.0.1:5432";
+const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A schema of its own on the shared PostgreSQL, so tests run in parallel;
+/// dropped with everything in it when this is dropped.
+#[derive(Debug)]
+pub struct PgSchema {
+    pub name: String,
+}
+
+impl PgSchema {
+    pub async fn create(label: &str) -> anyhow::Result<Self> {
+        let name = format!("t_{}_{label}", uuid::Uuid::new_v4().simple());
+        let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(POSTGRES_URL).await?;
+        sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&mut db).await?;
+        Ok(Self { name })
+    }
+
+    /// The URL a service uses for this schema.
+    pub fn url(&self) -> SecretString {
+        self.url_at(POSTGRES_ADDR)
+    }
+
+    /// The URL through another address, e.g. a [`Proxy`] in front of PostgreSQL.
+    pub fn url_at(&self, addr: impl std::fmt::Display) -> SecretString {
+        SecretString::from(format!("postgres://postgres@{addr}/test?options=-c%20search_path%3D{}", self.name))
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        // Drop may run inside a runtime, so the cleanup gets a thread and a
+        // runtime of its own.
+        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name);
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async {
+                let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(POSTGRES_URL).await?;
+                sqlx::query(&sql).execute(&mut db).await?;
+                anyhow::Ok(())
+            })
+        });
+        if let Ok(Err(e)) = cleanup.join() {
+            eprintln!("could not drop test schema {}: {e}", self.name);
+        }
+    }
+}
+
+async fn postgres_reachable() -> bool {
+    let connect = <sqlx::PgConnection as sqlx::Connection>::connect(POSTGRES_URL);
+    matches!(tokio::time::timeout(std::time::Duration::from_secs(2), connect).await, Ok(Ok(_)))
+}
+
+/// Whether PostgreSQL answers. Under CI=true a missing PostgreSQL is an
+/// error; elsewhere the caller skips, saying so.
+pub async fn postgres_or_skip(test: &str) -> anyhow::Result<bool> {
+    if postgres_reachable().await {
+        return Ok(true);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        anyhow::bail!("{test}: PostgreSQL at {POSTGRES_ADDR} is required in CI");
+    }
+    eprintln!("SKIPPED {test}: no PostgreSQL at {POSTGRES_ADDR}");
+    Ok(false)
+}
+
+/// For the `postgres` binary, where every test needs PostgreSQL: without
+/// it (and outside CI) the whole binary says it skipped and exits cleanly.
+async fn postgres_or_exit() -> anyhow::Result<()> {
+    if !postgres_or_skip("the PostgreSQL suite").await? {
+        std::process::exit(0);
+    }
+    Ok(())
 }

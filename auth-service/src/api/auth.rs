@@ -67,7 +67,7 @@ impl AuthApi {
         let account = format!("user:{username}");
         self.admit(&account, source, LOGIN).await?;
         let password = SecretString::from(req.password);
-        let generation = self.state.generation();
+        let generation = self.state.generation().await?;
         let user = self.state.store.user_by_username(username).await?;
         // The hash check runs whether or not the user exists, so both
         // failures cost the same and read the same.
@@ -104,7 +104,7 @@ impl AuthApi {
         let now = now();
         let next = self.state.next_refresh(now)?;
         let grace_secs = self.state.config.refresh_grace.as_secs() as i64;
-        let generation = self.state.generation();
+        let generation = self.state.generation().await?;
         let rotate = Rotate {
             presented_hash: &refresh_token_hash(&presented),
             next: &next.record,
@@ -154,7 +154,7 @@ impl AuthApi {
             self.state.throttle.failed(&account).await;
             return Err(AuthError::InvalidCredentials.into());
         }
-        let generation = self.state.generation();
+        let generation = self.state.generation().await?;
         let found = self.state.store.service_account(&req.client_id).await?;
         let presented = SecretString::from(req.client_secret);
         let stored = found.as_ref().map_or(DUMMY_SECRET_HASH, |a| a.secret_hash.as_str());

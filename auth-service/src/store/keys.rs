@@ -28,10 +28,10 @@ impl Store {
     pub async fn signing_keys(&self, now: i64) -> Result<Vec<KeyRow>, StoreError> {
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT kid, private_key_pem, created_at, signs_from, unpublish_at FROM signing_keys \
-             WHERE unpublish_at IS NULL OR unpublish_at > ? ORDER BY signs_from, created_at",
+             WHERE unpublish_at IS NULL OR unpublish_at > $1 ORDER BY signs_from, created_at",
         )
         .bind(now)
-        .fetch_all(&self.pool)
+        .fetch_all(self.db.reader())
         .await?;
         Ok(rows
             .into_iter()
@@ -48,28 +48,40 @@ impl Store {
     /// Adds `key`, signing from `signs_from`. Every key that has not been
     /// retired yet retires at `signs_from` and leaves the JWK set at
     /// `old_unpublish_at`, in the same transaction.
+    ///
+    /// With `unless_created_after`, nothing happens (None) if a key newer
+    /// than that exists: several instances may decide on the same scheduled
+    /// rotation, and only the first one's happens.
     pub async fn add_signing_key(
         &self,
         key: &SigningKey,
         now: i64,
         signs_from: i64,
         old_unpublish_at: i64,
-    ) -> Result<Rotation, StoreError> {
+        unless_created_after: Option<i64>,
+    ) -> Result<Option<Rotation>, StoreError> {
         let pem = key.to_pkcs8_pem().map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_serialized().await?;
+        let (newest,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(created_at), $1) FROM signing_keys")
+            .bind(i64::MIN)
+            .fetch_one(&mut *tx)
+            .await?;
+        if unless_created_after.is_some_and(|after| newest > after) {
+            return Ok(None);
+        }
         let previous: Option<(String,)> = sqlx::query_as(
-            "SELECT kid FROM signing_keys WHERE retired_at IS NULL AND signs_from <= ? \
+            "SELECT kid FROM signing_keys WHERE retired_at IS NULL AND signs_from <= $1 \
              ORDER BY signs_from DESC, created_at DESC LIMIT 1",
         )
         .bind(signs_from)
         .fetch_optional(&mut *tx)
         .await?;
-        sqlx::query("UPDATE signing_keys SET retired_at = ?, unpublish_at = ? WHERE retired_at IS NULL")
+        sqlx::query("UPDATE signing_keys SET retired_at = $1, unpublish_at = $2 WHERE retired_at IS NULL")
             .bind(signs_from)
             .bind(old_unpublish_at)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO signing_keys (kid, private_key_pem, created_at, signs_from) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO signing_keys (kid, private_key_pem, created_at, signs_from) VALUES ($1, $2, $3, $4)")
             .bind(key.kid())
             .bind(pem.expose_secret())
             .bind(now)
@@ -77,14 +89,14 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Rotation { previous: previous.map(|(kid,)| (kid, old_unpublish_at)) })
+        Ok(Some(Rotation { previous: previous.map(|(kid,)| (kid, old_unpublish_at)) }))
     }
 
     /// Deletes keys, private part included, that are no longer published.
     pub async fn prune_signing_keys(&self, now: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM signing_keys WHERE unpublish_at IS NOT NULL AND unpublish_at <= ?")
+        let done = sqlx::query("DELETE FROM signing_keys WHERE unpublish_at IS NOT NULL AND unpublish_at <= $1")
             .bind(now)
-            .execute(&self.writer)
+            .execute(self.db.writer())
             .await?;
         Ok(done.rows_affected())
     }

@@ -1,7 +1,7 @@
 //! Persistence for the auth service, through sqlx with embedded migrations.
 //!
-//! Callers see only [`Store`] and plain row types; SQL and the driver stay in
-//! this module, so another backend can be added behind the same methods.
+//! Callers see only [`Store`] and plain row types; SQL stays in this module.
+//! The same SQL runs on SQLite and PostgreSQL ([`authpair_claims::db`]).
 //!
 //! - `users`: users, their roles and plan.
 //! - `refresh`: refresh-token families and single-use rotation.
@@ -15,105 +15,45 @@ mod revocations;
 mod service_accounts;
 mod users;
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::path::Path;
 
-use sqlx::{
-    SqlitePool,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-};
+pub use authpair_claims::db::StoreError;
+use authpair_claims::db::{Backend, Db, Migrations};
+use secrecy::SecretString;
 
 pub use keys::{KeyRow, Rotation};
 pub use refresh::{RefreshOutcome, RefreshRecord, Rotate};
-pub use revocations::{RevokeUser, UserRevoked};
+pub use revocations::{CHANNEL, RevokeUser, UserRevoked};
 pub use service_accounts::ServiceAccountRow;
 pub use users::{NewUser, UserRow};
 
-/// Why a store call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("already exists")]
-    Conflict,
-    #[error("not found")]
-    NotFound,
-    #[error("stored data is invalid: {0}")]
-    Corrupt(String),
-    #[error("database unavailable: {0}")]
-    Unavailable(#[source] sqlx::Error),
-    #[error("database error: {0}")]
-    Other(#[source] sqlx::Error),
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(err: sqlx::Error) -> Self {
-        match &err {
-            sqlx::Error::RowNotFound => StoreError::NotFound,
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => StoreError::Unavailable(err),
-            _ => StoreError::Other(err),
-        }
-    }
-}
-
-/// The database holds the private signing keys: create it owner-only
-/// (SQLite gives its -wal and -shm files the same mode).
-fn create_private_file(path: &Path) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).map(drop)
-}
-
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The auth service's database.
 #[derive(Debug, Clone)]
 pub struct Store {
-    /// Reads.
-    pool: SqlitePool,
-    /// Every write, one at a time.
-    writer: SqlitePool,
+    db: Db,
 }
 
 impl Store {
-    /// Opens `database_url`, or `auth.db` in `data_dir`, and migrates it.
-    pub async fn open(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<Self> {
-        let options = match database_url {
-            Some(url) => SqliteConnectOptions::from_str(url)?,
-            None => {
-                let file = data_dir.join("auth.db");
-                create_private_file(&file)?;
-                SqliteConnectOptions::new().filename(file)
-            }
-        };
-        // WAL lets readers run beside the single writer; NORMAL sync is
-        // durable across process crashes in WAL mode. A busy writer is
-        // waited for rather than failing the call.
-        let options = options
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options.clone())
-            .await?;
-        // SQLite has one writer at a time. Writes go through this one
-        // connection, so they queue in the pool (woken at once) instead of
-        // colliding in SQLite and sleeping in its busy handler.
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
-            .await?;
-        MIGRATOR.run(&writer).await?;
-        Ok(Self { pool, writer })
+    /// Opens `database_url` (PostgreSQL or SQLite), or `auth.db` in
+    /// `data_dir`, and migrates it.
+    pub async fn open(data_dir: &Path, database_url: Option<&SecretString>) -> anyhow::Result<Self> {
+        let migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES };
+        Ok(Self { db: Db::open(database_url, &data_dir.join("auth.db"), migrations).await? })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+
+    /// The URL it was opened with, for a listener of its own.
+    pub fn url(&self) -> &SecretString {
+        self.db.url()
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
-        self.writer.close().await;
+        self.db.close().await;
     }
 }

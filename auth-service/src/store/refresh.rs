@@ -1,8 +1,10 @@
 //! Refresh-token families and single-use rotation (RFC 9700 §4.14.2).
 //!
-//! The consume-and-issue step is one `BEGIN IMMEDIATE` transaction whose first
-//! statement is the write, so two concurrent refreshes of the same token
-//! serialize on the database lock and exactly one finds the token unconsumed.
+//! The consume-and-issue step is one transaction whose first statement is a
+//! conditional write (`... WHERE consumed_at IS NULL`), so two concurrent
+//! refreshes of the same token, on one instance or several, serialize on
+//! the row (SQLite: the database write lock) and exactly one finds it
+//! unconsumed.
 
 use super::{Store, StoreError, users::UserRow};
 
@@ -54,8 +56,8 @@ impl Store {
         expires_at: i64,
     ) -> Result<String, StoreError> {
         let family_id = uuid::Uuid::new_v4().to_string();
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("INSERT INTO refresh_families (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query("INSERT INTO refresh_families (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(&family_id)
             .bind(user_id)
             .bind(now)
@@ -71,10 +73,10 @@ impl Store {
     /// in the same family. `next.idle_expires_at` is capped at the family's
     /// absolute expiry.
     pub async fn rotate_refresh(&self, r: Rotate<'_>) -> Result<RefreshOutcome, StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let consumed: Option<(String, i64)> = sqlx::query_as(
-            "UPDATE refresh_tokens SET consumed_at = ?, successor_hash = ?, successor_sealed = ? \
-             WHERE token_hash = ? AND consumed_at IS NULL RETURNING family_id, idle_expires_at",
+            "UPDATE refresh_tokens SET consumed_at = $1, successor_hash = $2, successor_sealed = $3 \
+             WHERE token_hash = $4 AND consumed_at IS NULL RETURNING family_id, idle_expires_at",
         )
         .bind(r.now)
         .bind(&r.next.token_hash)
@@ -87,7 +89,7 @@ impl Store {
             return self.spent_token(tx, &r).await;
         };
         let (user_id, expires_at, revoked_at): FamilyRow =
-            sqlx::query_as("SELECT user_id, expires_at, revoked_at FROM refresh_families WHERE id = ?")
+            sqlx::query_as("SELECT user_id, expires_at, revoked_at FROM refresh_families WHERE id = $1")
                 .bind(&family_id)
                 .fetch_one(&mut *tx)
                 .await?;
@@ -117,12 +119,12 @@ impl Store {
     /// window, or reuse of a rotated token.
     async fn spent_token(
         &self,
-        mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
         r: &Rotate<'_>,
     ) -> Result<RefreshOutcome, StoreError> {
         let spent: Option<SpentRow> = sqlx::query_as(
             "SELECT t.family_id, f.user_id, t.consumed_at, t.successor_hash, t.successor_sealed, f.revoked_at, \
-             f.expires_at FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.token_hash = ?",
+             f.expires_at FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.token_hash = $1",
         )
         .bind(r.presented_hash)
         .fetch_optional(&mut *tx)
@@ -136,7 +138,7 @@ impl Store {
             && consumed_at.is_some_and(|at| at >= r.now - r.grace_secs);
         if let (true, Some(successor_hash), Some(sealed)) = (in_grace, successor_hash, sealed) {
             let successor: Option<(Option<i64>,)> =
-                sqlx::query_as("SELECT consumed_at FROM refresh_tokens WHERE token_hash = ?")
+                sqlx::query_as("SELECT consumed_at FROM refresh_tokens WHERE token_hash = $1")
                     .bind(&successor_hash)
                     .fetch_optional(&mut *tx)
                     .await?;
@@ -154,28 +156,30 @@ impl Store {
 }
 
 async fn insert_token(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     family_id: &str,
     record: &RefreshRecord,
     now: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, issued_at, idle_expires_at) VALUES (?, ?, ?, ?)")
-        .bind(&record.token_hash)
-        .bind(family_id)
-        .bind(now)
-        .bind(record.idle_expires_at)
-        .execute(tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, family_id, issued_at, idle_expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&record.token_hash)
+    .bind(family_id)
+    .bind(now)
+    .bind(record.idle_expires_at)
+    .execute(tx)
+    .await?;
     Ok(())
 }
 
 pub(super) async fn revoke_family(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     family_id: &str,
     now: i64,
     reason: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE refresh_families SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL")
+    sqlx::query("UPDATE refresh_families SET revoked_at = $1, revoke_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
         .bind(now)
         .bind(reason)
         .bind(family_id)

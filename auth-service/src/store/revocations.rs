@@ -3,6 +3,8 @@
 
 use authpair_claims::Revocation;
 
+use authpair_claims::db::Backend;
+
 use super::{Store, StoreError};
 
 /// A revocation of every session and token of a user issued so far.
@@ -36,18 +38,11 @@ impl Store {
         now: i64,
         reason: &str,
     ) -> Result<u64, StoreError> {
-        let (seq,): (i64,) = sqlx::query_as(
-            "INSERT INTO revocations (kind, subject, token_id, expires_at, reason, created_at) \
-             VALUES ('token', ?, ?, ?, ?, ?) RETURNING seq",
-        )
-        .bind(subject)
-        .bind(token_id)
-        .bind(expires_at)
-        .bind(reason)
-        .bind(now)
-        .fetch_one(&self.writer)
-        .await?;
-        Ok(seq as u64)
+        let mut tx = self.db.begin_serialized().await?;
+        let entry = Entry { kind: "token", subject, token_id: Some(token_id), expires_at, reason, now };
+        let seq = append(&mut tx, self.backend(), entry).await?;
+        tx.commit().await?;
+        Ok(seq)
     }
 
     /// Revokes the family of the refresh token with this hash, consumed or
@@ -58,10 +53,10 @@ impl Store {
         now: i64,
         reason: &str,
     ) -> Result<Option<String>, StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let family: Option<(String, String)> = sqlx::query_as(
             "SELECT f.id, f.user_id FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id \
-             WHERE t.token_hash = ?",
+             WHERE t.token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&mut *tx)
@@ -83,12 +78,12 @@ impl Store {
     ) -> Result<Vec<(u64, Revocation)>, StoreError> {
         let rows: Vec<EntryRow> = sqlx::query_as(
             "SELECT seq, kind, subject, token_id, expires_at FROM revocations \
-             WHERE seq > ? AND expires_at >= ? ORDER BY seq LIMIT ?",
+             WHERE seq > $1 AND expires_at >= $2 ORDER BY seq LIMIT $3",
         )
         .bind(after as i64)
         .bind(now)
         .bind(PAGE)
-        .fetch_all(&self.pool)
+        .fetch_all(self.db.reader())
         .await?;
         rows.into_iter().map(|row| decode(issuer, row)).collect()
     }
@@ -96,7 +91,7 @@ impl Store {
     /// The highest sequence ever written (the newest entry is never pruned).
     pub async fn revocation_head(&self) -> Result<u64, StoreError> {
         let (head,): (i64,) =
-            sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM revocations").fetch_one(&self.pool).await?;
+            sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM revocations").fetch_one(self.db.reader()).await?;
         Ok(head as u64)
     }
 
@@ -104,9 +99,9 @@ impl Store {
     /// head never moves backwards.
     pub async fn prune_revocations(&self, now: i64) -> Result<u64, StoreError> {
         let done =
-            sqlx::query("DELETE FROM revocations WHERE expires_at < ? AND seq < (SELECT MAX(seq) FROM revocations)")
+            sqlx::query("DELETE FROM revocations WHERE expires_at < $1 AND seq < (SELECT MAX(seq) FROM revocations)")
                 .bind(now)
-                .execute(&self.writer)
+                .execute(self.db.writer())
                 .await?;
         Ok(done.rows_affected())
     }
@@ -125,12 +120,13 @@ fn decode(issuer: &str, (seq, kind, subject, token_id, expires_at): EntryRow) ->
 }
 
 pub(super) async fn revoke_user_in(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
+    backend: Backend,
     user_id: &str,
     rev: RevokeUser,
     reason: &str,
 ) -> Result<UserRevoked, StoreError> {
-    let updated = sqlx::query("UPDATE users SET disabled = COALESCE(?, disabled), updated_at = ? WHERE id = ?")
+    let updated = sqlx::query("UPDATE users SET disabled = COALESCE($1, disabled), updated_at = $2 WHERE id = $3")
         .bind(rev.set_disabled)
         .bind(rev.now)
         .bind(user_id)
@@ -140,22 +136,66 @@ pub(super) async fn revoke_user_in(
         return Err(StoreError::NotFound);
     }
     let sessions = sqlx::query(
-        "UPDATE refresh_families SET revoked_at = ?, revoke_reason = ? WHERE user_id = ? AND revoked_at IS NULL",
+        "UPDATE refresh_families SET revoked_at = $1, revoke_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL",
     )
     .bind(rev.now)
     .bind(reason)
     .bind(user_id)
     .execute(&mut *tx)
     .await?;
+    let entry =
+        Entry { kind: "subject", subject: user_id, token_id: None, expires_at: rev.expires_at, reason, now: rev.now };
+    let seq = append(&mut *tx, backend, entry).await?;
+    Ok(UserRevoked { sessions_revoked: sessions.rows_affected(), sequence: seq })
+}
+
+/// The notification channel of the log. The payload is the schema, so
+/// instances of other deployments sharing the database can ignore it.
+pub const CHANNEL: &str = "authpair_revocations";
+
+/// One log entry to append.
+pub(super) struct Entry<'a> {
+    pub kind: &'static str,
+    pub subject: &'a str,
+    pub token_id: Option<&'a str>,
+    pub expires_at: i64,
+    pub reason: &'a str,
+    pub now: i64,
+}
+
+/// Appends to the log inside a serialized transaction
+/// ([`authpair_claims::db::Db::begin_serialized`]), so entries commit in
+/// sequence order. On PostgreSQL it also notifies every instance's
+/// listener; the notification is delivered only if the transaction commits.
+pub(super) async fn append(
+    tx: &mut sqlx::AnyConnection,
+    backend: Backend,
+    entry: Entry<'_>,
+) -> Result<u64, StoreError> {
     let (seq,): (i64,) = sqlx::query_as(
-        "INSERT INTO revocations (kind, subject, expires_at, reason, created_at) \
-         VALUES ('subject', ?, ?, ?, ?) RETURNING seq",
+        "INSERT INTO revocations (kind, subject, token_id, expires_at, reason, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
     )
-    .bind(user_id)
-    .bind(rev.expires_at)
-    .bind(reason)
-    .bind(rev.now)
+    .bind(entry.kind)
+    .bind(entry.subject)
+    .bind(entry.token_id)
+    .bind(entry.expires_at)
+    .bind(entry.reason)
+    .bind(entry.now)
     .fetch_one(&mut *tx)
     .await?;
-    Ok(UserRevoked { sessions_revoked: sessions.rows_affected(), sequence: seq as u64 })
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_notify($1, current_schema())").bind(CHANNEL).execute(&mut *tx).await?;
+    }
+    Ok(seq as u64)
+}
+
+impl Store {
+    /// The schema this store's tables live in (PostgreSQL), the payload of
+    /// its log notifications.
+    pub async fn schema(&self) -> Result<String, StoreError> {
+        let (schema,): (String,) =
+            sqlx::query_as("SELECT CAST(current_schema() AS TEXT)").fetch_one(self.db.reader()).await?;
+        Ok(schema)
+    }
 }

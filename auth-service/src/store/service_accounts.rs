@@ -28,11 +28,11 @@ impl Store {
     pub async fn put_service_account(&self, account: &ServiceAccountRow, replace: bool) -> Result<(), StoreError> {
         let sql = if replace {
             "INSERT INTO service_accounts (name, secret_hash, scopes, plan, created_at) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET secret_hash = excluded.secret_hash, \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE SET secret_hash = excluded.secret_hash, \
              scopes = excluded.scopes, plan = excluded.plan"
         } else {
             "INSERT INTO service_accounts (name, secret_hash, scopes, plan, created_at) \
-             VALUES (?, ?, ?, ?, ?)"
+             VALUES ($1, $2, $3, $4, $5)"
         };
         sqlx::query(sql)
             .bind(&account.name)
@@ -40,22 +40,22 @@ impl Store {
             .bind(account.scopes.join(" "))
             .bind(account.plan.as_str())
             .bind(account.created_at)
-            .execute(&self.writer)
+            .execute(self.db.writer())
             .await?;
         Ok(())
     }
 
     pub async fn service_account(&self, name: &str) -> Result<Option<ServiceAccountRow>, StoreError> {
-        let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM service_accounts WHERE name = ?"))
+        let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM service_accounts WHERE name = $1"))
             .bind(name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db.reader())
             .await?;
         row.map(decode).transpose()
     }
 
     pub async fn service_accounts(&self) -> Result<Vec<ServiceAccountRow>, StoreError> {
         let rows: Vec<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM service_accounts ORDER BY name"))
-            .fetch_all(&self.pool)
+            .fetch_all(self.db.reader())
             .await?;
         rows.into_iter().map(decode).collect()
     }
@@ -69,21 +69,21 @@ impl Store {
         expires_at: i64,
         now: i64,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let deleted = sqlx::query("DELETE FROM service_accounts WHERE name = ?").bind(name).execute(&mut *tx).await?;
+        let mut tx = self.db.begin_serialized().await?;
+        let deleted = sqlx::query("DELETE FROM service_accounts WHERE name = $1").bind(name).execute(&mut *tx).await?;
         if deleted.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        let (seq,): (i64,) = sqlx::query_as(
-            "INSERT INTO revocations (kind, subject, expires_at, reason, created_at) \
-             VALUES ('subject', ?, ?, 'service account deleted', ?) RETURNING seq",
-        )
-        .bind(subject)
-        .bind(expires_at)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
+        let entry = super::revocations::Entry {
+            kind: "subject",
+            subject,
+            token_id: None,
+            expires_at,
+            reason: "service account deleted",
+            now,
+        };
+        let seq = super::revocations::append(&mut tx, self.backend(), entry).await?;
         tx.commit().await?;
-        Ok(seq as u64)
+        Ok(seq)
     }
 }

@@ -8,7 +8,7 @@ use super::{
 };
 
 /// Fails with `Conflict` (rolling back) if no enabled admin would remain.
-async fn ensure_an_admin_remains(tx: &mut sqlx::SqliteConnection) -> Result<(), StoreError> {
+async fn ensure_an_admin_remains(tx: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
     let (admins,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM users WHERE (' ' || roles || ' ') LIKE '% admin %' AND NOT disabled")
             .fetch_one(tx)
@@ -37,8 +37,10 @@ pub struct NewUser {
     pub plan: Plan,
 }
 
-type Row = (String, String, String, String, String, bool, i64);
-const COLUMNS: &str = "id, username, password_hash, roles, plan, disabled, created_at";
+type Row = (String, String, String, String, String, i64, i64);
+/// `disabled` as 0/1: sqlx's Any driver cannot decode SQLite booleans.
+const COLUMNS: &str =
+    "id, username, password_hash, roles, plan, CASE WHEN disabled THEN 1 ELSE 0 END AS disabled, created_at";
 
 fn decode((id, username, password_hash, roles, plan, disabled, created_at): Row) -> Result<UserRow, StoreError> {
     let roles = roles
@@ -48,7 +50,7 @@ fn decode((id, username, password_hash, roles, plan, disabled, created_at): Row)
         .collect::<Result<Vec<Role>, _>>()
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let plan = plan.parse().map_err(|e: authpair_claims::claims::UnknownName| StoreError::Corrupt(e.to_string()))?;
-    Ok(UserRow { id, username, password_hash, roles, plan, disabled, created_at })
+    Ok(UserRow { id, username, password_hash, roles, plan, disabled: disabled != 0, created_at })
 }
 
 pub(super) fn encode_roles(roles: &[Role]) -> String {
@@ -60,7 +62,7 @@ impl Store {
         let id = uuid::Uuid::new_v4().to_string();
         sqlx::query(
             "INSERT INTO users (id, username, password_hash, roles, plan, disabled, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, FALSE, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, FALSE, $6, $7)",
         )
         .bind(&id)
         .bind(&user.username)
@@ -69,7 +71,7 @@ impl Store {
         .bind(user.plan.as_str())
         .bind(now)
         .bind(now)
-        .execute(&self.writer)
+        .execute(self.db.writer())
         .await?;
         Ok(UserRow {
             id,
@@ -83,25 +85,25 @@ impl Store {
     }
 
     pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
-        let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE username = ?"))
+        let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE username = $1"))
             .bind(username)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db.reader())
             .await?;
         row.map(decode).transpose()
     }
 
     pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.db.reader().acquire().await?;
         self.user_by_id_in(&mut conn, id).await
     }
 
     pub(super) async fn user_by_id_in(
         &self,
-        conn: &mut sqlx::SqliteConnection,
+        conn: &mut sqlx::AnyConnection,
         id: &str,
     ) -> Result<Option<UserRow>, StoreError> {
         let row: Option<Row> =
-            sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?")).bind(id).fetch_optional(conn).await?;
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1")).bind(id).fetch_optional(conn).await?;
         row.map(decode).transpose()
     }
 
@@ -111,9 +113,9 @@ impl Store {
         // sides with spaces makes the LIKE match whole names only.
         let pattern = format!("% {} %", role.as_str());
         let (count,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM users WHERE (' ' || roles || ' ') LIKE ? AND NOT disabled")
+            sqlx::query_as("SELECT COUNT(*) FROM users WHERE (' ' || roles || ' ') LIKE $1 AND NOT disabled")
                 .bind(pattern)
-                .fetch_one(&self.pool)
+                .fetch_one(self.db.reader())
                 .await?;
         Ok(count)
     }
@@ -128,8 +130,8 @@ impl Store {
         now: i64,
         revoke: Option<RevokeUser>,
     ) -> Result<(UserRow, Option<UserRevoked>), StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let updated = sqlx::query("UPDATE users SET roles = ?, updated_at = ? WHERE id = ?")
+        let mut tx = self.db.begin_serialized().await?;
+        let updated = sqlx::query("UPDATE users SET roles = $1, updated_at = $2 WHERE id = $3")
             .bind(encode_roles(roles))
             .bind(now)
             .bind(id)
@@ -140,7 +142,7 @@ impl Store {
         }
         ensure_an_admin_remains(&mut tx).await?;
         let revoked = match revoke {
-            Some(revoke) => Some(revoke_user_in(&mut tx, id, revoke, "roles changed").await?),
+            Some(revoke) => Some(revoke_user_in(&mut tx, self.backend(), id, revoke, "roles changed").await?),
             None => None,
         };
         let user = self.user_by_id_in(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
@@ -157,8 +159,8 @@ impl Store {
         revoke: RevokeUser,
         reason: &str,
     ) -> Result<(UserRow, UserRevoked), StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let revoked = revoke_user_in(&mut tx, id, revoke, reason).await?;
+        let mut tx = self.db.begin_serialized().await?;
+        let revoked = revoke_user_in(&mut tx, self.backend(), id, revoke, reason).await?;
         ensure_an_admin_remains(&mut tx).await?;
         let user = self.user_by_id_in(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
         tx.commit().await?;
@@ -166,8 +168,8 @@ impl Store {
     }
 
     pub async fn enable_user(&self, id: &str, now: i64) -> Result<UserRow, StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let updated = sqlx::query("UPDATE users SET disabled = FALSE, updated_at = ? WHERE id = ?")
+        let mut tx = self.db.begin_serialized().await?;
+        let updated = sqlx::query("UPDATE users SET disabled = FALSE, updated_at = $1 WHERE id = $2")
             .bind(now)
             .bind(id)
             .execute(&mut *tx)
@@ -183,10 +185,10 @@ impl Store {
     /// Up to `limit` users with usernames after `after`, in username order.
     pub async fn list_users(&self, after: &str, limit: u32) -> Result<Vec<UserRow>, StoreError> {
         let rows: Vec<Row> =
-            sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE username > ? ORDER BY username LIMIT ?"))
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE username > $1 ORDER BY username LIMIT $2"))
                 .bind(after)
                 .bind(i64::from(limit))
-                .fetch_all(&self.pool)
+                .fetch_all(self.db.reader())
                 .await?;
         rows.into_iter().map(decode).collect()
     }

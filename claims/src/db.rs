@@ -1,0 +1,259 @@
+//! One database handle for either backend, so each service's storage code is
+//! written once: SQLite (the embedded default, a file in the data dir) or
+//! PostgreSQL (a `postgres://` URL, shared by several instances).
+//!
+//! Both go through sqlx's `Any` driver. The SQL is the common subset: `$N`
+//! placeholders (sqlx's SQLite driver binds them by number), `RETURNING`,
+//! `ON CONFLICT`, integers, text and booleans. Each service keeps one
+//! migration directory per backend, with the same tables.
+//!
+//! Writes that must be totally ordered (the revocation log, admin changes)
+//! go through [`Db::begin_serialized`]: on SQLite every write already runs
+//! on one connection under `BEGIN IMMEDIATE`; on PostgreSQL the transaction
+//! first takes a transaction-scoped advisory lock, so such writes commit in
+//! the order their sequence numbers were drawn, on every instance.
+
+use std::{path::Path, time::Duration};
+
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::{Any, AnyPool, Transaction, any::AnyPoolOptions, migrate::Migrator};
+
+use crate::error::ApiError;
+
+/// How long a call waits for a connection before it is UNAVAILABLE: long
+/// enough to ride out a busy pool, short enough that a client sees an
+/// outage as an outage.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The advisory lock key that orders serialized writes on PostgreSQL
+/// ("authpair" in ASCII).
+const WRITE_LOCK: i64 = 0x6175_7468_7061_6972;
+
+/// Which database is behind a [`Db`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The migrations of one service, one directory per backend.
+#[derive(Debug, Clone, Copy)]
+pub struct Migrations {
+    pub sqlite: &'static Migrator,
+    pub postgres: &'static Migrator,
+}
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("already exists")]
+    Conflict,
+    #[error("not found")]
+    NotFound,
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("database error: {0}")]
+    Other(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            sqlx::Error::Database(db) if db.code().is_some_and(|code| is_outage_code(&code)) => {
+                StoreError::Unavailable(err)
+            }
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err),
+            _ => StoreError::Other(err),
+        }
+    }
+}
+
+/// PostgreSQL SQLSTATEs that mean "the server cannot serve now", not "your
+/// statement is wrong": connection exceptions (08), too many connections,
+/// shutting down or starting up (57P01-57P03), and SQLite's busy/locked.
+fn is_outage_code(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "53300" | "57P01" | "57P02" | "57P03" | "5" | "6")
+}
+
+/// Outages are UNAVAILABLE, everything else INTERNAL; the detail is logged,
+/// never sent. Callers map Conflict and NotFound to what they mean first.
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(e) => {
+                tracing::warn!(error = %e, "database unavailable");
+                ApiError::Unavailable
+            }
+            other => {
+                tracing::error!(error = %other, "database error");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+/// A service's database: a read pool and a write pool over one backend.
+#[derive(Debug, Clone)]
+pub struct Db {
+    backend: Backend,
+    /// Reads (and, on PostgreSQL, writes too).
+    reader: AnyPool,
+    /// Writes. On SQLite a single connection, so writes queue in the pool
+    /// (woken at once) instead of colliding in SQLite's busy handler.
+    writer: AnyPool,
+    url: SecretString,
+}
+
+impl Db {
+    /// Opens `url` (`postgres://…` or `sqlite:…`), or the SQLite file
+    /// `default_file` when there is none, and runs the backend's migrations.
+    pub async fn open(url: Option<&SecretString>, default_file: &Path, migrations: Migrations) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let url = match url {
+            Some(url) => url.clone(),
+            None => {
+                create_private_file(default_file)?;
+                SecretString::from(format!("sqlite://{}?mode=rwc", percent_encode_path(default_file)))
+            }
+        };
+        let backend = match url.expose_secret() {
+            u if u.starts_with("postgres://") || u.starts_with("postgresql://") => Backend::Postgres,
+            u if u.starts_with("sqlite:") => Backend::Sqlite,
+            _ => anyhow::bail!("the database URL must start with postgres://, postgresql:// or sqlite:"),
+        };
+        let (reader, writer) = match backend {
+            Backend::Sqlite => {
+                let reader = sqlite_pool(8).connect(url.expose_secret()).await?;
+                let writer = sqlite_pool(1).connect(url.expose_secret()).await?;
+                (reader, writer)
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect(url.expose_secret())
+                    .await?;
+                (pool.clone(), pool)
+            }
+        };
+        // Several instances may start at once: sqlx's migrator takes a lock
+        // on PostgreSQL, and SQLite has the one writer.
+        let migrator = match backend {
+            Backend::Sqlite => migrations.sqlite,
+            Backend::Postgres => migrations.postgres,
+        };
+        migrator.run(&writer).await?;
+        Ok(Self { backend, reader, writer, url })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL it was opened with (it may hold a password).
+    pub fn url(&self) -> &SecretString {
+        &self.url
+    }
+
+    pub fn reader(&self) -> &AnyPool {
+        &self.reader
+    }
+
+    pub fn writer(&self) -> &AnyPool {
+        &self.writer
+    }
+
+    /// A write transaction. Row locks order concurrent writers of the same
+    /// rows on PostgreSQL; SQLite takes its write lock at once.
+    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.writer.begin().await,
+        }
+    }
+
+    /// A write transaction ordered against every other serialized one, on
+    /// every instance, until it commits or rolls back.
+    pub async fn begin_serialized(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        let mut tx = self.begin_write().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK).execute(&mut *tx).await?;
+        }
+        Ok(tx)
+    }
+
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+fn sqlite_pool(connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn)))
+}
+
+/// WAL lets readers run beside the writer; NORMAL sync is durable across
+/// process crashes in WAL mode; a busy writer is waited for, not failed.
+async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    for pragma in [
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA synchronous = NORMAL",
+        "PRAGMA foreign_keys = ON",
+        "PRAGMA busy_timeout = 5000",
+    ] {
+        sqlx::query(pragma).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The path as a URL path: everything but unreserved bytes and `/` escaped,
+/// so a `?`, `#` or `%` in a directory name stays part of the path.
+fn percent_encode_path(path: &Path) -> String {
+    let mut out = String::new();
+    for byte in path.to_string_lossy().bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'/' | b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The SQLite file may hold private keys: create it owner-only (SQLite
+/// gives its -wal and -shm files the same mode).
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_with_url_characters_stay_paths() {
+        assert_eq!(percent_encode_path(Path::new("/tmp/a b?c#d%e/auth.db")), "/tmp/a%20b%3Fc%23d%25e/auth.db");
+    }
+
+    #[test]
+    fn connection_failures_are_outages_and_statement_errors_are_not() {
+        assert!(matches!(StoreError::from(sqlx::Error::PoolTimedOut), StoreError::Unavailable(_)));
+        assert!(is_outage_code("08006") && is_outage_code("57P01") && !is_outage_code("42P01"));
+        assert!(matches!(StoreError::from(sqlx::Error::ColumnNotFound("x".into())), StoreError::Other(_)));
+    }
+}

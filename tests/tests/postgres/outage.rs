@@ -1,0 +1,66 @@
+//! PostgreSQL unreachable. The auth service reaches PostgreSQL through
+//! the harness's TCP proxy, which cuts and restores the link; the machine's
+//! PostgreSQL itself is never stopped.
+
+use authpair_proto::{
+    auth::v1::{LoginRequest, RefreshRequest},
+    resource::v1::GetMyProfileRequest,
+};
+use authpair_tests::{POSTGRES_ADDR, Proxy, TestApp, TestResult, bearer, reason};
+use secrecy::{ExposeSecret, SecretString};
+use tonic::{Code, Status};
+
+#[track_caller]
+fn assert_unavailable<T: std::fmt::Debug>(result: Result<T, Status>) {
+    match result {
+        Ok(v) => panic!("expected UNAVAILABLE, got OK {v:?}"),
+        Err(status) => {
+            assert_eq!((status.code(), status.message()), (Code::Unavailable, "service temporarily unavailable"));
+            assert_eq!(reason(&status), None, "an outage carries no auth reason: {status:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn r_02_login_and_refresh_are_unavailable_while_postgres_is_cut_never_count_as_failures_and_recover() -> TestResult
+{
+    let proxy = Proxy::start(POSTGRES_ADDR.parse()?).await?;
+    let app = TestApp::spawn_with(
+        |auth| {
+            // Through the proxy. Two counted failures would delay the
+            // account, so failures counted during the outage would show.
+            let url =
+                auth.database_url.as_ref().map(|u| u.expose_secret().replace(POSTGRES_ADDR, &proxy.addr.to_string()));
+            auth.database_url = url.map(SecretString::from);
+            auth.throttle.free_failures = 2;
+        },
+        |_| {},
+    )
+    .await?;
+    app.create_user("oli", "oli-password", &[]).await?;
+    let session = app.login("oli", "oli-password").await?;
+
+    proxy.cut();
+    for password in ["oli-password", "wrong-password", "oli-password", "wrong-password"] {
+        assert_unavailable(app.login("oli", password).await);
+    }
+    assert_unavailable(app.login("nobody", "nobody-password").await);
+    let refresh = RefreshRequest { refresh_token: session.refresh_token.clone() };
+    assert_unavailable(app.auth.clone().refresh(refresh.clone()).await);
+    // Token checks on the resource service go on from memory.
+    let profile = app.resource.clone().get_my_profile(bearer(GetMyProfileRequest {}, &session.access_token)).await?;
+    assert_eq!(profile.into_inner().username, "oli");
+
+    proxy.restore();
+    // Back without a restart. None of the failed logins counted: a wrong
+    // password is an ordinary first failure, not a delay.
+    let wrong = app.login("oli", "wrong-password").await.err().ok_or("wrong password accepted")?;
+    assert_eq!((wrong.code(), wrong.message()), (Code::Unauthenticated, "invalid credentials"));
+    assert_eq!(reason(&wrong).as_deref(), Some("INVALID_CREDENTIALS"));
+    let request = LoginRequest { username: "oli".into(), password: "oli-password".into() };
+    assert!(!app.auth.clone().login(request).await?.into_inner().access_token.is_empty());
+    // The refresh token the failed call presented was never consumed.
+    let refreshed = app.auth.clone().refresh(refresh).await?.into_inner();
+    assert!(!refreshed.access_token.is_empty());
+    Ok(())
+}
