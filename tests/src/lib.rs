@@ -552,3 +552,37 @@ async fn postgres_or_exit() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// A Redis key prefix of its own, so tests run in parallel; every key under
+/// it is deleted when this is dropped.
+#[derive(Debug)]
+pub struct RedisPrefix(pub String);
+
+impl RedisPrefix {
+    pub fn new() -> Self {
+        Self(format!("authpair-test:{}:", uuid::Uuid::new_v4()))
+    }
+}
+
+impl Default for RedisPrefix {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for RedisPrefix {
+    fn drop(&mut self) {
+        let cleanup = || -> redis::RedisResult<()> {
+            let mut connection = redis::Client::open("redis://127.0.0.1:6379")?.get_connection()?;
+            let keys: Vec<String> =
+                redis::Commands::scan_match(&mut connection, format!("{}*", self.0))?.collect::<Result<_, _>>()?;
+            if !keys.is_empty() {
+                redis::Commands::del::<_, ()>(&mut connection, keys)?;
+            }
+            Ok(())
+        };
+        if let Err(e) = cleanup() {
+            eprintln!("could not delete the test keys under {}: {e}", self.0);
+        }
+    }
+}

@@ -20,10 +20,10 @@ async fn a_free_users_search_quota_holds_across_two_resource_instances_sharing_r
     if !redis_or_skip("redis quota across instances").await? {
         return Ok(());
     }
-    let prefix = format!("authpair-test:{}:", uuid::Uuid::new_v4());
+    let prefix = authpair_tests::RedisPrefix::new();
     let shared = |r: &mut authpair_tests::ResourceConfig| {
         r.redis_url = Some("redis://127.0.0.1:6379".into());
-        r.redis_prefix = prefix.clone();
+        r.redis_prefix = prefix.0.clone();
         r.quota_free = 3;
     };
     let app = TestApp::spawn_with(|_| {}, shared).await?;
@@ -50,12 +50,12 @@ async fn r_03_with_redis_unreachable_quota_bound_calls_fail_closed_then_recover(
         return Ok(());
     }
     let proxy = Proxy::start("127.0.0.1:6379".parse()?).await?;
-    let prefix = format!("authpair-test:{}:", uuid::Uuid::new_v4());
+    let prefix = authpair_tests::RedisPrefix::new();
     let app = TestApp::spawn_with(
         |_| {},
         |r| {
             r.redis_url = Some(format!("redis://{}", proxy.addr));
-            r.redis_prefix = prefix.clone();
+            r.redis_prefix = prefix.0.clone();
         },
     )
     .await?;

@@ -11,10 +11,10 @@ async fn failures_on_one_auth_instance_throttle_the_account_on_another() -> Test
     if !redis_or_skip("shared login throttle").await? {
         return Ok(());
     }
-    let prefix = format!("authpair-test:{}:", uuid::Uuid::new_v4());
+    let prefix = authpair_tests::RedisPrefix::new();
     let shared = |a: &mut authpair_tests::AuthConfig| {
         a.redis_url = Some("redis://127.0.0.1:6379".into());
-        a.redis_prefix = prefix.clone();
+        a.redis_prefix = prefix.0.clone();
         a.throttle.free_failures = 2;
     };
     let app = TestApp::spawn_with(shared, |_| {}).await?;
