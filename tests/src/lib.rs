@@ -586,3 +586,84 @@ impl Drop for RedisPrefix {
         }
     }
 }
+
+/// A service running as its own process, from the real binary, killed
+/// (SIGKILL) when dropped. Readiness comes from its "listening" log line,
+/// which carries the address it bound (`--listen 127.0.0.1:0`): no sleeps.
+#[derive(Debug)]
+pub struct Process {
+    pub addr: SocketAddr,
+    child: std::process::Child,
+}
+
+impl Process {
+    /// Starts `binary` (auth-service or resource-service) with `args` and
+    /// environment `env`, and waits for its listening line.
+    pub async fn spawn(binary: &str, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new(binary_path(binary)?)
+            .args(args)
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        let stderr = child.stderr.take().ok_or_else(|| anyhow::anyhow!("no stderr"))?;
+        let (found, listening) = std::sync::mpsc::channel();
+        let marker = format!("{binary} listening");
+        let tail: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+        let lines = tail.clone();
+        // Reads every line to the end, so the child never blocks on a full
+        // pipe; keeps the last few to explain a failed start.
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut kept = lines.lock().unwrap_or_else(|p| p.into_inner());
+                if kept.len() == 20 {
+                    kept.remove(0);
+                }
+                kept.push(line.clone());
+                drop(kept);
+                if line.contains(&marker) {
+                    let addr = line.split("addr=").nth(1).and_then(|rest| rest.split_whitespace().next());
+                    let _ = found.send(addr.unwrap_or_default().to_owned());
+                }
+            }
+        });
+        let addr = tokio::task::spawn_blocking(move || listening.recv()).await?;
+        let addr = match addr {
+            Ok(addr) => addr.parse()?,
+            Err(_) => {
+                let status = child.wait()?;
+                let tail = tail.lock().unwrap_or_else(|p| p.into_inner()).join("\n");
+                anyhow::bail!("{binary} exited before listening ({status}):\n{tail}")
+            }
+        };
+        Ok(Self { addr, child })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// SIGKILL, like a crashed machine: nothing is flushed or closed.
+    pub fn kill(&mut self) -> std::io::Result<()> {
+        self.child.kill()?;
+        self.child.wait().map(drop)
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.kill();
+    }
+}
+
+/// The workspace binary `name`, in the target dir this test runs from.
+fn binary_path(name: &str) -> anyhow::Result<std::path::PathBuf> {
+    let exe = std::env::current_exe()?;
+    let target = exe.parent().and_then(Path::parent).ok_or_else(|| anyhow::anyhow!("no target dir"))?;
+    // Cargo builds it when needed and checks it is current otherwise, so a
+    // test never runs a stale binary.
+    let built = std::process::Command::new(env!("CARGO")).args(["build", "-p", name, "--bin", name]).status()?;
+    anyhow::ensure!(built.success(), "building {name} failed");
+    Ok(target.join(name))
+}

@@ -32,5 +32,6 @@ mod restart;
 #[path = "../it/service_accounts.rs"]
 mod service_accounts;
 
+mod multi_process;
 mod outage;
 mod shared_database;
