@@ -1,10 +1,10 @@
-//! PostgreSQL unreachable. The auth service reaches PostgreSQL through
-//! the harness's TCP proxy, which cuts and restores the link; the machine's
+//! PostgreSQL unreachable. A service reaches PostgreSQL through the
+//! harness's TCP proxy, which cuts and restores the link; the machine's
 //! PostgreSQL itself is never stopped.
 
 use authpair_proto::{
     auth::v1::{LoginRequest, RefreshRequest},
-    resource::v1::GetMyProfileRequest,
+    resource::v1::{CreateDocumentRequest, GetDocumentRequest, GetMyProfileRequest},
 };
 use authpair_tests::{POSTGRES_ADDR, Proxy, TestApp, TestResult, bearer, reason};
 use secrecy::{ExposeSecret, SecretString};
@@ -62,5 +62,42 @@ async fn r_02_login_and_refresh_are_unavailable_while_postgres_is_cut_never_coun
     // The refresh token the failed call presented was never consumed.
     let refreshed = app.auth.clone().refresh(refresh).await?.into_inner();
     assert!(!refreshed.access_token.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn r_02_with_its_database_cut_the_resource_service_still_checks_tokens_and_documents_recover() -> TestResult {
+    let proxy = Proxy::start(POSTGRES_ADDR.parse()?).await?;
+    let app = TestApp::spawn_with(
+        |_| {},
+        |resource| {
+            let url = resource
+                .database_url
+                .as_ref()
+                .map(|u| u.expose_secret().replace(POSTGRES_ADDR, &proxy.addr.to_string()));
+            resource.database_url = url.map(SecretString::from);
+        },
+    )
+    .await?;
+    let (_, token) = app.user_with_token("rae", &["editor"]).await?;
+    let create = || bearer(CreateDocumentRequest { title: "notes".into(), body: "kept".into() }, &token);
+    let created = app.resource.clone().create_document(create()).await?.into_inner();
+
+    proxy.cut();
+    assert_unavailable(app.resource.clone().create_document(create()).await);
+    let get = || bearer(GetDocumentRequest { id: created.id.clone() }, &token);
+    assert_unavailable(app.resource.clone().get_document(get()).await);
+    // Authentication and authorization need no database: a missing token is
+    // still UNAUTHENTICATED, and a valid one still reaches handlers that
+    // need none.
+    let profile = app.resource.clone().get_my_profile(bearer(GetMyProfileRequest {}, &token)).await?;
+    assert_eq!(profile.into_inner().username, "rae");
+    let anonymous = app.resource.clone().get_document(GetDocumentRequest { id: created.id.clone() }).await;
+    assert_eq!(anonymous.err().map(|s| s.code()), Some(Code::Unauthenticated));
+
+    proxy.restore();
+    let document = app.resource.clone().get_document(get()).await?.into_inner();
+    assert_eq!(document.body, "kept");
+    app.resource.clone().create_document(create()).await?;
     Ok(())
 }
