@@ -93,8 +93,9 @@ pub struct Config {
 
     /// Redis to share the login-throttle counts between instances; unset:
     /// each instance counts on its own.
-    #[arg(long, env = "AUTH_REDIS_URL")]
-    pub redis_url: Option<String>,
+    /// A secret: it may hold a password.
+    #[arg(long, env = "AUTH_REDIS_URL", hide_env_values = true, value_parser = parse_secret)]
+    pub redis_url: Option<SecretString>,
 
     /// Prefix of every Redis key this service writes.
     #[arg(long, env = "AUTH_REDIS_PREFIX", default_value = "authpair:")]

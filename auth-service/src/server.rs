@@ -85,9 +85,14 @@ pub async fn serve(
     let quotas = QuotaGate::layer(policy, None);
     let (config_throttle, config_proxies) = (config.throttle, config.trusted_proxies.clone());
     let throttle = match &config.redis_url {
-        Some(url) => crate::throttle::Throttle::shared(config_throttle, config_proxies, url, &config.redis_prefix)
-            .await
-            .context("connecting to Redis for login throttling")?,
+        Some(url) => crate::throttle::Throttle::shared(
+            config_throttle,
+            config_proxies,
+            url.expose_secret(),
+            &config.redis_prefix,
+        )
+        .await
+        .context("connecting to Redis for login throttling")?,
         None => crate::throttle::Throttle::new(config_throttle, config_proxies)?,
     };
     let state = Arc::new(AuthState {

@@ -61,8 +61,9 @@ pub struct Config {
 
     /// Redis for quotas shared by all instances; unset: each instance
     /// counts on its own.
-    #[arg(long, env = "RESOURCE_REDIS_URL")]
-    pub redis_url: Option<String>,
+    /// A secret: it may hold a password.
+    #[arg(long, env = "RESOURCE_REDIS_URL", hide_env_values = true, value_parser = parse_secret)]
+    pub redis_url: Option<SecretString>,
 
     /// Prefix of every Redis key this service writes.
     #[arg(long, env = "RESOURCE_REDIS_PREFIX", default_value = "authpair:")]

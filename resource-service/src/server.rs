@@ -17,6 +17,7 @@ use authpair_claims::{
 use authpair_proto::{
     auth::v1::auth_service_client::AuthServiceClient, resource::v1::resource_service_server::ResourceServiceServer,
 };
+use secrecy::ExposeSecret as _;
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
 use tower::Layer as _;
@@ -63,9 +64,15 @@ pub async fn serve(
     let local_quotas = LocalQuotas::new(config.quota_free, config.quota_pro, config.quota_window)?;
     let quotas: Arc<dyn QuotaLimiter> = match &config.redis_url {
         Some(url) => Arc::new(
-            RedisQuotas::connect(url, &config.redis_prefix, config.quota_free, config.quota_pro, config.quota_window)
-                .await
-                .context("connecting to Redis for quotas")?,
+            RedisQuotas::connect(
+                url.expose_secret(),
+                &config.redis_prefix,
+                config.quota_free,
+                config.quota_pro,
+                config.quota_window,
+            )
+            .await
+            .context("connecting to Redis for quotas")?,
         ),
         None => local_quotas.clone(),
     };

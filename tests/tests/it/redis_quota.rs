@@ -54,7 +54,7 @@ async fn r_03_with_redis_unreachable_quota_bound_calls_fail_closed_then_recover(
     let app = TestApp::spawn_with(
         |_| {},
         |r| {
-            r.redis_url = Some(format!("redis://{}", proxy.addr));
+            r.redis_url = Some(format!("redis://{}", proxy.addr).into());
             r.redis_prefix = prefix.0.clone();
         },
     )
