@@ -659,11 +659,22 @@ impl Drop for Process {
 
 /// The workspace binary `name`, in the target dir this test runs from.
 fn binary_path(name: &str) -> anyhow::Result<std::path::PathBuf> {
+    // `cargo test --workspace` builds both services' binaries (each has an
+    // integration test that runs it). Asking the same command again, with
+    // the same feature set, is a no-op when they are current and rebuilds
+    // them when not, so a test never runs a stale binary. Once per process.
+    static BUILT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let status = std::process::Command::new(env!("CARGO"))
+                .args(["test", "--workspace", "--no-run", "--quiet"])
+                .status()
+                .map_err(|e| e.to_string())?;
+            if status.success() { Ok(()) } else { Err(format!("building the workspace failed: {status}")) }
+        })
+        .clone()
+        .map_err(anyhow::Error::msg)?;
     let exe = std::env::current_exe()?;
     let target = exe.parent().and_then(Path::parent).ok_or_else(|| anyhow::anyhow!("no target dir"))?;
-    // Cargo builds it when needed and checks it is current otherwise, so a
-    // test never runs a stale binary.
-    let built = std::process::Command::new(env!("CARGO")).args(["build", "-p", name, "--bin", name]).status()?;
-    anyhow::ensure!(built.success(), "building {name} failed");
     Ok(target.join(name))
 }
