@@ -16,7 +16,7 @@ pub struct Config {
     #[arg(long, env = "AUTH_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
 
-    /// Directory for the SQLite database and the signing key.
+    /// Directory for the SQLite database (used unless --database-url is set).
     #[arg(long, env = "AUTH_DATA_DIR", default_value = "data/auth")]
     pub data_dir: PathBuf,
 

@@ -10,7 +10,7 @@
 //!   changes) and reports health from its freshness.
 //! - `api`: the `ResourceService` handlers; `documents`: their rules (input
 //!   limits, ownership, the existence rule, pagination).
-//! - `store`: documents in SQLite via sqlx.
+//! - `store`: documents via sqlx, in SQLite (default) or PostgreSQL.
 //! - `quota`: per-plan quotas in this process (governor's GCRA);
 //!   `redis_quota`: the same, shared by all instances through Redis.
 

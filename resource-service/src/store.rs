@@ -1,5 +1,6 @@
 //! The resource service's own database: documents, through sqlx with
-//! embedded migrations, SQLite by default. Callers see only [`Store`].
+//! embedded migrations, SQLite by default or PostgreSQL shared by several
+//! instances ([`authpair_claims::db`]). Callers see only [`Store`].
 
 use std::path::Path;
 
