@@ -1,9 +1,7 @@
 //! The revocation log, and the writes that revoke: a user's sessions and
 //! token line, a refresh family, a single access token.
 
-use authpair_claims::Revocation;
-
-use authpair_claims::db::Backend;
+use authpair_claims::{Revocation, db::Backend};
 
 use super::{Store, StoreError};
 
