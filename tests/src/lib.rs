@@ -227,7 +227,6 @@ impl TestApp {
             Some(auth_service::BootstrapServiceAccount::new(RESOURCE_CLIENT_ID, RESOURCE_CLIENT_SECRET));
         let mut schemas = Vec::new();
         if Backend::of_this_binary() == Backend::Postgres {
-            postgres_or_exit().await?;
             schemas = vec![PgSchema::create("auth").await?, PgSchema::create("resource").await?];
             auth_config.database_url = Some(schemas[0].url());
         }
@@ -489,7 +488,10 @@ pub struct PgSchema {
 }
 
 impl PgSchema {
+    /// Without PostgreSQL (and outside CI) the test binary says it skipped
+    /// and exits cleanly: everything that needs a schema needs the server.
     pub async fn create(label: &str) -> anyhow::Result<Self> {
+        postgres_or_exit().await?;
         let name = format!("t_{}_{label}", uuid::Uuid::new_v4().simple());
         let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(POSTGRES_URL).await?;
         sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&mut db).await?;
@@ -546,6 +548,7 @@ pub async fn postgres_or_skip(test: &str) -> anyhow::Result<bool> {
 
 /// For the `postgres` binary, where every test needs PostgreSQL: without
 /// it (and outside CI) the whole binary says it skipped and exits cleanly.
+/// Each check is a fresh connection attempt, so it costs a round trip.
 async fn postgres_or_exit() -> anyhow::Result<()> {
     if !postgres_or_skip("the PostgreSQL suite").await? {
         std::process::exit(0);
