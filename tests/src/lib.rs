@@ -438,6 +438,11 @@ impl Drop for Proxy {
     }
 }
 
+/// `url` (a PostgreSQL URL of [`PgSchema`]) routed through `proxy`.
+pub fn through_proxy(url: &SecretString, proxy: &Proxy) -> SecretString {
+    SecretString::from(url.expose_secret().replace(POSTGRES_ADDR, &proxy.addr.to_string()))
+}
+
 /// Whether the machine's Redis at 127.0.0.1:6379 answers. Under CI=true a
 /// missing Redis is an error; elsewhere the caller skips, saying so.
 pub async fn redis_or_skip(test: &str) -> anyhow::Result<bool> {

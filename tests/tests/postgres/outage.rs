@@ -6,8 +6,7 @@ use authpair_proto::{
     auth::v1::{LoginRequest, RefreshRequest},
     resource::v1::{CreateDocumentRequest, GetDocumentRequest, GetMyProfileRequest},
 };
-use authpair_tests::{POSTGRES_ADDR, Proxy, TestApp, TestResult, bearer, reason};
-use secrecy::{ExposeSecret, SecretString};
+use authpair_tests::{POSTGRES_ADDR, Proxy, TestApp, TestResult, bearer, reason, through_proxy};
 use tonic::{Code, Status};
 
 #[track_caller]
@@ -29,9 +28,7 @@ async fn r_02_login_and_refresh_are_unavailable_while_postgres_is_cut_never_coun
         |auth| {
             // Through the proxy. Two counted failures would delay the
             // account, so failures counted during the outage would show.
-            let url =
-                auth.database_url.as_ref().map(|u| u.expose_secret().replace(POSTGRES_ADDR, &proxy.addr.to_string()));
-            auth.database_url = url.map(SecretString::from);
+            auth.database_url = auth.database_url.as_ref().map(|url| through_proxy(url, &proxy));
             auth.throttle.free_failures = 2;
         },
         |_| {},
@@ -71,11 +68,7 @@ async fn r_02_with_its_database_cut_the_resource_service_still_checks_tokens_and
     let app = TestApp::spawn_with(
         |_| {},
         |resource| {
-            let url = resource
-                .database_url
-                .as_ref()
-                .map(|u| u.expose_secret().replace(POSTGRES_ADDR, &proxy.addr.to_string()));
-            resource.database_url = url.map(SecretString::from);
+            resource.database_url = resource.database_url.as_ref().map(|url| through_proxy(url, &proxy));
         },
     )
     .await?;
