@@ -74,9 +74,13 @@ impl Server {
         format!("http://{}", self.addr)
     }
 
-    /// Waits until it serves; if it stopped instead, says why.
+    /// Waits until it serves; if it stopped instead, says why. A service
+    /// that never gets ready (say, a resource service whose auth service
+    /// refuses its credentials) fails the test after 30 s, not never.
     pub async fn wait_until_serving(mut self) -> anyhow::Result<Self> {
-        match wait_until_serving(self.addr).await {
+        let ready = tokio::time::timeout(std::time::Duration::from_secs(30), wait_until_serving(self.addr));
+        let ready = ready.await.unwrap_or_else(|_| Err(anyhow::anyhow!("{} not SERVING after 30 s", self.addr)));
+        match ready {
             Ok(()) => Ok(self),
             Err(e) if self.task.is_finished() => match (&mut self.task).await {
                 Ok(Err(serve)) => Err(serve.context("the service failed to start")),

@@ -34,4 +34,5 @@ mod service_accounts;
 
 mod multi_process;
 mod outage;
+mod schema_parity;
 mod shared_database;
