@@ -501,8 +501,11 @@ impl PgSchema {
     /// and exits cleanly: everything that needs a schema needs the server.
     pub async fn create(label: &str) -> anyhow::Result<Self> {
         postgres_or_exit().await?;
-        let name = format!("t_{}_{label}", uuid::Uuid::new_v4().simple());
+        // The creation time is in the name, so schemas a killed test run
+        // could not drop are swept by a later one.
+        let name = format!("t_{}_{}_{label}", now(), uuid::Uuid::new_v4().simple());
         let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(POSTGRES_URL).await?;
+        sweep_abandoned_schemas(&mut db).await?;
         sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&mut db).await?;
         Ok(Self { name })
     }
@@ -516,6 +519,20 @@ impl PgSchema {
     pub fn url_at(&self, addr: impl std::fmt::Display) -> SecretString {
         SecretString::from(format!("postgres://postgres@{addr}/test?options=-c%20search_path%3D{}", self.name))
     }
+}
+
+/// Drops test schemas created over an hour ago: no test runs that long, so
+/// they were left by a run that was killed before its Drop ran.
+async fn sweep_abandoned_schemas(db: &mut sqlx::PgConnection) -> anyhow::Result<()> {
+    let names: Vec<(String,)> =
+        sqlx::query_as("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 't\\_%'").fetch_all(&mut *db).await?;
+    for (name,) in names {
+        let created = name.split('_').nth(1).and_then(|t| t.parse::<i64>().ok());
+        if created.is_some_and(|t| t < now() - 3600) {
+            sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).execute(&mut *db).await?;
+        }
+    }
+    Ok(())
 }
 
 impl Drop for PgSchema {
