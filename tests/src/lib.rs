@@ -382,6 +382,24 @@ pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
+/// A user reference by username, for admin requests.
+pub fn by_name(name: &str) -> Option<authpair_proto::auth::v1::UserRef> {
+    use authpair_proto::auth::v1::{UserRef, user_ref};
+    Some(UserRef { user: Some(user_ref::User::Username(name.into())) })
+}
+
+/// Asserts the one answer every refused refresh gets, whatever the cause
+/// (unknown, reused, revoked, expired), so a refusal reveals nothing.
+#[track_caller]
+pub fn assert_refresh_refused<T: std::fmt::Debug>(result: Result<T, Status>) {
+    match result {
+        Ok(v) => panic!("expected refresh refused, got OK {v:?}"),
+        Err(status) => {
+            assert_eq!((status.code(), status.message()), (tonic::Code::Unauthenticated, "invalid refresh token"));
+        }
+    }
+}
+
 /// The `google.rpc.ErrorInfo` reason of a status, if any.
 pub fn reason(status: &Status) -> Option<String> {
     use tonic_types::StatusExt;

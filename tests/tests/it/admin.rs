@@ -1,8 +1,8 @@
 //! The admin API: bad input gets a clear INVALID_ARGUMENT, ALREADY_EXISTS,
 //! NOT_FOUND or FAILED_PRECONDITION, and the service keeps serving.
 
-use authpair_proto::auth::v1::{CreateUserRequest, ListUsersRequest, SetUserRolesRequest, UserRef, user_ref};
-use authpair_tests::{ADMIN_USERNAME, TestApp, TestResult, bearer};
+use authpair_proto::auth::v1::{CreateUserRequest, ListUsersRequest, SetUserRolesRequest};
+use authpair_tests::{ADMIN_USERNAME, TestApp, TestResult, bearer, by_name};
 use tonic::Code;
 
 fn create(username: &str, password: &str, roles: &[&str], plan: &str) -> CreateUserRequest {
@@ -74,7 +74,6 @@ async fn set_user_roles_reports_unknown_users_and_protects_the_last_admin() -> T
     let app = TestApp::spawn().await?;
     let token = app.admin_token().await?;
     let mut admin = app.admin.clone();
-    let by_name = |name: &str| Some(UserRef { user: Some(user_ref::User::Username(name.into())) });
 
     let missing = SetUserRolesRequest { user: by_name("ghost"), roles: vec!["viewer".into()] };
     let status = admin.set_user_roles(bearer(missing, &token)).await.err().ok_or("ghost found")?;

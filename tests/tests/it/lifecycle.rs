@@ -6,20 +6,17 @@ use std::time::{Duration, Instant};
 use authpair_proto::{
     auth::v1::{
         DisableUserRequest, EnableUserRequest, GetJwksRequest, ListUsersRequest, LogoutRequest, RefreshRequest,
-        RevokeUserSessionsRequest, RotateSigningKeyRequest, SetUserRolesRequest, TokenResponse, UserRef,
-        WatchRevocationsRequest, user_ref,
+        RevokeUserSessionsRequest, RotateSigningKeyRequest, SetUserRolesRequest, TokenResponse,
+        WatchRevocationsRequest,
     },
     resource::v1::{GetAdminDashboardRequest, GetMyProfileRequest, GetStatusRequest},
 };
 use authpair_tests::{
-    ServingStatus, TestApp, TestResult, bearer, reason, resource_config, start_auth_at, start_resource, wait_for_health,
+    ServingStatus, TestApp, TestResult, assert_refresh_refused, bearer, by_name, reason, resource_config,
+    start_auth_at, start_resource, wait_for_health,
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use tonic::{Code, Status};
-
-fn by_name(name: &str) -> Option<UserRef> {
-    Some(UserRef { user: Some(user_ref::User::Username(name.into())) })
-}
 
 async fn profile(app: &TestApp, token: &str) -> Result<String, Status> {
     Ok(app.resource.clone().get_my_profile(bearer(GetMyProfileRequest {}, token)).await?.into_inner().subject)
@@ -36,16 +33,6 @@ fn assert_revoked<T: std::fmt::Debug>(result: Result<T, Status>) {
         Err(status) => {
             assert_eq!((status.code(), status.message()), (Code::Unauthenticated, "token revoked"), "{status:?}");
             assert_eq!(reason(&status).as_deref(), Some("TOKEN_REVOKED"));
-        }
-    }
-}
-
-#[track_caller]
-fn assert_refresh_refused<T: std::fmt::Debug>(result: Result<T, Status>) {
-    match result {
-        Ok(v) => panic!("expected refresh refused, got OK {v:?}"),
-        Err(status) => {
-            assert_eq!((status.code(), status.message()), (Code::Unauthenticated, "invalid refresh token"));
         }
     }
 }

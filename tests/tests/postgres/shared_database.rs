@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 use authpair_proto::{
     auth::v1::{
         GetJwksRequest, LogoutRequest, RefreshRequest, RevokeUserSessionsRequest, RotateSigningKeyRequest,
-        SetUserRolesRequest, TokenResponse, UserRef, admin_service_client::AdminServiceClient,
-        auth_service_client::AuthServiceClient, user_ref,
+        SetUserRolesRequest, TokenResponse, admin_service_client::AdminServiceClient,
+        auth_service_client::AuthServiceClient,
     },
     resource::v1::{GetAdminDashboardRequest, GetMyProfileRequest, resource_service_client::ResourceServiceClient},
 };
 use authpair_tests::{
-    AuthConfig, PgSchema, Server, TestApp, TestResult, bearer, channel, reason, resource_config, start_auth,
-    start_resource,
+    AuthConfig, PgSchema, Server, TestApp, TestResult, assert_refresh_refused, bearer, by_name, channel, reason,
+    resource_config, start_auth, start_resource,
 };
 use tonic::{Code, Status, transport::Channel};
 
@@ -65,20 +65,6 @@ impl TwoInstances {
 
 async fn refresh(auth: &AuthServiceClient<Channel>, token: &str) -> Result<TokenResponse, Status> {
     Ok(auth.clone().refresh(RefreshRequest { refresh_token: token.into() }).await?.into_inner())
-}
-
-fn by_name(name: &str) -> Option<UserRef> {
-    Some(UserRef { user: Some(user_ref::User::Username(name.into())) })
-}
-
-#[track_caller]
-fn assert_refresh_refused<T: std::fmt::Debug>(result: Result<T, Status>) {
-    match result {
-        Ok(v) => panic!("expected refresh refused, got OK {v:?}"),
-        Err(status) => {
-            assert_eq!((status.code(), status.message()), (Code::Unauthenticated, "invalid refresh token"));
-        }
-    }
 }
 
 #[tokio::test]
