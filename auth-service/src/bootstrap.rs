@@ -35,6 +35,12 @@ pub async fn ensure_admin(state: &AuthState) -> anyhow::Result<()> {
     input::new_username(&admin.username).map_err(|e| anyhow::anyhow!("AUTH_BOOTSTRAP_ADMIN: {e}"))?;
     input::new_password(admin.password()).map_err(|e| anyhow::anyhow!("AUTH_BOOTSTRAP_ADMIN: {e}"))?;
     if let Some(existing) = state.store.user_by_username(&admin.username).await? {
+        // Instances starting together on one new database: another one
+        // created this admin between our count and this lookup.
+        if existing.roles.contains(&Role::Admin) && !existing.disabled {
+            tracing::info!("another instance created the first admin");
+            return Ok(());
+        }
         anyhow::bail!(
             "no admin exists, and the bootstrap username {:?} belongs to a non-admin user ({}); \
              choose another AUTH_BOOTSTRAP_ADMIN username",
