@@ -5,11 +5,20 @@ use authpair_proto::auth::v1::{
     CreateServiceAccountRequest, CreateUserRequest, IssueServiceTokenRequest, LoginRequest, TokenResponse,
     admin_service_client::AdminServiceClient, auth_service_client::AuthServiceClient,
 };
-use tonic::{Code, Request, metadata::MetadataValue, transport::Channel};
+use tonic::{
+    Code, Request,
+    metadata::{Ascii, MetadataValue},
+    transport::Channel,
+};
+
+/// The `authorization` value for `token`.
+pub fn authorization(token: &str) -> anyhow::Result<MetadataValue<Ascii>> {
+    Ok(MetadataValue::try_from(format!("Bearer {token}"))?)
+}
 
 pub fn bearer<T>(message: T, token: &str) -> anyhow::Result<Request<T>> {
     let mut request = Request::new(message);
-    request.metadata_mut().insert("authorization", MetadataValue::try_from(format!("Bearer {token}"))?);
+    request.metadata_mut().insert("authorization", authorization(token)?);
     Ok(request)
 }
 
