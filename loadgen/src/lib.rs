@@ -3,7 +3,11 @@
 //!
 //! - [`Options`]: what to run (mode, concurrency, duration or count).
 //! - `setup`: logs in or prepares tokens for a mode before the clock starts.
-//! - `run`: the workers and the measurement.
+//! - `drive`: what one call does, and the workers that make calls back to
+//!   back.
+//! - `run`: each mode's measurement; `compare`: the alternating one.
+//! - `cpu`: CPU time of the load tool and, with `--server-pid`, of the
+//!   server, over the timed window.
 //! - [`Report`]: the result, as text or JSON; [`Report::unexpected`] lists
 //!   the calls whose status the mode does not expect (the binary exits
 //!   non-zero on any).
@@ -18,16 +22,24 @@
 //! - `mixed`: calls with one token while a side loop logs in, refreshes,
 //!   revokes (Logout) and measures how long until the resource service
 //!   rejects the revoked token.
+//! - `compare`: public GetStatus and GetMyProfile with one reused token in
+//!   alternating slices (`--slice-ms`), so both see the same machine; gives
+//!   issue 7's ratios 1 and 3 from one run.
 //! - `enumeration`: one login at a time, alternating an unknown username and
 //!   a known one with a wrong password (`--requests` pairs, default 300), and
 //!   compares their medians: the timing side channel of EN-02.
 
+mod compare;
+mod cpu;
+mod drive;
 mod report;
 mod run;
 mod setup;
 
 use std::time::Duration;
 
+pub use compare::{Comparison, Side};
+pub use cpu::CpuUse;
 pub use report::{LatencySummary, Report};
 pub use run::run;
 
@@ -41,6 +53,7 @@ pub enum Mode {
     Login,
     Mixed,
     Enumeration,
+    Compare,
 }
 
 #[derive(Debug, Clone, clap::Parser)]
@@ -75,10 +88,17 @@ pub struct Options {
     /// Tokens prepared for `fresh` mode.
     #[arg(long, default_value = "50000")]
     pub fresh_tokens: usize,
+    /// `compare` mode: the length of each slice, in milliseconds.
+    #[arg(long, default_value = "1000")]
+    pub slice_ms: u64,
     /// Wait up to this many seconds for both services to report SERVING
     /// before starting.
     #[arg(long, default_value = "0")]
     pub wait_secs: u64,
+    /// The server's process id, on this machine: report its CPU time per
+    /// call over the timed window (Linux; read from /proc).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
     /// Write the report as JSON to this file too.
     #[arg(long)]
     pub json: Option<std::path::PathBuf>,

@@ -4,7 +4,7 @@ use std::{collections::BTreeMap, fmt, time::Duration};
 
 use serde::Serialize;
 
-use crate::Mode;
+use crate::{Mode, compare::Comparison, cpu::CpuUse};
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct LatencySummary {
@@ -44,6 +44,9 @@ pub struct Report {
     pub statuses: BTreeMap<String, u64>,
     /// Statuses this mode does not expect, with counts; non-empty fails the run.
     pub unexpected: BTreeMap<String, u64>,
+    /// CPU used during the timed window (Linux).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuUse>,
     /// `login` mode: Refresh and GetJwks latency while logins run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub side_calls: Option<LatencySummary>,
@@ -55,6 +58,9 @@ pub struct Report {
     /// includes the probe's own queueing at the server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revocation_observed: Option<LatencySummary>,
+    /// `compare` mode: both sides and their ratios.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
     /// `enumeration` mode: unknown user vs wrong password.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enumeration: Option<Enumeration>,
@@ -81,10 +87,12 @@ impl Report {
             latency: LatencySummary::default(),
             statuses: BTreeMap::new(),
             unexpected: BTreeMap::new(),
+            cpu: None,
             side_calls: None,
             revocation_propagation: None,
             revocation_observed: None,
             enumeration: None,
+            comparison: None,
         }
     }
 }
@@ -106,6 +114,13 @@ impl fmt::Display for Report {
         for (code, count) in &self.statuses {
             writeln!(f, "  {code}: {count}")?;
         }
+        if let Some(cpu) = &self.cpu {
+            write!(f, "  cpu: load tool {:.2} cores, {:.2} µs/call", cpu.load_cores, cpu.load_us_per_call)?;
+            if let (Some(cores), Some(per_call)) = (cpu.server_cores, cpu.server_us_per_call) {
+                write!(f, "; server {cores:.2} cores, {per_call:.2} µs/call")?;
+            }
+            writeln!(f)?;
+        }
         if let Some(side) = &self.side_calls {
             writeln!(
                 f,
@@ -126,6 +141,29 @@ impl fmt::Display for Report {
                 "  unknown user p50 {:.3} ms, wrong password p50 {:.3} ms: median gap {:.3} ms",
                 e.unknown_user.p50_ms, e.wrong_password.p50_ms, e.median_gap_ms
             )?;
+        }
+        if let Some(c) = &self.comparison {
+            for side in [&c.public, &c.reuse] {
+                let l = &side.latency;
+                write!(
+                    f,
+                    "  {}: {} calls, {:.0} calls/s, p50 {:.3} ms, p99 {:.3} ms",
+                    side.method, side.calls, side.calls_per_sec, l.p50_ms, l.p99_ms
+                )?;
+                if let Some(us) = side.cpu.as_ref().and_then(|c| c.server_us_per_call) {
+                    write!(f, ", server {us:.2} µs/call")?;
+                }
+                writeln!(f)?;
+            }
+            write!(
+                f,
+                "  {} pairs of {} ms slices: reuse/public throughput {:.3} (median pair {:.3}), p99 {:.3}",
+                c.pairs, c.slice_ms, c.throughput_ratio, c.median_pair_ratio, c.p99_ratio
+            )?;
+            if let Some(r) = c.server_cost_ratio {
+                write!(f, ", server cost public/reuse {r:.3}")?;
+            }
+            writeln!(f)?;
         }
         for (code, count) in &self.unexpected {
             writeln!(f, "  UNEXPECTED {code}: {count}")?;

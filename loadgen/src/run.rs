@@ -3,96 +3,22 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, AtomicUsize, Ordering},
-    },
+    sync::{Arc, atomic::AtomicU64},
     time::{Duration, Instant},
 };
 
 use authpair_proto::{
     auth::v1::{GetJwksRequest, LogoutRequest, RefreshRequest, auth_service_client::AuthServiceClient},
-    resource::v1::{GetMyProfileRequest, GetStatusRequest, resource_service_client::ResourceServiceClient},
+    resource::v1::{GetMyProfileRequest, resource_service_client::ResourceServiceClient},
 };
-use tonic::{
-    Code, Request,
-    metadata::{Ascii, MetadataValue},
-    transport::Channel,
-};
+use tonic::{Code, transport::Channel};
 
 use crate::{
     LatencySummary, Mode, Options, Report,
+    cpu::CpuClock,
+    drive::{Call, connect, drive},
     setup::{self, bearer},
 };
-
-/// What one worker call does.
-#[derive(Clone)]
-enum Call {
-    Status,
-    /// Each token's `authorization` value, built once before the clock
-    /// starts: a clone per call is a reference count, not a copy.
-    Profile {
-        tokens: Arc<Vec<MetadataValue<Ascii>>>,
-        next: Arc<AtomicUsize>,
-    },
-    Login {
-        users: Arc<Vec<(String, String)>>,
-        next: Arc<AtomicUsize>,
-    },
-}
-
-impl Call {
-    fn profile(tokens: impl IntoIterator<Item = String>) -> anyhow::Result<Self> {
-        let tokens = tokens.into_iter().map(|token| setup::authorization(&token)).collect::<anyhow::Result<_>>()?;
-        Ok(Call::Profile { tokens: Arc::new(tokens), next: Arc::default() })
-    }
-
-    fn method(&self) -> &'static str {
-        match self {
-            Call::Status => "resource.v1.ResourceService/GetStatus",
-            Call::Profile { .. } => "resource.v1.ResourceService/GetMyProfile",
-            Call::Login { .. } => "auth.v1.AuthService/Login",
-        }
-    }
-
-    async fn once(&self, channel: &Channel) -> Code {
-        let result = match self {
-            Call::Status => ResourceServiceClient::new(channel.clone()).get_status(GetStatusRequest {}).await.map(drop),
-            Call::Profile { tokens, next } => {
-                let value = tokens[next.fetch_add(1, Ordering::Relaxed) % tokens.len()].clone();
-                let mut request = Request::new(GetMyProfileRequest {});
-                request.metadata_mut().insert("authorization", value);
-                ResourceServiceClient::new(channel.clone()).get_my_profile(request).await.map(drop)
-            }
-            Call::Login { users, next } => {
-                let (username, password) = &users[next.fetch_add(1, Ordering::Relaxed) % users.len()];
-                let request =
-                    authpair_proto::auth::v1::LoginRequest { username: username.clone(), password: password.clone() };
-                AuthServiceClient::new(channel.clone()).login(request).await.map(drop)
-            }
-        };
-        result.err().map_or(Code::Ok, |status| status.code())
-    }
-}
-
-async fn connect(url: &str, count: usize) -> anyhow::Result<Vec<Channel>> {
-    let mut channels = Vec::with_capacity(count);
-    for _ in 0..count {
-        channels.push(tonic::transport::Endpoint::from_shared(url.to_owned())?.connect().await?);
-    }
-    Ok(channels)
-}
-
-struct Outcome {
-    latencies: Vec<u32>,
-    /// Calls per gRPC code, indexed by the code's number: counting must not
-    /// allocate, or the load tool spends the core it shares with nothing
-    /// on bookkeeping.
-    statuses: [u64; CODES],
-}
-
-/// gRPC defines codes 0 (OK) to 16 (UNAUTHENTICATED).
-const CODES: usize = 17;
 
 /// Waits until the service at `url` accepts connections and its health
 /// Watch stream says SERVING, for at most `limit`.
@@ -135,6 +61,9 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     if opts.mode == Mode::Enumeration {
         return enumeration(&auth, &admin, opts.requests.unwrap_or(300) as usize, opts).await;
     }
+    if opts.mode == Mode::Compare {
+        return crate::compare::compare(&auth, &admin, opts).await;
+    }
     let (call, url) = match opts.mode {
         Mode::Public => (Call::Status, &opts.resource),
         Mode::Reuse | Mode::Mixed => {
@@ -149,7 +78,8 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
             let tokens = setup::service_tokens(&auth, &admin, opts.fresh_tokens.max(1)).await?;
             (Call::profile(tokens)?, &opts.resource)
         }
-        Mode::Login | Mode::Enumeration => {
+        // (Enumeration and Compare returned above.)
+        Mode::Login | Mode::Enumeration | Mode::Compare => {
             let users = setup::users(&auth, &admin, opts.users.clamp(1, 50)).await?;
             let creds = users.into_iter().map(|(u, p, _)| (u, p)).collect();
             (Call::Login { users: Arc::new(creds), next: Arc::default() }, &opts.auth)
@@ -158,6 +88,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     let channels = connect(url, opts.connections.max(1)).await?;
     let concurrency = channels.len() * opts.streams.max(1);
     let budget = opts.requests.map(|n| Arc::new(AtomicU64::new(n)));
+    let cpu = CpuClock::start(opts.server_pid);
     let start = Instant::now();
     let deadline = start + opts.duration();
 
@@ -169,51 +100,16 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
         Mode::Mixed => Some(tokio::spawn(revocations(auth.clone(), opts.resource.clone(), admin.clone(), deadline))),
         _ => None,
     };
-
-    let workers: Vec<_> = (0..concurrency)
-        .map(|i| {
-            let (channel, call, budget) = (channels[i % channels.len()].clone(), call.clone(), budget.clone());
-            tokio::spawn(async move {
-                let mut out = Outcome { latencies: Vec::with_capacity(4096), statuses: [0; CODES] };
-                loop {
-                    let spent = match &budget {
-                        Some(left) => {
-                            left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_err()
-                        }
-                        None => Instant::now() >= deadline,
-                    };
-                    if spent {
-                        break;
-                    }
-                    let began = Instant::now();
-                    let code = call.once(&channel).await;
-                    out.latencies.push(began.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
-                    // `Code` has exactly the 17 variants 0..=16 (tonic maps
-                    // any other number to Unknown), so the index is in range.
-                    out.statuses[code as usize] += 1;
-                }
-                out
-            })
-        })
-        .collect();
-
-    let mut latencies = Vec::new();
-    let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
-    for worker in workers {
-        let out = worker.await?;
-        latencies.extend(out.latencies);
-        for (code, &n) in out.statuses.iter().enumerate().filter(|(_, n)| **n > 0) {
-            *statuses.entry(format!("{:?}", Code::from(code as i32))).or_default() += n;
-        }
-    }
+    let mut outcome = drive(&call, &channels, concurrency, deadline, budget).await?;
     let elapsed = start.elapsed();
     let mut report = Report::new(opts.mode, call.method(), channels.len(), concurrency, elapsed);
-    report.calls = latencies.len() as u64;
+    report.calls = outcome.latencies.len() as u64;
+    report.cpu = cpu.stop(elapsed.as_secs_f64(), report.calls);
     report.calls_per_sec = report.calls as f64 / elapsed.as_secs_f64();
-    report.latency = LatencySummary::from_micros(&mut latencies);
+    report.latency = LatencySummary::from_micros(&mut outcome.latencies);
+    report.statuses = outcome.status_names();
     report.unexpected =
-        statuses.iter().filter(|(code, _)| code.as_str() != "Ok").map(|(c, n)| (c.clone(), *n)).collect();
-    report.statuses = statuses;
+        report.statuses.iter().filter(|(code, _)| code.as_str() != "Ok").map(|(c, n)| (c.clone(), *n)).collect();
     if let Some(task) = side {
         report.side_calls = Some(task.await??);
     }

@@ -18,6 +18,8 @@ fn options(app: &TestApp, mode: Mode) -> Options {
         users: 3,
         fresh_tokens: 20,
         wait_secs: 5,
+        server_pid: None,
+        slice_ms: 1000,
         json: None,
     }
 }
@@ -34,10 +36,29 @@ async fn every_load_tool_mode_runs_and_sees_only_expected_statuses() -> TestResu
         assert_eq!(report.calls, opts.requests.unwrap_or_default(), "{report}");
         assert!(report.unexpected.is_empty(), "{report}");
         assert_eq!(report.statuses.get("Ok").copied(), Some(report.calls), "{report}");
+        let cpu = report.cpu.as_ref().ok_or("no CPU figures for the load tool itself")?;
+        assert!(cpu.server_us_per_call.is_none(), "no --server-pid, no server figure: {report}");
         if mode == Mode::Login {
             assert!(report.side_calls.as_ref().is_some_and(|s| s.count > 0), "{report}");
         }
     }
+    // The services run inside this test process, so it is the "server".
+    let mut watched = options(&app, Mode::Reuse);
+    watched.server_pid = Some(std::process::id());
+    let report = authpair_load::run(&watched).await?;
+    let cpu = report.cpu.as_ref().ok_or("no CPU figures")?;
+    assert!(cpu.server_us_per_call.is_some_and(|us| us >= 0.0) && cpu.server_cores.is_some(), "{report}");
+
+    let mut compare = options(&app, Mode::Compare);
+    (compare.requests, compare.slice_ms, compare.server_pid) = (None, 100, Some(std::process::id()));
+    let report = authpair_load::run(&compare).await?;
+    let comparison = report.comparison.as_ref().ok_or("compare mode reports a comparison")?;
+    assert!(comparison.pairs >= 1 && comparison.public.calls > 0 && comparison.reuse.calls > 0, "{report}");
+    assert_eq!(report.statuses.get("Ok").copied(), Some(report.calls), "only OK is expected: {report}");
+    assert!(comparison.throughput_ratio > 0.0 && comparison.server_cost_ratio.is_some(), "{report}");
+    assert_eq!(comparison.public.method, "resource.v1.ResourceService/GetStatus");
+    assert_eq!(comparison.reuse.method, "resource.v1.ResourceService/GetMyProfile");
+
     let mut enumeration = options(&app, Mode::Enumeration);
     enumeration.requests = Some(3);
     let report = authpair_load::run(&enumeration).await?;

@@ -1,0 +1,155 @@
+//! Driving calls: what one call does ([`Call`]), and [`drive`], which runs
+//! workers on shared connections, each making calls back to back until a
+//! deadline or a request budget, timing every call.
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::Instant,
+};
+
+use authpair_proto::{
+    auth::v1::{LoginRequest, auth_service_client::AuthServiceClient},
+    resource::v1::{GetMyProfileRequest, GetStatusRequest, resource_service_client::ResourceServiceClient},
+};
+use tonic::{
+    Code, Request,
+    metadata::{Ascii, MetadataValue},
+    transport::Channel,
+};
+
+use crate::setup;
+
+/// What one worker call does.
+#[derive(Clone)]
+pub(crate) enum Call {
+    Status,
+    /// Each token's `authorization` value, built once before the clock
+    /// starts: a clone per call is a reference count, not a copy.
+    Profile {
+        tokens: Arc<Vec<MetadataValue<Ascii>>>,
+        next: Arc<AtomicUsize>,
+    },
+    Login {
+        users: Arc<Vec<(String, String)>>,
+        next: Arc<AtomicUsize>,
+    },
+}
+
+impl Call {
+    pub(crate) fn profile(tokens: impl IntoIterator<Item = String>) -> anyhow::Result<Self> {
+        let tokens = tokens.into_iter().map(|token| setup::authorization(&token)).collect::<anyhow::Result<_>>()?;
+        Ok(Call::Profile { tokens: Arc::new(tokens), next: Arc::default() })
+    }
+
+    pub(crate) fn method(&self) -> &'static str {
+        match self {
+            Call::Status => "resource.v1.ResourceService/GetStatus",
+            Call::Profile { .. } => "resource.v1.ResourceService/GetMyProfile",
+            Call::Login { .. } => "auth.v1.AuthService/Login",
+        }
+    }
+
+    async fn once(&self, channel: &Channel) -> Code {
+        let result = match self {
+            Call::Status => ResourceServiceClient::new(channel.clone()).get_status(GetStatusRequest {}).await.map(drop),
+            Call::Profile { tokens, next } => {
+                let value = tokens[next.fetch_add(1, Ordering::Relaxed) % tokens.len()].clone();
+                let mut request = Request::new(GetMyProfileRequest {});
+                request.metadata_mut().insert("authorization", value);
+                ResourceServiceClient::new(channel.clone()).get_my_profile(request).await.map(drop)
+            }
+            Call::Login { users, next } => {
+                let (username, password) = &users[next.fetch_add(1, Ordering::Relaxed) % users.len()];
+                let request = LoginRequest { username: username.clone(), password: password.clone() };
+                AuthServiceClient::new(channel.clone()).login(request).await.map(drop)
+            }
+        };
+        result.err().map_or(Code::Ok, |status| status.code())
+    }
+}
+
+pub(crate) async fn connect(url: &str, count: usize) -> anyhow::Result<Vec<Channel>> {
+    let mut channels = Vec::with_capacity(count);
+    for _ in 0..count {
+        channels.push(tonic::transport::Endpoint::from_shared(url.to_owned())?.connect().await?);
+    }
+    Ok(channels)
+}
+
+pub(crate) struct Outcome {
+    pub(crate) latencies: Vec<u32>,
+    /// Calls per gRPC code, indexed by the code's number: counting must not
+    /// allocate, or the load tool spends the core it shares with nothing
+    /// on bookkeeping.
+    statuses: [u64; CODES],
+}
+
+/// gRPC defines codes 0 (OK) to 16 (UNAUTHENTICATED).
+const CODES: usize = 17;
+
+impl Outcome {
+    pub(crate) fn new() -> Self {
+        Self { latencies: Vec::with_capacity(4096), statuses: [0; CODES] }
+    }
+
+    pub(crate) fn add(&mut self, other: Outcome) {
+        self.latencies.extend(other.latencies);
+        for (mine, theirs) in self.statuses.iter_mut().zip(other.statuses) {
+            *mine += theirs;
+        }
+    }
+
+    /// Calls per code name ("Ok", "Unauthenticated", ...), codes with calls only.
+    pub(crate) fn status_names(&self) -> BTreeMap<String, u64> {
+        (0..CODES)
+            .filter(|&code| self.statuses[code] > 0)
+            .map(|code| (format!("{:?}", Code::from(code as i32)), self.statuses[code]))
+            .collect()
+    }
+}
+
+/// `concurrency` workers, spread over `channels`, each making `call` back to
+/// back until `deadline` or, if set, until `budget` calls have been made.
+pub(crate) async fn drive(
+    call: &Call,
+    channels: &[Channel],
+    concurrency: usize,
+    deadline: Instant,
+    budget: Option<Arc<AtomicU64>>,
+) -> anyhow::Result<Outcome> {
+    let workers: Vec<_> = (0..concurrency)
+        .map(|i| {
+            let (channel, call, budget) = (channels[i % channels.len()].clone(), call.clone(), budget.clone());
+            tokio::spawn(async move {
+                let mut out = Outcome::new();
+                loop {
+                    let spent = match &budget {
+                        Some(left) => {
+                            left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_err()
+                        }
+                        None => Instant::now() >= deadline,
+                    };
+                    if spent {
+                        break;
+                    }
+                    let began = Instant::now();
+                    let code = call.once(&channel).await;
+                    out.latencies.push(began.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                    // `Code` has exactly the 17 variants 0..=16 (tonic maps
+                    // any other number to Unknown), so the index is in range.
+                    out.statuses[code as usize] += 1;
+                }
+                out
+            })
+        })
+        .collect();
+    let mut total = Outcome::new();
+    for worker in workers {
+        total.add(worker.await?);
+    }
+    Ok(total)
+}
