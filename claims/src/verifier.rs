@@ -179,6 +179,12 @@ impl Verifier {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::TokenTooLarge);
         }
+        // Before any decoding: a JWS in compact form is base64url and dots.
+        // This is also the only character check a bearer token gets (see
+        // `bearer`), so it must stay first.
+        if !is_compact_jws(token.as_bytes()) {
+            return Err(AuthError::Malformed);
+        }
         let mut parts = token.split('.');
         let (Some(header), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             return Err(AuthError::Malformed);
@@ -222,6 +228,13 @@ impl Verifier {
         }
         Ok(wire.into_claims())
     }
+}
+
+/// Only base64url characters (without padding, RFC 7515 §2) and the dots of
+/// the compact serialization (RFC 7515 §7.1). Folds over every byte rather than stopping early, so the loop
+/// has no branch and vectorizes.
+fn is_compact_jws(token: &[u8]) -> bool {
+    token.iter().fold(true, |ok, &b| ok & (b.is_ascii_alphanumeric() | (b == b'-') | (b == b'_') | (b == b'.')))
 }
 
 /// RFC 9068 §4: `typ` is "at+jwt" or "application/at+jwt", case-insensitive.
@@ -299,6 +312,31 @@ mod tests {
             plan: Plan::Free,
             generation: 0,
         }
+    }
+
+    #[test]
+    fn tm_02_a_token_that_is_not_base64url_and_dots_is_malformed_cached_or_not() -> TestResult {
+        let key = SigningKey::generate()?;
+        let verifier = verifier();
+        verifier.set_keys(&[key.public_jwk().clone()])?;
+        let token = TokenSigner::new("i".into(), "a".into(), Duration::from_secs(900)).issue(&key, &grant())?;
+        let token = token.token.expose_secret();
+        assert_eq!(verifier.verify(token)?.subject(), "s", "the token itself verifies, and is now cached");
+        let variants = [
+            format!(" {token}"),
+            format!("{token} "),
+            format!("{token}, Bearer {token}"),
+            format!("{token}="),
+            token.replacen('.', "\t.", 1),
+            token.replacen('.', "+.", 1),
+            token.replacen('.', "/.", 1),
+            token.replacen('.', "~.", 1),
+            token.replacen('.', "\u{e9}.", 1),
+        ];
+        for bad in variants {
+            assert_eq!(verifier.verify(&bad).err(), Some(AuthError::Malformed), "{bad:?}");
+        }
+        Ok(())
     }
 
     #[test]

@@ -106,11 +106,14 @@ impl fmt::Display for Report {
             self.mode, self.method, self.connections, self.concurrency
         )?;
         writeln!(f, "  {} calls in {:.2} s = {:.0} calls/s", self.calls, self.elapsed_secs, self.calls_per_sec)?;
-        writeln!(
-            f,
-            "  latency ms: p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}",
-            l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms
-        )?;
+        // `compare` mode reports latency per side, below.
+        if self.comparison.is_none() {
+            writeln!(
+                f,
+                "  latency ms: p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}",
+                l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms
+            )?;
+        }
         for (code, count) in &self.statuses {
             writeln!(f, "  {code}: {count}")?;
         }
