@@ -2,7 +2,7 @@
 # Runs the load tool against both services (release builds of the real
 # binaries) and prints issue 7's targets as ratios from one run on this
 # machine. Servers are pinned to one core and the load tool to another when
-# the machine has two or more. Takes about two minutes.
+# the machine has two or more. Takes about six minutes after the build.
 #
 #   scripts/bench-ratios.sh            # DURATION=10 seconds per run
 #   DURATION=30 scripts/bench-ratios.sh
@@ -42,7 +42,7 @@ start_resource() {
 }
 load() { # name, then load-tool flags
   local name=$1; shift
-  $LOAD "$BIN/authpair-load" --auth "$AUTH" --resource "$RES" --wait-secs 60 --duration-secs "$DURATION" \
+  $LOAD "$BIN/authpair-load" --auth "$AUTH" --resource "$RES" --wait-secs 60 --duration-secs "${SECS:-$DURATION}" \
     --json "$WORK/$name.json" "$@" > "$WORK/$name.txt"
   sed 's/^/    /' "$WORK/$name.txt"
 }
@@ -53,7 +53,7 @@ start_auth; start_resource
 echo "== public GetStatus (baseline)";   load public --mode public --server-pid "$RES_PID"
 echo "== GetMyProfile, one token reused"; load reuse --mode reuse --server-pid "$RES_PID"
 echo "== public GetStatus and GetMyProfile with one token, alternating 1 s slices (ratios 1 and 3)"
-load compare --mode compare --duration-secs $((DURATION * 2)) --server-pid "$RES_PID"
+SECS=$((DURATION * 2)) load compare --mode compare --server-pid "$RES_PID"
 echo "== GetMyProfile, a fresh token every call"; load fresh --mode fresh --fresh-tokens 60000 --server-pid "$RES_PID"
 echo "== 500 concurrent logins, with Refresh/GetJwks timed alongside"; load login --mode login --connections 50 --streams 10 --server-pid "$AUTH_PID"
 AUTH_PEAK=$(rss_kib "$AUTH_PID" VmHWM)
@@ -74,7 +74,7 @@ kill "$RES_PID"; wait "$RES_PID" 2>/dev/null || true
 start_resource
 load public1m --mode public --server-pid "$RES_PID"
 RES_AFTER=$(rss_kib "$RES_PID" VmRSS)
-load compare1m --mode compare --duration-secs $((DURATION * 2)) --server-pid "$RES_PID"
+SECS=$((DURATION * 2)) load compare1m --mode compare --server-pid "$RES_PID"
 
 python3 - "$WORK" "$SERVER_CORES" "$AUTH_PEAK" "$RES_BEFORE" "$RES_AFTER" <<'PY'
 import json, sys
