@@ -88,14 +88,20 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     let channels = connect(url, opts.connections.max(1)).await?;
     let concurrency = channels.len() * opts.streams.max(1);
     let budget = opts.requests.map(|n| Arc::new(AtomicU64::new(n)));
+    // `login` mode's probe logs in before the clock starts: once 500 logins
+    // are queued for the hasher, its own login would wait behind them.
+    let side_session = match opts.mode {
+        Mode::Login => {
+            setup::ensure_user(&auth, &admin, "load-side", "load-side-password").await?;
+            Some(setup::login(&auth, "load-side", "load-side-password").await?.refresh_token)
+        }
+        _ => None,
+    };
     let cpu = CpuClock::start(opts.server_pid);
     let start = Instant::now();
     let deadline = start + opts.duration();
 
-    let side = match opts.mode {
-        Mode::Login => Some(tokio::spawn(side_calls(auth.clone(), admin.clone(), deadline))),
-        _ => None,
-    };
+    let side = side_session.map(|refresh_token| tokio::spawn(side_calls(auth.clone(), refresh_token, deadline)));
     let mixed = match opts.mode {
         Mode::Mixed => Some(tokio::spawn(revocations(auth.clone(), opts.resource.clone(), admin.clone(), deadline))),
         _ => None,
@@ -124,9 +130,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
 /// `login` mode's other traffic: a Refresh and a GetJwks every 50 ms, timed.
 /// Paced, not back to back: it probes latency without taking CPU from the
 /// logins it runs beside.
-async fn side_calls(auth: Channel, admin: String, deadline: Instant) -> anyhow::Result<LatencySummary> {
-    setup::ensure_user(&auth, &admin, "load-side", "load-side-password").await?;
-    let mut refresh_token = setup::login(&auth, "load-side", "load-side-password").await?.refresh_token;
+async fn side_calls(auth: Channel, mut refresh_token: String, deadline: Instant) -> anyhow::Result<LatencySummary> {
     let mut client = AuthServiceClient::new(auth);
     let mut samples = Vec::new();
     let mut pace = tokio::time::interval(Duration::from_millis(50));
