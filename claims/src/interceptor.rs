@@ -22,7 +22,8 @@ use tonic::{Request, Status, body::Body, service::Interceptor};
 use tower::util::MapRequestLayer;
 
 use crate::{
-    bearer::bearer_token, claims::Claims, error::AuthError, policy::Policy, revocation::Denylist, verifier::Verifier,
+    bearer::bearer_token, claims::Claims, error::AuthError, policy::Policy, revocation::Denylist,
+    telemetry::CallMetrics, verifier::Verifier,
 };
 
 /// The RPC path of the call (`/package.Service/Method`), set by [`method_layer`].
@@ -73,8 +74,8 @@ impl DecisionStats {
 /// Authentication, then authorization, for every call.
 #[derive(Debug, Clone)]
 pub struct AuthInterceptor {
-    /// "auth-service" or "resource-service", for metrics.
-    service: &'static str,
+    /// Metric handles, labelled "auth-service" or "resource-service".
+    metrics: CallMetrics,
     verifier: Arc<Verifier>,
     denylist: Arc<Denylist>,
     policy: Arc<Policy>,
@@ -84,7 +85,8 @@ pub struct AuthInterceptor {
 
 impl AuthInterceptor {
     pub fn new(service: &'static str, verifier: Arc<Verifier>, denylist: Arc<Denylist>, policy: Arc<Policy>) -> Self {
-        Self { service, verifier, denylist, policy, stats: Arc::default(), service_cert_required: false }
+        let metrics = CallMetrics::register(service);
+        Self { metrics, verifier, denylist, policy, stats: Arc::default(), service_cert_required: false }
     }
 
     /// With mTLS: a service token is accepted only on a connection whose
@@ -96,7 +98,12 @@ impl AuthInterceptor {
     }
 
     pub fn service(&self) -> &'static str {
-        self.service
+        self.metrics.service()
+    }
+
+    /// The handles this interceptor records to; the timing layer shares them.
+    pub fn metrics(&self) -> CallMetrics {
+        self.metrics.clone()
     }
 
     pub fn stats(&self) -> Arc<DecisionStats> {
@@ -117,7 +124,7 @@ impl AuthInterceptor {
         let method_label = method.map_or("unknown", crate::telemetry::method_label);
         metrics::counter!(
             crate::telemetry::DECISIONS,
-            "service" => self.service,
+            "service" => self.metrics.service(),
             "method" => method_label,
             "code" => format!("{:?}", err.code()),
             "reason" => err.reason(),
@@ -139,7 +146,7 @@ impl Interceptor for AuthInterceptor {
     fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
         let started = std::time::Instant::now();
         let result = self.decide(request);
-        metrics::histogram!(crate::telemetry::INTERCEPTOR_SECONDS, "service" => self.service).record(started.elapsed());
+        self.metrics.interceptor_seconds().record(started.elapsed());
         result
     }
 }
@@ -160,15 +167,7 @@ impl AuthInterceptor {
             return Err(self.deny(method, subject, AuthError::ClientCertRequired));
         }
         self.stats.allowed.fetch_add(1, Ordering::Relaxed);
-        let method_label = method.map_or("unknown", crate::telemetry::method_label);
-        metrics::counter!(
-            crate::telemetry::DECISIONS,
-            "service" => self.service,
-            "method" => method_label,
-            "code" => "Ok",
-            "reason" => "ALLOWED",
-        )
-        .increment(1);
+        self.metrics.method(method).allowed.increment(1);
         if let Some(claims) = caller {
             request.extensions_mut().insert(claims);
         }

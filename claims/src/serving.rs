@@ -55,7 +55,7 @@ pub fn secured_server(
         .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
         .timeout(REQUEST_TIMEOUT)
-        .layer(TimingLayer { service: auth.service() })
+        .layer(TimingLayer { metrics: auth.metrics() })
         .layer(method_layer())
         .layer(InterceptorLayer::new(auth))
         .layer(quotas))

@@ -4,7 +4,10 @@
 
 use std::net::SocketAddr;
 
-use authpair_proto::{auth::v1::LoginRequest, resource::v1::GetAdminDashboardRequest};
+use authpair_proto::{
+    auth::v1::LoginRequest,
+    resource::v1::{GetAdminDashboardRequest, GetMyProfileRequest},
+};
 use authpair_tests::{TestApp, TestResult, bearer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -28,11 +31,16 @@ async fn metrics_count_decisions_logins_and_fetches_and_time_the_auth_path() -> 
     let (_, viewer) = app.user_with_token("mo", &["viewer"]).await?;
     let _ = app.resource.clone().get_admin_dashboard(bearer(GetAdminDashboardRequest {}, &viewer)).await;
     let _ = app.auth.clone().login(LoginRequest { username: "mo".into(), password: "wrong".into() }).await;
+    for _ in 0..2 {
+        app.resource.clone().get_my_profile(bearer(GetMyProfileRequest {}, &viewer)).await?;
+    }
 
     let text = scrape(metrics).await?;
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     for expected in [
         r#"authpair_auth_decisions_total{service="resource-service",method="/resource.v1.ResourceService/GetAdminDashboard",code="PermissionDenied",reason="ROLE_REQUIRED"} 1"#,
+        r#"authpair_auth_decisions_total{service="resource-service",method="/resource.v1.ResourceService/GetMyProfile",code="Ok",reason="ALLOWED"} 2"#,
+        r#"authpair_call_duration_seconds_count{service="resource-service",method="/resource.v1.ResourceService/GetMyProfile"} 2"#,
         r#"authpair_logins_total{outcome="failure"} 1"#,
         r#"authpair_key_fetches_total{service="resource-service"}"#,
         r#"authpair_interceptor_duration_seconds_bucket{service="auth-service""#,
