@@ -76,10 +76,10 @@ pub fn method_label(path: &str) -> &'static str {
 
 /// The metric handles every allowed call records, registered once per
 /// service and method. The `counter!`/`histogram!` macros build a label set
-/// and look it up in the registry each time: about 4,700 instructions a call
-/// in callgrind, more than the auth check on a cache hit. Handles are
-/// registered with the recorder installed when this is built, so build it
-/// after `serve_metrics`.
+/// and look it up in the registry each time: 4,200 instructions a call in
+/// callgrind (6.8 % of a public call), more than the auth check on a cache
+/// hit. Handles are registered with the recorder installed when this is
+/// built, so build it after `serve_metrics`.
 #[derive(Clone)]
 pub struct CallMetrics {
     inner: Arc<CallMetricsInner>,
