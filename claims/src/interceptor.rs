@@ -121,7 +121,7 @@ impl AuthInterceptor {
 
     fn deny(&self, method: Option<&str>, subject: Option<&str>, err: AuthError) -> Status {
         self.stats.denied.fetch_add(1, Ordering::Relaxed);
-        let method_label = method.map_or("unknown", crate::telemetry::method_label);
+        let method_label = self.metrics.label(method);
         metrics::counter!(
             crate::telemetry::DECISIONS,
             "service" => self.metrics.service(),

@@ -66,14 +66,6 @@ pub fn serve_metrics(listen: Option<SocketAddr>) -> Result<(), String> {
     Ok(())
 }
 
-/// The method label for `path`: itself if the policy knows it, else "unknown".
-/// A set lookup built once: this runs on every call.
-pub fn method_label(path: &str) -> &'static str {
-    static KNOWN: OnceLock<std::collections::HashSet<&'static str>> = OnceLock::new();
-    let known = KNOWN.get_or_init(|| crate::policy::Policy::all_methods().collect());
-    known.get(path).copied().unwrap_or("unknown")
-}
-
 /// The metric handles every allowed call records, registered once per
 /// service and method. The `counter!`/`histogram!` macros build a label set
 /// and look it up in the registry each time: 4,200 instructions a call in
@@ -134,8 +126,13 @@ impl CallMetrics {
         &self.inner.interceptor_seconds
     }
 
-    /// The handles for the method at `path`; "unknown" for any path the
-    /// policy does not name, so a client cannot grow the label set.
+    /// The method label for `path`: itself if the policy names it, else
+    /// "unknown", so a client cannot grow the label set.
+    pub fn label(&self, path: Option<&str>) -> &'static str {
+        path.and_then(|path| self.inner.by_method.get_key_value(path)).map_or("unknown", |(method, _)| method)
+    }
+
+    /// The handles for the method at `path` (see [`Self::label`]).
     pub fn method(&self, path: Option<&str>) -> &MethodMetrics {
         path.and_then(|path| self.inner.by_method.get(path)).unwrap_or(&self.inner.unknown)
     }
