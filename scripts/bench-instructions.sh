@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Instructions per call in the resource service, counted by callgrind: the
+# figures in BENCHMARKS.md ("Where a reused-token call's extra cost goes").
+# Instruction counts do not move with what else the host is doing, so they
+# split a call's cost where throughput on a shared machine cannot.
+#
+# For each mode, the resource service runs under valgrind twice, serving
+# 1,000 and then 5,000 calls; (run 2 - run 1) / 4,000 is one call, with
+# start-up and setup cancelled out. Needs valgrind (callgrind_annotate).
+#
+#   scripts/bench-instructions.sh              # public and reuse
+#   scripts/bench-instructions.sh fresh        # any modes of the load tool
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODES=("$@"); [ ${#MODES[@]} -gt 0 ] || MODES=(public reuse)
+command -v valgrind >/dev/null || { echo "valgrind is needed" >&2; exit 1; }
+
+cargo build --release -q -p auth-service -p resource-service -p authpair-load
+BIN=$PWD/target/release
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+count() { # mode, calls
+  local mode=$1 calls=$2 auth_port res_port secret admin=bench-admin:bench-admin-password
+  auth_port=$(free_port); res_port=$(free_port)
+  secret=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+  AUTH_BOOTSTRAP_ADMIN=$admin AUTH_BOOTSTRAP_SERVICE_ACCOUNT=resource-service:$secret AUTH_LOG=warn \
+    AUTH_LOGIN_SOURCE_PER_SEC=1000000 AUTH_LOGIN_SOURCE_BURST=1000000 \
+    "$BIN/auth-service" --listen 127.0.0.1:$auth_port --data-dir "$WORK/auth-$mode-$calls" 2>>"$WORK/auth.log" &
+  local auth_pid=$!; PIDS+=("$auth_pid")
+  RESOURCE_CLIENT_SECRET=$secret RESOURCE_LOG=warn RESOURCE_QUOTA_FREE=1000000000 RESOURCE_QUOTA_PRO=1000000000 \
+    valgrind --tool=callgrind --callgrind-out-file="$WORK/$mode.$calls.out" \
+    "$BIN/resource-service" --listen 127.0.0.1:$res_port --auth-url http://127.0.0.1:$auth_port \
+    --data-dir "$WORK/resource-$mode-$calls" 2>>"$WORK/resource.log" &
+  local res_pid=$!; PIDS+=("$res_pid")
+  AUTHPAIR_LOAD_ADMIN=$admin "$BIN/authpair-load" --auth http://127.0.0.1:$auth_port \
+    --resource http://127.0.0.1:$res_port --wait-secs 180 --mode "$mode" --requests "$calls" \
+    --connections 8 --streams 8 --fresh-tokens 6000 > /dev/null
+  # SIGTERM: a graceful stop, after which callgrind writes its counts.
+  kill "$res_pid"; wait "$res_pid" || true
+  kill "$auth_pid"; wait "$auth_pid" 2>/dev/null || true
+}
+
+for mode in "${MODES[@]}"; do
+  echo "== $mode: 1,000 and 5,000 calls under callgrind"
+  count "$mode" 1000
+  count "$mode" 5000
+done
+
+python3 - "$WORK" "${MODES[@]}" <<'PY'
+import collections, re, subprocess, sys
+work, modes = sys.argv[1], sys.argv[2:]
+def functions(path):
+    out = subprocess.run(["callgrind_annotate", "--threshold=100", path], capture_output=True, text=True).stdout
+    total, per = 0, collections.Counter()
+    for line in out.splitlines():
+        m = re.match(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+PROGRAM TOTALS", line)
+        if m: total = int(m[1].replace(",", ""))
+        m = re.match(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+\S.*?:(.*?) \[", line)
+        if m: per[m[2][:100]] += int(m[1].replace(",", ""))
+    return total, per
+calls = {}
+for mode in modes:
+    (t1, f1), (t5, f5) = functions(f"{work}/{mode}.1000.out"), functions(f"{work}/{mode}.5000.out")
+    calls[mode] = ((t5 - t1) / 4000, {k: (f5[k] - f1[k]) / 4000 for k in set(f1) | set(f5)})
+    print(f"{mode:>8}: {calls[mode][0]:,.0f} instructions per call")
+base = modes[0]
+for mode in modes[1:]:
+    print(f"\n{mode} - {base}: {calls[mode][0] - calls[base][0]:+,.0f} per call; the functions that differ most:")
+    a, b = calls[base][1], calls[mode][1]
+    diff = sorted(((b.get(k, 0) - a.get(k, 0), k) for k in set(a) | set(b)), reverse=True)
+    for d, k in diff[:15]:
+        print(f"  {d:+9,.0f}  {k}")
+PY
