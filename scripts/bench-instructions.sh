@@ -15,13 +15,7 @@ cd "$(dirname "$0")/.."
 MODES=("$@"); [ ${#MODES[@]} -gt 0 ] || MODES=(public reuse)
 command -v valgrind >/dev/null || { echo "valgrind is needed" >&2; exit 1; }
 
-cargo build --release -q -p auth-service -p resource-service -p authpair-load
-BIN=$PWD/target/release
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. scripts/bench-common.sh
 
 count() { # mode, calls
   local mode=$1 calls=$2 auth_port res_port secret admin=bench-admin:bench-admin-password

@@ -11,18 +11,12 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 if [ "$(nproc)" -ge 2 ]; then SERVER="taskset -c 0"; LOAD="taskset -c 1"; SERVER_CORES=1; else SERVER=""; LOAD=""; SERVER_CORES=1; fi
 
-cargo build --release -q -p auth-service -p resource-service -p authpair-load
-BIN=$PWD/target/release
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
+. scripts/bench-common.sh
 
 echo "== one argon2id hash on one pinned core (criterion)"
 $SERVER cargo bench -q -p auth-service --bench password -- --noplot > "$WORK/hash.txt" 2>&1 || { cat "$WORK/hash.txt"; exit 1; }
 grep 'time:' "$WORK/hash.txt" | sed 's/^ */    /'
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 AUTH_PORT=$(free_port); RES_PORT=$(free_port)
 AUTH=http://127.0.0.1:$AUTH_PORT; RES=http://127.0.0.1:$RES_PORT
 ADMIN=bench-admin:bench-admin-password

@@ -1,0 +1,9 @@
+# Sourced by the bench scripts: release binaries, a scratch directory, and
+# cleanup of every process a script starts (append its pid to PIDS).
+cargo build --release -q -p auth-service -p resource-service -p authpair-load
+BIN=$PWD/target/release
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
