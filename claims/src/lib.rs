@@ -4,6 +4,8 @@
 //! - [`keys`]: Ed25519 signing keys and their public JWK form.
 //! - [`signer`]: issues RFC 9068 access tokens (`typ` at+jwt).
 //! - [`verifier`]: strict verification of those tokens.
+//! - [`jwt_crypto`]: jsonwebtoken's crypto provider, with Ed25519 public keys
+//!   decompressed once rather than on every verify.
 //! - [`bearer`]: reads `authorization: Bearer` from gRPC metadata.
 //! - [`revocation`]: the in-memory denylist (token ids and per-subject
 //!   "not before" times) every interceptor consults.
@@ -29,6 +31,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod interceptor;
+pub mod jwt_crypto;
 pub mod keys;
 pub mod policy;
 pub mod quota;

@@ -43,6 +43,8 @@ pub struct TokenSigner {
 
 impl TokenSigner {
     pub fn new(issuer: String, audience: String, lifetime: Duration) -> Self {
+        // Before this process's first jsonwebtoken call, or it is too late.
+        crate::jwt_crypto::install();
         Self { issuer, audience, lifetime }
     }
 

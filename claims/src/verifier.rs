@@ -6,7 +6,7 @@
 //!    from a URL in a token; `alg` must be EdDSA (one algorithm per key),
 //!    `typ` must be at+jwt (jsonwebtoken never checks `typ`);
 //! 3. `kid` is only a lookup into the keys we were given;
-//! 4. jsonwebtoken checks the signature, `exp`, `nbf` (off by default there,
+//! 4. jsonwebtoken checks the signature (through [`crate::jwt_crypto`]), `exp`, `nbf` (off by default there,
 //!    on here), `iss` and `aud`, with `exp`, `nbf`, `iss`, `aud` and `sub`
 //!    required (it accepts tokens without them otherwise);
 //! 5. our own checks: `iat` not in the future, lifetime within the maximum,
@@ -96,6 +96,9 @@ struct JoseHeader {
 
 impl Verifier {
     pub fn new(config: VerifierConfig) -> Self {
+        // Before this process's first jsonwebtoken call, or it is too late:
+        // Ed25519 keys are then decompressed once, not on every verify.
+        crate::jwt_crypto::install();
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[&config.issuer]);
         validation.set_audience(&[&config.audience]);

@@ -1,0 +1,129 @@
+//! The jsonwebtoken crypto provider: RustCrypto's, except that an Ed25519
+//! public key is decompressed once per thread instead of on every verify.
+//!
+//! jsonwebtoken's `rust_crypto` backend turns the key's 32 bytes into an
+//! `ed25519_dalek::VerifyingKey` (a curve point decompression) inside every
+//! `decode`. Under callgrind that was 39,942 of the 522,386 instructions of
+//! a fresh-token call (7.7 %; BENCHMARKS.md). jsonwebtoken's documented way
+//! to change how it does cryptography is a process-wide [`CryptoProvider`]
+//! of plain `fn`s, so the decompressed keys are memoized per thread, keyed
+//! by the key's exact bytes. Decompression is a pure function of those
+//! bytes, so a memoized key gives exactly the answer a fresh one would:
+//! nothing about what is accepted changes, only the cost. Signing and every
+//! other algorithm are RustCrypto's, untouched.
+//!
+//! The provider must be installed before the process's first jsonwebtoken
+//! call, after which jsonwebtoken fixes its choice. [`install`] is called by
+//! [`crate::Verifier::new`] and [`crate::TokenSigner::new`]; if something
+//! else used jsonwebtoken first, the stock provider stays and everything
+//! still works, at the stock cost.
+
+use std::{cell::RefCell, sync::LazyLock};
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use jsonwebtoken::{
+    Algorithm, AlgorithmFamily, DecodingKey,
+    crypto::{CryptoProvider, JwtVerifier, rust_crypto},
+    errors::{ErrorKind, Result},
+    signature,
+};
+
+/// Keys a thread remembers. A service trusts one or two keys at a time (the
+/// current one, and the previous one during a rotation); the table is
+/// emptied when full so that it stays small whatever happens.
+const KEYS_PER_THREAD: usize = 8;
+
+static PROVIDER: LazyLock<CryptoProvider> =
+    LazyLock::new(|| CryptoProvider { verifier_factory: new_verifier, ..rust_crypto::DEFAULT_PROVIDER.clone() });
+
+thread_local! {
+    static KEYS: RefCell<Vec<([u8; 32], VerifyingKey)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Makes this module's provider jsonwebtoken's for the process, if no
+/// jsonwebtoken call has fixed another one yet. True when it is in use.
+pub fn install() -> bool {
+    match PROVIDER.install_default() {
+        Ok(()) => true,
+        Err(current) => std::ptr::eq(current, &*PROVIDER),
+    }
+}
+
+fn new_verifier(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerifier>> {
+    if *algorithm != Algorithm::EdDSA {
+        return (rust_crypto::DEFAULT_PROVIDER.verifier_factory)(algorithm, key);
+    }
+    // The same checks, in the same order, as rust_crypto's EdDSA verifier.
+    if key.family() != AlgorithmFamily::Ed {
+        return Err(ErrorKind::InvalidKeyFormat.into());
+    }
+    let bytes: [u8; 32] =
+        key.try_get_as_bytes()?.get(..32).and_then(|b| b.try_into().ok()).ok_or(ErrorKind::InvalidEddsaKey)?;
+    Ok(Box::new(Ed25519Verifier(verifying_key(&bytes)?)))
+}
+
+/// The decompressed key for `bytes`, from this thread's table when it has it.
+fn verifying_key(bytes: &[u8; 32]) -> Result<VerifyingKey> {
+    KEYS.with_borrow_mut(|keys| {
+        if let Some((_, key)) = keys.iter().find(|(b, _)| b == bytes) {
+            return Ok(*key);
+        }
+        let key = VerifyingKey::from_bytes(bytes).map_err(|_| ErrorKind::InvalidEddsaKey)?;
+        if keys.len() == KEYS_PER_THREAD {
+            keys.clear();
+        }
+        keys.push((*bytes, key));
+        Ok(key)
+    })
+}
+
+struct Ed25519Verifier(VerifyingKey);
+
+impl signature::Verifier<Vec<u8>> for Ed25519Verifier {
+    /// `verify`, as rust_crypto's EdDSA verifier calls it.
+    fn verify(&self, message: &[u8], signature: &Vec<u8>) -> std::result::Result<(), signature::Error> {
+        signature::Verifier::verify(&self.0, message, &Signature::from_slice(signature)?)
+    }
+}
+
+impl JwtVerifier for Ed25519Verifier {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::EdDSA
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_remembers_at_most_eight_keys_and_each_is_its_own() -> Result<()> {
+        for round in 0..3u8 {
+            for n in 0..(KEYS_PER_THREAD as u8 + 3) {
+                let bytes = ed25519_dalek::SigningKey::from_bytes(&[n; 32]).verifying_key().to_bytes();
+                assert_eq!(verifying_key(&bytes)?.to_bytes(), bytes, "round {round}, key {n}");
+                assert!(KEYS.with_borrow(Vec::len) <= KEYS_PER_THREAD);
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn bytes_that_are_not_a_curve_point_are_an_invalid_key_every_time() {
+        // The first small y with no x on the curve.
+        let bytes = (2u8..=255)
+            .map(|y| {
+                let mut b = [0u8; 32];
+                b[0] = y;
+                b
+            })
+            .find(|b| VerifyingKey::from_bytes(b).is_err())
+            .unwrap_or_default();
+        assert_ne!(bytes, [0u8; 32], "some small y is off the curve");
+        for _ in 0..2 {
+            let err = verifying_key(&bytes).err().map(|e| e.into_kind());
+            assert!(matches!(err, Some(ErrorKind::InvalidEddsaKey)), "{err:?}");
+        }
+        assert!(KEYS.with_borrow(|keys| keys.iter().all(|(b, _)| *b != bytes)), "failures are not remembered");
+    }
+}
