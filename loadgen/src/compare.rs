@@ -1,5 +1,11 @@
-//! `compare` mode: public GetStatus against GetMyProfile with one reused
-//! token, in alternating slices of one run.
+//! The alternating modes: two targets measured in alternating slices of one
+//! run, and their ratios.
+//!
+//! - `compare`: public GetStatus (the baseline) against GetMyProfile with one
+//!   reused token, on the same server: issue 7's ratios 1 and 3.
+//! - `compare-fresh`: GetMyProfile with a fresh token every call, on the
+//!   naive EdDSA interceptor server at `--baseline` (the baseline) and on
+//!   authpair's resource service: issue 7's ratio 2.
 //!
 //! On a shared machine the host's speed drifts: back-to-back 10-second runs
 //! of the same build have differed by a third. Two separate runs then
@@ -10,11 +16,12 @@
 
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use serde::Serialize;
 use tonic::transport::Channel;
 
 use crate::{
-    LatencySummary, Options, Report,
+    LatencySummary, Mode, Options, Report,
     cpu::{CpuClock, CpuUse, Spent},
     drive::{Call, Outcome, connect, drive},
     setup,
@@ -24,6 +31,8 @@ use crate::{
 #[derive(Debug, Clone, Serialize)]
 pub struct Side {
     pub method: String,
+    /// The server this side called.
+    pub url: String,
     pub calls: u64,
     pub calls_per_sec: f64,
     pub latency: LatencySummary,
@@ -35,16 +44,19 @@ pub struct Side {
 pub struct Comparison {
     pub slice_ms: u64,
     pub pairs: usize,
-    pub public: Side,
-    pub reuse: Side,
-    /// Reuse calls/s over public calls/s, all slices together.
+    /// What is measured against: public GetStatus (`compare`) or the naive
+    /// EdDSA server (`compare-fresh`).
+    pub baseline: Side,
+    /// GetMyProfile on authpair's resource service.
+    pub measured: Side,
+    /// Measured calls/s over baseline calls/s, all slices together.
     pub throughput_ratio: f64,
-    /// The median over pairs of (reuse calls/s ÷ public calls/s).
+    /// The median over pairs of (measured calls/s ÷ baseline calls/s).
     pub median_pair_ratio: f64,
-    /// Reuse p99 over public p99.
+    /// Measured p99 over baseline p99.
     pub p99_ratio: f64,
-    /// Server CPU per public call over per reuse call, if `--server-pid`
-    /// was given: the throughput ratio a load tool that is never the
+    /// Server CPU per baseline call over per measured call, if both servers'
+    /// pids were given: the throughput ratio a load tool that is never the
     /// bottleneck would see.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_cost_ratio: Option<f64>,
@@ -53,15 +65,21 @@ pub struct Comparison {
 /// What one side accumulates.
 struct Tally {
     call: Call,
+    url: String,
+    channels: Vec<Channel>,
+    server_pid: Option<u32>,
     outcome: Outcome,
     elapsed: Duration,
     spent: Spent,
 }
 
 impl Tally {
-    fn new(call: Call) -> Self {
+    fn new(call: Call, url: &str, channels: Vec<Channel>, server_pid: Option<u32>) -> Self {
         Self {
             call,
+            url: url.to_owned(),
+            channels,
+            server_pid,
             outcome: Outcome::new(),
             elapsed: Duration::ZERO,
             spent: Spent { load: Some(0.0), server: Some(0.0) },
@@ -69,16 +87,10 @@ impl Tally {
     }
 
     /// One slice; returns its calls per second.
-    async fn slice(
-        &mut self,
-        channels: &[Channel],
-        concurrency: usize,
-        length: Duration,
-        server_pid: Option<u32>,
-    ) -> anyhow::Result<f64> {
-        let cpu = CpuClock::start(server_pid);
+    async fn slice(&mut self, concurrency: usize, length: Duration) -> anyhow::Result<f64> {
+        let cpu = CpuClock::start(self.server_pid);
         let began = Instant::now();
-        let out = drive(&self.call, channels, concurrency, began + length, None).await?;
+        let out = drive(&self.call, &self.channels, concurrency, began + length, None).await?;
         // Until the last call of the slice has come back, so no call of one
         // side overlaps the next slice.
         let elapsed = began.elapsed();
@@ -94,6 +106,7 @@ impl Tally {
         let secs = self.elapsed.as_secs_f64();
         Side {
             method: self.call.method().to_owned(),
+            url: self.url.clone(),
             calls,
             calls_per_sec: calls as f64 / secs,
             latency: LatencySummary::from_micros(&mut self.outcome.latencies),
@@ -103,12 +116,26 @@ impl Tally {
 }
 
 pub async fn compare(auth: &Channel, admin: &str, opts: &Options) -> anyhow::Result<Report> {
-    let users = setup::users(auth, admin, 1).await?;
-    let reuse = Call::profile(users.into_iter().map(|(_, _, tokens)| tokens.access_token))?;
-    let channels = connect(&opts.resource, opts.connections.max(1)).await?;
-    let concurrency = channels.len() * opts.streams.max(1);
+    let connections = opts.connections.max(1);
+    let resource = connect(&opts.resource, connections).await?;
+    let (title, baseline, measured) = if opts.mode == Mode::CompareFresh {
+        let url = opts.baseline.as_deref().context("compare-fresh needs --baseline, the naive server's URL")?;
+        let tokens = setup::service_tokens(auth, admin, opts.fresh_tokens.max(1)).await?;
+        let naive =
+            Tally::new(Call::profile(tokens.clone())?, url, connect(url, connections).await?, opts.baseline_pid);
+        let ours = Tally::new(Call::profile(tokens)?, &opts.resource, resource, opts.server_pid);
+        ("GetMyProfile with a fresh token every call: naive EdDSA interceptor vs authpair", naive, ours)
+    } else {
+        let users = setup::users(auth, admin, 1).await?;
+        let reuse = Call::profile(users.into_iter().map(|(_, _, tokens)| tokens.access_token))?;
+        // One set of connections for both sides: the same server.
+        let public = Tally::new(Call::Status, &opts.resource, resource.clone(), opts.server_pid);
+        let reused = Tally::new(reuse, &opts.resource, resource, opts.server_pid);
+        ("GetStatus vs GetMyProfile (one token reused)", public, reused)
+    };
+    let concurrency = connections * opts.streams.max(1);
     let length = Duration::from_millis(opts.slice_ms.max(50));
-    let mut sides = [Tally::new(Call::Status), Tally::new(reuse)];
+    let mut sides = [baseline, measured];
     let mut pair_ratios = Vec::new();
     let start = Instant::now();
     let end = start + opts.duration();
@@ -116,7 +143,7 @@ pub async fn compare(auth: &Channel, admin: &str, opts: &Options) -> anyhow::Res
         let order = if pair_ratios.len() % 2 == 0 { [0, 1] } else { [1, 0] };
         let mut rates = [0.0; 2];
         for side in order {
-            rates[side] = sides[side].slice(&channels, concurrency, length, opts.server_pid).await?;
+            rates[side] = sides[side].slice(concurrency, length).await?;
         }
         pair_ratios.push(rates[1] / rates[0]);
         if Instant::now() >= end {
@@ -125,16 +152,15 @@ pub async fn compare(auth: &Channel, admin: &str, opts: &Options) -> anyhow::Res
     }
     let elapsed = start.elapsed();
     pair_ratios.sort_by(f64::total_cmp);
-    let [public_tally, reuse_tally] = &mut sides;
-    let (public, reuse) = (public_tally.side(), reuse_tally.side());
+    let [baseline_tally, measured_tally] = &mut sides;
+    let (baseline, measured) = (baseline_tally.side(), measured_tally.side());
 
-    let mut report =
-        Report::new(opts.mode, "GetStatus vs GetMyProfile (one token reused)", channels.len(), concurrency, elapsed);
-    let mut statuses = public_tally.outcome.status_names();
-    for (code, n) in reuse_tally.outcome.status_names() {
+    let mut report = Report::new(opts.mode, title, connections, concurrency, elapsed);
+    let mut statuses = baseline_tally.outcome.status_names();
+    for (code, n) in measured_tally.outcome.status_names() {
         *statuses.entry(code).or_default() += n;
     }
-    report.calls = public.calls + reuse.calls;
+    report.calls = baseline.calls + measured.calls;
     report.calls_per_sec = report.calls as f64 / elapsed.as_secs_f64();
     report.unexpected =
         statuses.iter().filter(|(code, _)| code.as_str() != "Ok").map(|(c, n)| (c.clone(), *n)).collect();
@@ -143,12 +169,12 @@ pub async fn compare(auth: &Channel, admin: &str, opts: &Options) -> anyhow::Res
     report.comparison = Some(Comparison {
         slice_ms: length.as_millis() as u64,
         pairs: pair_ratios.len(),
-        throughput_ratio: reuse.calls_per_sec / public.calls_per_sec,
+        throughput_ratio: measured.calls_per_sec / baseline.calls_per_sec,
         median_pair_ratio: pair_ratios[pair_ratios.len() / 2],
-        p99_ratio: reuse.latency.p99_ms / public.latency.p99_ms,
-        server_cost_ratio: server_us(&public).zip(server_us(&reuse)).map(|(p, r)| p / r),
-        public,
-        reuse,
+        p99_ratio: measured.latency.p99_ms / baseline.latency.p99_ms,
+        server_cost_ratio: server_us(&baseline).zip(server_us(&measured)).map(|(b, m)| b / m),
+        baseline,
+        measured,
     });
     Ok(report)
 }

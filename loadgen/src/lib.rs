@@ -6,6 +6,8 @@
 //! - `drive`: what one call does, and the workers that make calls back to
 //!   back.
 //! - `run`: each mode's measurement; `compare`: the alternating one.
+//! - [`naive`]: the naive EdDSA interceptor server, `compare-fresh`'s
+//!   baseline (binary `authpair-naive-eddsa`).
 //! - `cpu`: CPU time of the load tool and, with `--server-pid`, of the
 //!   server, over the timed window.
 //! - [`Report`]: the result, as text or JSON; [`Report::unexpected`] lists
@@ -25,6 +27,10 @@
 //! - `compare`: public GetStatus and GetMyProfile with one reused token in
 //!   alternating slices (`--slice-ms`), so both see the same machine; gives
 //!   issue 7's ratios 1 and 3 from one run.
+//! - `compare-fresh`: GetMyProfile with a fresh token every call, in
+//!   alternating slices against the naive EdDSA interceptor server at
+//!   `--baseline` (the `authpair-naive-eddsa` binary) and the resource
+//!   service: issue 7's ratio 2 from one run.
 //! - `enumeration`: one login at a time, alternating an unknown username and
 //!   a known one with a wrong password (`--requests` pairs, default 300), and
 //!   compares their medians: the timing side channel of EN-02.
@@ -32,6 +38,7 @@
 mod compare;
 mod cpu;
 mod drive;
+pub mod naive;
 mod report;
 mod run;
 mod setup;
@@ -54,6 +61,7 @@ pub enum Mode {
     Mixed,
     Enumeration,
     Compare,
+    CompareFresh,
 }
 
 #[derive(Debug, Clone, clap::Parser)]
@@ -88,7 +96,14 @@ pub struct Options {
     /// Tokens prepared for `fresh` mode.
     #[arg(long, default_value = "50000")]
     pub fresh_tokens: usize,
-    /// `compare` mode: the length of each slice, in milliseconds.
+    /// `compare-fresh` mode: the naive EdDSA interceptor server's URL.
+    #[arg(long)]
+    pub baseline: Option<String>,
+    /// `compare-fresh` mode: the naive server's process id, as
+    /// `--server-pid` is the resource service's.
+    #[arg(long)]
+    pub baseline_pid: Option<u32>,
+    /// `compare` modes: the length of each slice, in milliseconds.
     #[arg(long, default_value = "1000")]
     pub slice_ms: u64,
     /// Wait up to this many seconds for both services to report SERVING

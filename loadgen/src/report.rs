@@ -146,12 +146,12 @@ impl fmt::Display for Report {
             )?;
         }
         if let Some(c) = &self.comparison {
-            for side in [&c.public, &c.reuse] {
+            for (name, side) in [("baseline", &c.baseline), ("measured", &c.measured)] {
                 let l = &side.latency;
                 write!(
                     f,
-                    "  {}: {} calls, {:.0} calls/s, p50 {:.3} ms, p99 {:.3} ms",
-                    side.method, side.calls, side.calls_per_sec, l.p50_ms, l.p99_ms
+                    "  {name} {} at {}: {} calls, {:.0} calls/s, p50 {:.3} ms, p99 {:.3} ms",
+                    side.method, side.url, side.calls, side.calls_per_sec, l.p50_ms, l.p99_ms
                 )?;
                 if let Some(us) = side.cpu.as_ref().and_then(|c| c.server_us_per_call) {
                     write!(f, ", server {us:.2} µs/call")?;
@@ -160,11 +160,11 @@ impl fmt::Display for Report {
             }
             write!(
                 f,
-                "  {} pairs of {} ms slices: reuse/public throughput {:.3} (median pair {:.3}), p99 {:.3}",
+                "  {} pairs of {} ms slices: measured/baseline throughput {:.3} (median pair {:.3}), p99 {:.3}",
                 c.pairs, c.slice_ms, c.throughput_ratio, c.median_pair_ratio, c.p99_ratio
             )?;
             if let Some(r) = c.server_cost_ratio {
-                write!(f, ", server cost public/reuse {r:.3}")?;
+                write!(f, ", server cost baseline/measured {r:.3}")?;
             }
             writeln!(f)?;
         }

@@ -61,7 +61,10 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     if opts.mode == Mode::Enumeration {
         return enumeration(&auth, &admin, opts.requests.unwrap_or(300) as usize, opts).await;
     }
-    if opts.mode == Mode::Compare {
+    if let Some(baseline) = opts.baseline.as_deref().filter(|_| opts.mode == Mode::CompareFresh && opts.wait_secs > 0) {
+        wait_until_serving(baseline, Duration::from_secs(opts.wait_secs)).await?;
+    }
+    if matches!(opts.mode, Mode::Compare | Mode::CompareFresh) {
         return crate::compare::compare(&auth, &admin, opts).await;
     }
     let (call, url) = match opts.mode {
@@ -78,8 +81,8 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
             let tokens = setup::service_tokens(&auth, &admin, opts.fresh_tokens.max(1)).await?;
             (Call::profile(tokens)?, &opts.resource)
         }
-        // (Enumeration and Compare returned above.)
-        Mode::Login | Mode::Enumeration | Mode::Compare => {
+        // (Enumeration and the compare modes returned above.)
+        Mode::Login | Mode::Enumeration | Mode::Compare | Mode::CompareFresh => {
             let users = setup::users(&auth, &admin, opts.users.clamp(1, 50)).await?;
             let creds = users.into_iter().map(|(u, p, _)| (u, p)).collect();
             (Call::Login { users: Arc::new(creds), next: Arc::default() }, &opts.auth)

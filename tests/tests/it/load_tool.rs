@@ -20,6 +20,8 @@ fn options(app: &TestApp, mode: Mode) -> Options {
         wait_secs: 5,
         server_pid: None,
         slice_ms: 1000,
+        baseline: None,
+        baseline_pid: None,
         json: None,
     }
 }
@@ -53,11 +55,39 @@ async fn every_load_tool_mode_runs_and_sees_only_expected_statuses() -> TestResu
     (compare.requests, compare.slice_ms, compare.server_pid) = (None, 100, Some(std::process::id()));
     let report = authpair_load::run(&compare).await?;
     let comparison = report.comparison.as_ref().ok_or("compare mode reports a comparison")?;
-    assert!(comparison.pairs >= 1 && comparison.public.calls > 0 && comparison.reuse.calls > 0, "{report}");
+    assert!(comparison.pairs >= 1 && comparison.baseline.calls > 0 && comparison.measured.calls > 0, "{report}");
     assert_eq!(report.statuses.get("Ok").copied(), Some(report.calls), "only OK is expected: {report}");
     assert!(comparison.throughput_ratio > 0.0 && comparison.server_cost_ratio.is_some(), "{report}");
-    assert_eq!(comparison.public.method, "resource.v1.ResourceService/GetStatus");
-    assert_eq!(comparison.reuse.method, "resource.v1.ResourceService/GetMyProfile");
+    assert_eq!(comparison.baseline.method, "resource.v1.ResourceService/GetStatus");
+    assert_eq!(comparison.measured.method, "resource.v1.ResourceService/GetMyProfile");
+
+    // compare-fresh: the naive EdDSA interceptor server, in this process too,
+    // against the resource service, both with fresh tokens.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let naive_url = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (auth_url, issuer, audience) =
+        (app.auth_server.url(), app.auth_config.issuer.clone(), app.auth_config.audience.clone());
+    let naive = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        authpair_load::naive::serve(listener, &auth_url, &issuer, &audience, shutdown).await
+    });
+    let mut fresh = options(&app, Mode::CompareFresh);
+    (fresh.requests, fresh.slice_ms, fresh.baseline) = (None, 100, Some(naive_url.clone()));
+    (fresh.server_pid, fresh.baseline_pid) = (Some(std::process::id()), Some(std::process::id()));
+    let report = authpair_load::run(&fresh).await?;
+    let comparison = report.comparison.as_ref().ok_or("compare-fresh mode reports a comparison")?;
+    assert!(comparison.baseline.calls > 0 && comparison.measured.calls > 0, "{report}");
+    assert_eq!(report.statuses.get("Ok").copied(), Some(report.calls), "the naive server accepts them too: {report}");
+    assert_eq!(
+        (comparison.baseline.url.as_str(), comparison.measured.url.as_str()),
+        (naive_url.as_str(), app.resource_server.url().as_str())
+    );
+    assert!(comparison.server_cost_ratio.is_some(), "{report}");
+    let _ = stop.send(());
+    naive.await??;
 
     let mut enumeration = options(&app, Mode::Enumeration);
     enumeration.requests = Some(3);

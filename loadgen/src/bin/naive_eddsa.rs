@@ -1,0 +1,32 @@
+//! `authpair-naive-eddsa`: the naive EdDSA interceptor server that is the
+//! baseline of issue 7's target 2 (see `authpair_load::naive`). Not a
+//! product; `scripts/bench-ratios.sh` runs it.
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+#[command(name = "authpair-naive-eddsa", version, about = "A naive EdDSA interceptor server: the baseline of issue 7")]
+struct Options {
+    #[arg(long, default_value = "127.0.0.1:50053")]
+    listen: SocketAddr,
+    /// The auth service whose first signing key is trusted.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    auth: String,
+    #[arg(long, default_value = "authpair")]
+    issuer: String,
+    #[arg(long, default_value = "authpair")]
+    audience: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let options = Options::parse();
+    let listener = tokio::net::TcpListener::bind(options.listen).await?;
+    // Ctrl-C stops it; the bench script's SIGTERM simply ends it.
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    authpair_load::naive::serve(listener, &options.auth, &options.issuer, &options.audience, shutdown).await
+}

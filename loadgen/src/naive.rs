@@ -1,0 +1,122 @@
+//! The naive EdDSA interceptor server (binary `authpair-naive-eddsa`): the yardstick of issue 7's target 2, not a
+//! product. Issue 7 measured "a minimal tonic server with EdDSA checked in an
+//! interceptor" before authpair existed; this is that server, so that the
+//! target can be measured as a ratio in one run on the same machine instead
+//! of against a figure from another day.
+//!
+//! ResourceService's GetMyProfile behind a tonic interceptor that runs
+//! `jsonwebtoken::decode` (EdDSA, `iss` and `aud` checked, stock RustCrypto
+//! provider) on every call: no cache, no denylist, no policy, no metrics, no
+//! limits. Every other method is UNIMPLEMENTED. The public key comes from the
+//! auth service's GetJwks at start, and the health service says SERVING once
+//! it listens.
+
+use std::future::Future;
+
+use anyhow::Context;
+use authpair_proto::{
+    auth::v1::{GetJwksRequest, auth_service_client::AuthServiceClient},
+    resource::v1::{
+        self as pb,
+        resource_service_server::{ResourceService, ResourceServiceServer},
+    },
+};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use tokio::net::TcpListener;
+use tonic::{Request, Response, Status};
+
+#[derive(Clone, serde::Deserialize)]
+struct TokenClaims {
+    sub: String,
+    #[serde(default)]
+    preferred_username: String,
+}
+
+#[derive(Debug)]
+struct Naive;
+
+fn unimplemented<T>() -> Result<Response<T>, Status> {
+    Err(Status::unimplemented("the naive baseline serves GetMyProfile only"))
+}
+
+#[tonic::async_trait]
+impl ResourceService for Naive {
+    async fn get_my_profile(&self, request: Request<pb::GetMyProfileRequest>) -> Result<Response<pb::Profile>, Status> {
+        let claims = request.extensions().get::<TokenClaims>().ok_or_else(|| Status::unauthenticated("no token"))?;
+        Ok(Response::new(pb::Profile {
+            subject: claims.sub.clone(),
+            username: claims.preferred_username.clone(),
+            ..Default::default()
+        }))
+    }
+    async fn get_status(&self, _: Request<pb::GetStatusRequest>) -> Result<Response<pb::GetStatusResponse>, Status> {
+        unimplemented()
+    }
+    async fn get_admin_dashboard(
+        &self,
+        _: Request<pb::GetAdminDashboardRequest>,
+    ) -> Result<Response<pb::AdminDashboard>, Status> {
+        unimplemented()
+    }
+    async fn create_document(&self, _: Request<pb::CreateDocumentRequest>) -> Result<Response<pb::Document>, Status> {
+        unimplemented()
+    }
+    async fn get_document(&self, _: Request<pb::GetDocumentRequest>) -> Result<Response<pb::Document>, Status> {
+        unimplemented()
+    }
+    async fn list_documents(
+        &self,
+        _: Request<pb::ListDocumentsRequest>,
+    ) -> Result<Response<pb::ListDocumentsResponse>, Status> {
+        unimplemented()
+    }
+    async fn update_document(&self, _: Request<pb::UpdateDocumentRequest>) -> Result<Response<pb::Document>, Status> {
+        unimplemented()
+    }
+    async fn delete_document(
+        &self,
+        _: Request<pb::DeleteDocumentRequest>,
+    ) -> Result<Response<pb::DeleteDocumentResponse>, Status> {
+        unimplemented()
+    }
+    async fn search(&self, _: Request<pb::SearchRequest>) -> Result<Response<pb::SearchResponse>, Status> {
+        unimplemented()
+    }
+}
+
+/// Serves on `listener` until `shutdown`, trusting the first key the auth
+/// service at `auth` publishes, for tokens with this `issuer` and `audience`.
+pub async fn serve(
+    listener: TcpListener,
+    auth: &str,
+    issuer: &str,
+    audience: &str,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let mut jwks = AuthServiceClient::connect(auth.to_owned()).await?;
+    let keys = jwks.get_jwks(GetJwksRequest {}).await?.into_inner().keys;
+    let key = DecodingKey::from_ed_components(&keys.first().context("the auth service published no key")?.x)?;
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+
+    let check = move |mut request: Request<()>| {
+        let token = request
+            .metadata()
+            .get("authorization")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(|| Status::unauthenticated("missing bearer token"))?;
+        let data = jsonwebtoken::decode::<TokenClaims>(token, &key, &validation)
+            .map_err(|_| Status::unauthenticated("invalid token"))?;
+        request.extensions_mut().insert(data.claims);
+        Ok(request)
+    };
+    let (_health, health_service) = tonic_health::server::health_reporter();
+    tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(ResourceServiceServer::with_interceptor(Naive, check))
+        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .await?;
+    Ok(())
+}
