@@ -10,6 +10,8 @@
 #
 #   scripts/bench-instructions.sh              # public and reuse
 #   scripts/bench-instructions.sh fresh        # any modes of the load tool
+#   scripts/bench-instructions.sh naive fresh  # `naive`: fresh tokens against the
+#                                              # naive EdDSA server (target 2's baseline)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODES=("$@"); [ ${#MODES[@]} -gt 0 ] || MODES=(public reuse)
@@ -25,13 +27,14 @@ count() { # mode, calls
     AUTH_LOGIN_SOURCE_PER_SEC=1000000 AUTH_LOGIN_SOURCE_BURST=1000000 \
     "$BIN/auth-service" --listen 127.0.0.1:$auth_port --data-dir "$WORK/auth-$mode-$calls" 2>>"$WORK/auth.log" &
   local auth_pid=$!; PIDS+=("$auth_pid")
+  local load_mode=$mode server=("$BIN/resource-service" --auth-url http://127.0.0.1:$auth_port --data-dir "$WORK/resource-$mode-$calls")
+  if [ "$mode" = naive ]; then load_mode=fresh; server=("$BIN/authpair-naive-eddsa" --auth http://127.0.0.1:$auth_port); fi
   RESOURCE_CLIENT_SECRET=$secret RESOURCE_LOG=warn RESOURCE_QUOTA_FREE=1000000000 RESOURCE_QUOTA_PRO=1000000000 \
     valgrind --tool=callgrind --callgrind-out-file="$WORK/$mode.$calls.out" \
-    "$BIN/resource-service" --listen 127.0.0.1:$res_port --auth-url http://127.0.0.1:$auth_port \
-    --data-dir "$WORK/resource-$mode-$calls" 2>>"$WORK/resource.log" &
+    "${server[@]}" --listen 127.0.0.1:$res_port 2>>"$WORK/resource.log" &
   local res_pid=$!; PIDS+=("$res_pid")
   AUTHPAIR_LOAD_ADMIN=$admin "$BIN/authpair-load" --auth http://127.0.0.1:$auth_port \
-    --resource http://127.0.0.1:$res_port --wait-secs 180 --mode "$mode" --requests "$calls" \
+    --resource http://127.0.0.1:$res_port --wait-secs 180 --mode "$load_mode" --requests "$calls" \
     --connections 8 --streams 8 --fresh-tokens 6000 > /dev/null
   # SIGTERM: a graceful stop, after which callgrind writes its counts.
   kill "$res_pid"; wait "$res_pid" || true

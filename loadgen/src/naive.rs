@@ -84,6 +84,25 @@ impl ResourceService for Naive {
     }
 }
 
+/// The auth service's published keys, waiting up to a minute for it to
+/// start answering (a bench script may start both at once).
+async fn jwks(auth: &str) -> anyhow::Result<Vec<authpair_proto::auth::v1::Jwk>> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let attempt = async {
+            let mut client = AuthServiceClient::connect(auth.to_owned()).await?;
+            anyhow::Ok(client.get_jwks(GetJwksRequest {}).await?.into_inner().keys)
+        };
+        match attempt.await {
+            Ok(keys) => return Ok(keys),
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                return Err(e.context("fetching the auth service's keys"));
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
+}
+
 /// Serves on `listener` until `shutdown`, trusting the first key the auth
 /// service at `auth` publishes, for tokens with this `issuer` and `audience`.
 pub async fn serve(
@@ -93,8 +112,7 @@ pub async fn serve(
     audience: &str,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let mut jwks = AuthServiceClient::connect(auth.to_owned()).await?;
-    let keys = jwks.get_jwks(GetJwksRequest {}).await?.into_inner().keys;
+    let keys = jwks(auth).await?;
     let key = DecodingKey::from_ed_components(&keys.first().context("the auth service published no key")?.x)?;
     let mut validation = Validation::new(Algorithm::EdDSA);
     validation.set_issuer(&[issuer]);

@@ -24,9 +24,14 @@ struct Options {
 async fn main() -> anyhow::Result<()> {
     let options = Options::parse();
     let listener = tokio::net::TcpListener::bind(options.listen).await?;
-    // Ctrl-C stops it; the bench script's SIGTERM simply ends it.
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+    // Ctrl-C or SIGTERM: a graceful stop (callgrind, in
+    // scripts/bench-instructions.sh, writes its counts when the process exits).
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let shutdown = async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
     };
     authpair_load::naive::serve(listener, &options.auth, &options.issuer, &options.audience, shutdown).await
 }
