@@ -46,6 +46,12 @@ pub struct Config {
     #[arg(long = "max-token-lifetime-secs", env = "RESOURCE_MAX_TOKEN_LIFETIME_SECS", default_value = "3600", value_parser = parse_secs)]
     pub max_token_lifetime: Duration,
 
+    /// Bound of the verified-token cache, in bytes of token text plus a
+    /// fixed overhead per entry (about 1.1 KiB for a typical token); 0
+    /// turns it off, and every call then checks a signature.
+    #[arg(long, env = "RESOURCE_TOKEN_CACHE_BYTES", default_value_t = authpair_claims::verifier::DEFAULT_CACHE_BYTES)]
+    pub token_cache_bytes: u64,
+
     /// This service's own service account on the auth service (scope
     /// revocations:watch), used to follow the revocation feed.
     #[arg(long, env = "RESOURCE_CLIENT_ID", default_value = "resource-service")]
@@ -141,6 +147,7 @@ impl Config {
             audience: "authpair".into(),
             leeway: Duration::from_secs(30),
             max_token_lifetime: Duration::from_secs(3600),
+            token_cache_bytes: authpair_claims::verifier::DEFAULT_CACHE_BYTES,
             client_id: "resource-service".into(),
             client_secret: None,
             database_url: None,
@@ -171,8 +178,19 @@ mod tests {
     #[test]
     fn flags_parse_to_the_same_defaults_as_new() {
         let parsed = Config::try_parse_from(["resource-service", "--listen", "127.0.0.1:0", "--data-dir", "d"]);
-        let parsed = parsed.map(|c| (c.listen, c.auth_urls, c.issuer, c.audience, c.leeway, c.max_token_lifetime));
+        let parsed = parsed.map(|c| {
+            (c.listen, c.auth_urls, c.issuer, c.audience, c.leeway, c.max_token_lifetime, c.token_cache_bytes)
+        });
         let b = Config::new("http://127.0.0.1:50051", "d");
-        assert_eq!(parsed.ok(), Some((b.listen, b.auth_urls, b.issuer, b.audience, b.leeway, b.max_token_lifetime)));
+        let built = (b.listen, b.auth_urls, b.issuer, b.audience, b.leeway, b.max_token_lifetime, b.token_cache_bytes);
+        assert_eq!(parsed.ok(), Some(built));
+    }
+
+    #[test]
+    fn the_token_cache_can_be_sized_or_turned_off() {
+        let parse = |bytes: &str| {
+            Config::try_parse_from(["resource-service", "--token-cache-bytes", bytes]).map(|c| c.token_cache_bytes).ok()
+        };
+        assert_eq!((parse("0"), parse("1048576"), parse("-1"), parse("16MiB")), (Some(0), Some(1 << 20), None, None));
     }
 }

@@ -51,12 +51,10 @@ pub async fn serve(
     let Some(client_secret) = config.client_secret.clone() else {
         anyhow::bail!("RESOURCE_CLIENT_SECRET is required: without the revocation feed every call would fail closed");
     };
-    let verifier = Arc::new(Verifier::new(VerifierConfig::new(
-        config.issuer.clone(),
-        config.audience.clone(),
-        config.leeway,
-        config.max_token_lifetime,
-    )));
+    let verifier = Arc::new(Verifier::new(VerifierConfig {
+        cache_bytes: config.token_cache_bytes,
+        ..VerifierConfig::new(config.issuer.clone(), config.audience.clone(), config.leeway, config.max_token_lifetime)
+    }));
     let denylist = Arc::new(Denylist::fed(config.max_revocation_staleness));
     let policy = Arc::new(Policy::standard()?);
     policy.check_covers(Policy::all_methods())?;
