@@ -4,6 +4,8 @@
 //! - [`keys`]: Ed25519 signing keys and their public JWK form.
 //! - [`signer`]: issues RFC 9068 access tokens (`typ` at+jwt).
 //! - [`verifier`]: strict verification of those tokens.
+//! - `token_cache`: the verified-token cache, admitting a token on its
+//!   second verification.
 //! - [`jwt_crypto`]: jsonwebtoken's crypto provider, with Ed25519 public keys
 //!   decompressed once rather than on every verify.
 //! - [`bearer`]: reads `authorization: Bearer` from gRPC metadata.
@@ -41,6 +43,7 @@ pub mod serving;
 pub mod signer;
 pub mod telemetry;
 pub mod tls;
+mod token_cache;
 pub mod verifier;
 
 pub use claims::{Claims, Grant, Plan, Role};

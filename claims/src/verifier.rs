@@ -12,12 +12,13 @@
 //! 5. our own checks: `iat` not in the future, lifetime within the maximum,
 //!    non-empty `sub` and `jti`.
 //!
-//! A token that passed all of that goes into a bounded cache keyed by the
-//! exact token string (as Envoy's `jwt_cache_config` does), so a client
-//! reusing its token costs a hash lookup instead of a signature check. A hit
-//! still checks expiry with leeway; the denylist and the policy run on every
-//! call after this, hit or miss. Only verified tokens are cached, the cache
-//! is bounded in bytes, and it is emptied whenever the trusted keys change.
+//! A token that passed all of that is offered to a bounded cache keyed by the
+//! exact token string ([`crate::token_cache`]), which keeps it from its second
+//! verification on, so a client reusing its token costs a hash lookup instead
+//! of a signature check. A hit still checks expiry with leeway; the denylist
+//! and the policy run on every call after this, hit or miss. Only verified
+//! tokens are cached, the cache is bounded in bytes, and it is emptied
+//! whenever the trusted keys change.
 
 use std::{
     collections::HashMap,
@@ -33,14 +34,13 @@ use crate::{
     claims::{Claims, WireClaims},
     error::AuthError,
     keys::{ALGORITHM, KeyError, PublicJwk},
+    token_cache::TokenCache,
 };
 
 /// Tokens longer than this are refused before any decoding.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// Default bound of the verified-token cache: about 13,000 typical tokens.
 pub const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
-/// What one cached entry costs besides its token text (the claims, the map).
-const CACHE_ENTRY_OVERHEAD: u64 = 512;
 const MAX_KID_BYTES: usize = 128;
 
 /// What a verifier accepts.
@@ -63,17 +63,6 @@ impl VerifierConfig {
         Self { issuer, audience, leeway, max_lifetime, cache_bytes: DEFAULT_CACHE_BYTES }
     }
 }
-
-#[derive(Debug, Clone, Copy)]
-struct EntryWeight;
-
-impl quick_cache::Weighter<String, Arc<Claims>> for EntryWeight {
-    fn weight(&self, token: &String, _claims: &Arc<Claims>) -> u64 {
-        token.len() as u64 + CACHE_ENTRY_OVERHEAD
-    }
-}
-
-type TokenCache = quick_cache::sync::Cache<String, Arc<Claims>, EntryWeight>;
 
 /// Verifies access tokens against a replaceable set of public keys.
 #[derive(Debug)]
@@ -108,10 +97,7 @@ impl Verifier {
         validation.validate_aud = true;
         validation.leeway = config.leeway.as_secs();
         validation.reject_tokens_expiring_in_less_than = 0;
-        let cache = (config.cache_bytes > 0).then(|| {
-            let items = (config.cache_bytes / (CACHE_ENTRY_OVERHEAD + 700)) as usize;
-            TokenCache::with_weighter(items, config.cache_bytes, EntryWeight)
-        });
+        let cache = TokenCache::new(config.cache_bytes);
         Self {
             config,
             validation,
@@ -173,7 +159,7 @@ impl Verifier {
             return Ok(claims);
         }
         let claims = Arc::new(self.verify_uncached(token)?);
-        cache.insert(token.to_owned(), claims.clone());
+        cache.offer(token, &claims);
         Ok(claims)
     }
 
@@ -324,7 +310,9 @@ mod tests {
         verifier.set_keys(&[key.public_jwk().clone()])?;
         let token = TokenSigner::new("i".into(), "a".into(), Duration::from_secs(900)).issue(&key, &grant())?;
         let token = token.token.expose_secret();
-        assert_eq!(verifier.verify(token)?.subject(), "s", "the token itself verifies, and is now cached");
+        assert_eq!(verifier.verify(token)?.subject(), "s", "the token itself verifies");
+        assert_eq!(verifier.verify(token)?.subject(), "s", "and again, and is now cached");
+        assert!(verifier.cache.as_ref().is_some_and(|c| c.get(token).is_some()));
         let variants = [
             format!(" {token}"),
             format!("{token} "),
@@ -350,6 +338,7 @@ mod tests {
         let token = TokenSigner::new("i".into(), "a".into(), Duration::from_secs(900)).issue(&key, &grant())?;
         let token = token.token.expose_secret();
         assert_eq!(verifier.verify(token)?.subject(), "s");
+        assert_eq!(verifier.verify(token)?.subject(), "s", "verified again, and cached");
         assert_eq!(verifier.verify(token)?.subject(), "s", "from the cache");
         verifier.set_keys(&[other.public_jwk().clone()])?;
         assert_eq!(verifier.verify(token).err(), Some(AuthError::UnknownKey));
@@ -379,8 +368,8 @@ mod tests {
             .into_claims()
         };
         let cache = verifier.cache.as_ref().ok_or("no cache")?;
-        cache.insert("old.token.x".into(), Arc::new(cached(now - 31)));
-        cache.insert("fresh.token.x".into(), Arc::new(cached(now - 29)));
+        cache.insert("old.token.x", cached(now - 31));
+        cache.insert("fresh.token.x", cached(now - 29));
         assert_eq!(verifier.verify("old.token.x").err(), Some(AuthError::Expired));
         assert_eq!(verifier.verify("fresh.token.x")?.subject(), "s", "inside the 30 s leeway");
         Ok(())
