@@ -6,14 +6,15 @@
 //!    from a URL in a token; `alg` must be EdDSA (one algorithm per key),
 //!    `typ` must be at+jwt (jsonwebtoken never checks `typ`);
 //! 3. `kid` is only a lookup into the keys we were given;
-//! 4. jsonwebtoken checks the signature (through [`crate::jwt_crypto`]), `exp`, `nbf` (off by default there,
-//!    on here), `iss` and `aud`, with `exp`, `nbf`, `iss`, `aud` and `sub`
-//!    required (it accepts tokens without them otherwise);
+//! 4. jsonwebtoken checks the signature (through [`crate::jwt_crypto`]),
+//!    `exp`, `nbf` (off by default there, on here), `iss` and `aud`, with
+//!    `exp`, `nbf`, `iss`, `aud` and `sub` required (it accepts tokens
+//!    without them otherwise);
 //! 5. our own checks: `iat` not in the future, lifetime within the maximum,
 //!    non-empty `sub` and `jti`.
 //!
 //! A token that passed all of that is offered to a bounded cache keyed by the
-//! exact token string ([`crate::token_cache`]), which keeps it from its second
+//! exact token string (`token_cache`), which keeps it from its second
 //! verification on, so a client reusing its token costs a hash lookup instead
 //! of a signature check. A hit still checks expiry with leeway; the denylist
 //! and the policy run on every call after this, hit or miss. Only verified

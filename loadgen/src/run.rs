@@ -55,14 +55,14 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
         if !matches!(opts.mode, Mode::Login | Mode::Enumeration) {
             wait_until_serving(&opts.resource, limit).await?;
         }
+        if let (Mode::CompareFresh, Some(baseline)) = (opts.mode, &opts.baseline) {
+            wait_until_serving(baseline, limit).await?;
+        }
     }
     let auth = tonic::transport::Endpoint::from_shared(opts.auth.clone())?.connect().await?;
     let admin = setup::admin_token(&auth, &opts.admin).await?;
     if opts.mode == Mode::Enumeration {
         return enumeration(&auth, &admin, opts.requests.unwrap_or(300) as usize, opts).await;
-    }
-    if let Some(baseline) = opts.baseline.as_deref().filter(|_| opts.mode == Mode::CompareFresh && opts.wait_secs > 0) {
-        wait_until_serving(baseline, Duration::from_secs(opts.wait_secs)).await?;
     }
     if matches!(opts.mode, Mode::Compare | Mode::CompareFresh) {
         return crate::compare::compare(&auth, &admin, opts).await;
