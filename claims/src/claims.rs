@@ -208,6 +208,30 @@ impl WireClaims {
     }
 }
 
+#[cfg(test)]
+impl Claims {
+    /// What unit tests need of a verified caller: `sub`, expiring at `exp`
+    /// after a 900 s lifetime; issuer "i", no roles, plan free.
+    pub(crate) fn for_test(sub: &str, exp: u64) -> Self {
+        WireClaims {
+            iss: "i".into(),
+            aud: Audience::One("a".into()),
+            sub: sub.into(),
+            exp,
+            nbf: exp.saturating_sub(900),
+            iat: exp.saturating_sub(900),
+            jti: "j".into(),
+            r#gen: 0,
+            client_id: "c".into(),
+            preferred_username: "u".into(),
+            roles: vec![],
+            scope: String::new(),
+            plan: Plan::Free,
+        }
+        .into_claims()
+    }
+}
+
 /// What the auth service decided to grant; the input to signing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {

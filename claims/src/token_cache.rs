@@ -106,27 +106,9 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::claims::{Audience, Plan, WireClaims};
 
     fn claims(subject: &str) -> Arc<Claims> {
-        Arc::new(
-            WireClaims {
-                iss: "i".into(),
-                aud: Audience::One("a".into()),
-                sub: subject.into(),
-                exp: 2,
-                nbf: 1,
-                iat: 1,
-                jti: "j".into(),
-                r#gen: 0,
-                client_id: "c".into(),
-                preferred_username: "u".into(),
-                roles: vec![],
-                scope: String::new(),
-                plan: Plan::Free,
-            }
-            .into_claims(),
-        )
+        Arc::new(Claims::for_test(subject, 2_000))
     }
 
     #[test]

@@ -280,7 +280,7 @@ fn missing_field(message: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
     use crate::{
-        claims::{Audience, Grant, Plan, WireClaims},
+        claims::{Grant, Plan},
         keys::SigningKey,
         signer::TokenSigner,
     };
@@ -350,27 +350,9 @@ mod tests {
     fn a_cache_hit_still_checks_expiry_with_leeway() -> TestResult {
         let verifier = verifier();
         let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-        let cached = |exp: u64| {
-            WireClaims {
-                iss: "i".into(),
-                aud: Audience::One("a".into()),
-                sub: "s".into(),
-                exp,
-                nbf: exp - 900,
-                iat: exp - 900,
-                jti: "j".into(),
-                r#gen: 0,
-                client_id: "c".into(),
-                preferred_username: "u".into(),
-                roles: vec![],
-                scope: String::new(),
-                plan: Plan::Free,
-            }
-            .into_claims()
-        };
         let cache = verifier.cache.as_ref().ok_or("no cache")?;
-        cache.insert("old.token.x", cached(now - 31));
-        cache.insert("fresh.token.x", cached(now - 29));
+        cache.insert("old.token.x", Claims::for_test("s", now - 31));
+        cache.insert("fresh.token.x", Claims::for_test("s", now - 29));
         assert_eq!(verifier.verify("old.token.x").err(), Some(AuthError::Expired));
         assert_eq!(verifier.verify("fresh.token.x")?.subject(), "s", "inside the 30 s leeway");
         Ok(())

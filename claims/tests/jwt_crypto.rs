@@ -4,24 +4,14 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use authpair_claims::{AuthError, Grant, Plan, SigningKey, TokenSigner, Verifier, VerifierConfig, jwt_crypto};
+use authpair_claims::{AuthError, SigningKey, TokenSigner, Verifier, VerifierConfig, jwt_crypto};
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use secrecy::ExposeSecret;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+mod common;
 
-fn grant(subject: &str) -> Grant {
-    Grant {
-        subject: subject.into(),
-        username: "u".into(),
-        client_id: "c".into(),
-        roles: vec![],
-        scopes: vec![],
-        plan: Plan::Free,
-        generation: 0,
-    }
-}
+type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// A token that names `named`'s kid but is signed with `signer`.
 fn signed_by_another_key(named: &SigningKey, signer: &SigningKey) -> Result<String, Box<dyn std::error::Error>> {
@@ -51,7 +41,7 @@ fn tf_02_a_remembered_key_never_verifies_a_signature_made_by_another_trusted_key
     for round in 0..2 {
         for (i, key) in keys.iter().enumerate() {
             let subject = format!("user-{i}");
-            let token = signer.issue(key, &grant(&subject))?;
+            let token = signer.issue(key, &common::grant(&subject))?;
             assert_eq!(verifier.verify(token.token.expose_secret())?.subject(), subject, "round {round}, key {i}");
             // The key just used is the one remembered most recently: a token
             // it signed under the next key's kid must still fail.

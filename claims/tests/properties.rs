@@ -3,27 +3,20 @@
 
 use std::time::Duration;
 
-use authpair_claims::{Grant, Plan, SigningKey, TokenSigner, Verifier, VerifierConfig, bearer::bearer_token};
+use authpair_claims::{SigningKey, TokenSigner, Verifier, VerifierConfig, bearer::bearer_token};
 use proptest::prelude::*;
 use secrecy::ExposeSecret;
 use tonic::metadata::{MetadataMap, MetadataValue};
+
+mod common;
 
 fn verifier_and_token() -> (Verifier, String) {
     let key = SigningKey::generate().unwrap_or_else(|e| panic!("key: {e}"));
     let verifier =
         Verifier::new(VerifierConfig::new("i".into(), "a".into(), Duration::from_secs(30), Duration::from_secs(900)));
     verifier.set_keys(&[key.public_jwk().clone()]).unwrap_or_else(|e| panic!("keys: {e}"));
-    let grant = Grant {
-        subject: "s".into(),
-        username: "u".into(),
-        client_id: "c".into(),
-        roles: vec![],
-        scopes: vec![],
-        plan: Plan::Free,
-        generation: 0,
-    };
     let token = TokenSigner::new("i".into(), "a".into(), Duration::from_secs(900))
-        .issue(&key, &grant)
+        .issue(&key, &common::grant("s"))
         .unwrap_or_else(|e| panic!("sign: {e}"));
     (verifier, token.token.expose_secret().to_owned())
 }

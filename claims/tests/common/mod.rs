@@ -1,0 +1,16 @@
+//! What the integration tests of this crate share.
+
+use authpair_claims::{Grant, Plan};
+
+/// A grant for `subject`: no roles or scopes, plan free.
+pub fn grant(subject: &str) -> Grant {
+    Grant {
+        subject: subject.into(),
+        username: "u".into(),
+        client_id: "c".into(),
+        roles: vec![],
+        scopes: vec![],
+        plan: Plan::Free,
+        generation: 0,
+    }
+}
