@@ -1,5 +1,5 @@
-//! The naive EdDSA interceptor server (binary `authpair-naive-eddsa`): the yardstick of issue 7's target 2, not a
-//! product. Issue 7 measured "a minimal tonic server with EdDSA checked in an
+//! The naive EdDSA interceptor server (binary `authpair-naive-eddsa`): the
+//! yardstick of issue 7's target 2, not a product. Issue 7 measured "a minimal tonic server with EdDSA checked in an
 //! interceptor" before authpair existed; this is that server, so that the
 //! target can be measured as a ratio in one run on the same machine instead
 //! of against a figure from another day.
