@@ -1,16 +1,19 @@
-//! The jsonwebtoken crypto provider: RustCrypto's, except that an Ed25519
-//! public key is decompressed once per thread instead of on every verify.
+//! The jsonwebtoken crypto provider: RustCrypto's, except that EdDSA
+//! signatures are checked against a public key prepared once per thread
+//! ([`crate::ed25519::PreparedKey`]) instead of one rebuilt on every verify.
 //!
 //! jsonwebtoken's `rust_crypto` backend turns the key's 32 bytes into an
 //! `ed25519_dalek::VerifyingKey` (a curve point decompression) inside every
 //! `decode`. Under callgrind that was 39,942 of the 522,386 instructions of
-//! a fresh-token call (7.7 %; BENCHMARKS.md). jsonwebtoken's documented way
-//! to change how it does cryptography is a process-wide [`CryptoProvider`]
-//! of plain `fn`s, so the decompressed keys are memoized per thread, keyed
-//! by the key's exact bytes. Decompression is a pure function of those
-//! bytes, so a memoized key gives exactly the answer a fresh one would:
-//! nothing about what is accepted changes, only the cost. Signing and every
-//! other algorithm are RustCrypto's, untouched.
+//! a fresh-token call (7.7 %; BENCHMARKS.md). And a fixed key can carry a
+//! fixed-base table, which makes the check itself about a third cheaper
+//! (see [`crate::ed25519`]). jsonwebtoken's documented way to change how it
+//! does cryptography is a process-wide [`CryptoProvider`] of plain `fn`s, so
+//! the prepared keys are memoized per thread, keyed by the key's exact
+//! bytes. Preparing is a pure function of those bytes, and the prepared
+//! check reaches ed25519-dalek's verdict on every input, so nothing about
+//! what is accepted changes, only the cost. Signing and every other
+//! algorithm are RustCrypto's, untouched.
 //!
 //! The provider must be installed before the process's first jsonwebtoken
 //! call, after which jsonwebtoken fixes its choice. [`install`] is called by
@@ -18,15 +21,19 @@
 //! else used jsonwebtoken first, the stock provider stays and everything
 //! still works, at the stock cost.
 
-use std::{cell::RefCell, sync::LazyLock};
+use std::{
+    cell::RefCell,
+    sync::{Arc, LazyLock},
+};
 
-use ed25519_dalek::{Signature, VerifyingKey};
 use jsonwebtoken::{
     Algorithm, AlgorithmFamily, DecodingKey,
     crypto::{CryptoProvider, JwtVerifier, rust_crypto},
     errors::{ErrorKind, Result},
     signature,
 };
+
+use crate::ed25519::PreparedKey;
 
 /// Keys a thread remembers. A service trusts one or two keys at a time (the
 /// current one, and the previous one during a rotation); the table is
@@ -37,7 +44,7 @@ static PROVIDER: LazyLock<CryptoProvider> =
     LazyLock::new(|| CryptoProvider { verifier_factory: new_verifier, ..rust_crypto::DEFAULT_PROVIDER.clone() });
 
 thread_local! {
-    static KEYS: RefCell<Vec<([u8; 32], VerifyingKey)>> = const { RefCell::new(Vec::new()) };
+    static KEYS: RefCell<Vec<Arc<PreparedKey>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Makes this module's provider jsonwebtoken's for the process, if no
@@ -59,30 +66,31 @@ fn new_verifier(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtV
     }
     let bytes: [u8; 32] =
         key.try_get_as_bytes()?.get(..32).and_then(|b| b.try_into().ok()).ok_or(ErrorKind::InvalidEddsaKey)?;
-    Ok(Box::new(Ed25519Verifier(verifying_key(&bytes)?)))
+    Ok(Box::new(Ed25519Verifier(prepared_key(&bytes)?)))
 }
 
-/// The decompressed key for `bytes`, from this thread's table when it has it.
-fn verifying_key(bytes: &[u8; 32]) -> Result<VerifyingKey> {
+/// The prepared key for `bytes`, from this thread's table when it has it.
+fn prepared_key(bytes: &[u8; 32]) -> Result<Arc<PreparedKey>> {
     KEYS.with_borrow_mut(|keys| {
-        if let Some((_, key)) = keys.iter().find(|(b, _)| b == bytes) {
-            return Ok(*key);
+        if let Some(key) = keys.iter().find(|key| key.bytes() == bytes) {
+            return Ok(Arc::clone(key));
         }
-        let key = VerifyingKey::from_bytes(bytes).map_err(|_| ErrorKind::InvalidEddsaKey)?;
+        let key = Arc::new(PreparedKey::new(bytes).ok_or(ErrorKind::InvalidEddsaKey)?);
         if keys.len() == KEYS_PER_THREAD {
             keys.clear();
         }
-        keys.push((*bytes, key));
+        keys.push(Arc::clone(&key));
         Ok(key)
     })
 }
 
-struct Ed25519Verifier(VerifyingKey);
+struct Ed25519Verifier(Arc<PreparedKey>);
 
 impl signature::Verifier<Vec<u8>> for Ed25519Verifier {
-    /// `verify`, as rust_crypto's EdDSA verifier calls it.
+    /// rust_crypto's EdDSA verifier calls ed25519-dalek's `verify`;
+    /// [`PreparedKey::verify`] reaches the same verdict, faster.
     fn verify(&self, message: &[u8], signature: &Vec<u8>) -> std::result::Result<(), signature::Error> {
-        signature::Verifier::verify(&self.0, message, &Signature::from_slice(signature)?)
+        self.0.verify(message, signature).map_err(|_| signature::Error::new())
     }
 }
 
@@ -101,7 +109,7 @@ mod tests {
         for round in 0..3u8 {
             for n in 0..(KEYS_PER_THREAD as u8 + 3) {
                 let bytes = ed25519_dalek::SigningKey::from_bytes(&[n; 32]).verifying_key().to_bytes();
-                assert_eq!(verifying_key(&bytes)?.to_bytes(), bytes, "round {round}, key {n}");
+                assert_eq!(prepared_key(&bytes)?.bytes(), &bytes, "round {round}, key {n}");
                 assert!(KEYS.with_borrow(Vec::len) <= KEYS_PER_THREAD);
             }
         }
@@ -117,13 +125,13 @@ mod tests {
                 b[0] = y;
                 b
             })
-            .find(|b| VerifyingKey::from_bytes(b).is_err())
+            .find(|b| ed25519_dalek::VerifyingKey::from_bytes(b).is_err())
             .unwrap_or_default();
         assert_ne!(bytes, [0u8; 32], "some small y is off the curve");
         for _ in 0..2 {
-            let err = verifying_key(&bytes).err().map(|e| e.into_kind());
+            let err = prepared_key(&bytes).err().map(|e| e.into_kind());
             assert!(matches!(err, Some(ErrorKind::InvalidEddsaKey)), "{err:?}");
         }
-        assert!(KEYS.with_borrow(|keys| keys.iter().all(|(b, _)| *b != bytes)), "failures are not remembered");
+        assert!(KEYS.with_borrow(|keys| keys.iter().all(|key| *key.bytes() != bytes)), "failures are not remembered");
     }
 }
