@@ -6,6 +6,10 @@
 //! every event or heartbeat; while the stream is down the service goes on with
 //! the last-known list until it is older than the maximum staleness, and then
 //! fails closed (see `Denylist::check`).
+//!
+//! The feed runs on a thread of its own ([`FeedThread`]): on the serving
+//! runtime, an arriving revocation would wait its turn behind every call
+//! already queued there, hundreds of them on a saturated core.
 
 use std::{sync::Arc, time::Duration};
 
@@ -23,6 +27,56 @@ pub struct FeedClient {
     pub client: AuthServiceClient<Bearer<Channel>>,
     pub verifier: Arc<Verifier>,
     pub denylist: Arc<Denylist>,
+}
+
+/// The feed's own thread, with a single-threaded runtime and its own
+/// connection to the auth service (a tonic channel's connection task runs on
+/// the runtime that made it). A revocation is then applied as soon as the OS
+/// runs this thread, however many calls the serving runtime has queued.
+/// Dropping the handle stops the feed; [`FeedThread::stop`] also waits.
+#[derive(Debug)]
+pub struct FeedThread {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FeedThread {
+    /// Starts the thread; `make` builds the client on the thread's runtime.
+    /// If it fails, the feed never becomes fresh and the service fails
+    /// closed, as it would with the auth service unreachable.
+    pub fn spawn<F>(make: F) -> std::io::Result<Self>
+    where
+        F: FnOnce() -> anyhow::Result<FeedClient> + Send + 'static,
+    {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let thread = std::thread::Builder::new().name("revocation-feed".into()).spawn(move || {
+            runtime.block_on(async move {
+                let feed = match make() {
+                    Ok(feed) => feed,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot start the revocation feed; failing closed");
+                        return;
+                    }
+                };
+                // A send or a dropped sender both mean stop.
+                tokio::select! {
+                    () = feed.run() => {}
+                    _ = stopped => {}
+                }
+            });
+        })?;
+        Ok(Self { stop: Some(stop), thread: Some(thread) })
+    }
+
+    /// Stops the feed and waits for its thread to end.
+    pub async fn stop(mut self) {
+        self.stop.take();
+        if let Some(thread) = self.thread.take() {
+            // Joining blocks, so not on an async worker.
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
 }
 
 /// Why a connection ended.

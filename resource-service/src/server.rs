@@ -25,7 +25,7 @@ use tower::Layer as _;
 use crate::{
     Config,
     api::ResourceApi,
-    feed::{FeedClient, report_health},
+    feed::{FeedClient, FeedThread, report_health},
     keys::{self, KeyFetcher},
     quota::LocalQuotas,
     redis_quota::RedisQuotas,
@@ -83,7 +83,7 @@ pub async fn serve(
         }
         None => None,
     };
-    let channel = keys::channel(&config.auth_urls, client_tls)?;
+    let channel = keys::channel(&config.auth_urls, client_tls.clone())?;
     let server_tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some(tls::server_tls(cert, key, config.tls_client_ca.as_deref())?),
         _ => None,
@@ -91,15 +91,20 @@ pub async fn serve(
     let fetcher = KeyFetcher::new(channel.clone(), verifier.clone());
     let api =
         ResourceApi::new(store.clone(), verifier.clone(), denylist.clone(), interceptor.stats(), fetcher.fetches());
-    // The feed is followed as this service's own service account.
-    let credentials =
-        ServiceCredentials::new(channel.clone(), config.client_id.clone(), client_secret, FEED_SCOPE.to_owned());
-    let bearer = BearerLayer::new(TokenCache::new(credentials));
-    let feed = FeedClient {
-        client: AuthServiceClient::new(bearer.layer(channel)),
-        verifier: verifier.clone(),
-        denylist: denylist.clone(),
-    };
+    // The feed is followed as this service's own service account, on its own
+    // thread and connection (see `FeedThread`).
+    let (auth_urls, client_id, feed_verifier, feed_denylist) =
+        (config.auth_urls.clone(), config.client_id.clone(), verifier.clone(), denylist.clone());
+    let feed = FeedThread::spawn(move || {
+        let channel = keys::channel(&auth_urls, client_tls)?;
+        let credentials = ServiceCredentials::new(channel.clone(), client_id, client_secret, FEED_SCOPE.to_owned());
+        let bearer = BearerLayer::new(TokenCache::new(credentials));
+        Ok(FeedClient {
+            client: AuthServiceClient::new(bearer.layer(channel)),
+            verifier: feed_verifier,
+            denylist: feed_denylist,
+        })
+    })?;
 
     let (health, health_service) = tonic_health::server::health_reporter();
     for service in ["", SERVICE_NAME] {
@@ -107,7 +112,6 @@ pub async fn serve(
     }
     let background = [
         tokio::spawn(fetcher.run(config.unknown_kid_refetch)),
-        tokio::spawn(feed.run()),
         tokio::spawn(report_health(verifier, denylist, health, vec![SERVICE_NAME])),
         tokio::spawn(local_quotas.housekeep(config.quota_window)),
     ];
@@ -124,6 +128,7 @@ pub async fn serve(
     for task in background {
         task.abort();
     }
+    feed.stop().await;
     store.close().await;
     tracing::info!(%addr, "resource-service stopped");
     Ok(served?)
