@@ -6,8 +6,8 @@
 //! `ed25519_dalek::VerifyingKey` (a curve point decompression) inside every
 //! `decode`. Under callgrind that was 39,942 of the 522,386 instructions of
 //! a fresh-token call (7.7 %; BENCHMARKS.md). And a fixed key can carry a
-//! fixed-base table, which makes the check itself about a third cheaper
-//! (see [`crate::ed25519`]). jsonwebtoken's documented way to change how it
+//! fixed-base table, which made the check itself 10–33 % cheaper in
+//! BENCHMARKS.md's measurements (see [`crate::ed25519`]). jsonwebtoken's documented way to change how it
 //! does cryptography is a process-wide [`CryptoProvider`] of plain `fn`s, so
 //! the prepared keys are memoized per thread, keyed by the key's exact
 //! bytes. Preparing is a pure function of those bytes, and the prepared
