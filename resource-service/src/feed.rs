@@ -36,8 +36,8 @@ pub struct FeedClient {
 /// Dropping the handle stops the feed; [`FeedThread::stop`] also waits.
 #[derive(Debug)]
 pub struct FeedThread {
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl FeedThread {
@@ -66,16 +66,15 @@ impl FeedThread {
                 }
             });
         })?;
-        Ok(Self { stop: Some(stop), thread: Some(thread) })
+        Ok(Self { stop, thread })
     }
 
     /// Stops the feed and waits for its thread to end.
-    pub async fn stop(mut self) {
-        self.stop.take();
-        if let Some(thread) = self.thread.take() {
-            // Joining blocks, so not on an async worker.
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        }
+    pub async fn stop(self) {
+        let Self { stop, thread } = self;
+        drop(stop);
+        // Joining blocks, so not on an async worker.
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
 }
 
