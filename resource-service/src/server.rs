@@ -10,17 +10,13 @@ use anyhow::Context as _;
 
 use authpair_claims::{
     AuthInterceptor, Denylist, Policy, QuotaGate, QuotaLimiter, Verifier, VerifierConfig,
-    client::{BearerLayer, ServiceCredentials, TokenCache},
     serving::{incoming, reflection, secured_server},
     telemetry, tls,
 };
-use authpair_proto::{
-    auth::v1::auth_service_client::AuthServiceClient, resource::v1::resource_service_server::ResourceServiceServer,
-};
+use authpair_proto::resource::v1::resource_service_server::ResourceServiceServer;
 use secrecy::ExposeSecret as _;
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
-use tower::Layer as _;
 
 use crate::{
     Config,
@@ -31,9 +27,6 @@ use crate::{
     redis_quota::RedisQuotas,
     store::Store,
 };
-
-/// What this service asks for when it gets its own token.
-const FEED_SCOPE: &str = "revocations:watch";
 
 const SERVICE_NAME: &str = "resource.v1.ResourceService";
 
@@ -96,14 +89,7 @@ pub async fn serve(
     let (auth_urls, client_id, feed_verifier, feed_denylist) =
         (config.auth_urls.clone(), config.client_id.clone(), verifier.clone(), denylist.clone());
     let feed = FeedThread::spawn(move || {
-        let channel = keys::channel(&auth_urls, client_tls)?;
-        let credentials = ServiceCredentials::new(channel.clone(), client_id, client_secret, FEED_SCOPE.to_owned());
-        let bearer = BearerLayer::new(TokenCache::new(credentials));
-        Ok(FeedClient {
-            client: AuthServiceClient::new(bearer.layer(channel)),
-            verifier: feed_verifier,
-            denylist: feed_denylist,
-        })
+        FeedClient::connect(&auth_urls, client_tls, client_id, client_secret, feed_verifier, feed_denylist)
     })?;
 
     let (health, health_service) = tonic_health::server::health_reporter();
