@@ -32,9 +32,9 @@ const FEED_SCOPE: &str = "revocations:watch";
 #[derive(Debug)]
 pub struct FeedClient {
     /// Carries this service's own service token (see `authpair_claims::client`).
-    pub client: AuthServiceClient<Bearer<Channel>>,
-    pub verifier: Arc<Verifier>,
-    pub denylist: Arc<Denylist>,
+    client: AuthServiceClient<Bearer<Channel>>,
+    verifier: Arc<Verifier>,
+    denylist: Arc<Denylist>,
 }
 
 /// The feed's own thread, with a single-threaded runtime and its own
