@@ -7,12 +7,19 @@
 //! head; each subscriber then reads the log after its own last sequence, so a
 //! slow subscriber can never miss an entry, only batch them.
 //!
+//! Every event is authorized as it goes out, not only the call that opened
+//! the stream (AZ-05: an interceptor runs once per call). A watcher whose
+//! token is revoked, or whose service account is deleted, is cut off with
+//! UNAUTHENTICATED `TOKEN_REVOKED` at the next event, and the revocation is
+//! itself an event; at its token's expiry the stream ends with
+//! `TOKEN_EXPIRED`, and the watcher reconnects with a new token.
+//!
 //! Streams end when the server begins shutting down, so graceful shutdown
 //! does not wait on them forever.
 
 use std::{sync::Arc, time::Duration};
 
-use authpair_claims::{Denylist, Revocation};
+use authpair_claims::{AuthError, Claims, Denylist, Revocation};
 use authpair_proto::auth::v1::{
     GetJwksResponse, Heartbeat, RevocationEvent, SnapshotComplete, SubjectRevoked, TokenRevoked,
     revocation_event::Event,
@@ -33,6 +40,9 @@ pub type FeedStream = ReceiverStream<Result<RevocationEvent, Status>>;
 pub struct Feed {
     store: Store,
     keys: Arc<KeyRing>,
+    /// The auth service's own denylist, which every subscriber is checked
+    /// against on every event.
+    denylist: Arc<Denylist>,
     issuer: String,
     heartbeat: Duration,
     head: watch::Sender<u64>,
@@ -55,23 +65,24 @@ impl Feed {
     pub async fn new(
         store: Store,
         keys: Arc<KeyRing>,
+        denylist: Arc<Denylist>,
         issuer: String,
         heartbeat: Duration,
         stopping: watch::Receiver<bool>,
     ) -> Result<Self, StoreError> {
         let (head, _) = watch::channel(store.revocation_head().await?);
-        Ok(Self { store, keys, issuer, heartbeat, head, stopping })
+        Ok(Self { store, keys, denylist, issuer, heartbeat, head, stopping })
     }
 
-    /// Loads every live entry into `denylist` (the auth service's own).
-    pub async fn load_into(&self, denylist: &Denylist) -> Result<(), StoreError> {
+    /// Loads every live entry into the auth service's own denylist.
+    pub async fn load(&self) -> Result<(), StoreError> {
         let mut after = 0;
         loop {
             let batch = self.store.revocations_after(&self.issuer, after, now()).await?;
             let Some((last, _)) = batch.last() else { return Ok(()) };
             after = *last;
             for (seq, revocation) in batch {
-                denylist.apply_logged(seq, revocation);
+                self.denylist.apply_logged(seq, revocation);
             }
         }
     }
@@ -92,18 +103,36 @@ impl Feed {
         });
     }
 
-    /// Streams the feed from `after_sequence` until the server stops or the
-    /// Unix time `until` (the watcher's token expiry) passes.
-    pub fn subscribe(self: &Arc<Self>, after_sequence: u64, until: u64) -> FeedStream {
+    /// Streams the feed from `after_sequence` to `watcher` until the server
+    /// stops, the watcher goes, or its token expires or is revoked.
+    pub fn subscribe(self: &Arc<Self>, after_sequence: u64, watcher: Claims) -> FeedStream {
         let (tx, rx) = mpsc::channel(256);
         let feed = self.clone();
-        let left = Duration::from_secs(until.saturating_sub(now().max(0) as u64));
+        let left = Duration::from_secs(watcher.expires_at().saturating_sub(now().max(0) as u64));
+        let to = Subscriber { tx, watcher };
         tokio::spawn(async move {
-            if let Ok(Err(status)) = tokio::time::timeout(left, feed.serve(after_sequence, &tx)).await {
-                let _ = tx.send(Err(status)).await;
-            }
+            let status = match tokio::time::timeout(left, feed.serve(after_sequence, &to)).await {
+                Ok(Ok(())) => return,
+                Ok(Err(status)) => status,
+                Err(_expired) => AuthError::Expired.into(),
+            };
+            let _ = to.tx.send(Err(status)).await;
         });
         ReceiverStream::new(rx)
+    }
+
+    /// Sends one event if the watcher may still have it; `Ok(false)` if the
+    /// watcher has gone.
+    async fn send(&self, to: &Subscriber, event: RevocationEvent) -> Result<bool, Status> {
+        if let Err(refused) = self.denylist.check(&to.watcher) {
+            tracing::info!(
+                watcher = to.watcher.subject(),
+                reason = refused.reason(),
+                "revocation feed: watcher cut off"
+            );
+            return Err(refused.into());
+        }
+        Ok(to.tx.send(Ok(event)).await.is_ok())
     }
 
     fn keys_event(&self, sequence: u64) -> RevocationEvent {
@@ -113,24 +142,20 @@ impl Feed {
 
     /// Sends everything after `last`; returns the new last sequence, or None
     /// if the subscriber has gone.
-    async fn send_after(
-        &self,
-        mut last: u64,
-        tx: &mpsc::Sender<Result<RevocationEvent, Status>>,
-    ) -> Result<Option<u64>, Status> {
+    async fn send_after(&self, mut last: u64, to: &Subscriber) -> Result<Option<u64>, Status> {
         loop {
             let batch = self.store.revocations_after(&self.issuer, last, now()).await.map_err(unavailable)?;
             let Some((newest, _)) = batch.last() else { return Ok(Some(last)) };
             last = *newest;
             for (seq, revocation) in batch {
-                if tx.send(Ok(to_event(seq, revocation))).await.is_err() {
+                if !self.send(to, to_event(seq, revocation)).await? {
                     return Ok(None);
                 }
             }
         }
     }
 
-    async fn serve(&self, after: u64, tx: &mpsc::Sender<Result<RevocationEvent, Status>>) -> Result<(), Status> {
+    async fn serve(&self, after: u64, to: &Subscriber) -> Result<(), Status> {
         // Subscribe before reading, so nothing committed meanwhile is missed.
         let mut head = self.head.subscribe();
         let mut keys = self.keys.subscribe();
@@ -139,15 +164,15 @@ impl Feed {
         keys.borrow_and_update();
 
         let current_head = self.store.revocation_head().await.map_err(unavailable)?;
-        if tx.send(Ok(self.keys_event(current_head))).await.is_err() {
+        if !self.send(to, self.keys_event(current_head)).await? {
             return Ok(());
         }
-        let Some(mut last) = self.send_after(after, tx).await? else { return Ok(()) };
+        let Some(mut last) = self.send_after(after, to).await? else { return Ok(()) };
         let complete = RevocationEvent {
             sequence: last.max(current_head),
             event: Some(Event::SnapshotComplete(SnapshotComplete {})),
         };
-        if tx.send(Ok(complete)).await.is_err() {
+        if !self.send(to, complete).await? {
             return Ok(());
         }
 
@@ -156,10 +181,10 @@ impl Feed {
         loop {
             let event = tokio::select! {
                 _ = stopping.changed() => return Ok(()),
-                _ = tx.closed() => return Ok(()),
+                _ = to.tx.closed() => return Ok(()),
                 changed = head.changed() => {
                     if changed.is_err() { return Ok(()); }
-                    match self.send_after(last, tx).await? {
+                    match self.send_after(last, to).await? {
                         Some(newest) => { last = newest; continue; }
                         None => return Ok(()),
                     }
@@ -174,11 +199,17 @@ impl Feed {
                     RevocationEvent { sequence: self.head().max(last), event: Some(Event::Heartbeat(Heartbeat {})) }
                 }
             };
-            if tx.send(Ok(event)).await.is_err() {
+            if !self.send(to, event).await? {
                 return Ok(());
             }
         }
     }
+}
+
+/// One stream's sending end, and who is watching.
+struct Subscriber {
+    tx: mpsc::Sender<Result<RevocationEvent, Status>>,
+    watcher: Claims,
 }
 
 fn unavailable(err: StoreError) -> Status {

@@ -68,9 +68,17 @@ pub async fn serve(
     let (stopping, stopping_rx) = watch::channel(false);
     let denylist = Arc::new(Denylist::local());
     let feed = Arc::new(
-        Feed::new(store.clone(), keys.clone(), config.issuer.clone(), config.feed_heartbeat, stopping_rx).await?,
+        Feed::new(
+            store.clone(),
+            keys.clone(),
+            denylist.clone(),
+            config.issuer.clone(),
+            config.feed_heartbeat,
+            stopping_rx,
+        )
+        .await?,
     );
-    feed.load_into(&denylist).await.context("loading revocations")?;
+    feed.load().await.context("loading revocations")?;
 
     let policy = Arc::new(Policy::standard()?);
     policy.check_covers(Policy::all_methods())?;

@@ -7,8 +7,10 @@
 //! current one is in the last fifth of its life, and holds a lock while it
 //! does, so two callers never refresh at once: the second waits and uses the
 //! first one's token. A call answered UNAUTHENTICATED with reason
-//! TOKEN_EXPIRED (a clock skew, or a token that expired in flight) is retried
-//! once with a renewed token.
+//! TOKEN_EXPIRED (a clock skew, or a token that expired in flight) or
+//! TOKEN_REVOKED (someone revoked this token; the credentials may still be
+//! good) is retried once with a renewed token. If the credentials were
+//! revoked too, the renewal fails and that is the answer.
 //!
 //! To be able to retry, the layer buffers the request body: fine for unary
 //! and server-streaming calls (one request message), not for long
@@ -30,7 +32,6 @@ use authpair_proto::auth::v1::{IssueServiceTokenRequest, RefreshRequest, auth_se
 use http_body_util::BodyExt as _;
 use secrecy::{ExposeSecret, SecretString};
 use tonic::{Code, Status, body::Body, transport::Channel};
-use tonic_types::StatusExt;
 use tower::{Layer, Service, ServiceExt as _};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -154,7 +155,7 @@ impl TokenCache {
     }
 
     /// As [`Self::token`], but never generation `stale` again: the server
-    /// said it expired. If another caller already renewed, that token is used.
+    /// said it expired or was revoked. If another caller already renewed, that token is used.
     pub async fn renew(&self, stale: u64) -> Result<(SecretString, u64), Status> {
         self.get(Some(stale)).await
     }
@@ -221,11 +222,11 @@ mod bytes_like {
 }
 
 /// A trailers-only error response (how gRPC sends unary failures) saying the
-/// token expired.
-fn token_expired(response: &http::Response<Body>) -> bool {
+/// token expired or was revoked: a new token may succeed.
+fn token_renewable(response: &http::Response<Body>) -> bool {
     match Status::from_header_map(response.headers()) {
         Some(status) if status.code() == Code::Unauthenticated => {
-            status.get_details_error_info().is_some_and(|info| info.reason == "TOKEN_EXPIRED")
+            matches!(crate::reason_of(&status).as_deref(), Some("TOKEN_EXPIRED" | "TOKEN_REVOKED"))
         }
         _ => false,
     }
@@ -255,7 +256,7 @@ where
             let body = body.collect().await.map_err(|e| Status::internal(format!("request body: {e}")))?.to_bytes();
             let (token, generation) = cache.token().await?;
             let response = inner.call(with_token(&parts, body.clone(), &token)?).await.map_err(Into::into)?;
-            if !token_expired(&response) {
+            if !token_renewable(&response) {
                 return Ok(response);
             }
             let (token, _) = cache.renew(generation).await?;

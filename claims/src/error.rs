@@ -153,6 +153,12 @@ impl From<AuthError> for Status {
     }
 }
 
+/// The `ErrorInfo` reason of a status authpair built (domain
+/// [`ERROR_DOMAIN`]), for clients that branch on it.
+pub fn reason_of(status: &Status) -> Option<String> {
+    status.get_details_error_info().filter(|info| info.domain == ERROR_DOMAIN).map(|info| info.reason)
+}
+
 /// What a handler can fail with: an auth decision, or an error that is not
 /// about auth (bad input, conflicts, outages). Internal detail is logged by
 /// whoever creates `Unavailable` or `Internal`, and never sent.

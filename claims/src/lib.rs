@@ -50,7 +50,7 @@ mod token_cache;
 pub mod verifier;
 
 pub use claims::{Claims, Grant, Plan, Role};
-pub use error::{ApiError, AuthError, ERROR_DOMAIN};
+pub use error::{ApiError, AuthError, ERROR_DOMAIN, reason_of};
 pub use interceptor::{AuthInterceptor, DecisionStats, RpcMethod, caller, method_layer, optional_caller};
 pub use keys::{PublicJwk, SigningKey};
 pub use policy::{Access, Policy, Principal, Rule, authorize_owner};

@@ -121,8 +121,11 @@ impl FeedClient {
                     self.denylist.clear();
                     continue;
                 }
-                Ok(Ended::Closed) => {
-                    tracing::debug!("revocation feed ended (token expiry or server stop); reconnecting")
+                Ok(Ended::Closed) => tracing::debug!("revocation feed ended (server stop); reconnecting"),
+                // Routine: the auth service ends a watch when the token that
+                // opened it expires, and the next call carries a new one.
+                Err(e) if authpair_claims::reason_of(&e).as_deref() == Some("TOKEN_EXPIRED") => {
+                    tracing::debug!("revocation feed ended at this service's token expiry; reconnecting")
                 }
                 Err(e) => {
                     let age = self.denylist.age().map(|a| a.as_secs());

@@ -45,7 +45,7 @@ pub const ADMIN_PASSWORD: &str = "root-password-for-tests";
 pub const RESOURCE_CLIENT_ID: &str = "resource-service";
 pub const RESOURCE_CLIENT_SECRET: &str = "resource-service-secret-for-tests";
 
-pub type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// One running service.
 #[derive(Debug)]

@@ -241,10 +241,10 @@ impl AuthService for AuthApi {
         &self,
         request: Request<WatchRevocationsRequest>,
     ) -> Result<Response<FeedStream>, Status> {
-        // The stream ends when the watcher's token expires, so a revoked or
-        // expired service cannot keep listening; it reconnects with a new one.
-        let until = caller(&request)?.expires_at();
+        // The feed checks the watcher again on every event and ends the
+        // stream when its token expires (see `feed`).
+        let watcher = caller(&request)?.clone();
         let after = request.into_inner().after_sequence;
-        Ok(Response::new(self.state.feed.subscribe(after, until)))
+        Ok(Response::new(self.state.feed.subscribe(after, watcher)))
     }
 }

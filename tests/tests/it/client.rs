@@ -1,6 +1,6 @@
 //! The client-side layer in the claims crate: a channel that carries its
 //! own token, renews it before expiry, refreshes once for many callers, and
-//! retries once after TOKEN_EXPIRED.
+//! retries once after TOKEN_EXPIRED or TOKEN_REVOKED.
 
 use std::{
     sync::{
@@ -11,8 +11,9 @@ use std::{
 };
 
 use authpair_claims::client::{BearerLayer, FetchedToken, RefreshTokenSource, TokenCache, TokenSource};
+use authpair_proto::auth::v1::LogoutRequest;
 use authpair_proto::resource::v1::{GetMyProfileRequest, resource_service_client::ResourceServiceClient};
-use authpair_tests::{Forger, TestApp, TestResult, channel};
+use authpair_tests::{Forger, TestApp, TestResult, bearer, channel};
 use secrecy::SecretString;
 use tonic::Status;
 use tower::Layer as _;
@@ -99,5 +100,49 @@ async fn a_call_refused_with_token_expired_is_retried_once_with_a_new_token() ->
     let profile = resource.get_my_profile(GetMyProfileRequest {}).await?.into_inner();
     assert_eq!(profile.subject, "retry-user");
     assert_eq!(cache.fetches(), 2, "one expired token, one renewal");
+    Ok(())
+}
+
+/// Hands out the given tokens in order, each claimed good for an hour.
+#[derive(Debug)]
+struct InOrder {
+    tokens: Vec<String>,
+    served: AtomicU32,
+}
+
+impl TokenSource for InOrder {
+    fn fetch(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<FetchedToken, Status>> + Send + '_>> {
+        let n = self.served.fetch_add(1, Ordering::Relaxed) as usize;
+        let fetched = match self.tokens.get(n) {
+            Some(token) => {
+                Ok(FetchedToken { token: SecretString::from(token.clone()), expires_in: Duration::from_secs(3600) })
+            }
+            None => Err(Status::unauthenticated("no more tokens")),
+        };
+        Box::pin(std::future::ready(fetched))
+    }
+}
+
+#[tokio::test]
+async fn a_call_refused_with_token_revoked_is_retried_once_with_a_new_token() -> TestResult {
+    let app = TestApp::spawn().await?;
+    app.create_user("rev", "rev-password", &[]).await?;
+    let revoked = app.login("rev", "rev-password").await?;
+    let request = bearer(LogoutRequest { refresh_token: revoked.refresh_token }, &revoked.access_token);
+    app.auth.clone().logout(request).await?;
+    let fresh = app.login("rev", "rev-password").await?;
+    let source = InOrder { tokens: vec![revoked.access_token.clone(), fresh.access_token], served: AtomicU32::new(0) };
+    let cache: Arc<TokenCache> = TokenCache::new(source);
+    let mut resource =
+        ResourceServiceClient::new(BearerLayer::new(cache.clone()).layer(channel(app.resource_server.addr)?));
+    // The revocation reaches the resource service through its feed; until
+    // then the revoked token still passes and nothing is retried.
+    let start = Instant::now();
+    while cache.fetches() < 2 {
+        assert!(start.elapsed() < Duration::from_secs(5), "the revoked token was never refused");
+        let profile = resource.get_my_profile(GetMyProfileRequest {}).await?.into_inner();
+        assert_eq!(profile.username, "rev");
+    }
+    assert_eq!(cache.fetches(), 2, "one revoked token, one renewal");
     Ok(())
 }

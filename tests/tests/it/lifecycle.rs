@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use authpair_proto::{
     auth::v1::{
-        DisableUserRequest, EnableUserRequest, GetJwksRequest, ListUsersRequest, LogoutRequest, RefreshRequest,
-        RevokeUserSessionsRequest, RotateSigningKeyRequest, SetUserRolesRequest, TokenResponse,
-        WatchRevocationsRequest,
+        DeleteServiceAccountRequest, DisableUserRequest, EnableUserRequest, GetJwksRequest, ListUsersRequest,
+        LogoutRequest, RefreshRequest, RevocationEvent, RevokeUserSessionsRequest, RotateSigningKeyRequest,
+        SetUserRolesRequest, TokenResponse, WatchRevocationsRequest, revocation_event::Event,
     },
     resource::v1::{GetAdminDashboardRequest, GetMyProfileRequest, GetStatusRequest},
 };
@@ -50,10 +50,14 @@ async fn time_until_rejected(app: &TestApp, token: &str, limit: Duration) -> Res
     Err(format!("still accepted after {limit:?}"))
 }
 
+/// One JSON segment of a compact token: 0 the header, 1 the claims.
+fn segment(token: &str, index: usize) -> Option<serde_json::Value> {
+    let raw = URL_SAFE_NO_PAD.decode(token.split('.').nth(index)?).ok()?;
+    serde_json::from_slice(&raw).ok()
+}
+
 fn kid_of(token: &str) -> Option<String> {
-    let header = URL_SAFE_NO_PAD.decode(token.split('.').next()?).ok()?;
-    let header: serde_json::Value = serde_json::from_slice(&header).ok()?;
-    header.get("kid")?.as_str().map(str::to_owned)
+    segment(token, 0)?.get("kid")?.as_str().map(str::to_owned)
 }
 
 #[tokio::test]
@@ -230,6 +234,77 @@ async fn watch_revocations_is_for_service_tokens_with_the_watch_scope_only() -> 
     let mut stream = auth.watch_revocations(bearer(WatchRevocationsRequest::default(), &watcher)).await?.into_inner();
     let first = stream.message().await?.ok_or("empty feed")?;
     assert!(matches!(first.event, Some(authpair_proto::auth::v1::revocation_event::Event::Keys(_))));
+    Ok(())
+}
+
+/// Opens a revocation watch with `token` and reads it up to its
+/// SnapshotComplete, so what follows is live.
+async fn live_watch(app: &TestApp, token: &str) -> TestResult<tonic::Streaming<RevocationEvent>> {
+    let mut stream =
+        app.auth.clone().watch_revocations(bearer(WatchRevocationsRequest::default(), token)).await?.into_inner();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), stream.message()).await?;
+        if matches!(event?.ok_or("the watch ended before its snapshot")?.event, Some(Event::SnapshotComplete(_))) {
+            return Ok(stream);
+        }
+    }
+}
+
+/// Reads a live watch until it ends in an error (within 10 s); only
+/// heartbeats may come first.
+async fn watch_error(stream: &mut tonic::Streaming<RevocationEvent>) -> TestResult<Status> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), stream.message()).await? {
+            Err(status) => return Ok(status),
+            Ok(Some(RevocationEvent { event: Some(Event::Heartbeat(_)), .. })) => continue,
+            Ok(other) => return Err(format!("the watch went on: {other:?}").into()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn az_05_a_watcher_whose_service_account_is_deleted_is_cut_off_mid_stream_while_others_watch_on() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let doomed = app.service_token("watcher-a", &["revocations:watch"], "").await?;
+    let other = app.service_token("watcher-b", &["revocations:watch"], "").await?;
+    let mut doomed_stream = live_watch(&app, &doomed).await?;
+    let mut other_stream = live_watch(&app, &other).await?;
+
+    let admin = app.admin_token().await?;
+    let request = bearer(DeleteServiceAccountRequest { name: "watcher-a".into() }, &admin);
+    app.admin.clone().delete_service_account(request).await?;
+
+    // The interceptor admitted the call once; the feed checks every event.
+    let status = watch_error(&mut doomed_stream).await?;
+    assert_eq!((status.code(), status.message()), (Code::Unauthenticated, "token revoked"), "{status:?}");
+    assert_eq!(reason(&status).as_deref(), Some("TOKEN_REVOKED"));
+
+    // The other watcher is told about the deletion and stays connected.
+    let told = loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), other_stream.message()).await??;
+        match event.ok_or("the other watch ended")?.event {
+            Some(Event::Heartbeat(_)) => continue,
+            told => break told,
+        }
+    };
+    match told {
+        Some(Event::Subject(s)) => assert_eq!(s.subject, "svc:watcher-a"),
+        other => panic!("expected the subject revocation, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn az_05_a_watch_ends_with_token_expired_when_the_watchers_token_expires() -> TestResult {
+    let app = TestApp::spawn_with(|a| a.access_token_ttl = Duration::from_secs(2), |_| {}).await?;
+    let watcher = app.service_token("watcher", &["revocations:watch"], "").await?;
+    let expires_at = segment(&watcher, 1).and_then(|c| c["exp"].as_i64()).ok_or("no exp")?;
+    let mut stream = live_watch(&app, &watcher).await?;
+
+    let status = watch_error(&mut stream).await?;
+    assert_eq!((status.code(), status.message()), (Code::Unauthenticated, "token expired"), "{status:?}");
+    assert_eq!(reason(&status).as_deref(), Some("TOKEN_EXPIRED"));
+    assert!(authpair_tests::now() >= expires_at, "ended before the token expired");
     Ok(())
 }
 
