@@ -20,6 +20,10 @@ use crate::{
 /// causes (RUSTSEC-2024-0003), so each is set explicitly.
 pub const MAX_CONCURRENT_STREAMS: u32 = 200;
 pub const MAX_LOCAL_ERROR_RESETS: usize = 1024;
+/// Streams a client may open and cancel before the server has accepted them
+/// (rapid reset, CVE-2023-44487): h2's own default, set here so that a
+/// change of default upstream cannot lift it.
+pub const MAX_PENDING_ACCEPT_RESETS: usize = 20;
 pub const MAX_HEADER_LIST_BYTES: u32 = 16 * 1024;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
@@ -51,6 +55,7 @@ pub fn secured_server(
     Ok(builder
         .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
         .http2_max_local_error_reset_streams(Some(MAX_LOCAL_ERROR_RESETS))
+        .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_ACCEPT_RESETS))
         .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
         .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))

@@ -49,6 +49,39 @@ async fn an_editor_creates_and_owns_a_document_but_a_viewer_or_an_unscoped_edito
 }
 
 #[tokio::test]
+async fn az_03_write_needs_the_write_scope_and_scope_must_be_one_space_separated_string() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let (editor, _) = app.user_with_token("sam", &["editor"]).await?;
+    let forger = app.forger().await?;
+    let with_scope = |scope: Option<serde_json::Value>| {
+        let mut claims = forger.claims(&editor.id, &["editor"]);
+        match scope {
+            Some(scope) => claims["scope"] = scope,
+            None => drop(claims.as_object_mut().map(|c| c.remove("scope"))),
+        }
+        forger.sign(&forger.header(), &claims)
+    };
+
+    // A known caller without the scope: PERMISSION_DENIED.
+    for scope in ["documents:read", "profile", "", "documents:writer", "DOCUMENTS:WRITE"] {
+        let result = create(&app, &with_scope(Some(json!(scope))), "nope").await;
+        denied(result, Code::PermissionDenied, "requires scope documents:write", "SCOPE_REQUIRED");
+    }
+    // Another shape of `scope` is not a token authpair issued: UNAUTHENTICATED.
+    for scope in [json!(["documents:write"]), json!({"documents:write": true}), json!(1)] {
+        let status =
+            create(&app, &with_scope(Some(scope.clone())), "nope").await.err().ok_or(format!("{scope} accepted"))?;
+        assert_eq!(status.code(), Code::Unauthenticated, "{scope}: {status:?}");
+    }
+    let result = create(&app, &with_scope(None), "nope").await;
+    denied(result, Code::Unauthenticated, "token missing required claim scope", "TOKEN_INVALID");
+
+    // The control: the same token with the scope among others is allowed.
+    create(&app, &with_scope(Some(json!("profile documents:write"))), "yes").await?;
+    Ok(())
+}
+
+#[tokio::test]
 async fn az_02_a_non_owner_is_refused_with_not_owner_and_an_admin_may_act_on_any_document() -> TestResult {
     let app = TestApp::spawn().await?;
     let (_, alice) = app.user_with_token("alice", &["editor"]).await?;

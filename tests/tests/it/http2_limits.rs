@@ -1,5 +1,6 @@
 //! The HTTP/2 limits both servers set explicitly, checked with a raw HTTP/2
-//! client (security matrix DS-02, DS-03, TM-06) and the message size cap.
+//! client (security matrix DS-01, DS-02, DS-03, TM-06) and the message size
+//! cap.
 
 use std::net::SocketAddr;
 
@@ -125,4 +126,44 @@ async fn ds_02_a_connection_that_keeps_making_the_server_reset_streams_gets_goaw
 
 async fn futures_ready(sender: &mut Sender) -> Result<(), h2::Error> {
     std::future::poll_fn(|cx| sender.poll_ready(cx)).await
+}
+
+#[tokio::test]
+async fn ds_01_a_rapid_reset_flood_gets_goaway_enhance_your_calm_on_both_servers() -> TestResult {
+    let app = TestApp::spawn().await?;
+    for addr in [app.auth_server.addr, app.resource_server.addr] {
+        let (mut sender, mut connection) = raw(addr).await?;
+        // Open a stream and cancel it at once, over and over (CVE-2023-44487):
+        // dropping both halves of an unfinished request sends RST_STREAM.
+        let mut sent = 0u32;
+        let ended = loop {
+            if sent >= 20_000 {
+                break None;
+            }
+            let open = async {
+                futures_ready(&mut sender).await?;
+                let (response, body) = sender.send_request(health_check(addr, 0), false)?;
+                drop((response, body));
+                Ok::<_, h2::Error>(())
+            };
+            let result = tokio::select! {
+                biased;
+                ended = &mut connection => break Some(ended.err()),
+                result = open => result,
+            };
+            sent += 1;
+            if let Err(e) = result {
+                break Some(Some(e));
+            }
+        };
+        let error = ended.flatten().ok_or(format!("{addr}: no GOAWAY after {sent} rapid resets"))?;
+        assert!(error.is_go_away(), "{addr}: {error}");
+        assert_eq!(error.reason(), Some(h2::Reason::ENHANCE_YOUR_CALM), "{addr}: {error}");
+        eprintln!("{addr}: GOAWAY ENHANCE_YOUR_CALM after {sent} rapid resets");
+    }
+    // Both still serve new connections.
+    app.login("nobody", "x").await.err().ok_or("accepted")?;
+    let status = app.resource.clone().get_status(authpair_proto::resource::v1::GetStatusRequest {}).await;
+    status?;
+    Ok(())
 }

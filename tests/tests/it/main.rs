@@ -10,6 +10,7 @@ mod documents;
 mod failover;
 mod flow;
 mod grpcurl;
+mod header_syntax;
 mod http2_limits;
 mod lifecycle;
 mod load_tool;
