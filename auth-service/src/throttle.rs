@@ -12,6 +12,13 @@
 //!   TCP peer; `x-forwarded-for` is read only when the peer is a configured
 //!   trusted proxy.
 //!
+//! - Per source address, failed refreshes (RF-05): refresh tokens are 256-bit
+//!   random, so a source that keeps presenting ones that match nothing is
+//!   flooding or guessing. Only failures are counted, so a gateway that
+//!   refreshes for many users is never limited by its successes. Once a
+//!   source's failures outrun the same per-source rate, its refreshes are
+//!   refused until the allowance returns.
+//!
 //! Throttled attempts get RESOURCE_EXHAUSTED with RetryInfo. Only credential
 //! failures count: an outage (database unreachable) never does. State is
 //! kept in this instance (bounded in size) and, with `--redis-url`, in Redis
@@ -59,7 +66,8 @@ pub struct ThrottleConfig {
     /// Failures older than this are forgotten.
     #[arg(long = "login-failure-window-secs", env = "AUTH_LOGIN_FAILURE_WINDOW_SECS", default_value = "43200", value_parser = parse_secs)]
     pub failure_window: Duration,
-    /// Credential attempts per second from one source address.
+    /// Credential attempts (logins, client secrets) per second from one
+    /// source address; also the rate of failed refreshes it may make.
     #[arg(long = "login-source-per-sec", env = "AUTH_LOGIN_SOURCE_PER_SEC", default_value = "10")]
     pub source_per_sec: u32,
     #[arg(long = "login-source-burst", env = "AUTH_LOGIN_SOURCE_BURST", default_value = "20")]
@@ -103,6 +111,9 @@ pub struct Throttle {
     config: ThrottleConfig,
     accounts: quick_cache::sync::Cache<String, Failures>,
     sources: Sources,
+    refresh_failures: Sources,
+    /// Sources whose failed refreshes ran over the rate, and until when.
+    refresh_blocked: quick_cache::sync::Cache<IpAddr, Instant>,
     trusted_proxies: Vec<IpAddr>,
     shared: Option<Shared>,
 }
@@ -140,6 +151,8 @@ impl Throttle {
             config,
             accounts: quick_cache::sync::Cache::new(MAX_TRACKED_ACCOUNTS),
             sources: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            refresh_failures: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            refresh_blocked: quick_cache::sync::Cache::new(MAX_TRACKED_ACCOUNTS),
             trusted_proxies,
             shared,
         })
@@ -160,7 +173,7 @@ impl Throttle {
     /// Before checking credentials: may `account` try now, from `source`?
     pub async fn admit(&self, account: &str, source: Option<IpAddr>) -> Result<(), AuthError> {
         if let Some(source) = source {
-            let wait = match self.shared_source_wait(source).await {
+            let wait = match self.shared_source_wait("login-source", source).await {
                 Some(wait) => wait,
                 None => self.sources.check_key(&source).err().map(|n| n.wait_time_from(DefaultClock::default().now())),
             };
@@ -183,12 +196,33 @@ impl Throttle {
         if wait.is_zero() { Ok(()) } else { Err(AuthError::TooManyAttempts { retry_after: wait }) }
     }
 
-    /// The shared per-source verdict; None when there is no shared store or
-    /// it cannot be reached.
-    async fn shared_source_wait(&self, source: IpAddr) -> Option<Option<Duration>> {
+    /// The shared per-source verdict of limit `kind`; None when there is no
+    /// shared store or it cannot be reached.
+    async fn shared_source_wait(&self, kind: &str, source: IpAddr) -> Option<Option<Duration>> {
         let shared = self.shared.as_ref()?;
-        let key = format!("{}login-source:{source}", shared.prefix);
+        let key = format!("{}{kind}:{source}", shared.prefix);
         shared.gcra.check(&key, shared.source_rate).await.map_err(|e| degraded(&e)).ok()
+    }
+
+    /// Before a refresh: has `source` failed too many lately?
+    pub fn admit_refresh(&self, source: Option<IpAddr>) -> Result<(), AuthError> {
+        let Some(until) = source.and_then(|s| self.refresh_blocked.get(&s)) else { return Ok(()) };
+        let retry_after = until.saturating_duration_since(Instant::now());
+        if retry_after.is_zero() { Ok(()) } else { Err(AuthError::TooManyAttempts { retry_after }) }
+    }
+
+    /// After a refresh token that matched no live session, from `source`.
+    pub async fn refresh_failed(&self, source: Option<IpAddr>) {
+        let Some(source) = source else { return };
+        let wait = match self.shared_source_wait("refresh-failures", source).await {
+            Some(wait) => wait,
+            None => {
+                self.refresh_failures.check_key(&source).err().map(|n| n.wait_time_from(DefaultClock::default().now()))
+            }
+        };
+        if let Some(wait) = wait {
+            self.refresh_blocked.insert(source, Instant::now() + wait);
+        }
     }
 
     /// The shared (count, last failure ms) of `account`: `Some(None)` for no
@@ -269,6 +303,7 @@ impl Throttle {
     /// Forgets sources whose allowance is full again. Run periodically.
     pub fn housekeep(&self) {
         self.sources.retain_recent();
+        self.refresh_failures.retain_recent();
     }
 }
 
@@ -314,5 +349,26 @@ mod tests {
         }
         assert!(matches!(t.admit("user9", Some(ip)).await, Err(AuthError::TooManyAttempts { .. })));
         assert_eq!(t.admit("user9", Some([10, 0, 0, 2].into())).await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn rf_05_a_source_whose_refreshes_keep_failing_is_refused_until_its_allowance_returns() {
+        let t = throttle(ThrottleConfig { source_per_sec: 1, source_burst: 3, ..ThrottleConfig::default() });
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        for _ in 0..3 {
+            assert_eq!(t.admit_refresh(Some(ip)), Ok(()));
+            t.refresh_failed(Some(ip)).await;
+        }
+        assert_eq!(t.admit_refresh(Some(ip)), Ok(()), "the burst is failures, not attempts");
+        t.refresh_failed(Some(ip)).await;
+        match t.admit_refresh(Some(ip)) {
+            Err(AuthError::TooManyAttempts { retry_after }) => {
+                assert!(retry_after > Duration::ZERO && retry_after <= Duration::from_secs(1), "{retry_after:?}")
+            }
+            other => panic!("expected TooManyAttempts, got {other:?}"),
+        }
+        assert_eq!(t.admit_refresh(Some([10, 0, 0, 2].into())), Ok(()), "sources are separate");
+        assert_eq!(t.admit("user", Some(ip)).await, Ok(()), "logins have their own allowance");
+        assert_eq!(t.admit_refresh(None), Ok(()), "no source, nothing to key on");
     }
 }

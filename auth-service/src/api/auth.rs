@@ -45,6 +45,13 @@ fn presented_refresh_token(token: String) -> Result<SecretString, ApiError> {
     Ok(SecretString::from(token))
 }
 
+/// A throttled attempt: audited, counted, refused.
+fn throttled(method: &str, kind: &'static str, e: AuthError) -> ApiError {
+    audit!("attempt_throttled", method, "-", "too_many_attempts");
+    metrics::counter!(authpair_claims::telemetry::THROTTLED, "kind" => kind, "reason" => e.reason()).increment(1);
+    ApiError::from(e)
+}
+
 impl AuthApi {
     pub fn new(state: Arc<AuthState>) -> Self {
         Self { state }
@@ -53,12 +60,7 @@ impl AuthApi {
     /// Throttling first: a throttled attempt is refused before the
     /// credentials are looked at, so right and wrong answers look the same.
     async fn admit(&self, account: &str, source: Option<std::net::IpAddr>, method: &str) -> Result<(), ApiError> {
-        self.state.throttle.admit(account, source).await.map_err(|e| {
-            audit!("attempt_throttled", method, "-", "too_many_attempts");
-            metrics::counter!(authpair_claims::telemetry::THROTTLED, "kind" => "credentials", "reason" => e.reason())
-                .increment(1);
-            ApiError::from(e)
-        })
+        self.state.throttle.admit(account, source).await.map_err(|e| throttled(method, "credentials", e))
     }
 
     async fn login(&self, req: LoginRequest, source: Option<std::net::IpAddr>) -> Result<TokenResponse, ApiError> {
@@ -99,7 +101,18 @@ impl AuthApi {
         Ok(response)
     }
 
-    async fn refresh(&self, req: RefreshRequest) -> Result<TokenResponse, ApiError> {
+    /// A refresh, refused up front if `source` has failed too many (RF-05);
+    /// every refresh token that matches no live session counts as a failure.
+    async fn refresh(&self, req: RefreshRequest, source: Option<std::net::IpAddr>) -> Result<TokenResponse, ApiError> {
+        self.state.throttle.admit_refresh(source).map_err(|e| throttled(REFRESH, "refresh", e))?;
+        let result = self.rotate(req).await;
+        if let Err(ApiError::Auth(AuthError::InvalidRefreshToken)) = &result {
+            self.state.throttle.refresh_failed(source).await;
+        }
+        result
+    }
+
+    async fn rotate(&self, req: RefreshRequest) -> Result<TokenResponse, ApiError> {
         let presented = presented_refresh_token(req.refresh_token)?;
         let now = now();
         let next = self.state.next_refresh(now)?;
@@ -215,7 +228,8 @@ impl AuthService for AuthApi {
     }
 
     async fn refresh(&self, request: Request<RefreshRequest>) -> Result<Response<TokenResponse>, Status> {
-        Ok(Response::new(AuthApi::refresh(self, request.into_inner()).await?))
+        let source = self.state.throttle.source(&request);
+        Ok(Response::new(AuthApi::refresh(self, request.into_inner(), source).await?))
     }
 
     async fn get_jwks(&self, _request: Request<GetJwksRequest>) -> Result<Response<GetJwksResponse>, Status> {

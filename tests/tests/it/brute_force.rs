@@ -1,12 +1,13 @@
-//! Brute force and enumeration (security matrix BF-01..03, EN-01): growing
-//! delays, a lock that ends by itself, per-source limits that ignore
-//! x-forwarded-for, and identical answers whether or not the account exists.
+//! Brute force and enumeration (security matrix BF-01..03, EN-01, RF-05):
+//! growing delays, a lock that ends by itself, per-source limits that ignore
+//! x-forwarded-for, identical answers whether or not the account exists, and
+//! a per-source limit on failed refreshes.
 //! Waiting for a delay to pass is the point here, so these tests sleep for
 //! exactly the RetryInfo the service returned.
 
 use std::time::Duration;
 
-use authpair_proto::auth::v1::{IssueServiceTokenRequest, LoginRequest};
+use authpair_proto::auth::v1::{IssueServiceTokenRequest, LoginRequest, RefreshRequest, TokenResponse};
 use authpair_tests::{TestApp, TestResult, reason};
 use tonic::{Code, Request, Status, metadata::MetadataValue};
 use tonic_types::StatusExt;
@@ -139,5 +140,66 @@ async fn wrong_client_secrets_are_throttled_like_wrong_passwords() -> TestResult
     }
     let result = app.auth.clone().issue_service_token(issue(&secret)).await.map(drop);
     retry_after(result)?;
+    Ok(())
+}
+
+async fn refresh(app: &TestApp, refresh_token: &str) -> Result<TokenResponse, Status> {
+    Ok(app.auth.clone().refresh(RefreshRequest { refresh_token: refresh_token.into() }).await?.into_inner())
+}
+
+#[track_caller]
+fn assert_invalid_refresh(result: Result<TokenResponse, Status>, what: &str) {
+    let status = result.err().unwrap_or_else(|| panic!("{what}: accepted"));
+    assert_eq!(
+        answer(Err(status)),
+        (Code::Unauthenticated, "invalid refresh token".into(), Some("REFRESH_TOKEN_INVALID".into())),
+        "{what}"
+    );
+}
+
+#[tokio::test]
+async fn rf_05_damaged_refresh_tokens_are_refused_and_a_random_flood_is_throttled_while_successes_never_count()
+-> TestResult {
+    // The production limits (10 a second per source, a burst of 20), not the
+    // harness's lifted ones.
+    let app = TestApp::spawn_with(|a| a.throttle = Default::default(), |_| {}).await?;
+    app.create_user("rita", "rita-password", &[]).await?;
+    let mut session = app.login("rita", "rita-password").await?;
+    // More rotations than the failure burst (20): successes are not counted.
+    for _ in 0..30 {
+        session = refresh(&app, &session.refresh_token).await?;
+    }
+    let real = session.refresh_token;
+
+    let middle = real.len() / 2;
+    let flipped_char = if &real[middle..=middle] == "A" { "B" } else { "A" };
+    let flipped = format!("{}{flipped_char}{}", &real[..middle], &real[middle + 1..]);
+    assert_invalid_refresh(refresh(&app, &flipped).await, "one character changed");
+    assert_invalid_refresh(refresh(&app, &real[..real.len() - 1]).await, "truncated");
+
+    // Random tokens, back to back from one address: invalid until the
+    // failures outrun 10/s with a burst of 20, then throttled.
+    let mut invalid = 0;
+    let throttled = loop {
+        assert!(invalid < 1000, "1,000 random refresh tokens and never throttled");
+        let random = format!("aprt_{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        match refresh(&app, &random).await {
+            Ok(_) => panic!("a random refresh token was accepted"),
+            Err(status) if status.code() == Code::Unauthenticated => {
+                assert_invalid_refresh(Err(status), "random");
+                invalid += 1;
+            }
+            Err(status) => break status,
+        }
+    };
+    assert!((15..=40).contains(&invalid), "throttled after {invalid} random tokens");
+    let wait = retry_after(Err(throttled))?;
+    assert!(wait <= Duration::from_millis(100), "RetryInfo {wait:?}");
+
+    // While throttled, the source's real token waits too, unread; afterwards
+    // it still works.
+    let held = retry_after(refresh(&app, &real).await.map(drop))?;
+    tokio::time::sleep(held).await;
+    refresh(&app, &real).await?;
     Ok(())
 }

@@ -99,7 +99,8 @@ async fn rf_03_concurrent_refreshes_of_one_token_on_two_instances_have_exactly_o
 }
 
 #[tokio::test]
-async fn rv_02_a_revocation_through_instance_a_reaches_a_resource_watching_instance_b_within_one_second() -> TestResult {
+async fn rv_02_a_revocation_through_instance_a_reaches_a_resource_watching_instance_b_within_one_second() -> TestResult
+{
     let two = TwoInstances::spawn().await?;
     two.app.create_user("cy", "cy-password", &[]).await?;
     let mut delays = Vec::new();
