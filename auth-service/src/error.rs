@@ -8,7 +8,18 @@ use crate::password::HashError;
 
 impl From<HashError> for ApiError {
     fn from(err: HashError) -> Self {
-        tracing::error!(error = %err, "password hashing failed");
-        ApiError::Internal
+        match err {
+            // Load shedding, not a fault: clients retry UNAVAILABLE with backoff.
+            HashError::Busy => {
+                tracing::warn!("password hashing queue full; shedding a request");
+                metrics::counter!(authpair_claims::telemetry::THROTTLED, "kind" => "hashing", "reason" => "QUEUE_FULL")
+                    .increment(1);
+                ApiError::Unavailable
+            }
+            HashError::Hash(_) | HashError::Gone => {
+                tracing::error!(error = %err, "password hashing failed");
+                ApiError::Internal
+            }
+        }
     }
 }

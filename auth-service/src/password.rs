@@ -4,7 +4,10 @@
 //! threads (one per core by default), never on the async threads. Each
 //! worker allocates its 19 MiB of argon2 memory once and reuses it, so memory
 //! stays at workers × 19 MiB however many logins are waiting; waiting
-//! requests queue in a bounded channel and cost almost nothing.
+//! requests queue in a bounded channel and cost almost nothing. When the
+//! queue is full the service sheds load (DS-04): the request is refused at
+//! once as UNAVAILABLE, which clients retry with backoff, rather than
+//! waiting in a line it would likely time out in.
 //! An unknown user is checked against a dummy hash of the same cost, so
 //! "no such user" and "wrong password" take about the same time.
 
@@ -21,7 +24,8 @@ const T_COST: u32 = 2;
 const P_COST: u32 = 1;
 const OUTPUT_LEN: usize = 32;
 const SALT_LEN: usize = 16;
-/// Requests that may wait for a worker before senders wait too.
+/// Requests that may wait for a worker; more are refused. 1,024 is about
+/// 15 s of hashing on one core, inside the 30 s request timeout.
 const QUEUE: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +34,8 @@ pub enum HashError {
     Hash(String),
     #[error("password hashing workers are gone")]
     Gone,
+    #[error("password hashing queue is full")]
+    Busy,
 }
 
 enum Task {
@@ -138,8 +144,12 @@ fn serve(jobs: Arc<Mutex<mpsc::Receiver<Job>>>, mut worker: Worker) {
 impl PasswordHasher {
     /// `workers` hashes may run at once; 0 means one per CPU core.
     pub fn new(workers: usize) -> Result<Self, HashError> {
+        Self::with_queue(workers, QUEUE)
+    }
+
+    fn with_queue(workers: usize, queue: usize) -> Result<Self, HashError> {
         let workers = if workers == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { workers };
-        let (sender, receiver) = mpsc::channel(QUEUE);
+        let (sender, receiver) = mpsc::channel(queue);
         let receiver = Arc::new(Mutex::new(receiver));
         let mut first = Worker::new()?;
         let dummy_hash = first.hash(b"authpair dummy password for unknown users")?;
@@ -161,7 +171,10 @@ impl PasswordHasher {
 
     async fn run(&self, password: SecretString, task: Task) -> Result<Reply, HashError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs.send(Job { password, task, reply }).await.map_err(|_| HashError::Gone)?;
+        self.jobs.try_send(Job { password, task, reply }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => HashError::Busy,
+            mpsc::error::TrySendError::Closed(_) => HashError::Gone,
+        })?;
         answer.await.map_err(|_| HashError::Gone)?
     }
 
@@ -214,6 +227,32 @@ mod tests {
         let hasher = PasswordHasher::new(1)?;
         assert!(hasher.verify(SecretString::from("old password"), Some(stored.clone())).await?);
         assert!(!hasher.verify(SecretString::from("wrong"), Some(stored)).await?);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn ds_04_with_the_queue_full_a_hash_is_refused_at_once_and_the_hasher_recovers() -> Result<(), HashError> {
+        let hasher = PasswordHasher::with_queue(1, 2)?;
+        let stored = hasher.hash(SecretString::from("pw")).await?;
+        // Ten at once for one worker and two places in the queue.
+        let attempts: Vec<_> = (0..10)
+            .map(|_| {
+                let (hasher, stored) = (hasher.clone(), stored.clone());
+                tokio::spawn(async move { hasher.verify(SecretString::from("pw"), Some(stored)).await })
+            })
+            .collect();
+        let (mut matched, mut busy) = (0, 0);
+        for attempt in attempts {
+            match attempt.await.map_err(|e| HashError::Hash(e.to_string()))? {
+                Ok(true) => matched += 1,
+                Err(HashError::Busy) => busy += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!((2..=3).contains(&matched), "{matched} verified, {busy} refused");
+        assert_eq!(matched + busy, 10);
+        // The line has cleared: the next one is served.
+        assert!(hasher.verify(SecretString::from("pw"), Some(stored)).await?);
         Ok(())
     }
 }
