@@ -155,6 +155,36 @@ async fn tf_01_and_tf_08_any_algorithm_but_eddsa_is_rejected() -> TestResult {
 }
 
 #[tokio::test]
+async fn tf_09_psychic_zero_and_identity_signatures_are_rejected_under_any_algorithm() -> TestResult {
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+    let app = TestApp::spawn().await?;
+    let forger = app.forger().await?;
+    let real = forger.sign(&forger.header(), &forger.claims("mallory", &["admin"]));
+    let (signed_part, _) = real.rsplit_once('.').ok_or("not a JWT")?;
+    let (_, payload) = signed_part.split_once('.').ok_or("not a JWT")?;
+    let es256 = URL_SAFE_NO_PAD.encode(json!({"alg": "ES256", "typ": "at+jwt", "kid": forger.kid}).to_string());
+    // R = the identity point (encoded as y = 1), s = 0: the Ed25519 analogue
+    // of CVE-2022-21449, which a verifier that skips checks would accept.
+    let mut identity = [0u8; 64];
+    identity[0] = 1;
+    let signatures = [
+        ("64 zero bytes", URL_SAFE_NO_PAD.encode([0u8; 64])),
+        ("identity R, zero s", URL_SAFE_NO_PAD.encode(identity)),
+        ("DER r = s = 0", "MAYCAQACAQA".to_owned()),
+    ];
+    for (what, signature) in &signatures {
+        let eddsa = format!("{signed_part}.{signature}");
+        assert_unauthenticated(profile_with(&app, &eddsa).await, "invalid token signature", "TOKEN_INVALID");
+        let es = format!("{es256}.{payload}.{signature}");
+        let result = profile_with(&app, &es).await;
+        assert_unauthenticated(result, "unsupported token algorithm", "TOKEN_INVALID");
+        eprintln!("{what}: refused under EdDSA and ES256");
+    }
+    still_serves(&app).await?;
+    Ok(())
+}
+
+#[tokio::test]
 async fn tf_07_an_unknown_or_hostile_kid_is_only_a_failed_lookup() -> TestResult {
     let app = TestApp::spawn().await?;
     let forger = app.forger().await?;
