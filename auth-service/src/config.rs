@@ -251,6 +251,37 @@ mod tests {
         );
     }
 
+    /// R-10, do not trust defaults: what a deployment gets with no flags is
+    /// the security matrix's recommendation, written out here so that
+    /// changing a default is a deliberate, reviewed act.
+    #[test]
+    fn r_10_without_flags_the_settings_are_the_recommended_ones() {
+        const MIN: u64 = 60;
+        let c = match Config::try_parse_from(["auth-service"]) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        let secs = Duration::from_secs;
+        assert_eq!(c.access_token_ttl, secs(15 * MIN), "access tokens: 5-15 min");
+        assert_eq!((c.refresh_token_ttl, c.refresh_token_idle), (secs(30 * 24 * 60 * MIN), secs(7 * 24 * 60 * MIN)));
+        assert_eq!(c.refresh_grace, Duration::ZERO, "reuse of a rotated refresh token revokes the family");
+        assert_eq!(c.leeway, secs(30), "leeway: 30-60 s");
+        assert!(c.revoke_on_role_change, "a role change revokes tokens carrying the old roles");
+        assert_eq!(c.key_publish_delay, secs(60), "a new key is published before it signs");
+        let expected = crate::throttle::ThrottleConfig {
+            free_failures: 5,
+            base_delay: secs(1),
+            max_delay: secs(15 * MIN),
+            lock_after: 30,
+            lock_for: secs(15 * MIN),
+            failure_window: secs(12 * 60 * MIN),
+            source_per_sec: 10,
+            source_burst: 20,
+        };
+        assert_eq!(c.throttle, expected, "brute-force protection is on");
+        assert!(c.trusted_proxies.is_empty(), "x-forwarded-for is ignored unless a proxy is trusted");
+    }
+
     #[test]
     fn the_bootstrap_admin_is_split_at_the_first_colon_and_never_debug_printed() {
         let admin = BootstrapAdmin::parse("root:pa:ss");

@@ -175,6 +175,21 @@ impl Config {
 mod tests {
     use super::*;
 
+    /// R-10, do not trust defaults: the security-relevant settings a
+    /// deployment gets with no flags, written out.
+    #[test]
+    fn r_10_without_flags_the_settings_are_the_recommended_ones() {
+        let c = match Config::try_parse_from(["resource-service"]) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(c.leeway, Duration::from_secs(30), "leeway: 30-60 s");
+        assert_eq!(c.max_revocation_staleness, Duration::from_secs(60), "fail closed after a minute without the feed");
+        assert_eq!(c.unknown_kid_refetch, Duration::from_secs(30), "an unknown kid refetches keys at most every 30 s");
+        assert_eq!(c.max_token_lifetime, Duration::from_secs(3600), "no token lives longer than an hour");
+        assert_eq!((c.quota_free, c.quota_pro, c.quota_window), (10, 100, Duration::from_secs(60)));
+    }
+
     #[test]
     fn flags_parse_to_the_same_defaults_as_new() {
         let parsed = Config::try_parse_from(["resource-service", "--listen", "127.0.0.1:0", "--data-dir", "d"]);

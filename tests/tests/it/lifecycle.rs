@@ -196,7 +196,7 @@ async fn rf_04_idle_and_absolute_refresh_lifetimes_are_enforced() -> TestResult 
 }
 
 #[tokio::test]
-async fn rf_06_a_retry_inside_the_grace_window_gets_the_same_successor_and_never_forks() -> TestResult {
+async fn r_06_a_retry_inside_the_grace_window_gets_the_same_successor_and_never_forks() -> TestResult {
     let app = TestApp::spawn_with(|a| a.refresh_grace = Duration::from_secs(60), |_| {}).await?;
     app.create_user("gus", "gus-password", &[]).await?;
     let first = app.login("gus", "gus-password").await?;
