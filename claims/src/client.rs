@@ -155,7 +155,8 @@ impl TokenCache {
     }
 
     /// As [`Self::token`], but never generation `stale` again: the server
-    /// said it expired or was revoked. If another caller already renewed, that token is used.
+    /// said it expired or was revoked. If another caller already renewed,
+    /// that token is used.
     pub async fn renew(&self, stale: u64) -> Result<(SecretString, u64), Status> {
         self.get(Some(stale)).await
     }

@@ -400,10 +400,9 @@ pub fn assert_refresh_refused<T: std::fmt::Debug>(result: Result<T, Status>) {
     }
 }
 
-/// The `google.rpc.ErrorInfo` reason of a status, if any.
+/// The `google.rpc.ErrorInfo` reason of an authpair status, if any.
 pub fn reason(status: &Status) -> Option<String> {
-    use tonic_types::StatusExt;
-    status.get_details_error_info().map(|info| info.reason)
+    authpair_claims::reason_of(status)
 }
 
 /// A TCP proxy for fault tests: forwards to `target` until cut, then drops
