@@ -191,3 +191,42 @@ fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir).with_context(|| format!("creating data dir {}", dir.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    const TTL: Duration = Duration::from_secs(900);
+    const LEEWAY: Duration = Duration::from_secs(30);
+
+    fn verifier(audience: &str) -> Verifier {
+        Verifier::new(VerifierConfig::new("authpair".into(), audience.into(), LEEWAY, TTL))
+    }
+
+    #[tokio::test]
+    async fn r_09_the_start_up_self_test_fails_unless_a_token_it_signs_verifies() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(dir.path(), None).await?;
+        let policy = KeyPolicy { publish_delay: Duration::ZERO, retire_grace: TTL + LEEWAY, rotate_every: None };
+        let keys = KeyRing::open(store, policy).await?;
+        let signer = TokenSigner::new("authpair".into(), "authpair".into(), TTL);
+
+        let trusting = verifier("authpair");
+        trusting.set_keys(&keys.published())?;
+        self_test(&signer, &keys, &trusting)?;
+
+        // A verifier that cannot check the signing key's signatures (here it
+        // trusts no key; a missing crypto backend looks the same from here)
+        // stops the start.
+        let error = self_test(&signer, &keys, &verifier("authpair")).err().map(|e| e.to_string());
+        assert_eq!(error.as_deref(), Some("verifying self-test"));
+        // So does one that would refuse every token the service issues.
+        let elsewhere = verifier("elsewhere");
+        elsewhere.set_keys(&keys.published())?;
+        let error = self_test(&signer, &keys, &elsewhere).err().map(|e| e.to_string());
+        assert_eq!(error.as_deref(), Some("verifying self-test"));
+        Ok(())
+    }
+}

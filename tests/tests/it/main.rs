@@ -19,4 +19,5 @@ mod redis_quota;
 mod restart;
 mod service_accounts;
 mod shared_throttle;
+mod supply_chain;
 mod tls;

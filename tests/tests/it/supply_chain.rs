@@ -1,0 +1,104 @@
+//! SH-04: the crypto dependency and how the product code may use it, read
+//! from what cargo resolves and from the workspace's own sources.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use authpair_tests::TestResult;
+
+fn workspace_root() -> PathBuf {
+    // tests/ sits directly under the workspace root.
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from(".."), Path::to_path_buf)
+}
+
+/// jsonwebtoken's version and enabled features, as cargo resolves them for
+/// this workspace (the lock file, every member's features unified).
+fn jsonwebtoken_as_resolved() -> TestResult<(String, Vec<String>)> {
+    let output = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .current_dir(workspace_root())
+        .output()?;
+    assert!(output.status.success(), "cargo metadata: {}", String::from_utf8_lossy(&output.stderr));
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let packages: Vec<&serde_json::Value> =
+        metadata["packages"].as_array().ok_or("no packages")?.iter().filter(|p| p["name"] == "jsonwebtoken").collect();
+    let [package] = packages.as_slice() else {
+        return Err(format!("expected exactly one jsonwebtoken in the build, found {}", packages.len()).into());
+    };
+    let node = metadata["resolve"]["nodes"]
+        .as_array()
+        .ok_or("no resolve graph")?
+        .iter()
+        .find(|n| n["id"] == package["id"])
+        .ok_or("jsonwebtoken is not in the resolve graph")?;
+    let features = node["features"].as_array().ok_or("no features")?;
+    let features = features.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect();
+    Ok((package["version"].as_str().ok_or("no version")?.to_owned(), features))
+}
+
+#[test]
+fn sh_04_jsonwebtoken_is_at_least_10_3_and_built_with_exactly_one_crypto_backend() -> TestResult {
+    let (version, features) = jsonwebtoken_as_resolved()?;
+    let mut parts = version.split('.').map(|p| p.parse::<u64>());
+    let (major, minor) = (parts.next().ok_or("no major")??, parts.next().ok_or("no minor")??);
+    assert!((major, minor) >= (10, 3), "jsonwebtoken {version} is older than 10.3.0");
+    // With none or both, jsonwebtoken compiles and then panics at first use.
+    let backends: Vec<&String> =
+        features.iter().filter(|f| ["rust_crypto", "aws_lc_rs"].contains(&f.as_str())).collect();
+    assert_eq!(backends, ["rust_crypto"], "jsonwebtoken features: {features:?}");
+    Ok(())
+}
+
+/// Every `.rs` file under `dir`.
+fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            rust_files(&path, found)?;
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn sh_04_the_product_code_never_skips_verification_and_uses_no_key_but_ed25519() -> TestResult {
+    // Spelled in pieces, so that this file does not match itself (it is
+    // not scanned anyway: tests/ builds no product).
+    let forbidden = [
+        concat!("insecure", "_decode"),
+        concat!("dangerous", "::"),
+        concat!("from_", "rsa"),
+        concat!("from_", "secret"),
+        concat!("from_", "base64_secret"),
+        concat!("from_", "ec_"),
+    ];
+    let root = workspace_root();
+    let mut files = Vec::new();
+    for member in ["proto", "claims", "auth-service", "resource-service", "stack", "loadgen"] {
+        rust_files(&root.join(member).join("src"), &mut files)?;
+    }
+    assert!(files.len() > 20, "the scan found the product's sources: {} files", files.len());
+    let mut hits = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file)?;
+        for (n, line) in text.lines().enumerate() {
+            hits.extend(
+                forbidden.iter().filter(|f| line.contains(**f)).map(|f| format!("{}:{}: {f}", file.display(), n + 1)),
+            );
+            // The only JWT algorithm the product names is EdDSA (argon2's
+            // `Algorithm` is the password hash's).
+            if let Some(at) = line.find("Algorithm::") {
+                let rest = &line[at + "Algorithm::".len()..];
+                if !["EdDSA", "Argon2id"].iter().any(|a| rest.starts_with(a)) {
+                    hits.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(hits.is_empty(), "forbidden in product code:\n{}", hits.join("\n"));
+    Ok(())
+}
