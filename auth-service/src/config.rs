@@ -5,7 +5,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use authpair_claims::config::{parse_listen, parse_secret, parse_secs};
+use authpair_claims::config::{parse_listen, parse_positive_secs, parse_secret, parse_secs};
 use clap::Parser;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -88,6 +88,12 @@ pub struct Config {
     #[arg(long = "key-rotation-secs", env = "AUTH_KEY_ROTATION_SECS", default_value = "0", value_parser = parse_secs)]
     pub key_rotation: Duration,
 
+    /// Seconds after which a connection is closed gracefully (GOAWAY); its
+    /// calls in flight, revocation feeds included, may finish (a feed ends
+    /// by itself when its token expires).
+    #[arg(long = "max-connection-age-secs", env = "AUTH_MAX_CONNECTION_AGE_SECS", default_value = "1800", value_parser = parse_positive_secs)]
+    pub max_connection_age: Duration,
+
     #[command(flatten)]
     pub throttle: crate::throttle::ThrottleConfig,
 
@@ -163,6 +169,7 @@ impl Config {
             feed_heartbeat: Duration::from_secs(5),
             key_publish_delay: Duration::from_secs(60),
             key_rotation: Duration::ZERO,
+            max_connection_age: authpair_claims::serving::DEFAULT_MAX_CONNECTION_AGE,
             throttle: crate::throttle::ThrottleConfig::default(),
             trusted_proxies: Vec::new(),
             redis_url: None,
@@ -243,11 +250,12 @@ mod tests {
     #[test]
     fn flags_parse_to_the_same_defaults_as_new() {
         let parsed = Config::try_parse_from(["auth-service", "--listen", "127.0.0.1:0", "--data-dir", "d"]);
-        let parsed = parsed.map(|c| (c.listen, c.access_token_ttl, c.leeway, c.issuer, c.audience, c.throttle));
-        let built = Config::new("d");
+        let parsed = parsed
+            .map(|c| (c.listen, c.access_token_ttl, c.leeway, c.issuer, c.audience, c.throttle, c.max_connection_age));
+        let b = Config::new("d");
         assert_eq!(
             parsed.ok(),
-            Some((built.listen, built.access_token_ttl, built.leeway, built.issuer, built.audience, built.throttle))
+            Some((b.listen, b.access_token_ttl, b.leeway, b.issuer, b.audience, b.throttle, b.max_connection_age))
         );
     }
 
@@ -268,6 +276,7 @@ mod tests {
         assert_eq!(c.leeway, secs(30), "leeway: 30-60 s");
         assert!(c.revoke_on_role_change, "a role change revokes tokens carrying the old roles");
         assert_eq!(c.key_publish_delay, secs(60), "a new key is published before it signs");
+        assert_eq!(c.max_connection_age, secs(30 * MIN), "no connection lives for ever");
         let expected = crate::throttle::ThrottleConfig {
             free_failures: 5,
             base_delay: secs(1),

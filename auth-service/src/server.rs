@@ -136,8 +136,9 @@ pub async fn serve(
         let _ = stopping.send(true);
     };
 
+    let max_connection_age = state.config.max_connection_age;
     tracing::info!(%addr, "auth-service listening");
-    secured_server(interceptor, quotas, tls)?
+    secured_server(interceptor, quotas, tls, max_connection_age)?
         .add_service(AuthServiceServer::new(AuthApi::new(state.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(AdminServiceServer::new(AdminApi::new(state)).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(health_service)

@@ -10,6 +10,14 @@ pub fn parse_secs(value: &str) -> Result<Duration, String> {
     value.parse::<u64>().map(Duration::from_secs).map_err(|e| format!("expected whole seconds: {e}"))
 }
 
+/// Whole seconds, at least one.
+pub fn parse_positive_secs(value: &str) -> Result<Duration, String> {
+    match parse_secs(value)? {
+        Duration::ZERO => Err("expected at least 1 second".into()),
+        secs => Ok(secs),
+    }
+}
+
 /// An optional socket address: "off" (or empty) for none.
 pub fn parse_listen(value: &str) -> Result<Option<std::net::SocketAddr>, String> {
     match value {

@@ -28,6 +28,18 @@ pub const MAX_HEADER_LIST_BYTES: u32 = 16 * 1024;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
 pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+/// By default a connection is closed gracefully at this age: GOAWAY, then
+/// the calls in flight finish. So no connection lives for ever, and
+/// long-lived clients spread over instances added since they connected.
+///
+/// No `max_connection_age_grace`: with one set, tonic 0.14.9 sends no
+/// GOAWAY at the age and instead cuts the connection, calls and all, at
+/// age + grace (`connection_timeout_future` in its `transport/server`).
+/// Without it, what bounds a connection past its age is the calls still in
+/// flight: unary calls end within `REQUEST_TIMEOUT`, and the one stream
+/// either service serves, the revocation feed, ends when its watcher's
+/// token expires.
+pub const DEFAULT_MAX_CONNECTION_AGE: Duration = Duration::from_secs(30 * 60);
 
 type Capture = fn(http::Request<tonic::body::Body>) -> http::Request<tonic::body::Body>;
 /// A server whose every call passes the path layer, the auth interceptor and
@@ -47,6 +59,7 @@ pub fn secured_server(
     auth: AuthInterceptor,
     quotas: AsyncFilterLayer<QuotaGate>,
     tls: Option<tonic::transport::ServerTlsConfig>,
+    max_connection_age: Duration,
 ) -> Result<SecuredServer, tonic::transport::Error> {
     let mut builder = Server::builder();
     if let Some(tls) = tls {
@@ -60,6 +73,7 @@ pub fn secured_server(
         .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
         .timeout(REQUEST_TIMEOUT)
+        .max_connection_age(max_connection_age)
         .layer(TimingLayer { metrics: auth.metrics() })
         .layer(method_layer())
         .layer(InterceptorLayer::new(auth))

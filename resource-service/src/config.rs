@@ -3,7 +3,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use authpair_claims::config::{parse_listen, parse_secret, parse_secs};
+use authpair_claims::config::{parse_listen, parse_positive_secs, parse_secret, parse_secs};
 use clap::Parser;
 use secrecy::SecretString;
 
@@ -51,6 +51,11 @@ pub struct Config {
     /// turns it off, and every call then checks a signature.
     #[arg(long, env = "RESOURCE_TOKEN_CACHE_BYTES", default_value_t = authpair_claims::verifier::DEFAULT_CACHE_BYTES)]
     pub token_cache_bytes: u64,
+
+    /// Seconds after which a connection is closed gracefully (GOAWAY); its
+    /// calls in flight may finish.
+    #[arg(long = "max-connection-age-secs", env = "RESOURCE_MAX_CONNECTION_AGE_SECS", default_value = "1800", value_parser = parse_positive_secs)]
+    pub max_connection_age: Duration,
 
     /// This service's own service account on the auth service (scope
     /// revocations:watch), used to follow the revocation feed.
@@ -148,6 +153,7 @@ impl Config {
             leeway: Duration::from_secs(30),
             max_token_lifetime: Duration::from_secs(3600),
             token_cache_bytes: authpair_claims::verifier::DEFAULT_CACHE_BYTES,
+            max_connection_age: authpair_claims::serving::DEFAULT_MAX_CONNECTION_AGE,
             client_id: "resource-service".into(),
             client_secret: None,
             database_url: None,
@@ -187,17 +193,33 @@ mod tests {
         assert_eq!(c.max_revocation_staleness, Duration::from_secs(60), "fail closed after a minute without the feed");
         assert_eq!(c.unknown_kid_refetch, Duration::from_secs(30), "an unknown kid refetches keys at most every 30 s");
         assert_eq!(c.max_token_lifetime, Duration::from_secs(3600), "no token lives longer than an hour");
+        assert_eq!(c.max_connection_age, Duration::from_secs(30 * 60), "no connection lives for ever");
         assert_eq!((c.quota_free, c.quota_pro, c.quota_window), (10, 100, Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn a_connection_age_is_whole_seconds_and_never_zero() {
+        let parse = |secs: &str| {
+            Config::try_parse_from(["resource-service", "--max-connection-age-secs", secs])
+                .map(|c| c.max_connection_age)
+        };
+        assert_eq!(parse("60").ok(), Some(Duration::from_secs(60)));
+        // Zero would close every connection as it opens.
+        for refused in ["0", "-1", "1.5", ""] {
+            assert!(parse(refused).is_err(), "{refused:?} accepted");
+        }
     }
 
     #[test]
     fn flags_parse_to_the_same_defaults_as_new() {
         let parsed = Config::try_parse_from(["resource-service", "--listen", "127.0.0.1:0", "--data-dir", "d"]);
         let parsed = parsed.map(|c| {
-            (c.listen, c.auth_urls, c.issuer, c.audience, c.leeway, c.max_token_lifetime, c.token_cache_bytes)
+            let limits = (c.leeway, c.max_token_lifetime, c.token_cache_bytes, c.max_connection_age);
+            (c.listen, c.auth_urls, c.issuer, c.audience, limits)
         });
         let b = Config::new("http://127.0.0.1:50051", "d");
-        let built = (b.listen, b.auth_urls, b.issuer, b.audience, b.leeway, b.max_token_lifetime, b.token_cache_bytes);
+        let limits = (b.leeway, b.max_token_lifetime, b.token_cache_bytes, b.max_connection_age);
+        let built = (b.listen, b.auth_urls, b.issuer, b.audience, limits);
         assert_eq!(parsed.ok(), Some(built));
     }
 

@@ -104,7 +104,7 @@ pub async fn serve(
     let (reflection_v1, reflection_v1alpha) = reflection(&[SERVICE_NAME])?;
 
     tracing::info!(%addr, auth_urls = ?config.auth_urls, "resource-service listening");
-    let served = secured_server(interceptor, quota_gate, server_tls)?
+    let served = secured_server(interceptor, quota_gate, server_tls, config.max_connection_age)?
         .add_service(ResourceServiceServer::new(api))
         .add_service(health_service)
         .add_service(reflection_v1)

@@ -1,6 +1,6 @@
 //! The HTTP/2 limits both servers set explicitly, checked with a raw HTTP/2
-//! client (security matrix DS-01, DS-02, DS-03, TM-06) and the message size
-//! cap.
+//! client (security matrix DS-01, DS-02, DS-03, TM-06), the message size
+//! cap and the connection age limit.
 
 use std::net::SocketAddr;
 
@@ -165,5 +165,48 @@ async fn ds_01_a_rapid_reset_flood_gets_goaway_enhance_your_calm_on_both_servers
     app.login("nobody", "x").await.err().ok_or("accepted")?;
     let status = app.resource.clone().get_status(authpair_proto::resource::v1::GetStatusRequest {}).await;
     status?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn at_its_max_age_a_connection_gets_goaway_yet_its_call_in_flight_finishes() -> TestResult {
+    let age = std::time::Duration::from_secs(1);
+    let app = TestApp::spawn_with(|a| a.max_connection_age = age, |r| r.max_connection_age = age).await?;
+    for addr in [app.auth_server.addr, app.resource_server.addr] {
+        let (mut sender, connection) = raw(addr).await?;
+        let mut connection = tokio::spawn(connection);
+        // A call in flight: its headers are sent, its message is not yet.
+        let (response, mut body) = sender.send_request(health_check(addr, 0), false)?;
+
+        // Well past the age the connection is still open, for that call.
+        let open = tokio::time::timeout(age * 3, &mut connection).await;
+        assert!(open.is_err(), "{addr}: the connection ended with a call in flight: {open:?}");
+        // But it takes no new call: the server has said GOAWAY.
+        let refused = async {
+            futures_ready(&mut sender).await?;
+            let (response, mut new_body) = sender.send_request(health_check(addr, 0), false)?;
+            new_body.send_data(tonic::codegen::Bytes::from_static(&[0, 0, 0, 0, 0]), true)?;
+            response.await.map(|r| r.status())
+        };
+        let refused = tokio::time::timeout(age * 3, refused).await.map_err(|_| format!("{addr}: no answer"))?;
+        assert!(refused.is_err(), "{addr}: a new call on an aged connection got {refused:?}");
+
+        // The call in flight completes normally.
+        body.send_data(tonic::codegen::Bytes::from_static(&[0, 0, 0, 0, 0]), true)?;
+        let response = response.await?;
+        assert_eq!(response.status(), http::StatusCode::OK, "{addr}");
+        let mut response_body = response.into_body();
+        while let Some(chunk) = response_body.data().await {
+            chunk?;
+        }
+        let trailers = response_body.trailers().await?.ok_or("no trailers")?;
+        assert_eq!(trailers.get("grpc-status").map(|v| v.as_bytes()), Some(&b"0"[..]), "{addr}: {trailers:?}");
+
+        // Then the connection closes, cleanly.
+        let ended = tokio::time::timeout(age * 10, connection).await.map_err(|_| format!("{addr}: still open"))??;
+        if let Err(e) = ended {
+            assert_eq!(e.reason(), Some(h2::Reason::NO_ERROR), "{addr}: {e}");
+        }
+    }
     Ok(())
 }
