@@ -231,6 +231,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn en_02_an_unknown_user_costs_a_full_argon2id_check_like_a_wrong_password() -> Result<(), HashError> {
+        // "$argon2id$v=19$m=…,t=…,p=…$salt$hash": algorithm, version and
+        // parameters, then the salt's and the output's lengths.
+        fn shape(phc: &str) -> (Option<Vec<&str>>, Option<usize>, Option<usize>) {
+            let parts: Vec<&str> = phc.split('$').collect();
+            (parts.get(..4).map(<[&str]>::to_vec), parts.get(4).map(|s| s.len()), parts.get(5).map(|h| h.len()))
+        }
+        let hasher = PasswordHasher::with_queue(1, 2)?;
+        let real = hasher.hash(SecretString::from("pw")).await?;
+        // The dummy hash is shaped like a real one, so checking against it
+        // is the same work.
+        assert_eq!(shape(&hasher.dummy_hash), shape(&real), "{} against {real}", hasher.dummy_hash);
+        // And the check really runs on the hashing workers, queue and all:
+        // ten unknown users at once for one worker and two places in the
+        // queue, so some are refused as busy, and the rest answer no.
+        let attempts: Vec<_> = (0..10)
+            .map(|_| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move { hasher.verify(SecretString::from("pw"), None).await })
+            })
+            .collect();
+        let (mut refused, mut busy) = (0, 0);
+        for attempt in attempts {
+            match attempt.await.map_err(|e| HashError::Hash(e.to_string()))? {
+                Ok(false) => refused += 1,
+                Err(HashError::Busy) => busy += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(busy > 0 && refused > 0, "{refused} checked, {busy} refused as busy");
+        Ok(())
+    }
+
+    #[tokio::test]
     async fn ds_04_with_the_queue_full_a_hash_is_refused_at_once_and_the_hasher_recovers() -> Result<(), HashError> {
         let hasher = PasswordHasher::with_queue(1, 2)?;
         let stored = hasher.hash(SecretString::from("pw")).await?;
