@@ -230,6 +230,26 @@ mod tests {
         Ok(())
     }
 
+    /// Ten checks of "pw" against `stored` at once. The answers of those
+    /// served, and how many were refused as busy; anything else fails.
+    async fn ten_at_once(hasher: &PasswordHasher, stored: Option<String>) -> Result<(Vec<bool>, usize), HashError> {
+        let attempts: Vec<_> = (0..10)
+            .map(|_| {
+                let (hasher, stored) = (hasher.clone(), stored.clone());
+                tokio::spawn(async move { hasher.verify(SecretString::from("pw"), stored).await })
+            })
+            .collect();
+        let (mut answered, mut busy) = (Vec::new(), 0);
+        for attempt in attempts {
+            match attempt.await.map_err(|e| HashError::Hash(e.to_string()))? {
+                Ok(answer) => answered.push(answer),
+                Err(HashError::Busy) => busy += 1,
+                Err(other) => panic!("unexpected {other:?}"),
+            }
+        }
+        Ok((answered, busy))
+    }
+
     #[tokio::test]
     async fn en_02_an_unknown_user_costs_a_full_argon2id_check_like_a_wrong_password() -> Result<(), HashError> {
         // "$argon2id$v=19$m=…,t=…,p=…$salt$hash": algorithm, version and
@@ -246,21 +266,9 @@ mod tests {
         // And the check really runs on the hashing workers, queue and all:
         // ten unknown users at once for one worker and two places in the
         // queue, so some are refused as busy, and the rest answer no.
-        let attempts: Vec<_> = (0..10)
-            .map(|_| {
-                let hasher = hasher.clone();
-                tokio::spawn(async move { hasher.verify(SecretString::from("pw"), None).await })
-            })
-            .collect();
-        let (mut refused, mut busy) = (0, 0);
-        for attempt in attempts {
-            match attempt.await.map_err(|e| HashError::Hash(e.to_string()))? {
-                Ok(false) => refused += 1,
-                Err(HashError::Busy) => busy += 1,
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-        assert!(busy > 0 && refused > 0, "{refused} checked, {busy} refused as busy");
+        let (answered, busy) = ten_at_once(&hasher, None).await?;
+        assert_eq!(answered, [false].repeat(answered.len()), "an unknown user never matches");
+        assert!(busy > 0 && !answered.is_empty(), "{} checked, {busy} refused as busy", answered.len());
         Ok(())
     }
 
@@ -268,21 +276,9 @@ mod tests {
     async fn ds_04_with_the_queue_full_a_hash_is_refused_at_once_and_the_hasher_recovers() -> Result<(), HashError> {
         let hasher = PasswordHasher::with_queue(1, 2)?;
         let stored = hasher.hash(SecretString::from("pw")).await?;
-        // Ten at once for one worker and two places in the queue.
-        let attempts: Vec<_> = (0..10)
-            .map(|_| {
-                let (hasher, stored) = (hasher.clone(), stored.clone());
-                tokio::spawn(async move { hasher.verify(SecretString::from("pw"), Some(stored)).await })
-            })
-            .collect();
-        let (mut matched, mut busy) = (0, 0);
-        for attempt in attempts {
-            match attempt.await.map_err(|e| HashError::Hash(e.to_string()))? {
-                Ok(true) => matched += 1,
-                Err(HashError::Busy) => busy += 1,
-                other => panic!("unexpected {other:?}"),
-            }
-        }
+        let (answered, busy) = ten_at_once(&hasher, Some(stored.clone())).await?;
+        assert_eq!(answered, [true].repeat(answered.len()), "the right password matches");
+        let matched = answered.len();
         assert!((2..=3).contains(&matched), "{matched} verified, {busy} refused");
         assert_eq!(matched + busy, 10);
         // The line has cleared: the next one is served.
