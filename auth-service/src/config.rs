@@ -116,6 +116,13 @@ pub struct Config {
     #[arg(long, env = "AUTH_HASH_CONCURRENCY", default_value = "0")]
     pub hash_concurrency: usize,
 
+    /// Logins (and other password checks) that may wait for a hashing
+    /// worker; past that they are refused at once as UNAVAILABLE (load
+    /// shedding). Size it so that a full queue drains within the clients'
+    /// deadline: queue × one hash's time ÷ workers.
+    #[arg(long, env = "AUTH_HASH_QUEUE", default_value = "1024")]
+    pub hash_queue: std::num::NonZeroUsize,
+
     /// TLS: the server's certificate chain (PEM). With --tls-key, the
     /// service accepts only TLS connections.
     #[arg(long, env = "AUTH_TLS_CERT", requires = "tls_key")]
@@ -175,6 +182,7 @@ impl Config {
             redis_url: None,
             redis_prefix: "authpair:".into(),
             hash_concurrency: 0,
+            hash_queue: crate::password::DEFAULT_QUEUE,
             tls_cert: None,
             tls_key: None,
             tls_client_ca: None,
@@ -257,6 +265,16 @@ mod tests {
             parsed.ok(),
             Some((b.listen, b.access_token_ttl, b.leeway, b.issuer, b.audience, b.throttle, b.max_connection_age))
         );
+        let queue = Config::try_parse_from(["auth-service"]).map(|c| (c.hash_concurrency, c.hash_queue));
+        assert_eq!(queue.ok(), Some((b.hash_concurrency, b.hash_queue)));
+    }
+
+    #[test]
+    fn a_hashing_queue_of_zero_is_refused_because_it_would_shed_every_login() {
+        let queue = |n: &str| Config::try_parse_from(["auth-service", "--hash-queue", n]).map(|c| c.hash_queue.get());
+        assert_eq!(queue("3").ok(), Some(3));
+        assert!(queue("0").is_err());
+        assert!(queue("-1").is_err());
     }
 
     /// R-10, do not trust defaults: what a deployment gets with no flags is

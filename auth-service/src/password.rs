@@ -11,7 +11,10 @@
 //! An unknown user is checked against a dummy hash of the same cost, so
 //! "no such user" and "wrong password" take about the same time.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    num::NonZeroUsize,
+    sync::{Arc, Mutex},
+};
 
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, PasswordVerifier as _, Version};
 use base64::{Engine as _, engine::general_purpose::STANDARD_NO_PAD};
@@ -24,9 +27,9 @@ const T_COST: u32 = 2;
 const P_COST: u32 = 1;
 const OUTPUT_LEN: usize = 32;
 const SALT_LEN: usize = 16;
-/// Requests that may wait for a worker; more are refused. 1,024 is about
-/// 15 s of hashing on one core, inside the 30 s request timeout.
-const QUEUE: usize = 1024;
+/// Requests that may wait for a worker by default; more are refused. 1,024
+/// is about 15 s of hashing on one core, inside the 30 s request timeout.
+pub const DEFAULT_QUEUE: NonZeroUsize = NonZeroUsize::MIN.saturating_add(1023);
 
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
@@ -142,14 +145,11 @@ fn serve(jobs: Arc<Mutex<mpsc::Receiver<Job>>>, mut worker: Worker) {
 }
 
 impl PasswordHasher {
-    /// `workers` hashes may run at once; 0 means one per CPU core.
-    pub fn new(workers: usize) -> Result<Self, HashError> {
-        Self::with_queue(workers, QUEUE)
-    }
-
-    fn with_queue(workers: usize, queue: usize) -> Result<Self, HashError> {
+    /// `workers` hashes may run at once (0: one per CPU core) and `queue`
+    /// more may wait for them; beyond that a request is refused as busy.
+    pub fn new(workers: usize, queue: NonZeroUsize) -> Result<Self, HashError> {
         let workers = if workers == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { workers };
-        let (sender, receiver) = mpsc::channel(queue);
+        let (sender, receiver) = mpsc::channel(queue.get());
         let receiver = Arc::new(Mutex::new(receiver));
         let mut first = Worker::new()?;
         let dummy_hash = first.hash(b"authpair dummy password for unknown users")?;
@@ -203,7 +203,7 @@ mod tests {
 
     #[tokio::test]
     async fn sh_03_hashes_are_argon2id_at_owasp_parameters_salted_and_standard() -> Result<(), HashError> {
-        let hasher = PasswordHasher::new(2)?;
+        let hasher = PasswordHasher::new(2, DEFAULT_QUEUE)?;
         let a = hasher.hash(SecretString::from("correct horse")).await?;
         let b = hasher.hash(SecretString::from("correct horse")).await?;
         assert!(a.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{a}");
@@ -224,10 +224,15 @@ mod tests {
         let older = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8192, 3, 1, None).map_err(hash_err)?);
         let salt = SaltString::encode_b64(b"sixteen byte sal").map_err(hash_err)?;
         let stored = older.hash_password(b"old password", &salt).map_err(hash_err)?.to_string();
-        let hasher = PasswordHasher::new(1)?;
+        let hasher = PasswordHasher::new(1, DEFAULT_QUEUE)?;
         assert!(hasher.verify(SecretString::from("old password"), Some(stored.clone())).await?);
         assert!(!hasher.verify(SecretString::from("wrong"), Some(stored)).await?);
         Ok(())
+    }
+
+    /// One worker and two places in its queue: ten requests at once overflow it.
+    fn two() -> NonZeroUsize {
+        NonZeroUsize::MIN.saturating_add(1)
     }
 
     /// Ten checks of "pw" against `stored` at once. The answers of those
@@ -258,7 +263,7 @@ mod tests {
             let parts: Vec<&str> = phc.split('$').collect();
             (parts.get(..4).map(<[&str]>::to_vec), parts.get(4).map(|s| s.len()), parts.get(5).map(|h| h.len()))
         }
-        let hasher = PasswordHasher::with_queue(1, 2)?;
+        let hasher = PasswordHasher::new(1, two())?;
         let real = hasher.hash(SecretString::from("pw")).await?;
         // The dummy hash is shaped like a real one, so checking against it
         // is the same work.
@@ -274,7 +279,7 @@ mod tests {
 
     #[tokio::test]
     async fn ds_04_with_the_queue_full_a_hash_is_refused_at_once_and_the_hasher_recovers() -> Result<(), HashError> {
-        let hasher = PasswordHasher::with_queue(1, 2)?;
+        let hasher = PasswordHasher::new(1, two())?;
         let stored = hasher.hash(SecretString::from("pw")).await?;
         let (answered, busy) = ten_at_once(&hasher, Some(stored.clone())).await?;
         assert_eq!(answered, [true].repeat(answered.len()), "the right password matches");

@@ -104,7 +104,7 @@ pub async fn serve(
         None => crate::throttle::Throttle::new(config_throttle, config_proxies)?,
     };
     let state = Arc::new(AuthState {
-        hasher: PasswordHasher::new(config.hash_concurrency)?,
+        hasher: PasswordHasher::new(config.hash_concurrency, config.hash_queue)?,
         config,
         store: store.clone(),
         signer,

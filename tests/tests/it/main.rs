@@ -14,6 +14,7 @@ mod header_syntax;
 mod http2_limits;
 mod lifecycle;
 mod load_tool;
+mod login_flood;
 mod policy_matrix;
 mod redis_quota;
 mod restart;
