@@ -134,8 +134,13 @@ impl fmt::Display for Report {
         if let Some(rev) = &self.revocation_propagation {
             writeln!(
                 f,
-                "  revocation propagation: {} trials, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-                rev.count, rev.p50_ms, rev.p99_ms, rev.max_ms
+                "  revocation propagation: {} trials, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms{}",
+                rev.count,
+                rev.p50_ms,
+                rev.p99_ms,
+                rev.max_ms,
+                // Nearest rank: below 100 samples the p99 is the largest.
+                if rev.count < 100 { " (under 100 trials, p99 is the maximum: run longer)" } else { "" }
             )?;
         }
         if let Some(e) = &self.enumeration {
@@ -185,5 +190,18 @@ mod tests {
         let s = LatencySummary::from_micros(&mut samples);
         assert_eq!((s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms), (50.0, 90.0, 99.0, 100.0));
         assert_eq!(LatencySummary::from_micros(&mut []).p99_ms, 0.0);
+    }
+
+    #[test]
+    fn a_revocation_p99_from_fewer_than_100_trials_is_called_the_maximum_it_is() {
+        let printed = |trials: u32| {
+            let mut report = Report::new(Mode::Mixed, "m", 1, 1, std::time::Duration::from_secs(1));
+            let mut samples: Vec<u32> = (1..=trials).collect();
+            report.revocation_propagation = Some(LatencySummary::from_micros(&mut samples));
+            report.to_string()
+        };
+        let few = printed(99);
+        assert!(few.contains("p99 0.099 ms, max 0.099 ms (under 100 trials, p99 is the maximum"), "{few}");
+        assert!(!printed(100).contains("under 100 trials"));
     }
 }
