@@ -1,6 +1,6 @@
 //! The HTTP/2 limits both servers set explicitly, checked with a raw HTTP/2
 //! client (security matrix DS-01, DS-02, DS-03, TM-06), the message size
-//! cap and the connection age limit.
+//! cap, the connection age limit, and HTTP/1.1 refused (TM-08).
 
 use std::net::SocketAddr;
 
@@ -206,6 +206,33 @@ async fn at_its_max_age_a_connection_gets_goaway_yet_its_call_in_flight_finishes
         let ended = tokio::time::timeout(age * 10, connection).await.map_err(|_| format!("{addr}: still open"))??;
         if let Err(e) = ended {
             assert_eq!(e.reason(), Some(h2::Reason::NO_ERROR), "{addr}: {e}");
+        }
+    }
+    Ok(())
+}
+
+/// TM-08: both ports speak HTTP/2 only (tonic's `accept_http1` stays off), so
+/// no gRPC-Web or HTTP/1.1 path exists beside the one the interceptor guards.
+/// An HTTP/1.1 request gets no HTTP/1.1 answer, and the connection is closed.
+#[tokio::test]
+async fn tm_08_an_http_1_1_request_gets_no_http_1_1_answer_on_either_port() -> TestResult {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let app = TestApp::spawn().await?;
+    for addr in [app.auth_server.addr, app.resource_server.addr] {
+        let mut tcp = TcpStream::connect(addr).await?;
+        tcp.write_all(
+            b"POST /resource.v1.ResourceService/GetStatus HTTP/1.1\r\nHost: authpair\r\n\
+              Content-Type: application/grpc-web\r\nContent-Length: 5\r\n\r\n\0\0\0\0\0",
+        )
+        .await?;
+        let mut reply = Vec::new();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), tcp.read_to_end(&mut reply)).await;
+        assert!(!reply.starts_with(b"HTTP/"), "{addr} answered HTTP/1: {:?}", String::from_utf8_lossy(&reply));
+        match read {
+            Err(_) => return Err(format!("{addr}: the connection stayed open").into()),
+            // Closing with our bytes unread may reset the connection: closed too.
+            Ok(Err(e)) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{addr}: {e}"),
+            Ok(Ok(_)) => {}
         }
     }
     Ok(())
