@@ -3,6 +3,7 @@
 //! here, hashing failures. The detail is logged, never sent.
 
 pub use authpair_claims::ApiError;
+use authpair_claims::AuthError;
 
 use crate::password::HashError;
 
@@ -14,7 +15,7 @@ impl From<HashError> for ApiError {
                 tracing::warn!("password hashing queue full; shedding a request");
                 metrics::counter!(authpair_claims::telemetry::THROTTLED, "kind" => "hashing", "reason" => "QUEUE_FULL")
                     .increment(1);
-                ApiError::Unavailable
+                AuthError::Overloaded.into()
             }
             HashError::Hash(_) | HashError::Gone => {
                 tracing::error!(error = %err, "password hashing failed");

@@ -6,7 +6,7 @@
 //! stays at workers × 19 MiB however many logins are waiting; waiting
 //! requests queue in a bounded channel and cost almost nothing. When the
 //! queue is full the service sheds load (DS-04): the request is refused at
-//! once as UNAVAILABLE, which clients retry with backoff, rather than
+//! once as UNAVAILABLE `OVERLOADED`, which clients retry with backoff, rather than
 //! waiting in a line it would likely time out in.
 //! An unknown user is checked against a dummy hash of the same cost, so
 //! "no such user" and "wrong password" take about the same time.

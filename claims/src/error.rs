@@ -81,7 +81,10 @@ pub enum AuthError {
     #[error("too many attempts; retry in {}s", .retry_after.as_millis().div_ceil(1000).max(1))]
     TooManyAttempts { retry_after: std::time::Duration },
 
-    // ---- The verifier cannot decide yet: UNAVAILABLE, fail closed. ----
+    // ---- Cannot decide now: UNAVAILABLE, fail closed; clients retry with backoff. ----
+    /// Load shedding (DS-04): the password hashing queue is full.
+    #[error("busy: too many password checks waiting")]
+    Overloaded,
     #[error("signing keys not loaded yet")]
     KeysUnavailable,
     #[error("revocation list is stale")]
@@ -116,6 +119,7 @@ impl AuthError {
             NoPolicy => "METHOD_NOT_ALLOWED",
             KeysUnavailable => "KEYS_UNAVAILABLE",
             RevocationsStale => "REVOCATIONS_STALE",
+            Overloaded => "OVERLOADED",
         }
     }
 
@@ -127,7 +131,7 @@ impl AuthError {
             RoleRequired(_) | ScopeRequired(_) | UserRequired | ServiceRequired | NotOwner | ClientCertRequired
             | NoPolicy => Code::PermissionDenied,
             QuotaExceeded { .. } | TooManyAttempts { .. } => Code::ResourceExhausted,
-            KeysUnavailable | RevocationsStale | QuotaUnavailable => Code::Unavailable,
+            KeysUnavailable | RevocationsStale | QuotaUnavailable | Overloaded => Code::Unavailable,
             _ => Code::Unauthenticated,
         }
     }

@@ -8,7 +8,7 @@ use authpair_proto::{
     auth::v1::{GetJwksRequest, LoginRequest, RefreshRequest},
     resource::v1::GetMyProfileRequest,
 };
-use authpair_tests::{TestApp, TestResult, bearer};
+use authpair_tests::{TestApp, TestResult, bearer, reason};
 use tokio::task::JoinSet;
 use tonic::Code;
 
@@ -39,7 +39,11 @@ async fn ds_04_logins_past_the_hashing_queue_are_shed_at_once_and_other_calls_ar
         match login? {
             Ok(()) => served += 1,
             Err(status) => {
-                assert_eq!((status.code(), status.message()), (Code::Unavailable, "service temporarily unavailable"));
+                let answer = (status.code(), status.message(), reason(&status));
+                assert_eq!(
+                    answer,
+                    (Code::Unavailable, "busy: too many password checks waiting", Some("OVERLOADED".into()))
+                );
                 shed += 1;
             }
         }
