@@ -24,7 +24,6 @@ use crate::{
     LatencySummary, Mode, Options, Report,
     cpu::{CpuClock, CpuUse, Spent},
     drive::{Call, Outcome, connect, drive},
-    setup,
 };
 
 /// One side of the comparison, over all its slices.
@@ -115,19 +114,18 @@ impl Tally {
     }
 }
 
-pub async fn compare(auth: &Channel, admin: &str, opts: &Options) -> anyhow::Result<Report> {
+/// `tokens`: the fresh tokens for `compare-fresh`, the one reused for `compare`.
+pub async fn compare(tokens: Vec<String>, opts: &Options) -> anyhow::Result<Report> {
     let connections = opts.connections.max(1);
     let resource = connect(&opts.resource, connections).await?;
     let (title, baseline, measured) = if opts.mode == Mode::CompareFresh {
         let url = opts.baseline.as_deref().context("compare-fresh needs --baseline, the naive server's URL")?;
-        let tokens = setup::service_tokens(auth, admin, opts.fresh_tokens.max(1)).await?;
         let naive =
             Tally::new(Call::profile(tokens.clone())?, url, connect(url, connections).await?, opts.baseline_pid);
         let ours = Tally::new(Call::profile(tokens)?, &opts.resource, resource, opts.server_pid);
         ("GetMyProfile with a fresh token every call: naive EdDSA interceptor vs authpair", naive, ours)
     } else {
-        let users = setup::users(auth, admin, 1).await?;
-        let reuse = Call::profile(users.into_iter().map(|(_, _, tokens)| tokens.access_token))?;
+        let reuse = Call::profile(tokens)?;
         // One set of connections for both sides: the same server.
         let public = Tally::new(Call::Status, &opts.resource, resource.clone(), opts.server_pid);
         let reused = Tally::new(reuse, &opts.resource, resource, opts.server_pid);

@@ -2,7 +2,8 @@
 //! per second, latency percentiles and a count per status code.
 //!
 //! - [`Options`]: what to run (mode, concurrency, duration or count).
-//! - `setup`: logs in or prepares tokens for a mode before the clock starts.
+//! - `setup`: logs in or prepares tokens for a mode before the clock starts,
+//!   or reads them from `--tokens-file`.
 //! - `drive`: what one call does, and the workers that make calls back to
 //!   back.
 //! - `run`: each mode's measurement; `compare`: the alternating one.
@@ -45,6 +46,8 @@ mod setup;
 
 use std::time::Duration;
 
+use secrecy::SecretString;
+
 pub use compare::{Comparison, Side};
 pub use cpu::CpuUse;
 pub use report::{LatencySummary, Report};
@@ -64,6 +67,16 @@ pub enum Mode {
     CompareFresh,
 }
 
+impl std::fmt::Display for Mode {
+    /// The name `--mode` takes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match clap::ValueEnum::to_possible_value(self) {
+            Some(value) => f.write_str(value.get_name()),
+            None => write!(f, "{self:?}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, clap::Parser)]
 #[command(name = "authpair-load", version, about = "Load tool for authpair")]
 pub struct Options {
@@ -75,9 +88,16 @@ pub struct Options {
     #[arg(long, default_value = "http://127.0.0.1:50052")]
     pub resource: String,
     /// An admin's `username:password`, to create the users and service
-    /// account a mode needs.
-    #[arg(long, env = "AUTHPAIR_LOAD_ADMIN", hide_env_values = true)]
-    pub admin: String,
+    /// account a mode needs. Not needed by `public`, nor by the modes that
+    /// take their tokens from --tokens-file.
+    #[arg(long, env = "AUTHPAIR_LOAD_ADMIN", hide_env_values = true, value_parser = secret)]
+    pub admin: Option<SecretString>,
+    /// Access tokens to call with instead of preparing them, one per line
+    /// (`-` reads standard input, which keeps them out of the process list):
+    /// `reuse` and `compare` use the first, `users`, `fresh` and
+    /// `compare-fresh` all of them in turn.
+    #[arg(long)]
+    pub tokens_file: Option<std::path::PathBuf>,
     /// HTTP/2 connections.
     #[arg(long, default_value = "64")]
     pub connections: usize,
@@ -117,6 +137,10 @@ pub struct Options {
     /// Write the report as JSON to this file too.
     #[arg(long)]
     pub json: Option<std::path::PathBuf>,
+}
+
+fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value))
 }
 
 impl Options {

@@ -7,10 +7,12 @@ use std::{
     time::{Duration, Instant},
 };
 
+use anyhow::Context as _;
 use authpair_proto::{
     auth::v1::{GetJwksRequest, LogoutRequest, RefreshRequest, auth_service_client::AuthServiceClient},
     resource::v1::{GetMyProfileRequest, resource_service_client::ResourceServiceClient},
 };
+use secrecy::ExposeSecret as _;
 use tonic::{Code, transport::Channel};
 
 use crate::{
@@ -60,30 +62,43 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
         }
     }
     let auth = tonic::transport::Endpoint::from_shared(opts.auth.clone())?.connect().await?;
-    let admin = setup::admin_token(&auth, &opts.admin).await?;
-    if opts.mode == Mode::Enumeration {
-        return enumeration(&auth, &admin, opts.requests.unwrap_or(300) as usize, opts).await;
+    let given = opts.tokens_file.as_deref().map(setup::read_tokens).transpose()?;
+    let calls_with_tokens =
+        matches!(opts.mode, Mode::Reuse | Mode::Users | Mode::Fresh | Mode::Compare | Mode::CompareFresh);
+    if given.is_some() && !calls_with_tokens {
+        anyhow::bail!("--tokens-file does not apply to --mode {}: it logs in as users it creates", opts.mode);
     }
+    // Log in as the admin only when something must be created.
+    let admin = match &opts.admin {
+        _ if opts.mode == Mode::Public || given.is_some() => None,
+        Some(admin) => Some(setup::admin_token(&auth, admin.expose_secret()).await?),
+        None if calls_with_tokens => {
+            anyhow::bail!(
+                "--mode {} needs --admin (or AUTHPAIR_LOAD_ADMIN) to prepare tokens, or --tokens-file",
+                opts.mode
+            )
+        }
+        None => {
+            anyhow::bail!("--mode {} needs --admin (or AUTHPAIR_LOAD_ADMIN): it creates its own users", opts.mode)
+        }
+    };
+    let admin = admin.as_deref();
+    if opts.mode == Mode::Enumeration {
+        return enumeration(&auth, admin.context("no admin")?, opts.requests.unwrap_or(300) as usize, opts).await;
+    }
+    let tokens = match opts.mode {
+        Mode::Public | Mode::Login | Mode::Enumeration => Vec::new(),
+        _ => tokens(&auth, opts, given, admin).await?,
+    };
     if matches!(opts.mode, Mode::Compare | Mode::CompareFresh) {
-        return crate::compare::compare(&auth, &admin, opts).await;
+        return crate::compare::compare(tokens, opts).await;
     }
     let (call, url) = match opts.mode {
         Mode::Public => (Call::Status, &opts.resource),
-        Mode::Reuse | Mode::Mixed => {
-            let users = setup::users(&auth, &admin, 1).await?;
-            (Call::profile(users.into_iter().map(|(_, _, t)| t.access_token))?, &opts.resource)
-        }
-        Mode::Users => {
-            let users = setup::users(&auth, &admin, opts.users.max(1)).await?;
-            (Call::profile(users.into_iter().map(|(_, _, t)| t.access_token))?, &opts.resource)
-        }
-        Mode::Fresh => {
-            let tokens = setup::service_tokens(&auth, &admin, opts.fresh_tokens.max(1)).await?;
-            (Call::profile(tokens)?, &opts.resource)
-        }
+        Mode::Reuse | Mode::Mixed | Mode::Users | Mode::Fresh => (Call::profile(tokens)?, &opts.resource),
         // (Enumeration and the compare modes returned above.)
         Mode::Login | Mode::Enumeration | Mode::Compare | Mode::CompareFresh => {
-            let users = setup::users(&auth, &admin, opts.users.clamp(1, 50)).await?;
+            let users = setup::users(&auth, admin.context("no admin")?, opts.users.clamp(1, 50)).await?;
             let creds = users.into_iter().map(|(u, p, _)| (u, p)).collect();
             (Call::Login { users: Arc::new(creds), next: Arc::default() }, &opts.auth)
         }
@@ -95,7 +110,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     // are queued for the hasher, its own login would wait behind them.
     let side_session = match opts.mode {
         Mode::Login => {
-            setup::ensure_user(&auth, &admin, "load-side", "load-side-password").await?;
+            setup::ensure_user(&auth, admin.context("no admin")?, "load-side", "load-side-password").await?;
             Some(setup::login(&auth, "load-side", "load-side-password").await?.refresh_token)
         }
         _ => None,
@@ -106,7 +121,10 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
 
     let side = side_session.map(|refresh_token| tokio::spawn(side_calls(auth.clone(), refresh_token, deadline)));
     let mixed = match opts.mode {
-        Mode::Mixed => Some(tokio::spawn(revocations(auth.clone(), opts.resource.clone(), admin.clone(), deadline))),
+        Mode::Mixed => {
+            let admin = admin.context("no admin")?.to_owned();
+            Some(tokio::spawn(revocations(auth.clone(), opts.resource.clone(), admin, deadline)))
+        }
         _ => None,
     };
     let mut outcome = drive(&call, &channels, concurrency, deadline, budget).await?;
@@ -128,6 +146,30 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
         report.revocation_observed = Some(observed);
     }
     Ok(report)
+}
+
+/// The tokens a mode calls with: those given (the first only, for the modes
+/// that reuse one), or prepared with the admin's token: logged-in users, or
+/// service tokens for the fresh-token modes.
+async fn tokens(
+    auth: &Channel,
+    opts: &Options,
+    given: Option<Vec<String>>,
+    admin: Option<&str>,
+) -> anyhow::Result<Vec<String>> {
+    let one = matches!(opts.mode, Mode::Reuse | Mode::Compare | Mode::Mixed);
+    if let Some(mut given) = given {
+        if one {
+            given.truncate(1);
+        }
+        return Ok(given);
+    }
+    let admin = admin.context("no admin")?;
+    if matches!(opts.mode, Mode::Fresh | Mode::CompareFresh) {
+        return setup::service_tokens(auth, admin, opts.fresh_tokens.max(1)).await;
+    }
+    let users = setup::users(auth, admin, if one { 1 } else { opts.users.max(1) }).await?;
+    Ok(users.into_iter().map(|(_, _, tokens)| tokens.access_token).collect())
 }
 
 /// `login` mode's other traffic: a Refresh and a GetJwks every 50 ms, timed.

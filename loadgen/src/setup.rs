@@ -1,4 +1,5 @@
-//! Before the clock starts: admin token, users, logins, service tokens.
+//! Before the clock starts: admin token, users, logins, service tokens, or
+//! the tokens a user gave in a file.
 
 use anyhow::Context;
 use authpair_proto::auth::v1::{
@@ -10,6 +11,20 @@ use tonic::{
     metadata::{Ascii, MetadataValue},
     transport::Channel,
 };
+
+/// The access tokens in `path` (`-`: standard input), one per line; blank
+/// lines are skipped. The file's contents are never printed: they are
+/// credentials.
+pub fn read_tokens(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    let text = if path == std::path::Path::new("-") {
+        std::io::read_to_string(std::io::stdin()).context("reading tokens from standard input")?
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("reading tokens from {}", path.display()))?
+    };
+    let tokens: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
+    anyhow::ensure!(!tokens.is_empty(), "no tokens in {}", path.display());
+    Ok(tokens)
+}
 
 /// The `authorization` value for `token`.
 pub fn authorization(token: &str) -> anyhow::Result<MetadataValue<Ascii>> {

@@ -1,5 +1,6 @@
 //! A smoke run of every mode of the load tool against the real services:
-//! it completes, counts calls, and sees only the statuses its mode expects.
+//! it completes, counts calls, and sees only the statuses its mode expects;
+//! and the tool driven with tokens a user gives it, with no admin.
 //! (The measurements themselves are in BENCHMARKS.md, not in tests.)
 
 use authpair_load::{Mode, Options};
@@ -10,7 +11,8 @@ fn options(app: &TestApp, mode: Mode) -> Options {
         mode,
         auth: app.auth_server.url(),
         resource: app.resource_server.url(),
-        admin: format!("{ADMIN_USERNAME}:{ADMIN_PASSWORD}"),
+        admin: Some(format!("{ADMIN_USERNAME}:{ADMIN_PASSWORD}").into()),
+        tokens_file: None,
         connections: 2,
         streams: 2,
         duration_secs: 1,
@@ -104,5 +106,46 @@ async fn every_load_tool_mode_runs_and_sees_only_expected_statuses() -> TestResu
     assert!(report.unexpected.is_empty(), "{report}");
     let json: serde_json::Value = serde_json::from_str(&serde_json::to_string(&report)?)?;
     assert!(json["revocation_propagation"]["p99_ms"].is_number());
+    Ok(())
+}
+
+#[tokio::test]
+async fn given_a_tokens_file_and_no_admin_the_load_tool_calls_with_exactly_those_tokens() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let (_, alice) = app.user_with_token("alice", &["viewer"]).await?;
+    let (_, bob) = app.user_with_token("bob", &["viewer"]).await?;
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("tokens");
+    std::fs::write(&file, format!("{alice}\n\n{bob}\n"))?;
+    let given = |mode: Mode| {
+        let mut opts = options(&app, mode);
+        (opts.admin, opts.tokens_file) = (None, Some(file.clone()));
+        opts
+    };
+    // With no admin, nothing could have been prepared: these are the file's.
+    for mode in [Mode::Reuse, Mode::Users, Mode::Fresh] {
+        let report = authpair_load::run(&given(mode)).await?;
+        assert_eq!(report.statuses.get("Ok").copied(), Some(40), "{mode}: {report}");
+    }
+    let mut public = options(&app, Mode::Public);
+    public.admin = None;
+    assert!(authpair_load::run(&public).await?.unexpected.is_empty(), "public calls need no credentials");
+
+    // A token the services refuse: every call counts as unexpected, which
+    // makes the binary exit non-zero.
+    std::fs::write(&file, format!("{alice}x\n"))?;
+    let report = authpair_load::run(&given(Mode::Reuse)).await?;
+    assert_eq!(report.unexpected, [("Unauthenticated".to_owned(), 40)].into(), "{report}");
+
+    // What cannot run says which flag it lacks.
+    let mut login = options(&app, Mode::Login);
+    login.admin = None;
+    let refused = authpair_load::run(&login).await.err().ok_or("login mode ran without an admin")?;
+    assert_eq!(refused.to_string(), "--mode login needs --admin (or AUTHPAIR_LOAD_ADMIN): it creates its own users");
+    let refused = authpair_load::run(&given(Mode::Mixed)).await.err().ok_or("mixed mode took a tokens file")?;
+    assert_eq!(refused.to_string(), "--tokens-file does not apply to --mode mixed: it logs in as users it creates");
+    std::fs::write(&file, "\n")?;
+    let refused = authpair_load::run(&given(Mode::Reuse)).await.err().ok_or("an empty tokens file was taken")?;
+    assert!(refused.to_string().starts_with("no tokens in "), "{refused}");
     Ok(())
 }
