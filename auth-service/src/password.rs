@@ -14,6 +14,7 @@
 use std::{
     num::NonZeroUsize,
     sync::{Arc, Mutex},
+    time::Instant,
 };
 
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, PasswordVerifier as _, Version};
@@ -50,6 +51,16 @@ struct Job {
     password: SecretString,
     task: Task,
     reply: oneshot::Sender<Result<Reply, HashError>>,
+    queued: Instant,
+}
+
+/// What the workers record, registered once: how long a check waited for a
+/// worker, and how long its argon2 work took. Together they size
+/// `--hash-queue` and `--hash-concurrency`.
+#[derive(Clone)]
+struct WorkerMetrics {
+    waited: metrics::Histogram,
+    worked: metrics::Histogram,
 }
 
 enum Reply {
@@ -128,18 +139,21 @@ impl Worker {
     }
 }
 
-fn serve(jobs: Arc<Mutex<mpsc::Receiver<Job>>>, mut worker: Worker) {
+fn serve(jobs: Arc<Mutex<mpsc::Receiver<Job>>>, mut worker: Worker, metrics: WorkerMetrics) {
     loop {
         // Only the worker holding the lock waits on the channel; the others
         // wait for the lock. A poisoned lock means a worker panicked while
         // waiting, which leaves the receiver itself intact.
         let job = jobs.lock().unwrap_or_else(|p| p.into_inner()).blocking_recv();
         let Some(job) = job else { return };
+        let began = Instant::now();
+        metrics.waited.record(began.duration_since(job.queued).as_secs_f64());
         let password = job.password.expose_secret().as_bytes();
         let reply = match job.task {
             Task::Hash => worker.hash(password).map(Reply::Hashed),
             Task::Verify(stored) => Ok(Reply::Matched(worker.verify(password, &stored))),
         };
+        metrics.worked.record(began.elapsed().as_secs_f64());
         let _ = job.reply.send(reply);
     }
 }
@@ -154,15 +168,19 @@ impl PasswordHasher {
         let mut first = Worker::new()?;
         let dummy_hash = first.hash(b"authpair dummy password for unknown users")?;
         let mut pending = Some(first);
+        let metrics = WorkerMetrics {
+            waited: metrics::histogram!(authpair_claims::telemetry::PASSWORD_QUEUE_WAIT),
+            worked: metrics::histogram!(authpair_claims::telemetry::PASSWORD_CHECK),
+        };
         for i in 0..workers {
             let worker = match pending.take() {
                 Some(worker) => worker,
                 None => Worker::new()?,
             };
-            let receiver = receiver.clone();
+            let (receiver, metrics) = (receiver.clone(), metrics.clone());
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
-                .spawn(move || serve(receiver, worker))
+                .spawn(move || serve(receiver, worker, metrics))
                 .map_err(hash_err)?;
         }
         // The threads end when the last clone of this hasher is dropped.
@@ -171,7 +189,7 @@ impl PasswordHasher {
 
     async fn run(&self, password: SecretString, task: Task) -> Result<Reply, HashError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs.try_send(Job { password, task, reply }).map_err(|e| match e {
+        self.jobs.try_send(Job { password, task, reply, queued: Instant::now() }).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => HashError::Busy,
             mpsc::error::TrySendError::Closed(_) => HashError::Gone,
         })?;

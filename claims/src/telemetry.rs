@@ -11,6 +11,8 @@
 //! | `authpair_key_fetches_total` | counter | service |
 //! | `authpair_revocation_feed_age_seconds` | gauge | service |
 //! | `authpair_revocation_feed_lag` | gauge | service (log entries behind the auth service) |
+//! | `authpair_password_queue_wait_seconds` | histogram | (auth service: a check's wait for a hashing worker) |
+//! | `authpair_password_check_seconds` | histogram | (auth service: one argon2id hash or verification) |
 //!
 //! Method labels are only ever paths from the policy table (anything else is
 //! "unknown"), so a client cannot grow the label set.
@@ -36,9 +38,15 @@ pub const THROTTLED: &str = "authpair_throttled_total";
 pub const KEY_FETCHES: &str = "authpair_key_fetches_total";
 pub const FEED_AGE: &str = "authpair_revocation_feed_age_seconds";
 pub const FEED_LAG: &str = "authpair_revocation_feed_lag";
+pub const PASSWORD_QUEUE_WAIT: &str = "authpair_password_queue_wait_seconds";
+pub const PASSWORD_CHECK: &str = "authpair_password_check_seconds";
 
-const BUCKETS: &[f64] =
-    &[0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+/// From 50 µs (a call's auth on a cache hit) to 30 s (the request timeout,
+/// which a full hashing queue's wait approaches).
+const BUCKETS: &[f64] = &[
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+    10.0, 30.0,
+];
 
 static INSTALLED: OnceLock<Result<SocketAddr, String>> = OnceLock::new();
 

@@ -1,5 +1,6 @@
 //! The Prometheus endpoint: decisions by method, code and reason, latency
-//! histograms, logins, key fetches, throttling and feed freshness. Its own
+//! histograms, logins, key fetches, throttling, feed freshness and the
+//! password hashing workers (queue wait, check time). Its own
 //! test binary, because the exporter is process-wide.
 
 use std::net::SocketAddr;
@@ -46,6 +47,10 @@ async fn metrics_count_decisions_logins_and_fetches_and_time_the_auth_path() -> 
         r#"authpair_interceptor_duration_seconds_bucket{service="auth-service""#,
         r#"authpair_call_duration_seconds_count{service="resource-service",method="/resource.v1.ResourceService/GetAdminDashboard"} 1"#,
         r#"authpair_revocation_feed_age_seconds{service="resource-service"}"#,
+        // The admin's and mo's hashes at creation, and three logins' checks.
+        "authpair_password_queue_wait_seconds_count 5",
+        "authpair_password_check_seconds_count 5",
+        r#"authpair_password_check_seconds_bucket{le="30"} 5"#,
     ] {
         assert!(text.contains(expected), "missing {expected}\n{text}");
     }
