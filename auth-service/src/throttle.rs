@@ -204,10 +204,15 @@ impl Throttle {
         shared.gcra.check(&key, shared.source_rate).await.map_err(|e| degraded(&e)).ok()
     }
 
-    /// Before a refresh: has `source` failed too many lately?
-    pub fn admit_refresh(&self, source: Option<IpAddr>) -> Result<(), AuthError> {
-        let Some(until) = source.and_then(|s| self.refresh_blocked.get(&s)) else { return Ok(()) };
-        let retry_after = until.saturating_duration_since(Instant::now());
+    /// Before a refresh: has `source` failed too many lately, on this
+    /// instance or (with Redis) on any other?
+    pub async fn admit_refresh(&self, source: Option<IpAddr>) -> Result<(), AuthError> {
+        let Some(source) = source else { return Ok(()) };
+        let here = self.refresh_blocked.get(&source).map(|until| until.saturating_duration_since(Instant::now()));
+        let retry_after = match here.filter(|wait| !wait.is_zero()) {
+            Some(wait) => wait,
+            None => self.shared_refresh_block(source).await.unwrap_or_default(),
+        };
         if retry_after.is_zero() { Ok(()) } else { Err(AuthError::TooManyAttempts { retry_after }) }
     }
 
@@ -220,8 +225,35 @@ impl Throttle {
                 self.refresh_failures.check_key(&source).err().map(|n| n.wait_time_from(DefaultClock::default().now()))
             }
         };
-        if let Some(wait) = wait {
-            self.refresh_blocked.insert(source, Instant::now() + wait);
+        let Some(wait) = wait else { return };
+        self.refresh_blocked.insert(source, Instant::now() + wait);
+        // Every instance refuses the source from now, not from the next
+        // failure each one happens to see.
+        if let Some(shared) = &self.shared {
+            let key = format!("{}refresh-blocked:{source}", shared.prefix);
+            let ms = (wait.as_millis() as u64).max(1);
+            let mut connection = shared.gcra.connection();
+            if let Err(e) =
+                redis::cmd("SET").arg(&key).arg(1).arg("PX").arg(ms).query_async::<()>(&mut connection).await
+            {
+                degraded(&e);
+            }
+        }
+    }
+
+    /// How long another instance has blocked `source`'s refreshes for;
+    /// None without a shared store or when it cannot be reached.
+    async fn shared_refresh_block(&self, source: IpAddr) -> Option<Duration> {
+        let shared = self.shared.as_ref()?;
+        let key = format!("{}refresh-blocked:{source}", shared.prefix);
+        let mut connection = shared.gcra.connection();
+        // PTTL: milliseconds left, or negative when the key is gone.
+        match redis::cmd("PTTL").arg(&key).query_async::<i64>(&mut connection).await {
+            Ok(ms) => Some(Duration::from_millis(ms.max(0) as u64)),
+            Err(e) => {
+                degraded(&e);
+                None
+            }
         }
     }
 
@@ -356,19 +388,19 @@ mod tests {
         let t = throttle(ThrottleConfig { source_per_sec: 1, source_burst: 3, ..ThrottleConfig::default() });
         let ip: IpAddr = [10, 0, 0, 1].into();
         for _ in 0..3 {
-            assert_eq!(t.admit_refresh(Some(ip)), Ok(()));
+            assert_eq!(t.admit_refresh(Some(ip)).await, Ok(()));
             t.refresh_failed(Some(ip)).await;
         }
-        assert_eq!(t.admit_refresh(Some(ip)), Ok(()), "the burst is failures, not attempts");
+        assert_eq!(t.admit_refresh(Some(ip)).await, Ok(()), "the burst is failures, not attempts");
         t.refresh_failed(Some(ip)).await;
-        match t.admit_refresh(Some(ip)) {
+        match t.admit_refresh(Some(ip)).await {
             Err(AuthError::TooManyAttempts { retry_after }) => {
                 assert!(retry_after > Duration::ZERO && retry_after <= Duration::from_secs(1), "{retry_after:?}")
             }
             other => panic!("expected TooManyAttempts, got {other:?}"),
         }
-        assert_eq!(t.admit_refresh(Some([10, 0, 0, 2].into())), Ok(()), "sources are separate");
+        assert_eq!(t.admit_refresh(Some([10, 0, 0, 2].into())).await, Ok(()), "sources are separate");
         assert_eq!(t.admit("user", Some(ip)).await, Ok(()), "logins have their own allowance");
-        assert_eq!(t.admit_refresh(None), Ok(()), "no source, nothing to key on");
+        assert_eq!(t.admit_refresh(None).await, Ok(()), "no source, nothing to key on");
     }
 }

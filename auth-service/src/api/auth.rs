@@ -104,7 +104,7 @@ impl AuthApi {
     /// A refresh, refused up front if `source` has failed too many (RF-05);
     /// every refresh token that matches no live session counts as a failure.
     async fn refresh(&self, req: RefreshRequest, source: Option<std::net::IpAddr>) -> Result<TokenResponse, ApiError> {
-        self.state.throttle.admit_refresh(source).map_err(|e| throttled(REFRESH, "refresh", e))?;
+        self.state.throttle.admit_refresh(source).await.map_err(|e| throttled(REFRESH, "refresh", e))?;
         let result = self.rotate(req).await;
         if let Err(ApiError::Auth(AuthError::InvalidRefreshToken)) = &result {
             self.state.throttle.refresh_failed(source).await;
