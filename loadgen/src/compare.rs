@@ -120,9 +120,9 @@ pub async fn compare(tokens: Vec<String>, opts: &Options) -> anyhow::Result<Repo
     let resource = connect(&opts.resource, connections).await?;
     let (title, baseline, measured) = if opts.mode == Mode::CompareFresh {
         let url = opts.baseline.as_deref().context("compare-fresh needs --baseline, the naive server's URL")?;
-        let naive =
-            Tally::new(Call::profile(tokens.clone())?, url, connect(url, connections).await?, opts.baseline_pid);
-        let ours = Tally::new(Call::profile(tokens)?, &opts.resource, resource, opts.server_pid);
+        let fresh = Call::profile(tokens)?;
+        let naive = Tally::new(fresh.again_from_the_start(), url, connect(url, connections).await?, opts.baseline_pid);
+        let ours = Tally::new(fresh, &opts.resource, resource, opts.server_pid);
         ("GetMyProfile with a fresh token every call: naive EdDSA interceptor vs authpair", naive, ours)
     } else {
         let reuse = Call::profile(tokens)?;
@@ -163,6 +163,9 @@ pub async fn compare(tokens: Vec<String>, opts: &Options) -> anyhow::Result<Repo
     report.unexpected =
         statuses.iter().filter(|(code, _)| code.as_str() != "Ok").map(|(c, n)| (c.clone(), *n)).collect();
     report.statuses = statuses;
+    if opts.mode == Mode::CompareFresh {
+        report.fresh_tokens = measured_tally.call.token_reuse();
+    }
     let server_us = |side: &Side| side.cpu.as_ref().and_then(|c| c.server_us_per_call);
     report.comparison = Some(Comparison {
         slice_ms: length.as_millis() as u64,

@@ -45,6 +45,27 @@ impl Call {
         Ok(Call::Profile { tokens: Arc::new(tokens), next: Arc::default() })
     }
 
+    /// The same tokens from the start of the list again, with a count of
+    /// its own: both sides of `compare-fresh` walk one list without a copy.
+    pub(crate) fn again_from_the_start(&self) -> Self {
+        match self {
+            Call::Profile { tokens, .. } => Call::Profile { tokens: tokens.clone(), next: Arc::default() },
+            other => other.clone(),
+        }
+    }
+
+    /// (tokens in the list, calls that used one a second time): a token
+    /// mode's cycling, which the fresh-token modes must not do.
+    pub(crate) fn token_reuse(&self) -> Option<crate::report::FreshTokens> {
+        match self {
+            Call::Profile { tokens, next } => Some(crate::report::FreshTokens {
+                pool: tokens.len() as u64,
+                reused: (next.load(Ordering::Relaxed) as u64).saturating_sub(tokens.len() as u64),
+            }),
+            _ => None,
+        }
+    }
+
     pub(crate) fn method(&self) -> &'static str {
         match self {
             Call::Status => "resource.v1.ResourceService/GetStatus",

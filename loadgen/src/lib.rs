@@ -20,7 +20,9 @@
 //! - `reuse`: one user's token reused for every GetMyProfile.
 //! - `users`: N distinct users, their tokens round-robin.
 //! - `fresh`: a never-seen token on every call (service tokens prepared in
-//!   advance, cycled through more than any cache holds).
+//!   advance). A run that uses up its pool goes round it again and says so:
+//!   a token seen before may hit the server's cache, so such a run is not a
+//!   fresh-token figure.
 //! - `login`: concurrent logins, with Refresh and GetJwks timed alongside.
 //! - `mixed`: calls with one token while a side loop logs in, refreshes,
 //!   revokes (Logout) and measures how long until the resource service
@@ -50,7 +52,7 @@ use secrecy::SecretString;
 
 pub use compare::{Comparison, Side};
 pub use cpu::CpuUse;
-pub use report::{LatencySummary, Report};
+pub use report::{FreshTokens, LatencySummary, Report};
 pub use run::run;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -113,7 +115,8 @@ pub struct Options {
     /// Users for `users` mode.
     #[arg(long, default_value = "100")]
     pub users: usize,
-    /// Tokens prepared for `fresh` mode.
+    /// Tokens prepared for `fresh` and `compare-fresh`: more than the run
+    /// will call with, or some calls reuse one (reported).
     #[arg(long, default_value = "50000")]
     pub fresh_tokens: usize,
     /// `compare-fresh` mode: the naive EdDSA interceptor server's URL.

@@ -64,6 +64,19 @@ pub struct Report {
     /// `enumeration` mode: unknown user vs wrong password.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enumeration: Option<Enumeration>,
+    /// `fresh` and `compare-fresh` (authpair's side): whether every call
+    /// really brought a token the server had not seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fresh_tokens: Option<FreshTokens>,
+}
+
+/// A fresh-token run's pool, and the calls that had to take a token again
+/// because it ran out: those may hit the server's token cache, so with any
+/// the run is not a fresh-token figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FreshTokens {
+    pub pool: u64,
+    pub reused: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -93,6 +106,7 @@ impl Report {
             revocation_observed: None,
             enumeration: None,
             comparison: None,
+            fresh_tokens: None,
         }
     }
 }
@@ -142,6 +156,17 @@ impl fmt::Display for Report {
                 // Nearest rank: below 100 samples the p99 is the largest.
                 if rev.count < 100 { " (under 100 trials, p99 is the maximum: run longer)" } else { "" }
             )?;
+        }
+        if let Some(FreshTokens { pool, reused }) = self.fresh_tokens {
+            if reused == 0 {
+                writeln!(f, "  fresh tokens: every call brought a new one (pool {pool})")?;
+            } else {
+                writeln!(
+                    f,
+                    "  fresh tokens: {reused} calls reused one, as the pool of {pool} ran out: \
+                     not a fresh-token figure (raise --fresh-tokens)"
+                )?;
+            }
         }
         if let Some(e) = &self.enumeration {
             writeln!(

@@ -132,6 +132,9 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     let mut report = Report::new(opts.mode, call.method(), channels.len(), concurrency, elapsed);
     report.calls = outcome.latencies.len() as u64;
     report.cpu = cpu.stop(elapsed.as_secs_f64(), report.calls);
+    if opts.mode == Mode::Fresh {
+        report.fresh_tokens = call.token_reuse();
+    }
     report.calls_per_sec = report.calls as f64 / elapsed.as_secs_f64();
     report.latency = LatencySummary::from_micros(&mut outcome.latencies);
     report.statuses = outcome.status_names();

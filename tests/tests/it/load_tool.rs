@@ -3,7 +3,7 @@
 //! and the tool driven with tokens a user gives it, with no admin.
 //! (The measurements themselves are in BENCHMARKS.md, not in tests.)
 
-use authpair_load::{Mode, Options};
+use authpair_load::{FreshTokens, Mode, Options};
 use authpair_tests::{ADMIN_PASSWORD, ADMIN_USERNAME, TestApp, TestResult};
 
 fn options(app: &TestApp, mode: Mode) -> Options {
@@ -45,7 +45,16 @@ async fn every_load_tool_mode_runs_and_sees_only_expected_statuses() -> TestResu
         if mode == Mode::Login {
             assert!(report.side_calls.as_ref().is_some_and(|s| s.count > 0), "{report}");
         }
+        if mode == Mode::Fresh {
+            // 40 calls on 20 tokens: the run says it was not all fresh.
+            assert_eq!(report.fresh_tokens, Some(FreshTokens { pool: 20, reused: 20 }), "{report}");
+            assert!(report.to_string().contains("20 calls reused one, as the pool of 20 ran out"), "{report}");
+        }
     }
+    let mut fresh = options(&app, Mode::Fresh);
+    fresh.fresh_tokens = 40;
+    let report = authpair_load::run(&fresh).await?;
+    assert_eq!(report.fresh_tokens, Some(FreshTokens { pool: 40, reused: 0 }), "{report}");
     // The services run inside this test process, so it is the "server".
     let mut watched = options(&app, Mode::Reuse);
     watched.server_pid = Some(std::process::id());
@@ -88,6 +97,7 @@ async fn every_load_tool_mode_runs_and_sees_only_expected_statuses() -> TestResu
         (naive_url.as_str(), app.resource_server.url().as_str())
     );
     assert!(comparison.server_cost_ratio.is_some(), "{report}");
+    assert!(report.fresh_tokens.is_some_and(|f| f.pool == 20), "authpair's side counts its reuse: {report}");
     let _ = stop.send(());
     naive.await??;
 
