@@ -6,26 +6,50 @@
 //! exactly the RetryInfo the service returned.
 
 use authpair_proto::auth::v1::{LoginRequest, RefreshRequest, auth_service_client::AuthServiceClient};
-use authpair_tests::{TestApp, TestResult, channel, reason, redis_or_skip, start_auth};
-use tonic::Code;
+use authpair_tests::{
+    AuthConfig, RedisPrefix, Server, TestApp, TestResult, channel, reason, redis_or_skip, start_auth,
+};
+use tonic::{Code, transport::Channel};
 use tonic_types::StatusExt as _;
+
+/// The app's auth instance and a second one on a data dir of its own,
+/// sharing Redis under a fresh prefix. Keep it whole while the test runs
+/// (dropping it stops both servers); fields drop in order, so the servers
+/// stop before the prefix's keys are deleted.
+struct TwoInstances {
+    app: TestApp,
+    a: AuthServiceClient<Channel>,
+    b: AuthServiceClient<Channel>,
+    _b_server: Server,
+    _prefix: RedisPrefix,
+}
+
+/// Two instances with `adjust` applied to both configs; None (having said
+/// it skipped) where no Redis runs outside CI.
+async fn two_instances(test: &str, adjust: impl FnOnce(&mut AuthConfig)) -> anyhow::Result<Option<TwoInstances>> {
+    if !redis_or_skip(test).await? {
+        return Ok(None);
+    }
+    let prefix = RedisPrefix::new();
+    let shared = |a: &mut AuthConfig| {
+        a.redis_url = Some("redis://127.0.0.1:6379".into());
+        a.redis_prefix = prefix.0.clone();
+        adjust(a);
+    };
+    let app = TestApp::spawn_with(shared, |_| {}).await?;
+    let mut b_config = app.auth_config.clone();
+    b_config.data_dir = app.data_dir.path().join("auth-b");
+    let b_server = start_auth(b_config).await?;
+    let b = AuthServiceClient::new(channel(b_server.addr)?);
+    Ok(Some(TwoInstances { a: app.auth.clone(), app, b, _b_server: b_server, _prefix: prefix }))
+}
 
 #[tokio::test]
 async fn failures_on_one_auth_instance_throttle_the_account_on_another() -> TestResult {
-    if !redis_or_skip("shared login throttle").await? {
+    let Some(two) = two_instances("shared login throttle", |a| a.throttle.free_failures = 2).await? else {
         return Ok(());
-    }
-    let prefix = authpair_tests::RedisPrefix::new();
-    let shared = |a: &mut authpair_tests::AuthConfig| {
-        a.redis_url = Some("redis://127.0.0.1:6379".into());
-        a.redis_prefix = prefix.0.clone();
-        a.throttle.free_failures = 2;
     };
-    let app = TestApp::spawn_with(shared, |_| {}).await?;
-    let mut other_config = app.auth_config.clone();
-    other_config.data_dir = app.data_dir.path().join("auth-b");
-    let other = start_auth(other_config).await?;
-    let (mut a, mut b) = (app.auth.clone(), AuthServiceClient::new(channel(other.addr)?));
+    let (mut a, mut b) = (two.a.clone(), two.b.clone());
     let wrong = || LoginRequest { username: "shared-victim".into(), password: "guess".into() };
 
     assert_eq!(a.login(wrong()).await.err().map(|s| s.code()), Some(Code::Unauthenticated));
@@ -41,22 +65,13 @@ async fn failures_on_one_auth_instance_throttle_the_account_on_another() -> Test
 
 #[tokio::test]
 async fn rf_05_a_source_blocked_for_failed_refreshes_on_one_instance_is_refused_at_once_on_the_other() -> TestResult {
-    if !redis_or_skip("shared refresh block").await? {
+    // Failed refreshes from one address: a burst of 5, then 1 a second.
+    // (Logins from it have a budget of their own at the same rate.)
+    let limits = |a: &mut AuthConfig| (a.throttle.source_per_sec, a.throttle.source_burst) = (1, 5);
+    let Some(two) = two_instances("shared refresh block", limits).await? else {
         return Ok(());
-    }
-    let prefix = authpair_tests::RedisPrefix::new();
-    let shared = |a: &mut authpair_tests::AuthConfig| {
-        a.redis_url = Some("redis://127.0.0.1:6379".into());
-        a.redis_prefix = prefix.0.clone();
-        // Failed refreshes from one address: a burst of 5, then 1 a second.
-        // (Logins from it have a budget of their own at the same rate.)
-        (a.throttle.source_per_sec, a.throttle.source_burst) = (1, 5);
     };
-    let app = TestApp::spawn_with(shared, |_| {}).await?;
-    let mut other_config = app.auth_config.clone();
-    other_config.data_dir = app.data_dir.path().join("auth-b");
-    let other = start_auth(other_config).await?;
-    let (mut a, mut b) = (app.auth.clone(), AuthServiceClient::new(channel(other.addr)?));
+    let (app, mut a, mut b) = (&two.app, two.a.clone(), two.b.clone());
     app.create_user("rhea", "rhea-password", &[]).await?;
     let real = app.login("rhea", "rhea-password").await?.refresh_token;
 
