@@ -116,7 +116,7 @@ impl fmt::Display for Report {
         let l = &self.latency;
         writeln!(
             f,
-            "mode {:?}: {} ({} connections, {} concurrent)",
+            "mode {}: {} ({} connections, {} concurrent)",
             self.mode, self.method, self.connections, self.concurrency
         )?;
         writeln!(f, "  {} calls in {:.2} s = {:.0} calls/s", self.calls, self.elapsed_secs, self.calls_per_sec)?;
@@ -215,6 +215,12 @@ mod tests {
         let s = LatencySummary::from_micros(&mut samples);
         assert_eq!((s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms), (50.0, 90.0, 99.0, 100.0));
         assert_eq!(LatencySummary::from_micros(&mut []).p99_ms, 0.0);
+    }
+
+    #[test]
+    fn a_report_names_its_mode_as_the_mode_flag_spells_it() {
+        let report = Report::new(Mode::CompareFresh, "m", 1, 1, std::time::Duration::from_secs(1));
+        assert!(report.to_string().starts_with("mode compare-fresh: m "), "{report}");
     }
 
     #[test]
