@@ -55,12 +55,14 @@ struct Job {
 }
 
 /// What the workers record, registered once: how long a check waited for a
-/// worker, and how long its argon2 work took. Together they size
-/// `--hash-queue` and `--hash-concurrency`.
+/// worker, how long its argon2 work took (together they size `--hash-queue`
+/// and `--hash-concurrency`), and the checks skipped because their caller
+/// had gone.
 #[derive(Clone)]
 struct WorkerMetrics {
     waited: metrics::Histogram,
     worked: metrics::Histogram,
+    abandoned: metrics::Counter,
 }
 
 enum Reply {
@@ -148,6 +150,13 @@ fn serve(jobs: Arc<Mutex<mpsc::Receiver<Job>>>, mut worker: Worker, metrics: Wor
         let Some(job) = job else { return };
         let began = Instant::now();
         metrics.waited.record(began.duration_since(job.queued).as_secs_f64());
+        // The caller gave up while this waited (its deadline passed, or it
+        // hung up): nobody would read the answer, and under a flood the
+        // queue drains at once instead of hashing for callers long gone.
+        if job.reply.is_closed() {
+            metrics.abandoned.increment(1);
+            continue;
+        }
         let password = job.password.expose_secret().as_bytes();
         let reply = match job.task {
             Task::Hash => worker.hash(password).map(Reply::Hashed),
@@ -171,6 +180,7 @@ impl PasswordHasher {
         let metrics = WorkerMetrics {
             waited: metrics::histogram!(authpair_claims::telemetry::PASSWORD_QUEUE_WAIT),
             worked: metrics::histogram!(authpair_claims::telemetry::PASSWORD_CHECK),
+            abandoned: metrics::counter!(authpair_claims::telemetry::PASSWORD_ABANDONED),
         };
         for i in 0..workers {
             let worker = match pending.take() {

@@ -13,6 +13,7 @@
 //! | `authpair_revocation_feed_lag` | gauge | service (log entries behind the auth service) |
 //! | `authpair_password_queue_wait_seconds` | histogram | (auth service: a check's wait for a hashing worker) |
 //! | `authpair_password_check_seconds` | histogram | (auth service: one argon2id hash or verification) |
+//! | `authpair_password_abandoned_total` | counter | (auth service: checks skipped, their caller gone) |
 //!
 //! Method labels are only ever paths from the policy table (anything else is
 //! "unknown"), so a client cannot grow the label set.
@@ -40,6 +41,7 @@ pub const FEED_AGE: &str = "authpair_revocation_feed_age_seconds";
 pub const FEED_LAG: &str = "authpair_revocation_feed_lag";
 pub const PASSWORD_QUEUE_WAIT: &str = "authpair_password_queue_wait_seconds";
 pub const PASSWORD_CHECK: &str = "authpair_password_check_seconds";
+pub const PASSWORD_ABANDONED: &str = "authpair_password_abandoned_total";
 
 /// From 50 µs (a call's auth on a cache hit) to 30 s (the request timeout,
 /// which a full hashing queue's wait approaches).

@@ -1,6 +1,7 @@
 //! The Prometheus endpoint: decisions by method, code and reason, latency
 //! histograms, logins, key fetches, throttling, feed freshness and the
-//! password hashing workers (queue wait, check time). Its own
+//! password hashing workers (queue wait, check time, checks skipped for
+//! callers gone). Its own
 //! test binary, because the exporter is process-wide.
 
 use std::net::SocketAddr;
@@ -51,10 +52,35 @@ async fn metrics_count_decisions_logins_and_fetches_and_time_the_auth_path() -> 
         "authpair_password_queue_wait_seconds_count 5",
         "authpair_password_check_seconds_count 5",
         r#"authpair_password_check_seconds_bucket{le="30"} 5"#,
+        "authpair_password_abandoned_total 0",
     ] {
         assert!(text.contains(expected), "missing {expected}\n{text}");
     }
     assert!(text.contains(r#"authpair_logins_total{outcome="success"}"#));
     assert!(!text.contains("eyJ"), "a token in the metrics");
+
+    // Forty logins at once whose callers allow 100 ms: the server drops
+    // each call at its deadline (grpc-timeout), and the checks still queued
+    // then are skipped, not hashed.
+    let mut gone = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        let mut auth = app.auth.clone();
+        let mut request = tonic::Request::new(LoginRequest { username: "mo".into(), password: "mo-password".into() });
+        request.set_timeout(std::time::Duration::from_millis(100));
+        gone.spawn(async move { auth.login(request).await.map(drop) });
+    }
+    while gone.join_next().await.is_some() {}
+    // One more, answered only once the workers are through the queue.
+    app.login("mo", "mo-password").await?;
+    let text = scrape(metrics).await?;
+    let value = |name: &str| {
+        let line = text.lines().find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '));
+        line.and_then(|l| l[name.len()..].trim().parse::<u64>().ok()).ok_or(format!("no {name}\n{text}"))
+    };
+    let (waited, checked) =
+        (value("authpair_password_queue_wait_seconds_count")?, value("authpair_password_check_seconds_count")?);
+    let abandoned = value("authpair_password_abandoned_total")?;
+    assert_eq!(waited, checked + abandoned, "every check taken from the queue is either done or skipped");
+    assert!(abandoned >= 1 && checked < 5 + 40 + 1, "{checked} checked, {abandoned} skipped");
     Ok(())
 }
