@@ -7,7 +7,9 @@
 //! requests queue in a bounded channel and cost almost nothing. When the
 //! queue is full the service sheds load (DS-04): the request is refused at
 //! once as UNAVAILABLE `OVERLOADED`, which clients retry with backoff, rather than
-//! waiting in a line it would likely time out in.
+//! waiting in a line it would likely time out in. A queued check whose
+//! caller has gone by the time a worker reaches it (its deadline passed) is
+//! skipped: no hash is spent on an answer nobody reads.
 //! An unknown user is checked against a dummy hash of the same cost, so
 //! "no such user" and "wrong password" take about the same time.
 
