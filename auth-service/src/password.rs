@@ -16,7 +16,7 @@
 use std::{
     num::NonZeroUsize,
     sync::{Arc, Mutex},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, PasswordVerifier as _, Version};
@@ -169,6 +169,11 @@ fn serve(jobs: Arc<Mutex<mpsc::Receiver<Job>>>, mut worker: Worker, metrics: Wor
     }
 }
 
+/// How long `queue` waiting checks take `workers` to clear, at `one` each.
+fn drain_time(one: Duration, queue: NonZeroUsize, workers: usize) -> Duration {
+    one.saturating_mul(queue.get().try_into().unwrap_or(u32::MAX)) / workers.max(1).try_into().unwrap_or(u32::MAX)
+}
+
 impl PasswordHasher {
     /// `workers` hashes may run at once (0: one per CPU core) and `queue`
     /// more may wait for them; beyond that a request is refused as busy.
@@ -177,7 +182,19 @@ impl PasswordHasher {
         let (sender, receiver) = mpsc::channel(queue.get());
         let receiver = Arc::new(Mutex::new(receiver));
         let mut first = Worker::new()?;
+        let began = Instant::now();
         let dummy_hash = first.hash(b"authpair dummy password for unknown users")?;
+        // Timed on a cold worker, so a little long: it errs towards warning.
+        let drain = drain_time(began.elapsed(), queue, workers);
+        if drain > authpair_claims::serving::REQUEST_TIMEOUT {
+            tracing::warn!(
+                queue = queue.get(),
+                workers,
+                drain_secs = drain.as_secs_f64(),
+                "a full password hashing queue takes longer to drain than the request timeout, so its last \
+                 logins would time out after waiting: lower --hash-queue or raise --hash-concurrency"
+            );
+        }
         let mut pending = Some(first);
         let metrics = WorkerMetrics {
             waited: metrics::histogram!(authpair_claims::telemetry::PASSWORD_QUEUE_WAIT),
@@ -258,6 +275,14 @@ mod tests {
         assert!(hasher.verify(SecretString::from("old password"), Some(stored.clone())).await?);
         assert!(!hasher.verify(SecretString::from("wrong"), Some(stored)).await?);
         Ok(())
+    }
+
+    #[test]
+    fn a_full_queue_drains_in_queue_times_one_check_over_the_workers() {
+        let ms = Duration::from_millis;
+        assert_eq!(drain_time(ms(10), DEFAULT_QUEUE, 2), ms(5_120));
+        assert_eq!(drain_time(ms(30), DEFAULT_QUEUE, 1), ms(30_720), "past the 30 s request timeout");
+        assert_eq!(drain_time(ms(10), two(), 0), ms(20), "no workers counts as one");
     }
 
     /// One worker and two places in its queue: ten requests at once overflow it.
