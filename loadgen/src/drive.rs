@@ -45,12 +45,13 @@ impl Call {
         Ok(Call::Profile { tokens: Arc::new(tokens), next: Arc::default() })
     }
 
-    /// The same tokens from the start of the list again, with a count of
-    /// its own: both sides of `compare-fresh` walk one list without a copy.
+    /// The same list from its start again, with a count of its own: both
+    /// sides of `compare-fresh` walk one list of tokens without a copy.
     pub(crate) fn again_from_the_start(&self) -> Self {
         match self {
+            Call::Status => Call::Status,
             Call::Profile { tokens, .. } => Call::Profile { tokens: tokens.clone(), next: Arc::default() },
-            other => other.clone(),
+            Call::Login { users, .. } => Call::Login { users: users.clone(), next: Arc::default() },
         }
     }
 
