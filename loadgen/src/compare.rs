@@ -81,7 +81,7 @@ impl Tally {
             server_pid,
             outcome: Outcome::new(),
             elapsed: Duration::ZERO,
-            spent: Spent { load: Some(0.0), server: Some(0.0) },
+            spent: Spent { load: Some(0.0), server: Some(0.0), hashing: None },
         }
     }
 

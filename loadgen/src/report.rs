@@ -136,6 +136,9 @@ impl fmt::Display for Report {
             if let (Some(cores), Some(per_call)) = (cpu.server_cores, cpu.server_us_per_call) {
                 write!(f, "; server {cores:.2} cores, {per_call:.2} µs/call")?;
             }
+            if let Some(hashing) = cpu.server_hashing_cores {
+                write!(f, ", of which hashing threads {hashing:.2} cores")?;
+            }
             writeln!(f)?;
         }
         if let Some(side) = &self.side_calls {
