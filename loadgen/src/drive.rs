@@ -67,20 +67,19 @@ impl Call {
         }
     }
 
-    /// Makes every token's first two calls, one at a time: a repeat-token
-    /// run measures calls whose token the cache holds, and the cache admits a
-    /// token on its second verification. Without this the first wave of
-    /// concurrent calls all miss, as many as the scheduling lets through
-    /// before the admission (callgrind's count of a reused-token call moved
-    /// by 2,400 instructions between runs).
-    /// Their outcome is not counted: a token the server refuses shows in the
-    /// measured calls, as every other status does.
-    pub(crate) async fn warm_tokens(&self, channel: &Channel) {
-        let Call::Profile { tokens, .. } = self else { return };
-        let warm = self.again_from_the_start();
-        for _ in 0..2 * tokens.len() {
-            warm.once(channel).await;
-        }
+    /// Makes two calls with every token, on the run's own connections and
+    /// concurrency, before the clock starts: a repeat-token run measures
+    /// calls whose token the cache holds, and the cache admits a token on its
+    /// second verification. Without this the first wave of concurrent calls
+    /// all miss, as many as the scheduling lets through before the admission
+    /// (callgrind's count of a reused-token call moved by 2,400 instructions
+    /// between runs). The outcomes are not counted: a token the server
+    /// refuses shows in the measured calls, as every other status does.
+    pub(crate) async fn warm_tokens(&self, channels: &[Channel], concurrency: usize) -> anyhow::Result<()> {
+        let Call::Profile { tokens, .. } = self else { return Ok(()) };
+        let budget = Arc::new(AtomicU64::new(2 * tokens.len() as u64));
+        drive(&self.again_from_the_start(), channels, concurrency, Instant::now(), Some(budget)).await?;
+        Ok(())
     }
 
     pub(crate) fn method(&self) -> &'static str {

@@ -106,8 +106,8 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     let channels = connect(url, opts.connections.max(1)).await?;
     let concurrency = channels.len() * opts.streams.max(1);
     let budget = opts.requests.map(|n| Arc::new(AtomicU64::new(n)));
-    if let (Mode::Reuse | Mode::Users, Some(channel)) = (opts.mode, channels.first()) {
-        call.warm_tokens(channel).await;
+    if matches!(opts.mode, Mode::Reuse | Mode::Users) {
+        call.warm_tokens(&channels, concurrency).await?;
     }
     // `login` mode's probe logs in before the clock starts: once 500 logins
     // are queued for the hasher, its own login would wait behind them.
