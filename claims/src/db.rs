@@ -173,11 +173,25 @@ impl Db {
 
     /// A write transaction. Row locks order concurrent writers of the same
     /// rows on PostgreSQL; SQLite takes its write lock at once.
+    ///
+    /// The BEGIN runs in a task of its own, which finishes whether or not its
+    /// caller is still there. sqlx 0.8 loses a BEGIN that ran but whose caller
+    /// was dropped before taking the result (a request cancelled at its
+    /// deadline, a client that hung up): the pooled connection went back
+    /// inside a transaction nobody could end, and on SQLite's one writer
+    /// every later write failed ("attempted to call begin_with at non-zero
+    /// transaction depth") with the write lock held. A transaction nobody
+    /// takes from the task is dropped there and rolled back, as any other.
     pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
-        match self.backend {
-            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.writer.begin().await,
-        }
+        let (backend, writer) = (self.backend, self.writer.clone());
+        let begin = tokio::spawn(async move {
+            match backend {
+                Backend::Sqlite => writer.begin_with("BEGIN IMMEDIATE").await,
+                Backend::Postgres => writer.begin().await,
+            }
+        });
+        // A JoinError: the runtime is shutting down (or the task panicked).
+        begin.await.map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
     }
 
     /// A write transaction ordered against every other serialized one, on
@@ -255,6 +269,40 @@ mod tests {
     #[test]
     fn paths_with_url_characters_stay_paths() {
         assert_eq!(percent_encode_path(Path::new("/tmp/a b?c#d%e/auth.db")), "/tmp/a%20b%3Fc%23d%25e/auth.db");
+    }
+
+    /// Callers that go away while their write transaction begins (requests
+    /// cancelled at their deadline, clients that hung up), at every moment
+    /// the scheduling gives, never leave the writer unusable: each later
+    /// write still begins, writes and commits.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_whose_callers_go_away_as_they_begin_never_leave_the_writer_inside_a_transaction()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let empty = Migrations { sqlite: &Migrator::DEFAULT, postgres: &Migrator::DEFAULT };
+        let db = Db::open(None, &dir.path().join("t.db"), empty).await?;
+        sqlx::query("CREATE TABLE t (n INTEGER)").execute(db.writer()).await?;
+        let (mut begun, mut cancelled) = (0, 0);
+        for round in 0..2_000_i64 {
+            // Given up after 0 to 1,521 turns of this task (more often few),
+            // while the connection's worker thread runs the BEGIN beside it.
+            let give_up = async {
+                for _ in 0..(round % 40).pow(2) {
+                    tokio::task::yield_now().await;
+                }
+            };
+            tokio::select! {
+                tx = db.begin_write() => { tx?.rollback().await?; begun += 1; }
+                () = give_up => cancelled += 1,
+            }
+            let mut tx = db.begin_write().await.map_err(|e| format!("round {round}: {e}"))?;
+            sqlx::query("INSERT INTO t (n) VALUES ($1)").bind(round).execute(&mut *tx).await?;
+            tx.commit().await?;
+        }
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t").fetch_one(db.reader()).await?;
+        assert_eq!(rows, 2_000, "every round's write committed");
+        assert!(begun > 0 && cancelled > 0, "{begun} begun, {cancelled} given up: the rounds did not cover both");
+        Ok(())
     }
 
     #[test]
