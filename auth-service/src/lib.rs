@@ -11,7 +11,9 @@
 //! - `keyring`: signing keys in memory; rotation and its schedule.
 //! - `feed`: the server side of the WatchRevocations stream.
 //! - `log_listener`: on PostgreSQL, follows other instances' revocations
-//!   (LISTEN/NOTIFY) into this instance's denylist and feed.
+//!   (LISTEN/NOTIFY) into this instance's denylist and feed; on either
+//!   backend, sweeps the log every feed heartbeat for an entry a cancelled
+//!   handler committed but never announced.
 //! - `password`: argon2id off the async threads, behind a semaphore.
 //! - `secret`: opaque refresh tokens, their stored hashes, grace sealing.
 //! - `grants`: which scopes roles grant.

@@ -7,6 +7,13 @@
 //! Notifications are hints, the log is the truth: after every (re)connect,
 //! when notifications may have been missed, it reads everything after the
 //! last sequence it applied.
+//!
+//! On either backend, [`sweep`] does the same every feed heartbeat. A
+//! handler that logs a revocation applies and announces it itself, right
+//! after its commit; one dropped in between (its caller's deadline passed,
+//! or the caller hung up) would leave a committed entry out of this
+//! instance's denylist and unannounced on the feed until the next
+//! revocation. The sweep bounds that to one heartbeat.
 
 use std::{sync::Arc, time::Duration};
 
@@ -35,6 +42,20 @@ pub async fn follow(store: Store, feed: Arc<Feed>, denylist: Arc<Denylist>, issu
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
+        }
+    }
+}
+
+/// Applies whatever the log holds past what it last saw, every `every`,
+/// for the life of the service.
+pub async fn sweep(store: Store, feed: Arc<Feed>, denylist: Arc<Denylist>, issuer: String, every: Duration) {
+    let mut applied = feed.head();
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = catch_up(&store, &feed, &denylist, &issuer, &mut applied).await {
+            tracing::warn!(error = %e, "revocation log sweep failed; trying again at the next heartbeat");
         }
     }
 }

@@ -125,6 +125,16 @@ pub async fn serve(
         tokio::spawn(keys.maintain(verifier)),
         tokio::spawn(housekeeping(store.clone(), denylist.clone(), state.throttle.clone())),
     ];
+    // The log swept every heartbeat, for an entry whose handler was dropped
+    // between its commit and announcing it (log_listener.rs).
+    let sweep = log_listener::sweep(
+        store.clone(),
+        state.feed.clone(),
+        denylist.clone(),
+        state.config.issuer.clone(),
+        state.config.feed_heartbeat,
+    );
+    background.push(tokio::spawn(sweep));
     // With one database shared by several instances, the others' revocations
     // reach this one's denylist and feed through LISTEN/NOTIFY.
     if store.backend() == Backend::Postgres {
