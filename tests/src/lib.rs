@@ -321,6 +321,18 @@ impl TestApp {
     }
 }
 
+/// A connection to the auth service's own database, behind its back: its
+/// PostgreSQL schema, or its SQLite file opened with `sqlite_mode` ("ro" to
+/// read, "rw" to write what a test needs it to find).
+pub async fn auth_database(config: &AuthConfig, sqlite_mode: &str) -> anyhow::Result<sqlx::AnyConnection> {
+    sqlx::any::install_default_drivers();
+    let url = match &config.database_url {
+        Some(url) => url.expose_secret().to_owned(),
+        None => format!("sqlite://{}?mode={sqlite_mode}", config.data_dir.join("auth.db").display()),
+    };
+    Ok(<sqlx::AnyConnection as sqlx::Connection>::connect(&url).await?)
+}
+
 /// Mints tokens with chosen header and claims, signed by the real key.
 #[derive(Debug)]
 pub struct Forger {
@@ -331,12 +343,7 @@ pub struct Forger {
 impl Forger {
     /// Reads the key that signs now from the auth service's database.
     pub async fn from_auth_config(config: &AuthConfig) -> anyhow::Result<Self> {
-        sqlx::any::install_default_drivers();
-        let url = match &config.database_url {
-            Some(url) => url.expose_secret().to_owned(),
-            None => format!("sqlite://{}?mode=ro", config.data_dir.join("auth.db").display()),
-        };
-        let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await?;
+        let mut db = auth_database(config, "ro").await?;
         let (pem,): (String,) = sqlx::query_as(
             "SELECT private_key_pem FROM signing_keys WHERE signs_from <= $1 \
              ORDER BY signs_from DESC, created_at DESC LIMIT 1",

@@ -12,11 +12,10 @@ use authpair_proto::{
     resource::v1::{GetAdminDashboardRequest, GetMyProfileRequest, GetStatusRequest},
 };
 use authpair_tests::{
-    ServingStatus, TestApp, TestResult, assert_refresh_refused, bearer, by_name, reason, resource_config,
-    start_auth_at, start_resource, wait_for_health,
+    ServingStatus, TestApp, TestResult, assert_refresh_refused, auth_database, bearer, by_name, reason,
+    resource_config, start_auth_at, start_resource, wait_for_health,
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use secrecy::ExposeSecret as _;
 use tonic::{Code, Status};
 
 async fn profile(app: &TestApp, token: &str) -> Result<String, Status> {
@@ -117,12 +116,7 @@ async fn rv_02_a_revocation_committed_but_never_announced_still_reaches_the_reso
     let claims = segment(&token, 1).ok_or("no claims in the token")?;
     let field = |name: &str| claims.get(name).cloned().ok_or(format!("no {name}"));
     let (sub, jti, exp) = (field("sub")?, field("jti")?, field("exp")?);
-    let url = match &app.auth_config.database_url {
-        Some(postgres) => postgres.expose_secret().to_owned(),
-        None => format!("sqlite://{}", app.auth_config.data_dir.join("auth.db").display()),
-    };
-    sqlx::any::install_default_drivers();
-    let db = sqlx::AnyPool::connect(&url).await?;
+    let mut db = auth_database(&app.auth_config, "rw").await?;
     sqlx::query(
         "INSERT INTO revocations (kind, subject, token_id, expires_at, reason, created_at) \
          VALUES ('token', $1, $2, $3, 'cancelled handler', $4)",
@@ -131,7 +125,7 @@ async fn rv_02_a_revocation_committed_but_never_announced_still_reaches_the_reso
     .bind(jti.as_str())
     .bind(exp.as_i64())
     .bind(exp.as_i64().map(|e| e - 900))
-    .execute(&db)
+    .execute(&mut db)
     .await?;
     let took = time_until_rejected(&app, &token, Duration::from_secs(5)).await?;
     eprintln!("a revocation left unannounced reached the resource service after {took:?}");
