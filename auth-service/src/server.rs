@@ -1,9 +1,10 @@
 //! `serve`: everything from a bound listener to a graceful stop.
 //!
-//! Startup order: data dir, database and migrations, signing keys, signer
-//! self-test, revocations loaded, first admin, background tasks, then the
-//! server. The self-test signs and verifies a probe token so a missing crypto
-//! backend fails the start, not a request.
+//! Startup order: data dir; the handlers' shared state (database and
+//! migrations, signing keys, revocations loaded: `AuthState::open`); signer
+//! self-test; first admin; background tasks; then the server. The
+//! self-test signs and verifies a probe token so a missing crypto backend
+//! fails the start, not a request.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -22,10 +23,8 @@ use crate::{
     Config,
     api::{admin::AdminApi, auth::AuthApi},
     bootstrap,
-    feed::Feed,
-    keyring::{KeyPolicy, KeyRing},
+    keyring::KeyRing,
     log_listener,
-    password::PasswordHasher,
     state::{AuthState, now},
     store::Store,
 };
@@ -46,14 +45,12 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     telemetry::serve_metrics(config.metrics_listen).map_err(anyhow::Error::msg)?;
     create_private_dir(&config.data_dir)?;
-    let store = Store::open(&config.data_dir, config.database_url.as_ref()).await.context("opening the database")?;
-    let key_policy = KeyPolicy {
-        publish_delay: config.key_publish_delay,
-        retire_grace: config.access_token_ttl + config.leeway,
-        rotate_every: (!config.key_rotation.is_zero()).then_some(config.key_rotation),
-    };
-    let keys = Arc::new(KeyRing::open(store.clone(), key_policy).await.context("loading signing keys")?);
-    let signer = TokenSigner::new(config.issuer.clone(), config.audience.clone(), config.access_token_ttl);
+    // Flipped when shutdown begins, so feed streams end and do not hold the
+    // graceful shutdown open.
+    let (stopping, stopping_rx) = watch::channel(false);
+    let state = AuthState::open(config, stopping_rx).await?;
+    let (store, keys, denylist) = (state.store.clone(), state.keys.clone(), state.denylist.clone());
+    let config = &state.config;
     let verifier = Arc::new(Verifier::new(VerifierConfig::new(
         config.issuer.clone(),
         config.audience.clone(),
@@ -61,24 +58,7 @@ pub async fn serve(
         config.access_token_ttl,
     )));
     verifier.set_keys(&keys.published())?;
-    self_test(&signer, &keys, &verifier)?;
-
-    // Flipped when shutdown begins, so feed streams end and do not hold the
-    // graceful shutdown open.
-    let (stopping, stopping_rx) = watch::channel(false);
-    let denylist = Arc::new(Denylist::local());
-    let feed = Arc::new(
-        Feed::new(
-            store.clone(),
-            keys.clone(),
-            denylist.clone(),
-            config.issuer.clone(),
-            config.feed_heartbeat,
-            stopping_rx,
-        )
-        .await?,
-    );
-    feed.load().await.context("loading revocations")?;
+    self_test(&state.signer, &keys, &verifier)?;
 
     let policy = Arc::new(Policy::standard()?);
     policy.check_covers(Policy::all_methods())?;
@@ -91,28 +71,6 @@ pub async fn serve(
     // No method of this service has a quota, so no limiter: one that did
     // would fail closed.
     let quotas = QuotaGate::layer(policy, None);
-    let (config_throttle, config_proxies) = (config.throttle, config.trusted_proxies.clone());
-    let throttle = match &config.redis_url {
-        Some(url) => crate::throttle::Throttle::shared(
-            config_throttle,
-            config_proxies,
-            url.expose_secret(),
-            &config.redis_prefix,
-        )
-        .await
-        .context("connecting to Redis for login throttling")?,
-        None => crate::throttle::Throttle::new(config_throttle, config_proxies)?,
-    };
-    let state = Arc::new(AuthState {
-        hasher: PasswordHasher::new(config.hash_concurrency, config.hash_queue)?,
-        config,
-        store: store.clone(),
-        signer,
-        keys: keys.clone(),
-        denylist: denylist.clone(),
-        feed,
-        throttle,
-    });
     bootstrap::ensure_admin(&state).await?;
     bootstrap::ensure_service_account(&state).await?;
 
@@ -208,6 +166,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::keyring::KeyPolicy;
 
     const TTL: Duration = Duration::from_secs(900);
     const LEEWAY: Duration = Duration::from_secs(30);

@@ -2,6 +2,7 @@
 //! issuing a token pair and recording a revocation.
 
 use std::{
+    future::Future,
     sync::Arc,
     time::{SystemTime, UNIX_EPOCH},
 };
@@ -10,15 +11,19 @@ use authpair_claims::{Denylist, Grant, IssuedToken, Revocation, TokenSigner};
 use authpair_proto::auth::v1::TokenResponse;
 use secrecy::{ExposeSecret, SecretString};
 
+use anyhow::Context;
+use tokio::sync::watch;
+
 use crate::{
     config::Config,
     error::ApiError,
     feed::Feed,
     grants,
-    keyring::KeyRing,
+    keyring::{KeyPolicy, KeyRing},
     password::PasswordHasher,
     secret::{new_refresh_token, refresh_token_hash},
     store::{RefreshRecord, RevokeUser, Store, UserRow},
+    throttle::Throttle,
 };
 
 #[derive(Debug)]
@@ -31,12 +36,29 @@ pub struct AuthState {
     /// This service's own view of revocations, for its admin API.
     pub denylist: Arc<Denylist>,
     pub feed: Arc<Feed>,
-    pub throttle: Arc<crate::throttle::Throttle>,
+    pub throttle: Arc<Throttle>,
 }
 
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Runs `write` to the end in a task of its own, whatever its caller does.
+///
+/// When a caller goes away (its deadline passes, it hangs up), its handler's
+/// future is dropped at the next await. A revoking write dropped between its
+/// commit and [`AuthState::logged`] would leave a durable log entry in force
+/// nowhere and announced to no one until the log sweep found it, and would
+/// lose its audit line. So the commit, the apply and the audit run here.
+pub async fn run_to_end<T: Send + 'static>(
+    write: impl Future<Output = Result<T, ApiError>> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::spawn(write).await.map_err(|e| {
+        // The write panicked, or the runtime is shutting down.
+        tracing::error!(error = %e, "a write's task failed");
+        ApiError::Internal
+    })?
 }
 
 /// A new refresh token and the record that stores it.
@@ -46,6 +68,53 @@ pub struct NextRefresh {
 }
 
 impl AuthState {
+    /// Opens the database and signing keys and loads the revocation log:
+    /// everything the handlers share. `stopping` ends feed streams when
+    /// shutdown begins.
+    pub async fn open(config: Config, stopping: watch::Receiver<bool>) -> anyhow::Result<Arc<Self>> {
+        let store =
+            Store::open(&config.data_dir, config.database_url.as_ref()).await.context("opening the database")?;
+        let key_policy = KeyPolicy {
+            publish_delay: config.key_publish_delay,
+            retire_grace: config.access_token_ttl + config.leeway,
+            rotate_every: (!config.key_rotation.is_zero()).then_some(config.key_rotation),
+        };
+        let keys = Arc::new(KeyRing::open(store.clone(), key_policy).await.context("loading signing keys")?);
+        let signer = TokenSigner::new(config.issuer.clone(), config.audience.clone(), config.access_token_ttl);
+        let denylist = Arc::new(Denylist::local());
+        let feed = Feed::new(
+            store.clone(),
+            keys.clone(),
+            denylist.clone(),
+            config.issuer.clone(),
+            config.feed_heartbeat,
+            stopping,
+        )
+        .await?;
+        feed.load().await.context("loading revocations")?;
+        let throttle = match &config.redis_url {
+            Some(url) => Throttle::shared(
+                config.throttle,
+                config.trusted_proxies.clone(),
+                url.expose_secret(),
+                &config.redis_prefix,
+            )
+            .await
+            .context("connecting to Redis for login throttling")?,
+            None => Throttle::new(config.throttle, config.trusted_proxies.clone())?,
+        };
+        Ok(Arc::new(AuthState {
+            hasher: PasswordHasher::new(config.hash_concurrency, config.hash_queue)?,
+            config,
+            store,
+            signer,
+            keys,
+            denylist,
+            feed: Arc::new(feed),
+            throttle,
+        }))
+    }
+
     pub fn next_refresh(&self, now: i64) -> Result<NextRefresh, ApiError> {
         let token = new_refresh_token().map_err(|e| {
             tracing::error!(error = %e, "random source failed");

@@ -20,7 +20,7 @@ use crate::{
     error::ApiError,
     input,
     secret::{new_client_secret, refresh_token_hash},
-    state::{AuthState, now},
+    state::{AuthState, now, run_to_end},
     store::{NewUser, ServiceAccountRow, StoreError, UserRevoked, UserRow},
 };
 
@@ -221,8 +221,14 @@ impl AdminService for AdminApi {
 
     async fn set_user_roles(&self, request: Request<SetUserRolesRequest>) -> Result<Response<User>, Status> {
         let admin = caller(&request)?.subject().to_owned();
-        let user = AdminApi::set_user_roles(self, request.into_inner()).await?;
-        audit!("roles_changed", "/auth.v1.AdminService/SetUserRoles", admin.as_str(), "-", user.id.as_str());
+        let api = self.clone();
+        // To the end: with revoke-on-role-change, this logs a revocation.
+        let user = run_to_end(async move {
+            let user = AdminApi::set_user_roles(&api, request.into_inner()).await?;
+            audit!("roles_changed", "/auth.v1.AdminService/SetUserRoles", admin.as_str(), "-", user.id.as_str());
+            Ok(user)
+        })
+        .await?;
         Ok(Response::new(user))
     }
 
@@ -232,9 +238,14 @@ impl AdminService for AdminApi {
 
     async fn disable_user(&self, request: Request<DisableUserRequest>) -> Result<Response<User>, Status> {
         let admin = caller(&request)?.subject().to_owned();
-        let (user, revoked, _) = self.revoke_user(request.get_ref().user.as_ref(), Some(true), "disabled").await?;
-        audit!("user_disabled", "/auth.v1.AdminService/DisableUser", admin.as_str(), "-", user.id.as_str());
-        tracing::debug!(sessions = revoked.sessions_revoked, "sessions revoked");
+        let api = self.clone();
+        let user = run_to_end(async move {
+            let (user, revoked, _) = api.revoke_user(request.get_ref().user.as_ref(), Some(true), "disabled").await?;
+            audit!("user_disabled", "/auth.v1.AdminService/DisableUser", admin.as_str(), "-", user.id.as_str());
+            tracing::debug!(sessions = revoked.sessions_revoked, "sessions revoked");
+            Ok(user)
+        })
+        .await?;
         Ok(Response::new(to_proto(user)))
     }
 
@@ -251,9 +262,15 @@ impl AdminService for AdminApi {
         request: Request<RevokeUserSessionsRequest>,
     ) -> Result<Response<RevokeUserSessionsResponse>, Status> {
         let admin = caller(&request)?.subject().to_owned();
-        let (user, revoked, revoked_at) =
-            self.revoke_user(request.get_ref().user.as_ref(), None, "sessions revoked").await?;
-        audit!("sessions_revoked", "/auth.v1.AdminService/RevokeUserSessions", admin.as_str(), "-", user.id.as_str());
+        let api = self.clone();
+        let (revoked, revoked_at) = run_to_end(async move {
+            let (user, revoked, revoked_at) =
+                api.revoke_user(request.get_ref().user.as_ref(), None, "sessions revoked").await?;
+            let subject = admin.as_str();
+            audit!("sessions_revoked", "/auth.v1.AdminService/RevokeUserSessions", subject, "-", user.id.as_str());
+            Ok((revoked, revoked_at))
+        })
+        .await?;
         Ok(Response::new(RevokeUserSessionsResponse {
             sessions_revoked: u32::try_from(revoked.sessions_revoked).unwrap_or(u32::MAX),
             revoked_at: timestamp(revoked_at),
@@ -282,14 +299,19 @@ impl AdminService for AdminApi {
     ) -> Result<Response<DeleteServiceAccountResponse>, Status> {
         let admin = caller(&request)?.subject().to_owned();
         let name = request.into_inner().name;
-        AdminApi::delete_service_account(self, &name).await?;
-        audit!(
-            "service_account_deleted",
-            "/auth.v1.AdminService/DeleteServiceAccount",
-            admin.as_str(),
-            "-",
-            name.as_str()
-        );
+        let api = self.clone();
+        run_to_end(async move {
+            AdminApi::delete_service_account(&api, &name).await?;
+            audit!(
+                "service_account_deleted",
+                "/auth.v1.AdminService/DeleteServiceAccount",
+                admin.as_str(),
+                "-",
+                name.as_str()
+            );
+            Ok(())
+        })
+        .await?;
         Ok(Response::new(DeleteServiceAccountResponse {}))
     }
 

@@ -17,8 +17,8 @@ use crate::{
     feed::FeedStream,
     grants, input,
     secret::{MAX_REFRESH_TOKEN_BYTES, refresh_token_hash, seal, secret_matches, unseal},
-    state::{AuthState, now},
-    store::{RefreshOutcome, Rotate},
+    state::{AuthState, now, run_to_end},
+    store::{AccessToken, RefreshOutcome, Rotate},
 };
 
 const LOGIN: &str = "/auth.v1.AuthService/Login";
@@ -192,31 +192,42 @@ impl AuthApi {
         })
     }
 
+    /// Revokes the session and, if it is the same user's, the access token
+    /// sent with the call: one transaction, run to the end (`run_to_end`).
     async fn logout(&self, request: Request<LogoutRequest>) -> Result<LogoutResponse, ApiError> {
         let caller = optional_caller(&request).cloned();
         let presented = presented_refresh_token(request.into_inner().refresh_token)?;
-        let now = now();
-        let Some(user_id) = self.state.store.revoke_family_of(&refresh_token_hash(&presented), now, "logout").await?
-        else {
-            audit!("logout_failed", LOGOUT, "-", "unknown_refresh_token");
-            return Err(AuthError::InvalidRefreshToken.into());
-        };
-        // The access token sent with the call goes too, if it is the same
-        // user's; someone else's token is not ours to revoke here.
-        let mut access_token_revoked = false;
-        if let Some(claims) = caller.filter(|c| c.subject() == user_id) {
-            let exp = claims.expires_at() as i64;
-            let seq = self.state.store.revoke_access_token(&user_id, claims.token_id(), exp, now, "logout").await?;
-            let revocation = Revocation::Token {
-                issuer: claims.issuer().to_owned(),
-                token_id: claims.token_id().to_owned(),
-                expires_at: exp,
+        let token_hash = refresh_token_hash(&presented);
+        let state = self.state.clone();
+        run_to_end(async move {
+            let access = caller.as_ref().map(|c| AccessToken {
+                subject: c.subject(),
+                token_id: c.token_id(),
+                expires_at: c.expires_at() as i64,
+            });
+            let Some(out) = state.store.log_out(&token_hash, access, now()).await? else {
+                audit!("logout_failed", LOGOUT, "-", "unknown_refresh_token");
+                return Err(AuthError::InvalidRefreshToken.into());
             };
-            self.state.logged(seq, revocation);
-            access_token_revoked = true;
-        }
-        audit!("logout", LOGOUT, user_id.as_str(), if access_token_revoked { "with_access_token" } else { "-" });
-        Ok(LogoutResponse { access_token_revoked })
+            // Some(seq) only if the token was the family user's own.
+            if let (Some(seq), Some(claims)) = (out.access_token, &caller) {
+                let revocation = Revocation::Token {
+                    issuer: claims.issuer().to_owned(),
+                    token_id: claims.token_id().to_owned(),
+                    expires_at: claims.expires_at() as i64,
+                };
+                state.logged(seq, revocation);
+            }
+            let access_token_revoked = out.access_token.is_some();
+            audit!(
+                "logout",
+                LOGOUT,
+                out.user_id.as_str(),
+                if access_token_revoked { "with_access_token" } else { "-" }
+            );
+            Ok(LogoutResponse { access_token_revoked })
+        })
+        .await
     }
 }
 

@@ -2,6 +2,8 @@
 
 pub mod admin;
 pub mod auth;
+#[cfg(test)]
+mod cancellation_tests;
 
 /// Every login outcome and every refusal is one of these structured events.
 /// Never pass a token or a password.

@@ -23,7 +23,7 @@ use secrecy::SecretString;
 
 pub use keys::{KeyRow, Rotation};
 pub use refresh::{RefreshOutcome, RefreshRecord, Rotate};
-pub use revocations::{CHANNEL, RevokeUser, UserRevoked};
+pub use revocations::{AccessToken, CHANNEL, RevokeUser, UserRevoked};
 pub use service_accounts::ServiceAccountRow;
 pub use users::{NewUser, UserRow};
 
