@@ -8,12 +8,14 @@
 //! when notifications may have been missed, it reads everything after the
 //! last sequence it applied.
 //!
-//! On either backend, [`sweep`] does the same every feed heartbeat. A
-//! handler that logs a revocation applies and announces it itself, right
-//! after its commit; one dropped in between (its caller's deadline passed,
-//! or the caller hung up) would leave a committed entry out of this
-//! instance's denylist and unannounced on the feed until the next
-//! revocation. The sweep bounds that to one heartbeat.
+//! On either backend, [`sweep`] does the same every feed heartbeat, as a
+//! backstop. A handler that logs a revocation applies and announces it
+//! itself, in a task that runs to the end even if its caller goes away
+//! (`state::run_to_end`). An entry that still misses this instance (that
+//! task failed, the follower stalled without losing its connection, or
+//! something other than a handler wrote the log) would otherwise stay out of
+//! its denylist and unannounced until the next revocation. The sweep bounds
+//! that to one heartbeat.
 
 use std::{sync::Arc, time::Duration};
 

@@ -83,8 +83,8 @@ pub async fn serve(
         tokio::spawn(keys.maintain(verifier)),
         tokio::spawn(housekeeping(store.clone(), denylist.clone(), state.throttle.clone())),
     ];
-    // The log swept every heartbeat, for an entry whose handler was dropped
-    // between its commit and announcing it (log_listener.rs).
+    // The log swept every heartbeat, for an entry no handler applied here
+    // (log_listener.rs).
     let sweep = log_listener::sweep(
         store.clone(),
         state.feed.clone(),
