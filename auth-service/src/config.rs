@@ -94,6 +94,13 @@ pub struct Config {
     #[arg(long = "max-connection-age-secs", env = "AUTH_MAX_CONNECTION_AGE_SECS", default_value = "1800", value_parser = parse_positive_secs)]
     pub max_connection_age: Duration,
 
+    /// Seconds past its age a connection may stay open for its calls in
+    /// flight; then it is closed whatever is in flight (a peer may keep a
+    /// response's flow-control window shut for ever). Also bounds, with the
+    /// 30 s request timeout, how long a graceful shutdown waits for calls.
+    #[arg(long = "max-connection-age-grace-secs", env = "AUTH_MAX_CONNECTION_AGE_GRACE_SECS", default_value = "300", value_parser = parse_secs)]
+    pub max_connection_age_grace: Duration,
+
     #[command(flatten)]
     pub throttle: crate::throttle::ThrottleConfig,
 
@@ -156,6 +163,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// The connection age and its grace, as the server takes them.
+    pub fn connection_life(&self) -> authpair_claims::serving::ConnectionLife {
+        authpair_claims::serving::ConnectionLife {
+            max_age: self.max_connection_age,
+            grace: self.max_connection_age_grace,
+        }
+    }
+
     /// The defaults, with state in `data_dir` and an ephemeral listen address.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
@@ -177,6 +192,7 @@ impl Config {
             key_publish_delay: Duration::from_secs(60),
             key_rotation: Duration::ZERO,
             max_connection_age: authpair_claims::serving::DEFAULT_MAX_CONNECTION_AGE,
+            max_connection_age_grace: authpair_claims::serving::DEFAULT_MAX_CONNECTION_AGE_GRACE,
             throttle: crate::throttle::ThrottleConfig::default(),
             trusted_proxies: Vec::new(),
             redis_url: None,
@@ -259,11 +275,11 @@ mod tests {
     fn flags_parse_to_the_same_defaults_as_new() {
         let parsed = Config::try_parse_from(["auth-service", "--listen", "127.0.0.1:0", "--data-dir", "d"]);
         let parsed = parsed
-            .map(|c| (c.listen, c.access_token_ttl, c.leeway, c.issuer, c.audience, c.throttle, c.max_connection_age));
+            .map(|c| (c.connection_life(), c.listen, c.access_token_ttl, c.leeway, c.issuer, c.audience, c.throttle));
         let b = Config::new("d");
         assert_eq!(
             parsed.ok(),
-            Some((b.listen, b.access_token_ttl, b.leeway, b.issuer, b.audience, b.throttle, b.max_connection_age))
+            Some((b.connection_life(), b.listen, b.access_token_ttl, b.leeway, b.issuer, b.audience, b.throttle))
         );
         let queue = Config::try_parse_from(["auth-service"]).map(|c| (c.hash_concurrency, c.hash_queue));
         assert_eq!(queue.ok(), Some((b.hash_concurrency, b.hash_queue)));
@@ -295,6 +311,7 @@ mod tests {
         assert!(c.revoke_on_role_change, "a role change revokes tokens carrying the old roles");
         assert_eq!(c.key_publish_delay, secs(60), "a new key is published before it signs");
         assert_eq!(c.max_connection_age, secs(30 * MIN), "no connection lives for ever");
+        assert_eq!(c.max_connection_age_grace, secs(5 * MIN), "nor past its age, even with a call held open");
         let expected = crate::throttle::ThrottleConfig {
             free_failures: 5,
             base_delay: secs(1),

@@ -12,7 +12,7 @@ use anyhow::Context;
 use authpair_claims::{
     AuthInterceptor, Denylist, Grant, Plan, Policy, QuotaGate, TokenSigner, Verifier, VerifierConfig,
     db::Backend,
-    serving::{incoming, reflection, secured_server},
+    serving::{drain_limited, incoming, reflection, secured_server},
     telemetry, tls,
 };
 use authpair_proto::auth::v1::{admin_service_server::AdminServiceServer, auth_service_server::AuthServiceServer};
@@ -104,16 +104,18 @@ pub async fn serve(
         let _ = stopping.send(true);
     };
 
-    let max_connection_age = state.config.max_connection_age;
+    let life = state.config.connection_life();
     tracing::info!(%addr, "auth-service listening");
-    secured_server(interceptor, quotas, tls, max_connection_age)?
+    let router = secured_server(interceptor, quotas, tls, life)?
         .add_service(AuthServiceServer::new(AuthApi::new(state.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(AdminServiceServer::new(AdminApi::new(state)).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(health_service)
         .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .serve_with_incoming_shutdown(incoming(listener), shutdown)
-        .await?;
+        .add_service(reflection_v1alpha);
+    drain_limited(shutdown, life.drain(), |signal| {
+        router.serve_with_incoming_shutdown(incoming(listener, life), signal)
+    })
+    .await?;
     for task in background {
         task.abort();
     }

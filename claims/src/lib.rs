@@ -23,12 +23,15 @@
 //! - [`config`]: flag value parsers both services' configs share.
 //! - [`db`]: one database handle over SQLite or PostgreSQL, and [`db::StoreError`].
 //! - [`serving`]: the hardened server builder (HTTP/2 limits, auth layers in
-//!   order), reflection, signal handling and logging that both services share.
+//!   order), connection lifetimes and the shutdown drain, reflection, signal
+//!   handling and logging that both services share.
+//! - [`bounded_io`]: a connection that ends at a deadline, whatever its peer does.
 //! - [`telemetry`]: Prometheus metrics on their own port, and the call timing layer.
 //! - [`tls`]: rustls server and client settings from PEM files (optional mTLS).
 //! - [`error`]: [`AuthError`] and the one `From<AuthError> for tonic::Status`.
 
 pub mod bearer;
+pub mod bounded_io;
 pub mod claims;
 pub mod client;
 pub mod config;

@@ -1,8 +1,9 @@
 //! Server plumbing both services share, so their transport is hardened the
 //! same way: HTTP/2 limits, the auth layers, reflection, signals, logging.
 
-use std::time::Duration;
+use std::{future::Future, pin::Pin, time::Duration};
 
+use tokio_stream::{Stream, StreamExt as _};
 use tonic::{service::InterceptorLayer, transport::Server};
 use tower::layer::util::{Identity, Stack};
 use tower::{filter::AsyncFilterLayer, util::MapRequestLayer};
@@ -10,6 +11,7 @@ use tower::{filter::AsyncFilterLayer, util::MapRequestLayer};
 use tonic_reflection::server::{v1, v1alpha};
 
 use crate::{
+    bounded_io::Bounded,
     interceptor::{AuthInterceptor, method_layer},
     quota::QuotaGate,
     telemetry::TimingLayer,
@@ -32,14 +34,36 @@ pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 /// the calls in flight finish. So no connection lives for ever, and
 /// long-lived clients spread over instances added since they connected.
 ///
-/// No `max_connection_age_grace`: with one set, tonic 0.14.9 sends no
-/// GOAWAY at the age and instead cuts the connection, calls and all, at
-/// age + grace (`connection_timeout_future` in its `transport/server`).
-/// Without it, what bounds a connection past its age is the calls still in
-/// flight: unary calls end within `REQUEST_TIMEOUT`, and the one stream
-/// either service serves, the revocation feed, ends when its watcher's
-/// token expires.
+/// Not tonic's `max_connection_age_grace`: with one set, tonic 0.14.9 sends
+/// no GOAWAY at the age and instead cuts the connection, calls and all, at
+/// age + grace (`connection_timeout_future` in its `transport/server`). The
+/// grace is enforced on the socket instead ([`ConnectionLife`]).
 pub const DEFAULT_MAX_CONNECTION_AGE: Duration = Duration::from_secs(30 * 60);
+/// How long past its age a connection may stay open for its calls in
+/// flight. Unary calls end within [`REQUEST_TIMEOUT`]; a revocation feed cut
+/// here reconnects and resumes from its last sequence.
+pub const DEFAULT_MAX_CONNECTION_AGE_GRACE: Duration = Duration::from_secs(5 * 60);
+
+/// How long a connection may live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLife {
+    /// GOAWAY at this age; the calls in flight may finish.
+    pub max_age: Duration,
+    /// Closed at `max_age + grace`, whatever is in flight: a peer that keeps
+    /// a response's flow-control window shut would otherwise hold its call,
+    /// and its connection, open for ever.
+    pub grace: Duration,
+}
+
+impl ConnectionLife {
+    /// How long graceful shutdown waits for the calls in flight before the
+    /// server stops anyway: unary calls end within [`REQUEST_TIMEOUT`], and
+    /// revocation feeds end as shutdown begins. A call still in flight then
+    /// is one its peer will not let finish.
+    pub fn drain(&self) -> Duration {
+        self.grace.min(REQUEST_TIMEOUT)
+    }
+}
 
 type Capture = fn(http::Request<tonic::body::Body>) -> http::Request<tonic::body::Body>;
 /// A server whose every call passes the path layer, the auth interceptor and
@@ -59,7 +83,7 @@ pub fn secured_server(
     auth: AuthInterceptor,
     quotas: AsyncFilterLayer<QuotaGate>,
     tls: Option<tonic::transport::ServerTlsConfig>,
-    max_connection_age: Duration,
+    life: ConnectionLife,
 ) -> Result<SecuredServer, tonic::transport::Error> {
     let mut builder = Server::builder();
     if let Some(tls) = tls {
@@ -73,7 +97,7 @@ pub fn secured_server(
         .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
         .timeout(REQUEST_TIMEOUT)
-        .max_connection_age(max_connection_age)
+        .max_connection_age(life.max_age)
         .layer(TimingLayer { metrics: auth.metrics() })
         .layer(method_layer())
         .layer(InterceptorLayer::new(auth))
@@ -82,11 +106,51 @@ pub fn secured_server(
 
 /// The accepted connections of `listener`, with TCP_NODELAY (without it,
 /// Nagle's algorithm and delayed ACKs add ~40 ms to small responses; tonic
-/// only sets it for listeners it binds itself) and TCP keepalive.
-pub fn incoming(listener: tokio::net::TcpListener) -> tonic::transport::server::TcpIncoming {
+/// only sets it for listeners it binds itself) and TCP keepalive, each
+/// closed at `life.max_age + life.grace` ([`Bounded`]).
+pub fn incoming(
+    listener: tokio::net::TcpListener,
+    life: ConnectionLife,
+) -> impl Stream<Item = std::io::Result<Bounded<tokio::net::TcpStream>>> {
+    let lifetime = life.max_age.saturating_add(life.grace);
     tonic::transport::server::TcpIncoming::from(listener)
         .with_nodelay(Some(true))
         .with_keepalive(Some(KEEPALIVE_INTERVAL))
+        .map(move |accepted| accepted.map(|tcp| Bounded::new(tcp, lifetime)))
+}
+
+/// Runs `serve`, handing it the shutdown signal to give tonic, until it
+/// returns or until `drain` has passed since `shutdown` resolved. tonic's
+/// graceful shutdown waits for every connection to close, and a call whose
+/// peer keeps its response's flow-control window shut never ends; past
+/// `drain` such a connection is left to its [`Bounded`] deadline.
+pub async fn drain_limited<'a, S, E>(
+    shutdown: impl Future<Output = ()> + Send + 'a,
+    drain: Duration,
+    serve: impl FnOnce(Pin<Box<dyn Future<Output = ()> + Send + 'a>>) -> S,
+) -> Result<(), E>
+where
+    S: Future<Output = Result<(), E>>,
+{
+    let (began, began_rx) = tokio::sync::oneshot::channel();
+    let signal = Box::pin(async move {
+        shutdown.await;
+        let _ = began.send(());
+    });
+    let limit = async move {
+        match began_rx.await {
+            Ok(()) => tokio::time::sleep(drain).await,
+            // The signal was dropped unfired: the server ended by itself.
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        served = serve(signal) => served,
+        () = limit => {
+            tracing::warn!(?drain, "calls still in flight after the shutdown drain; stopping without them");
+            Ok(())
+        }
+    }
 }
 
 /// gRPC reflection, v1 and v1alpha (grpcurl 1.8 speaks only v1alpha),

@@ -57,6 +57,13 @@ pub struct Config {
     #[arg(long = "max-connection-age-secs", env = "RESOURCE_MAX_CONNECTION_AGE_SECS", default_value = "1800", value_parser = parse_positive_secs)]
     pub max_connection_age: Duration,
 
+    /// Seconds past its age a connection may stay open for its calls in
+    /// flight; then it is closed whatever is in flight (a peer may keep a
+    /// response's flow-control window shut for ever). Also bounds, with the
+    /// 30 s request timeout, how long a graceful shutdown waits for calls.
+    #[arg(long = "max-connection-age-grace-secs", env = "RESOURCE_MAX_CONNECTION_AGE_GRACE_SECS", default_value = "300", value_parser = parse_secs)]
+    pub max_connection_age_grace: Duration,
+
     /// This service's own service account on the auth service (scope
     /// revocations:watch), used to follow the revocation feed.
     #[arg(long, env = "RESOURCE_CLIENT_ID", default_value = "resource-service")]
@@ -142,6 +149,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// The connection age and its grace, as the server takes them.
+    pub fn connection_life(&self) -> authpair_claims::serving::ConnectionLife {
+        authpair_claims::serving::ConnectionLife {
+            max_age: self.max_connection_age,
+            grace: self.max_connection_age_grace,
+        }
+    }
+
     /// The defaults, pointed at `auth_url`, with an ephemeral listen address.
     pub fn new(auth_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
         Self {
@@ -154,6 +169,7 @@ impl Config {
             max_token_lifetime: Duration::from_secs(3600),
             token_cache_bytes: authpair_claims::verifier::DEFAULT_CACHE_BYTES,
             max_connection_age: authpair_claims::serving::DEFAULT_MAX_CONNECTION_AGE,
+            max_connection_age_grace: authpair_claims::serving::DEFAULT_MAX_CONNECTION_AGE_GRACE,
             client_id: "resource-service".into(),
             client_secret: None,
             database_url: None,
@@ -194,6 +210,7 @@ mod tests {
         assert_eq!(c.unknown_kid_refetch, Duration::from_secs(30), "an unknown kid refetches keys at most every 30 s");
         assert_eq!(c.max_token_lifetime, Duration::from_secs(3600), "no token lives longer than an hour");
         assert_eq!(c.max_connection_age, Duration::from_secs(30 * 60), "no connection lives for ever");
+        assert_eq!(c.max_connection_age_grace, Duration::from_secs(5 * 60), "nor past its age, with a call held open");
         assert_eq!((c.quota_free, c.quota_pro, c.quota_window), (10, 100, Duration::from_secs(60)));
     }
 
@@ -214,11 +231,11 @@ mod tests {
     fn flags_parse_to_the_same_defaults_as_new() {
         let parsed = Config::try_parse_from(["resource-service", "--listen", "127.0.0.1:0", "--data-dir", "d"]);
         let parsed = parsed.map(|c| {
-            let limits = (c.leeway, c.max_token_lifetime, c.token_cache_bytes, c.max_connection_age);
+            let limits = (c.leeway, c.max_token_lifetime, c.token_cache_bytes, c.connection_life());
             (c.listen, c.auth_urls, c.issuer, c.audience, limits)
         });
         let b = Config::new("http://127.0.0.1:50051", "d");
-        let limits = (b.leeway, b.max_token_lifetime, b.token_cache_bytes, b.max_connection_age);
+        let limits = (b.leeway, b.max_token_lifetime, b.token_cache_bytes, b.connection_life());
         let built = (b.listen, b.auth_urls, b.issuer, b.audience, limits);
         assert_eq!(parsed.ok(), Some(built));
     }

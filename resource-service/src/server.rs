@@ -10,7 +10,7 @@ use anyhow::Context as _;
 
 use authpair_claims::{
     AuthInterceptor, Denylist, Policy, QuotaGate, QuotaLimiter, Verifier, VerifierConfig,
-    serving::{incoming, reflection, secured_server},
+    serving::{drain_limited, incoming, reflection, secured_server},
     telemetry, tls,
 };
 use authpair_proto::resource::v1::resource_service_server::ResourceServiceServer;
@@ -104,13 +104,16 @@ pub async fn serve(
     let (reflection_v1, reflection_v1alpha) = reflection(&[SERVICE_NAME])?;
 
     tracing::info!(%addr, auth_urls = ?config.auth_urls, "resource-service listening");
-    let served = secured_server(interceptor, quota_gate, server_tls, config.max_connection_age)?
+    let life = config.connection_life();
+    let router = secured_server(interceptor, quota_gate, server_tls, life)?
         .add_service(ResourceServiceServer::new(api))
         .add_service(health_service)
         .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .serve_with_incoming_shutdown(incoming(listener), shutdown)
-        .await;
+        .add_service(reflection_v1alpha);
+    let served = drain_limited(shutdown, life.drain(), |signal| {
+        router.serve_with_incoming_shutdown(incoming(listener, life), signal)
+    })
+    .await;
     for task in background {
         task.abort();
     }

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+// Handlers given up in the middle of a revoking write.
 #[cfg(test)]
 mod cancellation_tests;
 

@@ -237,3 +237,68 @@ async fn tm_08_an_http_1_1_request_gets_no_http_1_1_answer_on_either_port() -> T
     }
     Ok(())
 }
+
+/// A health check on a raw connection that grants the server no
+/// flow-control window: the answer's headers arrive, but its message and
+/// trailers never can, so the call stays in flight for as long as the peer
+/// likes. Returns the connection's task once the headers are in.
+async fn call_held_open(
+    addr: SocketAddr,
+) -> Result<tokio::task::JoinHandle<Result<(), h2::Error>>, Box<dyn std::error::Error + Send + Sync>> {
+    let tcp = TcpStream::connect(addr).await?;
+    let (mut sender, connection) = h2::client::Builder::new().initial_window_size(0).handshake(tcp).await?;
+    let connection = tokio::spawn(connection);
+    let (response, mut body) = sender.send_request(health_check(addr, 0), false)?;
+    body.send_data(tonic::codegen::Bytes::from_static(&[0, 0, 0, 0, 0]), true)?;
+    let response = response.await?;
+    assert_eq!(response.status(), http::StatusCode::OK, "{addr}");
+    // Kept, never read: dropping either would reset the stream.
+    tokio::spawn(async move {
+        let _held = (sender, body, response);
+        std::future::pending::<()>().await;
+    });
+    Ok(connection)
+}
+
+/// A peer that keeps a response's window shut (as a revocation feed watcher
+/// could for ever) holds its call in flight, so GOAWAY at the max age cannot
+/// close the connection; at age + grace it is closed anyway.
+#[tokio::test]
+async fn a_call_whose_peer_keeps_its_window_shut_is_cut_at_the_max_age_plus_its_grace() -> TestResult {
+    let (age, grace) = (std::time::Duration::from_secs(1), std::time::Duration::from_secs(1));
+    let app = TestApp::spawn_with(
+        |a| (a.max_connection_age, a.max_connection_age_grace) = (age, grace),
+        |r| (r.max_connection_age, r.max_connection_age_grace) = (age, grace),
+    )
+    .await?;
+    for addr in [app.auth_server.addr, app.resource_server.addr] {
+        let started = std::time::Instant::now();
+        let mut connection = call_held_open(addr).await?;
+        // Past its age (GOAWAY), the held call keeps it open until the grace ends.
+        let open = tokio::time::timeout((age + grace / 2).saturating_sub(started.elapsed()), &mut connection).await;
+        assert!(open.is_err(), "{addr}: the connection ended before its grace was over: {open:?}");
+        let ended = tokio::time::timeout(age * 10, connection).await;
+        assert!(ended.is_ok(), "{addr}: the connection was still open {:?} after it opened", started.elapsed());
+        eprintln!("{addr}: a call held open was cut after {:?}", started.elapsed());
+    }
+    Ok(())
+}
+
+/// The same peer cannot hold a graceful shutdown open: the server stops
+/// within its drain (the grace, at most 30 s) with the call still held.
+#[tokio::test]
+async fn graceful_shutdown_ends_within_its_drain_though_a_peer_keeps_a_window_shut() -> TestResult {
+    let grace = std::time::Duration::from_secs(1);
+    let mut app =
+        TestApp::spawn_with(|a| a.max_connection_age_grace = grace, |r| r.max_connection_age_grace = grace).await?;
+    let held = [call_held_open(app.auth_server.addr).await?, call_held_open(app.resource_server.addr).await?];
+    for server in [&mut app.resource_server, &mut app.auth_server] {
+        let started = std::time::Instant::now();
+        let stopped = tokio::time::timeout(grace * 10, server.stop()).await;
+        let addr = server.addr;
+        stopped.map_err(|_| format!("{addr}: still stopping after {:?}", started.elapsed()))??;
+        assert!(started.elapsed() >= grace, "{addr}: stopped in {:?}, before its drain", started.elapsed());
+    }
+    drop(held);
+    Ok(())
+}
