@@ -1,7 +1,7 @@
 //! `auth.v1.AdminService`: user administration. The method policy admits
 //! only role `admin`; these handlers never re-check it.
 
-use std::sync::Arc;
+use std::{future::Future, sync::Arc};
 
 use authpair_claims::{Role, caller};
 use authpair_proto::auth::v1::{
@@ -61,6 +61,17 @@ fn to_proto(user: UserRow) -> User {
 impl AdminApi {
     pub fn new(state: Arc<AuthState>) -> Self {
         Self { state }
+    }
+
+    /// Runs an admin write and its audit line to the end, whatever the
+    /// caller does ([`run_to_end`]): a write that commits is applied (a
+    /// revocation) and audited even if its caller has gone.
+    async fn to_end<T, Fut>(&self, write: impl FnOnce(AdminApi) -> Fut) -> Result<T, ApiError>
+    where
+        Fut: Future<Output = Result<T, ApiError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        run_to_end(write(self.clone())).await
     }
 
     async fn resolve(&self, user: Option<&UserRef>) -> Result<UserRow, ApiError> {
@@ -214,21 +225,25 @@ fn user_write_error(err: StoreError) -> ApiError {
 impl AdminService for AdminApi {
     async fn create_user(&self, request: Request<CreateUserRequest>) -> Result<Response<User>, Status> {
         let admin = caller(&request)?.subject().to_owned();
-        let user = AdminApi::create_user(self, request.into_inner()).await?;
-        audit!("user_created", "/auth.v1.AdminService/CreateUser", admin.as_str(), "-", user.id.as_str());
+        let user = self
+            .to_end(|api| async move {
+                let user = AdminApi::create_user(&api, request.into_inner()).await?;
+                audit!("user_created", "/auth.v1.AdminService/CreateUser", admin.as_str(), "-", user.id.as_str());
+                Ok(user)
+            })
+            .await?;
         Ok(Response::new(user))
     }
 
     async fn set_user_roles(&self, request: Request<SetUserRolesRequest>) -> Result<Response<User>, Status> {
         let admin = caller(&request)?.subject().to_owned();
-        let api = self.clone();
-        // To the end: with revoke-on-role-change, this logs a revocation.
-        let user = run_to_end(async move {
-            let user = AdminApi::set_user_roles(&api, request.into_inner()).await?;
-            audit!("roles_changed", "/auth.v1.AdminService/SetUserRoles", admin.as_str(), "-", user.id.as_str());
-            Ok(user)
-        })
-        .await?;
+        let user = self
+            .to_end(|api| async move {
+                let user = AdminApi::set_user_roles(&api, request.into_inner()).await?;
+                audit!("roles_changed", "/auth.v1.AdminService/SetUserRoles", admin.as_str(), "-", user.id.as_str());
+                Ok(user)
+            })
+            .await?;
         Ok(Response::new(user))
     }
 
@@ -238,22 +253,28 @@ impl AdminService for AdminApi {
 
     async fn disable_user(&self, request: Request<DisableUserRequest>) -> Result<Response<User>, Status> {
         let admin = caller(&request)?.subject().to_owned();
-        let api = self.clone();
-        let user = run_to_end(async move {
-            let (user, revoked, _) = api.revoke_user(request.get_ref().user.as_ref(), Some(true), "disabled").await?;
-            audit!("user_disabled", "/auth.v1.AdminService/DisableUser", admin.as_str(), "-", user.id.as_str());
-            tracing::debug!(sessions = revoked.sessions_revoked, "sessions revoked");
-            Ok(user)
-        })
-        .await?;
+        let user = self
+            .to_end(|api| async move {
+                let (user, revoked, _) =
+                    api.revoke_user(request.get_ref().user.as_ref(), Some(true), "disabled").await?;
+                audit!("user_disabled", "/auth.v1.AdminService/DisableUser", admin.as_str(), "-", user.id.as_str());
+                tracing::debug!(sessions = revoked.sessions_revoked, "sessions revoked");
+                Ok(user)
+            })
+            .await?;
         Ok(Response::new(to_proto(user)))
     }
 
     async fn enable_user(&self, request: Request<EnableUserRequest>) -> Result<Response<User>, Status> {
         let admin = caller(&request)?.subject().to_owned();
-        let user = self.resolve(request.get_ref().user.as_ref()).await?;
-        let user = self.state.store.enable_user(&user.id, now()).await.map_err(user_write_error)?;
-        audit!("user_enabled", "/auth.v1.AdminService/EnableUser", admin.as_str(), "-", user.id.as_str());
+        let user = self
+            .to_end(|api| async move {
+                let user = api.resolve(request.get_ref().user.as_ref()).await?;
+                let user = api.state.store.enable_user(&user.id, now()).await.map_err(user_write_error)?;
+                audit!("user_enabled", "/auth.v1.AdminService/EnableUser", admin.as_str(), "-", user.id.as_str());
+                Ok(user)
+            })
+            .await?;
         Ok(Response::new(to_proto(user)))
     }
 
@@ -262,15 +283,15 @@ impl AdminService for AdminApi {
         request: Request<RevokeUserSessionsRequest>,
     ) -> Result<Response<RevokeUserSessionsResponse>, Status> {
         let admin = caller(&request)?.subject().to_owned();
-        let api = self.clone();
-        let (revoked, revoked_at) = run_to_end(async move {
-            let (user, revoked, revoked_at) =
-                api.revoke_user(request.get_ref().user.as_ref(), None, "sessions revoked").await?;
-            let subject = admin.as_str();
-            audit!("sessions_revoked", "/auth.v1.AdminService/RevokeUserSessions", subject, "-", user.id.as_str());
-            Ok((revoked, revoked_at))
-        })
-        .await?;
+        let (revoked, revoked_at) = self
+            .to_end(|api| async move {
+                let (user, revoked, revoked_at) =
+                    api.revoke_user(request.get_ref().user.as_ref(), None, "sessions revoked").await?;
+                let subject = admin.as_str();
+                audit!("sessions_revoked", "/auth.v1.AdminService/RevokeUserSessions", subject, "-", user.id.as_str());
+                Ok((revoked, revoked_at))
+            })
+            .await?;
         Ok(Response::new(RevokeUserSessionsResponse {
             sessions_revoked: u32::try_from(revoked.sessions_revoked).unwrap_or(u32::MAX),
             revoked_at: timestamp(revoked_at),
@@ -282,14 +303,19 @@ impl AdminService for AdminApi {
         request: Request<CreateServiceAccountRequest>,
     ) -> Result<Response<CreateServiceAccountResponse>, Status> {
         let admin = caller(&request)?.subject().to_owned();
-        let created = AdminApi::create_service_account(self, request.into_inner()).await?;
-        audit!(
-            "service_account_created",
-            "/auth.v1.AdminService/CreateServiceAccount",
-            admin.as_str(),
-            "-",
-            created.client_id.as_str()
-        );
+        let created = self
+            .to_end(|api| async move {
+                let created = AdminApi::create_service_account(&api, request.into_inner()).await?;
+                audit!(
+                    "service_account_created",
+                    "/auth.v1.AdminService/CreateServiceAccount",
+                    admin.as_str(),
+                    "-",
+                    created.client_id.as_str()
+                );
+                Ok(created)
+            })
+            .await?;
         Ok(Response::new(created))
     }
 
@@ -299,8 +325,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<DeleteServiceAccountResponse>, Status> {
         let admin = caller(&request)?.subject().to_owned();
         let name = request.into_inner().name;
-        let api = self.clone();
-        run_to_end(async move {
+        self.to_end(|api| async move {
             AdminApi::delete_service_account(&api, &name).await?;
             audit!(
                 "service_account_deleted",
@@ -330,14 +355,19 @@ impl AdminService for AdminApi {
         request: Request<RotateSigningKeyRequest>,
     ) -> Result<Response<RotateSigningKeyResponse>, Status> {
         let admin = caller(&request)?.subject().to_owned();
-        let rotated = AdminApi::rotate_signing_key(self).await?;
-        audit!(
-            "signing_key_rotated",
-            "/auth.v1.AdminService/RotateSigningKey",
-            admin.as_str(),
-            "-",
-            rotated.kid.as_str()
-        );
+        let rotated = self
+            .to_end(|api| async move {
+                let rotated = AdminApi::rotate_signing_key(&api).await?;
+                audit!(
+                    "signing_key_rotated",
+                    "/auth.v1.AdminService/RotateSigningKey",
+                    admin.as_str(),
+                    "-",
+                    rotated.kid.as_str()
+                );
+                Ok(rotated)
+            })
+            .await?;
         Ok(Response::new(rotated))
     }
 }

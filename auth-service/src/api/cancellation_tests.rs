@@ -1,22 +1,30 @@
 //! Handlers whose callers go away (a deadline passes, the client hangs up)
-//! in the middle of a write that logs a revocation. The calls go through
+//! in the middle of a write: one that logs a revocation, one that is
+//! audited. The calls go through
 //! the gRPC handlers with a verified caller, as the interceptor leaves them.
 
 use std::{
     future::Future,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
 use anyhow::anyhow;
 use authpair_claims::{Claims, Plan, Role, Verifier, VerifierConfig};
 use authpair_proto::auth::v1::{
-    LogoutRequest, RevokeUserSessionsRequest, UserRef, admin_service_server::AdminService,
+    CreateServiceAccountRequest, LogoutRequest, RevokeUserSessionsRequest, UserRef, admin_service_server::AdminService,
     auth_service_server::AuthService, user_ref,
 };
 use secrecy::ExposeSecret;
 use tokio::sync::watch;
 use tonic::{Request, Status};
+use tracing_subscriber::{
+    Layer,
+    layer::{Context, SubscriberExt as _},
+};
 
 use super::{admin::AdminApi, auth::AuthApi};
 use crate::{
@@ -82,6 +90,79 @@ async fn rv_02_a_logout_whose_caller_goes_away_after_its_commit_has_its_access_t
     }
     assert!(finished > 0 && given_up > 0, "{finished} finished, {given_up} given up: the rounds did not cover both");
     Ok(())
+}
+
+/// Every admin write that commits is audited, even when its caller goes
+/// away: CreateServiceAccount here, the write that stores no password hash,
+/// so 2,000 rounds stay quick. Each service account is one audit line.
+#[tokio::test]
+async fn an_admin_write_whose_caller_goes_away_after_its_commit_is_still_audited() -> anyhow::Result<()> {
+    let audited = AuditLines::default();
+    // This thread's subscriber: the runtime of a `tokio::test` runs every
+    // task it spawns on this thread.
+    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(audited.clone()));
+    let (state, user, _dir) = started().await?;
+    let api = AdminApi::new(state.clone());
+    let verifier = verifier(&state)?;
+    let (mut finished, mut given_up) = (0, 0);
+    for round in 0..ROUNDS {
+        let account = CreateServiceAccountRequest {
+            name: format!("svc-{round}"),
+            scopes: vec!["documents:read".into()],
+            plan: "free".into(),
+        };
+        let request = as_caller(&state, &verifier, &user, account)?;
+        match given_up_after(round, api.create_service_account(request)).await {
+            Some(done) => {
+                done.map_err(|e| anyhow!("round {round}: {e:?}"))?;
+                finished += 1;
+            }
+            None => given_up += 1,
+        }
+    }
+    assert!(finished > 0 && given_up > 0, "{finished} finished, {given_up} given up: the rounds did not cover both");
+    // Writes still running in the background may finish; then every stored
+    // account has its line.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (stored, lines) = (state.store.service_accounts().await?.len(), audited.count());
+        if stored == lines {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(anyhow!("{stored} service accounts stored, {lines} audited"));
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Counts `service_account_created` audit events.
+#[derive(Clone, Default)]
+struct AuditLines(Arc<AtomicUsize>);
+
+impl AuditLines {
+    fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl<S: tracing::Subscriber> Layer<S> for AuditLines {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        struct IsCreation(bool);
+        impl tracing::field::Visit for IsCreation {
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                self.0 |= field.name() == "event" && value == "service_account_created";
+            }
+            fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+        }
+        if event.metadata().target() == "authpair::audit" {
+            let mut creation = IsCreation(false);
+            event.record(&mut creation);
+            if creation.0 {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
 }
 
 /// An auth service's state on an empty SQLite database in a temporary data
