@@ -47,20 +47,14 @@ async fn rv_02_a_session_revocation_whose_caller_goes_away_after_its_commit_is_i
     let (state, user, _dir) = started().await?;
     let api = AdminApi::new(state.clone());
     let verifier = verifier(&state)?;
-    let (mut finished, mut given_up) = (0, 0);
+    let mut tally = Tally::default();
     for round in 0..ROUNDS {
         let target = UserRef { user: Some(user_ref::User::Id(user.id.clone())) };
         let request = as_caller(&state, &verifier, &user, RevokeUserSessionsRequest { user: Some(target) })?;
-        match given_up_after(round, api.revoke_user_sessions(request)).await {
-            Some(done) => {
-                done.map_err(|e| anyhow!("round {round}: {e:?}"))?;
-                finished += 1;
-            }
-            None => given_up += 1,
-        }
+        tally.count(round, given_up_after(round, api.revoke_user_sessions(request)).await)?;
         settled(&state).await.map_err(|e| anyhow!("round {round}: {e}"))?;
     }
-    assert!(finished > 0 && given_up > 0, "{finished} finished, {given_up} given up: the rounds did not cover both");
+    tally.covered_both();
     Ok(())
 }
 
@@ -72,23 +66,18 @@ async fn rv_02_a_logout_whose_caller_goes_away_after_its_commit_has_its_access_t
     let (state, user, _dir) = started().await?;
     let api = AuthApi::new(state.clone());
     let verifier = verifier(&state)?;
-    let (mut finished, mut given_up) = (0, 0);
+    let mut tally = Tally::default();
     for round in 0..ROUNDS {
         let session = state.next_refresh(now())?;
         state.store.start_refresh_family(&user.id, &session.record, now(), now() + 3600).await?;
         let refresh_token = session.token.expose_secret().to_owned();
         let request = as_caller(&state, &verifier, &user, LogoutRequest { refresh_token })?;
-        match given_up_after(round, api.logout(request)).await {
-            Some(done) => {
-                let done = done.map_err(|e| anyhow!("round {round}: {e:?}"))?;
-                assert!(done.get_ref().access_token_revoked, "round {round}: the caller's own token was kept");
-                finished += 1;
-            }
-            None => given_up += 1,
+        if let Some(done) = tally.count(round, given_up_after(round, api.logout(request)).await)? {
+            assert!(done.get_ref().access_token_revoked, "round {round}: the caller's own token was kept");
         }
         settled(&state).await.map_err(|e| anyhow!("round {round}: {e}"))?;
     }
-    assert!(finished > 0 && given_up > 0, "{finished} finished, {given_up} given up: the rounds did not cover both");
+    tally.covered_both();
     Ok(())
 }
 
@@ -104,7 +93,7 @@ async fn an_admin_write_whose_caller_goes_away_after_its_commit_is_still_audited
     let (state, user, _dir) = started().await?;
     let api = AdminApi::new(state.clone());
     let verifier = verifier(&state)?;
-    let (mut finished, mut given_up) = (0, 0);
+    let mut tally = Tally::default();
     for round in 0..ROUNDS {
         let account = CreateServiceAccountRequest {
             name: format!("svc-{round}"),
@@ -112,28 +101,15 @@ async fn an_admin_write_whose_caller_goes_away_after_its_commit_is_still_audited
             plan: "free".into(),
         };
         let request = as_caller(&state, &verifier, &user, account)?;
-        match given_up_after(round, api.create_service_account(request)).await {
-            Some(done) => {
-                done.map_err(|e| anyhow!("round {round}: {e:?}"))?;
-                finished += 1;
-            }
-            None => given_up += 1,
-        }
+        tally.count(round, given_up_after(round, api.create_service_account(request)).await)?;
     }
-    assert!(finished > 0 && given_up > 0, "{finished} finished, {given_up} given up: the rounds did not cover both");
-    // Writes still running in the background may finish; then every stored
-    // account has its line.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
+    tally.covered_both();
+    // Every stored account has its line.
+    within_5s(|| async {
         let (stored, lines) = (state.store.service_accounts().await?.len(), audited.count());
-        if stored == lines {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(anyhow!("{stored} service accounts stored, {lines} audited"));
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+        Ok((stored != lines).then(|| format!("{stored} service accounts stored, {lines} audited")))
+    })
+    .await
 }
 
 /// Counts `service_account_created` audit events.
@@ -217,22 +193,59 @@ async fn given_up_after<T>(round: u32, call: impl Future<Output = Result<T, Stat
     }
 }
 
-/// Waits (5 s at most) until every committed log entry is applied and
-/// announced here. A write still running in the background may finish; one
-/// whose apply was lost never settles.
+/// Waits until every committed log entry is applied and announced here.
 async fn settled(state: &AuthState) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
+    within_5s(|| async {
         let head = state.store.revocation_head().await?;
         let (applied, announced) = (state.denylist.sequence(), state.feed.head());
-        if applied == head && announced == head {
-            return Ok(());
+        let settled = applied == head && announced == head;
+        Ok((!settled)
+            .then(|| format!("entry {head} is committed, but applied only to {applied} and announced to {announced}")))
+    })
+    .await
+}
+
+/// Polls `check` (None when what it checks holds, else why not) for 5 s at
+/// most. A write still running in the background may finish meanwhile; one
+/// whose effect was lost never does.
+async fn within_5s<F, Fut>(mut check: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Option<String>>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match check().await? {
+            None => return Ok(()),
+            Some(why) if Instant::now() > deadline => return Err(anyhow!(why)),
+            Some(_) => tokio::time::sleep(Duration::from_millis(1)).await,
         }
-        if Instant::now() > deadline {
-            return Err(anyhow!(
-                "entry {head} is committed, but applied only to {applied} and announced to {announced}"
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// How many rounds' calls finished and how many were given up.
+#[derive(Default)]
+struct Tally {
+    finished: u32,
+    given_up: u32,
+}
+
+impl Tally {
+    /// Counts one round's outcome; a call that finished must have succeeded.
+    fn count<T>(&mut self, round: u32, outcome: Option<Result<T, Status>>) -> anyhow::Result<Option<T>> {
+        let Some(done) = outcome else {
+            self.given_up += 1;
+            return Ok(None);
+        };
+        self.finished += 1;
+        done.map(Some).map_err(|e| anyhow!("round {round}: {e:?}"))
+    }
+
+    fn covered_both(&self) {
+        let Self { finished, given_up } = self;
+        assert!(
+            *finished > 0 && *given_up > 0,
+            "{finished} finished, {given_up} given up: the rounds did not cover both"
+        );
     }
 }
