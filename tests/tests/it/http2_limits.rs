@@ -302,3 +302,33 @@ async fn graceful_shutdown_ends_within_its_drain_though_a_peer_keeps_a_window_sh
     drop(held);
     Ok(())
 }
+
+/// A socket that sends part of the HTTP/2 client preface and then nothing
+/// is closed at the opening timeout (10 s), on both servers. hyper alone
+/// waits for the rest of a preface for ever, and its keepalive pings start
+/// only after it, so such sockets would pile up for the whole connection
+/// lifetime.
+#[tokio::test]
+async fn a_connection_that_stops_in_the_middle_of_its_preface_is_closed_at_the_opening_timeout() -> TestResult {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let app = TestApp::spawn().await?;
+    let opening = authpair_claims::bounded_io::OPENING_TIMEOUT;
+    let closed_after = |addr: SocketAddr| async move {
+        let mut tcp = TcpStream::connect(addr).await?;
+        let started = std::time::Instant::now();
+        tcp.write_all(b"PRI * HTTP/2.0\r\n").await?;
+        // The server's own SETTINGS may come first; then the close.
+        let mut reply = Vec::new();
+        match tokio::time::timeout(opening * 3, tcp.read_to_end(&mut reply)).await {
+            Err(_) => Err(format!("{addr}: still open after {:?}", started.elapsed()).into()),
+            Ok(Err(e)) if e.kind() != std::io::ErrorKind::ConnectionReset => Err(e.into()),
+            Ok(_) => Ok::<_, Box<dyn std::error::Error + Send + Sync>>(started.elapsed()),
+        }
+    };
+    let (auth, resource) = tokio::join!(closed_after(app.auth_server.addr), closed_after(app.resource_server.addr));
+    for elapsed in [auth?, resource?] {
+        // The timer started at accept, a moment before `started`.
+        assert!(elapsed + std::time::Duration::from_secs(1) >= opening, "closed after {elapsed:?}, before the timeout");
+    }
+    Ok(())
+}
