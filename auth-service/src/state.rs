@@ -1,5 +1,6 @@
-//! What the handlers share, and the operations several handlers need:
-//! issuing a token pair and recording a revocation.
+//! What the handlers share (opened by [`AuthState::open`]), and the
+//! operations several handlers need: issuing a token pair, recording a
+//! revocation, and running a write to the end ([`run_to_end`]).
 
 use std::{
     future::Future,
@@ -7,11 +8,10 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
+use anyhow::Context;
 use authpair_claims::{Denylist, Grant, IssuedToken, Revocation, TokenSigner};
 use authpair_proto::auth::v1::TokenResponse;
 use secrecy::{ExposeSecret, SecretString};
-
-use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::{
