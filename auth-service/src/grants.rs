@@ -88,7 +88,7 @@ pub fn narrow(granted: &[String], requested: &str) -> Result<Vec<String>, String
     Ok(scopes)
 }
 
-/// The grant for a service account: no roles, `sub` "svc:<name>".
+/// The grant for a service account: no roles, `sub` `svc:<name>`.
 pub fn for_service(account: &ServiceAccountRow, scopes: Vec<String>, generation: u64) -> Grant {
     let subject = format!("{SERVICE_SUBJECT_PREFIX}{}", account.name);
     Grant {
