@@ -132,7 +132,7 @@ impl Claims {
     pub fn plan(&self) -> Plan {
         self.plan
     }
-    /// Service tokens have `sub` "svc:<name>"; user ids are UUIDs, so the
+    /// Service tokens have `sub` `svc:<name>`; user ids are UUIDs, so the
     /// two can never be confused.
     pub fn is_service(&self) -> bool {
         self.subject.starts_with(SERVICE_SUBJECT_PREFIX)

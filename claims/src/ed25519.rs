@@ -2,7 +2,7 @@
 //!
 //! A service trusts one or two public keys and checks tens of thousands of
 //! signatures a second against them. ed25519-dalek's `verify` computes
-//! R' = [s]B − [k]A with a variable-base double-scalar multiplication that
+//! `R' = [s]B − [k]A` with a variable-base double-scalar multiplication that
 //! rebuilds a small table for A on every call and runs ~253 doublings.
 //! With A fixed, −A can be given the same radix-16 fixed-base table that
 //! the basepoint B already has, and R' becomes two table multiplications
@@ -15,7 +15,7 @@
 //! ed25519-dalek 2's `VerifyingKey::verify` (RFC 8032 §5.1.7, cofactorless),
 //! step by step: the signature is 64 bytes; `s` must be canonical (< ℓ);
 //! k = SHA-512(R ‖ A ‖ M) mod ℓ over the key's bytes as given; accept exactly
-//! when the encoding of [s]B + [k](−A) equals R's bytes. The group element
+//! when the encoding of `[s]B + [k](−A)` equals R's bytes. The group element
 //! is the same whichever way it is computed, so the verdict is the same:
 //! the `agrees_with_ed25519_dalek_*` tests check that on valid, mutated,
 //! forged, non-canonical and small-order inputs.

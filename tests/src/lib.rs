@@ -8,7 +8,7 @@
 //! - [`Server`]: one running service that can be stopped and restarted.
 //! - [`bearer`]: attach a token to a request.
 //! - [`Forger`]: mints tokens with the real signing key from the data dir, for
-//!   the cases an attacker cannot produce ([K] rows of the security matrix).
+//!   the cases an attacker cannot produce (`[K]` rows of the security matrix).
 //!
 //! Readiness is awaited through the health service's Watch stream, never by
 //! sleeping.
