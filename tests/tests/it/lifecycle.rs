@@ -293,6 +293,35 @@ async fn watch_error(stream: &mut tonic::Streaming<RevocationEvent>) -> TestResu
     }
 }
 
+/// The auth service closes every connection at max age + grace, a revocation
+/// feed's included. The resource service's feed then reconnects and resumes:
+/// calls go on (its denylist never goes stale), and a revocation made after
+/// the cut still reaches it.
+#[tokio::test]
+async fn a_feed_cut_at_its_connections_max_age_plus_grace_resumes_and_still_carries_revocations() -> TestResult {
+    // A grace of 2 s: no unary call of this test (a login hashes) is still
+    // in flight at the cut, only the feeds.
+    let (age, grace) = (Duration::from_secs(1), Duration::from_secs(2));
+    let app =
+        TestApp::spawn_with(|a| (a.max_connection_age, a.max_connection_age_grace) = (age, grace), |_| {}).await?;
+    let (_, token) = app.user_with_token("ivy", &["viewer"]).await?;
+    let (_, bystander) = app.user_with_token("jon", &["viewer"]).await?;
+    // A watch of our own, opened after the resource service's: once it is
+    // cut, the resource service's feed has been cut at least once too.
+    let watcher = app.service_token("watcher", &["revocations:watch"], "").await?;
+    let mut watch = live_watch(&app, &watcher).await?;
+    let cut = watch_error(&mut watch).await?;
+    eprintln!("our own watch was cut: {cut:?}");
+
+    profile(&app, &bystander).await?;
+    let admin = app.admin_token().await?;
+    app.admin.clone().revoke_user_sessions(bearer(RevokeUserSessionsRequest { user: by_name("ivy") }, &admin)).await?;
+    let took = time_until_rejected(&app, &token, Duration::from_secs(5)).await?;
+    eprintln!("a revocation after the cut reached the resource service after {took:?}");
+    profile(&app, &bystander).await?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn az_05_a_watcher_whose_service_account_is_deleted_is_cut_off_mid_stream_while_others_watch_on() -> TestResult {
     let app = TestApp::spawn().await?;
