@@ -101,6 +101,11 @@ pub struct Config {
     #[arg(long = "max-connection-age-grace-secs", env = "AUTH_MAX_CONNECTION_AGE_GRACE_SECS", default_value = "300", value_parser = parse_secs)]
     pub max_connection_age_grace: Duration,
 
+    /// Connections open at once; past it, new ones wait in the kernel's
+    /// accept backlog until one closes.
+    #[arg(long, env = "AUTH_MAX_CONNECTIONS", default_value_t = authpair_claims::serving::DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections: usize,
+
     #[command(flatten)]
     pub throttle: crate::throttle::ThrottleConfig,
 
@@ -163,11 +168,13 @@ pub struct Config {
 }
 
 impl Config {
-    /// The connection age and its grace, as the server takes them.
-    pub fn connection_life(&self) -> authpair_claims::serving::ConnectionLife {
-        authpair_claims::serving::ConnectionLife {
+    /// The connection age, its grace and the connection cap, as the server
+    /// takes them.
+    pub fn connection_limits(&self) -> authpair_claims::serving::ConnectionLimits {
+        authpair_claims::serving::ConnectionLimits {
             max_age: self.max_connection_age,
             grace: self.max_connection_age_grace,
+            max_connections: self.max_connections,
         }
     }
 
@@ -193,6 +200,7 @@ impl Config {
             key_rotation: Duration::ZERO,
             max_connection_age: authpair_claims::serving::DEFAULT_MAX_CONNECTION_AGE,
             max_connection_age_grace: authpair_claims::serving::DEFAULT_MAX_CONNECTION_AGE_GRACE,
+            max_connections: authpair_claims::serving::DEFAULT_MAX_CONNECTIONS,
             throttle: crate::throttle::ThrottleConfig::default(),
             trusted_proxies: Vec::new(),
             redis_url: None,
@@ -275,11 +283,11 @@ mod tests {
     fn flags_parse_to_the_same_defaults_as_new() {
         let parsed = Config::try_parse_from(["auth-service", "--listen", "127.0.0.1:0", "--data-dir", "d"]);
         let parsed = parsed
-            .map(|c| (c.connection_life(), c.listen, c.access_token_ttl, c.leeway, c.issuer, c.audience, c.throttle));
+            .map(|c| (c.connection_limits(), c.listen, c.access_token_ttl, c.leeway, c.issuer, c.audience, c.throttle));
         let b = Config::new("d");
         assert_eq!(
             parsed.ok(),
-            Some((b.connection_life(), b.listen, b.access_token_ttl, b.leeway, b.issuer, b.audience, b.throttle))
+            Some((b.connection_limits(), b.listen, b.access_token_ttl, b.leeway, b.issuer, b.audience, b.throttle))
         );
         let queue = Config::try_parse_from(["auth-service"]).map(|c| (c.hash_concurrency, c.hash_queue));
         assert_eq!(queue.ok(), Some((b.hash_concurrency, b.hash_queue)));
@@ -312,6 +320,7 @@ mod tests {
         assert_eq!(c.key_publish_delay, secs(60), "a new key is published before it signs");
         assert_eq!(c.max_connection_age, secs(30 * MIN), "no connection lives for ever");
         assert_eq!(c.max_connection_age_grace, secs(5 * MIN), "nor past its age, even with a call held open");
+        assert_eq!(c.max_connections, 10_000, "the process never runs out of descriptors for connections");
         let expected = crate::throttle::ThrottleConfig {
             free_failures: 5,
             base_delay: secs(1),

@@ -104,16 +104,16 @@ pub async fn serve(
         let _ = stopping.send(true);
     };
 
-    let life = state.config.connection_life();
+    let limits = state.config.connection_limits();
     tracing::info!(%addr, "auth-service listening");
-    let router = secured_server(interceptor, quotas, tls, life)?
+    let router = secured_server(interceptor, quotas, tls, limits)?
         .add_service(AuthServiceServer::new(AuthApi::new(state.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(AdminServiceServer::new(AdminApi::new(state)).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
-    drain_limited(shutdown, life.drain(), |signal| {
-        router.serve_with_incoming_shutdown(incoming(listener, life), signal)
+    drain_limited(shutdown, limits.drain(), |signal| {
+        router.serve_with_incoming_shutdown(incoming(listener, limits), signal)
     })
     .await?;
     for task in background {

@@ -28,6 +28,7 @@ use std::{
 
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
+    sync::OwnedSemaphorePermit,
     time::{Instant, Sleep},
 };
 use tonic::transport::server::Connected;
@@ -55,6 +56,9 @@ pub struct Bounded<IO> {
     lifetime: Duration,
     /// Bytes read so far, until the opening bytes are in; then None.
     opening: Option<usize>,
+    /// The connection's place under the server's connection cap, given back
+    /// when it is dropped.
+    _slot: Option<OwnedSemaphorePermit>,
 }
 
 impl<IO> Bounded<IO> {
@@ -67,7 +71,13 @@ impl<IO> Bounded<IO> {
             accepted,
             lifetime,
             opening: Some(0),
+            _slot: None,
         }
+    }
+
+    /// Holds `slot` for as long as the connection lives.
+    pub fn holding(self, slot: OwnedSemaphorePermit) -> Self {
+        Self { _slot: Some(slot), ..self }
     }
 
     /// Counts `read` bytes towards the opening; once it is complete the

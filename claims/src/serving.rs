@@ -1,9 +1,10 @@
 //! Server plumbing both services share, so their transport is hardened the
 //! same way: HTTP/2 limits, the auth layers, reflection, signals, logging.
 
-use std::{future::Future, pin::Pin, time::Duration};
+use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
-use tokio_stream::{Stream, StreamExt as _};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_stream::{StreamExt as _, wrappers::ReceiverStream};
 use tonic::{service::InterceptorLayer, transport::Server};
 use tower::layer::util::{Identity, Stack};
 use tower::{filter::AsyncFilterLayer, util::MapRequestLayer};
@@ -37,25 +38,38 @@ pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 /// Not tonic's `max_connection_age_grace`: with one set, tonic 0.14.9 sends
 /// no GOAWAY at the age and instead cuts the connection, calls and all, at
 /// age + grace (`connection_timeout_future` in its `transport/server`). The
-/// grace is enforced on the socket instead ([`ConnectionLife`]).
+/// grace is enforced on the socket instead ([`ConnectionLimits`]).
 pub const DEFAULT_MAX_CONNECTION_AGE: Duration = Duration::from_secs(30 * 60);
 /// How long past its age a connection may stay open for its calls in
 /// flight. Unary calls end within [`REQUEST_TIMEOUT`]; a revocation feed cut
 /// here reconnects and resumes from its last sequence.
 pub const DEFAULT_MAX_CONNECTION_AGE_GRACE: Duration = Duration::from_secs(5 * 60);
 
-/// How long a connection may live.
+/// Connections open at once, by default. Each holds a file descriptor, a
+/// task and its HTTP/2 buffers; past the cap, new connections wait in the
+/// kernel's accept backlog until one closes, rather than the process running
+/// out of descriptors (where every accept fails).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// After an accept fails for a reason other than the one connection (out of
+/// file descriptors, say), accepting pauses this long: tonic retries at
+/// once, which spins a core for as long as the cause lasts. hyper's own
+/// listener used to pause 1 s.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
+
+/// How long a connection may live, and how many may be open at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConnectionLife {
+pub struct ConnectionLimits {
     /// GOAWAY at this age; the calls in flight may finish.
     pub max_age: Duration,
     /// Closed at `max_age + grace`, whatever is in flight: a peer that keeps
     /// a response's flow-control window shut would otherwise hold its call,
     /// and its connection, open for ever.
     pub grace: Duration,
+    /// Connections open at once; the next is accepted when one closes.
+    pub max_connections: usize,
 }
 
-impl ConnectionLife {
+impl ConnectionLimits {
     /// How long graceful shutdown waits for the calls in flight before the
     /// server stops anyway: unary calls end within [`REQUEST_TIMEOUT`], and
     /// revocation feeds end as shutdown begins. A call still in flight then
@@ -83,7 +97,7 @@ pub fn secured_server(
     auth: AuthInterceptor,
     quotas: AsyncFilterLayer<QuotaGate>,
     tls: Option<tonic::transport::ServerTlsConfig>,
-    life: ConnectionLife,
+    life: ConnectionLimits,
 ) -> Result<SecuredServer, tonic::transport::Error> {
     let mut builder = Server::builder();
     if let Some(tls) = tls {
@@ -107,16 +121,59 @@ pub fn secured_server(
 /// The accepted connections of `listener`, with TCP_NODELAY (without it,
 /// Nagle's algorithm and delayed ACKs add ~40 ms to small responses; tonic
 /// only sets it for listeners it binds itself) and TCP keepalive, each
-/// closed at `life.max_age + life.grace` ([`Bounded`]).
+/// closed at `limits.max_age + limits.grace` ([`Bounded`]), and at most
+/// `limits.max_connections` open at once.
+///
+/// Accepting runs in a task of its own, which takes a connection slot before
+/// each accept and ends, closing the listener, when the server drops the
+/// stream.
 pub fn incoming(
     listener: tokio::net::TcpListener,
-    life: ConnectionLife,
-) -> impl Stream<Item = std::io::Result<Bounded<tokio::net::TcpStream>>> {
-    let lifetime = life.max_age.saturating_add(life.grace);
-    tonic::transport::server::TcpIncoming::from(listener)
+    limits: ConnectionLimits,
+) -> ReceiverStream<std::io::Result<Bounded<tokio::net::TcpStream>>> {
+    let lifetime = limits.max_age.saturating_add(limits.grace);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let mut accepted = tonic::transport::server::TcpIncoming::from(listener)
         .with_nodelay(Some(true))
-        .with_keepalive(Some(KEEPALIVE_INTERVAL))
-        .map(move |accepted| accepted.map(|tcp| Bounded::new(tcp, lifetime)))
+        .with_keepalive(Some(KEEPALIVE_INTERVAL));
+    let (tx, rx) = mpsc::channel(1);
+    tokio::spawn(async move {
+        loop {
+            // The semaphore is never closed, so acquiring only waits.
+            let slot = tokio::select! {
+                () = tx.closed() => return,
+                slot = slots.clone().acquire_owned() => slot,
+            };
+            let Ok(slot) = slot else { return };
+            let next = tokio::select! {
+                () = tx.closed() => return,
+                next = accepted.next() => next,
+            };
+            match next {
+                Some(Ok(tcp)) => {
+                    if tx.send(Ok(Bounded::new(tcp, lifetime).holding(slot))).await.is_err() {
+                        return;
+                    }
+                }
+                // A connection that went away before it was accepted.
+                Some(Err(e)) if is_connection_error(&e) => {}
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, pause = ?ACCEPT_ERROR_PAUSE, "accepting connections failed; pausing");
+                    tokio::select! {
+                        () = tx.closed() => return,
+                        () = tokio::time::sleep(ACCEPT_ERROR_PAUSE) => {}
+                    }
+                }
+                None => return,
+            }
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    matches!(e.kind(), ConnectionRefused | ConnectionAborted | ConnectionReset)
 }
 
 /// Runs `serve`, handing it the shutdown signal to give tonic, until it

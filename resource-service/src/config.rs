@@ -64,6 +64,11 @@ pub struct Config {
     #[arg(long = "max-connection-age-grace-secs", env = "RESOURCE_MAX_CONNECTION_AGE_GRACE_SECS", default_value = "300", value_parser = parse_secs)]
     pub max_connection_age_grace: Duration,
 
+    /// Connections open at once; past it, new ones wait in the kernel's
+    /// accept backlog until one closes.
+    #[arg(long, env = "RESOURCE_MAX_CONNECTIONS", default_value_t = authpair_claims::serving::DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections: usize,
+
     /// This service's own service account on the auth service (scope
     /// revocations:watch), used to follow the revocation feed.
     #[arg(long, env = "RESOURCE_CLIENT_ID", default_value = "resource-service")]
@@ -149,11 +154,13 @@ pub struct Config {
 }
 
 impl Config {
-    /// The connection age and its grace, as the server takes them.
-    pub fn connection_life(&self) -> authpair_claims::serving::ConnectionLife {
-        authpair_claims::serving::ConnectionLife {
+    /// The connection age, its grace and the connection cap, as the server
+    /// takes them.
+    pub fn connection_limits(&self) -> authpair_claims::serving::ConnectionLimits {
+        authpair_claims::serving::ConnectionLimits {
             max_age: self.max_connection_age,
             grace: self.max_connection_age_grace,
+            max_connections: self.max_connections,
         }
     }
 
@@ -170,6 +177,7 @@ impl Config {
             token_cache_bytes: authpair_claims::verifier::DEFAULT_CACHE_BYTES,
             max_connection_age: authpair_claims::serving::DEFAULT_MAX_CONNECTION_AGE,
             max_connection_age_grace: authpair_claims::serving::DEFAULT_MAX_CONNECTION_AGE_GRACE,
+            max_connections: authpair_claims::serving::DEFAULT_MAX_CONNECTIONS,
             client_id: "resource-service".into(),
             client_secret: None,
             database_url: None,
@@ -211,6 +219,7 @@ mod tests {
         assert_eq!(c.max_token_lifetime, Duration::from_secs(3600), "no token lives longer than an hour");
         assert_eq!(c.max_connection_age, Duration::from_secs(30 * 60), "no connection lives for ever");
         assert_eq!(c.max_connection_age_grace, Duration::from_secs(5 * 60), "nor past its age, with a call held open");
+        assert_eq!(c.max_connections, 10_000, "the process never runs out of descriptors for connections");
         assert_eq!((c.quota_free, c.quota_pro, c.quota_window), (10, 100, Duration::from_secs(60)));
     }
 
@@ -231,11 +240,11 @@ mod tests {
     fn flags_parse_to_the_same_defaults_as_new() {
         let parsed = Config::try_parse_from(["resource-service", "--listen", "127.0.0.1:0", "--data-dir", "d"]);
         let parsed = parsed.map(|c| {
-            let limits = (c.leeway, c.max_token_lifetime, c.token_cache_bytes, c.connection_life());
+            let limits = (c.leeway, c.max_token_lifetime, c.token_cache_bytes, c.connection_limits());
             (c.listen, c.auth_urls, c.issuer, c.audience, limits)
         });
         let b = Config::new("http://127.0.0.1:50051", "d");
-        let limits = (b.leeway, b.max_token_lifetime, b.token_cache_bytes, b.connection_life());
+        let limits = (b.leeway, b.max_token_lifetime, b.token_cache_bytes, b.connection_limits());
         let built = (b.listen, b.auth_urls, b.issuer, b.audience, limits);
         assert_eq!(parsed.ok(), Some(built));
     }

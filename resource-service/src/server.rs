@@ -104,14 +104,14 @@ pub async fn serve(
     let (reflection_v1, reflection_v1alpha) = reflection(&[SERVICE_NAME])?;
 
     tracing::info!(%addr, auth_urls = ?config.auth_urls, "resource-service listening");
-    let life = config.connection_life();
-    let router = secured_server(interceptor, quota_gate, server_tls, life)?
+    let limits = config.connection_limits();
+    let router = secured_server(interceptor, quota_gate, server_tls, limits)?
         .add_service(ResourceServiceServer::new(api))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
-    let served = drain_limited(shutdown, life.drain(), |signal| {
-        router.serve_with_incoming_shutdown(incoming(listener, life), signal)
+    let served = drain_limited(shutdown, limits.drain(), |signal| {
+        router.serve_with_incoming_shutdown(incoming(listener, limits), signal)
     })
     .await;
     for task in background {

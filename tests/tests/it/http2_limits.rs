@@ -332,3 +332,41 @@ async fn a_connection_that_stops_in_the_middle_of_its_preface_is_closed_at_the_o
     }
     Ok(())
 }
+
+/// With a cap of two connections, a third waits unaccepted (its call gets
+/// no answer) until one of the two closes; then it is served. The resource
+/// service here: no other service connects to it.
+#[tokio::test]
+async fn past_the_connection_cap_a_new_connection_waits_until_one_closes() -> TestResult {
+    let app = TestApp::spawn_with(|_| {}, |r| r.max_connections = 2).await?;
+    let addr = app.resource_server.addr;
+    // A connection and its health check's HTTP status, once answered.
+    let open = || async move {
+        let (mut sender, connection) = raw(addr).await?;
+        let connection = tokio::spawn(connection);
+        let (response, mut body) = sender.send_request(health_check(addr, 0), false)?;
+        body.send_data(tonic::codegen::Bytes::from_static(&[0, 0, 0, 0, 0]), true)?;
+        let answered = tokio::spawn(async move { response.await.map(|r| r.status()) });
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>((sender, connection, answered))
+    };
+    let wait = std::time::Duration::from_secs(5);
+    // Two served (the harness's readiness check may hold a slot a moment
+    // longer, so these may wait that long).
+    let (first_sender, first_connection, first_answer) = open().await?;
+    let (second_sender, second_connection, second_answer) = open().await?;
+    assert_eq!(tokio::time::timeout(wait, first_answer).await???, http::StatusCode::OK);
+    assert_eq!(tokio::time::timeout(wait, second_answer).await???, http::StatusCode::OK);
+
+    let (_third_sender, _third_connection, mut third_answer) = open().await?;
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(1), &mut third_answer).await;
+    assert!(waited.is_err(), "a third connection was served past the cap of two: {waited:?}");
+
+    // The first closes, its socket with it; the third is served.
+    drop(first_sender);
+    first_connection.abort();
+    let answer = tokio::time::timeout(wait, third_answer).await.map_err(|_| "the third was never served")???;
+    assert_eq!(answer, http::StatusCode::OK);
+    drop(second_sender);
+    second_connection.abort();
+    Ok(())
+}
