@@ -1,4 +1,5 @@
-//! A connection that ends at a deadline, whatever its peer does.
+//! A connection that ends at a deadline, whatever its peer does, and holds
+//! its place under the server's connection cap until it ends.
 //!
 //! Graceful closing (GOAWAY at the max age, or at shutdown) waits for the
 //! calls in flight, and a call whose response the peer never lets through

@@ -23,7 +23,7 @@
 //! - [`config`]: flag value parsers both services' configs share.
 //! - [`db`]: one database handle over SQLite or PostgreSQL, and [`db::StoreError`].
 //! - [`serving`]: the hardened server builder (HTTP/2 limits, auth layers in
-//!   order), connection lifetimes and the shutdown drain, reflection, signal
+//!   order), connection lifetimes, the connection cap and the shutdown drain, reflection, signal
 //!   handling and logging that both services share.
 //! - [`bounded_io`]: a connection that ends at a deadline, whatever its peer does.
 //! - [`telemetry`]: Prometheus metrics on their own port, and the call timing layer.
