@@ -1,10 +1,16 @@
 //! Server plumbing both services share, so their transport is hardened the
 //! same way: HTTP/2 limits, the auth layers, reflection, signals, logging.
 
-use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll, ready},
+    time::Duration,
+};
 
-use tokio::sync::{Semaphore, mpsc};
-use tokio_stream::{StreamExt as _, wrappers::ReceiverStream};
+use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore};
+use tokio_stream::Stream;
 use tonic::{service::InterceptorLayer, transport::Server};
 use tower::layer::util::{Identity, Stack};
 use tower::{filter::AsyncFilterLayer, util::MapRequestLayer};
@@ -123,52 +129,81 @@ pub fn secured_server(
 /// only sets it for listeners it binds itself) and TCP keepalive, each
 /// closed at `limits.max_age + limits.grace` ([`Bounded`]), and at most
 /// `limits.max_connections` open at once.
-///
-/// Accepting runs in a task of its own, which takes a connection slot before
-/// each accept and ends, closing the listener, when the server drops the
-/// stream.
-pub fn incoming(
-    listener: tokio::net::TcpListener,
-    limits: ConnectionLimits,
-) -> ReceiverStream<std::io::Result<Bounded<tokio::net::TcpStream>>> {
-    let lifetime = limits.max_age.saturating_add(limits.grace);
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let mut accepted = tonic::transport::server::TcpIncoming::from(listener)
-        .with_nodelay(Some(true))
-        .with_keepalive(Some(KEEPALIVE_INTERVAL));
-    let (tx, rx) = mpsc::channel(1);
-    tokio::spawn(async move {
+pub fn incoming(listener: tokio::net::TcpListener, limits: ConnectionLimits) -> Incoming {
+    Incoming {
+        accepted: tonic::transport::server::TcpIncoming::from(listener)
+            .with_nodelay(Some(true))
+            .with_keepalive(Some(KEEPALIVE_INTERVAL)),
+        lifetime: limits.max_age.saturating_add(limits.grace),
+        slots: Arc::new(Semaphore::new(limits.max_connections)),
+        slot: None,
+        waiting_for_slot: None,
+        paused: None,
+    }
+}
+
+type SlotWait = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>;
+
+/// The stream [`incoming`] returns. It owns the listener, so dropping it
+/// (when the server stops) closes the port at once.
+pub struct Incoming {
+    accepted: tonic::transport::server::TcpIncoming,
+    lifetime: Duration,
+    slots: Arc<Semaphore>,
+    /// The slot the next connection will hold, once taken.
+    slot: Option<OwnedSemaphorePermit>,
+    waiting_for_slot: Option<SlotWait>,
+    /// Set after an accept failed for a reason other than its connection.
+    paused: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl std::fmt::Debug for Incoming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Incoming")
+            .field("free_slots", &self.slots.available_permits())
+            .field("paused", &self.paused.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Stream for Incoming {
+    type Item = std::io::Result<Bounded<tokio::net::TcpStream>>;
+
+    /// A slot first, then an accept: at the cap, the next connection waits
+    /// in the kernel's backlog until one closes.
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
         loop {
-            // The semaphore is never closed, so acquiring only waits.
-            let slot = tokio::select! {
-                () = tx.closed() => return,
-                slot = slots.clone().acquire_owned() => slot,
-            };
-            let Ok(slot) = slot else { return };
-            let next = tokio::select! {
-                () = tx.closed() => return,
-                next = accepted.next() => next,
-            };
-            match next {
+            if let Some(paused) = this.paused.as_mut() {
+                ready!(paused.as_mut().poll(cx));
+                this.paused = None;
+            }
+            if this.slot.is_none() {
+                let slots = this.slots.clone();
+                let waiting = this.waiting_for_slot.get_or_insert_with(|| Box::pin(slots.acquire_owned()));
+                let taken = ready!(waiting.as_mut().poll(cx));
+                this.waiting_for_slot = None;
+                // Only a closed semaphore fails, and this one is never
+                // closed; if it were, accepting would stop (fail closed).
+                let Ok(slot) = taken else { return Poll::Ready(None) };
+                this.slot = Some(slot);
+            }
+            match ready!(Pin::new(&mut this.accepted).poll_next(cx)) {
                 Some(Ok(tcp)) => {
-                    if tx.send(Ok(Bounded::new(tcp, lifetime).holding(slot))).await.is_err() {
-                        return;
-                    }
+                    // Taken above; were it not, the connection would be dropped.
+                    let Some(slot) = this.slot.take() else { continue };
+                    return Poll::Ready(Some(Ok(Bounded::new(tcp, this.lifetime).holding(slot))));
                 }
                 // A connection that went away before it was accepted.
                 Some(Err(e)) if is_connection_error(&e) => {}
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, pause = ?ACCEPT_ERROR_PAUSE, "accepting connections failed; pausing");
-                    tokio::select! {
-                        () = tx.closed() => return,
-                        () = tokio::time::sleep(ACCEPT_ERROR_PAUSE) => {}
-                    }
+                    this.paused = Some(Box::pin(tokio::time::sleep(ACCEPT_ERROR_PAUSE)));
                 }
-                None => return,
+                None => return Poll::Ready(None),
             }
         }
-    });
-    ReceiverStream::new(rx)
+    }
 }
 
 fn is_connection_error(e: &std::io::Error) -> bool {
