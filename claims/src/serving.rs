@@ -11,7 +11,10 @@ use std::{
 
 use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore};
 use tokio_stream::Stream;
-use tonic::{service::InterceptorLayer, transport::Server};
+use tonic::{
+    service::InterceptorLayer,
+    transport::{Server, server::TcpIncoming},
+};
 use tower::layer::util::{Identity, Stack};
 use tower::{filter::AsyncFilterLayer, util::MapRequestLayer};
 
@@ -129,25 +132,18 @@ pub fn secured_server(
 /// only sets it for listeners it binds itself) and TCP keepalive, each
 /// closed at `limits.max_age + limits.grace` ([`Bounded`]), and at most
 /// `limits.max_connections` open at once.
-pub fn incoming(listener: tokio::net::TcpListener, limits: ConnectionLimits) -> Incoming {
-    Incoming {
-        accepted: tonic::transport::server::TcpIncoming::from(listener)
-            .with_nodelay(Some(true))
-            .with_keepalive(Some(KEEPALIVE_INTERVAL)),
-        lifetime: limits.max_age.saturating_add(limits.grace),
-        slots: Arc::new(Semaphore::new(limits.max_connections)),
-        slot: None,
-        waiting_for_slot: None,
-        paused: None,
-    }
+pub fn incoming(listener: tokio::net::TcpListener, limits: ConnectionLimits) -> Incoming<TcpIncoming> {
+    let accepted = TcpIncoming::from(listener).with_nodelay(Some(true)).with_keepalive(Some(KEEPALIVE_INTERVAL));
+    Incoming::new(accepted, limits)
 }
 
 type SlotWait = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>;
 
-/// The stream [`incoming`] returns. It owns the listener, so dropping it
-/// (when the server stops) closes the port at once.
-pub struct Incoming {
-    accepted: tonic::transport::server::TcpIncoming,
+/// The stream [`incoming`] returns: the connections `S` accepts, under the
+/// limits. It owns the listener, so dropping it (when the server stops)
+/// closes the port at once.
+pub struct Incoming<S> {
+    accepted: S,
     lifetime: Duration,
     slots: Arc<Semaphore>,
     /// The slot the next connection will hold, once taken.
@@ -157,7 +153,20 @@ pub struct Incoming {
     paused: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
-impl std::fmt::Debug for Incoming {
+impl<S> Incoming<S> {
+    fn new(accepted: S, limits: ConnectionLimits) -> Self {
+        Self {
+            accepted,
+            lifetime: limits.max_age.saturating_add(limits.grace),
+            slots: Arc::new(Semaphore::new(limits.max_connections)),
+            slot: None,
+            waiting_for_slot: None,
+            paused: None,
+        }
+    }
+}
+
+impl<S> std::fmt::Debug for Incoming<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Incoming")
             .field("free_slots", &self.slots.available_permits())
@@ -166,8 +175,11 @@ impl std::fmt::Debug for Incoming {
     }
 }
 
-impl Stream for Incoming {
-    type Item = std::io::Result<Bounded<tokio::net::TcpStream>>;
+impl<S, IO> Stream for Incoming<S>
+where
+    S: Stream<Item = std::io::Result<IO>> + Unpin,
+{
+    type Item = std::io::Result<Bounded<IO>>;
 
     /// A slot first, then an accept: at the cap, the next connection waits
     /// in the kernel's backlog until one closes.
@@ -189,10 +201,10 @@ impl Stream for Incoming {
                 this.slot = Some(slot);
             }
             match ready!(Pin::new(&mut this.accepted).poll_next(cx)) {
-                Some(Ok(tcp)) => {
+                Some(Ok(io)) => {
                     // Taken above; were it not, the connection would be dropped.
                     let Some(slot) = this.slot.take() else { continue };
-                    return Poll::Ready(Some(Ok(Bounded::new(tcp, this.lifetime).holding(slot))));
+                    return Poll::Ready(Some(Ok(Bounded::new(io, this.lifetime).holding(slot))));
                 }
                 // A connection that went away before it was accepted.
                 Some(Err(e)) if is_connection_error(&e) => {}
@@ -309,4 +321,43 @@ pub fn init_tracing(filter: &str, json: bool) {
     } else {
         builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init()
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use tokio::{io::DuplexStream, time::Instant};
+    use tokio_stream::StreamExt as _;
+
+    use super::*;
+
+    /// What a listener accepted, in order, under the limits. Time is paused:
+    /// it jumps to the next timer whenever every task waits.
+    fn accepting(results: Vec<io::Result<DuplexStream>>) -> Incoming<impl Stream<Item = io::Result<DuplexStream>>> {
+        let limits =
+            ConnectionLimits { max_age: Duration::from_secs(60), grace: Duration::from_secs(60), max_connections: 10 };
+        Incoming::new(tokio_stream::iter(results), limits)
+    }
+
+    fn connection() -> io::Result<DuplexStream> {
+        Ok(tokio::io::duplex(8).0)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_accept_that_fails_for_want_of_descriptors_pauses_accepting_for_a_second() {
+        const EMFILE: i32 = 24;
+        let mut incoming = accepting(vec![Err(io::Error::from_raw_os_error(EMFILE)), connection()]);
+        let started = Instant::now();
+        assert!(matches!(incoming.next().await, Some(Ok(_))), "the next connection is accepted");
+        assert_eq!(started.elapsed(), ACCEPT_ERROR_PAUSE, "after the pause, not at once");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_gone_before_it_was_accepted_does_not_pause_accepting() {
+        let mut incoming = accepting(vec![Err(io::ErrorKind::ConnectionAborted.into()), connection()]);
+        let started = Instant::now();
+        assert!(matches!(incoming.next().await, Some(Ok(_))), "the next connection is accepted");
+        assert_eq!(started.elapsed(), Duration::ZERO);
+    }
 }
