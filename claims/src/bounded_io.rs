@@ -97,9 +97,7 @@ impl<IO> Bounded<IO> {
             self.armed = false;
         }
     }
-}
 
-impl<IO> Bounded<IO> {
     /// Whether the deadline has passed. The first check registers the
     /// calling task (hyper drives a connection from one task) to be woken at
     /// the deadline, so an idle connection is closed too; later checks cost

@@ -210,11 +210,11 @@ impl AuthApi {
                 return Err(AuthError::InvalidRefreshToken.into());
             };
             // Some(seq) only if the token was the family user's own.
-            if let (Some(seq), Some(claims)) = (out.access_token, &caller) {
+            if let (Some(seq), Some(claims), Some(token)) = (out.access_token, &caller, access) {
                 let revocation = Revocation::Token {
                     issuer: claims.issuer().to_owned(),
-                    token_id: claims.token_id().to_owned(),
-                    expires_at: claims.expires_at() as i64,
+                    token_id: token.token_id.to_owned(),
+                    expires_at: token.expires_at,
                 };
                 state.logged(seq, revocation);
             }
