@@ -51,16 +51,14 @@ python3 - "$WORK" "${MODES[@]}" <<'PY'
 import collections, re, subprocess, sys
 work, modes = sys.argv[1], sys.argv[2:]
 # Work done once per process cancels between the two runs, except where how
-# much of it there is varies from one start to the next. Two such kinds are
-# taken out of the counts, with everything they call:
-# - once_cell initializers: the rate limiter's clock (quanta) calibrates
-#   itself against the wall clock on first use, millions of instructions
-#   more or less under valgrind (about 700 a call in the difference);
-# - the Ed25519 key's table (claims/src/ed25519.rs), built once per thread
-#   that verifies with the key: one or two of them, as the scheduler has it
-#   (about 2,300 a call).
-ONCE = ("once_cell::imp::OnceCell<T>::initialize::{{closure}}",
-        "<curve25519_dalek::edwards::EdwardsBasepointTable as curve25519_dalek::traits::BasepointTable>::create")
+# much of it there is varies from one start to the next. One such kind is
+# taken out of the counts, with everything it calls: once_cell initializers.
+# The rate limiter's clock (quanta) calibrates itself against the wall clock
+# on first use, millions of instructions more or less under valgrind (about
+# 700 a call in the difference). (Until 2026-11-29 the Ed25519 key's table
+# was also built once per thread, one or two of them as the scheduler had
+# it; claims/src/ed25519.rs now builds it once per process.)
+ONCE = ("once_cell::imp::OnceCell<T>::initialize::{{closure}}",)
 def functions(path):
     out = subprocess.run(["callgrind_annotate", "--threshold=100", "--tree=calling", path],
                          capture_output=True, text=True).stdout

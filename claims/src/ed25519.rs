@@ -4,12 +4,21 @@
 //! signatures a second against them. ed25519-dalek's `verify` computes
 //! `R' = [s]B − [k]A` with a variable-base double-scalar multiplication that
 //! rebuilds a small table for A on every call and runs ~253 doublings.
-//! With A fixed, −A can be given the same radix-16 fixed-base table that
-//! the basepoint B already has, and R' becomes two table multiplications
-//! (64 additions and 4 doublings each). On this machine that made a check
-//! 10–33 % faster, and a fresh-token call's server time 15–20 % lower
-//! (BENCHMARKS.md, "Run 14: Ed25519 against a prepared key"), though it
-//! executes more instructions: dalek's general multiplication runs on AVX2.
+//! With A fixed, both products can come from tables built once: for a point
+//! P, row i of its table holds 1·2^(6i)·P … 32·2^(6i)·P. A scalar recoded
+//! into 43 signed base-64 digits then costs 43 table look-ups and additions
+//! (a negative digit subtracts), and no doubling at all, so R' is 86
+//! additions.
+//!
+//! Why variable time: every input of a verification is public (the key, the
+//! message, the signature), as in ed25519-dalek's own `verify`. The first
+//! prepared key (until 2026-11-29) used curve25519-dalek's radix-16
+//! `EdwardsBasepointTable`, whose constant-time look-up reads all eight
+//! entries of a row for each digit: on an Intel host (BENCHMARKS.md, run 45)
+//! those look-ups took 7.6 µs of an 87 µs fresh-token call, and the check
+//! as a whole was no faster inside the server than ed25519-dalek's.
+//! curve25519-dalek has no variable-time fixed-base multiplication, so this
+//! module builds its tables from the crate's public point arithmetic.
 //!
 //! Only the multiplication changes; the equation and every check are
 //! ed25519-dalek 2's `VerifyingKey::verify` (RFC 8032 §5.1.7, cofactorless),
@@ -19,24 +28,93 @@
 //! is the same whichever way it is computed, so the verdict is the same:
 //! the `agrees_with_ed25519_dalek_*` tests check that on valid, mutated,
 //! forged, non-canonical and small-order inputs.
-//!
-//! The table multiplication is constant-time, which a verification (all of
-//! it public) does not need; curve25519-dalek has no variable-time
-//! fixed-base multiplication, and this one is faster all the same.
+
+use std::sync::LazyLock;
 
 use curve25519_dalek::{
-    EdwardsPoint, Scalar,
-    edwards::{CompressedEdwardsY, EdwardsBasepointTable},
-    traits::BasepointTable,
+    EdwardsPoint, Scalar, constants::ED25519_BASEPOINT_POINT, edwards::CompressedEdwardsY, traits::Identity,
 };
 use sha2::{Digest, Sha512};
 
+/// Bits per digit. Wider windows mean fewer additions but larger tables,
+/// whose look-ups leave the core's caches. In criterion on an Intel host, a
+/// check took 0.80 of ed25519-dalek's time with 5 bits, 0.58 with 6 and 0.56
+/// with 7 (BENCHMARKS.md, run 45); 6 keeps a table at 215 KiB, not 380.
+const WINDOW: usize = 6;
+/// Digits per scalar: enough for any 256-bit value, so the recoding's last
+/// carry always has room (the top digit holds 4 bits plus a carry: ≤ 16).
+const DIGITS: usize = 256usize.div_ceil(WINDOW);
+/// Largest digit magnitude, and so the entries per row.
+const ENTRIES: usize = 1 << (WINDOW - 1);
+
+// The top digit holds what is left of 256 bits, plus a carry: it must stay
+// under ENTRIES, so that no carry leaves it.
+const _: () = assert!(1 << (256 - WINDOW * (DIGITS - 1)) < ENTRIES, "the top digit cannot carry");
+
+/// For a point P, `rows[i][j]` = (j + 1)·2^(WINDOW·i)·P. About 215 KiB.
+struct FixedBaseTable {
+    rows: Box<[[EdwardsPoint; ENTRIES]]>,
+}
+
+impl FixedBaseTable {
+    fn new(point: &EdwardsPoint) -> Self {
+        let mut rows = Vec::with_capacity(DIGITS);
+        let mut base = *point;
+        for _ in 0..DIGITS {
+            let mut row = [base; ENTRIES];
+            for j in 1..ENTRIES {
+                row[j] = row[j - 1] + base;
+            }
+            rows.push(row);
+            // 2·ENTRIES·base = 2^WINDOW·base: the next row's first entry.
+            base = row[ENTRIES - 1] + row[ENTRIES - 1];
+        }
+        Self { rows: rows.into_boxed_slice() }
+    }
+
+    /// Adds Σ digits[i]·2^(WINDOW·i)·P to `sum`, in variable time.
+    fn add_product(&self, sum: EdwardsPoint, digits: &[i8; DIGITS]) -> EdwardsPoint {
+        self.rows.iter().zip(digits).fold(sum, |sum, (row, &digit)| {
+            let entry = usize::from(digit.unsigned_abs());
+            match row.get(entry.wrapping_sub(1)) {
+                // entry 0 wraps past the row's end: the digit adds nothing.
+                None => sum,
+                Some(multiple) if digit > 0 => sum + multiple,
+                Some(multiple) => sum - multiple,
+            }
+        })
+    }
+}
+
+/// The scalar's value as Σ digits[i]·2^(WINDOW·i), each digit in
+/// [−ENTRIES, ENTRIES): the signed fixed-window recoding.
+fn signed_digits(scalar: &Scalar) -> [i8; DIGITS] {
+    let bytes = scalar.as_bytes();
+    let byte = |i: usize| u32::from(bytes.get(i).copied().unwrap_or(0));
+    let mut digits = [0i8; DIGITS];
+    let mut carry = 0u32;
+    for (i, digit) in digits.iter_mut().enumerate() {
+        let bit = i * WINDOW;
+        let window = ((byte(bit / 8) | byte(bit / 8 + 1) << 8) >> (bit % 8)) & ((1 << WINDOW) - 1);
+        let value = window + carry;
+        // value ≤ 2^WINDOW; from ENTRIES up it becomes value − 2^WINDOW, and
+        // the next digit carries one more.
+        carry = u32::from(value >= ENTRIES as u32);
+        *digit = (value as i32 - ((carry as i32) << WINDOW)) as i8;
+    }
+    debug_assert_eq!(carry, 0, "DIGITS leaves room for the last carry");
+    digits
+}
+
+/// The basepoint's table, built on first use (about a millisecond).
+static BASEPOINT: LazyLock<FixedBaseTable> = LazyLock::new(|| FixedBaseTable::new(&ED25519_BASEPOINT_POINT));
+
 /// A public key ready for fast verification: its bytes as given (they are
-/// hashed into k) and a fixed-base table of −A. About 30 KiB; building one
-/// costs about a millisecond.
+/// hashed into k) and a fixed-base table of −A (about 215 KiB; building one
+/// costs about a millisecond).
 pub struct PreparedKey {
     bytes: [u8; 32],
-    minus_a: EdwardsBasepointTable,
+    minus_a: FixedBaseTable,
 }
 
 impl std::fmt::Debug for PreparedKey {
@@ -55,7 +133,7 @@ impl PreparedKey {
     /// (the keys ed25519-dalek's `VerifyingKey::from_bytes` refuses).
     pub fn new(bytes: &[u8; 32]) -> Option<Self> {
         let a = CompressedEdwardsY(*bytes).decompress()?;
-        Some(Self { bytes: *bytes, minus_a: EdwardsBasepointTable::create(&-a) })
+        Some(Self { bytes: *bytes, minus_a: FixedBaseTable::new(&-a) })
     }
 
     /// The key's bytes, as given to [`PreparedKey::new`].
@@ -70,7 +148,8 @@ impl PreparedKey {
         let s: [u8; 32] = s.try_into().map_err(|_| BadSignature)?;
         let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s)).ok_or(BadSignature)?;
         let k = Scalar::from_hash(Sha512::new().chain_update(r).chain_update(self.bytes).chain_update(message));
-        let expected = EdwardsPoint::mul_base(&s) + &self.minus_a * &k;
+        let expected = BASEPOINT.add_product(EdwardsPoint::identity(), &signed_digits(&s));
+        let expected = self.minus_a.add_product(expected, &signed_digits(&k));
         if expected.compress().as_bytes() == r { Ok(()) } else { Err(BadSignature) }
     }
 }
@@ -174,6 +253,35 @@ mod tests {
         }
         // Both verdicts occur, so agreement here means something.
         assert!(verdicts.contains(&Some(true)) && verdicts.contains(&Some(false)), "{verdicts:?}");
+    }
+
+    /// Σ digits[i]·2^(WINDOW·i), computed as a scalar.
+    fn value_of(digits: &[i8; DIGITS]) -> Scalar {
+        let radix = Scalar::from(1u64 << WINDOW);
+        digits.iter().rev().fold(Scalar::ZERO, |sum, &digit| {
+            let magnitude = Scalar::from(u64::from(digit.unsigned_abs()));
+            sum * radix + if digit < 0 { -magnitude } else { magnitude }
+        })
+    }
+
+    #[test]
+    fn the_signed_digits_of_a_scalar_add_up_to_it_and_stay_within_a_row() {
+        let mut largest = [0xffu8; 32];
+        largest[31] = 0x0f; // ℓ − 1 is below this; Scalar keeps values under ℓ
+        let scalars = [
+            Scalar::ZERO,
+            Scalar::ONE,
+            -Scalar::ONE, // ℓ − 1, the largest scalar
+            Scalar::from(u64::MAX),
+            Scalar::from_bytes_mod_order(largest),
+            Scalar::from_bytes_mod_order([0x20; 32]), // every window near the sign boundary
+        ];
+        let hashed = (0u32..500).map(|i| Scalar::from_hash(Sha512::new().chain_update(i.to_le_bytes())));
+        for scalar in scalars.into_iter().chain(hashed) {
+            let digits = signed_digits(&scalar);
+            assert!(digits.iter().all(|d| (-(ENTRIES as i16)..ENTRIES as i16).contains(&i16::from(*d))), "{digits:?}");
+            assert_eq!(value_of(&digits), scalar);
+        }
     }
 
     proptest! {

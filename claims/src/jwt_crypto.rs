@@ -1,5 +1,5 @@
 //! The jsonwebtoken crypto provider: RustCrypto's, except that EdDSA
-//! signatures are checked against a public key prepared once per thread
+//! signatures are checked against a public key prepared once per process
 //! ([`crate::ed25519::PreparedKey`]) instead of one rebuilt on every verify.
 //!
 //! jsonwebtoken's `rust_crypto` backend turns the key's 32 bytes into an
@@ -9,7 +9,7 @@
 //! fixed-base table, which made the check itself 10–33 % cheaper in
 //! BENCHMARKS.md's measurements (see [`crate::ed25519`]). jsonwebtoken's documented way to change how it
 //! does cryptography is a process-wide [`CryptoProvider`] of plain `fn`s, so
-//! the prepared keys are memoized per thread, keyed by the key's exact
+//! the prepared keys are memoized process-wide, keyed by the key's exact
 //! bytes. Preparing is a pure function of those bytes, and the prepared
 //! check reaches ed25519-dalek's verdict on every input, so nothing about
 //! what is accepted changes, only the cost. Signing and every other
@@ -21,10 +21,7 @@
 //! else used jsonwebtoken first, the stock provider stays and everything
 //! still works, at the stock cost.
 
-use std::{
-    cell::RefCell,
-    sync::{Arc, LazyLock},
-};
+use std::sync::{Arc, LazyLock, RwLock};
 
 use jsonwebtoken::{
     Algorithm, AlgorithmFamily, DecodingKey,
@@ -35,17 +32,17 @@ use jsonwebtoken::{
 
 use crate::ed25519::PreparedKey;
 
-/// Keys a thread remembers. A service trusts one or two keys at a time (the
-/// current one, and the previous one during a rotation); the table is
-/// emptied when full so that it stays small whatever happens.
-const KEYS_PER_THREAD: usize = 8;
+/// Keys the process remembers. A service trusts one or two keys at a time
+/// (the current one, and the previous one during a rotation); the table is
+/// emptied when full so that it stays small whatever happens. A prepared
+/// key is about 215 KiB, so it is shared by every thread rather than built
+/// per thread (as until 2026-11-29, when it was 30 KiB).
+const KEYS_KEPT: usize = 8;
 
 static PROVIDER: LazyLock<CryptoProvider> =
     LazyLock::new(|| CryptoProvider { verifier_factory: new_verifier, ..rust_crypto::DEFAULT_PROVIDER.clone() });
 
-thread_local! {
-    static KEYS: RefCell<Vec<Arc<PreparedKey>>> = const { RefCell::new(Vec::new()) };
-}
+static KEYS: RwLock<Vec<Arc<PreparedKey>>> = RwLock::new(Vec::new());
 
 /// Makes this module's provider jsonwebtoken's for the process, if no
 /// jsonwebtoken call has fixed another one yet. True when it is in use.
@@ -69,19 +66,25 @@ fn new_verifier(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtV
     Ok(Box::new(Ed25519Verifier(prepared_key(&bytes)?)))
 }
 
-/// The prepared key for `bytes`, from this thread's table when it has it.
+/// The prepared key for `bytes`, from the process's table when it has it.
 fn prepared_key(bytes: &[u8; 32]) -> Result<Arc<PreparedKey>> {
-    KEYS.with_borrow_mut(|keys| {
-        if let Some(key) = keys.iter().find(|key| key.bytes() == bytes) {
-            return Ok(Arc::clone(key));
-        }
-        let key = Arc::new(PreparedKey::new(bytes).ok_or(ErrorKind::InvalidEddsaKey)?);
-        if keys.len() == KEYS_PER_THREAD {
-            keys.clear();
-        }
-        keys.push(Arc::clone(&key));
-        Ok(key)
-    })
+    // A poisoned lock only means a thread panicked while pushing or
+    // clearing, which leaves a valid Vec of valid keys; keep using it.
+    let find = |keys: &[Arc<PreparedKey>]| keys.iter().find(|key| key.bytes() == bytes).cloned();
+    if let Some(key) = find(&KEYS.read().unwrap_or_else(|poison| poison.into_inner())) {
+        return Ok(key);
+    }
+    let mut keys = KEYS.write().unwrap_or_else(|poison| poison.into_inner());
+    // Another thread may have prepared it while this one waited.
+    if let Some(key) = find(&keys) {
+        return Ok(key);
+    }
+    let key = Arc::new(PreparedKey::new(bytes).ok_or(ErrorKind::InvalidEddsaKey)?);
+    if keys.len() == KEYS_KEPT {
+        keys.clear();
+    }
+    keys.push(Arc::clone(&key));
+    Ok(key)
 }
 
 struct Ed25519Verifier(Arc<PreparedKey>);
@@ -104,13 +107,17 @@ impl JwtVerifier for Ed25519Verifier {
 mod tests {
     use super::*;
 
+    fn keys_kept() -> Vec<Arc<PreparedKey>> {
+        KEYS.read().map(|keys| keys.clone()).unwrap_or_default()
+    }
+
     #[test]
-    fn a_thread_remembers_at_most_eight_keys_and_each_is_its_own() -> Result<()> {
+    fn the_process_remembers_at_most_eight_keys_and_each_is_its_own() -> Result<()> {
         for round in 0..3u8 {
-            for n in 0..(KEYS_PER_THREAD as u8 + 3) {
+            for n in 0..(KEYS_KEPT as u8 + 3) {
                 let bytes = ed25519_dalek::SigningKey::from_bytes(&[n; 32]).verifying_key().to_bytes();
                 assert_eq!(prepared_key(&bytes)?.bytes(), &bytes, "round {round}, key {n}");
-                assert!(KEYS.with_borrow(Vec::len) <= KEYS_PER_THREAD);
+                assert!(keys_kept().len() <= KEYS_KEPT);
             }
         }
         Ok(())
@@ -132,6 +139,6 @@ mod tests {
             let err = prepared_key(&bytes).err().map(|e| e.into_kind());
             assert!(matches!(err, Some(ErrorKind::InvalidEddsaKey)), "{err:?}");
         }
-        assert!(KEYS.with_borrow(|keys| keys.iter().all(|key| *key.bytes() != bytes)), "failures are not remembered");
+        assert!(keys_kept().iter().all(|key| *key.bytes() != bytes), "failures are not remembered");
     }
 }
