@@ -5,12 +5,12 @@
 //! jsonwebtoken's `rust_crypto` backend turns the key's 32 bytes into an
 //! `ed25519_dalek::VerifyingKey` (a curve point decompression) inside every
 //! `decode`. Under callgrind that was 39,942 of the 522,386 instructions of
-//! a fresh-token call (7.7 %; BENCHMARKS.md). And a fixed key can carry a
-//! fixed-base table, which made the check itself 10–33 % cheaper in
-//! BENCHMARKS.md's measurements (see [`crate::ed25519`]). jsonwebtoken's documented way to change how it
-//! does cryptography is a process-wide [`CryptoProvider`] of plain `fn`s, so
-//! the prepared keys are memoized process-wide, keyed by the key's exact
-//! bytes. Preparing is a pure function of those bytes, and the prepared
+//! a fresh-token call (7.7 %; BENCHMARKS.md). And a fixed key can carry
+//! fixed-base tables, which made the check itself about 40 % cheaper than
+//! ed25519-dalek's on an Intel host (BENCHMARKS.md, "Runs 45–47"; see
+//! [`crate::ed25519`]). jsonwebtoken's documented way to change how it does
+//! cryptography is a process-wide [`CryptoProvider`] of plain `fn`s, so the
+//! prepared keys are memoized process-wide, keyed by the key's exact bytes. Preparing is a pure function of those bytes, and the prepared
 //! check reaches ed25519-dalek's verdict on every input, so nothing about
 //! what is accepted changes, only the cost. Signing and every other
 //! algorithm are RustCrypto's, untouched.
