@@ -106,12 +106,13 @@ fn signed_digits(scalar: &Scalar) -> [i8; DIGITS] {
     digits
 }
 
-/// The basepoint's table, built on first use (about a millisecond).
+/// The basepoint's table, built on first use (1,419 point additions, about
+/// as many as 16 checks).
 static BASEPOINT: LazyLock<FixedBaseTable> = LazyLock::new(|| FixedBaseTable::new(&ED25519_BASEPOINT_POINT));
 
 /// A public key ready for fast verification: its bytes as given (they are
 /// hashed into k) and a fixed-base table of −A (about 215 KiB; building one
-/// costs about a millisecond).
+/// costs about as much as 16 checks).
 pub struct PreparedKey {
     bytes: [u8; 32],
     minus_a: FixedBaseTable,
