@@ -10,9 +10,10 @@
 //! ed25519-dalek's on an Intel host (BENCHMARKS.md, "Runs 45–47"; see
 //! [`crate::ed25519`]). jsonwebtoken's documented way to change how it does
 //! cryptography is a process-wide [`CryptoProvider`] of plain `fn`s, so the
-//! prepared keys are memoized process-wide, keyed by the key's exact bytes. Preparing is a pure function of those bytes, and the prepared
-//! check reaches ed25519-dalek's verdict on every input, so nothing about
-//! what is accepted changes, only the cost. Signing and every other
+//! prepared keys are memoized process-wide, keyed by the key's exact bytes.
+//! Preparing is a pure function of those bytes, and the prepared check
+//! reaches ed25519-dalek's verdict on every input, so nothing about what is
+//! accepted changes, only the cost. Signing and every other
 //! algorithm are RustCrypto's, untouched.
 //!
 //! The provider must be installed before the process's first jsonwebtoken
