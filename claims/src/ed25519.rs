@@ -14,7 +14,7 @@
 //! message, the signature), as in ed25519-dalek's own `verify`. The first
 //! prepared key (until 2026-11-29) used curve25519-dalek's radix-16
 //! `EdwardsBasepointTable`, whose constant-time look-up reads all eight
-//! entries of a row for each digit: on an Intel host (BENCHMARKS.md, runs 45–47)
+//! entries of a row for each digit: on an Intel host (BENCHMARKS.md, runs 45–48)
 //! those look-ups took 7.6 µs of an 87 µs fresh-token call, and the check
 //! as a whole was no faster inside the server than ed25519-dalek's.
 //! curve25519-dalek has no variable-time fixed-base multiplication, so this
@@ -39,7 +39,7 @@ use sha2::{Digest, Sha512};
 /// Bits per digit. Wider windows mean fewer additions but larger tables,
 /// whose look-ups leave the core's caches. In criterion on an Intel host, a
 /// check took 0.80 of ed25519-dalek's time with 5 bits, 0.58 with 6 and 0.56
-/// with 7 (BENCHMARKS.md, "Runs 45–47"); 6 keeps a table at 215 KiB, not 380.
+/// with 7 (BENCHMARKS.md, "Runs 45–48"); 6 keeps a table at 215 KiB, not 380.
 const WINDOW: usize = 6;
 /// Digits per scalar: enough for any 256-bit value, so the recoding's last
 /// carry always has room (the top digit holds 4 bits plus a carry: ≤ 16).

@@ -7,7 +7,7 @@
 //! `decode`. Under callgrind that was 39,942 of the 522,386 instructions of
 //! a fresh-token call (7.7 %; BENCHMARKS.md). And a fixed key can carry
 //! fixed-base tables, which made the check itself about 40 % cheaper than
-//! ed25519-dalek's on an Intel host (BENCHMARKS.md, "Runs 45–47"; see
+//! ed25519-dalek's on an Intel host (BENCHMARKS.md, "Runs 45–48"; see
 //! [`crate::ed25519`]). jsonwebtoken's documented way to change how it does
 //! cryptography is a process-wide [`CryptoProvider`] of plain `fn`s, so the
 //! prepared keys are memoized process-wide, keyed by the key's exact bytes.
