@@ -75,12 +75,16 @@ fn prepared_key(bytes: &[u8; 32]) -> Result<Arc<PreparedKey>> {
     if let Some(key) = find(&KEYS.read().unwrap_or_else(|poison| poison.into_inner())) {
         return Ok(key);
     }
+    // Built before taking the write lock: a build costs about as much as 16
+    // checks, and under the lock it would hold up every thread verifying
+    // with the keys already known. Threads that miss together may each
+    // build it; the first to push wins and the others drop theirs.
+    let built = Arc::new(PreparedKey::new(bytes).ok_or(ErrorKind::InvalidEddsaKey)?);
     let mut keys = KEYS.write().unwrap_or_else(|poison| poison.into_inner());
-    // Another thread may have prepared it while this one waited.
     if let Some(key) = find(&keys) {
         return Ok(key);
     }
-    let key = Arc::new(PreparedKey::new(bytes).ok_or(ErrorKind::InvalidEddsaKey)?);
+    let key = built;
     if keys.len() == KEYS_KEPT {
         keys.clear();
     }

@@ -27,6 +27,14 @@ use crate::setup;
 #[derive(Clone)]
 pub(crate) enum Call {
     Status,
+    /// GetStatus, with a token's `authorization` value carried in `cookie`,
+    /// which nothing on the server reads. h2 treats the two names alike:
+    /// both are in HPACK's static table and both values are sent in full,
+    /// Huffman-coded, on every request, never added to the dynamic table
+    /// (h2 0.4.20, `Header::skip_value_index`). So the server decodes the
+    /// same bytes and does nothing with them: what carrying the token
+    /// costs, before any auth.
+    StatusCarrying(MetadataValue<Ascii>),
     /// Each token's `authorization` value, built once before the clock
     /// starts: a clone per call is a reference count, not a copy.
     Profile {
@@ -40,6 +48,12 @@ pub(crate) enum Call {
 }
 
 impl Call {
+    /// GetStatus carrying `token`'s `authorization` value; see
+    /// [`Call::StatusCarrying`].
+    pub(crate) fn status_carrying(token: &str) -> anyhow::Result<Self> {
+        Ok(Call::StatusCarrying(setup::authorization(token)?))
+    }
+
     pub(crate) fn profile(tokens: impl IntoIterator<Item = String>) -> anyhow::Result<Self> {
         let tokens = tokens.into_iter().map(|token| setup::authorization(&token)).collect::<anyhow::Result<_>>()?;
         Ok(Call::Profile { tokens: Arc::new(tokens), next: Arc::default() })
@@ -50,6 +64,7 @@ impl Call {
     pub(crate) fn again_from_the_start(&self) -> Self {
         match self {
             Call::Status => Call::Status,
+            Call::StatusCarrying(value) => Call::StatusCarrying(value.clone()),
             Call::Profile { tokens, .. } => Call::Profile { tokens: tokens.clone(), next: Arc::default() },
             Call::Login { users, .. } => Call::Login { users: users.clone(), next: Arc::default() },
         }
@@ -84,7 +99,7 @@ impl Call {
 
     pub(crate) fn method(&self) -> &'static str {
         match self {
-            Call::Status => "resource.v1.ResourceService/GetStatus",
+            Call::Status | Call::StatusCarrying(_) => "resource.v1.ResourceService/GetStatus",
             Call::Profile { .. } => "resource.v1.ResourceService/GetMyProfile",
             Call::Login { .. } => "auth.v1.AuthService/Login",
         }
@@ -93,6 +108,11 @@ impl Call {
     async fn once(&self, channel: &Channel) -> Code {
         let result = match self {
             Call::Status => ResourceServiceClient::new(channel.clone()).get_status(GetStatusRequest {}).await.map(drop),
+            Call::StatusCarrying(value) => {
+                let mut request = Request::new(GetStatusRequest {});
+                request.metadata_mut().insert("cookie", value.clone());
+                ResourceServiceClient::new(channel.clone()).get_status(request).await.map(drop)
+            }
             Call::Profile { tokens, next } => {
                 let value = tokens[next.fetch_add(1, Ordering::Relaxed) % tokens.len()].clone();
                 let mut request = Request::new(GetMyProfileRequest {});
@@ -189,4 +209,18 @@ pub(crate) async fn drive(
         total.add(worker.await?);
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_floor_side_carries_the_whole_authorization_value_to_a_public_method() -> anyhow::Result<()> {
+        let call = Call::status_carrying("header.payload.signature")?;
+        let Call::StatusCarrying(value) = &call else { anyhow::bail!("not the carrying call") };
+        assert_eq!(value.to_str()?, "Bearer header.payload.signature");
+        assert_eq!(call.method(), "resource.v1.ResourceService/GetStatus");
+        Ok(())
+    }
 }

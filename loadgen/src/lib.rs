@@ -30,6 +30,12 @@
 //! - `compare`: public GetStatus and GetMyProfile with one reused token in
 //!   alternating slices (`--slice-ms`), so both see the same machine; gives
 //!   issue 7's ratios 1 and 3 from one run.
+//! - `compare-floor`: `compare`'s two calls and, between them, public
+//!   GetStatus carrying the reused token's `authorization` value in a header
+//!   the server never reads (`cookie`), which h2 sends exactly as it sends
+//!   `authorization`: what the token's bytes alone cost, the ceiling of
+//!   `compare`'s ratio for any server behind this client, and what
+//!   authpair's auth costs on top of it.
 //! - `compare-fresh`: GetMyProfile with a fresh token every call, in
 //!   alternating slices against the naive EdDSA interceptor server at
 //!   `--baseline` (the `authpair-naive-eddsa` binary) and the resource
@@ -50,7 +56,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-pub use compare::{Comparison, Side};
+pub use compare::{Ceiling, Comparison, Side};
 pub use cpu::CpuUse;
 pub use report::{FreshTokens, LatencySummary, Report};
 pub use run::run;
@@ -66,6 +72,7 @@ pub enum Mode {
     Mixed,
     Enumeration,
     Compare,
+    CompareFloor,
     CompareFresh,
 }
 
@@ -96,7 +103,7 @@ pub struct Options {
     pub admin: Option<SecretString>,
     /// Access tokens to call with instead of preparing them, one per line
     /// (`-` reads standard input, which keeps them out of the process list):
-    /// `reuse` and `compare` use the first, `users`, `fresh` and
+    /// `reuse`, `compare` and `compare-floor` use the first, `users`, `fresh` and
     /// `compare-fresh` all of them in turn.
     #[arg(long)]
     pub tokens_file: Option<std::path::PathBuf>,

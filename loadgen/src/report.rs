@@ -200,6 +200,27 @@ impl fmt::Display for Report {
                 write!(f, ", server cost baseline/measured {r:.3}")?;
             }
             writeln!(f)?;
+            if let Some(ceiling) = &c.ceiling {
+                let (side, l) = (&ceiling.side, &ceiling.side.latency);
+                write!(
+                    f,
+                    "  carrying {} with the token unread: {} calls, {:.0} calls/s, p50 {:.3} ms, p99 {:.3} ms",
+                    side.method, side.calls, side.calls_per_sec, l.p50_ms, l.p99_ms
+                )?;
+                if let Some(us) = side.cpu.as_ref().and_then(|c| c.server_us_per_call) {
+                    write!(f, ", server {us:.2} µs/call")?;
+                }
+                writeln!(f)?;
+                write!(
+                    f,
+                    "  ceiling: carrying/baseline throughput {:.3} (median round {:.3}); measured/carrying {:.3}",
+                    ceiling.throughput_ratio, ceiling.median_pair_ratio, ceiling.measured_over_ceiling
+                )?;
+                if let (Some(c), Some(m)) = (ceiling.server_cost_ratio, ceiling.measured_server_cost_over_ceiling) {
+                    write!(f, "; server cost baseline/carrying {c:.3}, carrying/measured {m:.3}")?;
+                }
+                writeln!(f)?;
+            }
         }
         for (code, count) in &self.unexpected {
             writeln!(f, "  UNEXPECTED {code}: {count}")?;

@@ -63,8 +63,10 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     }
     let auth = tonic::transport::Endpoint::from_shared(opts.auth.clone())?.connect().await?;
     let given = opts.tokens_file.as_deref().map(setup::read_tokens).transpose()?;
-    let calls_with_tokens =
-        matches!(opts.mode, Mode::Reuse | Mode::Users | Mode::Fresh | Mode::Compare | Mode::CompareFresh);
+    let calls_with_tokens = matches!(
+        opts.mode,
+        Mode::Reuse | Mode::Users | Mode::Fresh | Mode::Compare | Mode::CompareFloor | Mode::CompareFresh
+    );
     if given.is_some() && !calls_with_tokens {
         anyhow::bail!("--tokens-file does not apply to --mode {}: it logs in as users it creates", opts.mode);
     }
@@ -90,14 +92,14 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
         Mode::Public | Mode::Login | Mode::Enumeration => Vec::new(),
         _ => tokens(&auth, opts, given, admin).await?,
     };
-    if matches!(opts.mode, Mode::Compare | Mode::CompareFresh) {
+    if matches!(opts.mode, Mode::Compare | Mode::CompareFloor | Mode::CompareFresh) {
         return crate::compare::compare(tokens, opts).await;
     }
     let (call, url) = match opts.mode {
         Mode::Public => (Call::Status, &opts.resource),
         Mode::Reuse | Mode::Mixed | Mode::Users | Mode::Fresh => (Call::profile(tokens)?, &opts.resource),
         // (Enumeration and the compare modes returned above.)
-        Mode::Login | Mode::Enumeration | Mode::Compare | Mode::CompareFresh => {
+        Mode::Login | Mode::Enumeration | Mode::Compare | Mode::CompareFloor | Mode::CompareFresh => {
             let users = setup::users(&auth, admin.context("no admin")?, opts.users.clamp(1, 50)).await?;
             let creds = users.into_iter().map(|(u, p, _)| (u, p)).collect();
             (Call::Login { users: Arc::new(creds), next: Arc::default() }, &opts.auth)
@@ -163,7 +165,7 @@ async fn tokens(
     given: Option<Vec<String>>,
     admin: Option<&str>,
 ) -> anyhow::Result<Vec<String>> {
-    let one = matches!(opts.mode, Mode::Reuse | Mode::Compare | Mode::Mixed);
+    let one = matches!(opts.mode, Mode::Reuse | Mode::Compare | Mode::CompareFloor | Mode::Mixed);
     if let Some(mut given) = given {
         if one {
             given.truncate(1);

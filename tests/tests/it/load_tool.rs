@@ -71,6 +71,28 @@ async fn every_load_tool_mode_runs_and_sees_only_expected_statuses() -> TestResu
     assert!(comparison.throughput_ratio > 0.0 && comparison.server_cost_ratio.is_some(), "{report}");
     assert_eq!(comparison.baseline.method, "resource.v1.ResourceService/GetStatus");
     assert_eq!(comparison.measured.method, "resource.v1.ResourceService/GetMyProfile");
+    assert!(comparison.ceiling.is_none(), "only compare-floor has a third side");
+
+    // compare-floor: compare's two calls and, between them, public GetStatus
+    // carrying the token where the server never reads it; all succeed.
+    let mut floor = options(&app, Mode::CompareFloor);
+    (floor.requests, floor.slice_ms, floor.server_pid) = (None, 100, Some(std::process::id()));
+    let report = authpair_load::run(&floor).await?;
+    let comparison = report.comparison.as_ref().ok_or("compare-floor mode reports a comparison")?;
+    let ceiling = comparison.ceiling.as_ref().ok_or("compare-floor reports the ceiling")?;
+    assert!(comparison.pairs >= 1 && ceiling.side.calls > 0 && comparison.measured.calls > 0, "{report}");
+    assert_eq!(report.calls, comparison.baseline.calls + comparison.measured.calls + ceiling.side.calls);
+    assert_eq!(report.statuses.get("Ok").copied(), Some(report.calls), "only OK is expected: {report}");
+    assert_eq!(
+        [&comparison.baseline.method, &ceiling.side.method, &comparison.measured.method].map(String::as_str),
+        [
+            "resource.v1.ResourceService/GetStatus",
+            "resource.v1.ResourceService/GetStatus",
+            "resource.v1.ResourceService/GetMyProfile"
+        ]
+    );
+    assert!(ceiling.server_cost_ratio.is_some() && ceiling.measured_over_ceiling > 0.0, "{report}");
+    assert!(report.to_string().contains("ceiling: carrying/baseline throughput"), "{report}");
 
     // compare-fresh: the naive EdDSA interceptor server, in this process too,
     // against the resource service, both with fresh tokens.
