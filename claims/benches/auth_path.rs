@@ -9,7 +9,7 @@
 use std::{hint::black_box, sync::Arc, time::Duration};
 
 use authpair_claims::{
-    AuthInterceptor, Denylist, Grant, Plan, Policy, Revocation, Role, RpcMethod, SigningKey, TokenSigner, Verifier,
+    AuthContext, AuthInterceptor, Denylist, Grant, Plan, Policy, Revocation, Role, SigningKey, TokenSigner, Verifier,
     VerifierConfig,
 };
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -58,7 +58,7 @@ fn request(token: &str) -> Request<()> {
     let value = MetadataValue::try_from(format!("Bearer {token}")).expect("header");
     request.metadata_mut().insert("authorization", value);
     let uri = http::Uri::from_static("/resource.v1.ResourceService/GetMyProfile");
-    request.extensions_mut().insert(RpcMethod::from(uri));
+    request.extensions_mut().insert(AuthContext::from(uri));
     request
 }
 

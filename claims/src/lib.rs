@@ -55,7 +55,7 @@ pub mod verifier;
 
 pub use claims::{Claims, Grant, Plan, Role};
 pub use error::{ApiError, AuthError, ERROR_DOMAIN, reason_of};
-pub use interceptor::{AuthInterceptor, DecisionStats, RpcMethod, caller, method_layer, optional_caller};
+pub use interceptor::{AuthContext, AuthInterceptor, DecisionStats, caller, method_layer, optional_caller};
 pub use keys::{PublicJwk, SigningKey};
 pub use policy::{Access, Policy, Principal, Rule, authorize_owner};
 pub use quota::{QuotaGate, QuotaLimiter};

@@ -12,12 +12,7 @@ use std::{future::Future, pin::Pin, sync::Arc};
 use tonic::{Status, body::Body};
 use tower::filter::{AsyncFilterLayer, AsyncPredicate};
 
-use crate::{
-    claims::{Claims, Plan},
-    error::AuthError,
-    interceptor::RpcMethod,
-    policy::Policy,
-};
+use crate::{claims::Plan, error::AuthError, interceptor::AuthContext, policy::Policy};
 
 pub type QuotaFuture<'a> = Pin<Box<dyn Future<Output = Result<(), AuthError>> + Send + 'a>>;
 
@@ -49,12 +44,12 @@ impl AsyncPredicate<http::Request<Body>> for QuotaGate {
     type Request = http::Request<Body>;
 
     fn check(&mut self, request: http::Request<Body>) -> Self::Future {
-        let method = request.extensions().get::<RpcMethod>();
-        let quota = method.and_then(|m| self.policy.rule(m.path())).and_then(|rule| rule.quota);
+        let context = request.extensions().get::<AuthContext>();
+        let quota = context.and_then(|c| self.policy.rule(c.path())).and_then(|rule| rule.quota);
         let Some(quota) = quota else {
             return Box::pin(std::future::ready(Ok(request)));
         };
-        let caller = request.extensions().get::<Arc<Claims>>().cloned();
+        let caller = context.and_then(AuthContext::caller).cloned();
         let limiter = self.limiter.clone();
         Box::pin(async move {
             // The interceptor already required a token for any method with a

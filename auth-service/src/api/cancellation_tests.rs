@@ -13,7 +13,7 @@ use std::{
 };
 
 use anyhow::anyhow;
-use authpair_claims::{Claims, Plan, Role, Verifier, VerifierConfig};
+use authpair_claims::{AuthContext, Claims, Plan, Role, Verifier, VerifierConfig};
 use authpair_proto::auth::v1::{
     CreateServiceAccountRequest, LogoutRequest, RevokeUserSessionsRequest, UserRef, admin_service_server::AdminService,
     auth_service_server::AuthService, user_ref,
@@ -174,7 +174,9 @@ fn as_caller<T>(state: &AuthState, verifier: &Verifier, user: &UserRow, message:
     let issued = state.sign(&grant).map_err(|e| anyhow!("{e:?}"))?;
     let claims: Arc<Claims> = verifier.verify(issued.token.expose_secret())?;
     let mut request = Request::new(message);
-    request.extensions_mut().insert(claims);
+    // The handlers read only the caller, not the path.
+    let context = AuthContext::from(tonic::codegen::http::Uri::from_static("/")).with_caller(claims);
+    request.extensions_mut().insert(context);
     Ok(request)
 }
 
