@@ -3,7 +3,7 @@
 //!
 //! - `compare`: public GetStatus (the baseline) against GetMyProfile with one
 //!   reused token, on the same server: issue 7's ratios 1 and 3.
-//! - `compare-floor`: the same two, and a third side between them: public
+//! - `compare-floor`: the same two, and a third side in turn with them: public
 //!   GetStatus carrying that token's `authorization` value in a header the
 //!   server never reads. Its ratio to the public call is what the token's
 //!   bytes alone cost, the ceiling of ratio 1 on this machine with this

@@ -30,7 +30,7 @@
 //! - `compare`: public GetStatus and GetMyProfile with one reused token in
 //!   alternating slices (`--slice-ms`), so both see the same machine; gives
 //!   issue 7's ratios 1 and 3 from one run.
-//! - `compare-floor`: `compare`'s two calls and, between them, public
+//! - `compare-floor`: `compare`'s two calls and, in turn with them, public
 //!   GetStatus carrying the reused token's `authorization` value in a header
 //!   the server never reads (`cookie`), which h2 sends exactly as it sends
 //!   `authorization`: what the token's bytes alone cost, the ceiling of

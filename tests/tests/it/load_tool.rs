@@ -73,7 +73,7 @@ async fn every_load_tool_mode_runs_and_sees_only_expected_statuses() -> TestResu
     assert_eq!(comparison.measured.method, "resource.v1.ResourceService/GetMyProfile");
     assert!(comparison.ceiling.is_none(), "only compare-floor has a third side");
 
-    // compare-floor: compare's two calls and, between them, public GetStatus
+    // compare-floor: compare's two calls and, in turn with them, public GetStatus
     // carrying the token where the server never reads it; all succeed.
     let mut floor = options(&app, Mode::CompareFloor);
     (floor.requests, floor.slice_ms, floor.server_pid) = (None, 100, Some(std::process::id()));
