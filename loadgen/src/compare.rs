@@ -53,8 +53,7 @@ pub struct Comparison {
     pub slice_ms: u64,
     pub pairs: usize,
     /// What is measured against: public GetStatus (`compare`,
-    /// `compare-floor`) or the naive
-    /// EdDSA server (`compare-fresh`).
+    /// `compare-floor`) or the naive EdDSA server (`compare-fresh`).
     pub baseline: Side,
     /// GetMyProfile on authpair's resource service.
     pub measured: Side,

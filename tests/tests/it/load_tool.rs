@@ -92,7 +92,7 @@ async fn every_load_tool_mode_runs_and_sees_only_expected_statuses() -> TestResu
         ]
     );
     assert!(ceiling.server_cost_ratio.is_some() && ceiling.measured_over_ceiling > 0.0, "{report}");
-    assert!(report.to_string().contains("ceiling: carrying/baseline throughput"), "{report}");
+    assert!(report.to_string().contains("carrying/baseline throughput"), "{report}");
 
     // compare-fresh: the naive EdDSA interceptor server, in this process too,
     // against the resource service, both with fresh tokens.
