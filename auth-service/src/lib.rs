@@ -17,8 +17,9 @@
 //! - `password`: argon2id off the async threads, behind a semaphore.
 //! - `secret`: opaque refresh tokens, their stored hashes, grace sealing.
 //! - `grants`: which scopes roles grant.
-//! - `throttle`: brute-force defence for Login and IssueServiceToken, and a
-//!   per-source limit on failed Refreshes.
+//! - `throttle`: brute-force defence for Login and IssueServiceToken (its
+//!   per-account counts kept in the store), and a per-source limit on
+//!   failed Refreshes.
 //! - `bootstrap`: the first admin.
 //! - `input`: checks on client input; `error`: non-auth handler errors.
 

@@ -124,13 +124,14 @@ pub async fn serve(
     Ok(())
 }
 
-/// Periodic housekeeping: expired revocations, idle throttle sources.
+/// Periodic housekeeping: expired revocations, idle throttle sources, login
+/// failures older than their window.
 async fn housekeeping(store: Store, denylist: Arc<Denylist>, throttle: Arc<crate::throttle::Throttle>) {
     let mut tick = tokio::time::interval(PRUNE_EVERY);
     loop {
         tick.tick().await;
         denylist.prune();
-        throttle.housekeep();
+        throttle.housekeep().await;
         if let Err(e) = store.prune_revocations(now()).await {
             tracing::warn!(error = %e, "pruning expired revocations failed");
         }

@@ -98,10 +98,11 @@ impl AuthState {
                 config.trusted_proxies.clone(),
                 url.expose_secret(),
                 &config.redis_prefix,
+                Some(store.clone()),
             )
             .await
             .context("connecting to Redis for login throttling")?,
-            None => Throttle::new(config.throttle, config.trusted_proxies.clone())?,
+            None => Throttle::new(config.throttle, config.trusted_proxies.clone(), Some(store.clone()))?,
         };
         Ok(Arc::new(AuthState {
             hasher: PasswordHasher::new(config.hash_concurrency, config.hash_queue)?,

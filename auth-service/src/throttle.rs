@@ -25,6 +25,16 @@
 //! as well, so all instances share the counts. If Redis cannot be reached,
 //! the instance falls back to its own counts with a logged warning: a
 //! degraded limit, never a bypass.
+//!
+//! Each account's failures are also written through to the database
+//! (`login_failures`), which is read when memory has no count for the
+//! account, so a crash or a restart does not wipe a delay or a lock
+//! (security matrix R-01), and neither does eviction from memory. On a
+//! database shared by several instances, a failure's count is the
+//! database's, so it includes the failures other instances recorded. Per
+//! source limits are rates over seconds and stay in memory (and Redis).
+//! Times are wall-clock milliseconds, the same in memory, Redis and the
+//! database, so a reloaded failure keeps its age across a reboot.
 
 use std::{
     net::IpAddr,
@@ -32,6 +42,8 @@ use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
+
+use crate::store::Store;
 
 use authpair_claims::{
     AuthError,
@@ -93,7 +105,8 @@ impl Default for ThrottleConfig {
 #[derive(Debug, Clone, Copy)]
 struct Failures {
     count: u32,
-    last: Instant,
+    /// Wall-clock milliseconds of the last failure.
+    last_ms: u64,
 }
 
 type Sources = RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, DefaultClock>;
@@ -116,6 +129,8 @@ pub struct Throttle {
     refresh_blocked: quick_cache::sync::Cache<IpAddr, Instant>,
     trusted_proxies: Vec<IpAddr>,
     shared: Option<Shared>,
+    /// Where account failures are kept across restarts.
+    durable: Option<Store>,
 }
 
 fn now_ms() -> u64 {
@@ -127,8 +142,13 @@ fn degraded(e: &redis::RedisError) {
 }
 
 impl Throttle {
-    pub fn new(config: ThrottleConfig, trusted_proxies: Vec<IpAddr>) -> anyhow::Result<Arc<Self>> {
-        Ok(Arc::new(Self::build(config, trusted_proxies, None)?))
+    /// Counts in this instance, written through to `durable` if given.
+    pub fn new(
+        config: ThrottleConfig,
+        trusted_proxies: Vec<IpAddr>,
+        durable: Option<Store>,
+    ) -> anyhow::Result<Arc<Self>> {
+        Ok(Arc::new(Self::build(config, trusted_proxies, None, durable)?))
     }
 
     /// Shares the counts through Redis at `url`, under `prefix`.
@@ -137,14 +157,20 @@ impl Throttle {
         trusted_proxies: Vec<IpAddr>,
         url: &str,
         prefix: &str,
+        durable: Option<Store>,
     ) -> anyhow::Result<Arc<Self>> {
         let source_rate = Rate::per_second(config.source_per_sec, config.source_burst)
             .ok_or_else(|| anyhow::anyhow!("source rate must be > 0"))?;
         let shared = Shared { gcra: RedisGcra::connect(url).await?, prefix: prefix.to_owned(), source_rate };
-        Ok(Arc::new(Self::build(config, trusted_proxies, Some(shared))?))
+        Ok(Arc::new(Self::build(config, trusted_proxies, Some(shared), durable)?))
     }
 
-    fn build(config: ThrottleConfig, trusted_proxies: Vec<IpAddr>, shared: Option<Shared>) -> anyhow::Result<Self> {
+    fn build(
+        config: ThrottleConfig,
+        trusted_proxies: Vec<IpAddr>,
+        shared: Option<Shared>,
+        durable: Option<Store>,
+    ) -> anyhow::Result<Self> {
         let burst = NonZeroU32::new(config.source_burst).ok_or_else(|| anyhow::anyhow!("source burst must be > 0"))?;
         let rate = NonZeroU32::new(config.source_per_sec).ok_or_else(|| anyhow::anyhow!("source rate must be > 0"))?;
         Ok(Self {
@@ -155,7 +181,35 @@ impl Throttle {
             refresh_blocked: quick_cache::sync::Cache::new(MAX_TRACKED_ACCOUNTS),
             trusted_proxies,
             shared,
+            durable,
         })
+    }
+
+    /// The start of the failure window, in wall-clock milliseconds.
+    fn window_start_ms(&self) -> u64 {
+        now_ms().saturating_sub(self.config.failure_window.as_millis() as u64)
+    }
+
+    /// This instance's count for `account`, or, when it has none (after a
+    /// restart, or evicted), the database's, kept here from then on so that
+    /// a success clears the stored row too.
+    async fn local_failures(&self, account: &str) -> Option<Failures> {
+        if let Some(found) = self.accounts.get(account) {
+            return Some(found);
+        }
+        let store = self.durable.as_ref()?;
+        match store.login_failures(account, self.window_start_ms()).await {
+            Ok(found) => {
+                let found = found.map(|f| Failures { count: f.failures, last_ms: f.last_failed_ms })?;
+                self.accounts.insert(account.to_owned(), found);
+                Some(found)
+            }
+            Err(e) => {
+                // The credential check that follows needs the database too.
+                tracing::warn!(error = %e, "reading login failures failed; using this instance's counts");
+                None
+            }
+        }
     }
 
     /// The address to rate-limit: the peer, or, behind a trusted proxy, the
@@ -184,8 +238,8 @@ impl Throttle {
         let (count, since) = match self.shared_failures(account).await {
             Some(Some((count, last_ms))) => (count, Duration::from_millis(now_ms().saturating_sub(last_ms))),
             Some(None) => return Ok(()),
-            None => match self.accounts.get(account) {
-                Some(f) => (f.count, f.last.elapsed()),
+            None => match self.local_failures(account).await {
+                Some(f) => (f.count, Duration::from_millis(now_ms().saturating_sub(f.last_ms))),
                 None => return Ok(()),
             },
         };
@@ -309,12 +363,26 @@ impl Throttle {
                 degraded(&e);
             }
         }
-        let now = Instant::now();
-        let count = match self.accounts.get(account) {
-            Some(f) if f.last.elapsed() < self.config.failure_window => f.count.saturating_add(1),
+        let now = now_ms();
+        let window_start = self.window_start_ms();
+        let here = match self.accounts.get(account) {
+            Some(f) if f.last_ms >= window_start => f.count.saturating_add(1),
             _ => 1,
         };
-        self.accounts.insert(account.to_owned(), Failures { count, last: now });
+        // The database's count when it answers (it includes other
+        // instances' failures on a shared database); this instance's own
+        // if not, with a warning: a degraded limit, never a bypass.
+        let count = match &self.durable {
+            Some(store) => match store.record_login_failure(account, now, window_start).await {
+                Ok(count) => count,
+                Err(e) => {
+                    tracing::warn!(error = %e, "recording a login failure failed; using this instance's count");
+                    here
+                }
+            },
+            None => here,
+        };
+        self.accounts.insert(account.to_owned(), Failures { count, last_ms: now });
         if count == self.config.lock_after {
             tracing::warn!(target: "authpair::audit", event = "account_locked", reason = "too_many_failures", failures = count);
         }
@@ -322,7 +390,21 @@ impl Throttle {
 
     /// After a successful login: the slate is clean.
     pub async fn succeeded(&self, account: &str) {
-        self.accounts.remove(account);
+        let had_failures = self.accounts.remove(account).is_some();
+        // A SQLite database is this instance's alone, and without Redis the
+        // admission just before read its row into memory if there was one:
+        // with no failures here there is no row to delete, and a success (a
+        // service token, say) writes nothing. A PostgreSQL database may hold
+        // other instances' rows, and with Redis admissions do not read rows.
+        let may_have_row = had_failures
+            || self.shared.is_some()
+            || self.durable.as_ref().is_some_and(|store| store.backend() == authpair_claims::db::Backend::Postgres);
+        if may_have_row
+            && let Some(store) = &self.durable
+            && let Err(e) = store.clear_login_failures(account).await
+        {
+            tracing::warn!(error = %e, "clearing login failures failed");
+        }
         if let Some(shared) = &self.shared {
             let key = format!("{}login-failures:{account}", shared.prefix);
             let mut connection = shared.gcra.connection();
@@ -332,10 +414,16 @@ impl Throttle {
         }
     }
 
-    /// Forgets sources whose allowance is full again. Run periodically.
-    pub fn housekeep(&self) {
+    /// Forgets sources whose allowance is full again, and deletes stored
+    /// failures older than the window. Run periodically.
+    pub async fn housekeep(&self) {
         self.sources.retain_recent();
         self.refresh_failures.retain_recent();
+        if let Some(store) = &self.durable
+            && let Err(e) = store.prune_login_failures(self.window_start_ms()).await
+        {
+            tracing::warn!(error = %e, "pruning login failures failed");
+        }
     }
 }
 
@@ -344,7 +432,7 @@ mod tests {
     use super::*;
 
     fn throttle(config: ThrottleConfig) -> Arc<Throttle> {
-        match Throttle::new(config, vec![]) {
+        match Throttle::new(config, vec![], None) {
             Ok(t) => t,
             Err(e) => panic!("{e}"),
         }
@@ -370,6 +458,35 @@ mod tests {
         assert_eq!(t.admit("bob", None).await, Ok(()), "accounts are separate");
         t.succeeded("alice").await;
         assert_eq!(t.admit("alice", None).await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn r_01_a_throttle_started_on_the_same_database_goes_on_from_its_counts() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let config = ThrottleConfig { free_failures: 3, ..ThrottleConfig::default() };
+        let durable = || async { Store::open(dir.path(), None).await };
+        let before = Throttle::new(config, vec![], Some(durable().await?))?;
+        for _ in 0..3 {
+            before.failed("alice").await;
+        }
+        for _ in 0..2 {
+            before.failed("bob").await;
+        }
+        assert_eq!(before.admit("bob", None).await, Ok(()));
+        before.succeeded("bob").await;
+
+        // A restart: a new throttle, nothing in memory.
+        let after = Throttle::new(config, vec![], Some(durable().await?))?;
+        assert!(matches!(after.admit("alice", None).await, Err(AuthError::TooManyAttempts { .. })));
+        for _ in 0..2 {
+            after.failed("bob").await;
+        }
+        assert_eq!(after.admit("bob", None).await, Ok(()), "bob's success cleared his count");
+        after.succeeded("alice").await;
+
+        let again = Throttle::new(config, vec![], Some(durable().await?))?;
+        assert_eq!(again.admit("alice", None).await, Ok(()), "alice's success cleared the stored count");
+        Ok(())
     }
 
     #[tokio::test]

@@ -8,8 +8,10 @@
 //! - `revocations`: the revocation log and the writes that revoke.
 //! - `keys`: signing keys and their publish/sign schedule.
 //! - `service_accounts`: OAuth client-credentials accounts.
+//! - `login_failures`: the brute-force throttle's counts, kept across restarts.
 
 mod keys;
+mod login_failures;
 mod refresh;
 mod revocations;
 mod service_accounts;

@@ -1,14 +1,15 @@
-//! Brute force and enumeration (security matrix BF-01..03, EN-01, RF-05):
-//! growing delays, a lock that ends by itself, per-source limits that ignore
-//! x-forwarded-for, identical answers whether or not the account exists, and
-//! a per-source limit on failed refreshes.
+//! Brute force and enumeration (security matrix BF-01..03, EN-01, RF-05,
+//! and R-01's lockout counters): growing delays, a lock that ends by itself
+//! and survives a crash, per-source limits that ignore x-forwarded-for,
+//! identical answers whether or not the account exists, and a per-source
+//! limit on failed refreshes.
 //! Waiting for a delay to pass is the point here, so these tests sleep for
 //! exactly the RetryInfo the service returned.
 
 use std::time::Duration;
 
 use authpair_proto::auth::v1::{IssueServiceTokenRequest, LoginRequest, RefreshRequest, TokenResponse};
-use authpair_tests::{TestApp, TestResult, reason};
+use authpair_tests::{TestApp, TestResult, reason, start_auth_at};
 use tonic::{Code, Request, Status, metadata::MetadataValue};
 use tonic_types::StatusExt;
 
@@ -70,6 +71,52 @@ async fn bf_03_a_lock_ends_by_itself_so_a_real_user_gets_back_in() -> TestResult
     assert!(wait <= Duration::from_secs(1), "{wait:?}");
     tokio::time::sleep(wait).await;
     login(&app, "bob", "bob-password").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn r_01_locks_and_failure_counts_survive_a_crash_of_the_auth_service() -> TestResult {
+    let mut app = TestApp::spawn_with(
+        |a| {
+            a.throttle.free_failures = 100;
+            a.throttle.lock_after = 3;
+            a.throttle.lock_for = Duration::from_secs(900);
+        },
+        |_| {},
+    )
+    .await?;
+    for name in ["ann", "bea", "cat"] {
+        app.create_user(name, &format!("{name}-password"), &[]).await?;
+    }
+    let wrong = (Code::Unauthenticated, "invalid credentials".to_owned(), Some("INVALID_CREDENTIALS".to_owned()));
+    // ann locked, bea two failures then a success (a clean slate), cat two
+    // failures.
+    for _ in 0..3 {
+        assert_eq!(answer(login(&app, "ann", "guess").await), wrong);
+    }
+    retry_after(login(&app, "ann", "ann-password").await)?;
+    for name in ["bea", "cat"] {
+        for _ in 0..2 {
+            assert_eq!(answer(login(&app, name, "guess").await), wrong);
+        }
+    }
+    login(&app, "bea", "bea-password").await?;
+
+    app.auth_server.kill().await;
+    app.auth_server = start_auth_at(app.auth_server.addr, app.auth_config.clone()).await?;
+
+    // The lock holds for what is left of it, the right password included.
+    let wait = retry_after(login(&app, "ann", "ann-password").await)?;
+    assert!(wait > Duration::from_secs(800) && wait <= Duration::from_secs(900), "{wait:?}");
+    // cat's count goes on from two: one more failure locks.
+    assert_eq!(answer(login(&app, "cat", "guess").await), wrong);
+    retry_after(login(&app, "cat", "cat-password").await)?;
+    // bea's success before the crash cleared hers: two failures are still
+    // under the lock, and the right password gets in.
+    for _ in 0..2 {
+        assert_eq!(answer(login(&app, "bea", "guess").await), wrong);
+    }
+    login(&app, "bea", "bea-password").await?;
     Ok(())
 }
 
