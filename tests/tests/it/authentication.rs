@@ -435,6 +435,19 @@ async fn tf_11_a_refresh_token_is_not_an_access_token() -> TestResult {
 }
 
 #[tokio::test]
+async fn tf_11_an_access_token_is_not_a_refresh_token() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let tokens = app.login(authpair_tests::ADMIN_USERNAME, authpair_tests::ADMIN_PASSWORD).await?;
+    let request = authpair_proto::auth::v1::RefreshRequest { refresh_token: tokens.access_token.clone() };
+    let refused = app.auth.clone().refresh(request).await;
+    assert_unauthenticated(refused, "invalid refresh token", "REFRESH_TOKEN_INVALID");
+    // The session itself is untouched: its own refresh token still works.
+    let request = authpair_proto::auth::v1::RefreshRequest { refresh_token: tokens.refresh_token };
+    assert!(!app.auth.clone().refresh(request).await?.into_inner().access_token.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_public_method_works_without_a_token_but_rejects_a_bad_one() -> TestResult {
     let app = TestApp::spawn().await?;
     let mut resource = app.resource.clone();

@@ -457,6 +457,50 @@ async fn r_04_signing_key_rotation_under_load_fails_no_call() -> TestResult {
 }
 
 #[tokio::test]
+async fn r_04_once_the_old_key_is_retired_a_token_it_signed_is_unauthenticated() -> TestResult {
+    // Retired after the longest a token it signed can live (2 s lifetime, no
+    // leeway at the auth service). The resource service keeps its default
+    // 30 s leeway, so the old token is refused for its key, not its age.
+    let app = TestApp::spawn_with(
+        |a| {
+            a.access_token_ttl = Duration::from_secs(2);
+            a.leeway = Duration::ZERO;
+            a.key_publish_delay = Duration::ZERO;
+        },
+        |_| {},
+    )
+    .await?;
+    app.create_user("rue", "rue-password", &[]).await?;
+    let old = app.login("rue", "rue-password").await?;
+    let admin = app.admin_token().await?;
+    let rotated = app.admin.clone().rotate_signing_key(bearer(RotateSigningKeyRequest {}, &admin)).await?;
+    assert_eq!(rotated.into_inner().previous_kid, kid_of(&old.access_token).ok_or("no kid")?);
+    assert_eq!(profile(&app, &old.access_token).await?.len(), 36, "published until retired");
+
+    // The old key goes within its grace plus a maintenance tick and the
+    // feed's hop: asked every 20 ms, not assumed after a fixed sleep.
+    let start = Instant::now();
+    let mut poll = tokio::time::interval(Duration::from_millis(20));
+    loop {
+        poll.tick().await;
+        let status = app.resource.clone().get_status(GetStatusRequest {}).await?.into_inner();
+        if status.signing_keys == 1 {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(15) {
+            return Err(format!("the old key is still published: {status:?}").into());
+        }
+    }
+    let refused = profile(&app, &old.access_token).await.err().ok_or("a retired key's token was accepted")?;
+    assert_eq!((refused.code(), refused.message()), (Code::Unauthenticated, "unknown signing key"));
+    assert_eq!(reason(&refused).as_deref(), Some("TOKEN_INVALID"));
+    let new = refresh(&app, &old.refresh_token).await?;
+    assert_ne!(kid_of(&new.access_token), kid_of(&old.access_token));
+    assert_eq!(profile(&app, &new.access_token).await?.len(), 36);
+    Ok(())
+}
+
+#[tokio::test]
 async fn r_01_revocations_sessions_and_keys_survive_a_crash_of_both_services() -> TestResult {
     let mut app = TestApp::spawn().await?;
     app.create_user("kim", "kim-password", &[]).await?;
