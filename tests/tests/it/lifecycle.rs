@@ -227,6 +227,36 @@ async fn rf_04_idle_and_absolute_refresh_lifetimes_are_enforced() -> TestResult 
 }
 
 #[tokio::test]
+async fn rf_04_refreshing_again_and_again_does_not_stretch_a_session_past_its_absolute_lifetime() -> TestResult {
+    let app = TestApp::spawn_with(|a| a.refresh_token_ttl = Duration::from_secs(2), |_| {}).await?;
+    app.create_user("ada", "ada-password", &[]).await?;
+    let login = Instant::now();
+    let mut token = app.login("ada", "ada-password").await?.refresh_token;
+    // Lifetimes count in whole seconds, so the session ends 1-2 s after the
+    // login; each refresh's new token is never idle, only the session old.
+    let mut poll = tokio::time::interval(Duration::from_millis(100));
+    let mut refreshed = 0;
+    let refused = loop {
+        poll.tick().await;
+        match refresh(&app, &token).await {
+            Ok(next) => {
+                token = next.refresh_token;
+                refreshed += 1;
+            }
+            Err(status) => break status,
+        }
+        if login.elapsed() > Duration::from_secs(5) {
+            return Err(format!("still refreshing after {refreshed} rotations").into());
+        }
+    };
+    let ended = login.elapsed();
+    assert!(ended > Duration::from_millis(900) && ended < Duration::from_millis(3_500), "{ended:?}");
+    assert!(refreshed >= 8, "{refreshed} refreshes before the end");
+    assert_refresh_refused::<()>(Err(refused));
+    Ok(())
+}
+
+#[tokio::test]
 async fn r_06_a_retry_inside_the_grace_window_gets_the_same_successor_and_never_forks() -> TestResult {
     let app = TestApp::spawn_with(|a| a.refresh_grace = Duration::from_secs(60), |_| {}).await?;
     app.create_user("gus", "gus-password", &[]).await?;

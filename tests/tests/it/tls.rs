@@ -81,6 +81,25 @@ async fn serving(channel: Channel) -> Result<(), Box<dyn std::error::Error + Sen
     Err("health stream ended".into())
 }
 
+/// The first byte of a TLS alert record (RFC 8446 §5.1, content type 21).
+const TLS_ALERT: u8 = 0x15;
+
+/// What a TLS port sends back to a plaintext HTTP/2 client preface and an
+/// empty SETTINGS frame, until it closes the connection.
+async fn plaintext_http2_answer(addr: SocketAddr) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await?;
+    tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00").await?;
+    let mut answer = Vec::new();
+    // A reset instead of a clean close is an end too: nothing more arrives.
+    match tokio::time::timeout(std::time::Duration::from_secs(10), tcp.read_to_end(&mut answer)).await {
+        Ok(Ok(_)) => Ok(answer),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => Ok(answer),
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => Err("the TLS port kept a plaintext connection open".into()),
+    }
+}
+
 #[tokio::test]
 async fn tm_08_both_services_speak_tls_and_service_calls_can_require_a_client_certificate() -> TestResult {
     let pki = Pki::new()?;
@@ -131,9 +150,19 @@ async fn tm_08_both_services_speak_tls_and_service_calls_can_require_a_client_ce
         ADMIN_USERNAME
     );
 
-    // Plaintext to a TLS port does not get through.
+    // TM-08: plaintext to either TLS port does not get through. The TLS
+    // layer ends the connection before HTTP/2 starts: no server preface, no
+    // gRPC status from a handler, at most a TLS alert record.
+    for addr in [auth_server.addr, resource_server.addr] {
+        let answer = plaintext_http2_answer(addr).await?;
+        assert!(answer.is_empty() || answer[0] == TLS_ALERT, "{addr}: plaintext got {answer:02x?}");
+    }
     let plain = Endpoint::from_shared(format!("http://{}", auth_server.addr))?.connect_lazy();
-    assert!(AuthServiceClient::new(plain).login(login).await.is_err());
+    let refused = AuthServiceClient::new(plain).login(login).await.err().ok_or("plaintext login served")?;
+    // The client's own transport error: UNKNOWN or UNAVAILABLE, as the
+    // connection's end races the request.
+    assert!(matches!(refused.code(), Code::Unknown | Code::Unavailable), "{refused:?}");
+    assert_eq!(reason(&refused), None);
 
     // A service token without a client certificate is refused; with one, the feed opens.
     let issue = IssueServiceTokenRequest {
