@@ -8,8 +8,10 @@
 
 use std::time::Duration;
 
-use authpair_proto::auth::v1::{IssueServiceTokenRequest, LoginRequest, RefreshRequest, TokenResponse};
-use authpair_tests::{TestApp, TestResult, reason, start_auth_at};
+use authpair_proto::auth::v1::{
+    DisableUserRequest, IssueServiceTokenRequest, LoginRequest, RefreshRequest, TokenResponse,
+};
+use authpair_tests::{TestApp, TestResult, bearer, by_name, reason, start_auth_at};
 use tonic::{Code, Request, Status, metadata::MetadataValue};
 use tonic_types::StatusExt;
 
@@ -131,12 +133,18 @@ async fn en_01_an_existing_and_an_unknown_account_answer_identically_through_the
     )
     .await?;
     app.create_user("carol", "carol-password", &[]).await?;
-    let (mut known, mut unknown) = (Vec::new(), Vec::new());
+    // A disabled account answers like the others, its right password too.
+    app.create_user("dora", "dora-password", &[]).await?;
+    let admin = app.admin_token().await?;
+    app.admin.clone().disable_user(bearer(DisableUserRequest { user: by_name("dora") }, &admin)).await?;
+    let (mut known, mut unknown, mut disabled) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..6 {
         known.push(answer(login(&app, "carol", "guess").await));
         unknown.push(answer(login(&app, "nobody-here", "guess").await));
+        disabled.push(answer(login(&app, "dora", "dora-password").await));
     }
     assert_eq!(known, unknown);
+    assert_eq!(disabled, unknown);
     assert_eq!(known[0], (Code::Unauthenticated, "invalid credentials".into(), Some("INVALID_CREDENTIALS".into())));
     assert_eq!(known[5].0, Code::ResourceExhausted);
     Ok(())
