@@ -29,6 +29,8 @@ mod lifecycle;
 mod policy_matrix;
 #[path = "../it/restart.rs"]
 mod restart;
+#[path = "../it/secrets_at_rest.rs"]
+mod secrets_at_rest;
 #[path = "../it/service_accounts.rs"]
 mod service_accounts;
 
