@@ -181,6 +181,44 @@ async fn bf_02_the_source_limit_trips_however_usernames_and_forwarded_for_vary()
 }
 
 #[tokio::test]
+async fn bf_02_behind_a_trusted_proxy_each_forwarded_client_address_has_its_own_limit() -> TestResult {
+    let app = TestApp::spawn_with(
+        |a| {
+            a.trusted_proxies = vec![[127, 0, 0, 1].into()];
+            a.throttle.source_per_sec = 1;
+            a.throttle.source_burst = 2;
+        },
+        |_| {},
+    )
+    .await?;
+    // Wrong client secrets: the same admission as a login, without a hash's
+    // wait, so the attempts fall well inside one second's allowance.
+    let attempt = |i: u32, forwarded: &'static str| {
+        let mut auth = app.auth.clone();
+        async move {
+            let issue = IssueServiceTokenRequest {
+                client_id: format!("client-{i}"),
+                client_secret: "apcs_guess".into(),
+                scope: String::new(),
+            };
+            let mut request = Request::new(issue);
+            request.metadata_mut().insert("x-forwarded-for", MetadataValue::from_static(forwarded));
+            auth.issue_service_token(request).await.map(drop)
+        }
+    };
+    for i in 0..2 {
+        assert_eq!(answer(attempt(i, "203.0.113.7").await).0, Code::Unauthenticated);
+    }
+    retry_after(attempt(2, "203.0.113.7").await)?;
+    // The proxy appends the address it saw; what a client put before it
+    // changes nothing.
+    retry_after(attempt(3, "198.51.100.1, 203.0.113.7").await)?;
+    // Another client behind the same proxy is not held back.
+    assert_eq!(answer(attempt(4, "203.0.113.7, 203.0.113.8").await).0, Code::Unauthenticated);
+    Ok(())
+}
+
+#[tokio::test]
 async fn wrong_client_secrets_are_throttled_like_wrong_passwords() -> TestResult {
     let app = TestApp::spawn_with(|a| a.throttle.free_failures = 2, |_| {}).await?;
     let (client_id, secret) = app.service_account("batch", &["profile"]).await?;
