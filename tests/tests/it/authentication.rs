@@ -150,6 +150,11 @@ async fn tf_01_and_tf_08_any_algorithm_but_eddsa_is_rejected() -> TestResult {
         let stripped = format!("{}.", token.rsplit_once('.').map(|(head, _)| head).unwrap_or(""));
         assert_unauthenticated(profile_with(&app, &stripped).await, "unsupported token algorithm", "TOKEN_INVALID");
     }
+    // The real EdDSA header and claims with the signature stripped: a null
+    // signature is not a signature.
+    let real = forger.sign(&forger.header(), &forger.claims("mallory", &["admin"]));
+    let stripped = format!("{}.", real.rsplit_once('.').map(|(head, _)| head).unwrap_or(""));
+    assert_unauthenticated(profile_with(&app, &stripped).await, "invalid token signature", "TOKEN_INVALID");
     still_serves(&app).await?;
     Ok(())
 }
@@ -189,11 +194,20 @@ async fn tf_07_an_unknown_or_hostile_kid_is_only_a_failed_lookup() -> TestResult
     let app = TestApp::spawn().await?;
     let forger = app.forger().await?;
     let huge = "k".repeat(4000);
-    for kid in ["unknown", "../../../../../../dev/null", "x' UNION SELECT '1';--", "|sleep 10", huge.as_str()] {
+    let hostile =
+        ["unknown", "../../../../../../dev/null", "/dev/null", "\u{0}", "%00", "x' UNION SELECT '1';--", "|sleep 10"];
+    for kid in hostile.into_iter().chain([huge.as_str()]) {
         let token = with_header(&forger, |h| {
             h.insert("kid".into(), json!(kid));
         });
         assert_unauthenticated(profile_with(&app, &token).await, "unknown signing key", "TOKEN_INVALID");
+        // With HS256 the kid is never looked up as a secret: the algorithm
+        // is refused first.
+        let token = with_header(&forger, |h| {
+            h.insert("kid".into(), json!(kid));
+            h.insert("alg".into(), json!("HS256"));
+        });
+        assert_unauthenticated(profile_with(&app, &token).await, "unsupported token algorithm", "TOKEN_INVALID");
     }
     for kid in [json!(7), json!(["a"]), json!(null)] {
         let token = with_header(&forger, |h| {
