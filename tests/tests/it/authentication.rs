@@ -435,7 +435,27 @@ async fn tm_06_a_token_over_8_kib_is_rejected_before_decoding() -> TestResult {
     let app = TestApp::spawn().await?;
     let token = "A".repeat(9000);
     assert_unauthenticated(profile_with(&app, &token).await, "token too large", "TOKEN_MALFORMED");
+    // The cap's edge: 8 KiB is read (and is no token); one byte more is not.
+    assert_unauthenticated(profile_with(&app, &"A".repeat(8 * 1024)).await, "malformed token", "TOKEN_MALFORMED");
+    assert_unauthenticated(profile_with(&app, &"A".repeat(8 * 1024 + 1)).await, "token too large", "TOKEN_MALFORMED");
     still_serves(&app).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn tm_05_a_valid_token_under_any_other_key_is_not_read() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let token = app.admin_token().await?;
+    for key in ["grpc-authorization", "x-authorization", "authorization-token"] {
+        let mut request = Request::new(GetMyProfileRequest {});
+        request.metadata_mut().insert(key, MetadataValue::try_from(format!("Bearer {token}"))?);
+        assert_unauthenticated(profile(&app, request).await, "missing bearer token", "TOKEN_MISSING");
+    }
+    let mut binary = Request::new(GetMyProfileRequest {});
+    binary
+        .metadata_mut()
+        .insert_bin("authorization-bin", MetadataValue::from_bytes(format!("Bearer {token}").as_bytes()));
+    assert_unauthenticated(profile(&app, binary).await, "missing bearer token", "TOKEN_MISSING");
     Ok(())
 }
 
