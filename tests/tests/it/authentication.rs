@@ -141,7 +141,8 @@ async fn tf_02_a_payload_edited_under_a_kept_signature_is_rejected() -> TestResu
 async fn tf_01_and_tf_08_any_algorithm_but_eddsa_is_rejected() -> TestResult {
     let app = TestApp::spawn().await?;
     let forger = app.forger().await?;
-    for alg in ["none", "None", "NONE", "nOnE", "HS256", "RS256", "ES256", "PS256", "eddsa"] {
+    let algorithms = ["none", "None", "NONE", "nOnE", "HS256", "HS384", "HS512", "RS256", "RS384", "RS512"];
+    for alg in algorithms.into_iter().chain(["ES256", "ES384", "PS256", "PS512", "Ed25519", "eddsa"]) {
         let token = with_header(&forger, |h| {
             h.insert("alg".into(), json!(alg));
         });
