@@ -37,12 +37,16 @@ async fn sh_02_no_log_line_of_a_full_session_contains_a_secret() -> TestResult {
         .with_ansi(false)
         .try_init()?;
 
-    let app = TestApp::spawn().await?;
+    // Two wrong passwords lock the account, so the lock's audit line is
+    // among those checked (BF-03: the lockout is logged).
+    let app = TestApp::spawn_with(|a| a.throttle.lock_after = 2, |_| {}).await?;
     let password = "pw-logcheck-7f3a9c";
     app.create_user("logcheck", password, &["viewer"]).await?;
     let mut auth = app.auth.clone();
     let first = auth.login(LoginRequest { username: "logcheck".into(), password: password.into() }).await?.into_inner();
-    let _ = auth.login(LoginRequest { username: "logcheck".into(), password: "pw-wrong-2b8e".into() }).await;
+    for _ in 0..2 {
+        let _ = auth.login(LoginRequest { username: "logcheck".into(), password: "pw-wrong-2b8e".into() }).await;
+    }
     let second = auth.refresh(RefreshRequest { refresh_token: first.refresh_token.clone() }).await?.into_inner();
     let _ = auth.refresh(RefreshRequest { refresh_token: first.refresh_token.clone() }).await; // reuse
     let mut resource = app.resource.clone();
@@ -60,6 +64,9 @@ async fn sh_02_no_log_line_of_a_full_session_contains_a_secret() -> TestResult {
 
     let text = String::from_utf8_lossy(&logs.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
     assert!(text.contains("login_succeeded") && text.contains("refresh_token_reused"), "logs were not captured");
+    let locked =
+        text.lines().find(|line| line.contains("event=\"account_locked\"")).ok_or("the lock was not logged")?;
+    assert!(locked.contains("WARN") && locked.contains("failures=2"), "{locked}");
     let secrets = [
         password,
         "pw-wrong-2b8e",
