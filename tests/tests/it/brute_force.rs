@@ -36,6 +36,20 @@ fn retry_after(result: Result<(), Status>) -> Result<Duration, String> {
     status.get_details_retry_info().and_then(|r| r.retry_delay).ok_or_else(|| "no RetryInfo".into())
 }
 
+/// An app whose accounts lock for `lock_for` at the third failure in a
+/// row, with no delays before it.
+async fn locking_after_three_failures(lock_for: Duration) -> anyhow::Result<TestApp> {
+    TestApp::spawn_with(
+        |a| {
+            a.throttle.free_failures = 100;
+            a.throttle.lock_after = 3;
+            a.throttle.lock_for = lock_for;
+        },
+        |_| {},
+    )
+    .await
+}
+
 #[tokio::test]
 async fn bf_01_after_the_free_failures_even_the_right_password_waits_for_the_delay() -> TestResult {
     let app = TestApp::spawn_with(|a| a.throttle.free_failures = 3, |_| {}).await?;
@@ -56,15 +70,7 @@ async fn bf_01_after_the_free_failures_even_the_right_password_waits_for_the_del
 
 #[tokio::test]
 async fn bf_03_a_lock_ends_by_itself_so_a_real_user_gets_back_in() -> TestResult {
-    let app = TestApp::spawn_with(
-        |a| {
-            a.throttle.free_failures = 100;
-            a.throttle.lock_after = 3;
-            a.throttle.lock_for = Duration::from_secs(1);
-        },
-        |_| {},
-    )
-    .await?;
+    let app = locking_after_three_failures(Duration::from_secs(1)).await?;
     app.create_user("bob", "bob-password", &[]).await?;
     for _ in 0..3 {
         assert_eq!(answer(login(&app, "bob", "guess").await).0, Code::Unauthenticated);
@@ -78,15 +84,7 @@ async fn bf_03_a_lock_ends_by_itself_so_a_real_user_gets_back_in() -> TestResult
 
 #[tokio::test]
 async fn r_01_locks_and_failure_counts_survive_a_crash_of_the_auth_service() -> TestResult {
-    let mut app = TestApp::spawn_with(
-        |a| {
-            a.throttle.free_failures = 100;
-            a.throttle.lock_after = 3;
-            a.throttle.lock_for = Duration::from_secs(900);
-        },
-        |_| {},
-    )
-    .await?;
+    let mut app = locking_after_three_failures(Duration::from_secs(900)).await?;
     for name in ["ann", "bea", "cat"] {
         app.create_user(name, &format!("{name}-password"), &[]).await?;
     }
