@@ -34,7 +34,7 @@
 //! database's, so it includes the failures other instances recorded. Per
 //! source limits are rates over seconds and stay in memory (and Redis).
 //! Times are wall-clock milliseconds, the same in memory, Redis and the
-//! database, so a reloaded failure keeps its age across a reboot.
+//! database, so a stored failure keeps its age across a reboot.
 
 use std::{
     net::IpAddr,
