@@ -32,7 +32,7 @@ async fn a_new_user_logs_in_and_reads_their_own_profile_from_the_resource_servic
 }
 
 #[tokio::test]
-async fn en_01_unknown_user_and_wrong_password_get_identical_invalid_credentials() -> TestResult {
+async fn en_01_unknown_user_and_wrong_password_get_identical_answers_headers_and_trailers_included() -> TestResult {
     let app = TestApp::spawn().await?;
     app.create_user("bob", "bob-password", &[]).await?;
     let wrong_password = app.login("bob", "not-bobs-password").await.err().ok_or("login succeeded")?;
@@ -43,7 +43,27 @@ async fn en_01_unknown_user_and_wrong_password_get_identical_invalid_credentials
         assert_eq!(reason(status).as_deref(), Some("INVALID_CREDENTIALS"));
     }
     assert_eq!(wrong_password.details(), unknown_user.details());
+    // Headers and trailers too: nothing in the response tells them apart.
+    assert_eq!(metadata(&wrong_password), metadata(&unknown_user));
     Ok(())
+}
+
+/// Every header and trailer of a failed call, sorted, as text; all but
+/// `date`, the clock's, which two answers a second apart differ in whoever
+/// asks.
+fn metadata(status: &tonic::Status) -> Vec<(String, String)> {
+    use tonic::metadata::KeyAndValueRef;
+    let mut all: Vec<(String, String)> = status
+        .metadata()
+        .iter()
+        .map(|entry| match entry {
+            KeyAndValueRef::Ascii(key, value) => (key.to_string(), format!("{value:?}")),
+            KeyAndValueRef::Binary(key, value) => (key.to_string(), format!("{value:?}")),
+        })
+        .filter(|(key, _)| key != "date")
+        .collect();
+    all.sort();
+    all
 }
 
 #[tokio::test]
