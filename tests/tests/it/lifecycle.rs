@@ -105,6 +105,55 @@ async fn rv_01_a_logged_out_token_is_refused_by_the_auth_service_at_once_and_eve
     Ok(())
 }
 
+/// `s + L` for an Ed25519 signature's little-endian `s`: the same
+/// signature, non-canonically encoded (RFC 8032 §5.1.7 requires `s < L`).
+fn s_plus_l(signature: &mut [u8]) {
+    const L: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    let mut carry = 0u16;
+    for (byte, l) in signature[32..].iter_mut().zip(L) {
+        let sum = u16::from(*byte) + u16::from(l) + carry;
+        *byte = sum as u8;
+        carry = sum >> 8;
+    }
+}
+
+#[tokio::test]
+async fn rv_03_a_revoked_token_re_encoded_is_still_refused() -> TestResult {
+    let app = TestApp::spawn().await?;
+    app.create_user("rex", "rex-password", &[]).await?;
+    let tokens = app.login("rex", "rex-password").await?;
+    let request = bearer(LogoutRequest { refresh_token: tokens.refresh_token.clone() }, &tokens.access_token);
+    app.auth.clone().logout(request).await?;
+    time_until_rejected(&app, &tokens.access_token, Duration::from_secs(1)).await?;
+
+    let (signed, signature) = tokens.access_token.rsplit_once('.').ok_or("not a JWT")?;
+    let mut bytes = URL_SAFE_NO_PAD.decode(signature)?;
+    // Two of the last character's four unused bits set: the same bytes to a
+    // lenient decoder.
+    let last = signature.chars().last().ok_or("empty signature")?;
+    let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let index = alphabet.find(last).ok_or("not base64url")?;
+    let trailing = alphabet.chars().nth(index | 0b11).ok_or("index")?;
+    let padded_bits = format!("{signed}.{}{trailing}", &signature[..signature.len() - 1]);
+    s_plus_l(&mut bytes);
+    let malleated = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(&bytes));
+    let cases = [
+        (padded_bits, "malformed token", "TOKEN_MALFORMED"),
+        (malleated, "invalid token signature", "TOKEN_INVALID"),
+        (format!("{signed}.{signature}="), "malformed token", "TOKEN_MALFORMED"),
+    ];
+    for (token, message, expected_reason) in cases {
+        let refused = profile(&app, &token).await.err().ok_or(format!("accepted: {token}"))?;
+        assert_eq!((refused.code(), refused.message()), (Code::Unauthenticated, message), "{token}");
+        assert_eq!(reason(&refused).as_deref(), Some(expected_reason));
+    }
+    assert_revoked(profile(&app, &tokens.access_token).await);
+    Ok(())
+}
+
 #[tokio::test]
 async fn revocation_reaches_the_resource_service_within_one_second_over_100_trials() -> TestResult {
     let app = TestApp::spawn().await?;
