@@ -167,6 +167,18 @@ impl Feed {
         if !self.send(to, self.keys_event(current_head)).await? {
             return Ok(());
         }
+        if after > current_head {
+            // The watcher has applied entries this log does not hold (the
+            // database was restored from a backup, or it followed another
+            // log): new entries here would be numbered at or below its
+            // position and never reach it. A snapshot ending below where it
+            // stands tells it the log was reset (resource-service's
+            // `Ended::LogReset`): it starts over from 0.
+            let reset =
+                RevocationEvent { sequence: current_head, event: Some(Event::SnapshotComplete(SnapshotComplete {})) };
+            self.send(to, reset).await?;
+            return Ok(());
+        }
         let Some(mut last) = self.send_after(after, to).await? else { return Ok(()) };
         let complete = RevocationEvent {
             sequence: last.max(current_head),

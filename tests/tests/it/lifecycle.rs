@@ -375,6 +375,48 @@ async fn watch_revocations_is_for_service_tokens_with_the_watch_scope_only() -> 
     Ok(())
 }
 
+#[tokio::test]
+async fn a_watcher_ahead_of_the_log_is_told_where_it_ends_so_it_starts_over() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let admin = app.admin_token().await?;
+    app.create_user("wes", "wes-password", &[]).await?;
+    app.admin.clone().revoke_user_sessions(bearer(RevokeUserSessionsRequest { user: by_name("wes") }, &admin)).await?;
+    let watcher = app.service_token("watcher", &["revocations:watch"], "").await?;
+    // Where the log ends now: the sequence a watch from the start reaches.
+    let request = bearer(WatchRevocationsRequest::default(), &watcher);
+    let mut from_start = app.auth.clone().watch_revocations(request).await?.into_inner();
+    let head = loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), from_start.message()).await??;
+        let event = event.ok_or("the watch ended before its snapshot")?;
+        if matches!(event.event, Some(Event::SnapshotComplete(_))) {
+            break event.sequence;
+        }
+    };
+    assert!(head >= 1, "{head}");
+    // A watcher that stands past it (its auth database was restored from a
+    // backup, say) gets a snapshot that ends below where it stands, at once,
+    // and the stream ends: resuming there would skip every new entry.
+    for after in [head + 100, u64::MAX] {
+        let request = bearer(WatchRevocationsRequest { after_sequence: after }, &watcher);
+        let mut stream = app.auth.clone().watch_revocations(request).await?.into_inner();
+        // The stream must end by itself: a live one sends heartbeats forever.
+        let events = tokio::time::timeout(Duration::from_secs(10), async {
+            let mut events = Vec::new();
+            while let Some(event) = stream.message().await? {
+                events.push(event);
+            }
+            Ok::<_, Status>(events)
+        })
+        .await
+        .map_err(|_| format!("after_sequence {after}: the watch went on past its snapshot"))??;
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(matches!(events[0].event, Some(Event::Keys(_))), "{events:?}");
+        assert!(matches!(events[1].event, Some(Event::SnapshotComplete(_))), "{events:?}");
+        assert_eq!(events[1].sequence, head);
+    }
+    Ok(())
+}
+
 /// Opens a revocation watch with `token` and reads it up to its
 /// SnapshotComplete, so what follows is live.
 async fn live_watch(app: &TestApp, token: &str) -> TestResult<tonic::Streaming<RevocationEvent>> {
