@@ -8,13 +8,18 @@ pub const MAX_USERNAME_BYTES: usize = 256;
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
-/// A username as typed at login: present and not oversized.
+/// A username as typed at login: present, not oversized, and without a NUL,
+/// which no account's name can hold (see [`new_username`]) and PostgreSQL
+/// cannot store; refused before the throttle or the database see it.
 pub fn login_username(username: &str) -> Result<&str, ApiError> {
     if username.is_empty() {
         return Err(ApiError::invalid("username is required"));
     }
     if username.len() > MAX_USERNAME_BYTES {
         return Err(ApiError::invalid(format!("username must be at most {MAX_USERNAME_BYTES} bytes")));
+    }
+    if username.contains('\0') {
+        return Err(ApiError::invalid("username must not contain NUL characters"));
     }
     Ok(username)
 }

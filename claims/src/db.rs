@@ -52,6 +52,11 @@ pub enum StoreError {
     NotFound,
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// Text the database cannot hold: PostgreSQL refuses NUL characters
+    /// (SQLSTATE 22021) where SQLite stores them. A client's input, so a
+    /// client's error.
+    #[error("text the database cannot hold")]
+    InvalidText,
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
     #[error("database error: {0}")]
@@ -63,6 +68,7 @@ impl From<sqlx::Error> for StoreError {
         match &err {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("22021") => StoreError::InvalidText,
             sqlx::Error::Database(db) if db.code().is_some_and(|code| is_outage_code(&code)) => {
                 StoreError::Unavailable(err)
             }
@@ -83,8 +89,9 @@ fn is_outage_code(code: &str) -> bool {
     code.starts_with("08") || matches!(code, "53300" | "57P01" | "57P02" | "57P03" | "5" | "6")
 }
 
-/// Outages are UNAVAILABLE, everything else INTERNAL; the detail is logged,
-/// never sent. Callers map Conflict and NotFound to what they mean first.
+/// Outages are UNAVAILABLE, text the database cannot hold INVALID_ARGUMENT,
+/// everything else INTERNAL; the detail is logged, never sent. Callers map
+/// Conflict and NotFound to what they mean first.
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
@@ -92,6 +99,7 @@ impl From<StoreError> for ApiError {
                 tracing::warn!(error = %e, "database unavailable");
                 ApiError::Unavailable
             }
+            StoreError::InvalidText => ApiError::invalid("text must not contain NUL characters"),
             other => {
                 tracing::error!(error = %other, "database error");
                 ApiError::Internal

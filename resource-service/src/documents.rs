@@ -42,17 +42,26 @@ pub fn title(title: &str) -> Result<&str, ApiError> {
     Ok(title)
 }
 
+/// A body: any text but NUL, which PostgreSQL cannot store, so both
+/// backends keep exactly what they accept.
 pub fn body(body: &str) -> Result<&str, ApiError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::invalid(format!("body must be at most {MAX_BODY_BYTES} bytes")));
     }
+    if body.contains('\0') {
+        return Err(ApiError::invalid("body must not contain NUL characters"));
+    }
     Ok(body)
 }
 
+/// A search query: 1 to 200 characters, no NUL.
 pub fn query(query: &str) -> Result<&str, ApiError> {
     let chars = query.chars().count();
     if chars == 0 || chars > MAX_QUERY_CHARS {
         return Err(ApiError::invalid(format!("query must be 1 to {MAX_QUERY_CHARS} characters")));
+    }
+    if query.contains('\0') {
+        return Err(ApiError::invalid("query must not contain NUL characters"));
     }
     Ok(query)
 }

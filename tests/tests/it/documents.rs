@@ -224,3 +224,39 @@ async fn search_quota_is_per_plan_and_subject_exhausts_with_retry_info_and_recov
     search(&free).await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_nul_character_gets_a_clear_answer_on_either_backend_never_internal() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let (_, editor) = app.user_with_token("nia", &["editor"]).await?;
+    let mut resource = app.resource.clone();
+    let invalid = |result: Result<(), Status>, message: &str| match result {
+        Ok(()) => panic!("accepted a NUL ({message})"),
+        Err(status) => assert_eq!((status.code(), status.message()), (Code::InvalidArgument, message), "{status:?}"),
+    };
+    let body = CreateDocumentRequest { title: "t".into(), body: "a\0b".into() };
+    invalid(resource.create_document(bearer(body, &editor)).await.map(drop), "body must not contain NUL characters");
+    let search = SearchRequest { query: "a\0".into() };
+    invalid(resource.search(bearer(search, &editor)).await.map(drop), "query must not contain NUL characters");
+    let login = authpair_proto::auth::v1::LoginRequest { username: "nia\0".into(), password: "whatever".into() };
+    invalid(app.auth.clone().login(login).await.map(drop), "username must not contain NUL characters");
+    let issue = authpair_proto::auth::v1::IssueServiceTokenRequest {
+        client_id: "svc\0".into(),
+        client_secret: "apcs_x".into(),
+        scope: String::new(),
+    };
+    invalid(app.auth.clone().issue_service_token(issue).await.map(drop), "client_id must not contain NUL characters");
+    // An id is only looked up: SQLite finds nothing, PostgreSQL cannot hold
+    // the text; both are the client's error, said plainly.
+    let get = resource.get_document(bearer(GetDocumentRequest { id: "doc\0".into() }, &editor)).await;
+    let status = get.err().ok_or("found a document by a NUL id")?;
+    match authpair_tests::Backend::of_this_binary() {
+        authpair_tests::Backend::Sqlite => assert_eq!(status.code(), Code::NotFound, "{status:?}"),
+        authpair_tests::Backend::Postgres => assert_eq!(
+            (status.code(), status.message()),
+            (Code::InvalidArgument, "text must not contain NUL characters"),
+            "{status:?}"
+        ),
+    }
+    Ok(())
+}
