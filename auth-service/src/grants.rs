@@ -72,14 +72,23 @@ pub fn for_user(user: &UserRow, table: &RoleScopes, generation: u64) -> Grant {
     }
 }
 
+/// The longest `scope` a service-token request may carry.
+pub const MAX_REQUESTED_SCOPE_BYTES: usize = 1024;
+
 /// The scopes a service token gets: all granted when none are asked for,
-/// else exactly those asked for, each of which must have been granted.
+/// else exactly those asked for, each of which must have been granted. An
+/// error echoes at most 64 characters of what was asked, so it always fits
+/// in a status message.
 pub fn narrow(granted: &[String], requested: &str) -> Result<Vec<String>, String> {
+    if requested.len() > MAX_REQUESTED_SCOPE_BYTES {
+        return Err(format!("scope must be at most {MAX_REQUESTED_SCOPE_BYTES} bytes"));
+    }
     let requested: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
     if requested.is_empty() {
         return Ok(granted.to_vec());
     }
     if let Some(extra) = requested.iter().find(|r| !granted.iter().any(|g| g == *r)) {
+        let extra: String = extra.chars().take(64).collect();
         return Err(format!("scope {extra:?} was not granted to this client"));
     }
     let mut scopes: Vec<String> = requested.into_iter().map(str::to_owned).collect();
@@ -133,5 +142,15 @@ mod tests {
         assert_eq!(narrow(&granted, ""), Ok(granted.clone()));
         assert_eq!(narrow(&granted, "documents:read"), Ok(vec!["documents:read".to_owned()]));
         assert!(narrow(&granted, "documents:read admin").is_err());
+    }
+
+    #[test]
+    fn an_oversized_scope_request_is_refused_and_never_echoed_whole() {
+        let granted = vec!["documents:read".to_owned()];
+        let long = "x".repeat(1000);
+        assert_eq!(narrow(&granted, &long), Err(format!("scope {:?} was not granted to this client", &long[..64])));
+        assert_eq!(narrow(&granted, &"x".repeat(1025)), Err("scope must be at most 1024 bytes".to_owned()));
+        let padded = format!("{}documents:read", " ".repeat(1000));
+        assert_eq!(narrow(&granted, &padded), Ok(granted.clone()), "1,014 bytes are under the cap");
     }
 }
