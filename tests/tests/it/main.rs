@@ -18,6 +18,7 @@ mod login_flood;
 mod policy_matrix;
 mod redis_quota;
 mod restart;
+mod restore;
 mod secrets_at_rest;
 mod service_accounts;
 mod shared_throttle;
