@@ -17,10 +17,10 @@ use std::{future::Future, net::SocketAddr, path::Path};
 
 use authpair_proto::{
     auth::v1::{
-        CreateServiceAccountRequest, CreateUserRequest, IssueServiceTokenRequest, LoginRequest, TokenResponse, User,
-        admin_service_client::AdminServiceClient, auth_service_client::AuthServiceClient,
+        CreateServiceAccountRequest, CreateUserRequest, IssueServiceTokenRequest, LoginRequest, LogoutRequest,
+        TokenResponse, User, admin_service_client::AdminServiceClient, auth_service_client::AuthServiceClient,
     },
-    resource::v1::resource_service_client::ResourceServiceClient,
+    resource::v1::{GetMyProfileRequest, resource_service_client::ResourceServiceClient},
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use ed25519_dalek::{Signer as _, pkcs8::DecodePrivateKey};
@@ -273,6 +273,37 @@ impl TestApp {
 
     pub async fn admin_token(&self) -> Result<String, Status> {
         Ok(self.login(ADMIN_USERNAME, ADMIN_PASSWORD).await?.access_token)
+    }
+
+    /// Logs in and out again, the access token sent with the logout; returns
+    /// the session's tokens, all revoked now.
+    pub async fn logged_out(&self, username: &str, password: &str) -> anyhow::Result<TokenResponse> {
+        let tokens = self.login(username, password).await?;
+        let request = bearer(LogoutRequest { refresh_token: tokens.refresh_token.clone() }, &tokens.access_token);
+        let done = self.auth.clone().logout(request).await?.into_inner();
+        anyhow::ensure!(done.access_token_revoked, "the logout did not revoke the access token");
+        Ok(tokens)
+    }
+
+    /// Calls GetMyProfile with `token` until the resource service refuses it
+    /// as revoked, for at most `limit`; returns how long that took. Each
+    /// round is a real call; there is no sleep.
+    pub async fn time_until_revoked(
+        &self,
+        token: &str,
+        limit: std::time::Duration,
+    ) -> anyhow::Result<std::time::Duration> {
+        let start = std::time::Instant::now();
+        while start.elapsed() < limit {
+            if let Err(status) = self.resource.clone().get_my_profile(bearer(GetMyProfileRequest {}, token)).await {
+                anyhow::ensure!(
+                    (status.code(), status.message()) == (tonic::Code::Unauthenticated, "token revoked"),
+                    "refused, but not as revoked: {status:?}"
+                );
+                return Ok(start.elapsed());
+            }
+        }
+        anyhow::bail!("still accepted after {limit:?}")
     }
 
     /// Creates a user through the admin API, as the bootstrap admin.

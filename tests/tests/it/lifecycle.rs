@@ -37,19 +37,6 @@ fn assert_revoked<T: std::fmt::Debug>(result: Result<T, Status>) {
     }
 }
 
-/// Calls GetMyProfile until it is refused, for at most `limit`; returns how
-/// long that took. Each call is a real round trip; there is no sleep.
-async fn time_until_rejected(app: &TestApp, token: &str, limit: Duration) -> Result<Duration, String> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if let Err(status) = profile(app, token).await {
-            assert_eq!(status.message(), "token revoked");
-            return Ok(start.elapsed());
-        }
-    }
-    Err(format!("still accepted after {limit:?}"))
-}
-
 /// One JSON segment of a compact token: 0 the header, 1 the claims.
 fn segment(token: &str, index: usize) -> Option<serde_json::Value> {
     let raw = URL_SAFE_NO_PAD.decode(token.split('.').nth(index)?).ok()?;
@@ -68,7 +55,7 @@ async fn rv_01_logout_revokes_the_session_and_the_access_token_sent_with_it() ->
     let request = bearer(LogoutRequest { refresh_token: tokens.refresh_token.clone() }, &tokens.access_token);
     let done = app.auth.clone().logout(request).await?.into_inner();
     assert!(done.access_token_revoked);
-    time_until_rejected(&app, &tokens.access_token, Duration::from_secs(1)).await?;
+    app.time_until_revoked(&tokens.access_token, Duration::from_secs(1)).await?;
     assert_revoked(profile(&app, &tokens.access_token).await);
     assert_refresh_refused(refresh(&app, &tokens.refresh_token).await);
     // An unknown refresh token is refused.
@@ -94,7 +81,7 @@ async fn rv_01_a_logged_out_token_is_refused_by_the_auth_service_at_once_and_eve
     // The resource service hears it on the feed (target 5: p99 under
     // 100 ms); from then on the token stays refused on both, every call of
     // a second's worth.
-    time_until_rejected(&app, &tokens.access_token, Duration::from_secs(1)).await?;
+    app.time_until_revoked(&tokens.access_token, Duration::from_secs(1)).await?;
     let start = Instant::now();
     let mut poll = tokio::time::interval(Duration::from_millis(10));
     while start.elapsed() < Duration::from_secs(1) {
@@ -124,10 +111,8 @@ fn s_plus_l(signature: &mut [u8]) {
 async fn rv_03_a_revoked_token_re_encoded_is_still_refused() -> TestResult {
     let app = TestApp::spawn().await?;
     app.create_user("rex", "rex-password", &[]).await?;
-    let tokens = app.login("rex", "rex-password").await?;
-    let request = bearer(LogoutRequest { refresh_token: tokens.refresh_token.clone() }, &tokens.access_token);
-    app.auth.clone().logout(request).await?;
-    time_until_rejected(&app, &tokens.access_token, Duration::from_secs(1)).await?;
+    let tokens = app.logged_out("rex", "rex-password").await?;
+    app.time_until_revoked(&tokens.access_token, Duration::from_secs(1)).await?;
 
     let (signed, signature) = tokens.access_token.rsplit_once('.').ok_or("not a JWT")?;
     let mut bytes = URL_SAFE_NO_PAD.decode(signature)?;
@@ -168,7 +153,7 @@ async fn revocation_reaches_the_resource_service_within_one_second_over_100_tria
         let throwaway = app.login("tess", "tess-password").await?;
         let request = bearer(LogoutRequest { refresh_token: throwaway.refresh_token }, &next.access_token);
         app.auth.clone().logout(request).await?;
-        delays.push(time_until_rejected(&app, &next.access_token, Duration::from_secs(1)).await?);
+        delays.push(app.time_until_revoked(&next.access_token, Duration::from_secs(1)).await?);
         session = next;
     }
     delays.sort();
@@ -204,7 +189,7 @@ async fn rv_02_a_revocation_committed_but_never_announced_still_reaches_the_reso
     .bind(exp.as_i64().map(|e| e - 900))
     .execute(&mut db)
     .await?;
-    let took = time_until_rejected(&app, &token, Duration::from_secs(5)).await?;
+    let took = app.time_until_revoked(&token, Duration::from_secs(5)).await?;
     eprintln!("a revocation left unannounced reached the resource service after {took:?}");
     Ok(())
 }
@@ -222,7 +207,7 @@ async fn rv_05_revoke_user_sessions_ends_every_session_and_older_token_but_not_n
     let revoked = app.admin.clone().revoke_user_sessions(request).await?.into_inner();
     assert_eq!(revoked.sessions_revoked, 3);
     for session in &sessions {
-        time_until_rejected(&app, &session.access_token, Duration::from_secs(1)).await?;
+        app.time_until_revoked(&session.access_token, Duration::from_secs(1)).await?;
         assert_revoked(profile(&app, &session.access_token).await);
         assert_refresh_refused(refresh(&app, &session.refresh_token).await);
     }
@@ -246,7 +231,7 @@ async fn a_second_revocation_in_the_same_second_still_catches_a_token_issued_bet
     let between = app.login("sol", "sol-password").await?;
     assert_eq!(profile(&app, &between.access_token).await?.len(), 36);
     revoke().await?;
-    time_until_rejected(&app, &between.access_token, Duration::from_secs(1)).await?;
+    app.time_until_revoked(&between.access_token, Duration::from_secs(1)).await?;
     let after = app.login("sol", "sol-password").await?;
     assert_eq!(profile(&app, &after.access_token).await?.len(), 36);
     Ok(())
@@ -260,7 +245,7 @@ async fn rv_05_a_disabled_user_cannot_log_in_refresh_or_use_old_tokens_until_ena
     let admin = app.admin_token().await?;
     let disabled = app.admin.clone().disable_user(bearer(DisableUserRequest { user: by_name("dan") }, &admin)).await?;
     assert!(disabled.into_inner().disabled);
-    time_until_rejected(&app, &session.access_token, Duration::from_secs(1)).await?;
+    app.time_until_revoked(&session.access_token, Duration::from_secs(1)).await?;
     assert_refresh_refused(refresh(&app, &session.refresh_token).await);
     let login = app.login("dan", "dan-password").await.err().ok_or("a disabled user logged in")?;
     assert_eq!((login.code(), login.message()), (Code::Unauthenticated, "invalid credentials"));
@@ -280,7 +265,7 @@ async fn rv_06_a_demoted_admin_loses_admin_rights_at_once_on_both_services() -> 
     let root = app.admin_token().await?;
     let demote = SetUserRolesRequest { user: by_name("ada"), roles: vec!["viewer".into()] };
     app.admin.clone().set_user_roles(bearer(demote, &root)).await?;
-    time_until_rejected(&app, &old_admin_token, Duration::from_secs(1)).await?;
+    app.time_until_revoked(&old_admin_token, Duration::from_secs(1)).await?;
     let dashboard =
         app.resource.clone().get_admin_dashboard(bearer(GetAdminDashboardRequest {}, &old_admin_token)).await;
     assert_revoked(dashboard);
@@ -465,7 +450,7 @@ async fn a_feed_cut_at_its_connections_max_age_plus_grace_resumes_and_still_carr
     profile(&app, &bystander).await?;
     let admin = app.admin_token().await?;
     app.admin.clone().revoke_user_sessions(bearer(RevokeUserSessionsRequest { user: by_name("ivy") }, &admin)).await?;
-    let took = time_until_rejected(&app, &token, Duration::from_secs(5)).await?;
+    let took = app.time_until_revoked(&token, Duration::from_secs(5)).await?;
     eprintln!("a revocation after the cut reached the resource service after {took:?}");
     profile(&app, &bystander).await?;
     Ok(())
@@ -688,7 +673,7 @@ async fn r_08_while_the_auth_service_is_down_the_last_list_holds_then_calls_fail
     let live = app.login("nat", "nat-password").await?;
     let request = bearer(LogoutRequest { refresh_token: revoked.refresh_token }, &revoked.access_token);
     app.auth.clone().logout(request).await?;
-    time_until_rejected(&app, &revoked.access_token, Duration::from_secs(1)).await?;
+    app.time_until_revoked(&revoked.access_token, Duration::from_secs(1)).await?;
 
     app.auth_server.stop().await?;
     // Down, within the staleness bound: the last-known list holds.

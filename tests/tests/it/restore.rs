@@ -6,9 +6,7 @@
 
 use std::{path::Path, time::Duration};
 
-use authpair_proto::{auth::v1::LogoutRequest, resource::v1::GetMyProfileRequest};
-use authpair_tests::{TestApp, TestResult, bearer, start_auth_at};
-use tonic::Code;
+use authpair_tests::{TestApp, TestResult, start_auth_at};
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
@@ -17,29 +15,6 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
         std::fs::copy(entry.path(), to.join(entry.file_name()))?;
     }
     Ok(())
-}
-
-/// Logs `username` in and out; returns the access token the logout revoked.
-async fn log_in_and_out(app: &TestApp, username: &str, password: &str) -> TestResult<String> {
-    let tokens = app.login(username, password).await?;
-    let request = bearer(LogoutRequest { refresh_token: tokens.refresh_token }, &tokens.access_token);
-    assert!(app.auth.clone().logout(request).await?.into_inner().access_token_revoked);
-    Ok(tokens.access_token)
-}
-
-/// Calls GetMyProfile with `token` until the resource service refuses it as
-/// revoked, for at most `limit`; each round is a real call.
-async fn refused_within(app: &TestApp, token: &str, limit: Duration) -> TestResult {
-    let start = std::time::Instant::now();
-    let mut poll = tokio::time::interval(Duration::from_millis(20));
-    while start.elapsed() < limit {
-        poll.tick().await;
-        if let Err(status) = app.resource.clone().get_my_profile(bearer(GetMyProfileRequest {}, token)).await {
-            assert_eq!((status.code(), status.message()), (Code::Unauthenticated, "token revoked"), "{status:?}");
-            return Ok(());
-        }
-    }
-    Err(format!("still accepted after {limit:?}").into())
 }
 
 #[tokio::test]
@@ -54,8 +29,8 @@ async fn after_the_auth_database_is_restored_from_an_older_backup_new_revocation
     app.auth_server = start_auth_at(app.auth_server.addr, app.auth_config.clone()).await?;
     // Revocations after the backup, which the resource service applies.
     for _ in 0..3 {
-        let revoked = log_in_and_out(&app, "ria", "ria-password").await?;
-        refused_within(&app, &revoked, Duration::from_secs(10)).await?;
+        let revoked = app.logged_out("ria", "ria-password").await?.access_token;
+        app.time_until_revoked(&revoked, Duration::from_secs(10)).await?;
     }
 
     // The restore: the same address, the older database.
@@ -63,6 +38,7 @@ async fn after_the_auth_database_is_restored_from_an_older_backup_new_revocation
     let mut restored = app.auth_config.clone();
     restored.data_dir = backup;
     app.auth_server = start_auth_at(app.auth_server.addr, restored).await?;
-    let revoked = log_in_and_out(&app, "ria", "ria-password").await?;
-    refused_within(&app, &revoked, Duration::from_secs(20)).await
+    let revoked = app.logged_out("ria", "ria-password").await?.access_token;
+    app.time_until_revoked(&revoked, Duration::from_secs(20)).await?;
+    Ok(())
 }
