@@ -112,7 +112,10 @@ mod tests {
         assert_eq!(message(new_username("")), "username is required");
         assert_eq!(message(new_username(&"a".repeat(257))), "username must be at most 256 bytes");
         assert!(new_username(&"a".repeat(256)).is_ok());
-        assert_eq!(message(new_username("bob\0")), "username must not contain control characters");
+        assert_eq!(message(new_username("bob\0")), "username must not contain NUL characters");
+        assert_eq!(message(new_username("bob\n")), "username must not contain control characters");
+        assert_eq!(message(login_username("bob\0")), "username must not contain NUL characters");
+        assert!(login_username("bob\n").is_ok(), "at login, only a NUL is refused before the lookup");
         assert_eq!(message(new_username(" bob")), "username must not start or end with whitespace");
         assert!(new_username("bøb \"quoted\"").is_ok());
         assert_eq!(message(new_password("short")), "password must be at least 8 characters");
