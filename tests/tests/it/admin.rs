@@ -24,7 +24,8 @@ async fn bad_create_user_requests_get_a_clear_invalid_argument() -> TestResult {
     let cases = [
         (create("", "good-password", &[], ""), "username is required"),
         (create(&long_name, "good-password", &[], ""), "username must be at most 256 bytes"),
-        (create("nul\0name", "good-password", &[], ""), "username must not contain control characters"),
+        (create("nul\0name", "good-password", &[], ""), "username must not contain NUL characters"),
+        (create("line\nbreak", "good-password", &[], ""), "username must not contain control characters"),
         (create("zoe", "", &[], ""), "password is required"),
         (create("zoe", "short", &[], ""), "password must be at least 8 characters"),
         (create("zoe", &long_password, &[], ""), "password must be at most 1024 bytes"),
