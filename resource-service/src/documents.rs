@@ -70,6 +70,9 @@ pub fn id(id: &str) -> Result<&str, ApiError> {
     if id.is_empty() || id.len() > 64 {
         return Err(ApiError::invalid("id must be 1 to 64 characters"));
     }
+    if id.contains('\0') {
+        return Err(ApiError::invalid("id must not contain NUL characters"));
+    }
     Ok(id)
 }
 
