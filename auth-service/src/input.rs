@@ -18,9 +18,7 @@ pub fn login_username(username: &str) -> Result<&str, ApiError> {
     if username.len() > MAX_USERNAME_BYTES {
         return Err(ApiError::invalid(format!("username must be at most {MAX_USERNAME_BYTES} bytes")));
     }
-    if username.contains('\0') {
-        return Err(ApiError::invalid("username must not contain NUL characters"));
-    }
+    ApiError::refuse_nul("username", username)?;
     Ok(username)
 }
 

@@ -188,6 +188,16 @@ impl ApiError {
     pub fn invalid(message: impl Into<String>) -> Self {
         ApiError::InvalidArgument(message.into())
     }
+
+    /// Refuses a NUL in `field`: PostgreSQL cannot store one (SQLite can),
+    /// so every input that reaches SQL refuses it alike on both backends.
+    pub fn refuse_nul(field: &str, value: &str) -> Result<(), Self> {
+        if value.contains('\0') {
+            Err(Self::invalid(format!("{field} must not contain NUL characters")))
+        } else {
+            Ok(())
+        }
+    }
 }
 
 impl From<ApiError> for Status {

@@ -48,9 +48,7 @@ pub fn body(body: &str) -> Result<&str, ApiError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::invalid(format!("body must be at most {MAX_BODY_BYTES} bytes")));
     }
-    if body.contains('\0') {
-        return Err(ApiError::invalid("body must not contain NUL characters"));
-    }
+    ApiError::refuse_nul("body", body)?;
     Ok(body)
 }
 
@@ -60,9 +58,7 @@ pub fn query(query: &str) -> Result<&str, ApiError> {
     if chars == 0 || chars > MAX_QUERY_CHARS {
         return Err(ApiError::invalid(format!("query must be 1 to {MAX_QUERY_CHARS} characters")));
     }
-    if query.contains('\0') {
-        return Err(ApiError::invalid("query must not contain NUL characters"));
-    }
+    ApiError::refuse_nul("query", query)?;
     Ok(query)
 }
 
@@ -70,9 +66,7 @@ pub fn id(id: &str) -> Result<&str, ApiError> {
     if id.is_empty() || id.len() > 64 {
         return Err(ApiError::invalid("id must be 1 to 64 characters"));
     }
-    if id.contains('\0') {
-        return Err(ApiError::invalid("id must not contain NUL characters"));
-    }
+    ApiError::refuse_nul("id", id)?;
     Ok(id)
 }
 

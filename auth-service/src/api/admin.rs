@@ -76,12 +76,11 @@ impl AdminApi {
 
     async fn resolve(&self, user: Option<&UserRef>) -> Result<UserRow, ApiError> {
         let found = match user.and_then(|u| u.user.as_ref()) {
-            // No id holds a NUL, and PostgreSQL cannot store one: refused
-            // alike on both backends, as a username's is.
-            Some(user_ref::User::Id(id)) if id.contains('\0') => {
-                return Err(ApiError::invalid("user.id must not contain NUL characters"));
+            Some(user_ref::User::Id(id)) if !id.is_empty() => {
+                // No id holds a NUL; refused as a username's is.
+                ApiError::refuse_nul("user.id", id)?;
+                self.state.store.user_by_id(id).await?
             }
-            Some(user_ref::User::Id(id)) if !id.is_empty() => self.state.store.user_by_id(id).await?,
             Some(user_ref::User::Username(name)) if !name.is_empty() => {
                 self.state.store.user_by_username(input::login_username(name)?).await?
             }

@@ -161,10 +161,8 @@ impl AuthApi {
         if req.client_id.is_empty() || req.client_secret.is_empty() {
             return Err(ApiError::invalid("client_id and client_secret are required"));
         }
-        // No account's name holds a NUL, and PostgreSQL cannot store one.
-        if req.client_id.contains('\0') {
-            return Err(ApiError::invalid("client_id must not contain NUL characters"));
-        }
+        // No account's name holds a NUL.
+        ApiError::refuse_nul("client_id", &req.client_id)?;
         let account = format!("client:{}", req.client_id.chars().take(64).collect::<String>());
         self.admit(&account, source, ISSUE_SERVICE_TOKEN).await?;
         if req.client_id.len() > 64 || req.client_secret.len() > MAX_REFRESH_TOKEN_BYTES {
