@@ -25,4 +25,4 @@ mod server;
 mod store;
 
 pub use config::Config;
-pub use server::serve;
+pub use server::{MAX_MESSAGE_BYTES, serve};

@@ -30,6 +30,11 @@ use crate::{
 
 const SERVICE_NAME: &str = "resource.v1.ResourceService";
 
+/// Requests larger than this are refused before decoding (tonic's default
+/// is 4 MiB). The largest valid request, an UpdateDocument with a 64 KiB body,
+/// a 200-character title and an id, fits with room to spare.
+pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
+
 /// Runs the resource service on `listener` until `shutdown` resolves, then
 /// lets calls in flight finish.
 pub async fn serve(
@@ -106,7 +111,7 @@ pub async fn serve(
     tracing::info!(%addr, auth_urls = ?config.auth_urls, "resource-service listening");
     let limits = config.connection_limits();
     let router = secured_server(interceptor, quota_gate, server_tls, limits)?
-        .add_service(ResourceServiceServer::new(api))
+        .add_service(ResourceServiceServer::new(api).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);

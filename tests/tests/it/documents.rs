@@ -133,6 +133,13 @@ async fn bad_document_input_is_invalid_argument() -> TestResult {
         let status = resource.create_document(bearer(request, &editor)).await.err().ok_or(message)?;
         assert_eq!((status.code(), status.message()), (Code::InvalidArgument, message));
     }
+    // The largest valid request fits the message cap; one past it is refused
+    // before decoding, without allocating it.
+    let largest = CreateDocumentRequest { title: "t".repeat(200), body: "b".repeat(64 * 1024) };
+    resource.create_document(bearer(largest, &editor)).await?;
+    let huge = CreateDocumentRequest { title: "ok".into(), body: "b".repeat(resource_service::MAX_MESSAGE_BYTES) };
+    let status = resource.create_document(bearer(huge, &editor)).await.err().ok_or("a huge request was decoded")?;
+    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
     let empty_id = resource.get_document(bearer(GetDocumentRequest { id: String::new() }, &editor)).await;
     assert_eq!(empty_id.err().map(|s| s.code()), Some(Code::InvalidArgument));
     let bad_page = ListDocumentsRequest { page_size: 0, page_token: "!!".into() };
