@@ -10,8 +10,12 @@
 //! - [`Forger`]: mints tokens with the real signing key from the data dir, for
 //!   the cases an attacker cannot produce (`[K]` rows of the security matrix).
 //!
+//! - [`raw_h2`]: HTTP/2 frames and HPACK written by hand.
+//!
 //! Readiness is awaited through the health service's Watch stream, never by
 //! sleeping.
+
+pub mod raw_h2;
 
 use std::{future::Future, net::SocketAddr, path::Path};
 

@@ -6,11 +6,14 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use authpair_tests::{TestApp, TestResult};
-use tokio::{
-    io::{AsyncReadExt as _, AsyncWriteExt as _},
-    net::TcpStream,
+use authpair_tests::{
+    TestApp, TestResult,
+    raw_h2::{
+        DATA, END_HEADERS, END_STREAM_OR_ACK, GOAWAY, HEADERS, PREFACE, RST_STREAM, SETTINGS, error_code, field, frame,
+        read_frame,
+    },
 };
+use tokio::{io::AsyncWriteExt as _, net::TcpStream};
 
 const PROTOCOL_ERROR: u32 = 0x1;
 
@@ -27,45 +30,6 @@ enum Answer {
     GoAway(u32),
 }
 
-/// An HPACK integer with an `n`-bit prefix, the prefix's high bits `flags`.
-fn integer(out: &mut Vec<u8>, flags: u8, n: u32, value: usize) {
-    let max = (1usize << n) - 1;
-    if value < max {
-        out.push(flags | value as u8);
-        return;
-    }
-    out.push(flags | max as u8);
-    let mut rest = value - max;
-    while rest >= 128 {
-        out.push((rest % 128) as u8 | 0x80);
-        rest /= 128;
-    }
-    out.push(rest as u8);
-}
-
-/// A string literal, not Huffman coded.
-fn string(out: &mut Vec<u8>, bytes: &[u8]) {
-    integer(out, 0, 7, bytes.len());
-    out.extend_from_slice(bytes);
-}
-
-/// A literal field without indexing, with the name from static-table entry
-/// `index` or, for index 0, spelled out.
-fn field(out: &mut Vec<u8>, index: usize, name: &[u8], value: &[u8]) {
-    integer(out, 0, 4, index);
-    if index == 0 {
-        string(out, name);
-    }
-    string(out, value);
-}
-
-fn frame(out: &mut Vec<u8>, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
-    out.extend_from_slice(&(payload.len() as u32).to_be_bytes()[1..]);
-    out.extend_from_slice(&[kind, flags]);
-    out.extend_from_slice(&stream.to_be_bytes());
-    out.extend_from_slice(payload);
-}
-
 /// Calls GetMyProfile on stream 1 of a new connection with one extra header
 /// `name: value` exactly as given, and reads until the stream is answered.
 async fn call_with(addr: SocketAddr, name: &[u8], value: &[u8]) -> TestResult<Answer> {
@@ -76,27 +40,21 @@ async fn call_with(addr: SocketAddr, name: &[u8], value: &[u8]) -> TestResult<An
     field(&mut block, 0, b"te", b"trailers");
     field(&mut block, 0, name, value);
 
-    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
-    frame(&mut out, 0x4, 0, 0, &[]); // SETTINGS
-    frame(&mut out, 0x1, 0x4, 1, &block); // HEADERS, END_HEADERS
-    frame(&mut out, 0x0, 0x1, 1, &[0, 0, 0, 0, 0]); // DATA: an empty message, END_STREAM
+    let mut out = PREFACE.to_vec();
+    frame(&mut out, SETTINGS, 0, 0, &[]);
+    frame(&mut out, HEADERS, END_HEADERS, 1, &block);
+    frame(&mut out, DATA, END_STREAM_OR_ACK, 1, &[0, 0, 0, 0, 0]); // an empty message
     let mut tcp = TcpStream::connect(addr).await?;
     tcp.write_all(&out).await?;
 
     let read = async {
         loop {
-            let mut head = [0u8; 9];
-            tcp.read_exact(&mut head).await?;
-            let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
-            let (kind, stream) = (head[3], u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff);
-            let mut payload = vec![0u8; len];
-            tcp.read_exact(&mut payload).await?;
-            let code_at = |at: usize| payload.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+            let (kind, flags, stream, payload) = read_frame(&mut tcp).await?;
             match (kind, stream) {
-                (0x1, 1) if head[4] & 0x1 == 0 => return Ok::<_, std::io::Error>(Answer::Response),
-                (0x1, 1) => return Ok(Answer::Refused),
-                (0x3, 1) => return Ok(Answer::Reset(code_at(0).unwrap_or(u32::MAX))),
-                (0x7, 0) => return Ok(Answer::GoAway(code_at(4).unwrap_or(u32::MAX))),
+                (HEADERS, 1) if flags & END_STREAM_OR_ACK == 0 => return Ok::<_, std::io::Error>(Answer::Response),
+                (HEADERS, 1) => return Ok(Answer::Refused),
+                (RST_STREAM, 1) => return Ok(Answer::Reset(error_code(&payload, 0).unwrap_or(u32::MAX))),
+                (GOAWAY, 0) => return Ok(Answer::GoAway(error_code(&payload, 4).unwrap_or(u32::MAX))),
                 _ => continue, // SETTINGS, WINDOW_UPDATE, PING...
             }
         }

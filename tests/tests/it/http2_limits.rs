@@ -6,7 +6,12 @@
 use std::net::SocketAddr;
 
 use authpair_proto::auth::v1::LoginRequest;
-use authpair_tests::{TestApp, TestResult};
+use authpair_tests::{
+    TestApp, TestResult,
+    raw_h2::{
+        END_HEADERS, END_STREAM_OR_ACK, HEADERS, PREFACE, RST_STREAM, SETTINGS, error_code, field, frame, read_frame,
+    },
+};
 use tokio::net::TcpStream;
 use tonic::Code;
 
@@ -60,47 +65,15 @@ async fn ds_03_both_servers_advertise_max_concurrent_streams_200() -> TestResult
     Ok(())
 }
 
-/// One HTTP/2 frame (RFC 9113 §4.1).
-fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let len = u32::try_from(payload.len()).unwrap_or(u32::MAX).to_be_bytes();
-    let mut out = vec![len[1], len[2], len[3], kind, flags];
-    out.extend_from_slice(&stream.to_be_bytes());
-    out.extend_from_slice(payload);
-    out
-}
-
-/// (type, flags, stream, payload) of the next frame off `tcp`.
-async fn read_frame(tcp: &mut TcpStream) -> std::io::Result<(u8, u8, u32, Vec<u8>)> {
-    use tokio::io::AsyncReadExt as _;
-    let mut head = [0u8; 9];
-    tcp.read_exact(&mut head).await?;
-    let mut payload = vec![0; u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize];
-    tcp.read_exact(&mut payload).await?;
-    Ok((head[3], head[4], u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff, payload))
-}
-
-const SETTINGS: u8 = 0x4;
-const HEADERS: u8 = 0x1;
-const RST_STREAM: u8 = 0x3;
-const END_HEADERS: u8 = 0x4;
-const ACK: u8 = 0x1;
 const REFUSED_STREAM: u32 = 0x7;
 
-/// A health check's request headers in HPACK, every field a literal that is
-/// never added to the table, so the same block opens any number of streams:
-/// `:method POST`, `:scheme http`, `:path`, `content-type`, `te`.
+/// A health check's request headers, every field a literal that is never
+/// added to the table, so the same block opens any number of streams.
 fn health_check_headers() -> Vec<u8> {
-    let path = b"/grpc.health.v1.Health/Check";
-    // Indexed :method POST (2) and :scheme http (6); :path is entry 4.
-    let mut block = vec![0x83, 0x86, 0x04, path.len() as u8];
-    block.extend_from_slice(path);
-    // content-type is static entry 31: a 4-bit prefix of 15, then 16.
-    block.extend_from_slice(&[0x0f, 0x10, 16]);
-    block.extend_from_slice(b"application/grpc");
-    block.extend_from_slice(&[0x00, 2]);
-    block.extend_from_slice(b"te");
-    block.extend_from_slice(&[8]);
-    block.extend_from_slice(b"trailers");
+    let mut block = vec![0x83, 0x86]; // :method POST, :scheme http
+    field(&mut block, 4, b"", b"/grpc.health.v1.Health/Check");
+    field(&mut block, 31, b"", b"application/grpc");
+    field(&mut block, 0, b"te", b"trailers");
     block
 }
 
@@ -112,19 +85,22 @@ async fn ds_03_a_stream_beyond_the_200_advertised_is_refused_while_the_200_stay_
         // A client that ignores the advertised limit, as an attacker would:
         // 201 requests whose bodies never come, so every stream stays open.
         let mut tcp = TcpStream::connect(addr).await?;
-        tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await?;
-        tcp.write_all(&frame(SETTINGS, 0, 0, &[])).await?;
+        let mut hello = PREFACE.to_vec();
+        frame(&mut hello, SETTINGS, 0, 0, &[]);
+        tcp.write_all(&hello).await?;
         loop {
             let (kind, flags, _, _) = read_frame(&mut tcp).await?;
-            if kind == SETTINGS && flags & ACK == 0 {
-                tcp.write_all(&frame(SETTINGS, ACK, 0, &[])).await?;
+            if kind == SETTINGS && flags & END_STREAM_OR_ACK == 0 {
+                let mut ack = Vec::new();
+                frame(&mut ack, SETTINGS, END_STREAM_OR_ACK, 0, &[]);
+                tcp.write_all(&ack).await?;
                 break;
             }
         }
         let block = health_check_headers();
         let mut burst = Vec::new();
         for stream in (1..=401).step_by(2) {
-            burst.extend(frame(HEADERS, END_HEADERS, stream, &block));
+            frame(&mut burst, HEADERS, END_HEADERS, stream, &block);
         }
         tcp.write_all(&burst).await?;
         // The first reset must be the 201st stream's, REFUSED_STREAM (which a
@@ -133,8 +109,7 @@ async fn ds_03_a_stream_beyond_the_200_advertised_is_refused_while_the_200_stay_
             loop {
                 let (kind, _, stream, payload) = read_frame(&mut tcp).await?;
                 if kind == RST_STREAM {
-                    let code = payload.get(..4).and_then(|c| c.try_into().ok()).map_or(0, u32::from_be_bytes);
-                    return Ok::<_, std::io::Error>((stream, code));
+                    return Ok::<_, std::io::Error>((stream, error_code(&payload, 0).unwrap_or(0)));
                 }
             }
         })

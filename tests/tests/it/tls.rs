@@ -89,7 +89,9 @@ const TLS_ALERT: u8 = 0x15;
 async fn plaintext_http2_answer(addr: SocketAddr) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut tcp = tokio::net::TcpStream::connect(addr).await?;
-    tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00").await?;
+    let mut hello = authpair_tests::raw_h2::PREFACE.to_vec();
+    authpair_tests::raw_h2::frame(&mut hello, authpair_tests::raw_h2::SETTINGS, 0, 0, &[]);
+    tcp.write_all(&hello).await?;
     let mut answer = Vec::new();
     // A reset instead of a clean close is an end too: nothing more arrives.
     match tokio::time::timeout(std::time::Duration::from_secs(10), tcp.read_to_end(&mut answer)).await {
