@@ -8,27 +8,11 @@ use std::{net::SocketAddr, time::Duration};
 
 use authpair_tests::{
     TestApp, TestResult,
-    raw_h2::{
-        DATA, END_HEADERS, END_STREAM_OR_ACK, GOAWAY, HEADERS, PREFACE, RST_STREAM, SETTINGS, error_code, field, frame,
-        read_frame,
-    },
+    raw_h2::{Answer, DATA, END_HEADERS, END_STREAM_OR_ACK, HEADERS, PREFACE, SETTINGS, answer, field, frame},
 };
 use tokio::{io::AsyncWriteExt as _, net::TcpStream};
 
 const PROTOCOL_ERROR: u32 = 0x1;
-
-/// How the server answered stream 1.
-#[derive(Debug, PartialEq, Eq)]
-enum Answer {
-    /// Response headers with a body to follow: the call succeeded.
-    Response,
-    /// Headers that end the stream: a gRPC error (trailers only).
-    Refused,
-    /// RST_STREAM with this error code.
-    Reset(u32),
-    /// GOAWAY with this error code.
-    GoAway(u32),
-}
 
 /// Calls GetMyProfile on stream 1 of a new connection with one extra header
 /// `name: value` exactly as given, and reads until the stream is answered.
@@ -47,19 +31,7 @@ async fn call_with(addr: SocketAddr, name: &[u8], value: &[u8]) -> TestResult<An
     let mut tcp = TcpStream::connect(addr).await?;
     tcp.write_all(&out).await?;
 
-    let read = async {
-        loop {
-            let (kind, flags, stream, payload) = read_frame(&mut tcp).await?;
-            match (kind, stream) {
-                (HEADERS, 1) if flags & END_STREAM_OR_ACK == 0 => return Ok::<_, std::io::Error>(Answer::Response),
-                (HEADERS, 1) => return Ok(Answer::Refused),
-                (RST_STREAM, 1) => return Ok(Answer::Reset(error_code(&payload, 0).unwrap_or(u32::MAX))),
-                (GOAWAY, 0) => return Ok(Answer::GoAway(error_code(&payload, 4).unwrap_or(u32::MAX))),
-                _ => continue, // SETTINGS, WINDOW_UPDATE, PING...
-            }
-        }
-    };
-    Ok(tokio::time::timeout(Duration::from_secs(10), read).await??)
+    Ok(tokio::time::timeout(Duration::from_secs(10), answer(&mut tcp, 1)).await??)
 }
 
 #[tokio::test]

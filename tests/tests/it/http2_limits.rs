@@ -5,11 +5,17 @@
 
 use std::net::SocketAddr;
 
-use authpair_proto::auth::v1::LoginRequest;
+use std::time::Duration;
+
+use authpair_proto::{
+    auth::v1::LoginRequest,
+    resource::v1::{GetMyProfileRequest, resource_service_client::ResourceServiceClient},
+};
 use authpair_tests::{
-    TestApp, TestResult,
+    ADMIN_USERNAME, TestApp, TestResult, bearer, channel,
     raw_h2::{
-        END_HEADERS, END_STREAM_OR_ACK, HEADERS, PREFACE, RST_STREAM, SETTINGS, error_code, field, frame, read_frame,
+        Answer, CONTINUATION, DATA, END_HEADERS, END_STREAM_OR_ACK, HEADERS, RST_STREAM, SplittingRelay, answer,
+        error_code, field, frame, goaway, handshake, header_block, read_frame,
     },
 };
 use tokio::net::TcpStream;
@@ -84,19 +90,7 @@ async fn ds_03_a_stream_beyond_the_200_advertised_is_refused_while_the_200_stay_
     for addr in [app.auth_server.addr, app.resource_server.addr] {
         // A client that ignores the advertised limit, as an attacker would:
         // 201 requests whose bodies never come, so every stream stays open.
-        let mut tcp = TcpStream::connect(addr).await?;
-        let mut hello = PREFACE.to_vec();
-        frame(&mut hello, SETTINGS, 0, 0, &[]);
-        tcp.write_all(&hello).await?;
-        loop {
-            let (kind, flags, _, _) = read_frame(&mut tcp).await?;
-            if kind == SETTINGS && flags & END_STREAM_OR_ACK == 0 {
-                let mut ack = Vec::new();
-                frame(&mut ack, SETTINGS, END_STREAM_OR_ACK, 0, &[]);
-                tcp.write_all(&ack).await?;
-                break;
-            }
-        }
+        let mut tcp = handshake(addr).await?;
         let block = health_check_headers();
         let mut burst = Vec::new();
         for stream in (1..=401).step_by(2) {
@@ -130,6 +124,126 @@ async fn tm_06_a_header_list_over_16_kib_is_refused_before_any_handler() -> Test
     match send(&mut sender, &mut connection, health_check(addr, 17 * 1024)).await {
         Ok(status) => assert_eq!(status, http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
         Err(e) => assert!(e.is_reset() || e.is_go_away(), "{e}"),
+    }
+    Ok(())
+}
+
+/// h2's answer to a header block that is still growing: the connection ends.
+const ENHANCE_YOUR_CALM: u32 = 0xb;
+
+/// How many CONTINUATION frames that do not end the block h2 reads before
+/// it calls the rest a flood: with the 16 KiB header list and h2's 16 KiB
+/// frames, a full list fits in one frame, plus h2's margin (its floor, five).
+/// The frame that ends the block does not count.
+const CONTINUATIONS_ALLOWED: usize = 5;
+
+/// Sends `block` on stream 1 of a new connection, in frames of 16 KiB (the
+/// largest the servers take), and returns the GOAWAY that ends it. The
+/// server may stop reading before the end, and closing on unread bytes
+/// resets the connection, so the write may fail; the GOAWAY sent before
+/// the reset is still read.
+async fn goaway_after(addr: SocketAddr, block: &[u8]) -> TestResult<(u32, String)> {
+    use tokio::io::AsyncWriteExt as _;
+    let mut out = Vec::new();
+    header_block(&mut out, 0, 1, block, 16 * 1024);
+    let (mut read, mut write) = handshake(addr).await?.into_split();
+    let writer = tokio::spawn(async move { write.write_all(&out).await });
+    let ended = tokio::time::timeout(Duration::from_secs(10), goaway(&mut read)).await;
+    writer.abort();
+    Ok(ended.map_err(|_| format!("{addr}: no GOAWAY"))??)
+}
+
+#[tokio::test]
+async fn tm_06_a_header_block_split_over_continuation_frames_is_read_like_one_frame() -> TestResult {
+    let app = TestApp::spawn().await?;
+    // A real tonic client, its every header block relayed as seven frames
+    // (HEADERS, five CONTINUATIONs and the one that ends the block), the
+    // token cut across several.
+    let relay = SplittingRelay::start(app.resource_server.addr, CONTINUATIONS_ALLOWED + 2).await?;
+    let mut resource = ResourceServiceClient::new(channel(relay.addr)?);
+    let token = app.admin_token().await?;
+    let profile = resource.get_my_profile(bearer(GetMyProfileRequest {}, &token)).await?.into_inner();
+    assert_eq!(profile.username, ADMIN_USERNAME);
+    // Split or not, the token cap and the checks behind it apply.
+    let status = resource.get_my_profile(bearer(GetMyProfileRequest {}, &"A".repeat(9000))).await.err();
+    let status = status.ok_or("a 9,000-byte token was accepted")?;
+    assert_eq!((status.code(), status.message()), (Code::Unauthenticated, "token too large"), "{status:?}");
+    let status = resource.get_my_profile(bearer(GetMyProfileRequest {}, &format!("{token}x"))).await.err();
+    let status = status.ok_or("a damaged token was accepted")?;
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert!(relay.blocks_split() >= 3, "only {} header blocks were split", relay.blocks_split());
+    Ok(())
+}
+
+#[tokio::test]
+async fn tm_06_a_continuation_flood_gets_goaway_enhance_your_calm_at_its_sixth_frame() -> TestResult {
+    use tokio::io::AsyncWriteExt as _;
+    let app = TestApp::spawn().await?;
+    for addr in [app.auth_server.addr, app.resource_server.addr] {
+        // The limit's edge: HEADERS, five empty CONTINUATIONs and one that
+        // ends the block open a call like any other.
+        let block = health_check_headers();
+        let mut edge = Vec::new();
+        frame(&mut edge, HEADERS, 0, 1, &block[..1]);
+        for _ in 0..CONTINUATIONS_ALLOWED {
+            frame(&mut edge, CONTINUATION, 0, 1, &[]);
+        }
+        frame(&mut edge, CONTINUATION, END_HEADERS, 1, &block[1..]);
+        frame(&mut edge, DATA, END_STREAM_OR_ACK, 1, &[0, 0, 0, 0, 0]);
+        let mut tcp = handshake(addr).await?;
+        tcp.write_all(&edge).await?;
+        let answered = tokio::time::timeout(Duration::from_secs(10), answer(&mut tcp, 1)).await??;
+        assert_eq!(answered, Answer::Response, "{addr}");
+
+        // The flood (CVE-2024-27316's shape): CONTINUATION frames that never
+        // end the block; the sixth ends the connection. Fifty are sent, few enough that the server has read
+        // them all when it closes, so no reset races the GOAWAY.
+        let mut flood = Vec::new();
+        frame(&mut flood, HEADERS, 0, 1, &block[..1]);
+        for _ in 0..50 {
+            frame(&mut flood, CONTINUATION, 0, 1, &[]);
+        }
+        let mut tcp = handshake(addr).await?;
+        tcp.write_all(&flood).await?;
+        let (code, debug) = tokio::time::timeout(Duration::from_secs(10), goaway(&mut tcp)).await??;
+        assert_eq!((code, debug.as_str()), (ENHANCE_YOUR_CALM, "too_many_continuations"), "{addr}");
+        let (mut sender, mut connection) = raw(addr).await?;
+        assert_eq!(send(&mut sender, &mut connection, health_check(addr, 0)).await?, http::StatusCode::OK, "{addr}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn tm_06_a_1_mib_authorization_value_ends_the_connection_after_six_frames_of_it() -> TestResult {
+    let app = TestApp::spawn().await?;
+    for addr in [app.auth_server.addr, app.resource_server.addr] {
+        let mut block = health_check_headers();
+        field(&mut block, 23, b"", format!("Bearer {}", "A".repeat(1 << 20)).as_bytes()); // 23: authorization
+        let (code, debug) = goaway_after(addr, &block).await?;
+        assert_eq!((code, debug.as_str()), (ENHANCE_YOUR_CALM, "too_many_continuations"), "{addr}");
+    }
+    let profile =
+        app.resource.clone().get_my_profile(bearer(GetMyProfileRequest {}, &app.admin_token().await?)).await?;
+    assert_eq!(profile.into_inner().username, ADMIN_USERNAME);
+    Ok(())
+}
+
+#[tokio::test]
+async fn tm_06_two_thousand_small_headers_end_the_connection_with_goaway_enhance_your_calm() -> TestResult {
+    let app = TestApp::spawn().await?;
+    // Each field costs 9 bytes on the wire and counts 38 (32 besides its 6,
+    // RFC 7541 §4.1), so the first 16 KiB frame alone holds over 1,800 and
+    // passes h2's hard limit of four times the 16 KiB list (65,536), as a
+    // compact encoder's (grpcurl's) would: the connection ends, not the stream.
+    let mut block = health_check_headers();
+    for i in 0..2000 {
+        field(&mut block, 0, format!("x{i:04}").as_bytes(), b"v");
+    }
+    for addr in [app.auth_server.addr, app.resource_server.addr] {
+        let (code, debug) = goaway_after(addr, &block).await?;
+        assert_eq!((code, debug.as_str()), (ENHANCE_YOUR_CALM, "header_list_way_too_large"), "{addr}");
+        let (mut sender, mut connection) = raw(addr).await?;
+        assert_eq!(send(&mut sender, &mut connection, health_check(addr, 0)).await?, http::StatusCode::OK, "{addr}");
     }
     Ok(())
 }
