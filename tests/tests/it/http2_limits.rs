@@ -137,20 +137,33 @@ const ENHANCE_YOUR_CALM: u32 = 0xb;
 /// The frame that ends the block does not count.
 const CONTINUATIONS_ALLOWED: usize = 5;
 
-/// Sends `block` on stream 1 of a new connection, in frames of 16 KiB (the
-/// largest the servers take), and returns the GOAWAY that ends it. The
-/// server may stop reading before the end, and closing on unread bytes
-/// resets the connection, so the write may fail; the GOAWAY sent before
-/// the reset is still read.
-async fn goaway_after(addr: SocketAddr, block: &[u8]) -> TestResult<(u32, String)> {
+/// Sends `frames` on a new connection, which must end with GOAWAY
+/// ENHANCE_YOUR_CALM and debug data `why`. The server may stop reading
+/// before the end, and closing on unread bytes resets the connection, so
+/// the write may fail; the GOAWAY sent before the reset is still read.
+async fn calmed_by(addr: SocketAddr, frames: Vec<u8>, why: &str) -> TestResult {
     use tokio::io::AsyncWriteExt as _;
-    let mut out = Vec::new();
-    header_block(&mut out, 0, 1, block, 16 * 1024);
     let (mut read, mut write) = handshake(addr).await?.into_split();
-    let writer = tokio::spawn(async move { write.write_all(&out).await });
+    let writer = tokio::spawn(async move { write.write_all(&frames).await });
     let ended = tokio::time::timeout(Duration::from_secs(10), goaway(&mut read)).await;
     writer.abort();
-    Ok(ended.map_err(|_| format!("{addr}: no GOAWAY"))??)
+    let (code, debug) = ended.map_err(|_| format!("{addr}: no GOAWAY"))??;
+    assert_eq!((code, debug.as_str()), (ENHANCE_YOUR_CALM, why), "{addr}");
+    Ok(())
+}
+
+/// `block` on stream 1, in frames of 16 KiB, the largest the servers take.
+fn in_largest_frames(block: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    header_block(&mut out, 0, 1, block, 16 * 1024);
+    out
+}
+
+/// After an attack on one connection: a new one is served.
+async fn serves_a_new_connection(addr: SocketAddr) -> TestResult {
+    let (mut sender, mut connection) = raw(addr).await?;
+    assert_eq!(send(&mut sender, &mut connection, health_check(addr, 0)).await?, http::StatusCode::OK, "{addr}");
+    Ok(())
 }
 
 #[tokio::test]
@@ -196,19 +209,14 @@ async fn tm_06_a_continuation_flood_gets_goaway_enhance_your_calm_at_its_sixth_f
         assert_eq!(answered, Answer::Response, "{addr}");
 
         // The flood (CVE-2024-27316's shape): CONTINUATION frames that never
-        // end the block; the sixth ends the connection. Fifty are sent, few enough that the server has read
-        // them all when it closes, so no reset races the GOAWAY.
+        // end the block; the sixth ends the connection.
         let mut flood = Vec::new();
         frame(&mut flood, HEADERS, 0, 1, &block[..1]);
         for _ in 0..50 {
             frame(&mut flood, CONTINUATION, 0, 1, &[]);
         }
-        let mut tcp = handshake(addr).await?;
-        tcp.write_all(&flood).await?;
-        let (code, debug) = tokio::time::timeout(Duration::from_secs(10), goaway(&mut tcp)).await??;
-        assert_eq!((code, debug.as_str()), (ENHANCE_YOUR_CALM, "too_many_continuations"), "{addr}");
-        let (mut sender, mut connection) = raw(addr).await?;
-        assert_eq!(send(&mut sender, &mut connection, health_check(addr, 0)).await?, http::StatusCode::OK, "{addr}");
+        calmed_by(addr, flood, "too_many_continuations").await?;
+        serves_a_new_connection(addr).await?;
     }
     Ok(())
 }
@@ -219,8 +227,7 @@ async fn tm_06_a_1_mib_authorization_value_ends_the_connection_after_six_frames_
     for addr in [app.auth_server.addr, app.resource_server.addr] {
         let mut block = health_check_headers();
         field(&mut block, 23, b"", format!("Bearer {}", "A".repeat(1 << 20)).as_bytes()); // 23: authorization
-        let (code, debug) = goaway_after(addr, &block).await?;
-        assert_eq!((code, debug.as_str()), (ENHANCE_YOUR_CALM, "too_many_continuations"), "{addr}");
+        calmed_by(addr, in_largest_frames(&block), "too_many_continuations").await?;
     }
     let profile =
         app.resource.clone().get_my_profile(bearer(GetMyProfileRequest {}, &app.admin_token().await?)).await?;
@@ -240,10 +247,8 @@ async fn tm_06_two_thousand_small_headers_end_the_connection_with_goaway_enhance
         field(&mut block, 0, format!("x{i:04}").as_bytes(), b"v");
     }
     for addr in [app.auth_server.addr, app.resource_server.addr] {
-        let (code, debug) = goaway_after(addr, &block).await?;
-        assert_eq!((code, debug.as_str()), (ENHANCE_YOUR_CALM, "header_list_way_too_large"), "{addr}");
-        let (mut sender, mut connection) = raw(addr).await?;
-        assert_eq!(send(&mut sender, &mut connection, health_check(addr, 0)).await?, http::StatusCode::OK, "{addr}");
+        calmed_by(addr, in_largest_frames(&block), "header_list_way_too_large").await?;
+        serves_a_new_connection(addr).await?;
     }
     Ok(())
 }
