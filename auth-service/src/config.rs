@@ -35,9 +35,23 @@ pub struct Config {
     #[arg(long, env = "AUTH_ISSUER", default_value = "authpair")]
     pub issuer: String,
 
-    /// `aud` of issued access tokens: the resource services that accept them.
+    /// `aud` of access tokens whose caller names no audience: the resource
+    /// services started with this `--audience` accept them.
     #[arg(long, env = "AUTH_AUDIENCE", default_value = "authpair")]
     pub audience: String,
+
+    /// Further audiences a caller may name at Login or IssueServiceToken,
+    /// comma separated: one per resource service that must refuse the
+    /// others' tokens.
+    #[arg(long, env = "AUTH_AUDIENCES", value_delimiter = ',')]
+    pub audiences: Vec<String>,
+
+    /// The auth service's own audience, the only one its admin API and its
+    /// revocation feed accept. It must differ from every resource audience,
+    /// so a token for a resource service is refused here, and a token for
+    /// here is refused by every resource service (TF-11 d).
+    #[arg(long, env = "AUTH_ADMIN_AUDIENCE", default_value = "authpair-admin")]
+    pub admin_audience: String,
 
     /// Access-token lifetime, in seconds.
     #[arg(long = "access-token-ttl-secs", env = "AUTH_ACCESS_TOKEN_TTL_SECS", default_value = "900", value_parser = parse_secs)]
@@ -178,6 +192,40 @@ impl Config {
         }
     }
 
+    /// The audience a token gets when its caller asks for `requested`: the
+    /// default for "", else the name itself if this deployment issues for it.
+    pub fn resolve_audience<'a>(&'a self, requested: &'a str) -> Option<&'a str> {
+        if requested.is_empty() {
+            return Some(&self.audience);
+        }
+        self.all_audiences().find(|a| *a == requested)
+    }
+
+    /// The resource services' audiences: the default one, then the others.
+    pub fn resource_audiences(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.audience.as_str()).chain(self.audiences.iter().map(String::as_str))
+    }
+
+    /// Every audience this service issues tokens for, its own first.
+    pub fn all_audiences(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.admin_audience.as_str()).chain(self.resource_audiences())
+    }
+
+    /// Refuses audiences that would blur who a token is for: an empty one,
+    /// or the admin audience shared with a resource service.
+    pub fn check_audiences(&self) -> Result<(), String> {
+        if self.all_audiences().any(str::is_empty) {
+            return Err("an audience must not be empty".into());
+        }
+        if self.resource_audiences().any(|a| a == self.admin_audience) {
+            return Err(format!(
+                "--admin-audience {:?} is also a resource audience: tokens for resource services would work on the admin API",
+                self.admin_audience
+            ));
+        }
+        Ok(())
+    }
+
     /// The defaults, with state in `data_dir` and an ephemeral listen address.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
@@ -187,6 +235,8 @@ impl Config {
             bootstrap_admin: None,
             issuer: "authpair".into(),
             audience: "authpair".into(),
+            audiences: Vec::new(),
+            admin_audience: "authpair-admin".into(),
             access_token_ttl: Duration::from_secs(900),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             refresh_token_idle: Duration::from_secs(7 * 24 * 3600),
@@ -333,6 +383,37 @@ mod tests {
         };
         assert_eq!(c.throttle, expected, "brute-force protection is on");
         assert!(c.trusted_proxies.is_empty(), "x-forwarded-for is ignored unless a proxy is trusted");
+        assert_eq!(
+            (c.audience.as_str(), c.admin_audience.as_str()),
+            ("authpair", "authpair-admin"),
+            "the admin API has an audience of its own (TF-11 d)"
+        );
+        assert_eq!(c.check_audiences(), Ok(()));
+    }
+
+    #[test]
+    fn tf_11_an_admin_audience_shared_with_a_resource_service_or_an_empty_audience_is_refused_at_start() {
+        let parse = |flags: &[&str]| {
+            let c = Config::try_parse_from(std::iter::once("auth-service").chain(flags.iter().copied()));
+            c.map_err(|e| e.to_string()).and_then(|c| c.check_audiences())
+        };
+        assert_eq!(parse(&["--audiences", "orders,billing"]), Ok(()));
+        assert!(parse(&["--admin-audience", "authpair"]).is_err_and(|e| e.contains("also a resource audience")));
+        assert!(
+            parse(&["--audiences", "orders,authpair-admin"]).is_err_and(|e| e.contains("also a resource audience"))
+        );
+        assert!(parse(&["--audiences", "orders,,billing"]).is_err_and(|e| e.contains("must not be empty")));
+        assert!(parse(&["--admin-audience", ""]).is_err());
+    }
+
+    #[test]
+    fn a_requested_audience_is_the_default_when_empty_and_otherwise_must_be_one_the_deployment_has() {
+        let c = Config { audiences: vec!["orders".into()], ..Config::new("d") };
+        assert_eq!(c.resolve_audience(""), Some("authpair"));
+        assert_eq!(c.resolve_audience("orders"), Some("orders"));
+        assert_eq!(c.resolve_audience("authpair-admin"), Some("authpair-admin"));
+        assert_eq!(c.resolve_audience("billing"), None);
+        assert_eq!(c.resolve_audience("Orders"), None, "compared exactly, as `aud` is");
     }
 
     #[test]

@@ -60,7 +60,7 @@ impl RoleScopes {
 }
 
 /// The grant for a user, read fresh from the database at every issue.
-pub fn for_user(user: &UserRow, table: &RoleScopes, generation: u64) -> Grant {
+pub fn for_user(user: &UserRow, table: &RoleScopes, generation: u64, audience: &str) -> Grant {
     Grant {
         subject: user.id.clone(),
         username: user.username.clone(),
@@ -69,6 +69,7 @@ pub fn for_user(user: &UserRow, table: &RoleScopes, generation: u64) -> Grant {
         scopes: table.scopes_for(&user.roles),
         plan: user.plan,
         generation,
+        audience: audience.to_owned(),
     }
 }
 
@@ -98,7 +99,7 @@ pub fn narrow(granted: &[String], requested: &str) -> Result<Vec<String>, String
 }
 
 /// The grant for a service account: no roles, `sub` `svc:<name>`.
-pub fn for_service(account: &ServiceAccountRow, scopes: Vec<String>, generation: u64) -> Grant {
+pub fn for_service(account: &ServiceAccountRow, scopes: Vec<String>, generation: u64, audience: &str) -> Grant {
     let subject = format!("{SERVICE_SUBJECT_PREFIX}{}", account.name);
     Grant {
         username: subject.clone(),
@@ -108,6 +109,7 @@ pub fn for_service(account: &ServiceAccountRow, scopes: Vec<String>, generation:
         scopes,
         plan: account.plan,
         generation,
+        audience: audience.to_owned(),
     }
 }
 

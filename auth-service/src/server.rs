@@ -1,6 +1,7 @@
 //! `serve`: everything from a bound listener to a graceful stop.
 //!
-//! Startup order: data dir; the handlers' shared state (database and
+//! Startup order: the audiences checked (the admin one shared with no
+//! resource service); data dir; the handlers' shared state (database and
 //! migrations, signing keys, revocations loaded: `AuthState::open`); signer
 //! self-test; first admin; background tasks; then the server. The
 //! self-test signs and verifies a probe token so a missing crypto backend
@@ -43,6 +44,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
+    config.check_audiences().map_err(anyhow::Error::msg)?;
     telemetry::serve_metrics(config.metrics_listen).map_err(anyhow::Error::msg)?;
     create_private_dir(&config.data_dir)?;
     // Flipped when shutdown begins, so feed streams end and do not hold the
@@ -51,14 +53,20 @@ pub async fn serve(
     let state = AuthState::open(config, stopping_rx).await?;
     let (store, keys, denylist) = (state.store.clone(), state.keys.clone(), state.denylist.clone());
     let config = &state.config;
-    let verifier = Arc::new(Verifier::new(VerifierConfig::new(
-        config.issuer.clone(),
-        config.audience.clone(),
-        config.leeway,
-        config.access_token_ttl,
-    )));
+    // Authenticated methods (the admin API, the revocation feed) take only
+    // tokens for this service's own audience; public ones also the resource
+    // services' (the access token a Logout revokes).
+    let verifier = Arc::new(Verifier::new(VerifierConfig {
+        public_audiences: config.resource_audiences().map(str::to_owned).collect(),
+        ..VerifierConfig::new(
+            config.issuer.clone(),
+            config.admin_audience.clone(),
+            config.leeway,
+            config.access_token_ttl,
+        )
+    }));
     verifier.set_keys(&keys.published())?;
-    self_test(&state.signer, &keys, &verifier)?;
+    self_test(&state.signer, &keys, &verifier, &config.admin_audience)?;
 
     let policy = Arc::new(Policy::standard()?);
     policy.check_covers(Policy::all_methods())?;
@@ -138,7 +146,8 @@ async fn housekeeping(store: Store, denylist: Arc<Denylist>, throttle: Arc<crate
     }
 }
 
-fn self_test(signer: &TokenSigner, keys: &KeyRing, verifier: &Verifier) -> anyhow::Result<()> {
+/// Signs a probe for `audience` and verifies it as a call would.
+fn self_test(signer: &TokenSigner, keys: &KeyRing, verifier: &Verifier, audience: &str) -> anyhow::Result<()> {
     let probe = Grant {
         subject: "self-test".into(),
         username: "self-test".into(),
@@ -147,11 +156,13 @@ fn self_test(signer: &TokenSigner, keys: &KeyRing, verifier: &Verifier) -> anyho
         scopes: vec![],
         plan: Plan::Free,
         generation: 0,
+        audience: audience.to_owned(),
     };
     let key = keys.signing_key().context("no signing key is valid now")?;
     let token = signer.issue(&key, &probe).context("signing self-test")?;
     let claims = verifier.verify(token.token.expose_secret()).context("verifying self-test")?;
     anyhow::ensure!(claims.subject() == "self-test", "self-test token verified with the wrong subject");
+    anyhow::ensure!(claims.is_for_this_service(), "self-test token is not for this service's own audience");
     Ok(())
 }
 
@@ -184,21 +195,21 @@ mod tests {
         let store = Store::open(dir.path(), None).await?;
         let policy = KeyPolicy { publish_delay: Duration::ZERO, retire_grace: TTL + LEEWAY, rotate_every: None };
         let keys = KeyRing::open(store, policy).await?;
-        let signer = TokenSigner::new("authpair".into(), "authpair".into(), TTL);
+        let signer = TokenSigner::new("authpair".into(), TTL);
 
         let trusting = verifier("authpair");
         trusting.set_keys(&keys.published())?;
-        self_test(&signer, &keys, &trusting)?;
+        self_test(&signer, &keys, &trusting, "authpair")?;
 
         // A verifier that cannot check the signing key's signatures (here it
         // trusts no key; a missing crypto backend looks the same from here)
         // stops the start.
-        let error = self_test(&signer, &keys, &verifier("authpair")).err().map(|e| e.to_string());
+        let error = self_test(&signer, &keys, &verifier("authpair"), "authpair").err().map(|e| e.to_string());
         assert_eq!(error.as_deref(), Some("verifying self-test"));
         // So does one that would refuse every token the service issues.
         let elsewhere = verifier("elsewhere");
         elsewhere.set_keys(&keys.published())?;
-        let error = self_test(&signer, &keys, &elsewhere).err().map(|e| e.to_string());
+        let error = self_test(&signer, &keys, &elsewhere, "authpair").err().map(|e| e.to_string());
         assert_eq!(error.as_deref(), Some("verifying self-test"));
         Ok(())
     }

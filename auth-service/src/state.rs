@@ -80,7 +80,7 @@ impl AuthState {
             rotate_every: (!config.key_rotation.is_zero()).then_some(config.key_rotation),
         };
         let keys = Arc::new(KeyRing::open(store.clone(), key_policy).await.context("loading signing keys")?);
-        let signer = TokenSigner::new(config.issuer.clone(), config.audience.clone(), config.access_token_ttl);
+        let signer = TokenSigner::new(config.issuer.clone(), config.access_token_ttl);
         let denylist = Arc::new(Denylist::local());
         let feed = Feed::new(
             store.clone(),
@@ -150,14 +150,16 @@ impl AuthState {
     }
 
     /// Signs an access token for `user` (roles and plan as stored now) and
-    /// pairs it with `refresh_token`. `generation` from [`Self::generation`].
+    /// pairs it with `refresh_token`. `generation` from [`Self::generation`];
+    /// `audience` already resolved ([`Config::resolve_audience`]).
     pub fn token_response(
         &self,
         user: &UserRow,
         refresh_token: &SecretString,
         generation: u64,
+        audience: &str,
     ) -> Result<TokenResponse, ApiError> {
-        let grant = grants::for_user(user, &self.config.role_scopes, generation);
+        let grant = grants::for_user(user, &self.config.role_scopes, generation, audience);
         let issued = self.sign(&grant)?;
         Ok(TokenResponse {
             access_token: issued.token.expose_secret().to_owned(),

@@ -39,7 +39,11 @@ async fn sigterm_during_load_finishes_calls_in_flight_then_refuses_new_ones() ->
     let channel = Endpoint::from_shared(format!("http://{addr}"))?.connect().await?;
     let login = || {
         let mut client = AuthServiceClient::new(channel.clone());
-        let request = LoginRequest { username: "root".into(), password: "root-password-for-sigterm".into() };
+        let request = LoginRequest {
+            username: "root".into(),
+            password: "root-password-for-sigterm".into(),
+            ..Default::default()
+        };
         tokio::spawn(async move { client.login(request).await })
     };
     // One argon2 worker: these queue up and take a while to drain.

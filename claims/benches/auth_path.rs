@@ -27,6 +27,7 @@ fn grant(subject: &str) -> Grant {
         scopes: vec!["profile".into(), "documents:read".into()],
         plan: Plan::Free,
         generation: 0,
+        audience: ISS.into(),
     }
 }
 
@@ -37,7 +38,7 @@ struct Setup {
 
 fn setup() -> Setup {
     let key = SigningKey::generate().expect("key");
-    let signer = TokenSigner::new(ISS.into(), ISS.into(), Duration::from_secs(900));
+    let signer = TokenSigner::new(ISS.into(), Duration::from_secs(900));
     Setup { key, signer }
 }
 

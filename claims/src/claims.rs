@@ -104,6 +104,8 @@ pub struct Claims {
     pub(crate) issuer: String,
     pub(crate) issued_at: u64,
     pub(crate) expires_at: u64,
+    /// Whether `aud` names the verifying service's own audience.
+    pub(crate) for_this_service: bool,
 }
 
 impl Claims {
@@ -158,6 +160,12 @@ impl Claims {
     pub fn expires_at(&self) -> u64 {
         self.expires_at
     }
+    /// Whether the token's `aud` names this service. A token meant only for
+    /// another service of the deployment is accepted on public methods (the
+    /// one a Logout carries to the auth service) and nowhere else.
+    pub fn is_for_this_service(&self) -> bool {
+        self.for_this_service
+    }
 }
 
 /// `aud` may be one string or an array of strings (RFC 7519 §4.1.3); any
@@ -190,9 +198,21 @@ pub(crate) struct WireClaims {
     pub plan: Plan,
 }
 
+impl Audience {
+    pub(crate) fn names(&self, audience: &str) -> bool {
+        match self {
+            Audience::One(one) => one == audience,
+            Audience::Many(many) => many.iter().any(|a| a == audience),
+        }
+    }
+}
+
 impl WireClaims {
-    pub(crate) fn into_claims(self) -> Claims {
+    /// The caller these claims describe, to a service whose own audience is
+    /// `own_audience`.
+    pub(crate) fn into_claims(self, own_audience: &str) -> Claims {
         Claims {
+            for_this_service: self.aud.names(own_audience),
             subject: self.sub,
             username: self.preferred_username,
             client_id: self.client_id,
@@ -228,7 +248,7 @@ impl Claims {
             scope: String::new(),
             plan: Plan::Free,
         }
-        .into_claims()
+        .into_claims("a")
     }
 }
 
@@ -243,4 +263,7 @@ pub struct Grant {
     pub plan: Plan,
     /// The revocation-log head read before the caller was looked up.
     pub generation: u64,
+    /// The `aud` to sign: the service the token is for. The caller asked
+    /// for it, from the deployment's list, or took the default.
+    pub audience: String,
 }

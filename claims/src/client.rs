@@ -62,6 +62,7 @@ pub struct ServiceCredentials {
     client_id: String,
     client_secret: SecretString,
     scope: String,
+    audience: String,
 }
 
 impl fmt::Debug for ServiceCredentials {
@@ -73,7 +74,14 @@ impl fmt::Debug for ServiceCredentials {
 impl ServiceCredentials {
     /// `scope`: space-separated scopes to ask for; empty for all granted.
     pub fn new(auth: Channel, client_id: String, client_secret: SecretString, scope: String) -> Self {
-        Self { client: AuthServiceClient::new(auth), client_id, client_secret, scope }
+        Self { client: AuthServiceClient::new(auth), client_id, client_secret, scope, audience: String::new() }
+    }
+
+    /// Tokens for `audience`, the service they will be sent to, instead of
+    /// the auth service's default audience.
+    pub fn for_audience(mut self, audience: String) -> Self {
+        self.audience = audience;
+        self
     }
 }
 
@@ -84,6 +92,7 @@ impl TokenSource for ServiceCredentials {
             client_id: self.client_id.clone(),
             client_secret: self.client_secret.expose_secret().to_owned(),
             scope: self.scope.clone(),
+            audience: self.audience.clone(),
         };
         Box::pin(async move { Ok(fetched(client.issue_service_token(request).await?.into_inner())) })
     }

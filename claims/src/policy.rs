@@ -145,6 +145,12 @@ impl Policy {
             return Ok(rule);
         }
         let caller = caller.ok_or(AuthError::TokenMissing)?;
+        // Authentication's last step: a token meant only for another service
+        // of the deployment (accepted on public methods, such as the one a
+        // Logout carries) proves nothing here (TF-11 d).
+        if !caller.is_for_this_service() {
+            return Err(AuthError::WrongAudience);
+        }
         match rule.principal {
             Principal::User if caller.is_service() => return Err(AuthError::UserRequired),
             Principal::Service if !caller.is_service() => return Err(AuthError::ServiceRequired),

@@ -223,7 +223,7 @@ mod tests {
             scope: String::new(),
             plan: Plan::Free,
         }
-        .into_claims()
+        .into_claims("authpair")
     }
 
     #[test]

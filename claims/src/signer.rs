@@ -33,19 +33,18 @@ pub enum SignError {
     Jwt(#[from] jsonwebtoken::errors::Error),
 }
 
-/// Signs access tokens for one issuer and audience.
+/// Signs access tokens for one issuer; each grant names its audience.
 #[derive(Debug, Clone)]
 pub struct TokenSigner {
     issuer: String,
-    audience: String,
     lifetime: Duration,
 }
 
 impl TokenSigner {
-    pub fn new(issuer: String, audience: String, lifetime: Duration) -> Self {
+    pub fn new(issuer: String, lifetime: Duration) -> Self {
         // Before this process's first jsonwebtoken call, or it is too late.
         crate::jwt_crypto::install();
-        Self { issuer, audience, lifetime }
+        Self { issuer, lifetime }
     }
 
     pub fn issuer(&self) -> &str {
@@ -63,7 +62,7 @@ impl TokenSigner {
         let token_id = uuid::Uuid::new_v4().to_string();
         let claims = WireClaims {
             iss: self.issuer.clone(),
-            aud: Audience::One(self.audience.clone()),
+            aud: Audience::One(grant.audience.clone()),
             sub: grant.subject.clone(),
             exp,
             nbf: now,

@@ -48,7 +48,13 @@ const MAX_KID_BYTES: usize = 128;
 #[derive(Debug, Clone)]
 pub struct VerifierConfig {
     pub issuer: String,
+    /// This service's own audience. A token must name it to call any method
+    /// that needs authentication.
     pub audience: String,
+    /// Other audiences of the deployment, accepted on public methods only:
+    /// the auth service takes the resource services' tokens there (the one a
+    /// Logout carries, to revoke it). Empty on a resource service.
+    pub public_audiences: Vec<String>,
     /// Clock skew tolerated on `exp`, `nbf` and `iat`.
     pub leeway: Duration,
     /// The longest `exp - iat` accepted: the issuer's maximum token lifetime.
@@ -61,7 +67,7 @@ impl VerifierConfig {
     /// The given issuer, audience, leeway and maximum lifetime, with the
     /// default cache.
     pub fn new(issuer: String, audience: String, leeway: Duration, max_lifetime: Duration) -> Self {
-        Self { issuer, audience, leeway, max_lifetime, cache_bytes: DEFAULT_CACHE_BYTES }
+        Self { issuer, audience, public_audiences: Vec::new(), leeway, max_lifetime, cache_bytes: DEFAULT_CACHE_BYTES }
     }
 }
 
@@ -91,7 +97,12 @@ impl Verifier {
         crate::jwt_crypto::install();
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[&config.issuer]);
-        validation.set_audience(&[&config.audience]);
+        // Any of them passes here; `Claims::is_for_this_service` tells the
+        // policy whether it was the service's own.
+        let audiences: Vec<&str> = std::iter::once(config.audience.as_str())
+            .chain(config.public_audiences.iter().map(String::as_str))
+            .collect();
+        validation.set_audience(&audiences);
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.validate_exp = true;
         validation.validate_nbf = true;
@@ -216,7 +227,7 @@ impl Verifier {
         if wire.jti.is_empty() {
             return Err(AuthError::MissingClaim("jti"));
         }
-        Ok(wire.into_claims())
+        Ok(wire.into_claims(&self.config.audience))
     }
 }
 
@@ -282,7 +293,7 @@ mod tests {
     use crate::{
         claims::{Grant, Plan},
         keys::SigningKey,
-        signer::TokenSigner,
+        signer::{SignError, TokenSigner},
     };
     use secrecy::ExposeSecret;
 
@@ -301,6 +312,7 @@ mod tests {
             scopes: vec![],
             plan: Plan::Free,
             generation: 0,
+            audience: "a".into(),
         }
     }
 
@@ -309,7 +321,7 @@ mod tests {
         let key = SigningKey::generate()?;
         let verifier = verifier();
         verifier.set_keys(&[key.public_jwk().clone()])?;
-        let token = TokenSigner::new("i".into(), "a".into(), Duration::from_secs(900)).issue(&key, &grant())?;
+        let token = TokenSigner::new("i".into(), Duration::from_secs(900)).issue(&key, &grant())?;
         let token = token.token.expose_secret();
         assert_eq!(verifier.verify(token)?.subject(), "s", "the token itself verifies");
         assert_eq!(verifier.verify(token)?.subject(), "s", "and again, and is now cached");
@@ -331,12 +343,38 @@ mod tests {
         Ok(())
     }
 
+    /// TF-11 d: the auth service takes the resource services' tokens on its
+    /// public methods, and says they are not its own; a token for an
+    /// audience it was not given is refused outright. Twice each, so the
+    /// second answer comes from the cache.
+    #[test]
+    fn tf_11_d_a_token_for_another_audience_of_the_deployment_verifies_but_is_not_for_this_service() -> TestResult {
+        let key = SigningKey::generate()?;
+        let verifier = Verifier::new(VerifierConfig {
+            public_audiences: vec!["orders".into()],
+            ..VerifierConfig::new("i".into(), "admin".into(), Duration::from_secs(30), Duration::from_secs(900))
+        });
+        verifier.set_keys(&[key.public_jwk().clone()])?;
+        let signer = TokenSigner::new("i".into(), Duration::from_secs(900));
+        let token_for = |audience: &str| -> Result<String, SignError> {
+            let grant = Grant { audience: audience.into(), ..grant() };
+            Ok(signer.issue(&key, &grant)?.token.expose_secret().to_owned())
+        };
+        let (own, other, unknown) = (token_for("admin")?, token_for("orders")?, token_for("billing")?);
+        for _ in 0..2 {
+            assert!(verifier.verify(&own)?.is_for_this_service());
+            assert!(!verifier.verify(&other)?.is_for_this_service());
+            assert_eq!(verifier.verify(&unknown).err(), Some(AuthError::WrongAudience));
+        }
+        Ok(())
+    }
+
     #[test]
     fn a_cached_token_stops_verifying_once_its_key_is_no_longer_trusted() -> TestResult {
         let (key, other) = (SigningKey::generate()?, SigningKey::generate()?);
         let verifier = verifier();
         verifier.set_keys(&[key.public_jwk().clone()])?;
-        let token = TokenSigner::new("i".into(), "a".into(), Duration::from_secs(900)).issue(&key, &grant())?;
+        let token = TokenSigner::new("i".into(), Duration::from_secs(900)).issue(&key, &grant())?;
         let token = token.token.expose_secret();
         assert_eq!(verifier.verify(token)?.subject(), "s");
         assert_eq!(verifier.verify(token)?.subject(), "s", "verified again, and cached");

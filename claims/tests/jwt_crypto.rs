@@ -37,7 +37,7 @@ fn tf_02_a_remembered_key_never_verifies_a_signature_made_by_another_trusted_key
     let verifier = Verifier::new(config);
     assert!(jwt_crypto::install(), "the memoizing provider is the one jsonwebtoken uses in this process");
     verifier.set_keys(&keys.iter().map(|k| k.public_jwk().clone()).collect::<Vec<_>>())?;
-    let signer = TokenSigner::new("i".into(), "a".into(), Duration::from_secs(600));
+    let signer = TokenSigner::new("i".into(), Duration::from_secs(600));
     for round in 0..2 {
         for (i, key) in keys.iter().enumerate() {
             let subject = format!("user-{i}");

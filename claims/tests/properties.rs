@@ -15,7 +15,7 @@ fn verifier_and_token() -> (Verifier, String) {
     let verifier =
         Verifier::new(VerifierConfig::new("i".into(), "a".into(), Duration::from_secs(30), Duration::from_secs(900)));
     verifier.set_keys(&[key.public_jwk().clone()]).unwrap_or_else(|e| panic!("keys: {e}"));
-    let token = TokenSigner::new("i".into(), "a".into(), Duration::from_secs(900))
+    let token = TokenSigner::new("i".into(), Duration::from_secs(900))
         .issue(&key, &common::grant("s"))
         .unwrap_or_else(|e| panic!("sign: {e}"));
     (verifier, token.token.expose_secret().to_owned())

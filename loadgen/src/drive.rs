@@ -121,7 +121,8 @@ impl Call {
             }
             Call::Login { users, next } => {
                 let (username, password) = &users[next.fetch_add(1, Ordering::Relaxed) % users.len()];
-                let request = LoginRequest { username: username.clone(), password: password.clone() };
+                let request =
+                    LoginRequest { username: username.clone(), password: password.clone(), ..Default::default() };
                 AuthServiceClient::new(channel.clone()).login(request).await.map(drop)
             }
         };

@@ -101,6 +101,10 @@ pub struct Options {
     /// take their tokens from --tokens-file.
     #[arg(long, env = "AUTHPAIR_LOAD_ADMIN", hide_env_values = true, value_parser = secret)]
     pub admin: Option<SecretString>,
+    /// The auth service's own audience (its `--admin-audience`): the admin's
+    /// token is asked for it, since it goes to the admin API.
+    #[arg(long, default_value = "authpair-admin")]
+    pub admin_audience: String,
     /// Access tokens to call with instead of preparing them, one per line
     /// (`-` reads standard input, which keeps them out of the process list):
     /// `reuse`, `compare` and `compare-floor` use the first, `users`, `fresh` and

@@ -73,7 +73,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     // Log in as the admin only when something must be created.
     let admin = match &opts.admin {
         _ if opts.mode == Mode::Public || given.is_some() => None,
-        Some(admin) => Some(setup::admin_token(&auth, admin.expose_secret()).await?),
+        Some(admin) => Some(setup::admin_token(&auth, admin.expose_secret(), &opts.admin_audience).await?),
         None if calls_with_tokens => {
             anyhow::bail!(
                 "--mode {} needs --admin (or AUTHPAIR_LOAD_ADMIN) to prepare tokens, or --tokens-file",
@@ -267,8 +267,11 @@ async fn enumeration(auth: &Channel, admin: &str, pairs: usize, opts: &Options) 
     let start = Instant::now();
     for (i, username) in known.iter().enumerate() {
         for (name, samples) in [(format!("nobody-{nonce}-{i}"), &mut unknown), (username.clone(), &mut wrong)] {
-            let request =
-                authpair_proto::auth::v1::LoginRequest { username: name, password: "not-the-password".into() };
+            let request = authpair_proto::auth::v1::LoginRequest {
+                username: name,
+                password: "not-the-password".into(),
+                ..Default::default()
+            };
             let began = Instant::now();
             let code = client.login(request).await.err().map_or(Code::Ok, |s| s.code());
             samples.push(began.elapsed().as_micros() as u32);

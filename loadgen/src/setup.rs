@@ -37,8 +37,18 @@ pub fn bearer<T>(message: T, token: &str) -> anyhow::Result<Request<T>> {
     Ok(request)
 }
 
+/// Logs in for the default audience: tokens for the resource service.
 pub async fn login(auth: &Channel, username: &str, password: &str) -> anyhow::Result<TokenResponse> {
-    let request = LoginRequest { username: username.into(), password: password.into() };
+    login_for(auth, username, password, "").await
+}
+
+pub async fn login_for(
+    auth: &Channel,
+    username: &str,
+    password: &str,
+    audience: &str,
+) -> anyhow::Result<TokenResponse> {
+    let request = LoginRequest { username: username.into(), password: password.into(), audience: audience.into() };
     Ok(AuthServiceClient::new(auth.clone())
         .login(request)
         .await
@@ -46,10 +56,11 @@ pub async fn login(auth: &Channel, username: &str, password: &str) -> anyhow::Re
         .into_inner())
 }
 
-/// The admin's access token, from `username:password`.
-pub async fn admin_token(auth: &Channel, admin: &str) -> anyhow::Result<String> {
+/// The admin's access token for the admin API (`audience`), from
+/// `username:password`.
+pub async fn admin_token(auth: &Channel, admin: &str, audience: &str) -> anyhow::Result<String> {
     let (username, password) = admin.split_once(':').context("--admin must be username:password")?;
-    Ok(login(auth, username, password).await?.access_token)
+    Ok(login_for(auth, username, password, audience).await?.access_token)
 }
 
 /// Creates `username` if it does not exist yet.
@@ -96,6 +107,7 @@ pub async fn service_tokens(auth: &Channel, admin: &str, count: usize) -> anyhow
                     client_id: name.clone(),
                     client_secret: secret.clone(),
                     scope: String::new(),
+                    ..Default::default()
                 };
                 tokio::spawn(async move { client.issue_service_token(request).await })
             })

@@ -9,7 +9,11 @@ const REDACTED: &str = "[redacted]";
 
 impl fmt::Debug for LoginRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LoginRequest").field("username", &self.username).field("password", &REDACTED).finish()
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .field("password", &REDACTED)
+            .field("audience", &self.audience)
+            .finish()
     }
 }
 
@@ -54,7 +58,7 @@ mod tests {
 
     #[test]
     fn debug_output_of_secret_bearing_messages_never_contains_the_secret() {
-        let login = LoginRequest { username: "alice".into(), password: "hunter2-secret".into() };
+        let login = LoginRequest { username: "alice".into(), password: "hunter2-secret".into(), audience: "authpair-admin".into() };
         let refresh = RefreshRequest { refresh_token: "rt-secret".into() };
         let logout = LogoutRequest { refresh_token: "rt-secret".into() };
         let pair =

@@ -33,9 +33,16 @@ pub struct Config {
     #[arg(long, env = "RESOURCE_ISSUER", default_value = "authpair")]
     pub issuer: String,
 
-    /// The `aud` tokens must carry.
+    /// The `aud` tokens must carry: this service's name at the auth service
+    /// (its `--audience`, or one of its `--audiences`).
     #[arg(long, env = "RESOURCE_AUDIENCE", default_value = "authpair")]
     pub audience: String,
+
+    /// The auth service's own audience (its `--admin-audience`), which the
+    /// revocation feed's token is asked for. Must differ from `--audience`,
+    /// or tokens for the admin API would work here (TF-11 d).
+    #[arg(long, env = "RESOURCE_AUTH_AUDIENCE", default_value = "authpair-admin")]
+    pub auth_audience: String,
 
     /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
     #[arg(long = "leeway-secs", env = "RESOURCE_LEEWAY_SECS", default_value = "30", value_parser = parse_secs)]
@@ -172,6 +179,7 @@ impl Config {
             data_dir: data_dir.into(),
             issuer: "authpair".into(),
             audience: "authpair".into(),
+            auth_audience: "authpair-admin".into(),
             leeway: Duration::from_secs(30),
             max_token_lifetime: Duration::from_secs(3600),
             token_cache_bytes: authpair_claims::verifier::DEFAULT_CACHE_BYTES,

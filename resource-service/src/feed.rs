@@ -95,18 +95,19 @@ enum Ended {
 
 impl FeedClient {
     /// Follows the auth service at `auth_urls` as service account
-    /// `client_id`. Call it on the runtime the feed runs on: the channel's
-    /// connection task runs on the runtime that made it.
+    /// `client_id`, with tokens for `auth_audience` (the auth service's own).
+    /// Call it on the runtime the feed runs on: the channel's connection task
+    /// runs on the runtime that made it.
     pub fn connect(
         auth_urls: &[String],
         tls: Option<ClientTlsConfig>,
-        client_id: String,
-        client_secret: SecretString,
+        (client_id, client_secret, auth_audience): (String, SecretString, String),
         verifier: Arc<Verifier>,
         denylist: Arc<Denylist>,
     ) -> anyhow::Result<Self> {
         let channel = keys::channel(auth_urls, tls)?;
-        let credentials = ServiceCredentials::new(channel.clone(), client_id, client_secret, FEED_SCOPE.to_owned());
+        let credentials = ServiceCredentials::new(channel.clone(), client_id, client_secret, FEED_SCOPE.to_owned())
+            .for_audience(auth_audience);
         let bearer = BearerLayer::new(TokenCache::new(credentials));
         Ok(Self { client: AuthServiceClient::new(bearer.layer(channel)), verifier, denylist })
     }
@@ -275,7 +276,11 @@ mod tests {
         auth_runtime.spawn(auth_service::serve(listener, config, std::future::pending()));
         let auth = auth_runtime.block_on(Channel::from_shared(url.clone())?.connect())?;
         let mut client = AuthServiceClient::new(auth);
-        let login = LoginRequest { username: "root".into(), password: "root-password-for-feed-test".into() };
+        let login = LoginRequest {
+            username: "root".into(),
+            password: "root-password-for-feed-test".into(),
+            ..Default::default()
+        };
         let session = auth_runtime.block_on(client.login(login))?.into_inner();
 
         let defaults = crate::Config::new(url.clone(), dir.path().join("resource"));
@@ -291,7 +296,8 @@ mod tests {
         serving.block_on(async {
             let _feed = FeedThread::spawn(move || {
                 let secret = SecretString::from(SERVICE.1);
-                FeedClient::connect(&[url], None, SERVICE.0.into(), secret, feed_verifier, feed_denylist)
+                let account = (SERVICE.0.into(), secret, defaults.auth_audience);
+                FeedClient::connect(&[url], None, account, feed_verifier, feed_denylist)
             })?;
             // From here to the end of this block, this runtime's one thread
             // never yields to it: nothing else on it can run.

@@ -43,6 +43,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
+    anyhow::ensure!(
+        config.audience != config.auth_audience,
+        "--audience {:?} is the auth service's own (--auth-audience): tokens for its admin API would work here",
+        config.audience
+    );
     telemetry::serve_metrics(config.metrics_listen).map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&config.data_dir)?;
     let store = Store::open(&config.data_dir, config.database_url.as_ref()).await?;
@@ -91,11 +96,10 @@ pub async fn serve(
         ResourceApi::new(store.clone(), verifier.clone(), denylist.clone(), interceptor.stats(), fetcher.fetches());
     // The feed is followed as this service's own service account, on its own
     // thread and connection (see `FeedThread`).
-    let (auth_urls, client_id, feed_verifier, feed_denylist) =
-        (config.auth_urls.clone(), config.client_id.clone(), verifier.clone(), denylist.clone());
-    let feed = FeedThread::spawn(move || {
-        FeedClient::connect(&auth_urls, client_tls, client_id, client_secret, feed_verifier, feed_denylist)
-    })?;
+    let account = (config.client_id.clone(), client_secret, config.auth_audience.clone());
+    let (auth_urls, feed_verifier, feed_denylist) = (config.auth_urls.clone(), verifier.clone(), denylist.clone());
+    let feed =
+        FeedThread::spawn(move || FeedClient::connect(&auth_urls, client_tls, account, feed_verifier, feed_denylist))?;
 
     let (health, health_service) = tonic_health::server::health_reporter();
     for service in ["", SERVICE_NAME] {

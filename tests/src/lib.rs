@@ -46,6 +46,8 @@ use secrecy::{ExposeSecret, SecretString};
 pub const ADMIN_USERNAME: &str = "root";
 pub const ADMIN_PASSWORD: &str = "root-password-for-tests";
 /// The resource service's own service account, provisioned at auth start.
+/// The auth service's own audience (its admin API), as both services default it.
+pub const ADMIN_AUDIENCE: &str = "authpair-admin";
 pub const RESOURCE_CLIENT_ID: &str = "resource-service";
 pub const RESOURCE_CLIENT_SECRET: &str = "resource-service-secret-for-tests";
 
@@ -270,12 +272,26 @@ impl TestApp {
         Ok(())
     }
 
+    /// Logs in for the default audience: tokens for the resource service.
     pub async fn login(&self, username: &str, password: &str) -> Result<TokenResponse, Status> {
-        let request = LoginRequest { username: username.into(), password: password.into() };
+        self.login_for(username, password, "").await
+    }
+
+    /// Logs in for `audience` ("" for the default).
+    pub async fn login_for(&self, username: &str, password: &str, audience: &str) -> Result<TokenResponse, Status> {
+        let request = LoginRequest { username: username.into(), password: password.into(), audience: audience.into() };
         Ok(self.auth.clone().login(request).await?.into_inner())
     }
 
+    /// The bootstrap admin's token for the admin API (the auth service's own
+    /// audience).
     pub async fn admin_token(&self) -> Result<String, Status> {
+        Ok(self.login_for(ADMIN_USERNAME, ADMIN_PASSWORD, ADMIN_AUDIENCE).await?.access_token)
+    }
+
+    /// The bootstrap admin's token for the resource service, where the admin
+    /// role opens the dashboard and every document.
+    pub async fn root_token(&self) -> Result<String, Status> {
         Ok(self.login(ADMIN_USERNAME, ADMIN_PASSWORD).await?.access_token)
     }
 
@@ -334,7 +350,7 @@ impl TestApp {
     /// it, asking for `scope` (space-separated; empty for all granted).
     pub async fn service_token(&self, name: &str, scopes: &[&str], scope: &str) -> Result<String, Status> {
         let (client_id, client_secret) = self.service_account(name, scopes).await?;
-        let request = IssueServiceTokenRequest { client_id, client_secret, scope: scope.into() };
+        let request = IssueServiceTokenRequest { client_id, client_secret, scope: scope.into(), ..Default::default() };
         Ok(self.auth.clone().issue_service_token(request).await?.into_inner().access_token)
     }
 

@@ -32,7 +32,11 @@ async fn metrics_count_decisions_logins_and_fetches_and_time_the_auth_path() -> 
     let app = TestApp::spawn_with(|a| a.metrics_listen = Some(metrics), |_| {}).await?;
     let (_, viewer) = app.user_with_token("mo", &["viewer"]).await?;
     let _ = app.resource.clone().get_admin_dashboard(bearer(GetAdminDashboardRequest {}, &viewer)).await;
-    let _ = app.auth.clone().login(LoginRequest { username: "mo".into(), password: "wrong".into() }).await;
+    let _ = app
+        .auth
+        .clone()
+        .login(LoginRequest { username: "mo".into(), password: "wrong".into(), ..Default::default() })
+        .await;
     for _ in 0..2 {
         app.resource.clone().get_my_profile(bearer(GetMyProfileRequest {}, &viewer)).await?;
     }
@@ -65,7 +69,11 @@ async fn metrics_count_decisions_logins_and_fetches_and_time_the_auth_path() -> 
     let mut gone = tokio::task::JoinSet::new();
     for _ in 0..40 {
         let mut auth = app.auth.clone();
-        let mut request = tonic::Request::new(LoginRequest { username: "mo".into(), password: "mo-password".into() });
+        let mut request = tonic::Request::new(LoginRequest {
+            username: "mo".into(),
+            password: "mo-password".into(),
+            ..Default::default()
+        });
         request.set_timeout(std::time::Duration::from_millis(100));
         gone.spawn(async move { auth.login(request).await.map(drop) });
     }

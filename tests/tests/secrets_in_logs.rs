@@ -43,9 +43,14 @@ async fn sh_02_no_log_line_of_a_full_session_contains_a_secret() -> TestResult {
     let password = "pw-logcheck-7f3a9c";
     app.create_user("logcheck", password, &["viewer"]).await?;
     let mut auth = app.auth.clone();
-    let first = auth.login(LoginRequest { username: "logcheck".into(), password: password.into() }).await?.into_inner();
+    let first = auth
+        .login(LoginRequest { username: "logcheck".into(), password: password.into(), ..Default::default() })
+        .await?
+        .into_inner();
     for _ in 0..2 {
-        let _ = auth.login(LoginRequest { username: "logcheck".into(), password: "pw-wrong-2b8e".into() }).await;
+        let _ = auth
+            .login(LoginRequest { username: "logcheck".into(), password: "pw-wrong-2b8e".into(), ..Default::default() })
+            .await;
     }
     let second = auth.refresh(RefreshRequest { refresh_token: first.refresh_token.clone() }).await?.into_inner();
     let _ = auth.refresh(RefreshRequest { refresh_token: first.refresh_token.clone() }).await; // reuse
@@ -54,10 +59,19 @@ async fn sh_02_no_log_line_of_a_full_session_contains_a_secret() -> TestResult {
     let _ = resource.get_admin_dashboard(bearer(GetAdminDashboardRequest {}, &first.access_token)).await;
     let _ = resource.get_my_profile(bearer(GetMyProfileRequest {}, &format!("{}x", first.access_token))).await;
     let (client_id, secret) = app.service_account("logcheck-svc", &["profile"]).await?;
-    let issue =
-        IssueServiceTokenRequest { client_id: client_id.clone(), client_secret: secret.clone(), scope: String::new() };
+    let issue = IssueServiceTokenRequest {
+        client_id: client_id.clone(),
+        client_secret: secret.clone(),
+        scope: String::new(),
+        ..Default::default()
+    };
     let service = auth.issue_service_token(issue).await?.into_inner();
-    let wrong = IssueServiceTokenRequest { client_id, client_secret: "apcs_wrong-secret".into(), scope: String::new() };
+    let wrong = IssueServiceTokenRequest {
+        client_id,
+        client_secret: "apcs_wrong-secret".into(),
+        scope: String::new(),
+        ..Default::default()
+    };
     let _ = auth.issue_service_token(wrong).await;
     auth.logout(bearer(LogoutRequest { refresh_token: second.refresh_token.clone() }, &second.access_token)).await?;
     drop(app);

@@ -63,9 +63,20 @@ impl AuthApi {
         self.state.throttle.admit(account, source).await.map_err(|e| throttled(method, "credentials", e))
     }
 
+    /// The audience a caller asked for, or INVALID_ARGUMENT (RFC 8707's
+    /// invalid_target) for one this deployment does not issue for. Checked
+    /// before any throttling or hashing: it is not a credential.
+    fn audience<'a>(&'a self, requested: &'a str) -> Result<&'a str, ApiError> {
+        self.state.config.resolve_audience(requested).ok_or_else(|| {
+            let shown: String = requested.chars().take(64).collect();
+            ApiError::invalid(format!("unknown audience {shown:?}"))
+        })
+    }
+
     async fn login(&self, req: LoginRequest, source: Option<std::net::IpAddr>) -> Result<TokenResponse, ApiError> {
         let username = input::login_username(&req.username)?;
         input::login_password(&req.password)?;
+        let audience = self.audience(&req.audience)?;
         let account = format!("user:{username}");
         self.admit(&account, source, LOGIN).await?;
         let password = SecretString::from(req.password);
@@ -95,8 +106,10 @@ impl AuthApi {
         let now = now();
         let refresh = self.state.next_refresh(now)?;
         let expires_at = now + self.state.config.refresh_token_ttl.as_secs() as i64;
-        self.state.store.start_refresh_family(&user.id, &refresh.record, now, expires_at).await?;
-        let response = self.state.token_response(&user, &refresh.token, generation)?;
+        // The session keeps what was asked ('' for the default), so a later
+        // change of the default audience reaches it at its next refresh.
+        self.state.store.start_refresh_family(&user.id, &req.audience, &refresh.record, now, expires_at).await?;
+        let response = self.state.token_response(&user, &refresh.token, generation, audience)?;
         audit!("login_succeeded", LOGIN, user.id.as_str(), "-");
         Ok(response)
     }
@@ -126,14 +139,16 @@ impl AuthApi {
             grace_secs,
         };
         match self.state.store.rotate_refresh(rotate).await? {
-            RefreshOutcome::Rotated { user, family_id } => {
+            RefreshOutcome::Rotated { user, family_id, audience } => {
+                let audience = self.session_audience(&audience, &user.id, &family_id)?;
                 audit!("refresh_succeeded", REFRESH, user.id.as_str(), "-", family_id.as_str());
-                self.state.token_response(&user, &next.token, generation)
+                self.state.token_response(&user, &next.token, generation, audience)
             }
-            RefreshOutcome::Replayed { user, family_id, sealed_successor } => {
+            RefreshOutcome::Replayed { user, family_id, audience, sealed_successor } => {
+                let audience = self.session_audience(&audience, &user.id, &family_id)?;
                 let successor = unseal(&presented, &sealed_successor).ok_or(AuthError::InvalidRefreshToken)?;
                 audit!("refresh_replayed_in_grace", REFRESH, user.id.as_str(), "-", family_id.as_str());
-                self.state.token_response(&user, &successor, generation)
+                self.state.token_response(&user, &successor, generation, audience)
             }
             RefreshOutcome::Reused { user_id, family_id } => {
                 tracing::warn!(
@@ -153,6 +168,16 @@ impl AuthApi {
         }
     }
 
+    /// A session's audience as this deployment resolves it now. One taken
+    /// off the configuration since the Login ends the session: the refresh
+    /// fails closed, as for any token that is no longer good.
+    fn session_audience<'a>(&'a self, audience: &'a str, user: &str, family: &str) -> Result<&'a str, ApiError> {
+        self.state.config.resolve_audience(audience).ok_or_else(|| {
+            audit!("refresh_failed", REFRESH, user, "audience_no_longer_served", family);
+            AuthError::InvalidRefreshToken.into()
+        })
+    }
+
     async fn issue_service_token(
         &self,
         req: IssueServiceTokenRequest,
@@ -161,6 +186,7 @@ impl AuthApi {
         if req.client_id.is_empty() || req.client_secret.is_empty() {
             return Err(ApiError::invalid("client_id and client_secret are required"));
         }
+        let audience = self.audience(&req.audience)?;
         // No account's name holds a NUL.
         ApiError::refuse_nul("client_id", &req.client_id)?;
         let account = format!("client:{}", req.client_id.chars().take(64).collect::<String>());
@@ -182,7 +208,7 @@ impl AuthApi {
         self.state.throttle.succeeded(&account).await;
         let account = found;
         let scopes = grants::narrow(&account.scopes, &req.scope).map_err(ApiError::InvalidArgument)?;
-        let grant = grants::for_service(&account, scopes, generation);
+        let grant = grants::for_service(&account, scopes, generation, audience);
         let issued = self.state.sign(&grant)?;
         audit!("service_token_issued", ISSUE_SERVICE_TOKEN, grant.subject.as_str(), "-");
         Ok(TokenResponse {

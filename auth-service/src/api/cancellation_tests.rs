@@ -69,7 +69,7 @@ async fn rv_02_a_logout_whose_caller_goes_away_after_its_commit_has_its_access_t
     let mut tally = Tally::default();
     for round in 0..ROUNDS {
         let session = state.next_refresh(now())?;
-        state.store.start_refresh_family(&user.id, &session.record, now(), now() + 3600).await?;
+        state.store.start_refresh_family(&user.id, "", &session.record, now(), now() + 3600).await?;
         let refresh_token = session.token.expose_secret().to_owned();
         let request = as_caller(&state, &verifier, &user, LogoutRequest { refresh_token })?;
         if let Some(done) = tally.count(round, given_up_after(round, api.logout(request)).await)? {
@@ -159,7 +159,7 @@ fn verifier(state: &AuthState) -> anyhow::Result<Verifier> {
     let config = &state.config;
     let verifier = Verifier::new(VerifierConfig::new(
         config.issuer.clone(),
-        config.audience.clone(),
+        config.admin_audience.clone(),
         config.leeway,
         config.access_token_ttl,
     ));
@@ -170,7 +170,7 @@ fn verifier(state: &AuthState) -> anyhow::Result<Verifier> {
 /// `message` sent by `user` with a new access token, verified as the
 /// interceptor would.
 fn as_caller<T>(state: &AuthState, verifier: &Verifier, user: &UserRow, message: T) -> anyhow::Result<Request<T>> {
-    let grant = grants::for_user(user, &state.config.role_scopes, 0);
+    let grant = grants::for_user(user, &state.config.role_scopes, 0, &state.config.admin_audience);
     let issued = state.sign(&grant).map_err(|e| anyhow!("{e:?}"))?;
     let claims: Arc<Claims> = verifier.verify(issued.token.expose_secret())?;
     let mut request = Request::new(message);

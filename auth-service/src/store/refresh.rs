@@ -32,10 +32,11 @@ pub struct Rotate<'a> {
 #[derive(Debug)]
 pub enum RefreshOutcome {
     /// The token was live: it is now consumed and its successor stored.
-    Rotated { user: UserRow, family_id: String },
+    /// `audience` is the session's, as asked at Login ('' for the default).
+    Rotated { user: UserRow, family_id: String, audience: String },
     /// A retry inside the grace window: the successor already issued is
     /// handed back (sealed); nothing new is stored, so the family never forks.
-    Replayed { user: UserRow, family_id: String, sealed_successor: String },
+    Replayed { user: UserRow, family_id: String, audience: String, sealed_successor: String },
     /// The token had already been rotated: theft is assumed and the whole
     /// family is now revoked.
     Reused { user_id: String, family_id: String },
@@ -43,27 +44,32 @@ pub enum RefreshOutcome {
     Invalid,
 }
 
-type FamilyRow = (String, i64, Option<i64>);
-type SpentRow = (String, String, Option<i64>, Option<String>, Option<String>, Option<i64>, i64);
+type FamilyRow = (String, i64, Option<i64>, String);
+type SpentRow = (String, String, Option<i64>, Option<String>, Option<String>, Option<i64>, i64, String);
 
 impl Store {
-    /// Starts a login session with its first refresh token; returns the family id.
+    /// Starts a login session with its first refresh token; returns the
+    /// family id. `audience` is what Login asked for ('' for the default).
     pub async fn start_refresh_family(
         &self,
         user_id: &str,
+        audience: &str,
         first: &RefreshRecord,
         now: i64,
         expires_at: i64,
     ) -> Result<String, StoreError> {
         let family_id = uuid::Uuid::new_v4().to_string();
         let mut tx = self.db.begin_write().await?;
-        sqlx::query("INSERT INTO refresh_families (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(&family_id)
-            .bind(user_id)
-            .bind(now)
-            .bind(expires_at)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO refresh_families (id, user_id, created_at, expires_at, audience) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&family_id)
+        .bind(user_id)
+        .bind(now)
+        .bind(expires_at)
+        .bind(audience)
+        .execute(&mut *tx)
+        .await?;
         insert_token(&mut tx, &family_id, first, now).await?;
         tx.commit().await?;
         Ok(family_id)
@@ -88,8 +94,8 @@ impl Store {
         let Some((family_id, idle_expires_at)) = consumed else {
             return self.spent_token(tx, &r).await;
         };
-        let (user_id, expires_at, revoked_at): FamilyRow =
-            sqlx::query_as("SELECT user_id, expires_at, revoked_at FROM refresh_families WHERE id = $1")
+        let (user_id, expires_at, revoked_at, audience): FamilyRow =
+            sqlx::query_as("SELECT user_id, expires_at, revoked_at, audience FROM refresh_families WHERE id = $1")
                 .bind(&family_id)
                 .fetch_one(&mut *tx)
                 .await?;
@@ -112,7 +118,7 @@ impl Store {
         };
         insert_token(&mut tx, &family_id, &next, r.now).await?;
         tx.commit().await?;
-        Ok(RefreshOutcome::Rotated { user, family_id })
+        Ok(RefreshOutcome::Rotated { user, family_id, audience })
     }
 
     /// The presented token was not live: unknown, a retry inside the grace
@@ -124,12 +130,13 @@ impl Store {
     ) -> Result<RefreshOutcome, StoreError> {
         let spent: Option<SpentRow> = sqlx::query_as(
             "SELECT t.family_id, f.user_id, t.consumed_at, t.successor_hash, t.successor_sealed, f.revoked_at, \
-             f.expires_at FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.token_hash = $1",
+             f.expires_at, f.audience FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.token_hash = $1",
         )
         .bind(r.presented_hash)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((family_id, user_id, consumed_at, successor_hash, sealed, revoked_at, expires_at)) = spent else {
+        let Some((family_id, user_id, consumed_at, successor_hash, sealed, revoked_at, expires_at, audience)) = spent
+        else {
             return Ok(RefreshOutcome::Invalid);
         };
         let in_grace = r.grace_secs > 0
@@ -146,7 +153,7 @@ impl Store {
             if let (Some((None,)), Some(user)) = (successor, user)
                 && !user.disabled
             {
-                return Ok(RefreshOutcome::Replayed { user, family_id, sealed_successor: sealed });
+                return Ok(RefreshOutcome::Replayed { user, family_id, audience, sealed_successor: sealed });
             }
         }
         revoke_family(&mut tx, &family_id, r.now, "reuse").await?;

@@ -12,5 +12,6 @@ pub fn grant(subject: &str) -> Grant {
         scopes: vec![],
         plan: Plan::Free,
         generation: 0,
+        audience: "a".into(),
     }
 }

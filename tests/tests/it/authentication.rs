@@ -64,7 +64,7 @@ async fn tm_01_a_call_without_a_token_is_unauthenticated_with_token_missing() ->
 #[tokio::test]
 async fn tm_02_and_tm_04_bad_authorization_headers_are_unauthenticated() -> TestResult {
     let app = TestApp::spawn().await?;
-    let token = app.admin_token().await?;
+    let token = app.root_token().await?;
 
     let mut two = bearer(GetMyProfileRequest {}, &token);
     two.metadata_mut().append("authorization", MetadataValue::try_from(format!("Bearer {token}"))?);
@@ -88,7 +88,7 @@ async fn tm_02_and_tm_04_bad_authorization_headers_are_unauthenticated() -> Test
 #[tokio::test]
 async fn tf_10_malformed_tokens_are_unauthenticated_and_never_internal() -> TestResult {
     let app = TestApp::spawn().await?;
-    let real = app.admin_token().await?;
+    let real = app.root_token().await?;
     let mut parts = real.split('.');
     let (h, p, s) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let cases = [
@@ -446,7 +446,7 @@ async fn tm_06_a_token_over_8_kib_is_rejected_before_decoding() -> TestResult {
 #[tokio::test]
 async fn tm_05_a_valid_token_under_any_other_key_is_not_read() -> TestResult {
     let app = TestApp::spawn().await?;
-    let token = app.admin_token().await?;
+    let token = app.root_token().await?;
     for key in ["grpc-authorization", "x-authorization", "authorization-token"] {
         let mut request = Request::new(GetMyProfileRequest {});
         request.metadata_mut().insert(key, MetadataValue::try_from(format!("Bearer {token}"))?);

@@ -56,7 +56,7 @@ async fn authentication_runs_before_authorization_on_role_protected_methods() ->
 #[tokio::test]
 async fn an_admin_reaches_the_dashboard_and_it_counts_decisions() -> TestResult {
     let app = TestApp::spawn().await?;
-    let admin = app.admin_token().await?;
+    let admin = app.root_token().await?;
     let mut resource = app.resource.clone();
     let _ = resource.get_admin_dashboard(Request::new(GetAdminDashboardRequest {})).await;
     let dashboard = resource.get_admin_dashboard(bearer(GetAdminDashboardRequest {}, &admin)).await?.into_inner();

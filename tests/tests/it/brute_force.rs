@@ -16,7 +16,7 @@ use tonic::{Code, Request, Status, metadata::MetadataValue};
 use tonic_types::StatusExt;
 
 async fn login(app: &TestApp, username: &str, password: &str) -> Result<(), Status> {
-    let request = LoginRequest { username: username.into(), password: password.into() };
+    let request = LoginRequest { username: username.into(), password: password.into(), ..Default::default() };
     app.auth.clone().login(request).await.map(drop)
 }
 
@@ -160,7 +160,11 @@ async fn bf_02_the_source_limit_trips_however_usernames_and_forwarded_for_vary()
     .await?;
     let (mut throttled, mut tried) = (0, 0);
     for i in 0..8 {
-        let mut request = Request::new(LoginRequest { username: format!("spray-{i}"), password: "Winter2026!".into() });
+        let mut request = Request::new(LoginRequest {
+            username: format!("spray-{i}"),
+            password: "Winter2026!".into(),
+            ..Default::default()
+        });
         let spoofed = MetadataValue::try_from(format!("203.0.113.{i}"))?;
         request.metadata_mut().insert("x-forwarded-for", spoofed);
         match app.auth.clone().login(request).await {
@@ -198,6 +202,7 @@ async fn bf_02_behind_a_trusted_proxy_each_forwarded_client_address_has_its_own_
                 client_id: format!("client-{i}"),
                 client_secret: "apcs_guess".into(),
                 scope: String::new(),
+                ..Default::default()
             };
             let mut request = Request::new(issue);
             request.metadata_mut().insert("x-forwarded-for", MetadataValue::from_static(forwarded));
@@ -224,6 +229,7 @@ async fn wrong_client_secrets_are_throttled_like_wrong_passwords() -> TestResult
         client_id: client_id.clone(),
         client_secret: secret.into(),
         scope: String::new(),
+        ..Default::default()
     };
     for _ in 0..2 {
         let status = app.auth.clone().issue_service_token(issue("apcs_guess")).await.err().ok_or("accepted")?;

@@ -86,7 +86,7 @@ async fn az_02_a_non_owner_is_refused_with_not_owner_and_an_admin_may_act_on_any
     let app = TestApp::spawn().await?;
     let (_, alice) = app.user_with_token("alice", &["editor"]).await?;
     let (_, bob) = app.user_with_token("bob", &["editor"]).await?;
-    let admin = app.admin_token().await?;
+    let admin = app.root_token().await?;
     let doc = create(&app, &alice, "alice's").await?;
     let mut resource = app.resource.clone();
 
@@ -181,7 +181,7 @@ async fn search_finds_only_what_the_caller_may_read() -> TestResult {
     let found = app.resource.clone().search(bearer(SearchRequest { query: "QUARTERLY".into() }, &alice)).await?;
     let titles: Vec<_> = found.into_inner().documents.into_iter().map(|d| d.title).collect();
     assert_eq!(titles, ["alice quarterly report"]);
-    let admin = app.admin_token().await?;
+    let admin = app.root_token().await?;
     let all = app.resource.clone().search(bearer(SearchRequest { query: "quarterly".into() }, &admin)).await?;
     assert_eq!(all.into_inner().documents.len(), 2);
     Ok(())
@@ -201,7 +201,7 @@ async fn search_quota_is_per_plan_and_subject_exhausts_with_retry_info_and_recov
     .await?;
     let (_, free) = app.user_with_token("freda", &["viewer"]).await?;
     let (_, other) = app.user_with_token("otto", &["viewer"]).await?;
-    let pro = app.admin_token().await?; // the bootstrap admin is on the pro plan
+    let pro = app.root_token().await?; // the bootstrap admin is on the pro plan
     let search = |token: &str| {
         let mut request = bearer(SearchRequest { query: "x".into() }, token);
         // Client-chosen identity must not move the quota key.
@@ -245,12 +245,17 @@ async fn a_nul_character_gets_a_clear_answer_on_either_backend_never_internal() 
     invalid(resource.create_document(bearer(body, &editor)).await.map(drop), "body must not contain NUL characters");
     let search = SearchRequest { query: "a\0".into() };
     invalid(resource.search(bearer(search, &editor)).await.map(drop), "query must not contain NUL characters");
-    let login = authpair_proto::auth::v1::LoginRequest { username: "nia\0".into(), password: "whatever".into() };
+    let login = authpair_proto::auth::v1::LoginRequest {
+        username: "nia\0".into(),
+        password: "whatever".into(),
+        ..Default::default()
+    };
     invalid(app.auth.clone().login(login).await.map(drop), "username must not contain NUL characters");
     let issue = authpair_proto::auth::v1::IssueServiceTokenRequest {
         client_id: "svc\0".into(),
         client_secret: "apcs_x".into(),
         scope: String::new(),
+        ..Default::default()
     };
     invalid(app.auth.clone().issue_service_token(issue).await.map(drop), "client_id must not contain NUL characters");
     let get = resource.get_document(bearer(GetDocumentRequest { id: "doc\0".into() }, &editor)).await;

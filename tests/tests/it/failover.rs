@@ -35,7 +35,11 @@ async fn when_one_auth_instance_stops_the_resource_service_follows_the_other() -
     app.auth_server.stop().await?;
 
     // Revoke through the instance still running.
-    let login = LoginRequest { username: ADMIN_USERNAME.into(), password: ADMIN_PASSWORD.into() };
+    let login = LoginRequest {
+        username: ADMIN_USERNAME.into(),
+        password: ADMIN_PASSWORD.into(),
+        audience: authpair_tests::ADMIN_AUDIENCE.into(),
+    };
     let admin = AuthServiceClient::new(channel(second.addr)?).login(login).await?.into_inner().access_token;
     let revoke = RevokeUserSessionsRequest { user: Some(UserRef { user: Some(user_ref::User::Id(user.id.clone())) }) };
     AdminServiceClient::new(channel(second.addr)?).revoke_user_sessions(bearer(revoke, &admin)).await?;

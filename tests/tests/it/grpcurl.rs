@@ -4,7 +4,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, process::Command};
 
-use authpair_tests::{ADMIN_PASSWORD, ADMIN_USERNAME, TestApp, TestResult};
+use authpair_tests::{ADMIN_AUDIENCE, ADMIN_PASSWORD, ADMIN_USERNAME, TestApp, TestResult};
 
 fn find_grpcurl() -> Option<PathBuf> {
     std::env::var_os("PATH")?
@@ -64,12 +64,28 @@ async fn grpcurl_lists_services_logs_in_and_sees_unauthenticated_versus_permissi
     let login = format!(r#"{{"username":"{ADMIN_USERNAME}","password":"{ADMIN_PASSWORD}"}}"#);
     let out = grpcurl.run(auth, &["-d", &login, "auth.v1.AuthService/Login"]).await?;
     assert!(out.ok, "{}", out.text);
-    let admin = field(&out.text, "accessToken").ok_or("no accessToken in Login output")?;
+    let root = field(&out.text, "accessToken").ok_or("no accessToken in Login output")?;
+    let root_header = format!("authorization: Bearer {root}");
+    let login =
+        format!(r#"{{"username":"{ADMIN_USERNAME}","password":"{ADMIN_PASSWORD}","audience":"{ADMIN_AUDIENCE}"}}"#);
+    let out = grpcurl.run(auth, &["-d", &login, "auth.v1.AuthService/Login"]).await?;
+    let admin = field(&out.text, "accessToken").ok_or("no accessToken in the admin API's Login output")?;
     let admin_header = format!("authorization: Bearer {admin}");
 
-    let out =
-        grpcurl.run(resource, &["-rpc-header", &admin_header, "resource.v1.ResourceService/GetMyProfile"]).await?;
+    let out = grpcurl.run(resource, &["-rpc-header", &root_header, "resource.v1.ResourceService/GetMyProfile"]).await?;
     assert!(out.ok && out.text.contains(&format!("\"username\": \"{ADMIN_USERNAME}\"")), "{}", out.text);
+    // Each token is for one service (TF-11 d).
+    for (server, header, method) in [
+        (auth, &root_header, "auth.v1.AdminService/ListUsers"),
+        (resource, &admin_header, "resource.v1.ResourceService/GetMyProfile"),
+    ] {
+        let out = grpcurl.run(server, &["-rpc-header", header, method]).await?;
+        assert!(
+            !out.ok && out.text.contains("Code: Unauthenticated") && out.text.contains("wrong token audience"),
+            "{method}: {}",
+            out.text
+        );
+    }
 
     let create = r#"{"username":"viewer1","password":"viewer1-password"}"#;
     let out =

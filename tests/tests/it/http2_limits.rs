@@ -174,7 +174,7 @@ async fn tm_06_a_header_block_split_over_continuation_frames_is_read_like_one_fr
     // token cut across several.
     let relay = SplittingRelay::start(app.resource_server.addr, CONTINUATIONS_ALLOWED + 2).await?;
     let mut resource = ResourceServiceClient::new(channel(relay.addr)?);
-    let token = app.admin_token().await?;
+    let token = app.root_token().await?;
     let profile = resource.get_my_profile(bearer(GetMyProfileRequest {}, &token)).await?.into_inner();
     assert_eq!(profile.username, ADMIN_USERNAME);
     // Split or not, the token cap and the checks behind it apply.
@@ -229,8 +229,7 @@ async fn tm_06_a_1_mib_authorization_value_ends_the_connection_after_six_frames_
         field(&mut block, 23, b"", format!("Bearer {}", "A".repeat(1 << 20)).as_bytes()); // 23: authorization
         calmed_by(addr, in_largest_frames(&block), "too_many_continuations").await?;
     }
-    let profile =
-        app.resource.clone().get_my_profile(bearer(GetMyProfileRequest {}, &app.admin_token().await?)).await?;
+    let profile = app.resource.clone().get_my_profile(bearer(GetMyProfileRequest {}, &app.root_token().await?)).await?;
     assert_eq!(profile.into_inner().username, ADMIN_USERNAME);
     Ok(())
 }
@@ -256,7 +255,7 @@ async fn tm_06_two_thousand_small_headers_end_the_connection_with_goaway_enhance
 #[tokio::test]
 async fn a_login_request_over_64_kib_is_refused_without_reaching_the_handler() -> TestResult {
     let app = TestApp::spawn().await?;
-    let request = LoginRequest { username: "big".into(), password: "p".repeat(70 * 1024) };
+    let request = LoginRequest { username: "big".into(), password: "p".repeat(70 * 1024), ..Default::default() };
     let status = app.auth.clone().login(request).await.err().ok_or("accepted")?;
     assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
     // Still serving.

@@ -505,7 +505,7 @@ async fn az_05_a_watch_ends_with_token_expired_when_the_watchers_token_expires()
 #[tokio::test]
 async fn ds_06_a_flood_of_unknown_kids_causes_at_most_one_key_fetch() -> TestResult {
     let app = TestApp::spawn().await?;
-    let admin = app.admin_token().await?;
+    let admin = app.root_token().await?;
     let fetches = |app: &TestApp, admin: String| {
         let mut resource = app.resource.clone();
         async move {

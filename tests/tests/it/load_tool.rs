@@ -12,6 +12,7 @@ fn options(app: &TestApp, mode: Mode) -> Options {
         auth: app.auth_server.url(),
         resource: app.resource_server.url(),
         admin: Some(format!("{ADMIN_USERNAME}:{ADMIN_PASSWORD}").into()),
+        admin_audience: authpair_tests::ADMIN_AUDIENCE.into(),
         tokens_file: None,
         connections: 2,
         streams: 2,

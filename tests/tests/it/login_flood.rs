@@ -31,7 +31,7 @@ async fn ds_04_logins_past_the_hashing_queue_are_shed_at_once_and_other_calls_ar
     let mut logins = JoinSet::new();
     for _ in 0..40 {
         let mut auth = app.auth.clone();
-        let request = LoginRequest { username: "dora".into(), password: "dora-password".into() };
+        let request = LoginRequest { username: "dora".into(), password: "dora-password".into(), ..Default::default() };
         logins.spawn(async move { auth.login(request).await.map(drop) });
     }
     let (mut served, mut shed, mut others_asked) = (0, 0, false);

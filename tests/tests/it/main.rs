@@ -1,6 +1,7 @@
 //! Workspace integration tests, one binary (one link) for all of them.
 
 mod admin;
+mod audiences;
 mod authentication;
 mod authorization;
 mod brute_force;

@@ -21,6 +21,7 @@ async fn a_service_gets_a_short_lived_token_for_exactly_its_granted_scopes_and_n
         client_id: client_id.clone(),
         client_secret: secret.clone(),
         scope: scope.into(),
+        ..Default::default()
     };
     let all = auth.issue_service_token(issue("")).await?.into_inner();
     assert_eq!((all.scope.as_str(), all.refresh_token.as_str()), ("documents:read profile", ""));
@@ -52,11 +53,17 @@ async fn wrong_client_credentials_get_the_same_answer_as_a_wrong_password() -> T
     let app = TestApp::spawn().await?;
     let (client_id, _) = app.service_account("billing", &["profile"]).await?;
     let mut auth = app.auth.clone();
-    let wrong_secret = IssueServiceTokenRequest { client_id, client_secret: "apcs_wrong".into(), scope: String::new() };
+    let wrong_secret = IssueServiceTokenRequest {
+        client_id,
+        client_secret: "apcs_wrong".into(),
+        scope: String::new(),
+        ..Default::default()
+    };
     let unknown = IssueServiceTokenRequest {
         client_id: "nobody".into(),
         client_secret: "apcs_wrong".into(),
         scope: String::new(),
+        ..Default::default()
     };
     let a = auth.issue_service_token(wrong_secret).await.err().ok_or("accepted")?;
     let b = auth.issue_service_token(unknown).await.err().ok_or("accepted")?;
@@ -84,7 +91,8 @@ async fn a_service_token_cannot_call_user_only_methods() -> TestResult {
 async fn deleting_a_service_account_revokes_its_tokens_at_once() -> TestResult {
     let app = TestApp::spawn().await?;
     let (client_id, secret) = app.service_account("temp", &["profile"]).await?;
-    let request = IssueServiceTokenRequest { client_id, client_secret: secret, scope: String::new() };
+    let request =
+        IssueServiceTokenRequest { client_id, client_secret: secret, scope: String::new(), ..Default::default() };
     let token = app.auth.clone().issue_service_token(request.clone()).await?.into_inner().access_token;
     assert!(app.resource.clone().get_my_profile(bearer(GetMyProfileRequest {}, &token)).await.is_ok());
 

@@ -50,7 +50,7 @@ async fn failures_on_one_auth_instance_throttle_the_account_on_another() -> Test
         return Ok(());
     };
     let (mut a, mut b) = (two.a.clone(), two.b.clone());
-    let wrong = || LoginRequest { username: "shared-victim".into(), password: "guess".into() };
+    let wrong = || LoginRequest { username: "shared-victim".into(), password: "guess".into(), ..Default::default() };
 
     assert_eq!(a.login(wrong()).await.err().map(|s| s.code()), Some(Code::Unauthenticated));
     assert_eq!(b.login(wrong()).await.err().map(|s| s.code()), Some(Code::Unauthenticated));

@@ -144,7 +144,7 @@ async fn tm_08_both_services_speak_tls_and_service_calls_can_require_a_client_ce
     serving(pki.channel(resource_server.addr, false)?).await?;
 
     let mut auth_client = AuthServiceClient::new(pki.channel(auth_server.addr, false)?);
-    let login = LoginRequest { username: ADMIN_USERNAME.into(), password: ADMIN_PASSWORD.into() };
+    let login = LoginRequest { username: ADMIN_USERNAME.into(), password: ADMIN_PASSWORD.into(), ..Default::default() };
     let token = auth_client.login(login.clone()).await?.into_inner().access_token;
     let mut resource_client = ResourceServiceClient::new(pki.channel(resource_server.addr, false)?);
     assert_eq!(
@@ -171,6 +171,7 @@ async fn tm_08_both_services_speak_tls_and_service_calls_can_require_a_client_ce
         client_id: RESOURCE_CLIENT_ID.into(),
         client_secret: RESOURCE_CLIENT_SECRET.into(),
         scope: String::new(),
+        ..Default::default()
     };
     let service = auth_client.issue_service_token(issue).await?.into_inner().access_token;
     let refused = auth_client.watch_revocations(bearer(WatchRevocationsRequest::default(), &service)).await;

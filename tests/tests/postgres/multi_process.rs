@@ -92,7 +92,16 @@ impl Deployment {
 }
 
 async fn login(auth: &AuthServiceClient<Channel>, username: &str, password: &str) -> Result<TokenResponse, Status> {
-    let request = LoginRequest { username: username.into(), password: password.into() };
+    login_for(auth, username, password, "").await
+}
+
+async fn login_for(
+    auth: &AuthServiceClient<Channel>,
+    username: &str,
+    password: &str,
+    audience: &str,
+) -> Result<TokenResponse, Status> {
+    let request = LoginRequest { username: username.into(), password: password.into(), audience: audience.into() };
     Ok(auth.clone().login(request).await?.into_inner())
 }
 
@@ -139,7 +148,7 @@ async fn two_auth_and_two_resource_processes_share_sessions_revocations_and_quot
 
     // A user created through A logs in through A and is known on resource 2.
     let (admin_user, admin_password) = ADMIN.split_once(':').ok_or("bad admin")?;
-    let admin = login(&auth_a, admin_user, admin_password).await?.access_token;
+    let admin = login_for(&auth_a, admin_user, admin_password, authpair_tests::ADMIN_AUDIENCE).await?.access_token;
     let create = CreateUserRequest {
         username: "pat".into(),
         password: "pat-password".into(),

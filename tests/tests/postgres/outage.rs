@@ -54,7 +54,7 @@ async fn r_02_login_and_refresh_are_unavailable_while_postgres_is_cut_never_coun
     let wrong = app.login("oli", "wrong-password").await.err().ok_or("wrong password accepted")?;
     assert_eq!((wrong.code(), wrong.message()), (Code::Unauthenticated, "invalid credentials"));
     assert_eq!(reason(&wrong).as_deref(), Some("INVALID_CREDENTIALS"));
-    let request = LoginRequest { username: "oli".into(), password: "oli-password".into() };
+    let request = LoginRequest { username: "oli".into(), password: "oli-password".into(), ..Default::default() };
     assert!(!app.auth.clone().login(request).await?.into_inner().access_token.is_empty());
     // The refresh token the failed call presented was never consumed.
     let refreshed = app.auth.clone().refresh(refresh).await?.into_inner();

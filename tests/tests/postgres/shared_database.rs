@@ -150,8 +150,11 @@ async fn a_login_on_instance_b_right_after_a_role_change_on_instance_a_is_not_ca
         let roles = if round % 2 == 0 { vec!["editor".into()] } else { vec!["viewer".into()] };
         let request = SetUserRolesRequest { user: by_name("eve"), roles };
         two.app.admin.clone().set_user_roles(bearer(request, &root)).await?;
-        let request =
-            authpair_proto::auth::v1::LoginRequest { username: "eve".into(), password: "eve-password".into() };
+        let request = authpair_proto::auth::v1::LoginRequest {
+            username: "eve".into(),
+            password: "eve-password".into(),
+            ..Default::default()
+        };
         let fresh = two.b.clone().login(request).await?.into_inner();
         assert_eq!(two.profile_b(&fresh.access_token).await?.len(), 36, "round {round}");
         assert_eq!(
@@ -188,6 +191,7 @@ async fn a_key_rotated_on_instance_a_is_published_by_instance_b_and_verifies_eve
     let request = authpair_proto::auth::v1::LoginRequest {
         username: authpair_tests::ADMIN_USERNAME.into(),
         password: authpair_tests::ADMIN_PASSWORD.into(),
+        ..Default::default()
     };
     let token = two.b.clone().login(request).await?.into_inner().access_token;
     two.app.resource.clone().get_admin_dashboard(bearer(GetAdminDashboardRequest {}, &token)).await?;
