@@ -58,7 +58,11 @@ mod tests {
 
     #[test]
     fn debug_output_of_secret_bearing_messages_never_contains_the_secret() {
-        let login = LoginRequest { username: "alice".into(), password: "hunter2-secret".into(), audience: "authpair-admin".into() };
+        let login = LoginRequest {
+            username: "alice".into(),
+            password: "hunter2-secret".into(),
+            audience: "authpair-admin".into(),
+        };
         let refresh = RefreshRequest { refresh_token: "rt-secret".into() };
         let logout = LogoutRequest { refresh_token: "rt-secret".into() };
         let pair =

@@ -349,9 +349,27 @@ impl TestApp {
     /// Creates service account `name` with `scopes` and returns a token for
     /// it, asking for `scope` (space-separated; empty for all granted).
     pub async fn service_token(&self, name: &str, scopes: &[&str], scope: &str) -> Result<String, Status> {
+        self.service_token_for(name, scopes, scope, "").await
+    }
+
+    /// As [`Self::service_token`], for `audience` ("" for the default).
+    pub async fn service_token_for(
+        &self,
+        name: &str,
+        scopes: &[&str],
+        scope: &str,
+        audience: &str,
+    ) -> Result<String, Status> {
         let (client_id, client_secret) = self.service_account(name, scopes).await?;
-        let request = IssueServiceTokenRequest { client_id, client_secret, scope: scope.into(), ..Default::default() };
+        let request =
+            IssueServiceTokenRequest { client_id, client_secret, scope: scope.into(), audience: audience.into() };
         Ok(self.auth.clone().issue_service_token(request).await?.into_inner().access_token)
+    }
+
+    /// A new service account `name` with scope revocations:watch, and a
+    /// token for the auth service's own audience: what opens the feed.
+    pub async fn watcher_token(&self, name: &str) -> Result<String, Status> {
+        self.service_token_for(name, &["revocations:watch"], "", ADMIN_AUDIENCE).await
     }
 
     /// Creates service account `name`; returns (client id, client secret).

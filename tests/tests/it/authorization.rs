@@ -30,7 +30,9 @@ async fn az_01_a_viewer_asking_for_the_admin_dashboard_is_permission_denied() ->
 #[tokio::test]
 async fn az_01_an_editor_calling_the_admin_service_is_permission_denied() -> TestResult {
     let app = TestApp::spawn().await?;
-    let (_, editor) = app.user_with_token("ed", &["editor"]).await?;
+    // A token for the admin API's audience, so the role is what refuses it.
+    app.create_user("ed", "ed-password", &["editor"]).await?;
+    let editor = app.login_for("ed", "ed-password", authpair_tests::ADMIN_AUDIENCE).await?.access_token;
     let mut admin = app.admin.clone();
     let listed = admin.list_users(bearer(ListUsersRequest::default(), &editor)).await;
     assert_status(listed, Code::PermissionDenied, "requires role admin", "ROLE_REQUIRED");

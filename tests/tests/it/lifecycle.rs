@@ -12,7 +12,7 @@ use authpair_proto::{
     resource::v1::{GetAdminDashboardRequest, GetMyProfileRequest, GetStatusRequest},
 };
 use authpair_tests::{
-    ServingStatus, TestApp, TestResult, assert_refresh_refused, auth_database, bearer, by_name, reason,
+    ADMIN_AUDIENCE, ServingStatus, TestApp, TestResult, assert_refresh_refused, auth_database, bearer, by_name, reason,
     resource_config, start_auth_at, start_resource, wait_for_health,
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -68,10 +68,12 @@ async fn rv_01_logout_revokes_the_session_and_the_access_token_sent_with_it() ->
 async fn rv_01_a_logged_out_token_is_refused_by_the_auth_service_at_once_and_everywhere_after_the_feed() -> TestResult {
     let app = TestApp::spawn().await?;
     let tokens = app.login(authpair_tests::ADMIN_USERNAME, authpair_tests::ADMIN_PASSWORD).await?;
+    // A token for the resource service is still checked by the auth service
+    // when it comes with a public call there, denylist included.
     let list = |token: &str| {
-        let mut admin = app.admin.clone();
-        let request = bearer(ListUsersRequest::default(), token);
-        async move { admin.list_users(request).await.map(drop) }
+        let mut auth = app.auth.clone();
+        let request = bearer(GetJwksRequest::default(), token);
+        async move { auth.get_jwks(request).await.map(drop) }
     };
     list(&tokens.access_token).await?;
     let request = bearer(LogoutRequest { refresh_token: tokens.refresh_token.clone() }, &tokens.access_token);
@@ -347,13 +349,13 @@ async fn watch_revocations_is_for_service_tokens_with_the_watch_scope_only() -> 
     assert_eq!((user.code(), user.message()), (Code::PermissionDenied, "requires a service token"));
     assert_eq!(reason(&user).as_deref(), Some("SERVICE_TOKEN_REQUIRED"));
 
-    let reader = app.service_token("reader", &["documents:read"], "").await?;
+    let reader = app.service_token_for("reader", &["documents:read"], "", ADMIN_AUDIENCE).await?;
     let unscoped = auth.watch_revocations(bearer(WatchRevocationsRequest::default(), &reader)).await;
     let unscoped = unscoped.err().ok_or("a service without the scope opened the feed")?;
     assert_eq!((unscoped.code(), unscoped.message()), (Code::PermissionDenied, "requires scope revocations:watch"));
     assert_eq!(reason(&unscoped).as_deref(), Some("SCOPE_REQUIRED"));
 
-    let watcher = app.service_token("watcher", &["revocations:watch"], "").await?;
+    let watcher = app.watcher_token("watcher").await?;
     let mut stream = auth.watch_revocations(bearer(WatchRevocationsRequest::default(), &watcher)).await?.into_inner();
     let first = stream.message().await?.ok_or("empty feed")?;
     assert!(matches!(first.event, Some(authpair_proto::auth::v1::revocation_event::Event::Keys(_))));
@@ -366,7 +368,7 @@ async fn a_watcher_ahead_of_the_log_is_told_where_it_ends_so_it_starts_over() ->
     let admin = app.admin_token().await?;
     app.create_user("wes", "wes-password", &[]).await?;
     app.admin.clone().revoke_user_sessions(bearer(RevokeUserSessionsRequest { user: by_name("wes") }, &admin)).await?;
-    let watcher = app.service_token("watcher", &["revocations:watch"], "").await?;
+    let watcher = app.watcher_token("watcher").await?;
     // Where the log ends now: the sequence a watch from the start reaches.
     let request = bearer(WatchRevocationsRequest::default(), &watcher);
     let mut from_start = app.auth.clone().watch_revocations(request).await?.into_inner();
@@ -442,7 +444,7 @@ async fn a_feed_cut_at_its_connections_max_age_plus_grace_resumes_and_still_carr
     let (_, bystander) = app.user_with_token("jon", &["viewer"]).await?;
     // A watch of our own, opened after the resource service's: once it is
     // cut, the resource service's feed has been cut at least once too.
-    let watcher = app.service_token("watcher", &["revocations:watch"], "").await?;
+    let watcher = app.watcher_token("watcher").await?;
     let mut watch = live_watch(&app, &watcher).await?;
     let cut = watch_error(&mut watch).await?;
     eprintln!("our own watch was cut: {cut:?}");
@@ -459,8 +461,8 @@ async fn a_feed_cut_at_its_connections_max_age_plus_grace_resumes_and_still_carr
 #[tokio::test]
 async fn az_05_a_watcher_whose_service_account_is_deleted_is_cut_off_mid_stream_while_others_watch_on() -> TestResult {
     let app = TestApp::spawn().await?;
-    let doomed = app.service_token("watcher-a", &["revocations:watch"], "").await?;
-    let other = app.service_token("watcher-b", &["revocations:watch"], "").await?;
+    let doomed = app.watcher_token("watcher-a").await?;
+    let other = app.watcher_token("watcher-b").await?;
     let mut doomed_stream = live_watch(&app, &doomed).await?;
     let mut other_stream = live_watch(&app, &other).await?;
 
@@ -491,7 +493,7 @@ async fn az_05_a_watcher_whose_service_account_is_deleted_is_cut_off_mid_stream_
 #[tokio::test]
 async fn az_05_a_watch_ends_with_token_expired_when_the_watchers_token_expires() -> TestResult {
     let app = TestApp::spawn_with(|a| a.access_token_ttl = Duration::from_secs(2), |_| {}).await?;
-    let watcher = app.service_token("watcher", &["revocations:watch"], "").await?;
+    let watcher = app.watcher_token("watcher").await?;
     let expires_at = segment(&watcher, 1).and_then(|c| c["exp"].as_i64()).ok_or("no exp")?;
     let mut stream = live_watch(&app, &watcher).await?;
 

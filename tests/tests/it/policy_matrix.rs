@@ -1,10 +1,11 @@
 //! Every method of every service, driven from the policy table itself: no
-//! token, a bad token, the wrong kind of principal, the wrong role and a
-//! missing scope each get the exact code and reason. A method added to the
+//! token, a bad token, the wrong kind of principal, the wrong role, a
+//! missing scope and a token for the other service each get the exact code
+//! and reason. A method added to the
 //! .proto files is covered here without touching this file.
 
 use authpair_proto::policy::{Access, POLICY, Principal};
-use authpair_tests::{Forger, TestApp, TestResult, reason};
+use authpair_tests::{ADMIN_AUDIENCE, Forger, TestApp, TestResult, reason};
 use serde_json::json;
 use tonic::{Code, Request, Status, codegen::http::uri::PathAndQuery, metadata::MetadataValue, transport::Channel};
 
@@ -42,11 +43,19 @@ fn channel_for(app: &TestApp, path: &str) -> Channel {
     }
 }
 
-/// A token with exactly these roles and scopes, for a user or a service.
-fn token(forger: &Forger, service: bool, roles: &[&str], scopes: &[&str]) -> String {
+/// The audience of `path`'s service: the auth service's own for its
+/// methods, the resource service's for the rest.
+fn audience_of(path: &str) -> &'static str {
+    if path.starts_with("/auth.") { ADMIN_AUDIENCE } else { "authpair" }
+}
+
+/// A token for `audience` with exactly these roles and scopes, for a user or
+/// a service.
+fn token_for(forger: &Forger, audience: &str, service: bool, roles: &[&str], scopes: &[&str]) -> String {
     let sub = if service { "svc:matrix" } else { "matrix-user" };
     let mut claims = forger.claims(sub, roles);
     claims["scope"] = json!(scopes.join(" "));
+    claims["aud"] = json!(audience);
     forger.sign(&forger.header(), &claims)
 }
 
@@ -64,6 +73,9 @@ async fn az_01_tm_01_every_method_refuses_each_missing_credential_with_the_right
     for method in POLICY {
         let path = method.path;
         let channel = || channel_for(&app, path);
+        let token = |forger: &Forger, service: bool, roles: &[&str], scopes: &[&str]| {
+            token_for(forger, audience_of(path), service, roles, scopes)
+        };
 
         let bad = call(channel(), path, Some("not.a.token")).await;
         expect(&bad, Code::Unauthenticated, "TOKEN_MALFORMED", path);
@@ -102,6 +114,12 @@ async fn az_01_tm_01_every_method_refuses_each_missing_credential_with_the_right
             let unscoped = token(&forger, is_service, method.any_role, &[]);
             expect(&call(channel(), path, Some(&unscoped)).await, Code::PermissionDenied, "SCOPE_REQUIRED", path);
         }
+        // Everything the policy asks for, but for the other service (TF-11 d).
+        let elsewhere = if audience_of(path) == ADMIN_AUDIENCE { "authpair" } else { ADMIN_AUDIENCE };
+        let misdirected = token_for(&forger, elsewhere, is_service, method.any_role, method.scopes);
+        let status = call(channel(), path, Some(&misdirected)).await;
+        expect(&status, Code::Unauthenticated, "TOKEN_INVALID", path);
+        assert_eq!(status.message(), "wrong token audience", "{path}");
         // With everything the policy asks for, the call gets past auth: any
         // error now is the handler's (empty input, no such object).
         let enough = token(&forger, is_service, method.any_role, method.scopes);

@@ -7,7 +7,7 @@ use authpair_proto::{
     },
     resource::v1::{GetAdminDashboardRequest, GetMyProfileRequest, ListDocumentsRequest},
 };
-use authpair_tests::{TestApp, TestResult, bearer, reason};
+use authpair_tests::{ADMIN_AUDIENCE, TestApp, TestResult, bearer, reason};
 use tonic::Code;
 
 #[tokio::test]
@@ -78,12 +78,22 @@ async fn wrong_client_credentials_get_the_same_answer_as_a_wrong_password() -> T
 #[tokio::test]
 async fn a_service_token_cannot_call_user_only_methods() -> TestResult {
     let app = TestApp::spawn().await?;
-    let token = app.service_token("ops", &["admin", "profile"], "").await?;
+    let (client_id, client_secret) = app.service_account("ops", &["admin", "profile"]).await?;
+    let issue = |audience: &str| IssueServiceTokenRequest {
+        client_id: client_id.clone(),
+        client_secret: client_secret.clone(),
+        audience: audience.into(),
+        ..Default::default()
+    };
+    let token = app.auth.clone().issue_service_token(issue("")).await?.into_inner().access_token;
     let dashboard = app.resource.clone().get_admin_dashboard(bearer(GetAdminDashboardRequest {}, &token)).await;
     let dashboard = dashboard.err().ok_or("a service reached the admin dashboard")?;
     assert_eq!((dashboard.code(), dashboard.message()), (Code::PermissionDenied, "requires a user token"));
+    // On the admin API, with a token for its audience.
+    let token = app.auth.clone().issue_service_token(issue(ADMIN_AUDIENCE)).await?.into_inner().access_token;
     let admin_api = app.admin.clone().list_service_accounts(bearer(ListServiceAccountsRequest {}, &token)).await;
-    assert_eq!(admin_api.err().map(|s| s.code()), Some(Code::PermissionDenied));
+    let admin_api = admin_api.err().ok_or("a service reached the admin API")?;
+    assert_eq!((admin_api.code(), admin_api.message()), (Code::PermissionDenied, "requires a user token"));
     Ok(())
 }
 

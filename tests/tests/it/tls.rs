@@ -171,7 +171,7 @@ async fn tm_08_both_services_speak_tls_and_service_calls_can_require_a_client_ce
         client_id: RESOURCE_CLIENT_ID.into(),
         client_secret: RESOURCE_CLIENT_SECRET.into(),
         scope: String::new(),
-        ..Default::default()
+        audience: authpair_tests::ADMIN_AUDIENCE.into(),
     };
     let service = auth_client.issue_service_token(issue).await?.into_inner().access_token;
     let refused = auth_client.watch_revocations(bearer(WatchRevocationsRequest::default(), &service)).await;
