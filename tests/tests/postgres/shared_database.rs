@@ -119,7 +119,9 @@ async fn rv_02_a_revocation_through_instance_a_reaches_a_resource_watching_insta
 #[tokio::test]
 async fn instance_b_enforces_a_demotion_made_on_instance_a_on_its_own_admin_api() -> TestResult {
     let two = TwoInstances::spawn().await?;
-    let (_, admin_token) = two.app.user_with_token("deputy", &["admin"]).await?;
+    two.app.create_user("deputy", "deputy-password", &["admin"]).await?;
+    let admin_token =
+        two.app.login_for("deputy", "deputy-password", authpair_tests::ADMIN_AUDIENCE).await?.access_token;
     let root = two.app.admin_token().await?;
     let demote = SetUserRolesRequest { user: by_name("deputy"), roles: vec!["viewer".into()] };
     two.app.admin.clone().set_user_roles(bearer(demote, &root)).await?;
