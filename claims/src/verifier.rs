@@ -11,7 +11,9 @@
 //!    `exp`, `nbf`, `iss`, `aud` and `sub` required (it accepts tokens
 //!    without them otherwise);
 //! 5. our own checks: `iat` not in the future, lifetime within the maximum,
-//!    non-empty `sub` and `jti`.
+//!    non-empty `sub` and `jti`; and whether `aud` named the service's own
+//!    audience rather than only one of its public ones, which the policy
+//!    requires of every method that needs authentication (TF-11 d).
 //!
 //! A token that passed all of that is offered to a bounded cache keyed by the
 //! exact token string (`token_cache`), which keeps it from its second
