@@ -26,6 +26,11 @@ async fn main() -> anyhow::Result<()> {
             Some(auth_service::BootstrapServiceAccount::new(&resource.client_id, secret.expose_secret()));
     }
     resource.client_secret = Some(secret);
+    // The feed's token is for the auth service's own audience: in one
+    // process, the one it was given, unless the resource side names one.
+    if std::env::var_os("RESOURCE_AUTH_AUDIENCE").is_none() {
+        resource.auth_audience = auth.admin_audience.clone();
+    }
     init_tracing(&auth.log, auth.log_json);
 
     let auth_listener = TcpListener::bind(auth.listen).await?;
