@@ -75,8 +75,9 @@ pub async fn ensure_admin(state: &AuthState) -> anyhow::Result<()> {
 }
 
 /// Creates or updates the configured service account (scope
-/// revocations:watch) so a resource service can follow the feed with no
-/// manual step. The configured secret is authoritative.
+/// revocations:watch, tokens for the auth service's own audience) so a
+/// resource service can follow the feed with no manual step. The configured
+/// secret is authoritative.
 pub async fn ensure_service_account(state: &AuthState) -> anyhow::Result<()> {
     let Some(account) = &state.config.bootstrap_service_account else {
         return Ok(());
@@ -94,6 +95,7 @@ pub async fn ensure_service_account(state: &AuthState) -> anyhow::Result<()> {
         scopes,
         plan: existing.as_ref().map_or(Plan::Free, |a| a.plan),
         created_at: existing.as_ref().map_or(now, |a| a.created_at),
+        audiences: with_admin_audience(existing.map(|a| a.audiences).unwrap_or_default(), &state.config.admin_audience),
     };
     state.store.put_service_account(&row, true).await?;
     tracing::info!(name = account.name.as_str(), "bootstrap service account ready");
@@ -101,3 +103,12 @@ pub async fn ensure_service_account(state: &AuthState) -> anyhow::Result<()> {
 }
 
 const FEED_SCOPE: &str = "revocations:watch";
+
+/// `audiences` with `admin` added if missing: the feed is all the account
+/// is made for, so one that had none (the default audience) gets only this.
+fn with_admin_audience(mut audiences: Vec<String>, admin: &str) -> Vec<String> {
+    if !audiences.iter().any(|a| a == admin) {
+        audiences.push(admin.to_owned());
+    }
+    audiences
+}

@@ -170,6 +170,29 @@ impl AuthState {
         })
     }
 
+    /// The audience a caller asked for ("" is the default), or
+    /// INVALID_ARGUMENT (RFC 8707's invalid_target) for one this deployment
+    /// does not issue for.
+    pub fn audience<'a>(&'a self, requested: &'a str) -> Result<&'a str, ApiError> {
+        self.config.resolve_audience(requested).ok_or_else(|| {
+            let shown: String = requested.chars().take(64).collect();
+            ApiError::invalid(format!("unknown audience {shown:?}"))
+        })
+    }
+
+    /// The audiences a new service account is granted: each resolved as by
+    /// [`Self::audience`], deduplicated.
+    pub fn granted_audiences(&self, requested: &[String]) -> Result<Vec<String>, ApiError> {
+        let mut granted: Vec<String> = Vec::new();
+        for name in requested {
+            let audience = self.audience(name)?;
+            if !granted.iter().any(|a| a == audience) {
+                granted.push(audience.to_owned());
+            }
+        }
+        Ok(granted)
+    }
+
     /// A revocation of every token of a subject issued so far, kept until
     /// the last of them has expired.
     pub fn revoke_user(&self, set_disabled: Option<bool>) -> RevokeUser {

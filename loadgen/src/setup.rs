@@ -93,8 +93,12 @@ pub async fn users(auth: &Channel, admin: &str, count: usize) -> anyhow::Result<
 /// `count` distinct service tokens, issued 32 at a time.
 pub async fn service_tokens(auth: &Channel, admin: &str, count: usize) -> anyhow::Result<Vec<String>> {
     let name = format!("load-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let request =
-        CreateServiceAccountRequest { name: name.clone(), scopes: vec!["profile".into()], plan: "pro".into() };
+    let request = CreateServiceAccountRequest {
+        name: name.clone(),
+        scopes: vec!["profile".into()],
+        plan: "pro".into(),
+        audiences: Vec::new(),
+    };
     let created = AdminServiceClient::new(auth.clone()).create_service_account(bearer(request, admin)?).await?;
     let secret = created.into_inner().client_secret;
     let mut tokens = Vec::with_capacity(count);

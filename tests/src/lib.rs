@@ -352,7 +352,8 @@ impl TestApp {
         self.service_token_for(name, scopes, scope, "").await
     }
 
-    /// As [`Self::service_token`], for `audience` ("" for the default).
+    /// As [`Self::service_token`], for `audience` ("" for the default), which
+    /// the new account is granted.
     pub async fn service_token_for(
         &self,
         name: &str,
@@ -360,7 +361,8 @@ impl TestApp {
         scope: &str,
         audience: &str,
     ) -> Result<String, Status> {
-        let (client_id, client_secret) = self.service_account(name, scopes).await?;
+        let audiences: &[&str] = if audience.is_empty() { &[] } else { &[audience] };
+        let (client_id, client_secret) = self.service_account_for(name, scopes, audiences).await?;
         let request =
             IssueServiceTokenRequest { client_id, client_secret, scope: scope.into(), audience: audience.into() };
         Ok(self.auth.clone().issue_service_token(request).await?.into_inner().access_token)
@@ -372,13 +374,26 @@ impl TestApp {
         self.service_token_for(name, &["revocations:watch"], "", ADMIN_AUDIENCE).await
     }
 
-    /// Creates service account `name`; returns (client id, client secret).
+    /// Creates service account `name`, for the default audience; returns
+    /// (client id, client secret).
     pub async fn service_account(&self, name: &str, scopes: &[&str]) -> Result<(String, String), Status> {
+        self.service_account_for(name, scopes, &[]).await
+    }
+
+    /// Creates service account `name`, granted `audiences` (none: the default
+    /// audience alone); returns (client id, client secret).
+    pub async fn service_account_for(
+        &self,
+        name: &str,
+        scopes: &[&str],
+        audiences: &[&str],
+    ) -> Result<(String, String), Status> {
         let admin = self.admin_token().await?;
         let request = CreateServiceAccountRequest {
             name: name.into(),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             plan: String::new(),
+            audiences: audiences.iter().map(|a| a.to_string()).collect(),
         };
         let created = self.admin.clone().create_service_account(bearer(request, &admin)).await?.into_inner();
         Ok((created.client_id, created.client_secret))

@@ -30,6 +30,7 @@ fn account_to_proto(account: ServiceAccountRow) -> ServiceAccount {
         scopes: account.scopes,
         plan: account.plan.as_str().to_owned(),
         created_at: timestamp(account.created_at),
+        audiences: account.audiences,
     }
 }
 
@@ -138,6 +139,7 @@ impl AdminApi {
         let name = input::service_name(&req.name)?.to_owned();
         let scopes = input::service_scopes(&req.scopes)?;
         let plan = input::plan(&req.plan)?;
+        let audiences = self.state.granted_audiences(&req.audiences)?;
         let secret = new_client_secret().map_err(|e| {
             tracing::error!(error = %e, "random source failed");
             ApiError::Internal
@@ -149,6 +151,7 @@ impl AdminApi {
             scopes,
             plan,
             created_at: now,
+            audiences,
         };
         match self.state.store.put_service_account(&account, false).await {
             Ok(()) => Ok(CreateServiceAccountResponse {

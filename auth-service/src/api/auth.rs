@@ -63,20 +63,11 @@ impl AuthApi {
         self.state.throttle.admit(account, source).await.map_err(|e| throttled(method, "credentials", e))
     }
 
-    /// The audience a caller asked for, or INVALID_ARGUMENT (RFC 8707's
-    /// invalid_target) for one this deployment does not issue for. Checked
-    /// before any throttling or hashing: it is not a credential.
-    fn audience<'a>(&'a self, requested: &'a str) -> Result<&'a str, ApiError> {
-        self.state.config.resolve_audience(requested).ok_or_else(|| {
-            let shown: String = requested.chars().take(64).collect();
-            ApiError::invalid(format!("unknown audience {shown:?}"))
-        })
-    }
-
     async fn login(&self, req: LoginRequest, source: Option<std::net::IpAddr>) -> Result<TokenResponse, ApiError> {
         let username = input::login_username(&req.username)?;
         input::login_password(&req.password)?;
-        let audience = self.audience(&req.audience)?;
+        // Checked before any throttling or hashing: it is not a credential.
+        let audience = self.state.audience(&req.audience)?;
         let account = format!("user:{username}");
         self.admit(&account, source, LOGIN).await?;
         let password = SecretString::from(req.password);
@@ -186,7 +177,8 @@ impl AuthApi {
         if req.client_id.is_empty() || req.client_secret.is_empty() {
             return Err(ApiError::invalid("client_id and client_secret are required"));
         }
-        let audience = self.audience(&req.audience)?;
+        // Checked before any throttling or hashing: it is not a credential.
+        let audience = self.state.audience(&req.audience)?;
         // No account's name holds a NUL.
         ApiError::refuse_nul("client_id", &req.client_id)?;
         let account = format!("client:{}", req.client_id.chars().take(64).collect::<String>());
@@ -208,6 +200,14 @@ impl AuthApi {
         self.state.throttle.succeeded(&account).await;
         let account = found;
         let scopes = grants::narrow(&account.scopes, &req.scope).map_err(ApiError::InvalidArgument)?;
+        // An account with no audiences listed gets the default one alone.
+        let granted = match account.audiences.is_empty() {
+            true => audience == self.state.config.audience,
+            false => account.audiences.iter().any(|a| a == audience),
+        };
+        if !granted {
+            return Err(ApiError::invalid(format!("audience {audience:?} was not granted to this client")));
+        }
         let grant = grants::for_service(&account, scopes, generation, audience);
         let issued = self.state.sign(&grant)?;
         audit!("service_token_issued", ISSUE_SERVICE_TOKEN, grant.subject.as_str(), "-");

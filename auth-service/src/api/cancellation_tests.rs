@@ -99,6 +99,7 @@ async fn an_admin_write_whose_caller_goes_away_after_its_commit_is_still_audited
             name: format!("svc-{round}"),
             scopes: vec!["documents:read".into()],
             plan: "free".into(),
+            audiences: Vec::new(),
         };
         let request = as_caller(&state, &verifier, &user, account)?;
         tally.count(round, given_up_after(round, api.create_service_account(request)).await)?;

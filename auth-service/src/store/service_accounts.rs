@@ -11,28 +11,35 @@ pub struct ServiceAccountRow {
     pub scopes: Vec<String>,
     pub plan: Plan,
     pub created_at: i64,
+    /// The audiences its tokens may be for; empty: the deployment's default
+    /// audience alone.
+    pub audiences: Vec<String>,
 }
 
-type Row = (String, String, String, String, i64);
-const COLUMNS: &str = "name, secret_hash, scopes, plan, created_at";
+type Row = (String, String, String, String, i64, String);
+const COLUMNS: &str = "name, secret_hash, scopes, plan, created_at, audiences";
 
-fn decode((name, secret_hash, scopes, plan, created_at): Row) -> Result<ServiceAccountRow, StoreError> {
+fn words(text: &str) -> Vec<String> {
+    text.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+fn decode((name, secret_hash, scopes, plan, created_at, audiences): Row) -> Result<ServiceAccountRow, StoreError> {
     let plan = plan.parse().map_err(|e: authpair_claims::claims::UnknownName| StoreError::Corrupt(e.to_string()))?;
-    let scopes = scopes.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
-    Ok(ServiceAccountRow { name, secret_hash, scopes, plan, created_at })
+    Ok(ServiceAccountRow { name, secret_hash, scopes: words(&scopes), plan, created_at, audiences: words(&audiences) })
 }
 
 impl Store {
     /// Inserts `account`; `Conflict` if the name is taken. With `replace`,
-    /// an existing account gets the new secret, scopes and plan instead.
+    /// an existing account gets the new secret, scopes, plan and audiences
+    /// instead.
     pub async fn put_service_account(&self, account: &ServiceAccountRow, replace: bool) -> Result<(), StoreError> {
         let sql = if replace {
-            "INSERT INTO service_accounts (name, secret_hash, scopes, plan, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE SET secret_hash = excluded.secret_hash, \
-             scopes = excluded.scopes, plan = excluded.plan"
+            "INSERT INTO service_accounts (name, secret_hash, scopes, plan, created_at, audiences) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO UPDATE SET secret_hash = excluded.secret_hash, \
+             scopes = excluded.scopes, plan = excluded.plan, audiences = excluded.audiences"
         } else {
-            "INSERT INTO service_accounts (name, secret_hash, scopes, plan, created_at) \
-             VALUES ($1, $2, $3, $4, $5)"
+            "INSERT INTO service_accounts (name, secret_hash, scopes, plan, created_at, audiences) \
+             VALUES ($1, $2, $3, $4, $5, $6)"
         };
         sqlx::query(sql)
             .bind(&account.name)
@@ -40,6 +47,7 @@ impl Store {
             .bind(account.scopes.join(" "))
             .bind(account.plan.as_str())
             .bind(account.created_at)
+            .bind(account.audiences.join(" "))
             .execute(self.db.writer())
             .await?;
         Ok(())

@@ -5,7 +5,10 @@
 //! IssueServiceToken, and a refresh keeps it.
 
 use authpair_proto::{
-    auth::v1::{IssueServiceTokenRequest, ListUsersRequest, LogoutRequest, RefreshRequest, WatchRevocationsRequest},
+    auth::v1::{
+        CreateServiceAccountRequest, IssueServiceTokenRequest, ListServiceAccountsRequest, ListUsersRequest,
+        LogoutRequest, RefreshRequest, WatchRevocationsRequest,
+    },
     resource::v1::GetMyProfileRequest,
 };
 use authpair_tests::{
@@ -64,15 +67,13 @@ async fn tf_11_d_a_token_for_a_resource_service_is_refused_by_the_admin_api_even
     assert_eq!(profile(&app, &for_resources).await?, ADMIN_USERNAME);
     assert_wrong_audience(list_users(&app, &for_resources).await);
     // A resource service that receives an admin's token cannot open the
-    // revocation feed with it either, nor with a service token of its own
-    // audience.
+    // revocation feed with it either, nor can a watcher with a service token
+    // for a resource service.
     let feed = |token: &str| bearer(WatchRevocationsRequest::default(), token);
     assert_wrong_audience(app.auth.clone().watch_revocations(feed(&for_resources)).await);
-    let request = IssueServiceTokenRequest {
-        client_id: RESOURCE_CLIENT_ID.into(),
-        client_secret: RESOURCE_CLIENT_SECRET.into(),
-        ..Default::default()
-    };
+    let both = ["authpair", ADMIN_AUDIENCE];
+    let (client_id, client_secret) = app.service_account_for("watcher", &["revocations:watch"], &both).await?;
+    let request = IssueServiceTokenRequest { client_id, client_secret, ..Default::default() };
     let default_audience = app.auth.clone().issue_service_token(request.clone()).await?.into_inner().access_token;
     assert_wrong_audience(app.auth.clone().watch_revocations(feed(&default_audience)).await);
     let own = IssueServiceTokenRequest { audience: ADMIN_AUDIENCE.into(), ..request };
@@ -138,6 +139,67 @@ async fn an_audience_the_deployment_does_not_issue_for_is_invalid_argument_and_c
         ..Default::default()
     };
     assert_invalid_argument(app.auth.clone().issue_service_token(request).await, message);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_service_account_gets_tokens_only_for_the_audiences_it_was_granted() -> TestResult {
+    let app = TestApp::spawn_with(
+        |auth| auth.audiences = vec!["orders".into(), "billing".into()],
+        |resource| resource.audience = "orders".into(),
+    )
+    .await?;
+    let (client_id, client_secret) = app.service_account_for("reporter", &["profile"], &["orders"]).await?;
+    let issue = |audience: &str| IssueServiceTokenRequest {
+        client_id: client_id.clone(),
+        client_secret: client_secret.clone(),
+        audience: audience.into(),
+        ..Default::default()
+    };
+    let token = app.auth.clone().issue_service_token(issue("orders")).await?.into_inner().access_token;
+    assert_eq!(profile(&app, &token).await?, "svc:reporter");
+    let billing = app.auth.clone().issue_service_token(issue("billing")).await;
+    assert_invalid_argument(billing, "audience \"billing\" was not granted to this client");
+    let default = app.auth.clone().issue_service_token(issue("")).await;
+    assert_invalid_argument(default, "audience \"authpair\" was not granted to this client");
+    // An account granted none gets the default audience alone.
+    let (client_id, client_secret) = app.service_account("plain", &["profile"]).await?;
+    let plain = |audience: &str| IssueServiceTokenRequest {
+        client_id: client_id.clone(),
+        client_secret: client_secret.clone(),
+        audience: audience.into(),
+        ..Default::default()
+    };
+    assert!(app.auth.clone().issue_service_token(plain("")).await.is_ok());
+    let orders = app.auth.clone().issue_service_token(plain("orders")).await;
+    assert_invalid_argument(orders, "audience \"orders\" was not granted to this client");
+    // The feed's bootstrap account is granted the auth service's own audience
+    // only: it cannot call a resource service as itself.
+    let feed_account = IssueServiceTokenRequest {
+        client_id: RESOURCE_CLIENT_ID.into(),
+        client_secret: RESOURCE_CLIENT_SECRET.into(),
+        ..Default::default()
+    };
+    let refused = app.auth.clone().issue_service_token(feed_account).await;
+    assert_invalid_argument(refused, "audience \"authpair\" was not granted to this client");
+    // Granting an audience the deployment does not issue for is refused, and
+    // the listing shows what each account was granted.
+    let admin = app.admin_token().await?;
+    let request = CreateServiceAccountRequest {
+        name: "nowhere".into(),
+        scopes: vec!["profile".into()],
+        audiences: vec!["shipping".into()],
+        ..Default::default()
+    };
+    let refused = app.admin.clone().create_service_account(bearer(request, &admin)).await;
+    // (The response holds a secret and has no Debug: only its absence is shown.)
+    assert_invalid_argument(refused.map(|_| "an account"), "unknown audience \"shipping\"");
+    let listed = app.admin.clone().list_service_accounts(bearer(ListServiceAccountsRequest {}, &admin)).await?;
+    let granted: Vec<(String, Vec<String>)> =
+        listed.into_inner().accounts.into_iter().map(|a| (a.name, a.audiences)).collect();
+    assert!(granted.contains(&("reporter".into(), vec!["orders".into()])), "{granted:?}");
+    assert!(granted.contains(&("plain".into(), vec![])), "{granted:?}");
+    assert!(granted.contains(&(RESOURCE_CLIENT_ID.into(), vec![ADMIN_AUDIENCE.into()])), "{granted:?}");
     Ok(())
 }
 

@@ -78,7 +78,8 @@ async fn wrong_client_credentials_get_the_same_answer_as_a_wrong_password() -> T
 #[tokio::test]
 async fn a_service_token_cannot_call_user_only_methods() -> TestResult {
     let app = TestApp::spawn().await?;
-    let (client_id, client_secret) = app.service_account("ops", &["admin", "profile"]).await?;
+    let (client_id, client_secret) =
+        app.service_account_for("ops", &["admin", "profile"], &["authpair", ADMIN_AUDIENCE]).await?;
     let issue = |audience: &str| IssueServiceTokenRequest {
         client_id: client_id.clone(),
         client_secret: client_secret.clone(),
@@ -140,6 +141,7 @@ async fn bad_service_account_requests_are_refused_clearly_and_secrets_are_never_
         name: name.into(),
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
         plan: String::new(),
+        audiences: Vec::new(),
     };
     for (request, code, message) in [
         (create("Bad Name", &["profile"]), Code::InvalidArgument, "name must be 1 to 64 of a-z, 0-9 and '-'"),
