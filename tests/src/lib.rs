@@ -368,6 +368,18 @@ impl TestApp {
         Ok(self.auth.clone().issue_service_token(request).await?.into_inner().access_token)
     }
 
+    /// A token for service account `client_id`, all its scopes, for
+    /// `audience` ("" for the default).
+    pub async fn issue_service_token(&self, client_id: &str, secret: &str, audience: &str) -> Result<String, Status> {
+        let request = IssueServiceTokenRequest {
+            client_id: client_id.into(),
+            client_secret: secret.into(),
+            audience: audience.into(),
+            ..Default::default()
+        };
+        Ok(self.auth.clone().issue_service_token(request).await?.into_inner().access_token)
+    }
+
     /// A new service account `name` with scope revocations:watch, and a
     /// token for the auth service's own audience: what opens the feed.
     pub async fn watcher_token(&self, name: &str) -> Result<String, Status> {

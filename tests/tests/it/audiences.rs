@@ -82,13 +82,19 @@ async fn tf_11_d_a_token_for_a_resource_service_is_refused_by_the_admin_api_even
     Ok(())
 }
 
-#[tokio::test]
-async fn each_resource_service_takes_only_tokens_for_its_own_audience() -> TestResult {
-    let app = TestApp::spawn_with(
+/// A deployment with resource audiences orders and billing (besides the
+/// default), whose resource service is orders.
+async fn orders_and_billing() -> anyhow::Result<TestApp> {
+    TestApp::spawn_with(
         |auth| auth.audiences = vec!["orders".into(), "billing".into()],
         |resource| resource.audience = "orders".into(),
     )
-    .await?;
+    .await
+}
+
+#[tokio::test]
+async fn each_resource_service_takes_only_tokens_for_its_own_audience() -> TestResult {
+    let app = orders_and_billing().await?;
     let orders = app.login_for(ADMIN_USERNAME, ADMIN_PASSWORD, "orders").await?;
     assert_eq!(profile(&app, &orders.access_token).await?, ADMIN_USERNAME);
     let billing = app.login_for(ADMIN_USERNAME, ADMIN_PASSWORD, "billing").await?;
@@ -144,43 +150,22 @@ async fn an_audience_the_deployment_does_not_issue_for_is_invalid_argument_and_c
 
 #[tokio::test]
 async fn a_service_account_gets_tokens_only_for_the_audiences_it_was_granted() -> TestResult {
-    let app = TestApp::spawn_with(
-        |auth| auth.audiences = vec!["orders".into(), "billing".into()],
-        |resource| resource.audience = "orders".into(),
-    )
-    .await?;
-    let (client_id, client_secret) = app.service_account_for("reporter", &["profile"], &["orders"]).await?;
-    let issue = |audience: &str| IssueServiceTokenRequest {
-        client_id: client_id.clone(),
-        client_secret: client_secret.clone(),
-        audience: audience.into(),
-        ..Default::default()
-    };
-    let token = app.auth.clone().issue_service_token(issue("orders")).await?.into_inner().access_token;
+    let app = orders_and_billing().await?;
+    let (id, secret) = app.service_account_for("reporter", &["profile"], &["orders"]).await?;
+    let token = app.issue_service_token(&id, &secret, "orders").await?;
     assert_eq!(profile(&app, &token).await?, "svc:reporter");
-    let billing = app.auth.clone().issue_service_token(issue("billing")).await;
+    let billing = app.issue_service_token(&id, &secret, "billing").await;
     assert_invalid_argument(billing, "audience \"billing\" was not granted to this client");
-    let default = app.auth.clone().issue_service_token(issue("")).await;
+    let default = app.issue_service_token(&id, &secret, "").await;
     assert_invalid_argument(default, "audience \"authpair\" was not granted to this client");
     // An account granted none gets the default audience alone.
-    let (client_id, client_secret) = app.service_account("plain", &["profile"]).await?;
-    let plain = |audience: &str| IssueServiceTokenRequest {
-        client_id: client_id.clone(),
-        client_secret: client_secret.clone(),
-        audience: audience.into(),
-        ..Default::default()
-    };
-    assert!(app.auth.clone().issue_service_token(plain("")).await.is_ok());
-    let orders = app.auth.clone().issue_service_token(plain("orders")).await;
+    let (id, secret) = app.service_account("plain", &["profile"]).await?;
+    assert!(app.issue_service_token(&id, &secret, "").await.is_ok());
+    let orders = app.issue_service_token(&id, &secret, "orders").await;
     assert_invalid_argument(orders, "audience \"orders\" was not granted to this client");
     // The feed's bootstrap account is granted the auth service's own audience
     // only: it cannot call a resource service as itself.
-    let feed_account = IssueServiceTokenRequest {
-        client_id: RESOURCE_CLIENT_ID.into(),
-        client_secret: RESOURCE_CLIENT_SECRET.into(),
-        ..Default::default()
-    };
-    let refused = app.auth.clone().issue_service_token(feed_account).await;
+    let refused = app.issue_service_token(RESOURCE_CLIENT_ID, RESOURCE_CLIENT_SECRET, "").await;
     assert_invalid_argument(refused, "audience \"authpair\" was not granted to this client");
     // Granting an audience the deployment does not issue for is refused, and
     // the listing shows what each account was granted.

@@ -78,20 +78,13 @@ async fn wrong_client_credentials_get_the_same_answer_as_a_wrong_password() -> T
 #[tokio::test]
 async fn a_service_token_cannot_call_user_only_methods() -> TestResult {
     let app = TestApp::spawn().await?;
-    let (client_id, client_secret) =
-        app.service_account_for("ops", &["admin", "profile"], &["authpair", ADMIN_AUDIENCE]).await?;
-    let issue = |audience: &str| IssueServiceTokenRequest {
-        client_id: client_id.clone(),
-        client_secret: client_secret.clone(),
-        audience: audience.into(),
-        ..Default::default()
-    };
-    let token = app.auth.clone().issue_service_token(issue("")).await?.into_inner().access_token;
+    let (id, secret) = app.service_account_for("ops", &["admin", "profile"], &["authpair", ADMIN_AUDIENCE]).await?;
+    let token = app.issue_service_token(&id, &secret, "").await?;
     let dashboard = app.resource.clone().get_admin_dashboard(bearer(GetAdminDashboardRequest {}, &token)).await;
     let dashboard = dashboard.err().ok_or("a service reached the admin dashboard")?;
     assert_eq!((dashboard.code(), dashboard.message()), (Code::PermissionDenied, "requires a user token"));
     // On the admin API, with a token for its audience.
-    let token = app.auth.clone().issue_service_token(issue(ADMIN_AUDIENCE)).await?.into_inner().access_token;
+    let token = app.issue_service_token(&id, &secret, ADMIN_AUDIENCE).await?;
     let admin_api = app.admin.clone().list_service_accounts(bearer(ListServiceAccountsRequest {}, &token)).await;
     let admin_api = admin_api.err().ok_or("a service reached the admin API")?;
     assert_eq!((admin_api.code(), admin_api.message()), (Code::PermissionDenied, "requires a user token"));
