@@ -343,8 +343,11 @@ impl Throttle {
         c.base_delay.saturating_mul(factor).min(c.max_delay)
     }
 
-    /// After a wrong password (or secret) for `account`.
-    pub async fn failed(&self, account: &str) {
+    /// After a wrong password (or secret) for `account`. `subject` is the
+    /// stable id of the account if it exists (a user id, `svc:<name>`): the
+    /// lock's audit line names it, never the typed name, which may hold a
+    /// mistyped password.
+    pub async fn failed(&self, account: &str, subject: Option<&str>) {
         if let Some(shared) = &self.shared {
             let key = format!("{}login-failures:{account}", shared.prefix);
             let mut connection = shared.gcra.connection();
@@ -384,7 +387,13 @@ impl Throttle {
         };
         self.accounts.insert(account.to_owned(), Failures { count, last_ms: now });
         if count == self.config.lock_after {
-            tracing::warn!(target: "authpair::audit", event = "account_locked", reason = "too_many_failures", failures = count);
+            tracing::warn!(
+                target: "authpair::audit",
+                event = "account_locked",
+                subject = subject.unwrap_or("-"),
+                reason = "too_many_failures",
+                failures = count,
+            );
         }
     }
 
@@ -452,7 +461,7 @@ mod tests {
         let t = throttle(ThrottleConfig { free_failures: 3, ..ThrottleConfig::default() });
         for _ in 0..3 {
             assert_eq!(t.admit("alice", None).await, Ok(()));
-            t.failed("alice").await;
+            t.failed("alice", None).await;
         }
         assert!(matches!(t.admit("alice", None).await, Err(AuthError::TooManyAttempts { .. })));
         assert_eq!(t.admit("bob", None).await, Ok(()), "accounts are separate");
@@ -467,10 +476,10 @@ mod tests {
         let durable = || async { Store::open(dir.path(), None).await };
         let before = Throttle::new(config, vec![], Some(durable().await?))?;
         for _ in 0..3 {
-            before.failed("alice").await;
+            before.failed("alice", None).await;
         }
         for _ in 0..2 {
-            before.failed("bob").await;
+            before.failed("bob", None).await;
         }
         assert_eq!(before.admit("bob", None).await, Ok(()));
         before.succeeded("bob").await;
@@ -479,7 +488,7 @@ mod tests {
         let after = Throttle::new(config, vec![], Some(durable().await?))?;
         assert!(matches!(after.admit("alice", None).await, Err(AuthError::TooManyAttempts { .. })));
         for _ in 0..2 {
-            after.failed("bob").await;
+            after.failed("bob", None).await;
         }
         assert_eq!(after.admit("bob", None).await, Ok(()), "bob's success cleared his count");
         after.succeeded("alice").await;

@@ -41,7 +41,7 @@ async fn sh_02_no_log_line_of_a_full_session_contains_a_secret() -> TestResult {
     // among those checked (BF-03: the lockout is logged).
     let app = TestApp::spawn_with(|a| a.throttle.lock_after = 2, |_| {}).await?;
     let password = "pw-logcheck-7f3a9c";
-    app.create_user("logcheck", password, &["viewer"]).await?;
+    let user = app.create_user("logcheck", password, &["viewer"]).await?;
     let mut auth = app.auth.clone();
     let first = auth
         .login(LoginRequest { username: "logcheck".into(), password: password.into(), ..Default::default() })
@@ -81,6 +81,8 @@ async fn sh_02_no_log_line_of_a_full_session_contains_a_secret() -> TestResult {
     let locked =
         text.lines().find(|line| line.contains("event=\"account_locked\"")).ok_or("the lock was not logged")?;
     assert!(locked.contains("WARN") && locked.contains("failures=2"), "{locked}");
+    // It names the account by its stable id, never by the typed name.
+    assert!(locked.contains(&format!("subject=\"{}\"", user.id)) && !locked.contains("logcheck"), "{locked}");
     let secrets = [
         password,
         "pw-wrong-2b8e",

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use authpair_claims::{AuthError, Revocation, caller, optional_caller};
+use authpair_claims::{AuthError, Revocation, caller, claims::SERVICE_SUBJECT_PREFIX, optional_caller};
 use authpair_proto::auth::v1::{
     GetJwksRequest, GetJwksResponse, IssueServiceTokenRequest, LoginRequest, LogoutRequest, LogoutResponse,
     RefreshRequest, TokenResponse, WatchRevocationsRequest, auth_service_server::AuthService,
@@ -81,14 +81,14 @@ impl AuthApi {
             Some(user) => {
                 let reason = if user.disabled { "user_disabled" } else { "wrong_password" };
                 audit!("login_failed", LOGIN, user.id.as_str(), reason);
-                self.state.throttle.failed(&account).await;
+                self.state.throttle.failed(&account, Some(&user.id)).await;
                 metrics::counter!(authpair_claims::telemetry::LOGINS, "outcome" => "failure").increment(1);
                 return Err(AuthError::InvalidCredentials.into());
             }
             None => {
                 metrics::counter!(authpair_claims::telemetry::LOGINS, "outcome" => "failure").increment(1);
                 audit!("login_failed", LOGIN, "-", "unknown_user");
-                self.state.throttle.failed(&account).await;
+                self.state.throttle.failed(&account, None).await;
                 return Err(AuthError::InvalidCredentials.into());
             }
         };
@@ -184,7 +184,7 @@ impl AuthApi {
         let account = format!("client:{}", req.client_id.chars().take(64).collect::<String>());
         self.admit(&account, source, ISSUE_SERVICE_TOKEN).await?;
         if req.client_id.len() > 64 || req.client_secret.len() > MAX_REFRESH_TOKEN_BYTES {
-            self.state.throttle.failed(&account).await;
+            self.state.throttle.failed(&account, None).await;
             return Err(AuthError::InvalidCredentials.into());
         }
         let generation = self.state.generation().await?;
@@ -192,9 +192,15 @@ impl AuthApi {
         let presented = SecretString::from(req.client_secret);
         let stored = found.as_ref().map_or(DUMMY_SECRET_HASH, |a| a.secret_hash.as_str());
         let matched = secret_matches(&presented, stored);
+        let subject = found.as_ref().map(|a| format!("{SERVICE_SUBJECT_PREFIX}{}", a.name));
         let Some(found) = found.filter(|_| matched) else {
-            audit!("service_token_refused", ISSUE_SERVICE_TOKEN, "-", "invalid_client_credentials");
-            self.state.throttle.failed(&account).await;
+            audit!(
+                "service_token_refused",
+                ISSUE_SERVICE_TOKEN,
+                subject.as_deref().unwrap_or("-"),
+                "invalid_client_credentials"
+            );
+            self.state.throttle.failed(&account, subject.as_deref()).await;
             return Err(AuthError::InvalidCredentials.into());
         };
         self.state.throttle.succeeded(&account).await;
