@@ -207,9 +207,10 @@ impl AuthApi {
         let account = found;
         let scopes = grants::narrow(&account.scopes, &req.scope).map_err(ApiError::InvalidArgument)?;
         // An account with no audiences listed gets the default one alone.
-        let granted = match account.audiences.is_empty() {
-            true => audience == self.state.config.audience,
-            false => account.audiences.iter().any(|a| a == audience),
+        let granted = if account.audiences.is_empty() {
+            audience == self.state.config.audience
+        } else {
+            account.audiences.iter().any(|a| a == audience)
         };
         if !granted {
             return Err(ApiError::invalid(format!("audience {audience:?} was not granted to this client")));

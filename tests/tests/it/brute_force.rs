@@ -9,9 +9,10 @@
 use std::time::Duration;
 
 use authpair_proto::auth::v1::{
-    DisableUserRequest, IssueServiceTokenRequest, LoginRequest, RefreshRequest, TokenResponse,
+    CreateUserRequest, DisableUserRequest, IssueServiceTokenRequest, LoginRequest, RefreshRequest, TokenResponse,
+    admin_service_client::AdminServiceClient, auth_service_client::AuthServiceClient,
 };
-use authpair_tests::{TestApp, TestResult, bearer, by_name, reason, start_auth_at};
+use authpair_tests::{ADMIN_AUDIENCE, Process, TestApp, TestResult, bearer, by_name, channel, reason, start_auth_at};
 use tonic::{Code, Request, Status, metadata::MetadataValue};
 use tonic_types::StatusExt;
 
@@ -117,6 +118,77 @@ async fn r_01_locks_and_failure_counts_survive_a_crash_of_the_auth_service() -> 
         assert_eq!(answer(login(&app, "bea", "guess").await), wrong);
     }
     login(&app, "bea", "bea-password").await?;
+    Ok(())
+}
+
+/// R-01 with the real binary: an account locked while other logins keep the
+/// service's hashing workers busy stays locked through a SIGKILL (nothing
+/// flushed or closed) and a restart on the same data dir.
+#[tokio::test]
+async fn r_01_a_lock_survives_a_sigkill_of_the_real_auth_binary_in_the_middle_of_login_load() -> TestResult {
+    let data = tempfile::tempdir()?;
+    let dir = data.path().to_string_lossy().into_owned();
+    let args = ["--listen", "127.0.0.1:0", "--data-dir", dir.as_str()];
+    // Info, for the "listening" line the harness waits for.
+    let env = [
+        ("AUTH_BOOTSTRAP_ADMIN", "root:root-password-for-r01"),
+        ("AUTH_LOGIN_FREE_FAILURES", "100"),
+        ("AUTH_LOGIN_LOCK_AFTER", "3"),
+        ("AUTH_LOGIN_LOCK_SECS", "900"),
+        ("AUTH_LOGIN_SOURCE_PER_SEC", "1000000"),
+        ("AUTH_LOGIN_SOURCE_BURST", "1000000"),
+        ("AUTH_METRICS_LISTEN", "off"),
+        ("AUTH_LOG", "info"),
+    ];
+    let mut auth = Process::spawn("auth-service", &args, &env).await?;
+    let client = AuthServiceClient::new(channel(auth.addr)?);
+    let login = |client: &AuthServiceClient<_>, username: &str, password: &str, audience: &str| {
+        let mut client = client.clone();
+        let request = LoginRequest { username: username.into(), password: password.into(), audience: audience.into() };
+        async move { client.login(request).await.map(|r| r.into_inner()) }
+    };
+    let root = login(&client, "root", "root-password-for-r01", ADMIN_AUDIENCE).await?.access_token;
+    let create = CreateUserRequest { username: "ann".into(), password: "ann-password".into(), ..Default::default() };
+    AdminServiceClient::new(channel(auth.addr)?).create_user(bearer(create, &root)).await?;
+
+    // The load: wrong passwords for accounts that do not exist, sixteen at
+    // a time, each a full dummy hash, until the process dies under them.
+    let load: Vec<_> = (0..16)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let mut answered = 0u32;
+                loop {
+                    let mut client = client.clone();
+                    let request = LoginRequest {
+                        username: format!("nobody-{i}"),
+                        password: "guess".into(),
+                        ..Default::default()
+                    };
+                    match client.login(request).await {
+                        Err(status) if status.code() == Code::Unauthenticated => answered += 1,
+                        _ => return answered,
+                    }
+                }
+            })
+        })
+        .collect();
+    for _ in 0..3 {
+        let status = login(&client, "ann", "guess", "").await.err().ok_or("a wrong password was accepted")?;
+        assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    }
+    retry_after(login(&client, "ann", "ann-password", "").await.map(drop))?;
+    auth.kill()?;
+    let mut answered = 0;
+    for task in load {
+        answered += task.await?;
+    }
+    assert!(answered > 0, "the load never got an answer: it was not load");
+
+    let auth = Process::spawn("auth-service", &args, &env).await?;
+    let client = AuthServiceClient::new(channel(auth.addr)?);
+    let wait = retry_after(login(&client, "ann", "ann-password", "").await.map(drop))?;
+    assert!(wait > Duration::from_secs(800) && wait <= Duration::from_secs(900), "{wait:?}");
     Ok(())
 }
 
