@@ -98,6 +98,18 @@ pub fn narrow(granted: &[String], requested: &str) -> Result<Vec<String>, String
     Ok(scopes)
 }
 
+/// Whether a service account may have a token for `audience` (already
+/// resolved): one it was granted, or, with none listed, the deployment's
+/// `default` alone. The error, like [`narrow`]'s, fits a status message.
+pub fn audience_granted(account: &ServiceAccountRow, audience: &str, default: &str) -> Result<(), String> {
+    let granted = if account.audiences.is_empty() {
+        audience == default
+    } else {
+        account.audiences.iter().any(|a| a == audience)
+    };
+    if granted { Ok(()) } else { Err(format!("audience {audience:?} was not granted to this client")) }
+}
+
 /// The grant for a service account: no roles, `sub` `svc:<name>`.
 pub fn for_service(account: &ServiceAccountRow, scopes: Vec<String>, generation: u64, audience: &str) -> Grant {
     let subject = format!("{SERVICE_SUBJECT_PREFIX}{}", account.name);

@@ -503,6 +503,29 @@ pub fn assert_refresh_refused<T: std::fmt::Debug>(result: Result<T, Status>) {
     }
 }
 
+/// Asserts a refusal with exactly `code`, `message` and ErrorInfo reason.
+#[track_caller]
+pub fn assert_status<T: std::fmt::Debug>(result: Result<T, Status>, code: tonic::Code, message: &str, why: &str) {
+    match result {
+        Ok(v) => panic!("expected {code:?} {why}, got OK {v:?}"),
+        Err(status) => {
+            assert_eq!((status.code(), status.message()), (code, message), "{status:?}");
+            assert_eq!(reason(&status).as_deref(), Some(why), "{status:?}");
+        }
+    }
+}
+
+/// Asserts INVALID_ARGUMENT with exactly `message` (it carries no reason).
+#[track_caller]
+pub fn assert_invalid_argument<T: std::fmt::Debug>(result: Result<T, Status>, message: &str) {
+    match result {
+        Ok(v) => panic!("expected INVALID_ARGUMENT {message:?}, got OK {v:?}"),
+        Err(status) => {
+            assert_eq!((status.code(), status.message()), (tonic::Code::InvalidArgument, message), "{status:?}")
+        }
+    }
+}
+
 /// The `google.rpc.ErrorInfo` reason of an authpair status, if any.
 pub fn reason(status: &Status) -> Option<String> {
     authpair_claims::reason_of(status)

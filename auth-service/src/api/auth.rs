@@ -206,15 +206,7 @@ impl AuthApi {
         self.state.throttle.succeeded(&account).await;
         let account = found;
         let scopes = grants::narrow(&account.scopes, &req.scope).map_err(ApiError::InvalidArgument)?;
-        // An account with no audiences listed gets the default one alone.
-        let granted = if account.audiences.is_empty() {
-            audience == self.state.config.audience
-        } else {
-            account.audiences.iter().any(|a| a == audience)
-        };
-        if !granted {
-            return Err(ApiError::invalid(format!("audience {audience:?} was not granted to this client")));
-        }
+        grants::audience_granted(&account, audience, &self.state.config.audience).map_err(ApiError::InvalidArgument)?;
         let grant = grants::for_service(&account, scopes, generation, audience);
         let issued = self.state.sign(&grant)?;
         audit!("service_token_issued", ISSUE_SERVICE_TOKEN, grant.subject.as_str(), "-");

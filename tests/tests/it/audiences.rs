@@ -13,31 +13,15 @@ use authpair_proto::{
 };
 use authpair_tests::{
     ADMIN_AUDIENCE, ADMIN_PASSWORD, ADMIN_USERNAME, RESOURCE_CLIENT_ID, RESOURCE_CLIENT_SECRET, TestApp, TestResult,
-    any_port, bearer, reason,
+    any_port, assert_invalid_argument, assert_status, bearer,
 };
 use tonic::{Code, Status};
 
 /// UNAUTHENTICATED "wrong token audience": the token is genuine, but not
 /// for this service.
+#[track_caller]
 fn assert_wrong_audience<T: std::fmt::Debug>(result: Result<T, Status>) {
-    match result {
-        Ok(value) => panic!("expected UNAUTHENTICATED \"wrong token audience\", got OK {value:?}"),
-        Err(status) => {
-            assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
-            assert_eq!(status.message(), "wrong token audience");
-            assert_eq!(reason(&status).as_deref(), Some("TOKEN_INVALID"));
-        }
-    }
-}
-
-fn assert_invalid_argument<T: std::fmt::Debug>(result: Result<T, Status>, message: &str) {
-    match result {
-        Ok(value) => panic!("expected INVALID_ARGUMENT {message:?}, got OK {value:?}"),
-        Err(status) => {
-            assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-            assert_eq!(status.message(), message);
-        }
-    }
+    assert_status(result, Code::Unauthenticated, "wrong token audience", "TOKEN_INVALID");
 }
 
 async fn list_users(app: &TestApp, token: &str) -> Result<usize, Status> {

@@ -5,18 +5,8 @@ use authpair_proto::{
     auth::v1::{CreateUserRequest, ListUsersRequest},
     resource::v1::GetAdminDashboardRequest,
 };
-use authpair_tests::{TestApp, TestResult, bearer, reason};
-use tonic::{Code, Request, Status};
-
-#[track_caller]
-fn assert_status<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, message: &str, expected_reason: &str) {
-    let status = match result {
-        Ok(value) => panic!("expected {code:?}, got OK {value:?}"),
-        Err(status) => status,
-    };
-    assert_eq!((status.code(), status.message()), (code, message), "{status:?}");
-    assert_eq!(reason(&status).as_deref(), Some(expected_reason));
-}
+use authpair_tests::{TestApp, TestResult, assert_status, bearer};
+use tonic::{Code, Request};
 
 #[tokio::test]
 async fn az_01_a_viewer_asking_for_the_admin_dashboard_is_permission_denied() -> TestResult {

@@ -7,7 +7,7 @@ use authpair_proto::resource::v1::{
     CreateDocumentRequest, DeleteDocumentRequest, Document, GetDocumentRequest, ListDocumentsRequest, SearchRequest,
     UpdateDocumentRequest,
 };
-use authpair_tests::{TestApp, TestResult, bearer, reason};
+use authpair_tests::{TestApp, TestResult, assert_invalid_argument, assert_status, bearer, reason};
 use serde_json::json;
 use tonic::{Code, Status, metadata::MetadataValue};
 use tonic_types::StatusExt;
@@ -15,17 +15,6 @@ use tonic_types::StatusExt;
 async fn create(app: &TestApp, token: &str, title: &str) -> Result<Document, Status> {
     let request = CreateDocumentRequest { title: title.into(), body: format!("body of {title}") };
     Ok(app.resource.clone().create_document(bearer(request, token)).await?.into_inner())
-}
-
-#[track_caller]
-fn denied<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, message: &str, why: &str) {
-    match result {
-        Ok(v) => panic!("expected {code:?} {why}, got OK {v:?}"),
-        Err(status) => {
-            assert_eq!((status.code(), status.message()), (code, message), "{status:?}");
-            assert_eq!(reason(&status).as_deref(), Some(why));
-        }
-    }
 }
 
 #[tokio::test]
@@ -37,14 +26,14 @@ async fn an_editor_creates_and_owns_a_document_but_a_viewer_or_an_unscoped_edito
     assert_eq!(doc.id.len(), 36);
 
     let (_, viewer) = app.user_with_token("val", &["viewer"]).await?;
-    denied(create(&app, &viewer, "nope").await, Code::PermissionDenied, "requires role editor", "ROLE_REQUIRED");
+    assert_status(create(&app, &viewer, "nope").await, Code::PermissionDenied, "requires role editor", "ROLE_REQUIRED");
 
     let forger = app.forger().await?;
     let mut claims = forger.claims(&editor.id, &["editor"]);
     claims["scope"] = json!("profile documents:read");
     let unscoped = forger.sign(&forger.header(), &claims);
     let result = create(&app, &unscoped, "nope").await;
-    denied(result, Code::PermissionDenied, "requires scope documents:write", "SCOPE_REQUIRED");
+    assert_status(result, Code::PermissionDenied, "requires scope documents:write", "SCOPE_REQUIRED");
     Ok(())
 }
 
@@ -65,7 +54,7 @@ async fn az_03_write_needs_the_write_scope_and_scope_must_be_one_space_separated
     // A known caller without the scope: PERMISSION_DENIED.
     for scope in ["documents:read", "profile", "", "documents:writer", "DOCUMENTS:WRITE"] {
         let result = create(&app, &with_scope(Some(json!(scope))), "nope").await;
-        denied(result, Code::PermissionDenied, "requires scope documents:write", "SCOPE_REQUIRED");
+        assert_status(result, Code::PermissionDenied, "requires scope documents:write", "SCOPE_REQUIRED");
     }
     // Another shape of `scope` is not a token authpair issued: UNAUTHENTICATED.
     for scope in [json!(["documents:write"]), json!({"documents:write": true}), json!(1)] {
@@ -74,7 +63,7 @@ async fn az_03_write_needs_the_write_scope_and_scope_must_be_one_space_separated
         assert_eq!(status.code(), Code::Unauthenticated, "{scope}: {status:?}");
     }
     let result = create(&app, &with_scope(None), "nope").await;
-    denied(result, Code::Unauthenticated, "token missing required claim scope", "TOKEN_INVALID");
+    assert_status(result, Code::Unauthenticated, "token missing required claim scope", "TOKEN_INVALID");
 
     // The control: the same token with the scope among others is allowed.
     create(&app, &with_scope(Some(json!("profile documents:write"))), "yes").await?;
@@ -94,9 +83,9 @@ async fn az_02_a_non_owner_is_refused_with_not_owner_and_an_admin_may_act_on_any
     let update = |id: &str| UpdateDocumentRequest { id: id.into(), title: Some("mine now".into()), body: None };
     let delete = |id: &str| DeleteDocumentRequest { id: id.into() };
     let not_owner = (Code::PermissionDenied, "not the owner", "NOT_OWNER");
-    denied(resource.get_document(bearer(get(&doc.id), &bob)).await, not_owner.0, not_owner.1, not_owner.2);
-    denied(resource.update_document(bearer(update(&doc.id), &bob)).await, not_owner.0, not_owner.1, not_owner.2);
-    denied(resource.delete_document(bearer(delete(&doc.id), &bob)).await, not_owner.0, not_owner.1, not_owner.2);
+    assert_status(resource.get_document(bearer(get(&doc.id), &bob)).await, not_owner.0, not_owner.1, not_owner.2);
+    assert_status(resource.update_document(bearer(update(&doc.id), &bob)).await, not_owner.0, not_owner.1, not_owner.2);
+    assert_status(resource.delete_document(bearer(delete(&doc.id), &bob)).await, not_owner.0, not_owner.1, not_owner.2);
     let bobs_list = resource.list_documents(bearer(ListDocumentsRequest::default(), &bob)).await?.into_inner();
     assert!(bobs_list.documents.is_empty(), "a non-admin lists only their own");
 
@@ -237,10 +226,7 @@ async fn a_nul_character_gets_a_clear_answer_on_either_backend_never_internal() 
     let app = TestApp::spawn().await?;
     let (_, editor) = app.user_with_token("nia", &["editor"]).await?;
     let mut resource = app.resource.clone();
-    let invalid = |result: Result<(), Status>, message: &str| match result {
-        Ok(()) => panic!("accepted a NUL ({message})"),
-        Err(status) => assert_eq!((status.code(), status.message()), (Code::InvalidArgument, message), "{status:?}"),
-    };
+    let invalid = assert_invalid_argument::<()>;
     let body = CreateDocumentRequest { title: "t".into(), body: "a\0b".into() };
     invalid(resource.create_document(bearer(body, &editor)).await.map(drop), "body must not contain NUL characters");
     let search = SearchRequest { query: "a\0".into() };
