@@ -3,7 +3,7 @@
 //! user; without it, it creates `admin` with a generated password and prints
 //! that password once to stderr (never to the log).
 
-use authpair_claims::{Plan, Role};
+use authpair_claims::{ADMIN_ROLE, Plans};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -17,8 +17,14 @@ use crate::{
 
 pub const GENERATED_ADMIN_USERNAME: &str = "admin";
 
+/// The first admin's plan: `pro` where the deployment has it, else the
+/// default plan.
+fn admin_plan(plans: &Plans) -> String {
+    plans.parse_plan("pro").unwrap_or_else(|_| plans.default_plan().to_owned())
+}
+
 pub async fn ensure_admin(state: &AuthState) -> anyhow::Result<()> {
-    if state.store.count_with_role(Role::Admin).await? > 0 {
+    if state.store.count_with_role(ADMIN_ROLE).await? > 0 {
         if state.config.bootstrap_admin.is_some() {
             tracing::info!("an admin exists; AUTH_BOOTSTRAP_ADMIN is ignored");
         }
@@ -37,7 +43,7 @@ pub async fn ensure_admin(state: &AuthState) -> anyhow::Result<()> {
     if let Some(existing) = state.store.user_by_username(&admin.username).await? {
         // Instances starting together on one new database: another one
         // created this admin between our count and this lookup.
-        if existing.roles.contains(&Role::Admin) && !existing.disabled {
+        if existing.roles.iter().any(|r| r == ADMIN_ROLE) && !existing.disabled {
             tracing::info!("another instance created the first admin");
             return Ok(());
         }
@@ -49,12 +55,17 @@ pub async fn ensure_admin(state: &AuthState) -> anyhow::Result<()> {
         );
     }
     let password_hash = state.hasher.hash(SecretString::from(admin.password.expose_secret())).await?;
-    let user = NewUser { username: admin.username.clone(), password_hash, roles: vec![Role::Admin], plan: Plan::Pro };
+    let user = NewUser {
+        username: admin.username.clone(),
+        password_hash,
+        roles: vec![ADMIN_ROLE.to_owned()],
+        plan: admin_plan(&state.config.plans),
+    };
     let user = match state.store.create_user(user, now()).await {
         Ok(user) => user,
         // Instances starting together on one new database race here: the
         // one that lost sees the winner's admin.
-        Err(StoreError::Conflict) if state.store.count_with_role(Role::Admin).await? > 0 => {
+        Err(StoreError::Conflict) if state.store.count_with_role(ADMIN_ROLE).await? > 0 => {
             tracing::info!("another instance created the first admin");
             return Ok(());
         }
@@ -93,7 +104,7 @@ pub async fn ensure_service_account(state: &AuthState) -> anyhow::Result<()> {
         name: account.name.clone(),
         secret_hash: refresh_token_hash(&account.secret),
         scopes,
-        plan: existing.as_ref().map_or(Plan::Free, |a| a.plan),
+        plan: existing.as_ref().map_or_else(|| state.config.plans.default_plan().to_owned(), |a| a.plan.clone()),
         created_at: existing.as_ref().map_or(now, |a| a.created_at),
         audiences: with_admin_audience(existing.map(|a| a.audiences).unwrap_or_default(), &state.config.admin_audience),
     };

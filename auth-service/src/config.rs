@@ -5,7 +5,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use authpair_claims::config::{parse_listen, parse_positive_secs, parse_secret, parse_secs};
+use authpair_server::config::{parse_listen, parse_positive_secs, parse_secret, parse_secs};
 use clap::Parser;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -85,10 +85,20 @@ pub struct Config {
     #[arg(long, env = "AUTH_BOOTSTRAP_SERVICE_ACCOUNT", hide_env_values = true, value_parser = BootstrapServiceAccount::parse)]
     pub bootstrap_service_account: Option<BootstrapServiceAccount>,
 
-    /// The scopes each role grants to user tokens, as
-    /// `role=scope,scope;role=...`; a user gets the union over their roles.
-    #[arg(long, env = "AUTH_ROLE_SCOPES", default_value = crate::grants::DEFAULT_ROLE_SCOPES, value_parser = crate::grants::RoleScopes::parse)]
-    pub role_scopes: crate::grants::RoleScopes,
+    /// The roles that exist and the scopes each grants to user tokens, as
+    /// `role=scope,scope;role=...` (must define `admin`); a user gets the
+    /// union over their roles. A new role or scope needs no code.
+    #[arg(long, env = "AUTH_ROLE_SCOPES", default_value = authpair_claims::roles::DEFAULT_ROLE_SCOPES, value_parser = authpair_claims::RoleScopes::parse)]
+    pub role_scopes: authpair_claims::RoleScopes,
+
+    /// The role a user created without roles gets; one the role table defines.
+    #[arg(long, env = "AUTH_DEFAULT_ROLE", default_value = "viewer")]
+    pub default_role: String,
+
+    /// The plan tiers that exist, comma-separated; the first is a new
+    /// account's. Quotas per plan are the resource side's (`--plan-quotas`).
+    #[arg(long, env = "AUTH_PLANS", default_value = authpair_claims::roles::DEFAULT_PLANS, value_parser = authpair_claims::Plans::parse)]
+    pub plans: authpair_claims::Plans,
 
     /// Heartbeat interval of the revocation feed, in seconds.
     #[arg(long = "feed-heartbeat-secs", env = "AUTH_FEED_HEARTBEAT_SECS", default_value = "5", value_parser = parse_secs)]
@@ -117,7 +127,7 @@ pub struct Config {
 
     /// Connections open at once; past it, new ones wait in the kernel's
     /// accept backlog until one closes.
-    #[arg(long, env = "AUTH_MAX_CONNECTIONS", default_value_t = authpair_claims::serving::DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, env = "AUTH_MAX_CONNECTIONS", default_value_t = authpair_server::serving::DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_connections: usize,
 
     #[command(flatten)]
@@ -184,8 +194,8 @@ pub struct Config {
 impl Config {
     /// The connection age, its grace and the connection cap, as the server
     /// takes them.
-    pub fn connection_limits(&self) -> authpair_claims::serving::ConnectionLimits {
-        authpair_claims::serving::ConnectionLimits {
+    pub fn connection_limits(&self) -> authpair_server::serving::ConnectionLimits {
+        authpair_server::serving::ConnectionLimits {
             max_age: self.max_connection_age,
             grace: self.max_connection_age_grace,
             max_connections: self.max_connections,
@@ -244,13 +254,15 @@ impl Config {
             refresh_grace: Duration::ZERO,
             revoke_on_role_change: true,
             bootstrap_service_account: None,
-            role_scopes: crate::grants::RoleScopes::default(),
+            role_scopes: authpair_claims::RoleScopes::default(),
+            default_role: "viewer".into(),
+            plans: authpair_claims::Plans::default(),
             feed_heartbeat: Duration::from_secs(5),
             key_publish_delay: Duration::from_secs(60),
             key_rotation: Duration::ZERO,
-            max_connection_age: authpair_claims::serving::DEFAULT_MAX_CONNECTION_AGE,
-            max_connection_age_grace: authpair_claims::serving::DEFAULT_MAX_CONNECTION_AGE_GRACE,
-            max_connections: authpair_claims::serving::DEFAULT_MAX_CONNECTIONS,
+            max_connection_age: authpair_server::serving::DEFAULT_MAX_CONNECTION_AGE,
+            max_connection_age_grace: authpair_server::serving::DEFAULT_MAX_CONNECTION_AGE_GRACE,
+            max_connections: authpair_server::serving::DEFAULT_MAX_CONNECTIONS,
             throttle: crate::throttle::ThrottleConfig::default(),
             trusted_proxies: Vec::new(),
             redis_url: None,

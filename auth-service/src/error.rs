@@ -1,5 +1,5 @@
 //! How this service's own failures become an [`ApiError`]. Database errors
-//! map in `authpair_claims::db` (outages UNAVAILABLE, the rest INTERNAL);
+//! map in `authpair_server::db` (outages UNAVAILABLE, the rest INTERNAL);
 //! here, hashing failures. The detail is logged, never sent.
 
 pub use authpair_claims::ApiError;

@@ -2,62 +2,12 @@
 //! a configurable table) and in service tokens (exactly what the account was
 //! granted, narrowed to what was asked for).
 
-use authpair_claims::{
-    Grant, Role,
-    claims::SERVICE_SUBJECT_PREFIX,
-    policy::{SCOPES, SERVICE_ONLY_SCOPES},
-};
+use authpair_claims::{Grant, RoleScopes, claims::SERVICE_SUBJECT_PREFIX};
 
 use crate::store::{ServiceAccountRow, UserRow};
 
 /// The `client_id` of tokens from first-party username/password login.
 pub const LOGIN_CLIENT_ID: &str = "authpair-login";
-
-/// The compiled-in role table (`--role-scopes` overrides it).
-pub const DEFAULT_ROLE_SCOPES: &str = "viewer=profile,documents:read;\
-    editor=profile,documents:read,documents:write;\
-    admin=profile,documents:read,documents:write,admin";
-
-/// Scopes each role grants to user tokens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleScopes(Vec<(Role, Vec<String>)>);
-
-impl Default for RoleScopes {
-    fn default() -> Self {
-        // The default is a constant this module's tests parse.
-        Self::parse(DEFAULT_ROLE_SCOPES).unwrap_or(Self(Vec::new()))
-    }
-}
-
-impl RoleScopes {
-    /// `role=scope,scope;role=...`. Only known scopes, and never one
-    /// reserved for services.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let mut table = Vec::new();
-        for entry in text.split(';').map(str::trim).filter(|e| !e.is_empty()) {
-            let (role, scopes) = entry.split_once('=').ok_or_else(|| format!("expected role=scopes in {entry:?}"))?;
-            let role: Role = role.trim().parse().map_err(|e: authpair_claims::claims::UnknownName| e.to_string())?;
-            let scopes: Vec<String> =
-                scopes.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
-            if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
-                return Err(format!("unknown scope {bad:?}"));
-            }
-            if let Some(bad) = scopes.iter().find(|s| SERVICE_ONLY_SCOPES.contains(&s.as_str())) {
-                return Err(format!("scope {bad:?} is for service accounts only"));
-            }
-            table.push((role, scopes));
-        }
-        Ok(Self(table))
-    }
-
-    pub fn scopes_for(&self, roles: &[Role]) -> Vec<String> {
-        let mut scopes: Vec<String> =
-            self.0.iter().filter(|(role, _)| roles.contains(role)).flat_map(|(_, s)| s.iter().cloned()).collect();
-        scopes.sort();
-        scopes.dedup();
-        scopes
-    }
-}
 
 /// The grant for a user, read fresh from the database at every issue.
 pub fn for_user(user: &UserRow, table: &RoleScopes, generation: u64, audience: &str) -> Grant {
@@ -67,7 +17,7 @@ pub fn for_user(user: &UserRow, table: &RoleScopes, generation: u64, audience: &
         client_id: LOGIN_CLIENT_ID.to_owned(),
         roles: user.roles.clone(),
         scopes: table.scopes_for(&user.roles),
-        plan: user.plan,
+        plan: user.plan.clone(),
         generation,
         audience: audience.to_owned(),
     }
@@ -119,7 +69,7 @@ pub fn for_service(account: &ServiceAccountRow, scopes: Vec<String>, generation:
         client_id: account.name.clone(),
         roles: Vec::new(),
         scopes,
-        plan: account.plan,
+        plan: account.plan.clone(),
         generation,
         audience: audience.to_owned(),
     }
@@ -128,27 +78,6 @@ pub fn for_service(account: &ServiceAccountRow, scopes: Vec<String>, generation:
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn user_scopes_are_the_sorted_union_of_the_roles_scopes() {
-        let table = RoleScopes::default();
-        assert_eq!(table.scopes_for(&[Role::Viewer]), ["documents:read", "profile"]);
-        assert_eq!(
-            table.scopes_for(&[Role::Viewer, Role::Admin]),
-            ["admin", "documents:read", "documents:write", "profile"]
-        );
-        assert!(table.scopes_for(&[]).is_empty());
-    }
-
-    #[test]
-    fn the_role_table_refuses_unknown_roles_unknown_scopes_and_service_scopes() {
-        assert!(RoleScopes::parse(DEFAULT_ROLE_SCOPES).is_ok());
-        assert!(RoleScopes::parse("root=profile").is_err());
-        assert!(RoleScopes::parse("viewer=profile,documents:delete").is_err());
-        assert!(RoleScopes::parse("admin=revocations:watch").is_err());
-        let custom = RoleScopes::parse("viewer=profile").map(|t| t.scopes_for(&[Role::Viewer]));
-        assert_eq!(custom, Ok(vec!["profile".to_owned()]));
-    }
 
     #[test]
     fn service_scopes_are_narrowed_to_the_request_and_never_widened() {

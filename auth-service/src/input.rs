@@ -1,6 +1,6 @@
 //! Checks on client input, each failing with a clear INVALID_ARGUMENT.
 
-use authpair_claims::{Plan, Role};
+use authpair_claims::{Plans, RoleScopes};
 
 use crate::error::ApiError;
 
@@ -54,18 +54,13 @@ pub fn new_password(password: &str) -> Result<&str, ApiError> {
     Ok(password)
 }
 
-/// Role names to a sorted, de-duplicated set. Empty input gives `default`.
-pub fn roles(names: &[String], default: Option<Role>) -> Result<Vec<Role>, ApiError> {
+/// Role names, each defined in `table`, to a sorted, de-duplicated set.
+/// Empty input gives `default`.
+pub fn roles(names: &[String], default: Option<&str>, table: &RoleScopes) -> Result<Vec<String>, ApiError> {
     if names.is_empty() {
-        return default.map(|r| vec![r]).ok_or_else(|| ApiError::invalid("at least one role is required"));
+        return default.map(|r| vec![r.to_owned()]).ok_or_else(|| ApiError::invalid("at least one role is required"));
     }
-    let mut roles = names
-        .iter()
-        .map(|n| n.parse::<Role>().map_err(|e| ApiError::invalid(e.to_string())))
-        .collect::<Result<Vec<_>, _>>()?;
-    roles.sort();
-    roles.dedup();
-    Ok(roles)
+    table.parse_roles(names).map_err(ApiError::invalid)
 }
 
 /// A service-account name: 1 to 64 of a-z, 0-9 and '-'.
@@ -75,13 +70,15 @@ pub fn service_name(name: &str) -> Result<&str, ApiError> {
     if valid { Ok(name) } else { Err(ApiError::invalid("name must be 1 to 64 of a-z, 0-9 and '-'")) }
 }
 
-/// Scopes for a service account: at least one, each known.
-pub fn service_scopes(scopes: &[String]) -> Result<Vec<String>, ApiError> {
+/// Scopes for a service account: at least one, each one that `table`
+/// defines (or one reserved for services).
+pub fn service_scopes(scopes: &[String], table: &RoleScopes) -> Result<Vec<String>, ApiError> {
     if scopes.is_empty() {
         return Err(ApiError::invalid("at least one scope is required"));
     }
     let mut scopes = scopes.to_vec();
-    if let Some(bad) = scopes.iter().find(|s| !authpair_claims::policy::SCOPES.contains(&s.as_str())) {
+    let known = table.scopes();
+    if let Some(bad) = scopes.iter().find(|s| !known.contains(*s)) {
         return Err(ApiError::invalid(format!("unknown scope {:?}", bad.chars().take(64).collect::<String>())));
     }
     scopes.sort();
@@ -89,12 +86,9 @@ pub fn service_scopes(scopes: &[String]) -> Result<Vec<String>, ApiError> {
     Ok(scopes)
 }
 
-/// A plan name; empty means free.
-pub fn plan(name: &str) -> Result<Plan, ApiError> {
-    if name.is_empty() {
-        return Ok(Plan::Free);
-    }
-    name.parse().map_err(|e: authpair_claims::claims::UnknownName| ApiError::invalid(e.to_string()))
+/// A plan name that `plans` defines; empty means the default plan.
+pub fn plan(name: &str, plans: &Plans) -> Result<String, ApiError> {
+    plans.parse_plan(name).map_err(ApiError::invalid)
 }
 
 #[cfg(test)]
@@ -123,13 +117,16 @@ mod tests {
 
     #[test]
     fn roles_and_plans_are_parsed_strictly() {
-        assert_eq!(roles(&[], Some(Role::Viewer)).ok(), Some(vec![Role::Viewer]));
-        assert_eq!(message(roles(&[], None)), "at least one role is required");
-        let parsed = roles(&["viewer".into(), "admin".into(), "admin".into()], None).ok();
-        assert_eq!(parsed, Some(vec![Role::Admin, Role::Viewer]));
-        assert_eq!(message(roles(&["root".into()], None)), "unknown role \"root\"");
-        assert_eq!(plan("").ok(), Some(Plan::Free));
-        assert_eq!(plan("pro").ok(), Some(Plan::Pro));
-        assert_eq!(message(plan("gold")), "unknown plan \"gold\"");
+        let (table, plans) = (RoleScopes::default(), Plans::default());
+        assert_eq!(roles(&[], Some("viewer"), &table).ok(), Some(vec!["viewer".to_owned()]));
+        assert_eq!(message(roles(&[], None, &table)), "at least one role is required");
+        let parsed = roles(&["viewer".into(), "admin".into(), "admin".into()], None, &table).ok();
+        assert_eq!(parsed, Some(vec!["admin".to_owned(), "viewer".to_owned()]));
+        assert_eq!(message(roles(&["root".into()], None, &table)), "unknown role \"root\"");
+        assert_eq!(plan("", &plans).ok(), Some("free".to_owned()));
+        assert_eq!(plan("pro", &plans).ok(), Some("pro".to_owned()));
+        assert_eq!(message(plan("gold", &plans)), "unknown plan \"gold\"");
+        assert_eq!(message(service_scopes(&["documents:delete".into()], &table)), "unknown scope \"documents:delete\"");
+        assert!(service_scopes(&["revocations:watch".into()], &table).is_ok());
     }
 }

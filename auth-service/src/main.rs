@@ -2,7 +2,7 @@
 //! SIGINT or SIGTERM.
 
 use auth_service::Config;
-use authpair_claims::serving::{init_tracing, shutdown_signal};
+use authpair_server::serving::{init_tracing, shutdown_signal};
 use clap::Parser;
 
 #[tokio::main]

@@ -186,7 +186,7 @@ impl PasswordHasher {
         let dummy_hash = first.hash(b"authpair dummy password for unknown users")?;
         // Timed on a cold worker, so a little long: it errs towards warning.
         let drain = drain_time(began.elapsed(), queue, workers);
-        if drain > authpair_claims::serving::REQUEST_TIMEOUT {
+        if drain > authpair_server::serving::REQUEST_TIMEOUT {
             tracing::warn!(
                 queue = queue.get(),
                 workers,

@@ -10,13 +10,14 @@
 use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use authpair_claims::{
-    AuthInterceptor, Denylist, Grant, Plan, Policy, QuotaGate, TokenSigner, Verifier, VerifierConfig,
-    db::Backend,
-    serving::{drain_limited, incoming, reflection, secured_server},
-    telemetry, tls,
-};
+use authpair_claims::{AuthLayer, Denylist, Grant, Policy, TokenSigner, Verifier, VerifierConfig};
 use authpair_proto::auth::v1::{admin_service_server::AdminServiceServer, auth_service_server::AuthServiceServer};
+use authpair_server::{
+    db::Backend,
+    exporter,
+    serving::{drain_limited, incoming, reflection, secured_server},
+    tls,
+};
 use secrecy::ExposeSecret;
 use tokio::{net::TcpListener, sync::watch};
 
@@ -45,7 +46,16 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     config.check_audiences().map_err(anyhow::Error::msg)?;
-    telemetry::serve_metrics(config.metrics_listen).map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(
+        config.role_scopes.has_role(&config.default_role),
+        "--default-role {:?} is not a role of --role-scopes",
+        config.default_role
+    );
+    // Read before anything starts: a policy naming a role or scope the
+    // table does not define refuses to start.
+    let policy = Policy::from_descriptors(authpair_proto::FILE_DESCRIPTOR_SET, authpair_proto::AUTH_SERVICES)?;
+    policy.check_names(&config.role_scopes.vocabulary([]))?;
+    exporter::serve_metrics(config.metrics_listen).map_err(anyhow::Error::msg)?;
     create_private_dir(&config.data_dir)?;
     // Flipped when shutdown begins, so feed streams end and do not hold the
     // graceful shutdown open.
@@ -68,24 +78,21 @@ pub async fn serve(
     verifier.set_keys(&keys.published())?;
     self_test(&state.signer, &keys, &verifier, &config.admin_audience)?;
 
-    let policy = Arc::new(Policy::standard()?);
-    policy.check_covers(Policy::all_methods())?;
-    let interceptor = AuthInterceptor::new("auth-service", verifier.clone(), denylist.clone(), policy.clone())
+    // No method of this service has a quota, so no limiter: one that did
+    // would fail closed.
+    let auth = AuthLayer::new("auth-service", verifier.clone(), denylist.clone(), Arc::new(policy))
         .require_client_cert_for_services(config.require_client_cert_for_services);
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some(tls::server_tls(cert, key, config.tls_client_ca.as_deref())?),
         _ => None,
     };
-    // No method of this service has a quota, so no limiter: one that did
-    // would fail closed.
-    let quotas = QuotaGate::layer(policy, None);
     bootstrap::ensure_admin(&state).await?;
     bootstrap::ensure_service_account(&state).await?;
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<AuthServiceServer<AuthApi>>().await;
     health.set_serving::<AdminServiceServer<AdminApi>>().await;
-    let (reflection_v1, reflection_v1alpha) = reflection(&["auth.v1.AuthService", "auth.v1.AdminService"])?;
+    let (reflection_v1, reflection_v1alpha) = reflection(authpair_proto::AUTH_SERVICES)?;
 
     let mut background = vec![
         tokio::spawn(keys.maintain(verifier)),
@@ -114,7 +121,7 @@ pub async fn serve(
 
     let limits = state.config.connection_limits();
     tracing::info!(%addr, "auth-service listening");
-    let router = secured_server(interceptor, quotas, tls, limits)?
+    let router = secured_server(auth, tls, limits)?
         .add_service(AuthServiceServer::new(AuthApi::new(state.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(AdminServiceServer::new(AdminApi::new(state)).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(health_service)
@@ -154,7 +161,7 @@ fn self_test(signer: &TokenSigner, keys: &KeyRing, verifier: &Verifier, audience
         client_id: "self-test".into(),
         roles: vec![],
         scopes: vec![],
-        plan: Plan::Free,
+        plan: "self-test".into(),
         generation: 0,
         audience: audience.to_owned(),
     };

@@ -45,8 +45,8 @@ use std::{
 
 use crate::store::Store;
 
-use authpair_claims::{
-    AuthError,
+use authpair_claims::AuthError;
+use authpair_server::{
     config::parse_secs,
     redis_gcra::{Rate, RedisGcra},
 };
@@ -407,7 +407,7 @@ impl Throttle {
         // other instances' rows, and with Redis admissions do not read rows.
         let may_have_row = had_failures
             || self.shared.is_some()
-            || self.durable.as_ref().is_some_and(|store| store.backend() == authpair_claims::db::Backend::Postgres);
+            || self.durable.as_ref().is_some_and(|store| store.backend() == authpair_server::db::Backend::Postgres);
         if may_have_row
             && let Some(store) = &self.durable
             && let Err(e) = store.clear_login_failures(account).await

@@ -9,12 +9,11 @@
 use std::{hint::black_box, sync::Arc, time::Duration};
 
 use authpair_claims::{
-    AuthContext, AuthInterceptor, Denylist, Grant, Plan, Policy, Revocation, Role, SigningKey, TokenSigner, Verifier,
-    VerifierConfig,
+    AuthLayer, Denylist, Grant, Policy, Revocation, SigningKey, TokenSigner, Verifier, VerifierConfig,
 };
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::{HeaderMap, HeaderValue};
 use secrecy::ExposeSecret;
-use tonic::{Request, metadata::MetadataValue, service::Interceptor};
 
 const ISS: &str = "authpair";
 
@@ -23,9 +22,9 @@ fn grant(subject: &str) -> Grant {
         subject: subject.into(),
         username: subject.into(),
         client_id: "bench".into(),
-        roles: vec![Role::Viewer],
+        roles: vec!["viewer".into()],
         scopes: vec!["profile".into(), "documents:read".into()],
-        plan: Plan::Free,
+        plan: "free".into(),
         generation: 0,
         audience: ISS.into(),
     }
@@ -54,13 +53,13 @@ fn token(setup: &Setup, subject: &str) -> String {
     setup.signer.issue(&setup.key, &grant(subject)).expect("sign").token.expose_secret().to_owned()
 }
 
-fn request(token: &str) -> Request<()> {
-    let mut request = Request::new(());
-    let value = MetadataValue::try_from(format!("Bearer {token}")).expect("header");
-    request.metadata_mut().insert("authorization", value);
-    let uri = http::Uri::from_static("/resource.v1.ResourceService/GetMyProfile");
-    request.extensions_mut().insert(AuthContext::from(uri));
-    request
+/// The method every auth-layer bench calls: any authenticated caller.
+const PATH: &str = "/resource.v1.ResourceService/GetMyProfile";
+
+fn headers(token: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(http::header::AUTHORIZATION, HeaderValue::try_from(format!("Bearer {token}")).expect("header"));
+    headers
 }
 
 fn verification(c: &mut Criterion) {
@@ -93,31 +92,30 @@ fn signature_check(c: &mut Criterion) {
     });
 }
 
-fn interceptor(c: &mut Criterion) {
+/// The auth layer's decision (authentication, then authorization) for one
+/// call, without the HTTP/2 server around it.
+fn auth_layer(c: &mut Criterion) {
     let setup = setup();
-    let policy = Arc::new(Policy::standard().expect("policy"));
+    let policy = Policy::from_descriptors(authpair_proto::FILE_DESCRIPTOR_SET, authpair_proto::RESOURCE_SERVICES);
+    let policy = Arc::new(policy.expect("policy"));
     let denylist = Arc::new(Denylist::local());
 
-    let mut hit = AuthInterceptor::new("bench", verifier(&setup, 16 << 20), denylist.clone(), policy.clone());
-    let reused = token(&setup, "alice");
-    c.bench_function("interceptor: repeat token (cache hit)", |b| {
-        b.iter_batched(|| request(&reused), |r| hit.call(r).expect("allowed"), BatchSize::SmallInput)
+    let hit = AuthLayer::new("bench", verifier(&setup, 16 << 20), denylist.clone(), policy.clone());
+    let reused = headers(&token(&setup, "alice"));
+    c.bench_function("auth layer: repeat token (cache hit)", |b| {
+        b.iter(|| hit.decide(PATH, black_box(&reused), || false).map(|(_, caller)| caller).expect("allowed"))
     });
 
     // More distinct tokens than the cache holds, cycled: every call misses
     // and inserts, as with a fresh token per call.
-    let mut miss = AuthInterceptor::new("bench", verifier(&setup, 1 << 20), denylist, policy);
-    let tokens: Vec<String> = (0..20_000).map(|i| token(&setup, &format!("user-{i}"))).collect();
+    let miss = AuthLayer::new("bench", verifier(&setup, 1 << 20), denylist, policy);
+    let tokens: Vec<HeaderMap> = (0..20_000).map(|i| headers(&token(&setup, &format!("user-{i}")))).collect();
     let mut next = 0;
-    c.bench_function("interceptor: new token (cache miss)", |b| {
-        b.iter_batched(
-            || {
-                next = (next + 1) % tokens.len();
-                request(&tokens[next])
-            },
-            |r| miss.call(r).expect("allowed"),
-            BatchSize::SmallInput,
-        )
+    c.bench_function("auth layer: new token (cache miss)", |b| {
+        b.iter(|| {
+            next = (next + 1) % tokens.len();
+            miss.decide(PATH, &tokens[next], || false).map(|(_, caller)| caller).expect("allowed")
+        })
     });
 }
 
@@ -134,5 +132,5 @@ fn denylist(c: &mut Criterion) {
     c.bench_function("denylist check, 1M revoked tokens", |b| b.iter(|| list.check(black_box(&live))));
 }
 
-criterion_group!(benches, verification, signature_check, interceptor, denylist);
+criterion_group!(benches, verification, signature_check, auth_layer, denylist);
 criterion_main!(benches);

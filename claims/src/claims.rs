@@ -4,91 +4,15 @@
 //! get one is [`crate::Verifier::verify`]. Handlers read it from the request
 //! through [`crate::caller`], never from the token string.
 
-use std::{fmt, str::FromStr};
-
 use serde::{Deserialize, Serialize};
 
 /// The `sub` prefix of service-account tokens.
 pub const SERVICE_SUBJECT_PREFIX: &str = "svc:";
 
-/// A role, for role-based access control.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Admin,
-    Editor,
-    Viewer,
-}
-
-impl Role {
-    pub const ALL: [Role; 3] = [Role::Admin, Role::Editor, Role::Viewer];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Editor => "editor",
-            Role::Viewer => "viewer",
-        }
-    }
-}
-
-/// A plan tier; quotas are set per plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Plan {
-    Free,
-    Pro,
-}
-
-impl Plan {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Plan::Free => "free",
-            Plan::Pro => "pro",
-        }
-    }
-}
-
-/// An unknown role or plan name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {kind} {name:?}")]
-pub struct UnknownName {
-    pub kind: &'static str,
-    pub name: String,
-}
-
-impl FromStr for Role {
-    type Err = UnknownName;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| UnknownName { kind: "role", name: s.chars().take(64).collect() })
-    }
-}
-
-impl FromStr for Plan {
-    type Err = UnknownName;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "free" => Ok(Plan::Free),
-            "pro" => Ok(Plan::Pro),
-            _ => Err(UnknownName { kind: "plan", name: s.chars().take(64).collect() }),
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Display for Plan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The role that may act on any object of an owner-checked method (see
+/// [`crate::authorize_owner`]) and that the admin API requires. Every other
+/// role is whatever the deployment defines.
+pub const ADMIN_ROLE: &str = "admin";
 
 /// The verified identity and grants of a caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,9 +20,9 @@ pub struct Claims {
     pub(crate) subject: String,
     pub(crate) username: String,
     pub(crate) client_id: String,
-    pub(crate) roles: Vec<Role>,
+    pub(crate) roles: Vec<String>,
     pub(crate) scopes: Vec<String>,
-    pub(crate) plan: Plan,
+    pub(crate) plan: String,
     pub(crate) token_id: String,
     pub(crate) generation: u64,
     pub(crate) issuer: String,
@@ -119,11 +43,11 @@ impl Claims {
     pub fn client_id(&self) -> &str {
         &self.client_id
     }
-    pub fn roles(&self) -> &[Role] {
+    pub fn roles(&self) -> &[String] {
         &self.roles
     }
-    pub fn has_role(&self, role: Role) -> bool {
-        self.roles.contains(&role)
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
     }
     pub fn scopes(&self) -> &[String] {
         &self.scopes
@@ -131,8 +55,9 @@ impl Claims {
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
     }
-    pub fn plan(&self) -> Plan {
-        self.plan
+    /// The caller's plan tier, which quotas are set by.
+    pub fn plan(&self) -> &str {
+        &self.plan
     }
     /// Service tokens have `sub` `svc:<name>`; user ids are UUIDs, so the
     /// two can never be confused.
@@ -193,9 +118,9 @@ pub(crate) struct WireClaims {
     pub r#gen: u64,
     pub client_id: String,
     pub preferred_username: String,
-    pub roles: Vec<Role>,
+    pub roles: Vec<String>,
     pub scope: String,
-    pub plan: Plan,
+    pub plan: String,
 }
 
 impl Audience {
@@ -246,7 +171,7 @@ impl Claims {
             preferred_username: "u".into(),
             roles: vec![],
             scope: String::new(),
-            plan: Plan::Free,
+            plan: "free".into(),
         }
         .into_claims("a")
     }
@@ -258,9 +183,9 @@ pub struct Grant {
     pub subject: String,
     pub username: String,
     pub client_id: String,
-    pub roles: Vec<Role>,
+    pub roles: Vec<String>,
     pub scopes: Vec<String>,
-    pub plan: Plan,
+    pub plan: String,
     /// The revocation-log head read before the caller was looked up.
     pub generation: u64,
     /// The `aud` to sign: the service the token is for. The caller asked

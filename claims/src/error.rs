@@ -11,8 +11,6 @@ use std::collections::HashMap;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::claims::Role;
-
 /// The `domain` of every `ErrorInfo` authpair returns.
 pub const ERROR_DOMAIN: &str = "authpair";
 
@@ -60,10 +58,10 @@ pub enum AuthError {
     InvalidRefreshToken,
 
     // ---- Authorization: PERMISSION_DENIED (gRPC's 403). ----
-    #[error("requires role {}", .0.as_str())]
-    RoleRequired(Role),
+    #[error("requires role {0}")]
+    RoleRequired(String),
     #[error("requires scope {0}")]
-    ScopeRequired(&'static str),
+    ScopeRequired(String),
     #[error("requires a user token")]
     UserRequired,
     #[error("requires a service token")]
@@ -142,10 +140,10 @@ impl From<AuthError> for Status {
         let mut metadata = HashMap::new();
         match &err {
             AuthError::RoleRequired(role) => {
-                metadata.insert("role".to_owned(), role.as_str().to_owned());
+                metadata.insert("role".to_owned(), role.clone());
             }
             AuthError::ScopeRequired(scope) => {
-                metadata.insert("scope".to_owned(), (*scope).to_owned());
+                metadata.insert("scope".to_owned(), scope.clone());
             }
             _ => {}
         }
@@ -226,7 +224,7 @@ mod tests {
         let info = expired.get_details_error_info().map(|i| (i.reason, i.domain));
         assert_eq!(info, Some(("TOKEN_EXPIRED".into(), ERROR_DOMAIN.into())));
 
-        let denied = Status::from(AuthError::RoleRequired(Role::Admin));
+        let denied = Status::from(AuthError::RoleRequired("admin".into()));
         assert_eq!(denied.code(), Code::PermissionDenied);
         assert_eq!(denied.message(), "requires role admin");
         assert_eq!(denied.get_details_error_info().map(|i| i.reason), Some("ROLE_REQUIRED".into()));

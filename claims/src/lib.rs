@@ -1,6 +1,8 @@
-//! The auth core shared by both authpair services.
+//! Protect a gRPC service with authpair: the token core, and nothing that
+//! runs a server (no database, no Redis, no exporter; metrics go through the
+//! `metrics` facade only).
 //!
-//! - [`claims`]: [`Claims`] (only verification makes one), [`Role`], [`Plan`], [`Grant`].
+//! - [`claims`]: [`Claims`] (only verification makes one) and [`Grant`].
 //! - [`keys`]: Ed25519 signing keys and their public JWK form.
 //! - [`signer`]: issues RFC 9068 access tokens (`typ` at+jwt).
 //! - [`verifier`]: strict verification of those tokens.
@@ -8,57 +10,51 @@
 //!   second verification.
 //! - [`jwt_crypto`]: jsonwebtoken's crypto provider, with Ed25519 public keys
 //!   prepared once rather than on every verify.
-//! - [`ed25519`]: Ed25519 verification against a prepared key (variable-time
-//!   fixed-base tables), with ed25519-dalek's verdict at about 0.6 of its
-//!   cost (criterion, Intel).
-//! - [`bearer`]: reads `authorization: Bearer` from gRPC metadata.
+//! - [`ed25519`]: Ed25519 verification against a prepared key.
+//! - [`bearer`]: reads `authorization: Bearer` from a call's headers.
 //! - [`revocation`]: the in-memory denylist (token ids and per-subject
-//!   "not before" times) every interceptor consults.
-//! - [`policy`]: the method policy table; authorization proper.
-//! - [`quota`]: the async gate that applies per-plan quotas after authorization.
-//! - [`redis_gcra`]: GCRA in Redis, shared by all instances (quotas, login sources).
-//! - [`interceptor`]: the path layer and the interceptor that run authentication,
-//!   then authorization, on every call; [`caller`] for handlers.
+//!   "not before" times) every call consults.
+//! - [`policy`]: the method policy, read from a service's own descriptors
+//!   (`(authpair.policy.v1.policy)` options); authorization proper.
+//! - [`roles`]: the role table and the plans, as configuration.
+//! - [`quota`]: the [`QuotaLimiter`] the auth layer asks for per-plan quotas.
+//! - [`layer`]: the one auth layer: authentication, then authorization, then
+//!   the quota, on every call; [`caller`] for handlers.
+//! - [`follower`]: the auth service's keys and revocation feed, followed,
+//!   with health from their freshness.
 //! - [`client`]: the client side: a channel layer that carries a token from a
 //!   service account or a user session, renewing it before expiry.
-//! - [`config`]: flag value parsers both services' configs share.
-//! - [`db`]: one database handle over SQLite or PostgreSQL, and [`db::StoreError`].
-//! - [`serving`]: the hardened server builder (HTTP/2 limits, auth layers in
-//!   order), connection lifetimes, the connection cap and the shutdown drain, reflection, signal
-//!   handling and logging that both services share.
-//! - [`bounded_io`]: a connection that ends at a deadline, whatever its peer does.
-//! - [`telemetry`]: Prometheus metrics on their own port, and the call timing layer.
-//! - [`tls`]: rustls server and client settings from PEM files (optional mTLS).
+//! - [`telemetry`]: the metric names, and per-method handles.
 //! - [`error`]: [`AuthError`] and the one `From<AuthError> for tonic::Status`.
+//!
+//! A service's `build.rs` finds `authpair/policy/v1/policy.proto` in the
+//! directory named by `DEP_AUTHPAIR_POLICY_PROTO`.
 
 pub mod bearer;
-pub mod bounded_io;
 pub mod claims;
 pub mod client;
-pub mod config;
-pub mod db;
 pub mod ed25519;
 pub mod error;
-pub mod interceptor;
+pub mod follower;
 pub mod jwt_crypto;
 pub mod keys;
+pub mod layer;
 pub mod policy;
 pub mod quota;
-pub mod redis_gcra;
 pub mod revocation;
-pub mod serving;
+pub mod roles;
 pub mod signer;
 pub mod telemetry;
-pub mod tls;
 mod token_cache;
 pub mod verifier;
 
-pub use claims::{Claims, Grant, Plan, Role};
+pub use claims::{ADMIN_ROLE, Claims, Grant};
 pub use error::{ApiError, AuthError, ERROR_DOMAIN, reason_of};
-pub use interceptor::{AuthContext, AuthInterceptor, DecisionStats, caller, method_layer, optional_caller};
 pub use keys::{PublicJwk, SigningKey};
-pub use policy::{Access, Policy, Principal, Rule, authorize_owner};
-pub use quota::{QuotaGate, QuotaLimiter};
+pub use layer::{AuthLayer, Caller, DecisionStats, caller, optional_caller};
+pub use policy::{Access, Policy, Principal, Rule, Vocabulary, authorize_owner};
+pub use quota::QuotaLimiter;
 pub use revocation::{Denylist, Revocation};
+pub use roles::{Plans, RoleScopes};
 pub use signer::{IssuedToken, TokenSigner};
 pub use verifier::{Verifier, VerifierConfig};

@@ -1,33 +1,47 @@
 //! The method policy: what every RPC requires of its caller.
 //!
-//! Declared in the .proto files as a `(authpair.policy.v1.policy)` option on
-//! each method (read at build time into `authpair_proto::policy::POLICY`; a
-//! method without one fails the build), plus public entries for the standard
-//! health and reflection services. [`Policy::standard`] parses that table into
-//! typed rules at startup, refusing unknown role, scope or quota names.
+//! A service declares it in its own .proto files, as a
+//! `(authpair.policy.v1.policy)` option on each method (the option is
+//! defined in `authpair/policy/v1/policy.proto`, which this crate ships as
+//! [`POLICY_PROTO`]). [`Policy::from_descriptors`] reads the options from the
+//! service's encoded descriptor set (the same bytes it hands gRPC reflection)
+//! at startup, and refuses to build a policy if any method of the named
+//! services has none. The standard health and reflection methods are added
+//! as public.
 //!
-//! [`Policy::authorize`] checks, in order: public or authenticated, the kind
-//! of principal, the roles, the scopes. Ownership is checked by handlers with
-//! [`authorize_owner`]; quotas by the quota gate (`crate::quota`).
+//! Names are data: which roles, scopes and quotas exist is the deployment's
+//! configuration ([`Vocabulary`]), and [`Policy::check_names`] refuses a
+//! policy that names one the deployment does not know.
+//!
+//! [`Rule::authorize`] checks, in order: public or authenticated, the token's
+//! audience, the kind of principal, the roles (any one of), the scopes (all
+//! of). Ownership is checked by handlers with [`authorize_owner`]; quotas by
+//! the auth layer (`crate::layer`).
 
-use std::collections::HashMap;
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::Arc,
+};
 
-pub use authpair_proto::policy::{Access, Principal};
+use prost_reflect::{DescriptorPool, DynamicMessage, ExtensionDescriptor, Value};
 
 use crate::{
-    claims::{Claims, Role},
+    claims::{ADMIN_ROLE, Claims},
     error::AuthError,
 };
 
-/// Every scope authpair knows. User tokens get theirs from their roles;
-/// service accounts are granted theirs explicitly.
-pub const SCOPES: &[&str] = &["profile", "documents:read", "documents:write", "admin", "revocations:watch"];
-/// Scopes only a service account may hold.
-pub const SERVICE_ONLY_SCOPES: &[&str] = &["revocations:watch"];
-/// The per-plan quotas methods may name.
-pub const QUOTAS: &[&str] = &["search"];
+/// The policy option's definition, for services that import it from their
+/// own .proto files (`import "authpair/policy/v1/policy.proto";`).
+pub const POLICY_PROTO: &str = include_str!("../proto/authpair/policy/v1/policy.proto");
 
-/// The standard methods both servers expose besides their own: public, so
+/// The option's full name.
+pub const POLICY_EXTENSION: &str = "authpair.policy.v1.policy";
+
+/// Scopes only a service account may hold: the revocation feed and token
+/// introspection.
+pub const SERVICE_ONLY_SCOPES: &[&str] = &["revocations:watch", "tokens:introspect"];
+
+/// The standard methods every server exposes besides its own: public, so
 /// probes and grpcurl work without a token.
 pub const STANDARD_METHODS: &[&str] = &[
     "/grpc.health.v1.Health/Check",
@@ -36,78 +50,121 @@ pub const STANDARD_METHODS: &[&str] = &[
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
 ];
 
-/// One method's requirements, typed.
+/// Who may call at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    Authenticated,
+}
+
+/// Which kind of token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principal {
+    Any,
+    User,
+    Service,
+}
+
+/// One method's requirements.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     pub access: Access,
     pub principal: Principal,
-    pub any_role: Vec<Role>,
-    pub scopes: Vec<&'static str>,
+    /// At least one of these roles (empty: none needed).
+    pub any_role: Vec<String>,
+    /// Every one of these scopes.
+    pub scopes: Vec<String>,
+    /// The handler checks ownership (role admin overrides).
     pub owner_checked: bool,
-    pub quota: Option<&'static str>,
+    /// The per-plan quota that applies.
+    pub quota: Option<Arc<str>>,
 }
 
 impl Rule {
-    const PUBLIC: Rule = Rule {
-        access: Access::Public,
-        principal: Principal::Any,
-        any_role: Vec::new(),
-        scopes: Vec::new(),
-        owner_checked: false,
-        quota: None,
-    };
+    /// A public method: no token needed (one that is sent must be valid).
+    pub fn public() -> Self {
+        Rule {
+            access: Access::Public,
+            principal: Principal::Any,
+            any_role: Vec::new(),
+            scopes: Vec::new(),
+            owner_checked: false,
+            quota: None,
+        }
+    }
+
+    /// Authorization proper, on the result of authentication.
+    pub fn authorize(&self, caller: Option<&Claims>) -> Result<(), AuthError> {
+        if self.access == Access::Public {
+            return Ok(());
+        }
+        let caller = caller.ok_or(AuthError::TokenMissing)?;
+        // Authentication's last step: a token meant only for another service
+        // of the deployment (accepted on public methods, such as the one a
+        // Logout carries) proves nothing here.
+        if !caller.is_for_this_service() {
+            return Err(AuthError::WrongAudience);
+        }
+        match self.principal {
+            Principal::User if caller.is_service() => return Err(AuthError::UserRequired),
+            Principal::Service if !caller.is_service() => return Err(AuthError::ServiceRequired),
+            _ => {}
+        }
+        if let Some(first) = self.any_role.first()
+            && !self.any_role.iter().any(|r| caller.has_role(r))
+        {
+            return Err(AuthError::RoleRequired(first.clone()));
+        }
+        if let Some(missing) = self.scopes.iter().find(|s| !caller.has_scope(s)) {
+            return Err(AuthError::ScopeRequired(missing.clone()));
+        }
+        Ok(())
+    }
 }
 
-/// The policy table does not parse or does not match the methods served.
+/// The policy cannot be built, names something unknown, or does not match
+/// the methods served.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
+    #[error("the descriptor set does not decode: {0}")]
+    Descriptors(String),
+    #[error("service {0} is not in the descriptor set")]
+    UnknownService(String),
     #[error("{method}: {problem}")]
-    Invalid { method: &'static str, problem: String },
+    Invalid { method: String, problem: String },
     #[error("method policy mismatch: no entry for {missing:?}; entries for unknown methods {unknown:?}")]
     Mismatch { missing: Vec<String>, unknown: Vec<String> },
 }
 
+/// Every method a server serves, with its rule.
 #[derive(Debug, Clone)]
 pub struct Policy {
-    rules: HashMap<&'static str, Rule>,
-}
-
-fn parse(entry: &authpair_proto::policy::MethodPolicy) -> Result<Rule, PolicyError> {
-    let invalid = |problem: String| PolicyError::Invalid { method: entry.path, problem };
-    let any_role = entry
-        .any_role
-        .iter()
-        .map(|r| r.parse::<Role>().map_err(|e| invalid(e.to_string())))
-        .collect::<Result<Vec<_>, _>>()?;
-    if let Some(scope) = entry.scopes.iter().find(|s| !SCOPES.contains(s)) {
-        return Err(invalid(format!("unknown scope {scope:?}")));
-    }
-    if let Some(quota) = entry.quota.filter(|q| !QUOTAS.contains(q)) {
-        return Err(invalid(format!("unknown quota {quota:?}")));
-    }
-    let restricts = !any_role.is_empty() || !entry.scopes.is_empty() || entry.principal != Principal::Any;
-    if entry.access == Access::Public && (restricts || entry.owner_checked || entry.quota.is_some()) {
-        return Err(invalid("a public method cannot require roles, scopes, ownership or a quota".into()));
-    }
-    Ok(Rule {
-        access: entry.access,
-        principal: entry.principal,
-        any_role,
-        scopes: entry.scopes.to_vec(),
-        owner_checked: entry.owner_checked,
-        quota: entry.quota,
-    })
+    rules: HashMap<String, Rule>,
 }
 
 impl Policy {
-    /// The policy declared in the .proto files plus the standard services.
-    pub fn standard() -> Result<Self, PolicyError> {
-        let mut rules = HashMap::new();
-        for entry in authpair_proto::policy::POLICY {
-            rules.insert(entry.path, parse(entry)?);
-        }
-        for method in STANDARD_METHODS {
-            rules.insert(*method, Rule::PUBLIC);
+    /// The policy of `services` (full names, such as `orders.v1.OrdersService`)
+    /// as declared in `descriptor_set` (an encoded `FileDescriptorSet` that
+    /// includes authpair's policy.proto), plus the standard methods as public.
+    /// A method without the option, or with one that makes no sense (a public
+    /// method that requires roles, say), is an error.
+    pub fn from_descriptors(descriptor_set: &[u8], services: &[&str]) -> Result<Self, PolicyError> {
+        let pool = DescriptorPool::decode(descriptor_set).map_err(|e| PolicyError::Descriptors(e.to_string()))?;
+        let extension = pool.get_extension_by_name(POLICY_EXTENSION).ok_or_else(|| {
+            PolicyError::Descriptors(format!(
+                "{POLICY_EXTENSION} is not defined: import authpair/policy/v1/policy.proto"
+            ))
+        })?;
+        let mut rules: HashMap<String, Rule> =
+            STANDARD_METHODS.iter().map(|m| ((*m).to_owned(), Rule::public())).collect();
+        for name in services {
+            let service = pool.get_service_by_name(name).ok_or_else(|| PolicyError::UnknownService((*name).into()))?;
+            for method in service.methods() {
+                let path = format!("/{}/{}", service.full_name(), method.name());
+                let rule = rule_of(&method.options(), &extension)
+                    .map_err(|problem| PolicyError::Invalid { method: path.clone(), problem })?;
+                rules.insert(path, rule);
+            }
         }
         Ok(Self { rules })
     }
@@ -116,111 +173,181 @@ impl Policy {
         self.rules.get(method)
     }
 
-    /// Every method declared in the .proto files plus the standard ones.
-    pub fn all_methods() -> impl Iterator<Item = &'static str> {
-        authpair_proto::methods().chain(STANDARD_METHODS.iter().copied())
+    /// Every method with a rule, in no particular order.
+    pub fn methods(&self) -> impl Iterator<Item = &str> {
+        self.rules.keys().map(String::as_str)
     }
 
     /// Every method with its rule, for documentation and tests.
-    pub fn rules(&self) -> impl Iterator<Item = (&'static str, &Rule)> {
-        self.rules.iter().map(|(m, r)| (*m, r))
+    pub fn rules(&self) -> impl Iterator<Item = (&str, &Rule)> {
+        self.rules.iter().map(|(m, r)| (m.as_str(), r))
     }
 
     /// Proves the table covers exactly `methods`: no method without an entry,
     /// no entry without a method.
     pub fn check_covers<'a>(&self, methods: impl IntoIterator<Item = &'a str>) -> Result<(), PolicyError> {
-        let methods: std::collections::BTreeSet<&str> = methods.into_iter().collect();
+        let methods: BTreeSet<&str> = methods.into_iter().collect();
         let missing: Vec<String> =
-            methods.iter().filter(|m| !self.rules.contains_key(*m)).map(|m| m.to_string()).collect();
+            methods.iter().filter(|m| !self.rules.contains_key(**m)).map(|m| m.to_string()).collect();
         let mut unknown: Vec<String> =
-            self.rules.keys().filter(|m| !methods.contains(*m)).map(|m| m.to_string()).collect();
+            self.rules.keys().filter(|m| !methods.contains(m.as_str())).map(|m| m.to_string()).collect();
         unknown.sort();
         if missing.is_empty() && unknown.is_empty() { Ok(()) } else { Err(PolicyError::Mismatch { missing, unknown }) }
     }
 
-    /// Authorization proper. Runs only after authentication, on its result.
-    pub fn authorize(&self, method: Option<&str>, caller: Option<&Claims>) -> Result<&Rule, AuthError> {
-        let rule = method.and_then(|m| self.rule(m)).ok_or(AuthError::NoPolicy)?;
-        if rule.access == Access::Public {
-            return Ok(rule);
+    /// Refuses a policy that names a role, scope or quota the deployment
+    /// does not define: a typo would otherwise deny every caller for ever.
+    pub fn check_names(&self, known: &Vocabulary) -> Result<(), PolicyError> {
+        let mut rules: Vec<_> = self.rules.iter().collect();
+        rules.sort_by(|a, b| a.0.cmp(b.0));
+        for (method, rule) in rules {
+            let invalid = |problem: String| PolicyError::Invalid { method: method.clone(), problem };
+            if let Some(role) = rule.any_role.iter().find(|r| !known.roles.contains(*r)) {
+                return Err(invalid(format!("unknown role {role:?}")));
+            }
+            if let Some(scope) = rule.scopes.iter().find(|s| !known.scopes.contains(*s)) {
+                return Err(invalid(format!("unknown scope {scope:?}")));
+            }
+            if let Some(quota) = rule.quota.as_deref().filter(|q| !known.quotas.contains(*q)) {
+                return Err(invalid(format!("unknown quota {quota:?}")));
+            }
         }
-        let caller = caller.ok_or(AuthError::TokenMissing)?;
-        // Authentication's last step: a token meant only for another service
-        // of the deployment (accepted on public methods, such as the one a
-        // Logout carries) proves nothing here (TF-11 d).
-        if !caller.is_for_this_service() {
-            return Err(AuthError::WrongAudience);
-        }
-        match rule.principal {
-            Principal::User if caller.is_service() => return Err(AuthError::UserRequired),
-            Principal::Service if !caller.is_service() => return Err(AuthError::ServiceRequired),
-            _ => {}
-        }
-        if let Some(first) = rule.any_role.first()
-            && !rule.any_role.iter().any(|r| caller.has_role(*r))
-        {
-            return Err(AuthError::RoleRequired(*first));
-        }
-        if let Some(missing) = rule.scopes.iter().find(|s| !caller.has_scope(s)) {
-            return Err(AuthError::ScopeRequired(missing));
-        }
-        Ok(rule)
+        Ok(())
     }
+}
+
+/// The roles, scopes and quotas a deployment defines: what a policy may name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Vocabulary {
+    pub roles: BTreeSet<String>,
+    pub scopes: BTreeSet<String>,
+    pub quotas: BTreeSet<String>,
+}
+
+/// One method's option as a rule, or why it cannot be one.
+fn rule_of(options: &DynamicMessage, extension: &ExtensionDescriptor) -> Result<Rule, String> {
+    if !options.has_extension(extension) {
+        return Err(format!("has no ({POLICY_EXTENSION}) option"));
+    }
+    let value = options.get_extension(extension);
+    let Value::Message(policy) = value.as_ref() else { return Err("the option is not a MethodPolicy".into()) };
+    let int = |name: &str| policy.get_field_by_name(name).and_then(|v| v.as_enum_number()).unwrap_or(0);
+    let strings = |name: &str| -> Vec<String> {
+        policy
+            .get_field_by_name(name)
+            .and_then(|v| v.as_list().map(|l| l.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect()))
+            .unwrap_or_default()
+    };
+    let access = match int("access") {
+        1 => Access::Public,
+        2 => Access::Authenticated,
+        _ => return Err("access must be PUBLIC or AUTHENTICATED".into()),
+    };
+    let principal = match int("principal") {
+        1 => Principal::User,
+        2 => Principal::Service,
+        _ => Principal::Any,
+    };
+    let owner_checked = policy.get_field_by_name("owner_checked").and_then(|v| v.as_bool()).unwrap_or(false);
+    let quota = policy.get_field_by_name("quota").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let rule = Rule {
+        access,
+        principal,
+        any_role: strings("any_role"),
+        scopes: strings("scopes"),
+        owner_checked,
+        quota: (!quota.is_empty()).then(|| Arc::from(quota)),
+    };
+    let restricts = !rule.any_role.is_empty() || !rule.scopes.is_empty() || rule.principal != Principal::Any;
+    if rule.access == Access::Public && (restricts || rule.owner_checked || rule.quota.is_some()) {
+        return Err("a public method cannot require roles, scopes, ownership or a quota".into());
+    }
+    if let Some(blank) = rule.any_role.iter().chain(&rule.scopes).find(|n| n.trim().is_empty() || n.contains(' ')) {
+        return Err(format!("{blank:?} is not a role or scope name"));
+    }
+    Ok(rule)
 }
 
 /// For owner-checked methods: the caller may act on an object owned by
 /// `owner` if it is the owner or has role admin.
 pub fn authorize_owner(caller: &Claims, owner: &str) -> Result<(), AuthError> {
-    if caller.subject() == owner || caller.has_role(Role::Admin) { Ok(()) } else { Err(AuthError::NotOwner) }
+    if caller.subject() == owner || caller.has_role(ADMIN_ROLE) { Ok(()) } else { Err(AuthError::NotOwner) }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A descriptor set holding policy.proto and one service whose methods
+    /// carry `options` (one method per entry, `M0`, `M1`, …).
+    fn descriptors(options: &[&str]) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let policy_dir = dir.path().join("authpair/policy/v1");
+        std::fs::create_dir_all(&policy_dir).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(policy_dir.join("policy.proto"), POLICY_PROTO).unwrap_or_else(|e| panic!("{e}"));
+        let mut proto = String::from(
+            "syntax = \"proto3\";\npackage x.v1;\nimport \"authpair/policy/v1/policy.proto\";\n\
+             message Empty {}\nservice S {\n",
+        );
+        for (i, option) in options.iter().enumerate() {
+            proto.push_str(&format!("  rpc M{i}(Empty) returns (Empty) {{ {option} }}\n"));
+        }
+        proto.push_str("}\n");
+        std::fs::write(dir.path().join("x.proto"), proto).unwrap_or_else(|e| panic!("{e}"));
+        let set = protox::compile(["x.proto"], [dir.path()]).unwrap_or_else(|e| panic!("{e}"));
+        prost::Message::encode_to_vec(&set)
+    }
+
+    const PUBLIC: &str = "option (authpair.policy.v1.policy) = { access: PUBLIC };";
+    const REFUND: &str = "option (authpair.policy.v1.policy) = { access: AUTHENTICATED any_role: \"support\" scopes: \"orders:refund\" quota: \"refunds\" };";
+
     #[test]
-    fn every_method_in_the_proto_files_has_exactly_one_valid_policy_entry() -> Result<(), PolicyError> {
-        let policy = Policy::standard()?;
-        assert_eq!(policy.check_covers(Policy::all_methods()), Ok(()));
-        assert_eq!(policy.rules.len(), authpair_proto::policy::POLICY.len() + STANDARD_METHODS.len());
+    fn a_policy_is_read_from_a_services_own_descriptors_with_the_standard_methods_public() -> Result<(), PolicyError> {
+        let policy = Policy::from_descriptors(&descriptors(&[PUBLIC, REFUND]), &["x.v1.S"])?;
+        assert_eq!(policy.rule("/x.v1.S/M0"), Some(&Rule::public()));
+        let refund = policy.rule("/x.v1.S/M1").cloned();
+        assert_eq!(refund.as_ref().map(|r| r.any_role.clone()), Some(vec!["support".to_owned()]));
+        assert_eq!(refund.as_ref().map(|r| r.scopes.clone()), Some(vec!["orders:refund".to_owned()]));
+        assert_eq!(refund.and_then(|r| r.quota).as_deref(), Some("refunds"));
+        let served = STANDARD_METHODS.iter().copied().chain(["/x.v1.S/M0", "/x.v1.S/M1"]);
+        assert_eq!(policy.check_covers(served), Ok(()));
         Ok(())
     }
 
     #[test]
-    fn a_method_missing_from_the_table_or_an_entry_for_no_method_is_reported() -> Result<(), PolicyError> {
-        let policy = Policy::standard()?;
-        let Err(PolicyError::Mismatch { missing, unknown }) = policy.check_covers(["/x.v1.New/Method"]) else {
-            panic!("mismatch not reported");
-        };
-        assert_eq!(missing, ["/x.v1.New/Method"]);
-        assert_eq!(unknown.len(), policy.rules.len());
+    fn a_method_without_the_option_refuses_to_build_a_policy() {
+        let err = Policy::from_descriptors(&descriptors(&[PUBLIC, ""]), &["x.v1.S"]).err();
+        assert!(matches!(&err, Some(PolicyError::Invalid { method, .. }) if method == "/x.v1.S/M1"), "{err:?}");
+        let unknown = Policy::from_descriptors(&descriptors(&[PUBLIC]), &["x.v1.Nope"]).err();
+        assert_eq!(unknown, Some(PolicyError::UnknownService("x.v1.Nope".into())));
+    }
+
+    #[test]
+    fn a_public_method_that_requires_anything_is_refused() {
+        let option = "option (authpair.policy.v1.policy) = { access: PUBLIC any_role: \"admin\" };";
+        assert!(Policy::from_descriptors(&descriptors(&[option]), &["x.v1.S"]).is_err());
+    }
+
+    #[test]
+    fn names_the_deployment_does_not_define_are_refused() -> Result<(), PolicyError> {
+        let policy = Policy::from_descriptors(&descriptors(&[REFUND]), &["x.v1.S"])?;
+        let set = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<BTreeSet<_>>();
+        let known = Vocabulary { roles: set(&["support"]), scopes: set(&["orders:refund"]), quotas: set(&["refunds"]) };
+        assert_eq!(policy.check_names(&known), Ok(()));
+        for unknown in [
+            Vocabulary { roles: set(&["viewer"]), ..known.clone() },
+            Vocabulary { scopes: set(&["profile"]), ..known.clone() },
+            Vocabulary { quotas: BTreeSet::new(), ..known.clone() },
+        ] {
+            assert!(policy.check_names(&unknown).is_err(), "{unknown:?}");
+        }
         Ok(())
     }
 
     #[test]
-    fn unknown_names_in_a_policy_option_are_refused_at_startup() {
-        use authpair_proto::policy::MethodPolicy;
-        let base = MethodPolicy {
-            path: "/x.v1.S/M",
-            access: Access::Authenticated,
-            principal: Principal::Any,
-            any_role: &[],
-            scopes: &[],
-            owner_checked: false,
-            quota: None,
-        };
-        assert!(parse(&MethodPolicy { any_role: &["root"], ..base }).is_err());
-        assert!(parse(&MethodPolicy { scopes: &["documents:delete"], ..base }).is_err());
-        assert!(parse(&MethodPolicy { quota: Some("nope"), ..base }).is_err());
-        assert!(parse(&MethodPolicy { access: Access::Public, any_role: &["admin"], ..base }).is_err());
-        assert!(parse(&base).is_ok());
-    }
-
-    #[test]
-    fn a_method_with_no_entry_is_denied_even_to_anonymous_callers() -> Result<(), PolicyError> {
-        let policy = Policy::standard()?;
-        assert_eq!(policy.authorize(Some("/x.v1.New/Method"), None).err(), Some(AuthError::NoPolicy));
-        assert_eq!(policy.authorize(None, None).err(), Some(AuthError::NoPolicy));
+    fn a_method_with_no_entry_has_no_rule() -> Result<(), PolicyError> {
+        let policy = Policy::from_descriptors(&descriptors(&[PUBLIC]), &["x.v1.S"])?;
+        assert_eq!(policy.rule("/x.v1.New/Method"), None);
         Ok(())
     }
 }

@@ -204,7 +204,7 @@ impl Denylist {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::claims::{Audience, Plan, WireClaims};
+    use crate::claims::{Audience, WireClaims};
 
     fn claims(jti: &str, sub: &str, generation: u64) -> Claims {
         let iat = now_secs() as u64;
@@ -221,7 +221,7 @@ mod tests {
             preferred_username: sub.into(),
             roles: vec![],
             scope: String::new(),
-            plan: Plan::Free,
+            plan: "free".into(),
         }
         .into_claims("authpair")
     }

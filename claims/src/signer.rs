@@ -73,7 +73,7 @@ impl TokenSigner {
             preferred_username: grant.username.clone(),
             roles: grant.roles.clone(),
             scope: grant.scopes.join(" "),
-            plan: grant.plan,
+            plan: grant.plan.clone(),
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());

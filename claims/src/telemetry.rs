@@ -1,5 +1,6 @@
-//! Prometheus metrics, served on their own port (`/metrics`), through the
-//! `metrics` facade and its Prometheus exporter.
+//! The metrics authpair records, through the `metrics` facade only: which
+//! recorder (if any) receives them is the binary's choice (authpair's
+//! services install a Prometheus exporter, see `authpair-server`).
 //!
 //! | metric | type | labels |
 //! | --- | --- | --- |
@@ -18,18 +19,9 @@
 //! Method labels are only ever paths from the policy table (anything else is
 //! "unknown"), so a client cannot grow the label set.
 
-use std::{
-    collections::HashMap,
-    future::Future,
-    net::SocketAddr,
-    pin::Pin,
-    sync::{Arc, OnceLock},
-    task::{Context, Poll},
-    time::Instant,
-};
+use std::{collections::HashMap, sync::Arc};
 
 use metrics::{Counter, Histogram};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
 pub const DECISIONS: &str = "authpair_auth_decisions_total";
 pub const INTERCEPTOR_SECONDS: &str = "authpair_interceptor_duration_seconds";
@@ -42,39 +34,6 @@ pub const FEED_LAG: &str = "authpair_revocation_feed_lag";
 pub const PASSWORD_QUEUE_WAIT: &str = "authpair_password_queue_wait_seconds";
 pub const PASSWORD_CHECK: &str = "authpair_password_check_seconds";
 pub const PASSWORD_ABANDONED: &str = "authpair_password_abandoned_total";
-
-/// From 50 µs (a call's auth on a cache hit) to 30 s (the request timeout,
-/// which a full hashing queue's wait approaches).
-const BUCKETS: &[f64] = &[
-    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-    10.0, 30.0,
-];
-
-static INSTALLED: OnceLock<Result<SocketAddr, String>> = OnceLock::new();
-
-/// Serves `/metrics` on `listen`. One exporter per process: a second
-/// service in the same process shares the first one's (and its port).
-pub fn install(listen: SocketAddr) -> Result<SocketAddr, String> {
-    INSTALLED
-        .get_or_init(|| {
-            PrometheusBuilder::new()
-                .with_http_listener(listen)
-                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
-                .and_then(|b| b.install())
-                .map(|()| listen)
-                .map_err(|e| e.to_string())
-        })
-        .clone()
-}
-
-/// Starts the endpoint if `listen` is set, and says where it is.
-pub fn serve_metrics(listen: Option<SocketAddr>) -> Result<(), String> {
-    if let Some(listen) = listen {
-        let serving = install(listen).map_err(|e| format!("metrics on {listen}: {e}"))?;
-        tracing::info!(%serving, "metrics at http://{serving}/metrics");
-    }
-    Ok(())
-}
 
 /// The metric handles every allowed call records, registered once per
 /// service and method. The `counter!`/`histogram!` macros build a label set
@@ -90,7 +49,7 @@ pub struct CallMetrics {
 struct CallMetricsInner {
     service: &'static str,
     interceptor_seconds: Histogram,
-    by_method: HashMap<&'static str, MethodMetrics>,
+    by_method: HashMap<String, MethodMetrics>,
     unknown: MethodMetrics,
 }
 
@@ -103,21 +62,20 @@ pub struct MethodMetrics {
 }
 
 impl MethodMetrics {
-    fn register(service: &'static str, method: &'static str) -> Self {
+    fn register(service: &'static str, method: &str) -> Self {
         Self {
             allowed: metrics::counter!(
-                DECISIONS, "service" => service, "method" => method, "code" => "Ok", "reason" => "ALLOWED"
+                DECISIONS, "service" => service, "method" => method.to_owned(), "code" => "Ok", "reason" => "ALLOWED"
             ),
-            call_seconds: metrics::histogram!(CALL_SECONDS, "service" => service, "method" => method),
+            call_seconds: metrics::histogram!(CALL_SECONDS, "service" => service, "method" => method.to_owned()),
         }
     }
 }
 
 impl CallMetrics {
-    pub fn register(service: &'static str) -> Self {
-        let by_method = crate::policy::Policy::all_methods()
-            .map(|method| (method, MethodMetrics::register(service, method)))
-            .collect();
+    /// Handles for `service` and each of its `methods` (the policy's).
+    pub fn register<'a>(service: &'static str, methods: impl Iterator<Item = &'a str>) -> Self {
+        let by_method = methods.map(|method| (method.to_owned(), MethodMetrics::register(service, method))).collect();
         Self {
             inner: Arc::new(CallMetricsInner {
                 service,
@@ -138,8 +96,9 @@ impl CallMetrics {
 
     /// The method label for `path`: itself if the policy names it, else
     /// "unknown", so a client cannot grow the label set.
-    pub fn label(&self, path: Option<&str>) -> &'static str {
-        path.and_then(|path| self.inner.by_method.get_key_value(path)).map_or("unknown", |(method, _)| method)
+    pub fn label(&self, path: Option<&str>) -> String {
+        path.and_then(|path| self.inner.by_method.get_key_value(path))
+            .map_or_else(|| "unknown".to_owned(), |(method, _)| method.clone())
     }
 
     /// The handles for the method at `path` (see [`Self::label`]).
@@ -151,50 +110,5 @@ impl CallMetrics {
 impl std::fmt::Debug for CallMetrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CallMetrics").field("service", &self.inner.service).finish_non_exhaustive()
-    }
-}
-
-/// A layer timing every call, auth included, by method.
-#[derive(Debug, Clone)]
-pub struct TimingLayer {
-    pub metrics: CallMetrics,
-}
-
-impl<S> tower::Layer<S> for TimingLayer {
-    type Service = Timed<S>;
-    fn layer(&self, inner: S) -> Timed<S> {
-        Timed { inner, metrics: self.metrics.clone() }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Timed<S> {
-    inner: S,
-    metrics: CallMetrics,
-}
-
-impl<S, B> tower::Service<http::Request<B>> for Timed<S>
-where
-    S: tower::Service<http::Request<B>>,
-    S::Future: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        // A handle clone is a reference count; the lookup is by path.
-        let histogram = self.metrics.method(Some(request.uri().path())).call_seconds.clone();
-        let started = Instant::now();
-        let call = self.inner.call(request);
-        Box::pin(async move {
-            let result = call.await;
-            histogram.record(started.elapsed());
-            result
-        })
     }
 }

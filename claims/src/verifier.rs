@@ -293,7 +293,7 @@ fn missing_field(message: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
     use crate::{
-        claims::{Grant, Plan},
+        claims::Grant,
         keys::SigningKey,
         signer::{SignError, TokenSigner},
     };
@@ -312,7 +312,7 @@ mod tests {
             client_id: "c".into(),
             roles: vec![],
             scopes: vec![],
-            plan: Plan::Free,
+            plan: "free".into(),
             generation: 0,
             audience: "a".into(),
         }

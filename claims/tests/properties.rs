@@ -63,6 +63,6 @@ proptest! {
                 metadata.append("authorization", value.clone());
             }
         }
-        let _ = bearer_token(&metadata);
+        let _ = bearer_token(&metadata.into_headers());
     }
 }

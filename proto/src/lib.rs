@@ -5,13 +5,11 @@
 //! - `resource::v1`: `ResourceService` (status, profile, documents, search).
 //! - `authpair::policy::v1`: the policy option's own message types.
 //! - [`FILE_DESCRIPTOR_SET`], [`ERROR_DETAILS_DESCRIPTOR_SET`]: encoded
-//!   descriptors for gRPC reflection.
-//! - [`policy`]: every RPC with the policy declared in its .proto option
-//!   (read at build time; a method without one fails the build), and
-//!   [`methods`], every RPC path.
+//!   descriptors for gRPC reflection and for reading the method policies
+//!   (`authpair_claims::Policy::from_descriptors`).
+//! - [`AUTH_SERVICES`], [`RESOURCE_SERVICES`]: the gRPC services each binary serves.
 //! - `redact`: hand-written Debug for the messages that carry secrets.
 
-pub mod policy;
 mod redact;
 
 /// The generated types of the policy option itself (authpair.policy.v1).
@@ -47,7 +45,7 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "
 pub const ERROR_DETAILS_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/error_details_descriptor.bin"));
 
-/// Every RPC path declared in the .proto files.
-pub fn methods() -> impl Iterator<Item = &'static str> {
-    policy::POLICY.iter().map(|p| p.path)
-}
+/// The services the auth service serves.
+pub const AUTH_SERVICES: &[&str] = &["auth.v1.AuthService", "auth.v1.AdminService"];
+/// The services the resource service serves.
+pub const RESOURCE_SERVICES: &[&str] = &["resource.v1.ResourceService"];

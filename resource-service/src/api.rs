@@ -70,8 +70,8 @@ impl ResourceService for ResourceApi {
         Ok(Response::new(Profile {
             subject: claims.subject().to_owned(),
             username: claims.username().to_owned(),
-            roles: claims.roles().iter().map(|r| r.as_str().to_owned()).collect(),
-            plan: claims.plan().as_str().to_owned(),
+            roles: claims.roles().to_vec(),
+            plan: claims.plan().to_owned(),
             scopes: claims.scopes().to_vec(),
             token_expires_at: Some(prost_types::Timestamp {
                 seconds: i64::try_from(claims.expires_at()).unwrap_or(i64::MAX),

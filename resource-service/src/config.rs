@@ -3,7 +3,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use authpair_claims::config::{parse_listen, parse_positive_secs, parse_secret, parse_secs};
+use authpair_server::config::{parse_listen, parse_positive_secs, parse_secret, parse_secs};
 use clap::Parser;
 use secrecy::SecretString;
 
@@ -73,7 +73,7 @@ pub struct Config {
 
     /// Connections open at once; past it, new ones wait in the kernel's
     /// accept backlog until one closes.
-    #[arg(long, env = "RESOURCE_MAX_CONNECTIONS", default_value_t = authpair_claims::serving::DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, env = "RESOURCE_MAX_CONNECTIONS", default_value_t = authpair_server::serving::DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_connections: usize,
 
     /// This service's own service account on the auth service (scope
@@ -99,13 +99,16 @@ pub struct Config {
     #[arg(long, env = "RESOURCE_REDIS_PREFIX", default_value = "authpair:")]
     pub redis_prefix: String,
 
-    /// Search calls per window for the free plan.
-    #[arg(long, env = "RESOURCE_QUOTA_FREE", default_value = "10")]
-    pub quota_free: u32,
+    /// Calls per window each plan gets, for each quota a method names, as
+    /// `plan=calls,plan=calls`. A caller whose plan is not listed is refused
+    /// (UNAVAILABLE) on quota-bound methods.
+    #[arg(long, env = "RESOURCE_PLAN_QUOTAS", default_value = crate::quota::DEFAULT_PLAN_QUOTAS, value_parser = crate::quota::PlanQuotas::parse)]
+    pub plan_quotas: crate::quota::PlanQuotas,
 
-    /// Search calls per window for the pro plan.
-    #[arg(long, env = "RESOURCE_QUOTA_PRO", default_value = "100")]
-    pub quota_pro: u32,
+    /// The roles that exist and the scopes each grants, as the auth
+    /// service's `--role-scopes`: the method policies may name only these.
+    #[arg(long, env = "RESOURCE_ROLE_SCOPES", default_value = authpair_claims::roles::DEFAULT_ROLE_SCOPES, value_parser = authpair_claims::RoleScopes::parse)]
+    pub role_scopes: authpair_claims::RoleScopes,
 
     /// The quota window, in seconds.
     #[arg(long = "quota-window-secs", env = "RESOURCE_QUOTA_WINDOW_SECS", default_value = "60", value_parser = parse_secs)]
@@ -163,8 +166,8 @@ pub struct Config {
 impl Config {
     /// The connection age, its grace and the connection cap, as the server
     /// takes them.
-    pub fn connection_limits(&self) -> authpair_claims::serving::ConnectionLimits {
-        authpair_claims::serving::ConnectionLimits {
+    pub fn connection_limits(&self) -> authpair_server::serving::ConnectionLimits {
+        authpair_server::serving::ConnectionLimits {
             max_age: self.max_connection_age,
             grace: self.max_connection_age_grace,
             max_connections: self.max_connections,
@@ -183,16 +186,16 @@ impl Config {
             leeway: Duration::from_secs(30),
             max_token_lifetime: Duration::from_secs(3600),
             token_cache_bytes: authpair_claims::verifier::DEFAULT_CACHE_BYTES,
-            max_connection_age: authpair_claims::serving::DEFAULT_MAX_CONNECTION_AGE,
-            max_connection_age_grace: authpair_claims::serving::DEFAULT_MAX_CONNECTION_AGE_GRACE,
-            max_connections: authpair_claims::serving::DEFAULT_MAX_CONNECTIONS,
+            max_connection_age: authpair_server::serving::DEFAULT_MAX_CONNECTION_AGE,
+            max_connection_age_grace: authpair_server::serving::DEFAULT_MAX_CONNECTION_AGE_GRACE,
+            max_connections: authpair_server::serving::DEFAULT_MAX_CONNECTIONS,
             client_id: "resource-service".into(),
             client_secret: None,
             database_url: None,
             redis_url: None,
             redis_prefix: "authpair:".into(),
-            quota_free: 10,
-            quota_pro: 100,
+            plan_quotas: crate::quota::PlanQuotas::default(),
+            role_scopes: authpair_claims::RoleScopes::default(),
             quota_window: Duration::from_secs(60),
             max_revocation_staleness: Duration::from_secs(60),
             unknown_kid_refetch: Duration::from_secs(30),
@@ -228,7 +231,8 @@ mod tests {
         assert_eq!(c.max_connection_age, Duration::from_secs(30 * 60), "no connection lives for ever");
         assert_eq!(c.max_connection_age_grace, Duration::from_secs(5 * 60), "nor past its age, with a call held open");
         assert_eq!(c.max_connections, 10_000, "the process never runs out of descriptors for connections");
-        assert_eq!((c.quota_free, c.quota_pro, c.quota_window), (10, 100, Duration::from_secs(60)));
+        assert_eq!(c.plan_quotas.iter().collect::<Vec<_>>(), [("free", 10), ("pro", 100)]);
+        assert_eq!(c.quota_window, Duration::from_secs(60));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! handed out only to the owner: they cannot be guessed or enumerated, and
 //! ListDocuments and Search never show a non-admin anyone else's.
 
-use authpair_claims::{ApiError, Claims, Role, authorize_owner};
+use authpair_claims::{ADMIN_ROLE, ApiError, Claims, authorize_owner};
 use authpair_proto::resource::v1::Document;
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 
@@ -72,7 +72,7 @@ pub fn id(id: &str) -> Result<&str, ApiError> {
 
 /// Whose documents a listing or search covers: everyone's for an admin.
 pub fn visible_owner(caller: &Claims) -> Option<&str> {
-    if caller.has_role(Role::Admin) { None } else { Some(caller.subject()) }
+    if caller.has_role(ADMIN_ROLE) { None } else { Some(caller.subject()) }
 }
 
 /// The document, if it exists and the caller may act on it.

@@ -4,22 +4,18 @@
 //!
 //! - [`serve`] (in `server`): the gRPC server; `main.rs` only parses [`Config`].
 //! - `config`: flags with environment fallbacks.
-//! - `keys`: reads the public keys with GetJwks: at start and, rate-limited,
-//!   on unknown kids.
-//! - `feed`: follows the auth service's revocation feed (revocations and key
-//!   changes) and reports health from its freshness.
+//! - The auth service's keys and revocation feed are followed by
+//!   `authpair_claims::follower`, as any protected service does.
 //! - `api`: the `ResourceService` handlers; `documents`: their rules (input
 //!   limits, ownership, the existence rule, pagination).
 //! - `store`: documents via sqlx, in SQLite (default) or PostgreSQL.
-//! - `quota`: per-plan quotas in this process (governor's GCRA);
+//! - `quota`: per-plan quotas as configured, in this process (governor's GCRA);
 //!   `redis_quota`: the same, shared by all instances through Redis.
 
 mod api;
 pub mod config;
 mod documents;
-mod feed;
-mod keys;
-mod quota;
+pub mod quota;
 mod redis_quota;
 mod server;
 mod store;

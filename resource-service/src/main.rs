@@ -1,7 +1,7 @@
 //! The `resource-service` binary: parse the config once, bind, serve until
 //! SIGINT or SIGTERM.
 
-use authpair_claims::serving::{init_tracing, shutdown_signal};
+use authpair_server::serving::{init_tracing, shutdown_signal};
 use clap::Parser;
 use resource_service::Config;
 

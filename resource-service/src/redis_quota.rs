@@ -1,5 +1,5 @@
 //! Per-plan quotas shared by every resource-service instance, in Redis,
-//! through the shared GCRA script (`authpair_claims::redis_gcra`): a free
+//! through the shared GCRA script (`authpair_server::redis_gcra`): a free
 //! user gets its allowance in total across all instances, not per instance.
 //!
 //! If Redis cannot be reached the call fails closed with UNAVAILABLE
@@ -8,18 +8,18 @@
 
 use std::time::Duration;
 
-use authpair_claims::{
-    AuthError, Plan, QuotaLimiter,
-    quota::QuotaFuture,
-    redis_gcra::{Rate, RedisGcra},
-};
+use std::collections::HashMap;
+
+use authpair_claims::{AuthError, QuotaLimiter, quota::QuotaFuture};
+use authpair_server::redis_gcra::{Rate, RedisGcra};
+
+use crate::quota::PlanQuotas;
 
 #[derive(Debug, Clone)]
 pub struct RedisQuotas {
     gcra: RedisGcra,
     prefix: String,
-    free: Rate,
-    pro: Rate,
+    by_plan: HashMap<String, Rate>,
 }
 
 fn rate(per_window: u32, window: Duration) -> anyhow::Result<Rate> {
@@ -27,23 +27,22 @@ fn rate(per_window: u32, window: Duration) -> anyhow::Result<Rate> {
 }
 
 impl RedisQuotas {
-    pub async fn connect(url: &str, prefix: &str, free: u32, pro: u32, window: Duration) -> anyhow::Result<Self> {
-        Ok(Self {
-            gcra: RedisGcra::connect(url).await?,
-            prefix: prefix.to_owned(),
-            free: rate(free, window)?,
-            pro: rate(pro, window)?,
-        })
+    pub async fn connect(url: &str, prefix: &str, plans: &PlanQuotas, window: Duration) -> anyhow::Result<Self> {
+        let mut by_plan = HashMap::new();
+        for (plan, calls) in plans.iter() {
+            by_plan.insert(plan.to_owned(), rate(calls, window)?);
+        }
+        Ok(Self { gcra: RedisGcra::connect(url).await?, prefix: prefix.to_owned(), by_plan })
     }
 }
 
 impl QuotaLimiter for RedisQuotas {
-    fn check<'a>(&'a self, quota: &'static str, subject: &'a str, plan: Plan) -> QuotaFuture<'a> {
-        let rate = match plan {
-            Plan::Free => self.free,
-            Plan::Pro => self.pro,
+    fn check<'a>(&'a self, quota: &'a str, subject: &'a str, plan: &'a str) -> QuotaFuture<'a> {
+        let Some(rate) = self.by_plan.get(plan).copied() else {
+            tracing::warn!(plan, "no quota is configured for this plan (--plan-quotas); refusing");
+            return Box::pin(std::future::ready(Err(AuthError::QuotaUnavailable)));
         };
-        let key = format!("{}quota:{quota}:{}:{subject}", self.prefix, plan.as_str());
+        let key = format!("{}quota:{quota}:{plan}:{subject}", self.prefix);
         Box::pin(async move {
             match self.gcra.check(&key, rate).await {
                 Ok(None) => Ok(()),

@@ -9,11 +9,15 @@ use std::{future::Future, sync::Arc};
 use anyhow::Context as _;
 
 use authpair_claims::{
-    AuthInterceptor, Denylist, Policy, QuotaGate, QuotaLimiter, Verifier, VerifierConfig,
-    serving::{drain_limited, incoming, reflection, secured_server},
-    telemetry, tls,
+    AuthLayer, Denylist, Policy, QuotaLimiter, Verifier, VerifierConfig,
+    follower::{Follower, FollowerConfig, report_health},
 };
 use authpair_proto::resource::v1::resource_service_server::ResourceServiceServer;
+use authpair_server::{
+    exporter,
+    serving::{drain_limited, incoming, reflection, secured_server},
+    tls,
+};
 use secrecy::ExposeSecret as _;
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
@@ -21,14 +25,14 @@ use tonic_health::ServingStatus;
 use crate::{
     Config,
     api::ResourceApi,
-    feed::{FeedClient, FeedThread, report_health},
-    keys::{self, KeyFetcher},
-    quota::LocalQuotas,
+    quota::{LocalQuotas, QUOTAS},
     redis_quota::RedisQuotas,
     store::Store,
 };
 
 const SERVICE_NAME: &str = "resource.v1.ResourceService";
+/// This service's name in metrics and logs.
+const SERVICE: &str = "resource-service";
 
 /// Requests larger than this are refused before decoding (tonic's default
 /// is 4 MiB). The largest valid request, an UpdateDocument with a 64 KiB body,
@@ -48,7 +52,11 @@ pub async fn serve(
         "--audience {:?} is the auth service's own (--auth-audience): tokens for its admin API would work here",
         config.audience
     );
-    telemetry::serve_metrics(config.metrics_listen).map_err(anyhow::Error::msg)?;
+    // Read before anything starts: a policy naming a role, scope or quota
+    // this deployment does not define refuses to start.
+    let policy = Policy::from_descriptors(authpair_proto::FILE_DESCRIPTOR_SET, authpair_proto::RESOURCE_SERVICES)?;
+    policy.check_names(&config.role_scopes.vocabulary(QUOTAS.iter().copied()))?;
+    exporter::serve_metrics(config.metrics_listen).map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&config.data_dir)?;
     let store = Store::open(&config.data_dir, config.database_url.as_ref()).await?;
     let Some(client_secret) = config.client_secret.clone() else {
@@ -59,25 +67,16 @@ pub async fn serve(
         ..VerifierConfig::new(config.issuer.clone(), config.audience.clone(), config.leeway, config.max_token_lifetime)
     }));
     let denylist = Arc::new(Denylist::fed(config.max_revocation_staleness));
-    let policy = Arc::new(Policy::standard()?);
-    policy.check_covers(Policy::all_methods())?;
-    let interceptor = AuthInterceptor::new("resource-service", verifier.clone(), denylist.clone(), policy.clone());
-    let local_quotas = LocalQuotas::new(config.quota_free, config.quota_pro, config.quota_window)?;
+    let local_quotas = LocalQuotas::new(&config.plan_quotas, config.quota_window)?;
     let quotas: Arc<dyn QuotaLimiter> = match &config.redis_url {
         Some(url) => Arc::new(
-            RedisQuotas::connect(
-                url.expose_secret(),
-                &config.redis_prefix,
-                config.quota_free,
-                config.quota_pro,
-                config.quota_window,
-            )
-            .await
-            .context("connecting to Redis for quotas")?,
+            RedisQuotas::connect(url.expose_secret(), &config.redis_prefix, &config.plan_quotas, config.quota_window)
+                .await
+                .context("connecting to Redis for quotas")?,
         ),
         None => local_quotas.clone(),
     };
-    let quota_gate = QuotaGate::layer(policy, Some(quotas));
+    let auth = AuthLayer::new(SERVICE, verifier.clone(), denylist.clone(), Arc::new(policy)).with_quotas(quotas);
 
     let client_tls = match &config.auth_ca {
         Some(ca) => {
@@ -86,35 +85,40 @@ pub async fn serve(
         }
         None => None,
     };
-    let channel = keys::channel(&config.auth_urls, client_tls.clone())?;
     let server_tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some(tls::server_tls(cert, key, config.tls_client_ca.as_deref())?),
         _ => None,
     };
-    let fetcher = KeyFetcher::new(channel.clone(), verifier.clone());
-    let api =
-        ResourceApi::new(store.clone(), verifier.clone(), denylist.clone(), interceptor.stats(), fetcher.fetches());
-    // The feed is followed as this service's own service account, on its own
-    // thread and connection (see `FeedThread`).
-    let account = (config.client_id.clone(), client_secret, config.auth_audience.clone());
-    let (auth_urls, feed_verifier, feed_denylist) = (config.auth_urls.clone(), verifier.clone(), denylist.clone());
-    let feed =
-        FeedThread::spawn(move || FeedClient::connect(&auth_urls, client_tls, account, feed_verifier, feed_denylist))?;
+    // The keys and the feed are followed as this service's own service
+    // account; the feed on its own thread and connection.
+    let follower = Follower::start(
+        FollowerConfig {
+            service: SERVICE,
+            auth_urls: config.auth_urls.clone(),
+            tls: client_tls,
+            client_id: config.client_id.clone(),
+            client_secret,
+            auth_audience: config.auth_audience.clone(),
+            unknown_kid_refetch: config.unknown_kid_refetch,
+        },
+        verifier.clone(),
+        denylist.clone(),
+    )?;
+    let api = ResourceApi::new(store.clone(), verifier.clone(), denylist.clone(), auth.stats(), follower.fetches());
 
     let (health, health_service) = tonic_health::server::health_reporter();
     for service in ["", SERVICE_NAME] {
         health.set_service_status(service, ServingStatus::NotServing).await;
     }
     let background = [
-        tokio::spawn(fetcher.run(config.unknown_kid_refetch)),
-        tokio::spawn(report_health(verifier, denylist, health, vec![SERVICE_NAME])),
+        tokio::spawn(report_health(SERVICE, verifier, denylist, health, vec![SERVICE_NAME])),
         tokio::spawn(local_quotas.housekeep(config.quota_window)),
     ];
-    let (reflection_v1, reflection_v1alpha) = reflection(&[SERVICE_NAME])?;
+    let (reflection_v1, reflection_v1alpha) = reflection(authpair_proto::RESOURCE_SERVICES)?;
 
     tracing::info!(%addr, auth_urls = ?config.auth_urls, "resource-service listening");
     let limits = config.connection_limits();
-    let router = secured_server(interceptor, quota_gate, server_tls, limits)?
+    let router = secured_server(auth, server_tls, limits)?
         .add_service(ResourceServiceServer::new(api).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -126,7 +130,7 @@ pub async fn serve(
     for task in background {
         task.abort();
     }
-    feed.stop().await;
+    follower.stop().await;
     store.close().await;
     tracing::info!(%addr, "resource-service stopped");
     Ok(served?)

@@ -1,11 +1,11 @@
 //! The resource service's own database: documents, through sqlx with
 //! embedded migrations, SQLite by default or PostgreSQL shared by several
-//! instances ([`authpair_claims::db`]). Callers see only [`Store`].
+//! instances ([`authpair_server::db`]). Callers see only [`Store`].
 
 use std::path::Path;
 
-pub use authpair_claims::db::StoreError;
-use authpair_claims::db::{Db, Migrations};
+pub use authpair_server::db::StoreError;
+use authpair_server::db::{Db, Migrations};
 use secrecy::SecretString;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! environment variables (AUTH_*, RESOURCE_*) exactly as its own binary does;
 //! production runs the two binaries separately.
 
-use authpair_claims::serving::{init_tracing, shutdown_signal};
+use authpair_server::serving::{init_tracing, shutdown_signal};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use clap::Parser;
 use secrecy::{ExposeSecret, SecretString};

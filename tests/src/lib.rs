@@ -195,6 +195,14 @@ pub fn with_authorization<T>(message: T, value: &str) -> Request<T> {
 }
 
 /// A resource-service config following `auth` as its service account.
+/// A `--plan-quotas` value for a test's resource service.
+pub fn plan_quotas(text: &str) -> resource_service::quota::PlanQuotas {
+    match resource_service::quota::PlanQuotas::parse(text) {
+        Ok(quotas) => quotas,
+        Err(e) => panic!("plan quotas {text:?}: {e}"),
+    }
+}
+
 pub fn resource_config(auth: &Server, data_dir: std::path::PathBuf) -> ResourceConfig {
     let mut config = ResourceConfig::new(auth.url(), data_dir);
     config.client_id = RESOURCE_CLIENT_ID.into();

@@ -3,7 +3,7 @@
 
 use std::{future::Future, sync::Arc};
 
-use authpair_claims::{Role, caller};
+use authpair_claims::caller;
 use authpair_proto::auth::v1::{
     CreateServiceAccountRequest, CreateServiceAccountResponse, CreateUserRequest, DeleteServiceAccountRequest,
     DeleteServiceAccountResponse, DisableUserRequest, EnableUserRequest, ListServiceAccountsRequest,
@@ -93,8 +93,9 @@ impl AdminApi {
     async fn create_user(&self, req: CreateUserRequest) -> Result<User, ApiError> {
         let username = input::new_username(&req.username)?.to_owned();
         input::new_password(&req.password)?;
-        let roles = input::roles(&req.roles, Some(Role::Viewer))?;
-        let plan = input::plan(&req.plan)?;
+        let config = &self.state.config;
+        let roles = input::roles(&req.roles, Some(&config.default_role), &config.role_scopes)?;
+        let plan = input::plan(&req.plan, &config.plans)?;
         let password_hash = self.state.hasher.hash(SecretString::from(req.password)).await?;
         let user = NewUser { username, password_hash, roles, plan };
         match self.state.store.create_user(user, now()).await {
@@ -105,7 +106,7 @@ impl AdminApi {
     }
 
     async fn set_user_roles(&self, req: SetUserRolesRequest) -> Result<User, ApiError> {
-        let roles = input::roles(&req.roles, None)?;
+        let roles = input::roles(&req.roles, None, &self.state.config.role_scopes)?;
         let user = self.resolve(req.user.as_ref()).await?;
         let revoke = self.state.config.revoke_on_role_change.then(|| self.state.revoke_user(None));
         let (user, revoked) =
@@ -137,8 +138,8 @@ impl AdminApi {
         req: CreateServiceAccountRequest,
     ) -> Result<CreateServiceAccountResponse, ApiError> {
         let name = input::service_name(&req.name)?.to_owned();
-        let scopes = input::service_scopes(&req.scopes)?;
-        let plan = input::plan(&req.plan)?;
+        let scopes = input::service_scopes(&req.scopes, &self.state.config.role_scopes)?;
+        let plan = input::plan(&req.plan, &self.state.config.plans)?;
         let audiences = self.state.granted_audiences(&req.audiences)?;
         let secret = new_client_secret().map_err(|e| {
             tracing::error!(error = %e, "random source failed");

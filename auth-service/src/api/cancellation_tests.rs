@@ -13,7 +13,7 @@ use std::{
 };
 
 use anyhow::anyhow;
-use authpair_claims::{AuthContext, Claims, Plan, Role, Verifier, VerifierConfig};
+use authpair_claims::{ADMIN_ROLE, Caller, Claims, Verifier, VerifierConfig};
 use authpair_proto::auth::v1::{
     CreateServiceAccountRequest, LogoutRequest, RevokeUserSessionsRequest, UserRef, admin_service_server::AdminService,
     auth_service_server::AuthService, user_ref,
@@ -150,8 +150,12 @@ async fn started() -> anyhow::Result<(Arc<AuthState>, UserRow, tempfile::TempDir
     // The sender is dropped: nothing here streams the feed.
     let (_, stopping) = watch::channel(false);
     let state = AuthState::open(Config::new(dir.path()), stopping).await?;
-    let user =
-        NewUser { username: "leaving".into(), password_hash: "-".into(), roles: vec![Role::Admin], plan: Plan::Free };
+    let user = NewUser {
+        username: "leaving".into(),
+        password_hash: "-".into(),
+        roles: vec![ADMIN_ROLE.into()],
+        plan: "free".into(),
+    };
     let user = state.store.create_user(user, now()).await?;
     Ok((state, user, dir))
 }
@@ -176,7 +180,7 @@ fn as_caller<T>(state: &AuthState, verifier: &Verifier, user: &UserRow, message:
     let claims: Arc<Claims> = verifier.verify(issued.token.expose_secret())?;
     let mut request = Request::new(message);
     // The handlers read only the caller, not the path.
-    let context = AuthContext::from(tonic::codegen::http::Uri::from_static("/")).with_caller(claims);
+    let context = Caller::new(claims);
     request.extensions_mut().insert(context);
     Ok(request)
 }

@@ -1,7 +1,7 @@
 //! Persistence for the auth service, through sqlx with embedded migrations.
 //!
 //! Callers see only [`Store`] and plain row types; SQL stays in this module.
-//! The same SQL runs on SQLite and PostgreSQL ([`authpair_claims::db`]).
+//! The same SQL runs on SQLite and PostgreSQL ([`authpair_server::db`]).
 //!
 //! - `users`: users, their roles and plan.
 //! - `refresh`: refresh-token families and single-use rotation.
@@ -19,8 +19,8 @@ mod users;
 
 use std::path::Path;
 
-pub use authpair_claims::db::StoreError;
-use authpair_claims::db::{Backend, Db, Migrations};
+pub use authpair_server::db::StoreError;
+use authpair_server::db::{Backend, Db, Migrations};
 use secrecy::SecretString;
 
 pub use keys::{KeyRow, Rotation};

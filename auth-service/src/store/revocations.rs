@@ -1,7 +1,8 @@
 //! The revocation log, and the writes that revoke: a user's sessions and
 //! token line, a refresh family, a single access token.
 
-use authpair_claims::{Revocation, db::Backend};
+use authpair_claims::Revocation;
+use authpair_server::db::Backend;
 
 use super::{Store, StoreError};
 
@@ -181,7 +182,7 @@ pub(super) struct Entry<'a> {
 }
 
 /// Appends to the log inside a serialized transaction
-/// ([`authpair_claims::db::Db::begin_serialized`]), so entries commit in
+/// ([`authpair_server::db::Db::begin_serialized`]), so entries commit in
 /// sequence order. On PostgreSQL it also notifies every instance's
 /// listener; the notification is delivered only if the transaction commits.
 pub(super) async fn append(

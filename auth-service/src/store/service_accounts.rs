@@ -1,7 +1,5 @@
 //! Service accounts: create, look up, list, delete.
 
-use authpair_claims::Plan;
-
 use super::{Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -9,7 +7,7 @@ pub struct ServiceAccountRow {
     pub name: String,
     pub secret_hash: String,
     pub scopes: Vec<String>,
-    pub plan: Plan,
+    pub plan: String,
     pub created_at: i64,
     /// The audiences its tokens may be for; empty: the deployment's default
     /// audience alone.
@@ -24,7 +22,6 @@ fn words(text: &str) -> Vec<String> {
 }
 
 fn decode((name, secret_hash, scopes, plan, created_at, audiences): Row) -> Result<ServiceAccountRow, StoreError> {
-    let plan = plan.parse().map_err(|e: authpair_claims::claims::UnknownName| StoreError::Corrupt(e.to_string()))?;
     Ok(ServiceAccountRow { name, secret_hash, scopes: words(&scopes), plan, created_at, audiences: words(&audiences) })
 }
 

@@ -1,7 +1,5 @@
 //! Users: create, look up, change roles, list.
 
-use authpair_claims::{Plan, Role};
-
 use super::{
     Store, StoreError,
     revocations::{RevokeUser, UserRevoked, revoke_user_in},
@@ -22,8 +20,8 @@ pub struct UserRow {
     pub id: String,
     pub username: String,
     pub password_hash: String,
-    pub roles: Vec<Role>,
-    pub plan: Plan,
+    pub roles: Vec<String>,
+    pub plan: String,
     pub disabled: bool,
     pub created_at: i64,
 }
@@ -33,8 +31,8 @@ pub struct UserRow {
 pub struct NewUser {
     pub username: String,
     pub password_hash: String,
-    pub roles: Vec<Role>,
-    pub plan: Plan,
+    pub roles: Vec<String>,
+    pub plan: String,
 }
 
 type Row = (String, String, String, String, String, i64, i64);
@@ -43,18 +41,14 @@ const COLUMNS: &str =
     "id, username, password_hash, roles, plan, CASE WHEN disabled THEN 1 ELSE 0 END AS disabled, created_at";
 
 fn decode((id, username, password_hash, roles, plan, disabled, created_at): Row) -> Result<UserRow, StoreError> {
-    let roles = roles
-        .split(' ')
-        .filter(|r| !r.is_empty())
-        .map(str::parse)
-        .collect::<Result<Vec<Role>, _>>()
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let plan = plan.parse().map_err(|e: authpair_claims::claims::UnknownName| StoreError::Corrupt(e.to_string()))?;
+    // Names as stored: a role the table no longer defines grants nothing,
+    // and no policy names it.
+    let roles = roles.split(' ').filter(|r| !r.is_empty()).map(str::to_owned).collect();
     Ok(UserRow { id, username, password_hash, roles, plan, disabled: disabled != 0, created_at })
 }
 
-pub(super) fn encode_roles(roles: &[Role]) -> String {
-    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" ")
+pub(super) fn encode_roles(roles: &[String]) -> String {
+    roles.join(" ")
 }
 
 impl Store {
@@ -68,7 +62,7 @@ impl Store {
         .bind(&user.username)
         .bind(&user.password_hash)
         .bind(encode_roles(&user.roles))
-        .bind(user.plan.as_str())
+        .bind(&user.plan)
         .bind(now)
         .bind(now)
         .execute(self.db.writer())
@@ -108,10 +102,11 @@ impl Store {
     }
 
     /// Users holding `role` who are not disabled.
-    pub async fn count_with_role(&self, role: Role) -> Result<i64, StoreError> {
-        // Roles are space-separated names from a fixed set, so padding both
-        // sides with spaces makes the LIKE match whole names only.
-        let pattern = format!("% {} %", role.as_str());
+    pub async fn count_with_role(&self, role: &str) -> Result<i64, StoreError> {
+        // Roles are space-separated names of letters, digits and `:._-/`
+        // (see `authpair_claims::roles`), so padding both sides with spaces
+        // makes the LIKE match whole names only.
+        let pattern = format!("% {role} %");
         let (count,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM users WHERE (' ' || roles || ' ') LIKE $1 AND NOT disabled")
                 .bind(pattern)
@@ -126,7 +121,7 @@ impl Store {
     pub async fn set_roles(
         &self,
         id: &str,
-        roles: &[Role],
+        roles: &[String],
         now: i64,
         revoke: Option<RevokeUser>,
     ) -> Result<(UserRow, Option<UserRevoked>), StoreError> {

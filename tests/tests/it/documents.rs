@@ -7,7 +7,7 @@ use authpair_proto::resource::v1::{
     CreateDocumentRequest, DeleteDocumentRequest, Document, GetDocumentRequest, ListDocumentsRequest, SearchRequest,
     UpdateDocumentRequest,
 };
-use authpair_tests::{TestApp, TestResult, assert_invalid_argument, assert_status, bearer, reason};
+use authpair_tests::{TestApp, TestResult, assert_invalid_argument, assert_status, bearer, plan_quotas, reason};
 use serde_json::json;
 use tonic::{Code, Status, metadata::MetadataValue};
 use tonic_types::StatusExt;
@@ -182,8 +182,7 @@ async fn search_quota_is_per_plan_and_subject_exhausts_with_retry_info_and_recov
     let app = TestApp::spawn_with(
         |_| {},
         |r| {
-            r.quota_free = 3;
-            r.quota_pro = 6;
+            r.plan_quotas = plan_quotas("free=3,pro=6");
             r.quota_window = window;
         },
     )

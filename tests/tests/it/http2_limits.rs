@@ -491,7 +491,7 @@ async fn graceful_shutdown_ends_within_its_drain_though_a_peer_keeps_a_window_sh
 async fn a_connection_that_stops_in_the_middle_of_its_preface_is_closed_at_the_opening_timeout() -> TestResult {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let app = TestApp::spawn().await?;
-    let opening = authpair_claims::bounded_io::OPENING_TIMEOUT;
+    let opening = authpair_server::bounded_io::OPENING_TIMEOUT;
     let closed_after = |addr: SocketAddr| async move {
         let mut tcp = TcpStream::connect(addr).await?;
         let started = std::time::Instant::now();

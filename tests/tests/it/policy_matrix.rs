@@ -4,14 +4,15 @@
 //! and reason. A method added to the
 //! .proto files is covered here without touching this file.
 
-use authpair_proto::policy::{Access, POLICY, Principal};
+use authpair_claims::{Access, Policy, Principal, RoleScopes, policy::STANDARD_METHODS};
+use authpair_proto::{AUTH_SERVICES, FILE_DESCRIPTOR_SET, RESOURCE_SERVICES};
 use authpair_tests::{ADMIN_AUDIENCE, Forger, TestApp, TestResult, reason};
 use serde_json::json;
 use tonic::{Code, Request, Status, codegen::http::uri::PathAndQuery, metadata::MetadataValue, transport::Channel};
 
 /// Calls `path` with an empty request message (valid for any proto3
 /// message) and returns the status; the response body is not read.
-async fn call(channel: Channel, path: &'static str, token: Option<&str>) -> Status {
+async fn call(channel: Channel, path: &str, token: Option<&str>) -> Status {
     let mut request = Request::new(());
     if let Some(token) = token {
         match MetadataValue::try_from(format!("Bearer {token}")) {
@@ -26,7 +27,10 @@ async fn call(channel: Channel, path: &'static str, token: Option<&str>) -> Stat
         return Status::unavailable(e.to_string());
     }
     let codec = tonic_prost::ProstCodec::<(), ()>::default();
-    let path = PathAndQuery::from_static(path);
+    let path = match PathAndQuery::try_from(path) {
+        Ok(path) => path,
+        Err(e) => return Status::internal(format!("bad path: {e}")),
+    };
     let result = if path.as_str().ends_with("/WatchRevocations") {
         grpc.server_streaming(request, path, codec).await.map(drop)
     } else {
@@ -69,9 +73,16 @@ fn expect(status: &Status, code: Code, why: &str, path: &str) {
 async fn az_01_tm_01_every_method_refuses_each_missing_credential_with_the_right_code_and_reason() -> TestResult {
     let app = TestApp::spawn().await?;
     let forger = app.forger().await?;
-    let all_scopes = authpair_claims::policy::SCOPES;
-    for method in POLICY {
-        let path = method.path;
+    let all_scopes = RoleScopes::default().scopes();
+    let all_scopes: Vec<&str> = all_scopes.iter().map(String::as_str).collect();
+    let all_scopes = all_scopes.as_slice();
+    let services = [AUTH_SERVICES, RESOURCE_SERVICES].concat();
+    let policy = Policy::from_descriptors(FILE_DESCRIPTOR_SET, &services)?;
+    let declared = policy.rules().filter(|(path, _)| !STANDARD_METHODS.contains(path));
+    for (path, method) in declared {
+        let any_role: Vec<&str> = method.any_role.iter().map(String::as_str).collect();
+        let scopes: Vec<&str> = method.scopes.iter().map(String::as_str).collect();
+        let (any_role, scopes) = (any_role.as_slice(), scopes.as_slice());
         let channel = || channel_for(&app, path);
         let token = |forger: &Forger, service: bool, roles: &[&str], scopes: &[&str]| {
             token_for(forger, audience_of(path), service, roles, scopes)
@@ -111,18 +122,18 @@ async fn az_01_tm_01_every_method_refuses_each_missing_credential_with_the_right
             expect(&call(channel(), path, Some(&roleless)).await, Code::PermissionDenied, "ROLE_REQUIRED", path);
         }
         if !method.scopes.is_empty() {
-            let unscoped = token(&forger, is_service, method.any_role, &[]);
+            let unscoped = token(&forger, is_service, any_role, &[]);
             expect(&call(channel(), path, Some(&unscoped)).await, Code::PermissionDenied, "SCOPE_REQUIRED", path);
         }
         // Everything the policy asks for, but for the other service (TF-11 d).
         let elsewhere = if audience_of(path) == ADMIN_AUDIENCE { "authpair" } else { ADMIN_AUDIENCE };
-        let misdirected = token_for(&forger, elsewhere, is_service, method.any_role, method.scopes);
+        let misdirected = token_for(&forger, elsewhere, is_service, any_role, scopes);
         let status = call(channel(), path, Some(&misdirected)).await;
         expect(&status, Code::Unauthenticated, "TOKEN_INVALID", path);
         assert_eq!(status.message(), "wrong token audience", "{path}");
         // With everything the policy asks for, the call gets past auth: any
         // error now is the handler's (empty input, no such object).
-        let enough = token(&forger, is_service, method.any_role, method.scopes);
+        let enough = token(&forger, is_service, any_role, scopes);
         let status = call(channel(), path, Some(&enough)).await;
         assert!(
             !matches!(status.code(), Code::Unauthenticated | Code::PermissionDenied),

@@ -24,7 +24,7 @@ async fn a_free_users_search_quota_holds_across_two_resource_instances_sharing_r
     let shared = |r: &mut authpair_tests::ResourceConfig| {
         r.redis_url = Some("redis://127.0.0.1:6379".into());
         r.redis_prefix = prefix.0.clone();
-        r.quota_free = 3;
+        r.plan_quotas = authpair_tests::plan_quotas("free=3,pro=100");
     };
     let app = TestApp::spawn_with(|_| {}, shared).await?;
     let mut second = resource_config(&app.auth_server, app.data_dir.path().join("resource-b"));

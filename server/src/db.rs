@@ -18,7 +18,7 @@ use std::{path::Path, time::Duration};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::{Any, AnyPool, Transaction, any::AnyPoolOptions, migrate::Migrator};
 
-use crate::error::ApiError;
+use authpair_claims::ApiError;
 
 /// How long a call waits for a connection before it is UNAVAILABLE: long
 /// enough to ride out a busy pool, short enough that a client sees an

@@ -1,4 +1,4 @@
-//! The resource service holds no secret: it trusts the auth service's
+//! A protected service holds no secret: it trusts the auth service's
 //! public keys, read from `GetJwks` and pushed on the revocation feed.
 //!
 //! This module reads them with `GetJwks`: once at start (with backoff, until
@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use authpair_claims::{PublicJwk, Verifier};
+use crate::{PublicJwk, Verifier};
 use authpair_proto::auth::v1::{GetJwksRequest, GetJwksResponse, auth_service_client::AuthServiceClient};
 use tonic::transport::{Channel, Endpoint};
 
@@ -62,14 +62,16 @@ pub fn install(jwks: &GetJwksResponse, verifier: &Verifier) -> anyhow::Result<us
 /// Reads keys with `GetJwks`, counting every fetch.
 #[derive(Debug, Clone)]
 pub struct KeyFetcher {
+    service: &'static str,
     client: AuthServiceClient<Channel>,
     verifier: Arc<Verifier>,
     fetches: Arc<AtomicU64>,
 }
 
 impl KeyFetcher {
-    pub fn new(channel: Channel, verifier: Arc<Verifier>) -> Self {
-        Self { client: AuthServiceClient::new(channel), verifier, fetches: Arc::default() }
+    /// A fetcher for the service named `service` (a metric label).
+    pub fn new(service: &'static str, channel: Channel, verifier: Arc<Verifier>) -> Self {
+        Self { service, client: AuthServiceClient::new(channel), verifier, fetches: Arc::default() }
     }
 
     pub fn fetches(&self) -> Arc<AtomicU64> {
@@ -78,7 +80,7 @@ impl KeyFetcher {
 
     async fn fetch(&mut self) -> anyhow::Result<usize> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!(authpair_claims::telemetry::KEY_FETCHES, "service" => "resource-service").increment(1);
+        metrics::counter!(crate::telemetry::KEY_FETCHES, "service" => self.service).increment(1);
         let mut request = tonic::Request::new(GetJwksRequest {});
         request.set_timeout(CALL_TIMEOUT);
         let jwks = self.client.get_jwks(request).await?.into_inner();

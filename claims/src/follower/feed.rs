@@ -13,7 +13,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use authpair_claims::{
+use crate::{
     Denylist, Revocation, Verifier,
     client::{Bearer, BearerLayer, ServiceCredentials, TokenCache},
 };
@@ -24,14 +24,15 @@ use secrecy::SecretString;
 use tonic::transport::{Channel, ClientTlsConfig};
 use tower::Layer as _;
 
-use crate::keys::{self, FIRST_BACKOFF, MAX_BACKOFF, install, with_jitter};
+use super::keys::{self, FIRST_BACKOFF, MAX_BACKOFF, install, with_jitter};
 
 /// What this service asks for when it gets its own token.
 const FEED_SCOPE: &str = "revocations:watch";
 
 #[derive(Debug)]
 pub struct FeedClient {
-    /// Carries this service's own service token (see `authpair_claims::client`).
+    service: &'static str,
+    /// Carries this service's own service token (see `crate::client`).
     client: AuthServiceClient<Bearer<Channel>>,
     verifier: Arc<Verifier>,
     denylist: Arc<Denylist>,
@@ -99,6 +100,7 @@ impl FeedClient {
     /// Call it on the runtime the feed runs on: the channel's connection task
     /// runs on the runtime that made it.
     pub fn connect(
+        service: &'static str,
         auth_urls: &[String],
         tls: Option<ClientTlsConfig>,
         (client_id, client_secret, auth_audience): (String, SecretString, String),
@@ -109,7 +111,7 @@ impl FeedClient {
         let credentials = ServiceCredentials::new(channel.clone(), client_id, client_secret, FEED_SCOPE.to_owned())
             .for_audience(auth_audience);
         let bearer = BearerLayer::new(TokenCache::new(credentials));
-        Ok(Self { client: AuthServiceClient::new(bearer.layer(channel)), verifier, denylist })
+        Ok(Self { service, client: AuthServiceClient::new(bearer.layer(channel)), verifier, denylist })
     }
 
     /// Runs for the life of the service.
@@ -125,7 +127,7 @@ impl FeedClient {
                 Ok(Ended::Closed) => tracing::debug!("revocation feed ended (server stop); reconnecting"),
                 // Routine: the auth service ends a watch when the token that
                 // opened it expires, and the next call carries a new one.
-                Err(e) if authpair_claims::reason_of(&e).as_deref() == Some("TOKEN_EXPIRED") => {
+                Err(e) if crate::reason_of(&e).as_deref() == Some("TOKEN_EXPIRED") => {
                     tracing::debug!("revocation feed ended at this service's token expiry; reconnecting")
                 }
                 Err(e) => {
@@ -180,8 +182,7 @@ impl FeedClient {
                 Some(Event::Heartbeat(_)) => {
                     self.denylist.prune();
                     let behind = sequence.saturating_sub(self.denylist.sequence());
-                    metrics::gauge!(authpair_claims::telemetry::FEED_LAG, "service" => "resource-service")
-                        .set(behind as f64);
+                    metrics::gauge!(crate::telemetry::FEED_LAG, "service" => self.service).set(behind as f64);
                 }
                 None => {}
             }
@@ -196,6 +197,7 @@ impl FeedClient {
 /// Flips health between SERVING and NOT_SERVING as keys and feed freshness
 /// allow, and logs each change.
 pub async fn report_health(
+    service: &'static str,
     verifier: Arc<Verifier>,
     denylist: Arc<Denylist>,
     health: tonic_health::server::HealthReporter,
@@ -206,8 +208,7 @@ pub async fn report_health(
     loop {
         tick.tick().await;
         if let Some(age) = denylist.age() {
-            metrics::gauge!(authpair_claims::telemetry::FEED_AGE, "service" => "resource-service")
-                .set(age.as_secs_f64());
+            metrics::gauge!(crate::telemetry::FEED_AGE, "service" => service).set(age.as_secs_f64());
         }
         let now_serving = verifier.key_count() > 0 && !denylist.is_stale();
         if serving == Some(now_serving) {
@@ -229,94 +230,5 @@ pub async fn report_health(
         for service in std::iter::once("").chain(services.iter().copied()) {
             health.set_service_status(service, status).await;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Instant;
-
-    use authpair_claims::{AuthError, Claims, VerifierConfig};
-    use authpair_proto::auth::v1::{LoginRequest, LogoutRequest};
-    use tonic::metadata::MetadataValue;
-
-    use super::*;
-
-    const SERVICE: (&str, &str) = ("resource-service", "feed-test-secret");
-
-    /// Polls `probe` until it returns Some, for at most 10 s. It runs on the
-    /// caller's thread, which is the point: that thread's runtime is blocked.
-    fn blocking_wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> anyhow::Result<T> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(found) = probe() {
-                return Ok(found);
-            }
-            anyhow::ensure!(Instant::now() < deadline, "{what}: not within 10 s");
-            std::thread::park_timeout(Duration::from_millis(1));
-        }
-    }
-
-    /// The reason `FeedThread` exists: a revocation must reach the denylist
-    /// even while the runtime that serves calls is busy. Here that runtime,
-    /// the one that started the feed, is blocked outright for the whole
-    /// test; a feed spawned onto it would never run, and the test would fail
-    /// at its deadline.
-    #[test]
-    fn rv_01_the_feed_applies_a_revocation_while_the_runtime_that_started_it_is_blocked() -> anyhow::Result<()> {
-        let dir = tempfile::tempdir()?;
-        // The auth service on a runtime of its own; bound before it serves,
-        // so clients can connect at once.
-        let auth_runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-        let mut config = auth_service::Config::new(dir.path().join("auth"));
-        config.bootstrap_admin = Some(auth_service::BootstrapAdmin::new("root", "root-password-for-feed-test"));
-        config.bootstrap_service_account = Some(auth_service::BootstrapServiceAccount::new(SERVICE.0, SERVICE.1));
-        let listener = auth_runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-        let url = format!("http://{}", listener.local_addr()?);
-        auth_runtime.spawn(auth_service::serve(listener, config, std::future::pending()));
-        let auth = auth_runtime.block_on(Channel::from_shared(url.clone())?.connect())?;
-        let mut client = AuthServiceClient::new(auth);
-        let login = LoginRequest {
-            username: "root".into(),
-            password: "root-password-for-feed-test".into(),
-            ..Default::default()
-        };
-        let session = auth_runtime.block_on(client.login(login))?.into_inner();
-
-        let defaults = crate::Config::new(url.clone(), dir.path().join("resource"));
-        let verifier = Arc::new(Verifier::new(VerifierConfig::new(
-            defaults.issuer,
-            defaults.audience,
-            defaults.leeway,
-            defaults.max_token_lifetime,
-        )));
-        let denylist = Arc::new(Denylist::fed(Duration::from_secs(60)));
-        let (feed_verifier, feed_denylist) = (verifier.clone(), denylist.clone());
-        let serving = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        serving.block_on(async {
-            let _feed = FeedThread::spawn(move || {
-                let secret = SecretString::from(SERVICE.1);
-                let account = (SERVICE.0.into(), secret, defaults.auth_audience);
-                FeedClient::connect(&[url], None, account, feed_verifier, feed_denylist)
-            })?;
-            // From here to the end of this block, this runtime's one thread
-            // never yields to it: nothing else on it can run.
-            let claims: Arc<Claims> = blocking_wait_for("the feed's keys and snapshot", || {
-                verifier.verify(&session.access_token).ok().filter(|_| !denylist.is_stale())
-            })?;
-            assert_eq!(denylist.check(&claims), Ok(()));
-
-            // Log out with the access token attached, which revokes it; from
-            // another thread, on the auth service's runtime.
-            let mut logout = tonic::Request::new(LogoutRequest { refresh_token: session.refresh_token.clone() });
-            let bearer = MetadataValue::try_from(format!("Bearer {}", session.access_token))?;
-            logout.metadata_mut().insert("authorization", bearer);
-            let handle = auth_runtime.handle().clone();
-            let done = std::thread::spawn(move || handle.block_on(client.logout(logout)));
-            let done = done.join().map_err(|_| anyhow::anyhow!("the logout thread panicked"))??.into_inner();
-            assert!(done.access_token_revoked);
-
-            blocking_wait_for("the revocation", || (denylist.check(&claims) == Err(AuthError::Revoked)).then_some(()))
-        })
     }
 }

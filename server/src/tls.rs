@@ -1,7 +1,7 @@
 //! TLS (rustls) for both servers and for the resource service's calls to
 //! the auth service, from PEM files named in configuration. mTLS is
 //! optional: with a client CA, clients may present a certificate, and the
-//! interceptor can require one of service callers (see `AuthInterceptor`).
+//! auth layer can require one of service callers (see `authpair_claims::AuthLayer`).
 
 use std::{fs, io, path::Path};
 

@@ -1,5 +1,5 @@
 //! Server plumbing both services share, so their transport is hardened the
-//! same way: HTTP/2 limits, the auth layers, reflection, signals, logging.
+//! same way: HTTP/2 limits, the auth layer, reflection, signals, logging.
 
 use std::{
     future::Future,
@@ -9,23 +9,15 @@ use std::{
     time::Duration,
 };
 
+use authpair_claims::AuthLayer;
 use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore};
 use tokio_stream::Stream;
-use tonic::{
-    service::InterceptorLayer,
-    transport::{Server, server::TcpIncoming},
-};
+use tonic::transport::{Server, server::TcpIncoming};
 use tower::layer::util::{Identity, Stack};
-use tower::{filter::AsyncFilterLayer, util::MapRequestLayer};
 
 use tonic_reflection::server::{v1, v1alpha};
 
-use crate::{
-    bounded_io::Bounded,
-    interceptor::{AuthInterceptor, method_layer},
-    quota::QuotaGate,
-    telemetry::TimingLayer,
-};
+use crate::bounded_io::Bounded;
 
 /// HTTP/2 and request limits. tonic's defaults advertise no
 /// MAX_CONCURRENT_STREAMS and put no limit on resets the server itself
@@ -88,23 +80,13 @@ impl ConnectionLimits {
     }
 }
 
-type Capture = fn(http::Request<tonic::body::Body>) -> http::Request<tonic::body::Body>;
-/// A server whose every call passes the path layer, the auth interceptor and
-/// the quota gate, in that order.
-pub type SecuredServer = Server<
-    Stack<
-        AsyncFilterLayer<QuotaGate>,
-        Stack<InterceptorLayer<AuthInterceptor>, Stack<MapRequestLayer<Capture>, Stack<TimingLayer, Identity>>>,
-    >,
->;
+/// A server whose every call passes the auth layer.
+pub type SecuredServer = Server<Stack<AuthLayer, Identity>>;
 
-/// A server with the limits above and, around every route, in this order:
-/// call timing (for metrics), the RPC-path layer (hands the path to the next two), authentication then
-/// authorization (the interceptor), then per-plan quotas (an async gate,
-/// because a shared limiter needs I/O).
+/// A server with the limits above and the auth layer around every route
+/// (see `authpair_claims::layer` for what it checks, in which order).
 pub fn secured_server(
-    auth: AuthInterceptor,
-    quotas: AsyncFilterLayer<QuotaGate>,
+    auth: AuthLayer,
     tls: Option<tonic::transport::ServerTlsConfig>,
     life: ConnectionLimits,
 ) -> Result<SecuredServer, tonic::transport::Error> {
@@ -121,10 +103,7 @@ pub fn secured_server(
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
         .timeout(REQUEST_TIMEOUT)
         .max_connection_age(life.max_age)
-        .layer(TimingLayer { metrics: auth.metrics() })
-        .layer(method_layer())
-        .layer(InterceptorLayer::new(auth))
-        .layer(quotas))
+        .layer(auth))
 }
 
 /// The accepted connections of `listener`, with TCP_NODELAY (without it,

@@ -1,0 +1,395 @@
+//! The auth layer: one tower layer around a gRPC server's routes that decides
+//! every call before any handler runs. Its order, and why:
+//!
+//! 1. **Find the rule** for the request path (`/package.Service/Method`) in
+//!    the [`Policy`], once. A path with no rule is denied (PERMISSION_DENIED
+//!    `NO_POLICY`) after step 2: nothing is served by accident.
+//! 2. **Authenticate.** No `authorization` header is "anonymous"; a header
+//!    that is there must hold a token that verifies ([`Verifier`]) and is not
+//!    revoked ([`Denylist`]), or the call ends UNAUTHENTICATED, even on a
+//!    public method: a bad token is never silently ignored.
+//! 3. **Authorize** the verified caller against the rule
+//!    ([`Policy::authorize`]): audience, kind of principal, roles, scopes
+//!    (PERMISSION_DENIED). With mTLS, a service token may be required to
+//!    arrive over a connection with a verified client certificate.
+//! 4. **Quota**: a rule that names one asks the [`QuotaLimiter`] with the
+//!    verified subject and plan, never anything the client chose
+//!    (RESOURCE_EXHAUSTED with RetryInfo, or UNAVAILABLE when it cannot
+//!    decide). It runs last because it spends the caller's allowance, which
+//!    an unauthorized call must not do, and it is the only asynchronous step
+//!    (a shared limiter needs I/O).
+//!
+//! Authentication comes before authorization so that a caller is told
+//! UNAUTHENTICATED (who are you?) before PERMISSION_DENIED (you may not):
+//! a forged token never learns what the method requires.
+//!
+//! An allowed call carries its caller to the handler as a [`Caller`] in the
+//! request extensions; handlers read it with [`caller`]. A denied call gets
+//! its `Status` here, through the one `From<AuthError> for Status`.
+//!
+//! It sees the path because it is a tower layer over HTTP requests, not a
+//! tonic interceptor (which cannot see the URI). Install it with
+//! `Server::builder().layer(auth_layer)`, around every service the server
+//! adds, health and reflection included (the policy lists them as public).
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    task::{Context, Poll},
+    time::Instant,
+};
+
+use metrics::Histogram;
+use tonic::{Request, Status, body::Body};
+use tower::{Layer, Service};
+
+use crate::{
+    bearer::bearer_token,
+    claims::Claims,
+    error::AuthError,
+    policy::{Policy, Rule},
+    quota::{QuotaFuture, QuotaLimiter},
+    revocation::Denylist,
+    telemetry::CallMetrics,
+    verifier::Verifier,
+};
+
+/// The verified caller of an allowed call, in its request extensions.
+#[derive(Debug, Clone)]
+pub struct Caller(pub(crate) Arc<Claims>);
+
+impl Caller {
+    /// A request extension for `claims`: what the layer inserts, and a
+    /// test's way to make an authenticated request (a [`Claims`] only comes
+    /// out of verification).
+    pub fn new(claims: Arc<Claims>) -> Self {
+        Self(claims)
+    }
+
+    pub fn claims(&self) -> &Arc<Claims> {
+        &self.0
+    }
+}
+
+/// The verified caller of a request: the one way handlers read claims.
+/// Fails with UNAUTHENTICATED if the call was anonymous.
+pub fn caller<T>(request: &Request<T>) -> Result<&Claims, Status> {
+    optional_caller(request).ok_or_else(|| AuthError::TokenMissing.into())
+}
+
+/// The verified caller of a public method, if it sent a token.
+pub fn optional_caller<T>(request: &Request<T>) -> Option<&Claims> {
+    request.extensions().get::<Caller>().map(|c| c.0.as_ref())
+}
+
+/// Counts of auth decisions since start.
+#[derive(Debug, Default)]
+pub struct DecisionStats {
+    allowed: AtomicU64,
+    denied: AtomicU64,
+}
+
+impl DecisionStats {
+    pub fn allowed(&self) -> u64 {
+        self.allowed.load(Ordering::Relaxed)
+    }
+    pub fn denied(&self) -> u64 {
+        self.denied.load(Ordering::Relaxed)
+    }
+}
+
+/// What every call's decision needs, shared by all connections.
+#[derive(Debug, Clone)]
+struct Shared {
+    /// Metric handles, labelled with the service's name.
+    metrics: CallMetrics,
+    verifier: Arc<Verifier>,
+    denylist: Arc<Denylist>,
+    policy: Arc<Policy>,
+    quotas: Option<Arc<dyn QuotaLimiter>>,
+    stats: Arc<DecisionStats>,
+    service_cert_required: bool,
+}
+
+/// The layer; see the module docs. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AuthLayer {
+    shared: Arc<Shared>,
+}
+
+impl AuthLayer {
+    /// The layer for the service named `service` (a metric label), checking
+    /// tokens with `verifier` and `denylist` against `policy`. Without
+    /// [`Self::with_quotas`], every method whose rule names a quota fails
+    /// closed (UNAVAILABLE `QUOTA_UNAVAILABLE`).
+    pub fn new(service: &'static str, verifier: Arc<Verifier>, denylist: Arc<Denylist>, policy: Arc<Policy>) -> Self {
+        let metrics = CallMetrics::register(service, policy.methods());
+        let shared = Shared {
+            metrics,
+            verifier,
+            denylist,
+            policy,
+            quotas: None,
+            stats: Arc::default(),
+            service_cert_required: false,
+        };
+        Self { shared: Arc::new(shared) }
+    }
+
+    /// The limiter that decides quota-bound methods.
+    pub fn with_quotas(self, limiter: Arc<dyn QuotaLimiter>) -> Self {
+        self.edit(|shared| shared.quotas = Some(limiter))
+    }
+
+    /// With mTLS: a service token is accepted only on a connection whose
+    /// client presented a certificate the server verified, so a stolen
+    /// service token alone is not enough.
+    pub fn require_client_cert_for_services(self, required: bool) -> Self {
+        self.edit(|shared| shared.service_cert_required = required)
+    }
+
+    fn edit(self, change: impl FnOnce(&mut Shared)) -> Self {
+        let mut shared = Arc::unwrap_or_clone(self.shared);
+        change(&mut shared);
+        Self { shared: Arc::new(shared) }
+    }
+
+    pub fn service(&self) -> &'static str {
+        self.shared.metrics.service()
+    }
+
+    pub fn stats(&self) -> Arc<DecisionStats> {
+        self.shared.stats.clone()
+    }
+
+    /// Steps 1 to 3 of the module docs for a call to `path` with `headers`:
+    /// the rule and the verified caller, if any. Public for benchmarks and
+    /// tests; the layer's service calls it on every request.
+    pub fn decide<'a>(
+        &'a self,
+        path: &str,
+        headers: &http::HeaderMap,
+        peer_certified: impl FnOnce() -> bool,
+    ) -> Result<(&'a Rule, Option<Arc<Claims>>), Status> {
+        let started = Instant::now();
+        let decided = self.check(path, headers, peer_certified);
+        self.shared.metrics.interceptor_seconds().record(started.elapsed());
+        decided
+    }
+
+    fn check<'a>(
+        &'a self,
+        path: &str,
+        headers: &http::HeaderMap,
+        peer_certified: impl FnOnce() -> bool,
+    ) -> Result<(&'a Rule, Option<Arc<Claims>>), Status> {
+        let shared = &*self.shared;
+        let rule = shared.policy.rule(path);
+        let caller = self.authenticate(headers).map_err(|e| self.deny(path, None, e))?;
+        let subject = || caller.as_deref().map(Claims::subject);
+        let rule = rule.ok_or(AuthError::NoPolicy).map_err(|e| self.deny(path, subject(), e))?;
+        rule.authorize(caller.as_deref()).map_err(|e| self.deny(path, subject(), e))?;
+        if shared.service_cert_required && caller.as_deref().is_some_and(Claims::is_service) && !peer_certified() {
+            return Err(self.deny(path, subject(), AuthError::ClientCertRequired));
+        }
+        Ok((rule, caller))
+    }
+
+    fn authenticate(&self, headers: &http::HeaderMap) -> Result<Option<Arc<Claims>>, AuthError> {
+        let Some(token) = bearer_token(headers)? else {
+            return Ok(None);
+        };
+        let claims = self.shared.verifier.verify(token)?;
+        self.shared.denylist.check(&claims)?;
+        Ok(Some(claims))
+    }
+
+    fn allowed(&self, path: &str) {
+        self.shared.stats.allowed.fetch_add(1, Ordering::Relaxed);
+        self.shared.metrics.method(Some(path)).allowed.increment(1);
+    }
+
+    fn deny(&self, path: &str, subject: Option<&str>, err: AuthError) -> Status {
+        let shared = &*self.shared;
+        shared.stats.denied.fetch_add(1, Ordering::Relaxed);
+        let method = shared.metrics.label(Some(path));
+        metrics::counter!(
+            crate::telemetry::DECISIONS,
+            "service" => shared.metrics.service(),
+            "method" => method.clone(),
+            "code" => format!("{:?}", err.code()),
+            "reason" => err.reason(),
+        )
+        .increment(1);
+        tracing::info!(
+            target: "authpair::audit",
+            event = "call_denied",
+            method = method.as_str(),
+            subject = subject.unwrap_or("-"),
+            reason = err.reason(),
+            code = ?err.code(),
+        );
+        err.into()
+    }
+
+    /// Step 4: the quota check for `caller` under `quota`.
+    fn quota_check(&self, quota: Arc<str>, caller: Option<Arc<Claims>>) -> QuotaFuture<'static> {
+        let this = self.clone();
+        Box::pin(async move {
+            // A public method cannot name a quota, so a caller is always
+            // there; fail closed regardless.
+            let caller = caller.ok_or(AuthError::TokenMissing)?;
+            let limiter = this.shared.quotas.clone().ok_or(AuthError::QuotaUnavailable)?;
+            let checked = limiter.check(&quota, caller.subject(), caller.plan()).await;
+            if let Err(err) = &checked {
+                metrics::counter!(crate::telemetry::THROTTLED, "kind" => quota.to_string(), "reason" => err.reason())
+                    .increment(1);
+                tracing::info!(
+                    target: "authpair::audit",
+                    event = "call_throttled",
+                    quota = &*quota,
+                    subject = caller.subject(),
+                    reason = err.reason(),
+                );
+            }
+            checked
+        })
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = Authorized<S>;
+    fn layer(&self, inner: S) -> Authorized<S> {
+        Authorized { inner, auth: self.clone() }
+    }
+}
+
+/// A service whose every call passes the [`AuthLayer`] first.
+#[derive(Debug, Clone)]
+pub struct Authorized<S> {
+    inner: S,
+    auth: AuthLayer,
+}
+
+/// Whether the connection's client presented a certificate the server
+/// verified (mTLS), as tonic records it in the request extensions.
+fn peer_certified<B>(request: &http::Request<B>) -> bool {
+    use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+    request
+        .extensions()
+        .get::<TlsConnectInfo<TcpConnectInfo>>()
+        .and_then(TlsConnectInfo::peer_certs)
+        .is_some_and(|certs| !certs.is_empty())
+}
+
+impl<S> Service<http::Request<Body>> for Authorized<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = AuthFuture<S>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        let started = Instant::now();
+        let path = request.uri().path();
+        let timer = self.auth.shared.metrics.method(Some(path)).call_seconds.clone();
+        let decided = self.auth.decide(path, request.headers(), || peer_certified(&request));
+        let state = match decided {
+            Err(status) => State::Done { response: Some(status.into_http()) },
+            Ok((rule, caller)) => match rule.quota.clone() {
+                None => {
+                    self.auth.allowed(path);
+                    if let Some(caller) = caller {
+                        request.extensions_mut().insert(Caller(caller));
+                    }
+                    State::Inner { call: self.inner.call(request) }
+                }
+                Some(quota) => {
+                    // The service this call readied goes with the call; a
+                    // clone takes its place for the next one.
+                    let clone = self.inner.clone();
+                    let inner = std::mem::replace(&mut self.inner, clone);
+                    State::Quota {
+                        check: self.auth.quota_check(quota, caller.clone()),
+                        pending: Some((request, caller, inner, self.auth.clone())),
+                    }
+                }
+            },
+        };
+        AuthFuture { state, timer, started }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of one call through [`Authorized`]: an answer already
+    /// decided, a quota check then the call, or the call itself. Timed as a
+    /// whole, auth included.
+    pub struct AuthFuture<S: Service<http::Request<Body>>> {
+        #[pin]
+        state: State<S>,
+        timer: Histogram,
+        started: Instant,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<S: Service<http::Request<Body>>> {
+        Done { response: Option<http::Response<Body>> },
+        Quota {
+            check: QuotaFuture<'static>,
+            pending: Option<(http::Request<Body>, Option<Arc<Claims>>, S, AuthLayer)>,
+        },
+        Inner { #[pin] call: S::Future },
+    }
+}
+
+impl<S> Future for AuthFuture<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>>,
+{
+    type Output = Result<http::Response<Body>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let output = loop {
+            match this.state.as_mut().project() {
+                StateProj::Done { response } => break Ok(response.take().unwrap_or_default()),
+                StateProj::Quota { check, pending } => {
+                    let checked = std::task::ready!(check.as_mut().poll(cx));
+                    let Some((mut request, caller, mut inner, auth)) = pending.take() else {
+                        break Ok(http::Response::default());
+                    };
+                    let path = request.uri().path().to_owned();
+                    match checked {
+                        Err(err) => {
+                            let subject = caller.as_deref().map(Claims::subject);
+                            let status = auth.deny(&path, subject, err);
+                            this.state.set(State::Done { response: Some(status.into_http()) });
+                        }
+                        Ok(()) => {
+                            auth.allowed(&path);
+                            if let Some(caller) = caller {
+                                request.extensions_mut().insert(Caller(caller));
+                            }
+                            this.state.set(State::Inner { call: inner.call(request) });
+                        }
+                    }
+                }
+                StateProj::Inner { call } => break std::task::ready!(call.poll(cx)),
+            }
+        };
+        this.timer.record(this.started.elapsed());
+        Poll::Ready(output)
+    }
+}
