@@ -294,8 +294,11 @@ mod tests {
         }
         proto.push_str("}\n");
         std::fs::write(dir.path().join("x.proto"), proto).unwrap_or_else(|e| panic!("{e}"));
-        let set = protox::compile(["x.proto"], [dir.path()]).unwrap_or_else(|e| panic!("{e}"));
-        prost::Message::encode_to_vec(&set)
+        // The compiler's own encoding keeps the options' extension fields,
+        // which a round trip through prost-types would drop.
+        let mut compiler = protox::Compiler::new([dir.path()]).unwrap_or_else(|e| panic!("{e}"));
+        compiler.include_imports(true).open_files(["x.proto"]).unwrap_or_else(|e| panic!("{e}"));
+        compiler.encode_file_descriptor_set()
     }
 
     const PUBLIC: &str = "option (authpair.policy.v1.policy) = { access: PUBLIC };";

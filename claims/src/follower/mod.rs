@@ -20,7 +20,7 @@ use std::{
     time::Duration,
 };
 
-use secrecy::SecretString;
+pub use secrecy::SecretString;
 use tonic::transport::ClientTlsConfig;
 
 pub use feed::report_health;

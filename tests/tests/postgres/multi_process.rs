@@ -68,7 +68,7 @@ impl Deployment {
                     ("RESOURCE_DATABASE_URL", db.as_str()),
                     ("RESOURCE_REDIS_URL", "redis://127.0.0.1:6379"),
                     ("RESOURCE_REDIS_PREFIX", &prefix),
-                    ("RESOURCE_QUOTA_FREE", "3"),
+                    ("RESOURCE_PLAN_QUOTAS", "free=3,pro=100"),
                     ("RESOURCE_LOG", "info"),
                 ];
                 Process::spawn("resource-service", &args, &env).await
