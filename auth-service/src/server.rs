@@ -68,6 +68,8 @@ pub async fn serve(
     // services' (the access token a Logout revokes).
     let verifier = Arc::new(Verifier::new(VerifierConfig {
         public_audiences: config.resource_audiences().map(str::to_owned).collect(),
+        ed25519: config.ed25519,
+        roles: Some(config.role_scopes.roles().map(str::to_owned).collect()),
         ..VerifierConfig::new(
             config.issuer.clone(),
             config.admin_audience.clone(),

@@ -1,33 +1,31 @@
-//! Ed25519 verification against a public key prepared once.
+//! Ed25519 signature checks against a trusted public key, with
+//! ed25519-dalek's `verify_strict` verdict on every input, by one of two
+//! backends ([`Ed25519Backend`]): ed25519-dalek itself, or a key prepared once
+//! with fixed-base tables ([`PreparedKey`]).
 //!
-//! A service trusts one or two public keys and checks tens of thousands of
-//! signatures a second against them. ed25519-dalek's `verify` computes
-//! `R' = [s]B − [k]A` with a variable-base double-scalar multiplication that
-//! rebuilds a small table for A on every call and runs ~253 doublings.
-//! With A fixed, both products can come from tables built once: for a point
-//! P, row i of its table holds 1·2^(6i)·P … 32·2^(6i)·P. A scalar recoded
-//! into 43 signed base-64 digits then costs 43 table look-ups and additions
-//! (a negative digit subtracts), and no doubling at all, so R' is 86
-//! additions.
+//! The verdict (RFC 8032 §5.1.7, cofactorless, with `verify_strict`'s
+//! extra refusals): the signature is 64 bytes, R ‖ s; `s` is canonical
+//! (< ℓ); neither the public key A nor R is of small order; k = SHA-512(R ‖ A
+//! ‖ M) mod ℓ over the key's bytes as given; and the encoding of
+//! `[s]B + [k](−A)` equals R's bytes. The `agrees_with_ed25519_dalek_*` tests
+//! below and the Wycheproof and RFC 8032 vectors in
+//! `claims/tests/ed25519_vectors.rs` hold both backends to it.
+//!
+//! Why prepare a key: a service trusts one or two public keys and checks
+//! every fresh token's signature against them. ed25519-dalek computes
+//! `[s]B − [k]A` with a variable-base double-scalar multiplication that
+//! rebuilds a small table for A on every call and runs ~253 doublings. With A
+//! fixed, both products can come from tables built once: for a point P, row i
+//! of its table holds 1·2^(6i)·P … 32·2^(6i)·P. A scalar recoded into 43
+//! signed base-64 digits then costs 43 table look-ups and additions (a
+//! negative digit subtracts) and no doubling, so `[s]B + [k](−A)` is 86
+//! additions. curve25519-dalek's own `VartimeEdwardsPrecomputation` still
+//! doubles ~253 times; `claims/benches/auth_path.rs` compares the three.
 //!
 //! Why variable time: every input of a verification is public (the key, the
-//! message, the signature), as in ed25519-dalek's own `verify`. The first
-//! prepared key (until 2026-11-29) used curve25519-dalek's radix-16
-//! `EdwardsBasepointTable`, whose constant-time look-up reads all eight
-//! entries of a row for each digit: on an Intel host (BENCHMARKS.md, runs 45–48)
-//! those look-ups took 7.6 µs of an 87 µs fresh-token call, and the check
-//! as a whole was no faster inside the server than ed25519-dalek's.
+//! message, the signature), as in ed25519-dalek's own verification.
 //! curve25519-dalek has no variable-time fixed-base multiplication, so this
 //! module builds its tables from the crate's public point arithmetic.
-//!
-//! Only the multiplication changes; the equation and every check are
-//! ed25519-dalek 2's `VerifyingKey::verify` (RFC 8032 §5.1.7, cofactorless),
-//! step by step: the signature is 64 bytes; `s` must be canonical (< ℓ);
-//! k = SHA-512(R ‖ A ‖ M) mod ℓ over the key's bytes as given; accept exactly
-//! when the encoding of `[s]B + [k](−A)` equals R's bytes. The group element
-//! is the same whichever way it is computed, so the verdict is the same:
-//! the `agrees_with_ed25519_dalek_*` tests check that on valid, mutated,
-//! forged, non-canonical and small-order inputs.
 
 use std::sync::LazyLock;
 
@@ -37,11 +35,9 @@ use curve25519_dalek::{
 use sha2::{Digest, Sha512};
 
 /// Bits per digit. Wider windows mean fewer additions but larger tables,
-/// whose look-ups leave the core's caches. In criterion on an Intel host, a
-/// check took 0.80 of ed25519-dalek's time with 5 bits, 0.58 with 6 and 0.56
-/// with 7 (BENCHMARKS.md, "Runs 45–48"); 6 keeps a table at 215 KiB, not 380.
-/// Inside the server on a Zen 3 EPYC (512 KiB of L2), 6 bits beat 5 by
-/// 8–20 % and tied 7 (run 53): the additions saved outweigh the cache.
+/// whose look-ups leave the core's caches: 6 keeps a table at 215 KiB (7
+/// would be 380 KiB for a few percent more speed; 5 is markedly slower, see
+/// BENCHMARKS.md).
 const WINDOW: usize = 6;
 /// Digits per scalar: enough for any 256-bit value, so the recoding's last
 /// carry always has room (the top digit holds 4 bits plus a carry: ≤ 16).
@@ -117,13 +113,15 @@ static BASEPOINT: LazyLock<FixedBaseTable> = LazyLock::new(|| FixedBaseTable::ne
 /// costs about as much as 16 checks).
 pub struct PreparedKey {
     bytes: [u8; 32],
+    /// A is of small order: `verify_strict` refuses every signature under it.
+    weak: bool,
     minus_a: FixedBaseTable,
 }
 
 impl std::fmt::Debug for PreparedKey {
     /// A public key: its bytes are not secret; the table is just bulk.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PreparedKey").field("bytes", &self.bytes).finish_non_exhaustive()
+        f.debug_struct("PreparedKey").field("bytes", &self.bytes).field("weak", &self.weak).finish_non_exhaustive()
     }
 }
 
@@ -136,7 +134,7 @@ impl PreparedKey {
     /// (the keys ed25519-dalek's `VerifyingKey::from_bytes` refuses).
     pub fn new(bytes: &[u8; 32]) -> Option<Self> {
         let a = CompressedEdwardsY(*bytes).decompress()?;
-        Some(Self { bytes: *bytes, minus_a: FixedBaseTable::new(&-a) })
+        Some(Self { bytes: *bytes, weak: a.is_small_order(), minus_a: FixedBaseTable::new(&-a) })
     }
 
     /// The key's bytes, as given to [`PreparedKey::new`].
@@ -150,10 +148,100 @@ impl PreparedKey {
         let r: &[u8; 32] = r.try_into().map_err(|_| BadSignature)?;
         let s: [u8; 32] = s.try_into().map_err(|_| BadSignature)?;
         let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s)).ok_or(BadSignature)?;
+        if self.weak {
+            return Err(BadSignature);
+        }
         let k = Scalar::from_hash(Sha512::new().chain_update(r).chain_update(self.bytes).chain_update(message));
         let expected = BASEPOINT.add_product(EdwardsPoint::identity(), &signed_digits(&s));
         let expected = self.minus_a.add_product(expected, &signed_digits(&k));
-        if expected.compress().as_bytes() == r { Ok(()) } else { Err(BadSignature) }
+        // R' equals R's bytes only if R is the canonical encoding of R', so
+        // R decompresses to R' and "R is of small order" is "R' is".
+        if expected.compress().as_bytes() == r && !expected.is_small_order() { Ok(()) } else { Err(BadSignature) }
+    }
+}
+
+/// Which code checks EdDSA signatures: an operator's choice, with the same
+/// verdict either way (`verify_strict`'s). Parsed from and shown as
+/// `prepared` or `stock`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Ed25519Backend {
+    /// [`PreparedKey`]: fixed-base tables built once per trusted key (about
+    /// 215 KiB each).
+    #[default]
+    Prepared,
+    /// ed25519-dalek's `VerifyingKey::verify_strict`, nothing of ours.
+    Stock,
+}
+
+impl Ed25519Backend {
+    pub const ALL: [Ed25519Backend; 2] = [Ed25519Backend::Prepared, Ed25519Backend::Stock];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ed25519Backend::Prepared => "prepared",
+            Ed25519Backend::Stock => "stock",
+        }
+    }
+}
+
+impl std::str::FromStr for Ed25519Backend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|b| b.as_str() == s).ok_or_else(|| {
+            format!("unknown Ed25519 backend {:?}: expected prepared or stock", s.chars().take(64).collect::<String>())
+        })
+    }
+}
+
+impl std::fmt::Display for Ed25519Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A trusted Ed25519 public key, ready to check signatures with one backend.
+#[derive(Debug)]
+pub enum TrustedKey {
+    Prepared(PreparedKey),
+    Stock(ed25519_dalek::VerifyingKey),
+}
+
+impl TrustedKey {
+    /// `bytes` ready for `backend`, or `None` when they do not decode to a
+    /// curve point (the keys ed25519-dalek's `VerifyingKey::from_bytes`
+    /// refuses).
+    pub fn new(bytes: &[u8; 32], backend: Ed25519Backend) -> Option<Self> {
+        match backend {
+            Ed25519Backend::Prepared => PreparedKey::new(bytes).map(Self::Prepared),
+            Ed25519Backend::Stock => ed25519_dalek::VerifyingKey::from_bytes(bytes).ok().map(Self::Stock),
+        }
+    }
+
+    pub fn backend(&self) -> Ed25519Backend {
+        match self {
+            Self::Prepared(_) => Ed25519Backend::Prepared,
+            Self::Stock(_) => Ed25519Backend::Stock,
+        }
+    }
+
+    /// The key's bytes, as given to [`TrustedKey::new`].
+    pub fn bytes(&self) -> &[u8; 32] {
+        match self {
+            Self::Prepared(key) => key.bytes(),
+            Self::Stock(key) => key.as_bytes(),
+        }
+    }
+
+    /// Checks `signature` (R ‖ s, 64 bytes) on `message`, as
+    /// `verify_strict` does.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), BadSignature> {
+        match self {
+            Self::Prepared(key) => key.verify(message, signature),
+            Self::Stock(key) => {
+                let signature = ed25519_dalek::Signature::from_slice(signature).map_err(|_| BadSignature)?;
+                key.verify_strict(message, &signature).map_err(|_| BadSignature)
+            }
+        }
     }
 }
 
@@ -165,20 +253,38 @@ mod tests {
 
     use super::*;
 
-    /// ed25519-dalek's verdict on the same inputs (the reference).
+    /// ed25519-dalek's `verify_strict` verdict on the same inputs (the
+    /// reference); `None` when the key is not a curve point.
     fn dalek(key: &[u8; 32], message: &[u8], signature: &[u8]) -> Option<bool> {
+        let key = VerifyingKey::from_bytes(key).ok()?;
+        let signature = ed25519_dalek::Signature::from_slice(signature).ok();
+        Some(signature.is_some_and(|sig| key.verify_strict(message, &sig).is_ok()))
+    }
+
+    /// ed25519-dalek's lax `verify` (cofactorless, small orders allowed): not
+    /// the reference, only a witness that an edge case is a real one.
+    fn lax(key: &[u8; 32], message: &[u8], signature: &[u8]) -> Option<bool> {
         let key = VerifyingKey::from_bytes(key).ok()?;
         let signature = ed25519_dalek::Signature::from_slice(signature).ok();
         Some(signature.is_some_and(|sig| key.verify(message, &sig).is_ok()))
     }
 
-    fn ours(key: &[u8; 32], message: &[u8], signature: &[u8]) -> Option<bool> {
-        Some(PreparedKey::new(key)?.verify(message, signature).is_ok())
+    fn ours(key: &[u8; 32], message: &[u8], signature: &[u8], backend: Ed25519Backend) -> Option<bool> {
+        let key = TrustedKey::new(key, backend)?;
+        assert_eq!(key.backend(), backend);
+        Some(key.verify(message, signature).is_ok())
     }
 
+    /// The reference's verdict, after checking that both backends reach it.
     fn agree(key: &[u8; 32], message: &[u8], signature: &[u8]) -> Option<bool> {
         let verdict = dalek(key, message, signature);
-        assert_eq!(ours(key, message, signature), verdict, "key {key:02x?}, signature {signature:02x?}");
+        for backend in Ed25519Backend::ALL {
+            assert_eq!(
+                ours(key, message, signature, backend),
+                verdict,
+                "{backend}: key {key:02x?}, signature {signature:02x?}"
+            );
+        }
         verdict
     }
 
@@ -237,25 +343,71 @@ mod tests {
         assert_eq!(carry, 0, "s + ℓ fits in 32 bytes");
         let mut malleated = signature.clone();
         malleated[32..].copy_from_slice(&sum);
+        assert_eq!(agree(&key, b"m", &signature), Some(true));
         assert_eq!(agree(&key, b"m", &malleated), Some(false));
     }
 
     #[test]
-    fn agrees_with_ed25519_dalek_on_small_order_keys_and_signature_points() {
-        // The classic edge cases: A and R of small order, s = 0. Whatever the
-        // reference decides (cofactorless: some pass), we decide the same.
-        let mut verdicts = Vec::new();
+    fn agrees_with_ed25519_dalek_that_a_small_order_key_verifies_nothing() {
+        // A and R of small order, s = 0: the lax check accepts some of these
+        // (so the case is real); the strict verdict refuses every one.
+        let mut lax_accepted = 0;
         for a in EIGHT_TORSION {
             let key = a.compress().to_bytes();
             for r in EIGHT_TORSION {
                 let mut signature = r.compress().to_bytes().to_vec();
                 signature.extend_from_slice(&[0u8; 32]);
-                verdicts.push(agree(&key, b"m", &signature));
-                verdicts.push(agree(&key, b"", &signature));
+                for message in [&b"m"[..], b""] {
+                    assert_eq!(agree(&key, message, &signature), Some(false));
+                    lax_accepted += usize::from(lax(&key, message, &signature) == Some(true));
+                }
             }
         }
-        // Both verdicts occur, so agreement here means something.
-        assert!(verdicts.contains(&Some(true)) && verdicts.contains(&Some(false)), "{verdicts:?}");
+        assert!(lax_accepted > 0, "some small-order inputs pass the lax check");
+    }
+
+    #[test]
+    fn agrees_with_ed25519_dalek_that_a_small_order_r_is_refused_even_when_the_equation_holds() {
+        // With a known secret scalar a, A = [a]B and R the identity, s = k·a
+        // makes [s]B − [k]A = R: a signature the cofactorless equation accepts.
+        let a = Scalar::from_hash(Sha512::new().chain_update(b"a known secret scalar"));
+        let key = EdwardsPoint::mul_base(&a).compress().to_bytes();
+        // The identity also as "negative zero" (sign bit set) and as y = p + 1:
+        // encodings that decompress but that no computed R' ever takes.
+        let mut negative_zero = EdwardsPoint::identity().compress().to_bytes();
+        negative_zero[31] |= 0x80;
+        let mut p_plus_one = [0xffu8; 32];
+        p_plus_one[0] = 0xee;
+        p_plus_one[31] = 0x7f;
+        let encodings = EIGHT_TORSION.iter().map(|t| t.compress().to_bytes()).chain([negative_zero, p_plus_one]);
+        for r in encodings {
+            let k = Scalar::from_hash(Sha512::new().chain_update(r).chain_update(key).chain_update(b"m"));
+            let mut signature = r.to_vec();
+            signature.extend_from_slice((k * a).as_bytes());
+            assert_eq!(agree(&key, b"m", &signature), Some(false), "R {r:02x?}");
+            if r == EdwardsPoint::identity().compress().to_bytes() {
+                assert_eq!(lax(&key, b"m", &signature), Some(true), "the lax check accepts R = identity");
+            }
+        }
+        // The same construction with an ordinary R verifies, so what failed
+        // above was R's order and nothing else.
+        let r_scalar = Scalar::from(7u64);
+        let r = EdwardsPoint::mul_base(&r_scalar).compress().to_bytes();
+        let k = Scalar::from_hash(Sha512::new().chain_update(r).chain_update(key).chain_update(b"m"));
+        let mut signature = r.to_vec();
+        signature.extend_from_slice((r_scalar + k * a).as_bytes());
+        assert_eq!(agree(&key, b"m", &signature), Some(true));
+    }
+
+    #[test]
+    fn backends_are_named_prepared_and_stock_and_prepared_is_the_default() {
+        assert_eq!(Ed25519Backend::default(), Ed25519Backend::Prepared);
+        for backend in Ed25519Backend::ALL {
+            assert_eq!(backend.to_string().parse::<Ed25519Backend>(), Ok(backend));
+        }
+        assert_eq!("stock".parse::<Ed25519Backend>(), Ok(Ed25519Backend::Stock));
+        assert!("Prepared".parse::<Ed25519Backend>().is_err());
+        assert!("dalek".parse::<Ed25519Backend>().is_err());
     }
 
     /// Σ digits[i]·2^(WINDOW·i), computed as a scalar.

@@ -7,7 +7,7 @@ use std::fmt;
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, spki::der::pem::LineEnding};
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use jsonwebtoken::EncodingKey;
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
@@ -99,10 +99,9 @@ impl PublicJwk {
         if jwk.alg != ALGORITHM || jwk.r#use != "sig" {
             return Err(KeyError::InvalidJwk("alg/use must be EdDSA/sig"));
         }
-        let raw = URL_SAFE_NO_PAD.decode(&jwk.x).map_err(|_| KeyError::InvalidJwk("x is not base64url"))?;
-        let raw: [u8; 32] = raw.try_into().map_err(|_| KeyError::InvalidJwk("x is not 32 bytes"))?;
-        ed25519_dalek::VerifyingKey::from_bytes(&raw).map_err(|_| KeyError::InvalidJwk("x is not a curve point"))?;
         let public = Self::from_x(jwk.x.clone());
+        let raw = public.public_key_bytes()?;
+        ed25519_dalek::VerifyingKey::from_bytes(&raw).map_err(|_| KeyError::InvalidJwk("x is not a curve point"))?;
         if public.kid != jwk.kid {
             return Err(KeyError::InvalidJwk("kid is not the key's thumbprint"));
         }
@@ -120,8 +119,10 @@ impl PublicJwk {
         }
     }
 
-    pub(crate) fn decoding_key(&self) -> Result<DecodingKey, KeyError> {
-        DecodingKey::from_ed_components(&self.x).map_err(|_| KeyError::InvalidJwk("x is not base64url"))
+    /// The raw 32-byte public key that `x` encodes.
+    pub(crate) fn public_key_bytes(&self) -> Result<[u8; 32], KeyError> {
+        let raw = URL_SAFE_NO_PAD.decode(&self.x).map_err(|_| KeyError::InvalidJwk("x is not base64url"))?;
+        raw.try_into().map_err(|_| KeyError::InvalidJwk("x is not 32 bytes"))
     }
 }
 

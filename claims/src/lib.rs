@@ -5,12 +5,14 @@
 //! - [`claims`]: [`Claims`] (only verification makes one) and [`Grant`].
 //! - [`keys`]: Ed25519 signing keys and their public JWK form.
 //! - [`signer`]: issues RFC 9068 access tokens (`typ` at+jwt).
-//! - [`verifier`]: strict verification of those tokens.
+//! - [`verifier`]: strict verification of those tokens; it checks each
+//!   signature itself, with the key it holds.
 //! - `token_cache`: the verified-token cache, admitting a token on its
 //!   second verification.
-//! - [`jwt_crypto`]: jsonwebtoken's crypto provider, with Ed25519 public keys
-//!   prepared once rather than on every verify.
-//! - [`ed25519`]: Ed25519 verification against a prepared key.
+//! - [`ed25519`]: Ed25519 signature checks with ed25519-dalek's
+//!   `verify_strict` verdict, by the backend the verifier's configuration
+//!   names ([`Ed25519Backend`]): a key prepared once with variable-time
+//!   fixed-base tables (the default), or ed25519-dalek itself.
 //! - [`bearer`]: reads `authorization: Bearer` from a call's headers.
 //! - [`revocation`]: the in-memory denylist (token ids and per-subject
 //!   "not before" times) every call consults.
@@ -36,7 +38,6 @@ pub mod client;
 pub mod ed25519;
 pub mod error;
 pub mod follower;
-pub mod jwt_crypto;
 pub mod keys;
 pub mod layer;
 pub mod policy;
@@ -49,6 +50,7 @@ mod token_cache;
 pub mod verifier;
 
 pub use claims::{ADMIN_ROLE, Claims, Grant};
+pub use ed25519::Ed25519Backend;
 pub use error::{ApiError, AuthError, ERROR_DOMAIN, reason_of};
 pub use keys::{PublicJwk, SigningKey};
 pub use layer::{AuthLayer, Caller, DecisionStats, caller, optional_caller};

@@ -26,7 +26,7 @@ pub const DEFAULT_PLANS: &str = "free,pro";
 /// A role, scope or plan name: 1 to 64 ASCII letters, digits and `:._-/`,
 /// so names read the same in a token's space-separated `scope`, in flags,
 /// in logs and in the stored role list.
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b":._-/".contains(&b))
 }
 

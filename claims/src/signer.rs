@@ -42,8 +42,6 @@ pub struct TokenSigner {
 
 impl TokenSigner {
     pub fn new(issuer: String, lifetime: Duration) -> Self {
-        // Before this process's first jsonwebtoken call, or it is too late.
-        crate::jwt_crypto::install();
         Self { issuer, lifetime }
     }
 

@@ -6,11 +6,16 @@
 //!    from a URL in a token; `alg` must be EdDSA (one algorithm per key),
 //!    `typ` must be at+jwt (jsonwebtoken never checks `typ`);
 //! 3. `kid` is only a lookup into the keys we were given;
-//! 4. jsonwebtoken checks the signature (through [`crate::jwt_crypto`]),
-//!    `exp`, `nbf` (off by default there, on here), `iss` and `aud`, with
-//!    `exp`, `nbf`, `iss`, `aud` and `sub` required (it accepts tokens
-//!    without them otherwise);
-//! 5. our own checks: `iat` not in the future, lifetime within the maximum,
+//! 4. the signature over `header.payload`, checked with that key as
+//!    ed25519-dalek's `verify_strict` does, by the backend the configuration
+//!    names ([`crate::ed25519::Ed25519Backend`]; each trusted key is prepared
+//!    for it when the keys are set, so nothing process-wide decides which code
+//!    runs);
+//! 5. the payload: every member of [`WireClaims`] present with its JSON type
+//!    (so `exp`, `nbf`, `iss`, `aud` and `sub` are required), then the checks
+//!    jsonwebtoken's `Validation` makes, in its order: `exp` and `nbf` with
+//!    leeway, `iss`, then `aud` among the service's audiences;
+//! 6. our own checks: `iat` not in the future, lifetime within the maximum,
 //!    non-empty `sub` and `jti`; and whether `aud` named the service's own
 //!    audience rather than only one of its public ones, which the policy
 //!    requires of every method that needs authentication (TF-11 d).
@@ -30,11 +35,11 @@ use std::{
 };
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
 use serde::Deserialize;
 
 use crate::{
     claims::{Claims, WireClaims},
+    ed25519::{Ed25519Backend, TrustedKey},
     error::AuthError,
     keys::{ALGORITHM, KeyError, PublicJwk},
     token_cache::TokenCache,
@@ -63,13 +68,28 @@ pub struct VerifierConfig {
     pub max_lifetime: Duration,
     /// Bound of the verified-token cache in bytes; 0 disables it.
     pub cache_bytes: u64,
+    /// Which code checks token signatures; the verdict is the same either way.
+    pub ed25519: Ed25519Backend,
+    /// The roles the deployment defines (its role table), when this service
+    /// knows them: a token naming any other is refused as malformed, as one
+    /// the auth service would never sign. `None`: any well-formed name.
+    pub roles: Option<std::collections::BTreeSet<String>>,
 }
 
 impl VerifierConfig {
     /// The given issuer, audience, leeway and maximum lifetime, with the
-    /// default cache.
+    /// default cache and the default (prepared) Ed25519 backend.
     pub fn new(issuer: String, audience: String, leeway: Duration, max_lifetime: Duration) -> Self {
-        Self { issuer, audience, public_audiences: Vec::new(), leeway, max_lifetime, cache_bytes: DEFAULT_CACHE_BYTES }
+        Self {
+            issuer,
+            audience,
+            public_audiences: Vec::new(),
+            leeway,
+            max_lifetime,
+            cache_bytes: DEFAULT_CACHE_BYTES,
+            ed25519: Ed25519Backend::default(),
+            roles: None,
+        }
     }
 }
 
@@ -77,8 +97,7 @@ impl VerifierConfig {
 #[derive(Debug)]
 pub struct Verifier {
     config: VerifierConfig,
-    validation: Validation,
-    keys: RwLock<Arc<HashMap<String, DecodingKey>>>,
+    keys: RwLock<Arc<HashMap<String, Arc<TrustedKey>>>>,
     unknown_kid: tokio::sync::Notify,
     cache: Option<TokenCache>,
 }
@@ -94,42 +113,29 @@ struct JoseHeader {
 
 impl Verifier {
     pub fn new(config: VerifierConfig) -> Self {
-        // Before this process's first jsonwebtoken call, or it is too late:
-        // Ed25519 keys are then decompressed once, not on every verify.
-        crate::jwt_crypto::install();
-        let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.set_issuer(&[&config.issuer]);
-        // Any of them passes here; `Claims::is_for_this_service` tells the
-        // policy whether it was the service's own.
-        let audiences: Vec<&str> = std::iter::once(config.audience.as_str())
-            .chain(config.public_audiences.iter().map(String::as_str))
-            .collect();
-        validation.set_audience(&audiences);
-        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.validate_aud = true;
-        validation.leeway = config.leeway.as_secs();
-        validation.reject_tokens_expiring_in_less_than = 0;
         let cache = TokenCache::new(config.cache_bytes);
-        Self {
-            config,
-            validation,
-            keys: RwLock::new(Arc::new(HashMap::new())),
-            unknown_kid: tokio::sync::Notify::new(),
-            cache,
-        }
+        Self { config, keys: RwLock::new(Arc::new(HashMap::new())), unknown_kid: tokio::sync::Notify::new(), cache }
     }
 
     pub fn config(&self) -> &VerifierConfig {
         &self.config
     }
 
-    /// Replaces the trusted keys.
+    /// Replaces the trusted keys. A key already trusted under the same kid
+    /// is kept as it is rather than prepared again.
     pub fn set_keys(&self, keys: &[PublicJwk]) -> Result<(), KeyError> {
+        let current = self.current_keys();
         let mut map = HashMap::with_capacity(keys.len());
         for key in keys {
-            map.insert(key.kid.clone(), key.decoding_key()?);
+            let bytes = key.public_key_bytes()?;
+            let trusted = match current.get(&key.kid) {
+                Some(known) if *known.bytes() == bytes => Arc::clone(known),
+                _ => Arc::new(
+                    TrustedKey::new(&bytes, self.config.ed25519)
+                        .ok_or(KeyError::InvalidJwk("x is not a curve point"))?,
+                ),
+            };
+            map.insert(key.kid.clone(), trusted);
         }
         *self.keys.write().unwrap_or_else(|poison| poison.into_inner()) = Arc::new(map);
         // A cached token may have been verified with a key no longer trusted.
@@ -150,7 +156,7 @@ impl Verifier {
         self.current_keys().len()
     }
 
-    fn current_keys(&self) -> Arc<HashMap<String, DecodingKey>> {
+    fn current_keys(&self) -> Arc<HashMap<String, Arc<TrustedKey>>> {
         // A poisoned lock only means a writer panicked mid-swap of an Arc,
         // which cannot leave the map half-written; keep serving.
         self.keys.read().unwrap_or_else(|poison| poison.into_inner()).clone()
@@ -189,9 +195,14 @@ impl Verifier {
             return Err(AuthError::Malformed);
         }
         let mut parts = token.split('.');
-        let (Some(header), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(AuthError::Malformed);
         };
+        // What was signed: the header and payload segments and the dot
+        // between them, exactly as they appear in the token.
+        let signing_input = &token[..header.len() + 1 + payload.len()];
         let header = URL_SAFE_NO_PAD.decode(header).map_err(|_| AuthError::Malformed)?;
         let header: JoseHeader = serde_json::from_slice(&header).map_err(|_| AuthError::Malformed)?;
         if header.alg != ALGORITHM {
@@ -212,11 +223,30 @@ impl Verifier {
             return Err(AuthError::UnknownKey);
         };
 
-        let data = jsonwebtoken::decode::<WireClaims>(token, key, &self.validation).map_err(map_jwt_error)?;
-        let wire = data.claims;
+        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| AuthError::Malformed)?;
+        key.verify(signing_input.as_bytes(), &signature).map_err(|_| AuthError::BadSignature)?;
+
+        let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| AuthError::Malformed)?;
+        let wire: WireClaims = serde_json::from_slice(&payload).map_err(|e| map_json_error(&e))?;
 
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(|_| AuthError::Malformed)?.as_secs();
         let leeway = self.config.leeway.as_secs();
+        // What jsonwebtoken's `Validation` checked, in its order.
+        if wire.exp < now.saturating_sub(leeway) {
+            return Err(AuthError::Expired);
+        }
+        if wire.nbf > now.saturating_add(leeway) {
+            return Err(AuthError::NotYetValid);
+        }
+        if wire.iss != self.config.issuer {
+            return Err(AuthError::WrongIssuer);
+        }
+        // Any of the service's audiences passes here; `Claims::is_for_this_service`
+        // tells the policy whether it was the service's own.
+        let mut audiences = std::iter::once(&self.config.audience).chain(&self.config.public_audiences);
+        if !audiences.any(|audience| wire.aud.names(audience)) {
+            return Err(AuthError::WrongAudience);
+        }
         if wire.iat > now.saturating_add(leeway) {
             return Err(AuthError::IssuedInFuture);
         }
@@ -228,6 +258,10 @@ impl Verifier {
         }
         if wire.jti.is_empty() {
             return Err(AuthError::MissingClaim("jti"));
+        }
+        let known = |role: &String| self.config.roles.as_ref().is_none_or(|roles| roles.contains(role));
+        if !wire.roles.iter().all(|role| crate::roles::valid_name(role) && known(role)) {
+            return Err(AuthError::Malformed);
         }
         Ok(wire.into_claims(&self.config.audience))
     }
@@ -246,20 +280,12 @@ fn is_access_token_type(typ: &str) -> bool {
     typ.eq_ignore_ascii_case("at+jwt")
 }
 
-fn map_jwt_error(err: jsonwebtoken::errors::Error) -> AuthError {
-    match err.kind() {
-        ErrorKind::ExpiredSignature => AuthError::Expired,
-        ErrorKind::ImmatureSignature => AuthError::NotYetValid,
-        ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
-        ErrorKind::InvalidAudience => AuthError::WrongAudience,
-        ErrorKind::InvalidSignature => AuthError::BadSignature,
-        ErrorKind::InvalidAlgorithm => AuthError::WrongAlgorithm,
-        ErrorKind::MissingRequiredClaim(claim) => AuthError::MissingClaim(claim_name(claim)),
-        ErrorKind::Json(e) => match missing_field(&e.to_string()) {
-            Some(claim) => AuthError::MissingClaim(claim),
-            None => AuthError::Malformed,
-        },
-        _ => AuthError::Malformed,
+/// A payload that does not read as [`WireClaims`]: a missing member is named
+/// (when it is one we know), anything else is malformed.
+fn map_json_error(err: &serde_json::Error) -> AuthError {
+    match missing_field(&err.to_string()) {
+        Some(claim) => AuthError::MissingClaim(claim),
+        None => AuthError::Malformed,
     }
 }
 
@@ -406,6 +432,152 @@ mod tests {
             assert!(verifier.verify("a.b.c").is_err());
         }
         assert_eq!(verifier.cache.as_ref().map(|c| c.len()), Some(0));
+        Ok(())
+    }
+
+    fn verifier_with(backend: Ed25519Backend) -> Verifier {
+        let mut config = VerifierConfig::new("i".into(), "a".into(), Duration::from_secs(30), Duration::from_secs(900));
+        config.cache_bytes = 0;
+        config.ed25519 = backend;
+        Verifier::new(config)
+    }
+
+    /// `claims` signed by `key` as an access token naming `kid`.
+    fn signed(key: &SigningKey, kid: &str, claims: &serde_json::Value) -> Result<String, jsonwebtoken::errors::Error> {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+        header.typ = Some("at+jwt".into());
+        header.kid = Some(kid.into());
+        jsonwebtoken::encode(&header, claims, key.encoding_key())
+    }
+
+    fn claims_at(now: u64) -> serde_json::Value {
+        serde_json::json!({
+            "iss": "i", "aud": "a", "sub": "s", "exp": now + 600, "nbf": now, "iat": now, "jti": "j", "gen": 0,
+            "client_id": "c", "preferred_username": "u", "roles": [], "scope": "", "plan": "free",
+        })
+    }
+
+    #[test]
+    fn each_backend_verifies_a_real_token_and_refuses_a_tampered_one() -> TestResult {
+        let key = SigningKey::generate()?;
+        let token = TokenSigner::new("i".into(), Duration::from_secs(900)).issue(&key, &grant())?;
+        let token = token.token.expose_secret();
+        let (signed_part, signature) = token.rsplit_once('.').ok_or("three segments")?;
+        let (header, _) = signed_part.split_once('.').ok_or("three segments")?;
+        // One character of the signature changed (not the last, whose low
+        // bits base64url does not carry).
+        let mut forged = signature.as_bytes().to_vec();
+        forged[10] = if forged[10] == b'A' { b'B' } else { b'A' };
+        let forged = format!("{signed_part}.{}", String::from_utf8(forged)?);
+        // Another payload under the original signature.
+        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+        let mut other = claims_at(now);
+        other["sub"] = "mallory".into();
+        let swapped = format!("{header}.{}.{signature}", URL_SAFE_NO_PAD.encode(serde_json::to_vec(&other)?));
+        for backend in Ed25519Backend::ALL {
+            let verifier = verifier_with(backend);
+            verifier.set_keys(&[key.public_jwk().clone()])?;
+            assert_eq!(verifier.verify(token)?.subject(), "s", "{backend}");
+            assert_eq!(verifier.verify(&forged).err(), Some(AuthError::BadSignature), "{backend}");
+            assert_eq!(verifier.verify(&swapped).err(), Some(AuthError::BadSignature), "{backend}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn each_backend_refuses_a_token_signed_by_another_trusted_key_under_this_keys_kid() -> TestResult {
+        let keys = (0..3).map(|_| SigningKey::generate()).collect::<Result<Vec<_>, _>>()?;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+        for backend in Ed25519Backend::ALL {
+            let verifier = verifier_with(backend);
+            verifier.set_keys(&keys.iter().map(|k| k.public_jwk().clone()).collect::<Vec<_>>())?;
+            for (i, key) in keys.iter().enumerate() {
+                let next = &keys[(i + 1) % keys.len()];
+                assert_eq!(verifier.verify(&signed(key, key.kid(), &claims_at(now))?)?.subject(), "s", "{backend}");
+                let forged = signed(key, next.kid(), &claims_at(now))?;
+                assert_eq!(verifier.verify(&forged).err(), Some(AuthError::BadSignature), "{backend}, key {i}");
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_registered_claims_are_checked_after_the_signature_with_the_same_errors_on_each_backend() -> TestResult {
+        let key = SigningKey::generate()?;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+        let with = |member: &str, value: serde_json::Value| {
+            let mut claims = claims_at(now);
+            claims[member] = value;
+            claims
+        };
+        let without = |member: &str| {
+            let mut claims = claims_at(now);
+            claims.as_object_mut().map(|c| c.remove(member));
+            claims
+        };
+        let cases = [
+            (with("exp", (now - 31).into()), Some(AuthError::Expired)),
+            (with("exp", (now - 29).into()), None),
+            (with("nbf", (now + 31).into()), Some(AuthError::NotYetValid)),
+            (with("nbf", (now + 29).into()), None),
+            (with("iss", "other".into()), Some(AuthError::WrongIssuer)),
+            (with("iss", serde_json::json!(["i"])), Some(AuthError::Malformed)),
+            (with("aud", "other".into()), Some(AuthError::WrongAudience)),
+            (with("aud", serde_json::json!(["other", "a"])), None),
+            (with("aud", serde_json::json!([])), Some(AuthError::WrongAudience)),
+            (with("exp", (now as f64 + 600.0).into()), Some(AuthError::Malformed)),
+            // An expired token that also names another issuer: expiry first, as in jsonwebtoken.
+            (
+                {
+                    let mut claims = with("exp", (now - 100).into());
+                    claims["iss"] = "other".into();
+                    claims
+                },
+                Some(AuthError::Expired),
+            ),
+            (without("exp"), Some(AuthError::MissingClaim("exp"))),
+            (without("nbf"), Some(AuthError::MissingClaim("nbf"))),
+            (without("aud"), Some(AuthError::MissingClaim("aud"))),
+            (without("sub"), Some(AuthError::MissingClaim("sub"))),
+            (with("iat", (now + 31).into()), Some(AuthError::IssuedInFuture)),
+        ];
+        for backend in Ed25519Backend::ALL {
+            let verifier = verifier_with(backend);
+            verifier.set_keys(&[key.public_jwk().clone()])?;
+            for (claims, expected) in &cases {
+                let verdict = verifier.verify(&signed(&key, key.kid(), claims)?);
+                assert_eq!(verdict.err(), *expected, "{backend}: {claims}");
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn keys_set_again_are_kept_and_a_key_that_is_not_a_curve_point_is_refused() -> TestResult {
+        let key = SigningKey::generate()?;
+        let verifier = verifier();
+        verifier.set_keys(&[key.public_jwk().clone()])?;
+        let before = verifier.current_keys().get(key.kid()).cloned().ok_or("the key")?;
+        verifier.set_keys(&[key.public_jwk().clone()])?;
+        let after = verifier.current_keys().get(key.kid()).cloned().ok_or("the key")?;
+        assert!(Arc::ptr_eq(&before, &after), "not prepared again");
+        assert_eq!(after.backend(), Ed25519Backend::Prepared, "the default backend");
+        // The first small y with no x on the curve.
+        let off_curve = (2u8..=255)
+            .map(|y| {
+                let mut b = [0u8; 32];
+                b[0] = y;
+                b
+            })
+            .find(|b| ed25519_dalek::VerifyingKey::from_bytes(b).is_err())
+            .ok_or("some small y is off the curve")?;
+        let jwk = PublicJwk { kid: "k".into(), x: URL_SAFE_NO_PAD.encode(off_curve) };
+        for backend in Ed25519Backend::ALL {
+            assert!(verifier_with(backend).set_keys(std::slice::from_ref(&jwk)).is_err(), "{backend}");
+        }
+        let short = PublicJwk { kid: "k".into(), x: URL_SAFE_NO_PAD.encode([9u8; 31]) };
+        assert!(verifier.set_keys(&[short]).is_err());
+        assert_eq!(verifier.key_count(), 1, "a refused set leaves the keys as they were");
         Ok(())
     }
 

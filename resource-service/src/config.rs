@@ -71,6 +71,12 @@ pub struct Config {
     #[arg(long = "max-connection-age-grace-secs", env = "RESOURCE_MAX_CONNECTION_AGE_GRACE_SECS", default_value = "300", value_parser = parse_secs)]
     pub max_connection_age_grace: Duration,
 
+    /// Which code checks token signatures: `prepared` (fixed-base tables
+    /// built once per key, the default) or `stock` (ed25519-dalek's
+    /// `verify_strict`). The verdict is the same; only the cost differs.
+    #[arg(long, env = "RESOURCE_ED25519", default_value = "prepared")]
+    pub ed25519: authpair_claims::Ed25519Backend,
+
     /// Connections open at once; past it, new ones wait in the kernel's
     /// accept backlog until one closes.
     #[arg(long, env = "RESOURCE_MAX_CONNECTIONS", default_value_t = authpair_server::serving::DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
@@ -189,6 +195,7 @@ impl Config {
             max_connection_age: authpair_server::serving::DEFAULT_MAX_CONNECTION_AGE,
             max_connection_age_grace: authpair_server::serving::DEFAULT_MAX_CONNECTION_AGE_GRACE,
             max_connections: authpair_server::serving::DEFAULT_MAX_CONNECTIONS,
+            ed25519: authpair_claims::Ed25519Backend::default(),
             client_id: "resource-service".into(),
             client_secret: None,
             database_url: None,

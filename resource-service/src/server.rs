@@ -64,6 +64,8 @@ pub async fn serve(
     };
     let verifier = Arc::new(Verifier::new(VerifierConfig {
         cache_bytes: config.token_cache_bytes,
+        ed25519: config.ed25519,
+        roles: Some(config.role_scopes.roles().map(str::to_owned).collect()),
         ..VerifierConfig::new(config.issuer.clone(), config.audience.clone(), config.leeway, config.max_token_lifetime)
     }));
     let denylist = Arc::new(Denylist::fed(config.max_revocation_staleness));

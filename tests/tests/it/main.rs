@@ -8,6 +8,7 @@ mod brute_force;
 mod client;
 mod clock_skew;
 mod documents;
+mod ed25519_backend;
 mod failover;
 mod flow;
 mod follower;
