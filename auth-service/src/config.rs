@@ -3,37 +3,31 @@
 //! it with [`Config::new`] and struct update syntax, never through the
 //! environment.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{path::PathBuf, time::Duration};
 
-use authpair_server::config::{parse_listen, parse_positive_secs, parse_secret, parse_secs};
+use authpair_server::config::{ServiceDefaults, ServiceFlags, parse_secs};
 use clap::Parser;
 use secrecy::{ExposeSecret, SecretString};
+
+/// The auth service's environment prefix and defaults for the shared flags.
+pub const DEFAULTS: ServiceDefaults = ServiceDefaults {
+    env_prefix: "AUTH",
+    listen: "127.0.0.1:50051",
+    data_dir: "data/auth",
+    metrics_listen: "127.0.0.1:9451",
+};
 
 #[derive(Debug, Clone, Parser)]
 #[command(name = "auth-service", version, about = "authpair auth service: proves who a caller is")]
 pub struct Config {
-    /// Address to listen on.
-    #[arg(long, env = "AUTH_LISTEN", default_value = "127.0.0.1:50051")]
-    pub listen: SocketAddr,
-
-    /// Directory for the SQLite database (used unless --database-url is set).
-    #[arg(long, env = "AUTH_DATA_DIR", default_value = "data/auth")]
-    pub data_dir: PathBuf,
-
-    /// `postgres://user:password@host/db` to share one database between
-    /// instances (or a `sqlite:` URL); unset: SQLite in the data dir.
-    #[arg(long, env = "AUTH_DATABASE_URL", hide_env_values = true, value_parser = parse_secret)]
-    pub database_url: Option<SecretString>,
+    #[command(flatten)]
+    pub shared: ServiceFlags,
 
     /// `username:password` for the first admin, used only when the database
     /// has no admin. Unset with no admin: a strong password is generated and
     /// printed once.
     #[arg(long, env = "AUTH_BOOTSTRAP_ADMIN", hide_env_values = true, value_parser = BootstrapAdmin::parse)]
     pub bootstrap_admin: Option<BootstrapAdmin>,
-
-    /// `iss` of issued tokens.
-    #[arg(long, env = "AUTH_ISSUER", default_value = "authpair")]
-    pub issuer: String,
 
     /// `aud` of access tokens whose caller names no audience: the resource
     /// services started with this `--audience` accept them.
@@ -65,10 +59,6 @@ pub struct Config {
     #[arg(long = "refresh-token-idle-secs", env = "AUTH_REFRESH_TOKEN_IDLE_SECS", default_value = "604800", value_parser = parse_secs)]
     pub refresh_token_idle: Duration,
 
-    /// Clock skew tolerated when checking tokens, in seconds.
-    #[arg(long = "leeway-secs", env = "AUTH_LEEWAY_SECS", default_value = "30", value_parser = parse_secs)]
-    pub leeway: Duration,
-
     /// Seconds after a refresh during which a retry with the same refresh
     /// token gets the same successor back instead of revoking the session.
     #[arg(long = "refresh-grace-secs", env = "AUTH_REFRESH_GRACE_SECS", default_value = "0", value_parser = parse_secs)]
@@ -84,12 +74,6 @@ pub struct Config {
     /// revocation feed without a manual step.
     #[arg(long, env = "AUTH_BOOTSTRAP_SERVICE_ACCOUNT", hide_env_values = true, value_parser = BootstrapServiceAccount::parse)]
     pub bootstrap_service_account: Option<BootstrapServiceAccount>,
-
-    /// The roles that exist and the scopes each grants to user tokens, as
-    /// `role=scope,scope;role=...` (must define `admin`); a user gets the
-    /// union over their roles. A new role or scope needs no code.
-    #[arg(long, env = "AUTH_ROLE_SCOPES", default_value = authpair_claims::roles::DEFAULT_ROLE_SCOPES, value_parser = authpair_claims::RoleScopes::parse)]
-    pub role_scopes: authpair_claims::RoleScopes,
 
     /// The role a user created without roles gets; one the role table defines.
     #[arg(long, env = "AUTH_DEFAULT_ROLE", default_value = "viewer")]
@@ -112,42 +96,8 @@ pub struct Config {
     #[arg(long = "key-rotation-secs", env = "AUTH_KEY_ROTATION_SECS", default_value = "0", value_parser = parse_secs)]
     pub key_rotation: Duration,
 
-    /// Seconds after which a connection is closed gracefully (GOAWAY); its
-    /// calls in flight, revocation feeds included, may finish (a feed ends
-    /// by itself when its token expires).
-    #[arg(long = "max-connection-age-secs", env = "AUTH_MAX_CONNECTION_AGE_SECS", default_value = "1800", value_parser = parse_positive_secs)]
-    pub max_connection_age: Duration,
-
-    /// Seconds past its age a connection may stay open for its calls in
-    /// flight; then it is closed whatever is in flight (a peer may keep a
-    /// response's flow-control window shut for ever). Also bounds, with the
-    /// 30 s request timeout, how long a graceful shutdown waits for calls.
-    #[arg(long = "max-connection-age-grace-secs", env = "AUTH_MAX_CONNECTION_AGE_GRACE_SECS", default_value = "300", value_parser = parse_secs)]
-    pub max_connection_age_grace: Duration,
-
-    /// Which code checks token signatures: `prepared` (fixed-base tables
-    /// built once per key, the default) or `stock` (ed25519-dalek's
-    /// `verify_strict`). The verdict is the same; only the cost differs.
-    #[arg(long, env = "AUTH_ED25519", default_value = "prepared")]
-    pub ed25519: authpair_claims::Ed25519Backend,
-
-    /// Connections open at once; past it, new ones wait in the kernel's
-    /// accept backlog until one closes.
-    #[arg(long, env = "AUTH_MAX_CONNECTIONS", default_value_t = authpair_server::serving::DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
-    pub max_connections: usize,
-
     #[command(flatten)]
     pub throttle: crate::throttle::ThrottleConfig,
-
-    /// Redis to share the login-throttle counts between instances; unset:
-    /// each instance counts on its own.
-    /// A secret: it may hold a password.
-    #[arg(long, env = "AUTH_REDIS_URL", hide_env_values = true, value_parser = parse_secret)]
-    pub redis_url: Option<SecretString>,
-
-    /// Prefix of every Redis key this service writes.
-    #[arg(long, env = "AUTH_REDIS_PREFIX", default_value = "authpair:")]
-    pub redis_prefix: String,
 
     /// Addresses of reverse proxies whose `x-forwarded-for` is believed, comma
     /// separated. Empty: the header is ignored and the TCP peer is the source.
@@ -165,47 +115,27 @@ pub struct Config {
     #[arg(long, env = "AUTH_HASH_QUEUE", default_value = "1024")]
     pub hash_queue: std::num::NonZeroUsize,
 
-    /// TLS: the server's certificate chain (PEM). With --tls-key, the
-    /// service accepts only TLS connections.
-    #[arg(long, env = "AUTH_TLS_CERT", requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
-
-    /// TLS: the server's private key (PEM).
-    #[arg(long, env = "AUTH_TLS_KEY", requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
-
-    /// mTLS: a CA whose client certificates are verified when presented.
-    #[arg(long, env = "AUTH_TLS_CLIENT_CA", requires = "tls_cert")]
-    pub tls_client_ca: Option<PathBuf>,
-
     /// With --tls-client-ca: accept service tokens only from clients that
     /// presented a verified certificate.
     #[arg(long, env = "AUTH_REQUIRE_CLIENT_CERT_FOR_SERVICES", requires = "tls_client_ca")]
     pub require_client_cert_for_services: bool,
-
-    /// Log filter, in tracing's EnvFilter syntax.
-    #[arg(long, env = "AUTH_LOG", default_value = "info")]
-    pub log: String,
-
-    /// Where to serve Prometheus metrics (`/metrics`); "off" for none.
-    #[arg(long, env = "AUTH_METRICS_LISTEN", default_value = "127.0.0.1:9451", value_parser = parse_listen)]
-    // Spelled out so clap takes the parser's Option as the value (no flag = default).
-    pub metrics_listen: std::option::Option<SocketAddr>,
-
-    /// Log one JSON object per line instead of text.
-    #[arg(long, env = "AUTH_LOG_JSON")]
-    pub log_json: bool,
 }
 
 impl Config {
-    /// The connection age, its grace and the connection cap, as the server
-    /// takes them.
-    pub fn connection_limits(&self) -> authpair_server::serving::ConnectionLimits {
-        authpair_server::serving::ConnectionLimits {
-            max_age: self.max_connection_age,
-            grace: self.max_connection_age_grace,
-            max_connections: self.max_connections,
-        }
+    /// The configuration from the process's flags and environment
+    /// (`AUTH_<FLAG>` for every flag); prints help or an error and exits as
+    /// clap does.
+    pub fn parse() -> Self {
+        authpair_server::config::parse(&DEFAULTS)
+    }
+
+    /// [`Self::parse`] on `args`, returning the error.
+    pub fn try_parse_from<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        authpair_server::config::try_parse_from(&DEFAULTS, args)
     }
 
     /// The audience a token gets when its caller asks for `requested`: the
@@ -245,44 +175,27 @@ impl Config {
     /// The defaults, with state in `data_dir` and an ephemeral listen address.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            data_dir: data_dir.into(),
-            database_url: None,
+            shared: ServiceFlags::for_tests(&DEFAULTS, data_dir),
             bootstrap_admin: None,
-            issuer: "authpair".into(),
             audience: "authpair".into(),
             audiences: Vec::new(),
             admin_audience: "authpair-admin".into(),
             access_token_ttl: Duration::from_secs(900),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             refresh_token_idle: Duration::from_secs(7 * 24 * 3600),
-            leeway: Duration::from_secs(30),
             refresh_grace: Duration::ZERO,
             revoke_on_role_change: true,
             bootstrap_service_account: None,
-            role_scopes: authpair_claims::RoleScopes::default(),
             default_role: "viewer".into(),
             plans: authpair_claims::Plans::default(),
             feed_heartbeat: Duration::from_secs(5),
             key_publish_delay: Duration::from_secs(60),
             key_rotation: Duration::ZERO,
-            max_connection_age: authpair_server::serving::DEFAULT_MAX_CONNECTION_AGE,
-            max_connection_age_grace: authpair_server::serving::DEFAULT_MAX_CONNECTION_AGE_GRACE,
-            max_connections: authpair_server::serving::DEFAULT_MAX_CONNECTIONS,
-            ed25519: authpair_claims::Ed25519Backend::default(),
             throttle: crate::throttle::ThrottleConfig::default(),
             trusted_proxies: Vec::new(),
-            redis_url: None,
-            redis_prefix: "authpair:".into(),
             hash_concurrency: 0,
             hash_queue: crate::password::DEFAULT_QUEUE,
-            tls_cert: None,
-            tls_key: None,
-            tls_client_ca: None,
             require_client_cert_for_services: false,
-            log: "info".into(),
-            log_json: false,
-            metrics_listen: None,
         }
     }
 }
@@ -351,12 +264,29 @@ mod tests {
     #[test]
     fn flags_parse_to_the_same_defaults_as_new() {
         let parsed = Config::try_parse_from(["auth-service", "--listen", "127.0.0.1:0", "--data-dir", "d"]);
-        let parsed = parsed
-            .map(|c| (c.connection_limits(), c.listen, c.access_token_ttl, c.leeway, c.issuer, c.audience, c.throttle));
+        let parsed = parsed.map(|c| {
+            (
+                c.shared.connection_limits(),
+                c.shared.listen,
+                c.access_token_ttl,
+                c.shared.leeway,
+                c.shared.issuer,
+                c.audience,
+                c.throttle,
+            )
+        });
         let b = Config::new("d");
         assert_eq!(
             parsed.ok(),
-            Some((b.connection_limits(), b.listen, b.access_token_ttl, b.leeway, b.issuer, b.audience, b.throttle))
+            Some((
+                b.shared.connection_limits(),
+                b.shared.listen,
+                b.access_token_ttl,
+                b.shared.leeway,
+                b.shared.issuer,
+                b.audience,
+                b.throttle
+            ))
         );
         let queue = Config::try_parse_from(["auth-service"]).map(|c| (c.hash_concurrency, c.hash_queue));
         assert_eq!(queue.ok(), Some((b.hash_concurrency, b.hash_queue)));
@@ -384,12 +314,12 @@ mod tests {
         assert_eq!(c.access_token_ttl, secs(15 * MIN), "access tokens: 5-15 min");
         assert_eq!((c.refresh_token_ttl, c.refresh_token_idle), (secs(30 * 24 * 60 * MIN), secs(7 * 24 * 60 * MIN)));
         assert_eq!(c.refresh_grace, Duration::ZERO, "reuse of a rotated refresh token revokes the family");
-        assert_eq!(c.leeway, secs(30), "leeway: 30-60 s");
+        assert_eq!(c.shared.leeway, secs(30), "leeway: 30-60 s");
         assert!(c.revoke_on_role_change, "a role change revokes tokens carrying the old roles");
         assert_eq!(c.key_publish_delay, secs(60), "a new key is published before it signs");
-        assert_eq!(c.max_connection_age, secs(30 * MIN), "no connection lives for ever");
-        assert_eq!(c.max_connection_age_grace, secs(5 * MIN), "nor past its age, even with a call held open");
-        assert_eq!(c.max_connections, 10_000, "the process never runs out of descriptors for connections");
+        assert_eq!(c.shared.max_connection_age, secs(30 * MIN), "no connection lives for ever");
+        assert_eq!(c.shared.max_connection_age_grace, secs(5 * MIN), "nor past its age, even with a call held open");
+        assert_eq!(c.shared.max_connections, 10_000, "the process never runs out of descriptors for connections");
         let expected = crate::throttle::ThrottleConfig {
             free_failures: 5,
             base_delay: secs(1),

@@ -47,16 +47,16 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     config.check_audiences().map_err(anyhow::Error::msg)?;
     anyhow::ensure!(
-        config.role_scopes.has_role(&config.default_role),
+        config.shared.role_scopes.has_role(&config.default_role),
         "--default-role {:?} is not a role of --role-scopes",
         config.default_role
     );
     // Read before anything starts: a policy naming a role or scope the
     // table does not define refuses to start.
     let policy = Policy::from_descriptors(authpair_proto::FILE_DESCRIPTOR_SET, authpair_proto::AUTH_SERVICES)?;
-    policy.check_names(&config.role_scopes.vocabulary([]))?;
-    exporter::serve_metrics(config.metrics_listen).map_err(anyhow::Error::msg)?;
-    create_private_dir(&config.data_dir)?;
+    policy.check_names(&config.shared.role_scopes.vocabulary([]))?;
+    exporter::serve_metrics(config.shared.metrics_listen).map_err(anyhow::Error::msg)?;
+    create_private_dir(&config.shared.data_dir)?;
     // Flipped when shutdown begins, so feed streams end and do not hold the
     // graceful shutdown open.
     let (stopping, stopping_rx) = watch::channel(false);
@@ -68,12 +68,12 @@ pub async fn serve(
     // services' (the access token a Logout revokes).
     let verifier = Arc::new(Verifier::new(VerifierConfig {
         public_audiences: config.resource_audiences().map(str::to_owned).collect(),
-        ed25519: config.ed25519,
-        roles: Some(config.role_scopes.roles().map(str::to_owned).collect()),
+        ed25519: config.shared.ed25519,
+        roles: Some(config.shared.role_scopes.roles().map(str::to_owned).collect()),
         ..VerifierConfig::new(
-            config.issuer.clone(),
+            config.shared.issuer.clone(),
             config.admin_audience.clone(),
-            config.leeway,
+            config.shared.leeway,
             config.access_token_ttl,
         )
     }));
@@ -84,8 +84,8 @@ pub async fn serve(
     // would fail closed.
     let auth = AuthLayer::new("auth-service", verifier.clone(), denylist.clone(), Arc::new(policy))
         .require_client_cert_for_services(config.require_client_cert_for_services);
-    let tls = match (&config.tls_cert, &config.tls_key) {
-        (Some(cert), Some(key)) => Some(tls::server_tls(cert, key, config.tls_client_ca.as_deref())?),
+    let tls = match (&config.shared.tls_cert, &config.shared.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::server_tls(cert, key, config.shared.tls_client_ca.as_deref())?),
         _ => None,
     };
     bootstrap::ensure_admin(&state).await?;
@@ -106,14 +106,15 @@ pub async fn serve(
         store.clone(),
         state.feed.clone(),
         denylist.clone(),
-        state.config.issuer.clone(),
+        state.config.shared.issuer.clone(),
         state.config.feed_heartbeat,
     );
     background.push(tokio::spawn(sweep));
     // With one database shared by several instances, the others' revocations
     // reach this one's denylist and feed through LISTEN/NOTIFY.
     if store.backend() == Backend::Postgres {
-        let follow = log_listener::follow(store.clone(), state.feed.clone(), denylist, state.config.issuer.clone());
+        let follow =
+            log_listener::follow(store.clone(), state.feed.clone(), denylist, state.config.shared.issuer.clone());
         background.push(tokio::spawn(follow));
     }
     let shutdown = async move {
@@ -121,7 +122,7 @@ pub async fn serve(
         let _ = stopping.send(true);
     };
 
-    let limits = state.config.connection_limits();
+    let limits = state.config.shared.connection_limits();
     tracing::info!(%addr, "auth-service listening");
     let router = secured_server(auth, tls, limits)?
         .add_service(AuthServiceServer::new(AuthApi::new(state.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES))

@@ -72,32 +72,33 @@ impl AuthState {
     /// everything the handlers share. `stopping` ends feed streams when
     /// shutdown begins.
     pub async fn open(config: Config, stopping: watch::Receiver<bool>) -> anyhow::Result<Arc<Self>> {
-        let store =
-            Store::open(&config.data_dir, config.database_url.as_ref()).await.context("opening the database")?;
+        let store = Store::open(&config.shared.data_dir, config.shared.database_url.as_ref())
+            .await
+            .context("opening the database")?;
         let key_policy = KeyPolicy {
             publish_delay: config.key_publish_delay,
-            retire_grace: config.access_token_ttl + config.leeway,
+            retire_grace: config.access_token_ttl + config.shared.leeway,
             rotate_every: (!config.key_rotation.is_zero()).then_some(config.key_rotation),
         };
         let keys = Arc::new(KeyRing::open(store.clone(), key_policy).await.context("loading signing keys")?);
-        let signer = TokenSigner::new(config.issuer.clone(), config.access_token_ttl);
+        let signer = TokenSigner::new(config.shared.issuer.clone(), config.access_token_ttl);
         let denylist = Arc::new(Denylist::local());
         let feed = Feed::new(
             store.clone(),
             keys.clone(),
             denylist.clone(),
-            config.issuer.clone(),
+            config.shared.issuer.clone(),
             config.feed_heartbeat,
             stopping,
         )
         .await?;
         feed.load().await.context("loading revocations")?;
-        let throttle = match &config.redis_url {
+        let throttle = match &config.shared.redis_url {
             Some(url) => Throttle::shared(
                 config.throttle,
                 config.trusted_proxies.clone(),
                 url.expose_secret(),
-                &config.redis_prefix,
+                &config.shared.redis_prefix,
                 Some(store.clone()),
             )
             .await
@@ -159,7 +160,7 @@ impl AuthState {
         generation: u64,
         audience: &str,
     ) -> Result<TokenResponse, ApiError> {
-        let grant = grants::for_user(user, &self.config.role_scopes, generation, audience);
+        let grant = grants::for_user(user, &self.config.shared.role_scopes, generation, audience);
         let issued = self.sign(&grant)?;
         Ok(TokenResponse {
             access_token: issued.token.expose_secret().to_owned(),
@@ -197,7 +198,7 @@ impl AuthState {
     /// the last of them has expired.
     pub fn revoke_user(&self, set_disabled: Option<bool>) -> RevokeUser {
         let now = now();
-        let expires_at = now + (self.config.access_token_ttl + self.config.leeway).as_secs() as i64;
+        let expires_at = now + (self.config.access_token_ttl + self.config.shared.leeway).as_secs() as i64;
         RevokeUser { now, expires_at, set_disabled }
     }
 
@@ -210,7 +211,7 @@ impl AuthState {
     /// Subject revocation logged at `sequence`: tokens with a lower `gen`.
     pub fn subject_revocation(&self, subject: &str, sequence: u64, rev: RevokeUser) -> Revocation {
         Revocation::Subject {
-            issuer: self.config.issuer.clone(),
+            issuer: self.config.shared.issuer.clone(),
             subject: subject.to_owned(),
             min_generation: sequence,
             expires_at: rev.expires_at,

@@ -55,26 +55,36 @@ pub async fn serve(
     // Read before anything starts: a policy naming a role, scope or quota
     // this deployment does not define refuses to start.
     let policy = Policy::from_descriptors(authpair_proto::FILE_DESCRIPTOR_SET, authpair_proto::RESOURCE_SERVICES)?;
-    policy.check_names(&config.role_scopes.vocabulary(QUOTAS.iter().copied()))?;
-    exporter::serve_metrics(config.metrics_listen).map_err(anyhow::Error::msg)?;
-    std::fs::create_dir_all(&config.data_dir)?;
-    let store = Store::open(&config.data_dir, config.database_url.as_ref()).await?;
+    policy.check_names(&config.shared.role_scopes.vocabulary(QUOTAS.iter().copied()))?;
+    exporter::serve_metrics(config.shared.metrics_listen).map_err(anyhow::Error::msg)?;
+    std::fs::create_dir_all(&config.shared.data_dir)?;
+    let store = Store::open(&config.shared.data_dir, config.shared.database_url.as_ref()).await?;
     let Some(client_secret) = config.client_secret.clone() else {
         anyhow::bail!("RESOURCE_CLIENT_SECRET is required: without the revocation feed every call would fail closed");
     };
     let verifier = Arc::new(Verifier::new(VerifierConfig {
         cache_bytes: config.token_cache_bytes,
-        ed25519: config.ed25519,
-        roles: Some(config.role_scopes.roles().map(str::to_owned).collect()),
-        ..VerifierConfig::new(config.issuer.clone(), config.audience.clone(), config.leeway, config.max_token_lifetime)
+        ed25519: config.shared.ed25519,
+        roles: Some(config.shared.role_scopes.roles().map(str::to_owned).collect()),
+        ..VerifierConfig::new(
+            config.shared.issuer.clone(),
+            config.audience.clone(),
+            config.shared.leeway,
+            config.max_token_lifetime,
+        )
     }));
     let denylist = Arc::new(Denylist::fed(config.max_revocation_staleness));
     let local_quotas = LocalQuotas::new(&config.plan_quotas, config.quota_window)?;
-    let quotas: Arc<dyn QuotaLimiter> = match &config.redis_url {
+    let quotas: Arc<dyn QuotaLimiter> = match &config.shared.redis_url {
         Some(url) => Arc::new(
-            RedisQuotas::connect(url.expose_secret(), &config.redis_prefix, &config.plan_quotas, config.quota_window)
-                .await
-                .context("connecting to Redis for quotas")?,
+            RedisQuotas::connect(
+                url.expose_secret(),
+                &config.shared.redis_prefix,
+                &config.plan_quotas,
+                config.quota_window,
+            )
+            .await
+            .context("connecting to Redis for quotas")?,
         ),
         None => local_quotas.clone(),
     };
@@ -87,8 +97,8 @@ pub async fn serve(
         }
         None => None,
     };
-    let server_tls = match (&config.tls_cert, &config.tls_key) {
-        (Some(cert), Some(key)) => Some(tls::server_tls(cert, key, config.tls_client_ca.as_deref())?),
+    let server_tls = match (&config.shared.tls_cert, &config.shared.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::server_tls(cert, key, config.shared.tls_client_ca.as_deref())?),
         _ => None,
     };
     // The keys and the feed are followed as this service's own service
@@ -119,7 +129,7 @@ pub async fn serve(
     let (reflection_v1, reflection_v1alpha) = reflection(authpair_proto::RESOURCE_SERVICES)?;
 
     tracing::info!(%addr, auth_urls = ?config.auth_urls, "resource-service listening");
-    let limits = config.connection_limits();
+    let limits = config.shared.connection_limits();
     let router = secured_server(auth, server_tls, limits)?
         .add_service(ResourceServiceServer::new(api).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(health_service)

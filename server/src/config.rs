@@ -1,9 +1,15 @@
-//! Value parsers both services' configurations use, so flags read the same
-//! way everywhere.
+//! The flags both services take ([`ServiceFlags`], defined once and
+//! flattened into each service's configuration), how a service parses them
+//! ([`parse`]: every flag gets its `<PREFIX>_<FLAG>` environment fallback),
+//! and the value parsers, so flags read the same way everywhere.
 
-use std::time::Duration;
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use authpair_claims::{Ed25519Backend, RoleScopes, roles::DEFAULT_ROLE_SCOPES};
+use clap::{Args as _, FromArgMatches as _};
 use secrecy::SecretString;
+
+use crate::serving::{ConnectionLimits, DEFAULT_MAX_CONNECTIONS};
 
 /// Whole seconds, as in `--leeway-secs 30`.
 pub fn parse_secs(value: &str) -> Result<Duration, String> {
@@ -32,4 +38,231 @@ pub fn parse_secret(value: &str) -> Result<SecretString, String> {
         return Err("must not be empty".into());
     }
     Ok(SecretString::from(value))
+}
+
+/// What differs between the services in the flags they share: the prefix of
+/// their environment variables and three defaults.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceDefaults {
+    /// `AUTH` or `RESOURCE`: a flag `--max-connections` reads
+    /// `AUTH_MAX_CONNECTIONS` when it is not given.
+    pub env_prefix: &'static str,
+    pub listen: &'static str,
+    pub data_dir: &'static str,
+    pub metrics_listen: &'static str,
+}
+
+/// The flags both services take, defined once; each service flattens them
+/// into its own configuration (`#[command(flatten)]`) and parses with
+/// [`parse`] or [`try_parse_from`], which give every flag of the service its
+/// environment fallback (`<PREFIX>_<FLAG>`) and the service's defaults.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceFlags {
+    /// Address to listen on.
+    #[arg(long)]
+    pub listen: SocketAddr,
+
+    /// Directory for the service's own data (its SQLite database, unless
+    /// --database-url is set).
+    #[arg(long)]
+    pub data_dir: PathBuf,
+
+    /// `postgres://user:password@host/db` to share one database between
+    /// instances (or a `sqlite:` URL); unset: SQLite in the data dir.
+    #[arg(long, hide_env_values = true, value_parser = parse_secret)]
+    pub database_url: Option<SecretString>,
+
+    /// The `iss` of the deployment's tokens.
+    #[arg(long, default_value = "authpair")]
+    pub issuer: String,
+
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+    #[arg(long = "leeway-secs", default_value = "30", value_parser = parse_secs)]
+    pub leeway: Duration,
+
+    /// The roles that exist and the scopes each grants to user tokens, as
+    /// `role=scope,scope;role=...` (must define `admin`). The auth service
+    /// grants from it; every service refuses a method policy, or a token,
+    /// naming a role it does not define. A new role or scope needs no code.
+    #[arg(long, default_value = DEFAULT_ROLE_SCOPES, value_parser = RoleScopes::parse)]
+    pub role_scopes: RoleScopes,
+
+    /// Which code checks token signatures: `prepared` (fixed-base tables
+    /// built once per key, the default) or `stock` (ed25519-dalek's
+    /// `verify_strict`). The verdict is the same; only the cost differs.
+    #[arg(long, default_value = "prepared")]
+    pub ed25519: Ed25519Backend,
+
+    /// Seconds after which a connection is closed gracefully (GOAWAY); its
+    /// calls in flight may finish.
+    #[arg(long = "max-connection-age-secs", default_value = "1800", value_parser = parse_positive_secs)]
+    pub max_connection_age: Duration,
+
+    /// Seconds past its age a connection may stay open for its calls in
+    /// flight; then it is closed whatever is in flight (a peer may keep a
+    /// response's flow-control window shut for ever). Also bounds, with the
+    /// 30 s request timeout, how long a graceful shutdown waits for calls.
+    #[arg(long = "max-connection-age-grace-secs", default_value = "300", value_parser = parse_secs)]
+    pub max_connection_age_grace: Duration,
+
+    /// Connections open at once; past it, new ones wait in the kernel's
+    /// accept backlog until one closes.
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections: usize,
+
+    /// Redis, to share counts between instances (the auth service's login
+    /// throttle, the resource service's quotas); unset: each instance
+    /// counts on its own. A secret: it may hold a password.
+    #[arg(long, hide_env_values = true, value_parser = parse_secret)]
+    pub redis_url: Option<SecretString>,
+
+    /// Prefix of every Redis key this service writes.
+    #[arg(long, default_value = "authpair:")]
+    pub redis_prefix: String,
+
+    /// TLS: the server's certificate chain (PEM). With --tls-key, the
+    /// service accepts only TLS connections.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// TLS: the server's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// mTLS: a CA whose client certificates are verified when presented.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// Log filter, in tracing's EnvFilter syntax.
+    #[arg(long, default_value = "info")]
+    pub log: String,
+
+    /// Where to serve Prometheus metrics (`/metrics`); "off" for none.
+    #[arg(long, value_parser = parse_listen)]
+    // Spelled out so clap takes the parser's Option as the value (no flag = default).
+    pub metrics_listen: std::option::Option<SocketAddr>,
+
+    /// Log one JSON object per line instead of text.
+    #[arg(long)]
+    pub log_json: bool,
+}
+
+impl ServiceFlags {
+    /// The connection age, its grace and the connection cap, as the server
+    /// takes them.
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_age: self.max_connection_age,
+            grace: self.max_connection_age_grace,
+            max_connections: self.max_connections,
+        }
+    }
+
+    /// The defaults, from the flags' own definitions (never the
+    /// environment), with an ephemeral listen address, `data_dir`, and no
+    /// metrics endpoint: what tests start from.
+    pub fn for_tests(defaults: &ServiceDefaults, data_dir: impl Into<PathBuf>) -> Self {
+        let command = with_defaults(Self::augment_args(clap::Command::new("defaults")), defaults, false);
+        let parsed = command
+            .try_get_matches_from(["defaults"])
+            .map_err(|e| e.to_string())
+            .and_then(|m| Self::from_arg_matches(&m).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(flags) => Self {
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                data_dir: data_dir.into(),
+                metrics_listen: None,
+                ..flags
+            },
+            // The definitions above parse with no arguments: a test of this
+            // module proves it, so this cannot happen in a built binary.
+            Err(e) => panic!("the shared flags' defaults do not parse: {e}"),
+        }
+    }
+}
+
+/// `command` with the service's defaults and, with `env`, every flag's
+/// environment fallback `<PREFIX>_<FLAG>` (unless the flag names its own).
+fn with_defaults(command: clap::Command, defaults: &ServiceDefaults, env: bool) -> clap::Command {
+    let command = command
+        .mut_arg("listen", |a| a.default_value(defaults.listen).required(false))
+        .mut_arg("data_dir", |a| a.default_value(defaults.data_dir).required(false))
+        .mut_arg("metrics_listen", |a| a.default_value(defaults.metrics_listen).required(false));
+    if !env {
+        return command;
+    }
+    command.mut_args(|arg| match arg.get_long() {
+        Some(long) if arg.get_env().is_none() && !matches!(long, "help" | "version") => {
+            let name = format!("{}_{}", defaults.env_prefix, long.to_uppercase().replace('-', "_"));
+            arg.env(name)
+        }
+        _ => arg,
+    })
+}
+
+/// Parses the process's arguments (and environment) into a service's
+/// configuration `C`, which flattens [`ServiceFlags`]; on an error or
+/// `--help`, prints and exits as clap does.
+pub fn parse<C: clap::Parser>(defaults: &ServiceDefaults) -> C {
+    match try_parse_from(defaults, std::env::args_os()) {
+        Ok(config) => config,
+        Err(e) => e.exit(),
+    }
+}
+
+/// [`parse`] on the given arguments, returning the error.
+pub fn try_parse_from<C, I, T>(defaults: &ServiceDefaults, args: I) -> Result<C, clap::Error>
+where
+    C: clap::Parser,
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let mut command = with_defaults(C::command(), defaults, true);
+    let matches = command.try_get_matches_from_mut(args)?;
+    C::from_arg_matches(&matches).map_err(|e| e.format(&mut command))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEFAULTS: ServiceDefaults = ServiceDefaults {
+        env_prefix: "SHARED_FLAGS_TEST",
+        listen: "127.0.0.1:50099",
+        data_dir: "data/test",
+        metrics_listen: "127.0.0.1:9459",
+    };
+
+    #[derive(Debug, clap::Parser)]
+    struct Config {
+        #[command(flatten)]
+        shared: ServiceFlags,
+        /// A flag of the service's own.
+        #[arg(long, default_value = "x")]
+        own: String,
+    }
+
+    #[test]
+    fn every_flag_gets_the_services_environment_fallback_and_defaults() -> Result<(), clap::Error> {
+        let help = with_defaults(<Config as clap::CommandFactory>::command(), &DEFAULTS, true).render_long_help();
+        let help = help.to_string();
+        for env in ["SHARED_FLAGS_TEST_LISTEN", "SHARED_FLAGS_TEST_MAX_CONNECTION_AGE_SECS", "SHARED_FLAGS_TEST_OWN"] {
+            assert!(help.contains(env), "{env} missing from:\n{help}");
+        }
+        let parsed: Config = try_parse_from(&DEFAULTS, ["test"])?;
+        assert_eq!(parsed.shared.listen, SocketAddr::from(([127, 0, 0, 1], 50099)));
+        assert_eq!(parsed.shared.metrics_listen, Some(SocketAddr::from(([127, 0, 0, 1], 9459))));
+        assert_eq!(parsed.shared.data_dir, PathBuf::from("data/test"));
+        let off: Config = try_parse_from(&DEFAULTS, ["test", "--metrics-listen", "off"])?;
+        assert_eq!(off.shared.metrics_listen, None);
+        Ok(())
+    }
+
+    #[test]
+    fn the_test_defaults_are_the_flags_own_with_an_ephemeral_port_and_no_metrics() {
+        let flags = ServiceFlags::for_tests(&DEFAULTS, "d");
+        assert_eq!(flags.listen.port(), 0);
+        assert_eq!((flags.metrics_listen, flags.data_dir), (None, PathBuf::from("d")));
+        assert_eq!((flags.leeway, flags.max_connection_age), (Duration::from_secs(30), Duration::from_secs(1800)));
+    }
 }

@@ -3,17 +3,32 @@
 //! environment variables (AUTH_*, RESOURCE_*) exactly as its own binary does;
 //! production runs the two binaries separately.
 
-use authpair_server::serving::{init_tracing, shutdown_signal};
+use authpair_server::{
+    exporter,
+    serving::{init_tracing, shutdown_signal},
+};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use clap::Parser;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::{net::TcpListener, sync::watch};
 
+/// Starts the auth service (127.0.0.1:50051) and the resource service
+/// (127.0.0.1:50052) in one process, on embedded SQLite under ./data.
+///
+/// It takes no flags of its own: each service reads its environment
+/// variables exactly as its own binary does (see `auth-service --help` and
+/// `resource-service --help`), e.g. AUTH_BOOTSTRAP_ADMIN=admin:change-me-now.
+/// Both services' metrics are served together at AUTH_METRICS_LISTEN
+/// (127.0.0.1:9451).
+#[derive(Debug, Parser)]
+#[command(name = "authpair-stack", version)]
+struct Flags {}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // No flags of its own: configuration comes from each service's env vars.
-    let mut auth = auth_service::Config::parse_from(["auth-service"]);
-    let mut resource = resource_service::Config::parse_from(["resource-service"]);
+    Flags::parse();
+    let mut auth = auth_service::Config::try_parse_from(["auth-service"])?;
+    let mut resource = resource_service::Config::try_parse_from(["resource-service"])?;
     // The resource service follows the revocation feed as its own service
     // account; in one process its secret can simply be made up at start,
     // unless one was given.
@@ -31,10 +46,15 @@ async fn main() -> anyhow::Result<()> {
     if std::env::var_os("RESOURCE_AUTH_AUDIENCE").is_none() {
         resource.auth_audience = auth.admin_audience.clone();
     }
-    init_tracing(&auth.log, auth.log_json);
+    init_tracing(&auth.shared.log, auth.shared.log_json);
+    // One process has one metrics recorder: installed here, on the auth
+    // service's address, before either service starts, so where it is does
+    // not depend on which service starts first.
+    exporter::serve_metrics(auth.shared.metrics_listen).map_err(anyhow::Error::msg)?;
+    resource.shared.metrics_listen = auth.shared.metrics_listen;
 
-    let auth_listener = TcpListener::bind(auth.listen).await?;
-    let resource_listener = TcpListener::bind(resource.listen).await?;
+    let auth_listener = TcpListener::bind(auth.shared.listen).await?;
+    let resource_listener = TcpListener::bind(resource.shared.listen).await?;
 
     // One signal stops both; each then finishes its calls in flight.
     let (stop, stopped) = watch::channel(());

@@ -246,13 +246,13 @@ impl TestApp {
         let mut schemas = Vec::new();
         if Backend::of_this_binary() == Backend::Postgres {
             schemas = vec![PgSchema::create("auth").await?, PgSchema::create("resource").await?];
-            auth_config.database_url = Some(schemas[0].url());
+            auth_config.shared.database_url = Some(schemas[0].url());
         }
         auth(&mut auth_config);
         let auth_server = start_auth(auth_config.clone()).await?;
         let mut resource_config = resource_config(&auth_server, data_dir.path().join("resource"));
         if let Some(schema) = schemas.get(1) {
-            resource_config.database_url = Some(schema.url());
+            resource_config.shared.database_url = Some(schema.url());
         }
         resource(&mut resource_config);
         let resource_server = start_resource(resource_config).await?;
@@ -430,9 +430,9 @@ impl TestApp {
 /// read, "rw" to write what a test needs it to find).
 pub async fn auth_database(config: &AuthConfig, sqlite_mode: &str) -> anyhow::Result<sqlx::AnyConnection> {
     sqlx::any::install_default_drivers();
-    let url = match &config.database_url {
+    let url = match &config.shared.database_url {
         Some(url) => url.expose_secret().to_owned(),
-        None => format!("sqlite://{}?mode={sqlite_mode}", config.data_dir.join("auth.db").display()),
+        None => format!("sqlite://{}?mode={sqlite_mode}", config.shared.data_dir.join("auth.db").display()),
     };
     Ok(<sqlx::AnyConnection as sqlx::Connection>::connect(&url).await?)
 }

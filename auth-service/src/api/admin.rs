@@ -94,7 +94,7 @@ impl AdminApi {
         let username = input::new_username(&req.username)?.to_owned();
         input::new_password(&req.password)?;
         let config = &self.state.config;
-        let roles = input::roles(&req.roles, Some(&config.default_role), &config.role_scopes)?;
+        let roles = input::roles(&req.roles, Some(&config.default_role), &config.shared.role_scopes)?;
         let plan = input::plan(&req.plan, &config.plans)?;
         let password_hash = self.state.hasher.hash(SecretString::from(req.password)).await?;
         let user = NewUser { username, password_hash, roles, plan };
@@ -106,7 +106,7 @@ impl AdminApi {
     }
 
     async fn set_user_roles(&self, req: SetUserRolesRequest) -> Result<User, ApiError> {
-        let roles = input::roles(&req.roles, None, &self.state.config.role_scopes)?;
+        let roles = input::roles(&req.roles, None, &self.state.config.shared.role_scopes)?;
         let user = self.resolve(req.user.as_ref()).await?;
         let revoke = self.state.config.revoke_on_role_change.then(|| self.state.revoke_user(None));
         let (user, revoked) =
@@ -138,7 +138,7 @@ impl AdminApi {
         req: CreateServiceAccountRequest,
     ) -> Result<CreateServiceAccountResponse, ApiError> {
         let name = input::service_name(&req.name)?.to_owned();
-        let scopes = input::service_scopes(&req.scopes, &self.state.config.role_scopes)?;
+        let scopes = input::service_scopes(&req.scopes, &self.state.config.shared.role_scopes)?;
         let plan = input::plan(&req.plan, &self.state.config.plans)?;
         let audiences = self.state.granted_audiences(&req.audiences)?;
         let secret = new_client_secret().map_err(|e| {

@@ -163,9 +163,9 @@ async fn started() -> anyhow::Result<(Arc<AuthState>, UserRow, tempfile::TempDir
 fn verifier(state: &AuthState) -> anyhow::Result<Verifier> {
     let config = &state.config;
     let verifier = Verifier::new(VerifierConfig::new(
-        config.issuer.clone(),
+        config.shared.issuer.clone(),
         config.admin_audience.clone(),
-        config.leeway,
+        config.shared.leeway,
         config.access_token_ttl,
     ));
     verifier.set_keys(&state.keys.published())?;
@@ -175,7 +175,7 @@ fn verifier(state: &AuthState) -> anyhow::Result<Verifier> {
 /// `message` sent by `user` with a new access token, verified as the
 /// interceptor would.
 fn as_caller<T>(state: &AuthState, verifier: &Verifier, user: &UserRow, message: T) -> anyhow::Result<Request<T>> {
-    let grant = grants::for_user(user, &state.config.role_scopes, 0, &state.config.admin_audience);
+    let grant = grants::for_user(user, &state.config.shared.role_scopes, 0, &state.config.admin_audience);
     let issued = state.sign(&grant).map_err(|e| anyhow!("{e:?}"))?;
     let claims: Arc<Claims> = verifier.verify(issued.token.expose_secret())?;
     let mut request = Request::new(message);

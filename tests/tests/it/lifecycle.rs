@@ -438,8 +438,11 @@ async fn a_feed_cut_at_its_connections_max_age_plus_grace_resumes_and_still_carr
     // A grace of 2 s: no unary call of this test (a login hashes) is still
     // in flight at the cut, only the feeds.
     let (age, grace) = (Duration::from_secs(1), Duration::from_secs(2));
-    let app =
-        TestApp::spawn_with(|a| (a.max_connection_age, a.max_connection_age_grace) = (age, grace), |_| {}).await?;
+    let app = TestApp::spawn_with(
+        |a| (a.shared.max_connection_age, a.shared.max_connection_age_grace) = (age, grace),
+        |_| {},
+    )
+    .await?;
     let (_, token) = app.user_with_token("ivy", &["viewer"]).await?;
     let (_, bystander) = app.user_with_token("jon", &["viewer"]).await?;
     // A watch of our own, opened after the resource service's: once it is
@@ -600,7 +603,7 @@ async fn r_04_once_the_old_key_is_retired_a_token_it_signed_is_unauthenticated()
     let app = TestApp::spawn_with(
         |a| {
             a.access_token_ttl = Duration::from_secs(2);
-            a.leeway = Duration::ZERO;
+            a.shared.leeway = Duration::ZERO;
             a.key_publish_delay = Duration::ZERO;
         },
         |_| {},

@@ -25,7 +25,7 @@ async fn after_the_auth_database_is_restored_from_an_older_backup_new_revocation
     // The backup: a graceful stop, a copy, the same service again.
     app.auth_server.stop().await?;
     let backup = app.data_dir.path().join("auth-backup");
-    copy_dir(&app.auth_config.data_dir, &backup)?;
+    copy_dir(&app.auth_config.shared.data_dir, &backup)?;
     app.auth_server = start_auth_at(app.auth_server.addr, app.auth_config.clone()).await?;
     // Revocations after the backup, which the resource service applies.
     for _ in 0..3 {
@@ -36,7 +36,7 @@ async fn after_the_auth_database_is_restored_from_an_older_backup_new_revocation
     // The restore: the same address, the older database.
     app.auth_server.stop().await?;
     let mut restored = app.auth_config.clone();
-    restored.data_dir = backup;
+    restored.shared.data_dir = backup;
     app.auth_server = start_auth_at(app.auth_server.addr, restored).await?;
     let revoked = app.logged_out("ria", "ria-password").await?.access_token;
     app.time_until_revoked(&revoked, Duration::from_secs(20)).await?;

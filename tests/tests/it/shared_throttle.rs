@@ -32,13 +32,13 @@ async fn two_instances(test: &str, adjust: impl FnOnce(&mut AuthConfig)) -> anyh
     }
     let prefix = RedisPrefix::new();
     let shared = |a: &mut AuthConfig| {
-        a.redis_url = Some("redis://127.0.0.1:6379".into());
-        a.redis_prefix = prefix.0.clone();
+        a.shared.redis_url = Some("redis://127.0.0.1:6379".into());
+        a.shared.redis_prefix = prefix.0.clone();
         adjust(a);
     };
     let app = TestApp::spawn_with(shared, |_| {}).await?;
     let mut b_config = app.auth_config.clone();
-    b_config.data_dir = app.data_dir.path().join("auth-b");
+    b_config.shared.data_dir = app.data_dir.path().join("auth-b");
     let b_server = start_auth(b_config).await?;
     let b = AuthServiceClient::new(channel(b_server.addr)?);
     Ok(Some(TwoInstances { a: app.auth.clone(), app, b, _b_server: b_server, _prefix: prefix }))

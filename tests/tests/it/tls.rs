@@ -111,9 +111,9 @@ async fn tm_08_both_services_speak_tls_and_service_calls_can_require_a_client_ce
     auth.bootstrap_admin = Some(auth_service::BootstrapAdmin::new(ADMIN_USERNAME, ADMIN_PASSWORD));
     auth.bootstrap_service_account =
         Some(auth_service::BootstrapServiceAccount::new(RESOURCE_CLIENT_ID, RESOURCE_CLIENT_SECRET));
-    auth.tls_cert = Some(pki.path("server.pem"));
-    auth.tls_key = Some(pki.path("server.key"));
-    auth.tls_client_ca = Some(pki.path("ca.pem"));
+    auth.shared.tls_cert = Some(pki.path("server.pem"));
+    auth.shared.tls_key = Some(pki.path("server.key"));
+    auth.shared.tls_client_ca = Some(pki.path("ca.pem"));
     auth.require_client_cert_for_services = true;
     let auth_server = Server::start(any_port(), |listener, stopped| async move {
         auth_service::serve(listener, auth, async move {
@@ -131,8 +131,8 @@ async fn tm_08_both_services_speak_tls_and_service_calls_can_require_a_client_ce
     resource.auth_ca = Some(pki.path("ca.pem"));
     resource.client_cert = Some(pki.path("client.pem"));
     resource.client_key = Some(pki.path("client.key"));
-    resource.tls_cert = Some(pki.path("server.pem"));
-    resource.tls_key = Some(pki.path("server.key"));
+    resource.shared.tls_cert = Some(pki.path("server.pem"));
+    resource.shared.tls_key = Some(pki.path("server.key"));
     let resource_server = Server::start(any_port(), |listener, stopped| async move {
         resource_service::serve(listener, resource, async move {
             let _ = stopped.await;

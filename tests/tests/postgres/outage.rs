@@ -28,7 +28,7 @@ async fn r_02_login_and_refresh_are_unavailable_while_postgres_is_cut_never_coun
         |auth| {
             // Through the proxy. Two counted failures would delay the
             // account, so failures counted during the outage would show.
-            auth.database_url = auth.database_url.as_ref().map(|url| through_proxy(url, &proxy));
+            auth.shared.database_url = auth.shared.database_url.as_ref().map(|url| through_proxy(url, &proxy));
             auth.throttle.free_failures = 2;
         },
         |_| {},
@@ -68,7 +68,7 @@ async fn r_02_with_its_database_cut_the_resource_service_still_checks_tokens_and
     let app = TestApp::spawn_with(
         |_| {},
         |resource| {
-            resource.database_url = resource.database_url.as_ref().map(|url| through_proxy(url, &proxy));
+            resource.shared.database_url = resource.shared.database_url.as_ref().map(|url| through_proxy(url, &proxy));
         },
     )
     .await?;

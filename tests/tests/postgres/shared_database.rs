@@ -206,7 +206,7 @@ async fn instances_starting_together_on_a_new_database_agree_on_one_first_key() 
     let data = tempfile::tempdir()?;
     let config = |n: &str| {
         let mut config = AuthConfig::new(data.path().join(n));
-        config.database_url = Some(schema.url());
+        config.shared.database_url = Some(schema.url());
         config
     };
     let (a, b, c) = tokio::join!(start_auth(config("a")), start_auth(config("b")), start_auth(config("c")));
