@@ -29,7 +29,7 @@ count() { # mode, calls
   local auth_pid=$!; PIDS+=("$auth_pid")
   local load_mode=$mode server=("$BIN/resource-service" --auth-url http://127.0.0.1:$auth_port --data-dir "$WORK/resource-$mode-$calls")
   if [ "$mode" = naive ]; then load_mode=fresh; server=("$BIN/authpair-naive-eddsa" --auth http://127.0.0.1:$auth_port); fi
-  RESOURCE_CLIENT_SECRET=$secret RESOURCE_LOG=warn RESOURCE_QUOTA_FREE=1000000000 RESOURCE_QUOTA_PRO=1000000000 \
+  RESOURCE_CLIENT_SECRET=$secret RESOURCE_LOG=warn RESOURCE_PLAN_QUOTAS=free=1000000000,pro=1000000000 \
     valgrind --tool=callgrind --callgrind-out-file="$WORK/$mode.$calls.out" \
     "${server[@]}" --listen 127.0.0.1:$res_port 2>>"$WORK/resource.log" &
   local res_pid=$!; PIDS+=("$res_pid")

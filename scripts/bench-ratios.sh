@@ -30,7 +30,7 @@ start_auth() {
   AUTH_PID=$!; PIDS+=("$AUTH_PID")
 }
 start_resource() {
-  RESOURCE_CLIENT_SECRET=$SECRET RESOURCE_LOG=warn RESOURCE_QUOTA_FREE=1000000000 RESOURCE_QUOTA_PRO=1000000000 \
+  RESOURCE_CLIENT_SECRET=$SECRET RESOURCE_LOG=warn RESOURCE_PLAN_QUOTAS=free=1000000000,pro=1000000000 \
     $SERVER "$BIN/resource-service" --listen 127.0.0.1:$RES_PORT --auth-url "$AUTH" --data-dir "$WORK/resource" 2>>"$WORK/resource.log" &
   RES_PID=$!; PIDS+=("$RES_PID")
 }
