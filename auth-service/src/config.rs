@@ -5,12 +5,12 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use authpair_server::config::{ServiceDefaults, ServiceFlags, parse_secs};
+use authpair_server::config::{ServiceConfig, ServiceDefaults, ServiceFlags, parse_secs};
 use clap::Parser;
 use secrecy::{ExposeSecret, SecretString};
 
 /// The auth service's environment prefix and defaults for the shared flags.
-pub const DEFAULTS: ServiceDefaults = ServiceDefaults {
+const DEFAULTS: ServiceDefaults = ServiceDefaults {
     env_prefix: "AUTH",
     listen: "127.0.0.1:50051",
     data_dir: "data/auth",
@@ -121,23 +121,11 @@ pub struct Config {
     pub require_client_cert_for_services: bool,
 }
 
+impl ServiceConfig for Config {
+    const DEFAULTS: ServiceDefaults = DEFAULTS;
+}
+
 impl Config {
-    /// The configuration from the process's flags and environment
-    /// (`AUTH_<FLAG>` for every flag); prints help or an error and exits as
-    /// clap does.
-    pub fn parse() -> Self {
-        authpair_server::config::parse(&DEFAULTS)
-    }
-
-    /// [`Self::parse`] on `args`, returning the error.
-    pub fn try_parse_from<I, T>(args: I) -> Result<Self, clap::Error>
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<std::ffi::OsString> + Clone,
-    {
-        authpair_server::config::try_parse_from(&DEFAULTS, args)
-    }
-
     /// The audience a token gets when its caller asks for `requested`: the
     /// default for "", else the name itself if this deployment issues for it.
     pub fn resolve_audience<'a>(&'a self, requested: &'a str) -> Option<&'a str> {
@@ -263,7 +251,7 @@ mod tests {
 
     #[test]
     fn flags_parse_to_the_same_defaults_as_new() {
-        let parsed = Config::try_parse_from(["auth-service", "--listen", "127.0.0.1:0", "--data-dir", "d"]);
+        let parsed = Config::load_from(["auth-service", "--listen", "127.0.0.1:0", "--data-dir", "d"]);
         let parsed = parsed.map(|c| {
             (
                 c.shared.connection_limits(),
@@ -288,13 +276,13 @@ mod tests {
                 b.throttle
             ))
         );
-        let queue = Config::try_parse_from(["auth-service"]).map(|c| (c.hash_concurrency, c.hash_queue));
+        let queue = Config::load_from(["auth-service"]).map(|c| (c.hash_concurrency, c.hash_queue));
         assert_eq!(queue.ok(), Some((b.hash_concurrency, b.hash_queue)));
     }
 
     #[test]
     fn a_hashing_queue_of_zero_is_refused_because_it_would_shed_every_login() {
-        let queue = |n: &str| Config::try_parse_from(["auth-service", "--hash-queue", n]).map(|c| c.hash_queue.get());
+        let queue = |n: &str| Config::load_from(["auth-service", "--hash-queue", n]).map(|c| c.hash_queue.get());
         assert_eq!(queue("3").ok(), Some(3));
         assert!(queue("0").is_err());
         assert!(queue("-1").is_err());
@@ -306,7 +294,7 @@ mod tests {
     #[test]
     fn r_10_without_flags_the_settings_are_the_recommended_ones() {
         const MIN: u64 = 60;
-        let c = match Config::try_parse_from(["auth-service"]) {
+        let c = match Config::load_from(["auth-service"]) {
             Ok(c) => c,
             Err(e) => panic!("{e}"),
         };
@@ -343,7 +331,7 @@ mod tests {
     #[test]
     fn tf_11_an_admin_audience_shared_with_a_resource_service_or_an_empty_audience_is_refused_at_start() {
         let parse = |flags: &[&str]| {
-            let c = Config::try_parse_from(std::iter::once("auth-service").chain(flags.iter().copied()));
+            let c = Config::load_from(std::iter::once("auth-service").chain(flags.iter().copied()));
             c.map_err(|e| e.to_string()).and_then(|c| c.check_audiences())
         };
         assert_eq!(parse(&["--audiences", "orders,billing"]), Ok(()));

@@ -3,12 +3,12 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use authpair_server::config::{ServiceDefaults, ServiceFlags, parse_secret, parse_secs};
+use authpair_server::config::{ServiceConfig, ServiceDefaults, ServiceFlags, parse_secret, parse_secs};
 use clap::Parser;
 use secrecy::SecretString;
 
 /// The resource service's environment prefix and defaults for the shared flags.
-pub const DEFAULTS: ServiceDefaults = ServiceDefaults {
+const DEFAULTS: ServiceDefaults = ServiceDefaults {
     env_prefix: "RESOURCE",
     listen: "127.0.0.1:50052",
     data_dir: "data/resource",
@@ -95,23 +95,11 @@ pub struct Config {
     pub client_key: Option<PathBuf>,
 }
 
+impl ServiceConfig for Config {
+    const DEFAULTS: ServiceDefaults = DEFAULTS;
+}
+
 impl Config {
-    /// The configuration from the process's flags and environment
-    /// (`RESOURCE_<FLAG>` for every flag); prints help or an error and exits as
-    /// clap does.
-    pub fn parse() -> Self {
-        authpair_server::config::parse(&DEFAULTS)
-    }
-
-    /// [`Self::parse`] on `args`, returning the error.
-    pub fn try_parse_from<I, T>(args: I) -> Result<Self, clap::Error>
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<std::ffi::OsString> + Clone,
-    {
-        authpair_server::config::try_parse_from(&DEFAULTS, args)
-    }
-
     /// The defaults, pointed at `auth_url`, with an ephemeral listen address.
     pub fn new(auth_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
         Self {
@@ -142,7 +130,7 @@ mod tests {
     /// deployment gets with no flags, written out.
     #[test]
     fn r_10_without_flags_the_settings_are_the_recommended_ones() {
-        let c = match Config::try_parse_from(["resource-service"]) {
+        let c = match Config::load_from(["resource-service"]) {
             Ok(c) => c,
             Err(e) => panic!("{e}"),
         };
@@ -164,7 +152,7 @@ mod tests {
     #[test]
     fn a_connection_age_is_whole_seconds_and_never_zero() {
         let parse = |secs: &str| {
-            Config::try_parse_from(["resource-service", "--max-connection-age-secs", secs])
+            Config::load_from(["resource-service", "--max-connection-age-secs", secs])
                 .map(|c| c.shared.max_connection_age)
         };
         assert_eq!(parse("60").ok(), Some(Duration::from_secs(60)));
@@ -176,7 +164,7 @@ mod tests {
 
     #[test]
     fn flags_parse_to_the_same_defaults_as_new() {
-        let parsed = Config::try_parse_from(["resource-service", "--listen", "127.0.0.1:0", "--data-dir", "d"]);
+        let parsed = Config::load_from(["resource-service", "--listen", "127.0.0.1:0", "--data-dir", "d"]);
         let parsed = parsed.map(|c| {
             let limits = (c.shared.leeway, c.max_token_lifetime, c.token_cache_bytes, c.shared.connection_limits());
             (c.shared.listen, c.auth_urls, c.shared.issuer, c.audience, limits)
@@ -190,7 +178,7 @@ mod tests {
     #[test]
     fn the_token_cache_can_be_sized_or_turned_off() {
         let parse = |bytes: &str| {
-            Config::try_parse_from(["resource-service", "--token-cache-bytes", bytes]).map(|c| c.token_cache_bytes).ok()
+            Config::load_from(["resource-service", "--token-cache-bytes", bytes]).map(|c| c.token_cache_bytes).ok()
         };
         assert_eq!((parse("0"), parse("1048576"), parse("-1"), parse("16MiB")), (Some(0), Some(1 << 20), None, None));
     }

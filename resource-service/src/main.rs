@@ -1,12 +1,15 @@
 //! The `resource-service` binary: parse the config once, bind, serve until
 //! SIGINT or SIGTERM.
 
-use authpair_server::serving::{init_tracing, shutdown_signal};
+use authpair_server::{
+    config::ServiceConfig as _,
+    serving::{init_tracing, shutdown_signal},
+};
 use resource_service::Config;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
+    let config = Config::load();
     init_tracing(&config.shared.log, config.shared.log_json);
     let listener = tokio::net::TcpListener::bind(config.shared.listen).await?;
     resource_service::serve(listener, config, shutdown_signal()).await

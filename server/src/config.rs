@@ -200,6 +200,28 @@ fn with_defaults(command: clap::Command, defaults: &ServiceDefaults, env: bool) 
     })
 }
 
+/// A service's configuration: it flattens [`ServiceFlags`] and names its
+/// [`ServiceDefaults`]. Parse it with these, never with clap's own `parse`
+/// (which would know neither the defaults nor the environment fallbacks).
+pub trait ServiceConfig: clap::Parser {
+    const DEFAULTS: ServiceDefaults;
+
+    /// From the process's flags and environment (`<PREFIX>_<FLAG>` for every
+    /// flag); prints help or an error and exits as clap does.
+    fn load() -> Self {
+        parse(&Self::DEFAULTS)
+    }
+
+    /// [`Self::load`] on `args`, returning the error.
+    fn load_from<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        try_parse_from(&Self::DEFAULTS, args)
+    }
+}
+
 /// Parses the process's arguments (and environment) into a service's
 /// configuration `C`, which flattens [`ServiceFlags`]; on an error or
 /// `--help`, prints and exits as clap does.

@@ -4,6 +4,7 @@
 //! production runs the two binaries separately.
 
 use authpair_server::{
+    config::ServiceConfig as _,
     exporter,
     serving::{init_tracing, shutdown_signal},
 };
@@ -27,8 +28,8 @@ struct Flags {}
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     Flags::parse();
-    let mut auth = auth_service::Config::try_parse_from(["auth-service"])?;
-    let mut resource = resource_service::Config::try_parse_from(["resource-service"])?;
+    let mut auth = auth_service::Config::load_from(["auth-service"])?;
+    let mut resource = resource_service::Config::load_from(["resource-service"])?;
     // The resource service follows the revocation feed as its own service
     // account; in one process its secret can simply be made up at start,
     // unless one was given.
