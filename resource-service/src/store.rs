@@ -54,7 +54,7 @@ impl Store {
     /// Opens `database_url` (PostgreSQL or SQLite), or `resource.db` in
     /// `data_dir`, and migrates it.
     pub async fn open(data_dir: &Path, database_url: Option<&SecretString>) -> anyhow::Result<Self> {
-        let migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES };
+        let migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES, schema: "authpair_resource" };
         Ok(Self { db: Db::open(database_url, &data_dir.join("resource.db"), migrations).await? })
     }
 

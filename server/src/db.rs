@@ -48,6 +48,11 @@ pub enum Backend {
 pub struct Migrations {
     pub sqlite: &'static Migrator,
     pub postgres: &'static Migrator,
+    /// The PostgreSQL schema the service's tables live in when its URL sets
+    /// no `search_path` (`authpair_auth`, `authpair_resource`): sqlx keeps
+    /// one migration history per schema, so two services migrating one
+    /// schema would each find the other's history and refuse to start.
+    pub schema: &'static str,
 }
 
 /// Why a store call failed.
@@ -150,21 +155,29 @@ impl Db {
         // current. The pools' own connections then open a ready database.
         // Several instances may start at once: sqlx's migrator takes a lock
         // on PostgreSQL, and on SQLite the busy timeout waits for the writer.
-        let startup = pool_options(backend, 1).acquire_timeout(STARTUP_TIMEOUT).connect(url.expose_secret()).await?;
+        // A URL that sets its own search_path keeps it; otherwise every
+        // connection works in the service's own schema.
+        let schema =
+            (backend == Backend::Postgres && !url.expose_secret().contains("search_path")).then_some(migrations.schema);
+        let startup =
+            pool_options(backend, 1, schema).acquire_timeout(STARTUP_TIMEOUT).connect(url.expose_secret()).await?;
         let migrator = match backend {
             Backend::Sqlite => migrations.sqlite,
             Backend::Postgres => migrations.postgres,
         };
+        if let Some(schema) = schema {
+            prepare_schema(&startup, schema, migrator).await?;
+        }
         migrator.run(&startup).await?;
         startup.close().await;
         let (reader, writer) = match backend {
             Backend::Sqlite => {
-                let reader = pool_options(backend, 8).connect(url.expose_secret()).await?;
-                let writer = pool_options(backend, 1).connect(url.expose_secret()).await?;
+                let reader = pool_options(backend, 8, None).connect(url.expose_secret()).await?;
+                let writer = pool_options(backend, 1, None).connect(url.expose_secret()).await?;
                 (reader, writer)
             }
             Backend::Postgres => {
-                let pool = pool_options(backend, 16).connect(url.expose_secret()).await?;
+                let pool = pool_options(backend, 16, schema).connect(url.expose_secret()).await?;
                 (pool.clone(), pool)
             }
         };
@@ -227,12 +240,60 @@ impl Db {
     }
 }
 
+/// Creates `schema` if it is missing, and refuses to start where this
+/// service's tables are in `public` instead (where they were before each
+/// service had a schema of its own): migrating an empty schema there would
+/// start the service on no data.
+async fn prepare_schema(pool: &AnyPool, schema: &str, migrator: &Migrator) -> anyhow::Result<()> {
+    if let Err(e) = sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).execute(pool).await {
+        // Instances starting together race on the catalog; the loser's
+        // error only means the schema exists now.
+        let raced = matches!(&e, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("23505" | "42P06")));
+        if !raced {
+            return Err(e.into());
+        }
+    }
+    let history: Option<String> =
+        sqlx::query_scalar(&format!("SELECT to_regclass('\"{schema}\"._sqlx_migrations')::text"))
+            .fetch_one(pool)
+            .await?;
+    if history.is_some() {
+        return Ok(());
+    }
+    let in_public: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass('public._sqlx_migrations')::text").fetch_one(pool).await?;
+    let Some(first) = migrator.iter().next() else { return Ok(()) };
+    if in_public.is_some() {
+        let ours: Option<String> =
+            sqlx::query_scalar("SELECT description FROM public._sqlx_migrations WHERE version = $1")
+                .bind(first.version)
+                .fetch_optional(pool)
+                .await?;
+        if ours.as_deref() == Some(first.description.as_ref()) {
+            anyhow::bail!(
+                "this service's tables are in the schema \"public\", but it now keeps them in \"{schema}\": \
+                 move them there (ALTER TABLE … SET SCHEMA {schema}, the _sqlx_migrations table included), or \
+                 keep them where they are by adding ?options=-c%20search_path%3Dpublic to the database URL"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// A pool's options. On SQLite, the reader has 8 connections and the writer
-/// one; on PostgreSQL one pool of 16 does both.
-fn pool_options(backend: Backend, connections: u32) -> AnyPoolOptions {
+/// one; on PostgreSQL one pool of 16 does both, each connection in `schema`
+/// when one is given.
+fn pool_options(backend: Backend, connections: u32, schema: Option<&'static str>) -> AnyPoolOptions {
     let options = AnyPoolOptions::new().max_connections(connections).acquire_timeout(ACQUIRE_TIMEOUT);
     match backend {
-        Backend::Postgres => options,
+        Backend::Postgres => match schema {
+            Some(schema) => options.after_connect(move |conn, _| {
+                Box::pin(async move {
+                    sqlx::query(&format!("SET search_path TO \"{schema}\"")).execute(conn).await.map(drop)
+                })
+            }),
+            None => options,
+        },
         Backend::Sqlite => options
             // sqlx pings every connection when it goes back to the pool, and by
             // default again when it comes out. An in-process SQLite connection
@@ -300,7 +361,7 @@ mod tests {
     async fn writes_whose_callers_go_away_as_they_begin_never_leave_the_writer_inside_a_transaction()
     -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        let empty = Migrations { sqlite: &Migrator::DEFAULT, postgres: &Migrator::DEFAULT };
+        let empty = Migrations { sqlite: &Migrator::DEFAULT, postgres: &Migrator::DEFAULT, schema: "authpair_test" };
         let db = Db::open(None, &dir.path().join("t.db"), empty).await?;
         sqlx::query("CREATE TABLE t (n INTEGER)").execute(db.writer()).await?;
         let (mut begun, mut cancelled) = (0, 0);
@@ -346,7 +407,7 @@ mod tests {
             tokio::time::sleep(held_for).await;
             sqlx::query("ROLLBACK").execute(&mut holder).await.map(|_| holder)
         });
-        let empty = Migrations { sqlite: &Migrator::DEFAULT, postgres: &Migrator::DEFAULT };
+        let empty = Migrations { sqlite: &Migrator::DEFAULT, postgres: &Migrator::DEFAULT, schema: "authpair_test" };
         let started = std::time::Instant::now();
         let db = Db::open(None, &file, empty).await.map_err(|e| format!("{e:#}"))?;
         assert!(started.elapsed() >= held_for, "the open did not wait for the lock: {:?}", started.elapsed());

@@ -705,6 +705,51 @@ impl Drop for PgSchema {
     }
 }
 
+/// A database of its own on the shared PostgreSQL, for what a schema per
+/// test cannot show (services choosing their own schemas); dropped, with
+/// every connection to it, when this is dropped.
+#[derive(Debug)]
+pub struct PgDatabase {
+    pub name: String,
+}
+
+impl PgDatabase {
+    pub async fn create(label: &str) -> anyhow::Result<Self> {
+        postgres_or_exit().await?;
+        let name = format!("t_{}_{}_{label}", now(), uuid::Uuid::new_v4().simple());
+        let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(POSTGRES_URL).await?;
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut db).await?;
+        Ok(Self { name })
+    }
+
+    /// The URL a service uses, with no `search_path` of its own.
+    pub fn url(&self) -> SecretString {
+        SecretString::from(format!("postgres://postgres@{POSTGRES_ADDR}/{}", self.name))
+    }
+
+    /// A connection to it, to look at what the services wrote.
+    pub async fn connect(&self) -> anyhow::Result<sqlx::PgConnection> {
+        Ok(<sqlx::PgConnection as sqlx::Connection>::connect(self.url().expose_secret()).await?)
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async {
+                let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(POSTGRES_URL).await?;
+                sqlx::query(&sql).execute(&mut db).await?;
+                anyhow::Ok(())
+            })
+        });
+        if let Ok(Err(e)) = cleanup.join() {
+            eprintln!("could not drop test database {}: {e}", self.name);
+        }
+    }
+}
+
 async fn postgres_reachable() -> bool {
     let connect = <sqlx::PgConnection as sqlx::Connection>::connect(POSTGRES_URL);
     matches!(tokio::time::timeout(std::time::Duration::from_secs(2), connect).await, Ok(Ok(_)))

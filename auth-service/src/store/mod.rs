@@ -42,7 +42,7 @@ impl Store {
     /// Opens `database_url` (PostgreSQL or SQLite), or `auth.db` in
     /// `data_dir`, and migrates it.
     pub async fn open(data_dir: &Path, database_url: Option<&SecretString>) -> anyhow::Result<Self> {
-        let migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES };
+        let migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES, schema: "authpair_auth" };
         Ok(Self { db: Db::open(database_url, &data_dir.join("auth.db"), migrations).await? })
     }
 

@@ -36,5 +36,6 @@ mod service_accounts;
 
 mod multi_process;
 mod outage;
+mod same_url;
 mod schema_parity;
 mod shared_database;
