@@ -94,9 +94,13 @@ pub async fn serve(
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<AuthServiceServer<AuthApi>>().await;
     health.set_serving::<AdminServiceServer<AdminApi>>().await;
+    // Health tells the truth: NOT_SERVING while the database does not
+    // answer, so a load balancer stops sending logins here.
+    let health_task = tokio::spawn(report_database_health(store.clone(), health));
     let (reflection_v1, reflection_v1alpha) = reflection(authpair_proto::AUTH_SERVICES)?;
 
     let mut background = vec![
+        health_task,
         tokio::spawn(keys.maintain(verifier)),
         tokio::spawn(housekeeping(store.clone(), denylist.clone(), state.throttle.clone())),
     ];
@@ -152,6 +156,37 @@ async fn housekeeping(store: Store, denylist: Arc<Denylist>, throttle: Arc<crate
         throttle.housekeep().await;
         if let Err(e) = store.prune_revocations(now()).await {
             tracing::warn!(error = %e, "pruning expired revocations failed");
+        }
+    }
+}
+
+/// How often health asks the database, and how long an answer may take.
+const HEALTH_EVERY: Duration = Duration::from_millis(500);
+const HEALTH_WITHIN: Duration = Duration::from_secs(2);
+
+/// Sets the health of every service this server runs (and the server's
+/// own, "") to SERVING while the database answers and NOT_SERVING while it
+/// does not, logging each change.
+async fn report_database_health(store: Store, health: tonic_health::server::HealthReporter) {
+    let mut serving = true;
+    let mut tick = tokio::time::interval(HEALTH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let answers = store.answers(HEALTH_WITHIN).await;
+        if answers == serving {
+            continue;
+        }
+        serving = answers;
+        let status = if serving {
+            tracing::info!("the database answers again: serving");
+            tonic_health::ServingStatus::Serving
+        } else {
+            tracing::warn!("the database does not answer: not serving until it does");
+            tonic_health::ServingStatus::NotServing
+        };
+        for service in ["", authpair_proto::AUTH_SERVICES[0], authpair_proto::AUTH_SERVICES[1]] {
+            health.set_service_status(service, status).await;
         }
     }
 }

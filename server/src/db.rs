@@ -234,6 +234,12 @@ impl Db {
         Ok(tx)
     }
 
+    /// Whether the database answers a trivial query within `within`.
+    pub async fn answers(&self, within: Duration) -> bool {
+        let ping = sqlx::query("SELECT 1").execute(&self.reader);
+        matches!(tokio::time::timeout(within, ping).await, Ok(Ok(_)))
+    }
+
     pub async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;

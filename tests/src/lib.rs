@@ -167,14 +167,22 @@ pub async fn wait_until_serving(addr: SocketAddr) -> anyhow::Result<()> {
 
 /// Waits on the health Watch stream until the server reports `status`.
 pub async fn wait_for_health(addr: SocketAddr, status: ServingStatus) -> anyhow::Result<()> {
-    let mut health = HealthClient::new(channel(addr)?);
-    let mut updates = health.watch(HealthCheckRequest { service: String::new() }).await?.into_inner();
-    while let Some(update) = updates.message().await? {
-        if update.status() == status {
-            return Ok(());
+    let watch = async {
+        let mut health = HealthClient::new(channel(addr)?);
+        let mut updates = health.watch(HealthCheckRequest { service: String::new() }).await?.into_inner();
+        while let Some(update) = updates.message().await? {
+            if update.status() == status {
+                return Ok(());
+            }
         }
+        anyhow::bail!("health stream of {addr} ended before {status:?}")
+    };
+    // A bound, so a service that never gets there fails the test rather
+    // than hanging it.
+    match tokio::time::timeout(std::time::Duration::from_secs(30), watch).await {
+        Ok(result) => result,
+        Err(_) => anyhow::bail!("{addr} was not {status:?} within 30 s"),
     }
-    anyhow::bail!("health stream of {addr} ended before {status:?}")
 }
 
 /// `message` with `authorization: Bearer <token>`.

@@ -55,6 +55,11 @@ impl Store {
         self.db.url()
     }
 
+    /// Whether the database answers within `within`: what health reports.
+    pub async fn answers(&self, within: std::time::Duration) -> bool {
+        self.db.answers(within).await
+    }
+
     pub async fn close(&self) {
         self.db.close().await;
     }

@@ -94,3 +94,25 @@ async fn r_02_with_its_database_cut_the_resource_service_still_checks_tokens_and
     app.resource.clone().create_document(create()).await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn the_auth_service_reports_not_serving_while_its_database_is_cut_and_serving_once_it_is_back() -> TestResult {
+    use authpair_tests::{ServingStatus, wait_for_health};
+    let proxy = Proxy::start(POSTGRES_ADDR.parse()?).await?;
+    let app = TestApp::spawn_with(
+        |auth| auth.shared.database_url = auth.shared.database_url.as_ref().map(|url| through_proxy(url, &proxy)),
+        |_| {},
+    )
+    .await?;
+    let auth = app.auth_server.addr;
+    wait_for_health(auth, ServingStatus::Serving).await?;
+    proxy.cut();
+    wait_for_health(auth, ServingStatus::NotServing).await?;
+    // Calls are still answered, as UNAVAILABLE: health is what steers a
+    // load balancer away.
+    assert_unavailable(app.login("nobody", "nobody-password").await);
+    proxy.restore();
+    wait_for_health(auth, ServingStatus::Serving).await?;
+    app.admin_token().await?;
+    Ok(())
+}
