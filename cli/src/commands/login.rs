@@ -17,7 +17,11 @@ use crate::{
 
 pub async fn login(ctx: &Context, args: LoginArgs) -> Result<(), CliError> {
     let audience = args.audience.unwrap_or_else(|| ctx.global.admin_audience.clone());
-    let url = ctx.url(None);
+    // Logging in again goes where the session it replaces went, unless told otherwise.
+    let url = {
+        let lock = ctx.store.lock()?;
+        ctx.url(ctx.store.load(&lock)?.get(&audience))
+    };
     let password = password::login_password(&args.username, args.password_stdin)?;
     let channel = connect(&url, &ctx.global).await?;
     let request = LoginRequest {
