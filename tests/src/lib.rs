@@ -890,8 +890,9 @@ impl Drop for Process {
     }
 }
 
-/// The workspace binary `name`, in the target dir this test runs from.
-fn binary_path(name: &str) -> anyhow::Result<std::path::PathBuf> {
+/// The workspace binary `name` (a service, or the `authpair` CLI), in the
+/// target dir this test runs from, built first if it is not current.
+pub fn binary_path(name: &str) -> anyhow::Result<std::path::PathBuf> {
     // `cargo test --workspace` builds both services' binaries (each has an
     // integration test that runs it). Asking the same command again, with
     // the same feature set, is a no-op when they are current and rebuilds

@@ -5,6 +5,7 @@ mod audiences;
 mod authentication;
 mod authorization;
 mod brute_force;
+mod cli;
 mod client;
 mod clock_skew;
 mod documents;
