@@ -195,6 +195,28 @@ pub struct Config {
     /// Log one JSON object per line instead of text.
     #[arg(long, env = "AUTH_LOG_JSON")]
     pub log_json: bool,
+
+    /// Where to serve the JWK set and the discovery document over HTTP/1.1
+    /// (and token introspection); TLS with --tls-cert; "off" for none.
+    #[arg(long, env = "AUTH_HTTP_LISTEN", default_value = "127.0.0.1:50061", value_parser = parse_listen)]
+    // Spelled out so clap takes the parser's Option as the value (no flag = default).
+    pub http_listen: std::option::Option<SocketAddr>,
+
+    /// The URL clients reach the HTTP listener at (`https://auth.example`),
+    /// which the discovery document's URLs start with; unset: the scheme and
+    /// address the listener is bound to.
+    #[arg(long, env = "AUTH_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+}
+
+/// An absolute http(s) URL without a trailing slash, query or fragment.
+fn parse_public_url(value: &str) -> Result<String, String> {
+    let url = value.trim_end_matches('/');
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.contains(['?', '#', ' ']) => Ok(url.to_owned()),
+        _ => Err("expected an http:// or https:// URL without query or fragment".into()),
+    }
 }
 
 impl Config {
@@ -283,6 +305,8 @@ impl Config {
             log: "info".into(),
             log_json: false,
             metrics_listen: None,
+            http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            public_url: None,
         }
     }
 }
