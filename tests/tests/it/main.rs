@@ -15,6 +15,7 @@ mod follower;
 mod grpcurl;
 mod header_syntax;
 mod http2_limits;
+mod introspection;
 mod jwks_http;
 mod lifecycle;
 mod load_tool;
