@@ -11,12 +11,14 @@
 //!   the cases an attacker cannot produce (`[K]` rows of the security matrix).
 //!
 //! - [`raw_h2`]: HTTP/2 frames and HPACK written by hand.
+//! - [`foreign`]: JWT verifiers authpair did not write (jose, PyJWT).
 //! - [`http1`]: one-shot HTTP/1.1 requests (hyper's client), for the auth
 //!   service's HTTP listener.
 //!
 //! Readiness is awaited through the health service's Watch stream, never by
 //! sleeping.
 
+pub mod foreign;
 pub mod http1;
 pub mod raw_h2;
 

@@ -12,6 +12,7 @@ mod ed25519_backend;
 mod failover;
 mod flow;
 mod follower;
+mod foreign_verifiers;
 mod grpcurl;
 mod header_syntax;
 mod http2_limits;
