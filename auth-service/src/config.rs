@@ -460,6 +460,20 @@ mod tests {
     }
 
     #[test]
+    fn the_http_listener_is_on_by_default_off_with_off_and_its_public_url_is_an_http_url() {
+        let parse = |flags: &[&str]| {
+            let c = Config::try_parse_from(std::iter::once("auth-service").chain(flags.iter().copied()));
+            c.map(|c| (c.http_listen.map(|a| a.to_string()), c.public_url)).map_err(|e| e.kind())
+        };
+        assert_eq!(parse(&[]), Ok((Some("127.0.0.1:50061".into()), None)));
+        assert_eq!(parse(&["--http-listen", "off"]), Ok((None, None)));
+        let url = parse(&["--public-url", "https://auth.example.com/"]);
+        assert_eq!(url, Ok((Some("127.0.0.1:50061".into()), Some("https://auth.example.com".into()))));
+        assert!(parse(&["--public-url", "auth.example.com"]).is_err());
+        assert!(parse(&["--public-url", "https://auth.example.com/?x=1"]).is_err());
+    }
+
+    #[test]
     fn the_bootstrap_admin_is_split_at_the_first_colon_and_never_debug_printed() {
         let admin = BootstrapAdmin::parse("root:pa:ss");
         assert_eq!(admin.as_ref().map(|a| (a.username.as_str(), a.password())), Ok(("root", "pa:ss")));

@@ -223,6 +223,8 @@ fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 mod tests {
     use std::time::Duration;
 
+    use authpair_claims::VerifierConfig;
+
     use super::*;
     use crate::keyring::KeyPolicy;
 
