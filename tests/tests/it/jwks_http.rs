@@ -155,3 +155,51 @@ async fn an_http_listen_address_already_taken_stops_the_start_with_an_error_nami
     assert_eq!(error, Some(format!("binding the HTTP listener (--http-listen) on {addr}")));
     Ok(())
 }
+
+#[tokio::test]
+async fn with_tls_on_the_grpc_port_the_http_listener_speaks_tls_with_the_same_certificate() -> TestResult {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore, crypto::ring, pki_types::CertificateDer};
+    let dir = tempfile::tempdir()?;
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate()?)?;
+    let key = KeyPair::generate()?;
+    let cert = CertificateParams::new(vec!["localhost".to_owned()])?.signed_by(&key, &ca)?;
+    let (cert_path, key_path) = (dir.path().join("server.pem"), dir.path().join("server.key"));
+    std::fs::write(&cert_path, cert.pem())?;
+    std::fs::write(&key_path, key.serialize_pem())?;
+
+    let data = tempfile::tempdir()?;
+    let config = authpair_tests::AuthConfig {
+        tls_cert: Some(cert_path),
+        tls_key: Some(key_path),
+        ..authpair_tests::AuthConfig::new(data.path())
+    };
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let http_addr = http.local_addr()?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let server = tokio::spawn(auth_service::serve_with_http(listener, Some(http), config, std::future::pending()));
+
+    let mut roots = RootCertStore::empty();
+    roots.add(CertificateDer::from(ca.der().to_vec()))?;
+    let tls = ClientConfig::builder_with_provider(std::sync::Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tls = std::sync::Arc::new(tls);
+    // The listener is bound already; the first answer waits for the start.
+    let mut answer = http1::send_tls(http_addr, tls.clone(), "localhost", Ask::get(DISCOVERY)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while answer.is_err() && tokio::time::Instant::now() < deadline && !server.is_finished() {
+        answer = http1::send_tls(http_addr, tls.clone(), "localhost", Ask::get(DISCOVERY)).await;
+    }
+    let document = answer?.json()?;
+    assert_eq!(document["jwks_uri"], format!("https://{http_addr}{JWKS}"));
+    let jwks = http1::send_tls(http_addr, tls, "localhost", Ask::get(JWKS)).await?;
+    assert_eq!((jwks.status.as_u16(), jwks.header("content-type")), (200, "application/json"));
+    // Plaintext HTTP gets no answer.
+    assert!(http1::get(http_addr, JWKS).await.is_err());
+    server.abort();
+    Ok(())
+}
