@@ -22,6 +22,7 @@ const SECRET_MESSAGES: &[&str] = &[
     ".auth.v1.CreateUserRequest",
     ".auth.v1.IssueServiceTokenRequest",
     ".auth.v1.CreateServiceAccountResponse",
+    ".auth.v1.IntrospectRequest",
 ];
 
 type BoxError = Box<dyn std::error::Error>;

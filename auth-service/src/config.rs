@@ -3,9 +3,9 @@
 //! it with [`Config::new`] and struct update syntax, never through the
 //! environment.
 
-use std::{path::PathBuf, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use authpair_server::config::{ServiceConfig, ServiceDefaults, ServiceFlags, parse_secs};
+use authpair_server::config::{ServiceConfig, ServiceDefaults, ServiceFlags, parse_listen, parse_secs};
 use clap::Parser;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -119,6 +119,28 @@ pub struct Config {
     /// presented a verified certificate.
     #[arg(long, env = "AUTH_REQUIRE_CLIENT_CERT_FOR_SERVICES", requires = "tls_client_ca")]
     pub require_client_cert_for_services: bool,
+
+    /// Where to serve the JWK set and the discovery document over HTTP/1.1
+    /// (and token introspection); TLS with --tls-cert; "off" for none.
+    #[arg(long, env = "AUTH_HTTP_LISTEN", default_value = "127.0.0.1:50061", value_parser = parse_listen)]
+    // Spelled out so clap takes the parser's Option as the value (no flag = default).
+    pub http_listen: std::option::Option<SocketAddr>,
+
+    /// The URL clients reach the HTTP listener at (`https://auth.example`),
+    /// which the discovery document's URLs start with; unset: the scheme and
+    /// address the listener is bound to.
+    #[arg(long, env = "AUTH_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+}
+
+/// An absolute http(s) URL without a trailing slash, query or fragment.
+fn parse_public_url(value: &str) -> Result<String, String> {
+    let url = value.trim_end_matches('/');
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.contains(['?', '#', ' ']) => Ok(url.to_owned()),
+        _ => Err("expected an http:// or https:// URL without query or fragment".into()),
+    }
 }
 
 impl ServiceConfig for Config {
@@ -184,6 +206,8 @@ impl Config {
             hash_concurrency: 0,
             hash_queue: crate::password::DEFAULT_QUEUE,
             require_client_cert_for_services: false,
+            http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            public_url: None,
         }
     }
 }
@@ -351,6 +375,20 @@ mod tests {
         assert_eq!(c.resolve_audience("authpair-admin"), Some("authpair-admin"));
         assert_eq!(c.resolve_audience("billing"), None);
         assert_eq!(c.resolve_audience("Orders"), None, "compared exactly, as `aud` is");
+    }
+
+    #[test]
+    fn the_http_listener_is_on_by_default_off_with_off_and_its_public_url_is_an_http_url() {
+        let parse = |flags: &[&str]| {
+            let c = Config::try_parse_from(std::iter::once("auth-service").chain(flags.iter().copied()));
+            c.map(|c| (c.http_listen.map(|a| a.to_string()), c.public_url)).map_err(|e| e.kind())
+        };
+        assert_eq!(parse(&[]), Ok((Some("127.0.0.1:50061".into()), None)));
+        assert_eq!(parse(&["--http-listen", "off"]), Ok((None, None)));
+        let url = parse(&["--public-url", "https://auth.example.com/"]);
+        assert_eq!(url, Ok((Some("127.0.0.1:50061".into()), Some("https://auth.example.com".into()))));
+        assert!(parse(&["--public-url", "auth.example.com"]).is_err());
+        assert!(parse(&["--public-url", "https://auth.example.com/?x=1"]).is_err());
     }
 
     #[test]

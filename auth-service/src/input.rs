@@ -128,5 +128,6 @@ mod tests {
         assert_eq!(message(plan("gold", &plans)), "unknown plan \"gold\"");
         assert_eq!(message(service_scopes(&["documents:delete".into()], &table)), "unknown scope \"documents:delete\"");
         assert!(service_scopes(&["revocations:watch".into()], &table).is_ok());
+        assert!(service_scopes(&["tokens:introspect".into()], &table).is_ok());
     }
 }

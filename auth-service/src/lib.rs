@@ -22,6 +22,8 @@
 //!   failed Refreshes.
 //! - `bootstrap`: the first admin.
 //! - `input`: checks on client input; `error`: non-auth handler errors.
+//! - `introspection`: RFC 7662 verdicts from the verifier and denylist.
+//! - `http`: the HTTP/1.1 listener: JWK set, discovery, introspection.
 
 mod api;
 mod bootstrap;
@@ -29,7 +31,9 @@ pub mod config;
 mod error;
 mod feed;
 pub mod grants;
+mod http;
 pub mod input;
+mod introspection;
 mod keyring;
 mod log_listener;
 pub mod password;
@@ -40,4 +44,4 @@ mod store;
 mod throttle;
 
 pub use config::{BootstrapAdmin, BootstrapServiceAccount, Config};
-pub use server::{MAX_MESSAGE_BYTES, serve};
+pub use server::{MAX_MESSAGE_BYTES, serve, serve_with_http};

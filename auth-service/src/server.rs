@@ -10,7 +10,7 @@
 use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use authpair_claims::{AuthLayer, Denylist, Grant, Policy, TokenSigner, Verifier, VerifierConfig};
+use authpair_claims::{AuthLayer, Denylist, Grant, Policy, TokenSigner, Verifier};
 use authpair_proto::auth::v1::{admin_service_server::AdminServiceServer, auth_service_server::AuthServiceServer};
 use authpair_server::{
     db::Backend,
@@ -24,7 +24,7 @@ use tokio::{net::TcpListener, sync::watch};
 use crate::{
     Config,
     api::{admin::AdminApi, auth::AuthApi},
-    bootstrap,
+    bootstrap, http,
     keyring::KeyRing,
     log_listener,
     state::{AuthState, now},
@@ -37,10 +37,29 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// Requests larger than this are refused before decoding.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
+/// The gRPC method whose policy rule the HTTP introspection endpoint applies.
+const INTROSPECT: &str = "/auth.v1.AuthService/Introspect";
+
 /// Runs the auth service on `listener` until `shutdown` resolves, then lets
-/// calls in flight finish.
+/// calls in flight finish. The HTTP listener, unless `--http-listen off`, is
+/// bound here.
 pub async fn serve(
     listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let http = match config.http_listen {
+        Some(addr) => Some(http::bind(addr).await?),
+        None => None,
+    };
+    serve_with_http(listener, http, config, shutdown).await
+}
+
+/// As [`serve`], with the HTTP listener already bound (or none), e.g. on
+/// port 0 by a caller that needs its address.
+pub async fn serve_with_http(
+    listener: TcpListener,
+    http: Option<TcpListener>,
     config: Config,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
@@ -55,6 +74,7 @@ pub async fn serve(
     // table does not define refuses to start.
     let policy = Policy::from_descriptors(authpair_proto::FILE_DESCRIPTOR_SET, authpair_proto::AUTH_SERVICES)?;
     policy.check_names(&config.shared.role_scopes.vocabulary([]))?;
+    let introspect_rule = policy.rule(INTROSPECT).cloned().context("the policy has no Introspect method")?;
     exporter::serve_metrics(config.shared.metrics_listen).map_err(anyhow::Error::msg)?;
     create_private_dir(&config.shared.data_dir)?;
     // Flipped when shutdown begins, so feed streams end and do not hold the
@@ -63,20 +83,7 @@ pub async fn serve(
     let state = AuthState::open(config, stopping_rx).await?;
     let (store, keys, denylist) = (state.store.clone(), state.keys.clone(), state.denylist.clone());
     let config = &state.config;
-    // Authenticated methods (the admin API, the revocation feed) take only
-    // tokens for this service's own audience; public ones also the resource
-    // services' (the access token a Logout revokes).
-    let verifier = Arc::new(Verifier::new(VerifierConfig {
-        public_audiences: config.resource_audiences().map(str::to_owned).collect(),
-        ed25519: config.shared.ed25519,
-        roles: Some(config.shared.role_scopes.roles().map(str::to_owned).collect()),
-        ..VerifierConfig::new(
-            config.shared.issuer.clone(),
-            config.admin_audience.clone(),
-            config.shared.leeway,
-            config.access_token_ttl,
-        )
-    }));
+    let verifier = state.verifier.clone();
     verifier.set_keys(&keys.published())?;
     self_test(&state.signer, &keys, &verifier, &config.admin_audience)?;
 
@@ -121,6 +128,11 @@ pub async fn serve(
             log_listener::follow(store.clone(), state.feed.clone(), denylist, state.config.shared.issuer.clone());
         background.push(tokio::spawn(follow));
     }
+    if let Some(listener) = http {
+        let access =
+            http::Access { rule: introspect_rule, client_cert_required: state.config.require_client_cert_for_services };
+        background.push(start_http(listener, state.clone(), access, stopping.subscribe())?);
+    }
     let shutdown = async move {
         shutdown.await;
         let _ = stopping.send(true);
@@ -144,6 +156,29 @@ pub async fn serve(
     store.close().await;
     tracing::info!(%addr, "auth-service stopped");
     Ok(())
+}
+
+/// Starts the HTTP listener: TLS when the gRPC port has it, its URLs from
+/// `--public-url` or else from the address it is bound to.
+fn start_http(
+    listener: TcpListener,
+    state: Arc<AuthState>,
+    access: http::Access,
+    stopping: watch::Receiver<bool>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let config = &state.config;
+    let tls = match (&config.shared.tls_cert, &config.shared.tls_key) {
+        (Some(cert), Some(key)) => Some(http::acceptor(cert, key)?),
+        _ => None,
+    };
+    let public_url = match &config.public_url {
+        Some(url) => url.clone(),
+        None => http::default_public_url(&listener, tls.is_some())?,
+    };
+    let addr = listener.local_addr()?;
+    let router = http::router(http::Documents::new(state.clone(), &public_url, access)?);
+    tracing::info!(%addr, %public_url, "auth-service HTTP (JWKS, discovery, introspection) on");
+    Ok(tokio::spawn(http::serve(listener, router, tls, stopping)))
 }
 
 /// Periodic housekeeping: expired revocations, idle throttle sources, login
@@ -223,6 +258,8 @@ fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use authpair_claims::VerifierConfig;
 
     use super::*;
     use crate::keyring::KeyPolicy;

@@ -9,7 +9,7 @@ use std::{
 };
 
 use anyhow::Context;
-use authpair_claims::{Denylist, Grant, IssuedToken, Revocation, TokenSigner};
+use authpair_claims::{Denylist, Grant, IssuedToken, Revocation, TokenSigner, Verifier, VerifierConfig};
 use authpair_proto::auth::v1::TokenResponse;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
@@ -35,6 +35,9 @@ pub struct AuthState {
     pub keys: Arc<KeyRing>,
     /// This service's own view of revocations, for its admin API.
     pub denylist: Arc<Denylist>,
+    /// Checks every token this service sees: callers' (the auth layer) and
+    /// introspected ones. Its keys follow the published set (`KeyRing::maintain`).
+    pub verifier: Arc<Verifier>,
     pub feed: Arc<Feed>,
     pub throttle: Arc<Throttle>,
 }
@@ -59,6 +62,26 @@ pub async fn run_to_end<T: Send + 'static>(
         tracing::error!(error = %e, "a write's task failed");
         ApiError::Internal
     })?
+}
+
+/// The verifier of every token this service sees. Its own audience is the
+/// admin one: authenticated methods (the admin API, the revocation feed,
+/// introspection's caller) take only tokens for it. Public ones also take
+/// the resource services' (the access token a Logout revokes), and so does
+/// introspection for the token it judges: every audience the deployment
+/// issues for.
+fn verifier(config: &Config) -> Verifier {
+    Verifier::new(VerifierConfig {
+        public_audiences: config.resource_audiences().map(str::to_owned).collect(),
+        ed25519: config.shared.ed25519,
+        roles: Some(config.shared.role_scopes.roles().map(str::to_owned).collect()),
+        ..VerifierConfig::new(
+            config.shared.issuer.clone(),
+            config.admin_audience.clone(),
+            config.shared.leeway,
+            config.access_token_ttl,
+        )
+    })
 }
 
 /// A new refresh token and the record that stores it.
@@ -106,6 +129,7 @@ impl AuthState {
             None => Throttle::new(config.throttle, config.trusted_proxies.clone(), Some(store.clone()))?,
         };
         Ok(Arc::new(AuthState {
+            verifier: Arc::new(verifier(&config)),
             hasher: PasswordHasher::new(config.hash_concurrency, config.hash_queue)?,
             config,
             store,

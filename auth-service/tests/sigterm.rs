@@ -17,7 +17,7 @@ type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 async fn sigterm_during_load_finishes_calls_in_flight_then_refuses_new_ones() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut child = Command::new(env!("CARGO_BIN_EXE_auth-service"))
-        .args(["--listen", "127.0.0.1:0", "--metrics-listen", "off", "--hash-concurrency", "1"])
+        .args(["--listen", "127.0.0.1:0", "--metrics-listen", "off", "--http-listen", "off", "--hash-concurrency", "1"])
         .arg("--data-dir")
         .arg(dir.path())
         .env("AUTH_BOOTSTRAP_ADMIN", "root:root-password-for-sigterm")

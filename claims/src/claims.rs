@@ -28,6 +28,8 @@ pub struct Claims {
     pub(crate) issuer: String,
     pub(crate) issued_at: u64,
     pub(crate) expires_at: u64,
+    /// `aud`, as a list (RFC 7519 allows one string or an array).
+    pub(crate) audiences: Vec<String>,
     /// Whether `aud` names the verifying service's own audience.
     pub(crate) for_this_service: bool,
 }
@@ -85,6 +87,11 @@ impl Claims {
     pub fn expires_at(&self) -> u64 {
         self.expires_at
     }
+    /// `aud`: the services the token is for. What the policy checks is
+    /// [`Self::is_for_this_service`]; this is for reporting (introspection).
+    pub fn audiences(&self) -> &[String] {
+        &self.audiences
+    }
     /// Whether the token's `aud` names this service. A token meant only for
     /// another service of the deployment is accepted on public methods (the
     /// one a Logout carries to the auth service) and nowhere else.
@@ -138,6 +145,10 @@ impl WireClaims {
     pub(crate) fn into_claims(self, own_audience: &str) -> Claims {
         Claims {
             for_this_service: self.aud.names(own_audience),
+            audiences: match self.aud {
+                Audience::One(one) => vec![one],
+                Audience::Many(many) => many,
+            },
             subject: self.sub,
             username: self.preferred_username,
             client_id: self.client_id,

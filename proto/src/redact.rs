@@ -3,7 +3,9 @@
 
 use std::fmt;
 
-use crate::auth::v1::{CreateUserRequest, LoginRequest, LogoutRequest, RefreshRequest, TokenResponse};
+use crate::auth::v1::{
+    CreateUserRequest, IntrospectRequest, LoginRequest, LogoutRequest, RefreshRequest, TokenResponse,
+};
 
 const REDACTED: &str = "[redacted]";
 
@@ -26,6 +28,12 @@ impl fmt::Debug for RefreshRequest {
 impl fmt::Debug for LogoutRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LogoutRequest").field("refresh_token", &REDACTED).finish()
+    }
+}
+
+impl fmt::Debug for IntrospectRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntrospectRequest").field("token", &REDACTED).finish()
     }
 }
 
@@ -68,7 +76,8 @@ mod tests {
         let pair =
             TokenResponse { access_token: "at-secret".into(), refresh_token: "rt-secret".into(), ..Default::default() };
         let create = CreateUserRequest { password: "pw-secret".into(), ..Default::default() };
-        let printed = format!("{login:?}{refresh:?}{logout:?}{pair:?}{create:?}");
+        let introspect = IntrospectRequest { token: "at-secret".into() };
+        let printed = format!("{login:?}{refresh:?}{logout:?}{pair:?}{create:?}{introspect:?}");
         assert!(!printed.contains("secret"), "{printed}");
         assert!(printed.contains("alice"));
     }

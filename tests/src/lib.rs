@@ -11,10 +11,15 @@
 //!   the cases an attacker cannot produce (`[K]` rows of the security matrix).
 //!
 //! - [`raw_h2`]: HTTP/2 frames and HPACK written by hand.
+//! - [`foreign`]: JWT verifiers authpair did not write (jose, PyJWT).
+//! - [`http1`]: one-shot HTTP/1.1 requests (hyper's client), for the auth
+//!   service's HTTP listener.
 //!
 //! Readiness is awaited through the health service's Watch stream, never by
 //! sleeping.
 
+pub mod foreign;
+pub mod http1;
 pub mod raw_h2;
 
 use std::{future::Future, net::SocketAddr, path::Path};
@@ -57,6 +62,8 @@ pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>
 #[derive(Debug)]
 pub struct Server {
     pub addr: SocketAddr,
+    /// The auth service's HTTP listener (JWKS, discovery), when it has one.
+    pub http_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -73,11 +80,19 @@ impl Server {
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(serve(listener, stopped));
-        Ok(Self { addr, stop: Some(stop), task })
+        Ok(Self { addr, http_addr: None, stop: Some(stop), task })
     }
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// `http://` and the HTTP listener's address; panics without one.
+    pub fn http_url(&self) -> String {
+        match self.http_addr {
+            Some(addr) => format!("http://{addr}"),
+            None => panic!("this service has no HTTP listener"),
+        }
     }
 
     /// Waits until it serves; if it stopped instead, says why. A service
@@ -132,14 +147,22 @@ pub async fn start_auth(config: AuthConfig) -> anyhow::Result<Server> {
 }
 
 /// Starts the auth service on `addr`, e.g. the address of one just stopped.
+/// Its HTTP listener, unless off, is bound here too (on port 0 by default,
+/// as `AuthConfig::new` has it), so its address is known.
 pub async fn start_auth_at(addr: SocketAddr, config: AuthConfig) -> anyhow::Result<Server> {
-    let server = Server::start(addr, |listener, stopped| async move {
-        auth_service::serve(listener, config, async move {
+    let http = match config.http_listen {
+        Some(http_addr) => Some(TcpListener::bind(http_addr).await?),
+        None => None,
+    };
+    let http_addr = http.as_ref().map(TcpListener::local_addr).transpose()?;
+    let mut server = Server::start(addr, |listener, stopped| async move {
+        auth_service::serve_with_http(listener, http, config, async move {
             let _ = stopped.await;
         })
         .await
     })
     .await?;
+    server.http_addr = http_addr;
     server.wait_until_serving().await
 }
 

@@ -1,12 +1,14 @@
-//! `auth.v1.AuthService`: Login, Refresh, GetJwks, Logout (public) and
-//! WatchRevocations (the feed credential).
+//! `auth.v1.AuthService`: Login, Refresh, GetJwks, Logout (public),
+//! WatchRevocations (the feed credential) and Introspect (scope
+//! tokens:introspect).
 
 use std::sync::Arc;
 
 use authpair_claims::{AuthError, Revocation, caller, claims::SERVICE_SUBJECT_PREFIX, optional_caller};
 use authpair_proto::auth::v1::{
-    GetJwksRequest, GetJwksResponse, IssueServiceTokenRequest, LoginRequest, LogoutRequest, LogoutResponse,
-    RefreshRequest, TokenResponse, WatchRevocationsRequest, auth_service_server::AuthService,
+    GetJwksRequest, GetJwksResponse, IntrospectRequest, IntrospectResponse, IssueServiceTokenRequest, LoginRequest,
+    LogoutRequest, LogoutResponse, RefreshRequest, TokenResponse, WatchRevocationsRequest,
+    auth_service_server::AuthService,
 };
 use secrecy::{ExposeSecret, SecretString};
 use tonic::{Request, Response, Status};
@@ -15,7 +17,7 @@ use super::audit;
 use crate::{
     error::ApiError,
     feed::FeedStream,
-    grants, input,
+    grants, input, introspection,
     secret::{MAX_REFRESH_TOKEN_BYTES, refresh_token_hash, seal, secret_matches, unseal},
     state::{AuthState, now, run_to_end},
     store::{AccessToken, RefreshOutcome, Rotate},
@@ -285,6 +287,17 @@ impl AuthService for AuthApi {
 
     async fn logout(&self, request: Request<LogoutRequest>) -> Result<Response<LogoutResponse>, Status> {
         Ok(Response::new(AuthApi::logout(self, request).await?))
+    }
+
+    async fn introspect(&self, request: Request<IntrospectRequest>) -> Result<Response<IntrospectResponse>, Status> {
+        // The auth layer has already required a service token with scope
+        // tokens:introspect; the token judged here is the request's.
+        let token = request.into_inner().token;
+        if token.is_empty() {
+            return Err(ApiError::invalid("token is required").into());
+        }
+        let claims = introspection::active_claims(&self.state, &token);
+        Ok(Response::new(introspection::to_proto(claims.as_deref())))
     }
 
     type WatchRevocationsStream = FeedStream;

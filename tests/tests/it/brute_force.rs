@@ -138,6 +138,7 @@ async fn r_01_a_lock_survives_a_sigkill_of_the_real_auth_binary_in_the_middle_of
         ("AUTH_LOGIN_SOURCE_PER_SEC", "1000000"),
         ("AUTH_LOGIN_SOURCE_BURST", "1000000"),
         ("AUTH_METRICS_LISTEN", "off"),
+        ("AUTH_HTTP_LISTEN", "off"),
         ("AUTH_LOG", "info"),
     ];
     let mut auth = Process::spawn("auth-service", &args, &env).await?;

@@ -38,7 +38,8 @@ impl Deployment {
         let start_auth = |name: &'static str| {
             let (dir, db, prefix) = (dir(name), auth_db.expose_secret().to_owned(), prefix.0.clone());
             async move {
-                let args = ["--listen", "127.0.0.1:0", "--metrics-listen", "off", "--data-dir", &dir];
+                let args =
+                    ["--listen", "127.0.0.1:0", "--metrics-listen", "off", "--http-listen", "off", "--data-dir", &dir];
                 let env = [
                     ("AUTH_DATABASE_URL", db.as_str()),
                     ("AUTH_BOOTSTRAP_ADMIN", ADMIN),

@@ -1,0 +1,81 @@
+//! `POST /oauth2/introspect` (RFC 7662 §2): form `token=…`, the caller
+//! authenticated by `Authorization: Bearer` with a service token that passes
+//! the same policy rule as the gRPC `Introspect` method.
+
+use authpair_claims::{Rule, bearer::bearer_token};
+use axum::{
+    body::{Body, to_bytes},
+    extract::{Request, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+use super::routes::Documents;
+use crate::introspection;
+
+/// The form body's bound: one token (8 KiB at most) and its name.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Who may introspect over HTTP.
+#[derive(Debug, Clone)]
+pub struct Access {
+    /// The gRPC method's rule (service principal, scope tokens:introspect).
+    pub rule: Rule,
+    /// With --require-client-cert-for-services the HTTP listener, which
+    /// sees no client certificate, refuses every caller: they use gRPC.
+    pub client_cert_required: bool,
+}
+
+/// RFC 6750 §3: 401 with a challenge, or 403 `insufficient_scope`.
+fn refused(status: StatusCode, error: &'static str) -> Response {
+    let challenge = HeaderValue::from_static(if status == StatusCode::UNAUTHORIZED {
+        "Bearer"
+    } else {
+        r#"Bearer error="insufficient_scope""#
+    });
+    let body = json!({ "error": error }).to_string();
+    let headers =
+        [(header::WWW_AUTHENTICATE, challenge), (header::CONTENT_TYPE, HeaderValue::from_static("application/json"))];
+    (status, headers, body).into_response()
+}
+
+fn bad_request(status: StatusCode) -> Response {
+    let body = json!({ "error": "invalid_request" }).to_string();
+    (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
+}
+
+pub async fn introspect(State(docs): State<Documents>, request: Request) -> Response {
+    let state = docs.state();
+    let access = docs.introspection();
+    // The caller first: an unauthenticated request's body is never read.
+    let caller = match bearer_token(request.headers()) {
+        Ok(Some(token)) => introspection::active_claims(state, token),
+        _ => None,
+    };
+    let Some(caller) = caller else { return refused(StatusCode::UNAUTHORIZED, "invalid_token") };
+    if access.client_cert_required || access.rule.authorize(Some(&caller)).is_err() {
+        return refused(StatusCode::FORBIDDEN, "insufficient_scope");
+    }
+    let form = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+    });
+    if !form {
+        return bad_request(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+    let body = match to_bytes(request.into_body(), MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(_) => return bad_request(StatusCode::PAYLOAD_TOO_LARGE),
+    };
+    let mut tokens = form_urlencoded::parse(&body).filter(|(name, _)| name == "token").map(|(_, v)| v);
+    let (Some(token), None) = (tokens.next(), tokens.next()) else { return bad_request(StatusCode::BAD_REQUEST) };
+    if token.is_empty() {
+        return bad_request(StatusCode::BAD_REQUEST);
+    }
+    let claims = introspection::active_claims(state, &token);
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    ];
+    (headers, Body::from(introspection::to_json(claims.as_deref()).to_string())).into_response()
+}

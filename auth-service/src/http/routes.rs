@@ -1,0 +1,126 @@
+//! The router: two documents, the introspection endpoint, 404 for anything
+//! else, 405 (with `Allow`) for another method on a known path, and a time
+//! bound on every request.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    body::{Body, Bytes},
+    extract::{Request, State},
+    http::{HeaderValue, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde_json::{Value, json};
+
+use super::{REQUEST_TIMEOUT, introspect};
+use crate::state::AuthState;
+
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
+pub const INTROSPECTION_PATH: &str = "/oauth2/introspect";
+
+/// A cached JWK set may be this old at most, however long the publish delay.
+const MAX_DOCUMENT_AGE: Duration = Duration::from_secs(3600);
+
+/// What the handlers need: the state (keys, verifier, denylist), the
+/// discovery document (fixed at start) and the caching header.
+#[derive(Debug, Clone)]
+pub struct Documents {
+    state: Arc<AuthState>,
+    discovery: Bytes,
+    cache_control: HeaderValue,
+    introspection: introspect::Access,
+}
+
+impl Documents {
+    /// `public_url` is what the discovery document's URLs start with;
+    /// `introspection` is the policy rule the caller of the introspection
+    /// endpoint must pass, as the gRPC method's.
+    pub fn new(state: Arc<AuthState>, public_url: &str, introspection: introspect::Access) -> anyhow::Result<Self> {
+        let discovery = serde_json::to_vec(&discovery(&state, public_url))?;
+        // A cache must never hold the JWK set past the publish delay: a key
+        // is published that long before it signs, so every verifier that
+        // refetches on expiry has it before the first token it signs.
+        let max_age = state.config.key_publish_delay.min(MAX_DOCUMENT_AGE).as_secs();
+        let cache_control = HeaderValue::try_from(format!("public, max-age={max_age}"))?;
+        Ok(Self { state, discovery: Bytes::from(discovery), cache_control, introspection })
+    }
+
+    pub(super) fn state(&self) -> &AuthState {
+        &self.state
+    }
+
+    pub(super) fn introspection(&self) -> &introspect::Access {
+        &self.introspection
+    }
+}
+
+/// Every route, the fallback and the request timeout.
+pub fn router(documents: Documents) -> Router {
+    Router::new()
+        .route(JWKS_PATH, get(jwks))
+        .route(DISCOVERY_PATH, get(openid_configuration))
+        .route(INTROSPECTION_PATH, post(introspect::introspect))
+        .fallback(not_found)
+        .layer(middleware::from_fn(within_time))
+        .with_state(documents)
+}
+
+/// RFC 8414 / OpenID Discovery members that describe what authpair does.
+/// `token_types_supported` is authpair's own: the `typ` of its access tokens.
+fn discovery(state: &AuthState, public_url: &str) -> Value {
+    let config = &state.config;
+    json!({
+        "issuer": config.shared.issuer,
+        "jwks_uri": format!("{public_url}{JWKS_PATH}"),
+        "introspection_endpoint": format!("{public_url}{INTROSPECTION_PATH}"),
+        "id_token_signing_alg_values_supported": ["EdDSA"],
+        "token_types_supported": ["at+jwt"],
+        "grant_types_supported": ["password", "refresh_token", "client_credentials"],
+        "scopes_supported": config.shared.role_scopes.scopes(),
+    })
+}
+
+fn json_response(body: impl Into<Body>, cache_control: HeaderValue) -> Response {
+    let headers =
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json")), (header::CACHE_CONTROL, cache_control)];
+    (headers, body.into()).into_response()
+}
+
+/// The published keys, as `GetJwks` returns them, in RFC 7517 form.
+async fn jwks(State(docs): State<Documents>) -> Response {
+    let keys: Vec<Value> = docs
+        .state
+        .keys
+        .published()
+        .iter()
+        .map(|k| {
+            let jwk = k.to_proto();
+            json!({ "kty": jwk.kty, "crv": jwk.crv, "x": jwk.x, "kid": jwk.kid, "alg": jwk.alg, "use": jwk.r#use })
+        })
+        .collect();
+    match serde_json::to_vec(&json!({ "keys": keys })) {
+        Ok(body) => json_response(body, docs.cache_control.clone()),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn openid_configuration(State(docs): State<Documents>) -> Response {
+    json_response(docs.discovery.clone(), docs.cache_control.clone())
+}
+
+async fn not_found() -> StatusCode {
+    StatusCode::NOT_FOUND
+}
+
+/// 503 for a request not answered within [`REQUEST_TIMEOUT`] (a body that
+/// trickles in, say); the handler is dropped.
+async fn within_time(request: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
