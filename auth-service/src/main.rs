@@ -1,6 +1,7 @@
 //! The `auth-service` binary: parse the config once, bind, serve until
 //! SIGINT or SIGTERM.
 
+use anyhow::Context as _;
 use auth_service::Config;
 use authpair_server::{
     config::ServiceConfig as _,
@@ -11,6 +12,8 @@ use authpair_server::{
 async fn main() -> anyhow::Result<()> {
     let config = Config::load();
     init_tracing(&config.shared.log, config.shared.log_json);
-    let listener = tokio::net::TcpListener::bind(config.shared.listen).await?;
+    let listen = config.shared.listen;
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen} (--listen)"))?;
     auth_service::serve(listener, config, shutdown_signal()).await
 }

@@ -13,6 +13,7 @@ use anyhow::Context;
 use authpair_claims::{AuthLayer, Denylist, Grant, Policy, TokenSigner, Verifier};
 use authpair_proto::auth::v1::{admin_service_server::AdminServiceServer, auth_service_server::AuthServiceServer};
 use authpair_server::{
+    data_dir::DataDirLock,
     db::Backend,
     exporter,
     serving::{drain_limited, incoming, reflection, secured_server},
@@ -77,6 +78,11 @@ pub async fn serve_with_http(
     let introspect_rule = policy.rule(INTROSPECT).cloned().context("the policy has no Introspect method")?;
     exporter::serve_metrics(config.shared.metrics_listen).map_err(anyhow::Error::msg)?;
     create_private_dir(&config.shared.data_dir)?;
+    // SQLite in the data dir: one instance at a time. Held until serve returns.
+    let _data_dir_lock = match config.shared.database_url {
+        None => Some(DataDirLock::acquire(&config.shared.data_dir, "auth-service")?),
+        Some(_) => None,
+    };
     // Flipped when shutdown begins, so feed streams end and do not hold the
     // graceful shutdown open.
     let (stopping, stopping_rx) = watch::channel(false);

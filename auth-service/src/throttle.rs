@@ -68,11 +68,14 @@ pub struct ThrottleConfig {
     /// The first delay; it doubles with each further failure.
     #[arg(long = "login-base-delay-secs", env = "AUTH_LOGIN_BASE_DELAY_SECS", default_value = "1", value_parser = parse_secs)]
     pub base_delay: Duration,
+    /// The longest delay between attempts, in seconds: the doubling stops here.
     #[arg(long = "login-max-delay-secs", env = "AUTH_LOGIN_MAX_DELAY_SECS", default_value = "900", value_parser = parse_secs)]
     pub max_delay: Duration,
     /// Consecutive failures that lock the account for `--login-lock-secs`.
     #[arg(long = "login-lock-after", env = "AUTH_LOGIN_LOCK_AFTER", default_value = "30")]
     pub lock_after: u32,
+    /// How long a locked account stays locked, in seconds; while it is, the
+    /// right password is refused too.
     #[arg(long = "login-lock-secs", env = "AUTH_LOGIN_LOCK_SECS", default_value = "900", value_parser = parse_secs)]
     pub lock_for: Duration,
     /// Failures older than this are forgotten.
@@ -82,6 +85,8 @@ pub struct ThrottleConfig {
     /// source address; also the rate of failed refreshes it may make.
     #[arg(long = "login-source-per-sec", env = "AUTH_LOGIN_SOURCE_PER_SEC", default_value = "10")]
     pub source_per_sec: u32,
+    /// Attempts one source may make at once before `--login-source-per-sec`
+    /// applies (the GCRA burst).
     #[arg(long = "login-source-burst", env = "AUTH_LOGIN_SOURCE_BURST", default_value = "20")]
     pub source_burst: u32,
 }

@@ -1,6 +1,7 @@
 //! The `resource-service` binary: parse the config once, bind, serve until
 //! SIGINT or SIGTERM.
 
+use anyhow::Context as _;
 use authpair_server::{
     config::ServiceConfig as _,
     serving::{init_tracing, shutdown_signal},
@@ -11,6 +12,8 @@ use resource_service::Config;
 async fn main() -> anyhow::Result<()> {
     let config = Config::load();
     init_tracing(&config.shared.log, config.shared.log_json);
-    let listener = tokio::net::TcpListener::bind(config.shared.listen).await?;
+    let listen = config.shared.listen;
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen} (--listen)"))?;
     resource_service::serve(listener, config, shutdown_signal()).await
 }

@@ -14,6 +14,7 @@ use authpair_claims::{
 };
 use authpair_proto::resource::v1::resource_service_server::ResourceServiceServer;
 use authpair_server::{
+    data_dir::DataDirLock,
     exporter,
     serving::{drain_limited, incoming, reflection, secured_server},
     tls,
@@ -58,6 +59,11 @@ pub async fn serve(
     policy.check_names(&config.shared.role_scopes.vocabulary(QUOTAS.iter().copied()))?;
     exporter::serve_metrics(config.shared.metrics_listen).map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&config.shared.data_dir)?;
+    // SQLite in the data dir: one instance at a time. Held until serve returns.
+    let _data_dir_lock = match config.shared.database_url {
+        None => Some(DataDirLock::acquire(&config.shared.data_dir, "resource-service")?),
+        Some(_) => None,
+    };
     let store = Store::open(&config.shared.data_dir, config.shared.database_url.as_ref()).await?;
     let Some(client_secret) = config.client_secret.clone() else {
         anyhow::bail!("RESOURCE_CLIENT_SECRET is required: without the revocation feed every call would fail closed");

@@ -33,7 +33,7 @@ pub fn install(listen: SocketAddr) -> Result<SocketAddr, String> {
 /// Starts the endpoint if `listen` is set, and says where it is.
 pub fn serve_metrics(listen: Option<SocketAddr>) -> Result<(), String> {
     if let Some(listen) = listen {
-        let serving = install(listen).map_err(|e| format!("metrics on {listen}: {e}"))?;
+        let serving = install(listen).map_err(|e| format!("serving metrics on {listen} (--metrics-listen): {e}"))?;
         tracing::info!(%serving, "metrics at http://{serving}/metrics");
     }
     Ok(())

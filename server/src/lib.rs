@@ -6,6 +6,7 @@
 //!   drain, reflection, signal handling and logging.
 //! - [`bounded_io`]: a connection that ends at a deadline, whatever its peer does.
 //! - [`tls`]: rustls server and client settings from PEM files (optional mTLS).
+//! - [`data_dir`]: one running instance per data dir, by a file lock.
 //! - [`db`]: one database handle over SQLite or PostgreSQL, and [`db::StoreError`].
 //! - [`redis_gcra`]: GCRA in Redis, shared by all instances (quotas, login sources).
 //! - [`exporter`]: the Prometheus exporter on its own port.
@@ -13,6 +14,7 @@
 
 pub mod bounded_io;
 pub mod config;
+pub mod data_dir;
 pub mod db;
 pub mod exporter;
 pub mod redis_gcra;

@@ -54,8 +54,8 @@ async fn main() -> anyhow::Result<()> {
     exporter::serve_metrics(auth.shared.metrics_listen).map_err(anyhow::Error::msg)?;
     resource.shared.metrics_listen = auth.shared.metrics_listen;
 
-    let auth_listener = TcpListener::bind(auth.shared.listen).await?;
-    let resource_listener = TcpListener::bind(resource.shared.listen).await?;
+    let auth_listener = bind(auth.shared.listen, "AUTH_LISTEN").await?;
+    let resource_listener = bind(resource.shared.listen, "RESOURCE_LISTEN").await?;
 
     // One signal stops both; each then finishes its calls in flight.
     let (stop, stopped) = watch::channel(());
@@ -79,6 +79,12 @@ async fn main() -> anyhow::Result<()> {
     auth_result??;
     resource_result??;
     Ok(())
+}
+
+/// Binds `addr`, naming it and the variable that sets it on failure.
+async fn bind(addr: std::net::SocketAddr, variable: &str) -> anyhow::Result<TcpListener> {
+    use anyhow::Context as _;
+    TcpListener::bind(addr).await.with_context(|| format!("listening on {addr} ({variable})"))
 }
 
 fn random_secret() -> anyhow::Result<SecretString> {

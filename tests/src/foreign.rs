@@ -46,9 +46,7 @@ impl Verifier {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             anyhow::bail!("{test}: {missing}; CI installs it (.ci/run)");
         }
-        // Written to the process's stderr, past the test harness's capture,
-        // so the skip shows in a plain `cargo test` run.
-        let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("SKIPPED {test}: {missing}\n").as_bytes());
+        crate::say_skipped(test, &missing);
         Ok(false)
     }
 

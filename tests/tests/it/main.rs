@@ -30,5 +30,6 @@ mod restore;
 mod secrets_at_rest;
 mod service_accounts;
 mod shared_throttle;
+mod startup_errors;
 mod supply_chain;
 mod tls;
