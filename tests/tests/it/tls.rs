@@ -156,11 +156,17 @@ async fn tm_08_both_services_speak_tls_and_service_calls_can_require_a_client_ce
     // layer ends the connection before HTTP/2 starts: no server preface, no
     // gRPC status from a handler, at most a TLS alert record.
     for addr in [auth_server.addr, resource_server.addr] {
+        let started = std::time::Instant::now();
         let answer = plaintext_http2_answer(addr).await?;
         assert!(answer.is_empty() || answer[0] == TLS_ALERT, "{addr}: plaintext got {answer:02x?}");
+        // Refused at once, not after a handshake timeout.
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{addr}: took {:?}", started.elapsed());
     }
     let plain = Endpoint::from_shared(format!("http://{}", auth_server.addr))?.connect_lazy();
+    let started = std::time::Instant::now();
     let refused = AuthServiceClient::new(plain).login(login).await.err().ok_or("plaintext login served")?;
+    // A plaintext client learns at once: the TLS layer ends the connection.
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "took {:?}", started.elapsed());
     // The client's own transport error: UNKNOWN or UNAVAILABLE, as the
     // connection's end races the request.
     assert!(matches!(refused.code(), Code::Unknown | Code::Unavailable), "{refused:?}");
