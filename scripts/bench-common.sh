@@ -1,7 +1,7 @@
 # Sourced by the bench scripts: release binaries, a scratch directory, and
 # cleanup of every process a script starts (append its pid to PIDS).
 cargo build --release -q -p auth-service -p resource-service -p authpair-load
-BIN=$PWD/target/release
+BIN=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }

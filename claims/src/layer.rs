@@ -23,6 +23,9 @@
 //! UNAUTHENTICATED (who are you?) before PERMISSION_DENIED (you may not):
 //! a forged token never learns what the method requires.
 //!
+//! A request body that does not decode is answered INVALID_ARGUMENT, not
+//! tonic's INTERNAL: the client's mistake, not the server's fault.
+//!
 //! An allowed call carries its caller to the handler as a [`Caller`] in the
 //! request extensions; handlers read it with [`caller`]. A denied call gets
 //! its `Status` here, through the one `From<AuthError> for Status`.
@@ -330,6 +333,24 @@ where
     }
 }
 
+/// tonic answers a request body that is not a valid protobuf message with
+/// INTERNAL ("failed to decode Protobuf message", from its prost codec,
+/// before any handler runs). That is the client's mistake: INVALID_ARGUMENT,
+/// so INTERNAL keeps meaning a fault of the server's own.
+fn undecodable_is_invalid_argument(mut response: http::Response<Body>) -> http::Response<Body> {
+    // grpc-message is percent-encoded on the wire.
+    const UNDECODABLE: &[u8] = b"failed%20to%20decode%20Protobuf%20message";
+    let headers = response.headers_mut();
+    let internal = headers.get("grpc-status").is_some_and(|status| status.as_bytes() == b"13");
+    if internal && headers.get("grpc-message").is_some_and(|m| m.as_bytes().starts_with(UNDECODABLE)) {
+        headers.insert("grpc-status", http::HeaderValue::from_static("3"));
+        headers
+            .insert("grpc-message", http::HeaderValue::from_static("the%20request%20is%20not%20a%20valid%20message"));
+        headers.remove("grpc-status-details-bin");
+    }
+    response
+}
+
 pin_project_lite::pin_project! {
     /// The future of one call through [`Authorized`]: an answer already
     /// decided, a quota check then the call, or the call itself. Timed as a
@@ -386,7 +407,9 @@ where
                         }
                     }
                 }
-                StateProj::Inner { call } => break std::task::ready!(call.poll(cx)),
+                StateProj::Inner { call } => {
+                    break std::task::ready!(call.poll(cx)).map(undecodable_is_invalid_argument);
+                }
             }
         };
         this.timer.record(this.started.elapsed());
