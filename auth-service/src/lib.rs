@@ -9,6 +9,8 @@
 //! - `store`: users, refresh-token families, the revocation log and signing
 //!   keys, via sqlx on SQLite (default) or PostgreSQL (several instances).
 //! - `keyring`: signing keys in memory; rotation and its schedule.
+//! - `sealing`: the master key; signing keys sealed with it (AEAD) for the
+//!   database. `at_rest`: sealed or, if allowed, plaintext; re-sealing at start.
 //! - `feed`: the server side of the WatchRevocations stream.
 //! - `log_listener`: on PostgreSQL, follows other instances' revocations
 //!   (LISTEN/NOTIFY) into this instance's denylist and feed; on either
@@ -24,6 +26,7 @@
 //! - `input`: checks on client input; `error`: non-auth handler errors.
 
 mod api;
+mod at_rest;
 mod bootstrap;
 pub mod config;
 mod error;
@@ -33,6 +36,7 @@ pub mod input;
 mod keyring;
 mod log_listener;
 pub mod password;
+pub mod sealing;
 mod secret;
 mod server;
 mod state;
