@@ -262,7 +262,7 @@ mod tests {
             key(2).check_value()
         );
         assert_eq!(error, Some(expected));
-        assert_eq!(classify(&pem().expose_secret().to_owned()), Ok(StoredKey::Plaintext));
+        assert_eq!(classify(pem().expose_secret()), Ok(StoredKey::Plaintext));
         assert_eq!(classify("something else"), Err(OpenError::Unknown));
         Ok(())
     }
