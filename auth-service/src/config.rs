@@ -131,6 +131,26 @@ pub struct Config {
     /// address the listener is bound to.
     #[arg(long, env = "AUTH_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
+
+    /// File holding the master key: 32 random bytes in base64, readable by
+    /// its owner only. Signing keys are sealed with it in the database.
+    #[arg(long, env = "AUTH_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+
+    /// The master key the signing keys were sealed with before
+    /// --master-key-file: they are re-sealed with the new one at start.
+    #[arg(long, env = "AUTH_PREVIOUS_MASTER_KEY_FILE", requires = "master_key_file")]
+    pub previous_master_key_file: Option<PathBuf>,
+
+    /// Without --master-key-file, store signing keys unencrypted instead of
+    /// refusing to start (a warning at every start).
+    #[arg(long, env = "AUTH_ALLOW_PLAINTEXT_KEYS")]
+    pub allow_plaintext_keys: bool,
+
+    /// Not a flag: create --master-key-file (owner-only) if it does not
+    /// exist. For tests; operators create their master key themselves.
+    #[arg(skip)]
+    pub create_master_key_file: bool,
 }
 
 /// An absolute http(s) URL without a trailing slash, query or fragment.
@@ -183,9 +203,12 @@ impl Config {
     }
 
     /// The defaults, with state in `data_dir` and an ephemeral listen address.
+    /// Signing keys are sealed with `master.key` in the data dir, created at
+    /// the first start.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
         Self {
-            shared: ServiceFlags::for_tests(&DEFAULTS, data_dir),
+            shared: ServiceFlags::for_tests(&DEFAULTS, data_dir.clone()),
             bootstrap_admin: None,
             audience: "authpair".into(),
             audiences: Vec::new(),
@@ -208,6 +231,12 @@ impl Config {
             require_client_cert_for_services: false,
             http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             public_url: None,
+            // A master key of its own in the data dir, made at the first
+            // start: tests seal their signing keys as deployments do.
+            master_key_file: Some(data_dir.join("master.key")),
+            previous_master_key_file: None,
+            allow_plaintext_keys: false,
+            create_master_key_file: true,
         }
     }
 }
@@ -302,6 +331,18 @@ mod tests {
         );
         let queue = Config::load_from(["auth-service"]).map(|c| (c.hash_concurrency, c.hash_queue));
         assert_eq!(queue.ok(), Some((b.hash_concurrency, b.hash_queue)));
+    }
+
+    #[test]
+    fn signing_keys_are_never_stored_in_plaintext_unless_asked_for_and_a_previous_master_key_needs_a_current_one() {
+        let c = Config::load_from(["auth-service"]).ok();
+        let at_rest = c.map(|c| (c.master_key_file, c.allow_plaintext_keys, c.create_master_key_file));
+        assert_eq!(at_rest, Some((None, false, false)));
+        let flags = ["auth-service", "--master-key-file", "new.key", "--previous-master-key-file", "old.key"];
+        let c = Config::load_from(flags).ok();
+        let files = c.map(|c| (c.master_key_file, c.previous_master_key_file));
+        assert_eq!(files, Some((Some("new.key".into()), Some("old.key".into()))));
+        assert!(Config::load_from(["auth-service", "--previous-master-key-file", "old.key"]).is_err());
     }
 
     #[test]

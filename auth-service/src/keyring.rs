@@ -7,6 +7,10 @@
 //! that point, runs scheduled rotation, and announces every change of the
 //! published set on the revocation feed. Instances sharing a database see
 //! each other's keys within a second: the task re-reads the key table.
+//!
+//! Private keys are stored as [`KeysAtRest`] says: sealed with the master
+//! key. Opening the ring first seals keys stored in plaintext and re-seals
+//! those sealed with the previous master key.
 
 use std::{
     sync::{Arc, RwLock},
@@ -19,6 +23,7 @@ use secrecy::ExposeSecret;
 use tokio::sync::watch;
 
 use crate::{
+    at_rest::KeysAtRest,
     state::now,
     store::{KeyRow, Rotation, Store, StoreError},
 };
@@ -46,15 +51,17 @@ pub struct KeyPolicy {
 pub struct KeyRing {
     store: Store,
     policy: KeyPolicy,
+    at_rest: KeysAtRest,
     keys: RwLock<Vec<Loaded>>,
     /// Bumped whenever the published set changes.
     published: watch::Sender<u64>,
 }
 
-fn load(rows: Vec<KeyRow>) -> Result<Vec<Loaded>, StoreError> {
+fn load(rows: Vec<KeyRow>, at_rest: &KeysAtRest) -> anyhow::Result<Vec<Loaded>> {
     rows.into_iter()
         .map(|row| {
-            let key = SigningKey::from_pkcs8_pem(row.private_key_pem.expose_secret())
+            let pem = at_rest.open(&row.kid, row.private_key.expose_secret())?;
+            let key = SigningKey::from_pkcs8_pem(pem.expose_secret())
                 .map_err(|e| StoreError::Corrupt(format!("signing key {}: {e}", row.kid)))?;
             Ok(Loaded {
                 key: Arc::new(key),
@@ -67,21 +74,30 @@ fn load(rows: Vec<KeyRow>) -> Result<Vec<Loaded>, StoreError> {
 }
 
 impl KeyRing {
-    /// Loads the published keys, creating the first one on a new database.
-    pub async fn open(store: Store, policy: KeyPolicy) -> anyhow::Result<Self> {
+    /// Seals what is stored in plaintext or with the previous master key,
+    /// then loads the published keys, creating the first one on a new
+    /// database. A key that does not open stops the start: the service never
+    /// signs with a new key in its place.
+    pub async fn open(store: Store, policy: KeyPolicy, at_rest: KeysAtRest) -> anyhow::Result<Self> {
+        let resealed = store.reseal_signing_keys(|kid, stored| at_rest.reseal(kid, stored)).await?;
+        if resealed > 0 {
+            tracing::info!(keys = resealed, "sealed signing keys with the current master key");
+        }
         let now = now();
         let mut rows = store.signing_keys(now).await?;
         if rows.is_empty() {
             let key = SigningKey::generate()?;
+            let stored = at_rest.store(key.kid(), &key.to_pkcs8_pem()?)?;
             // Instances starting together on a new database race here; the
             // first key wins and the others load it.
-            if store.add_signing_key(&key, now, now, now, Some(i64::MIN)).await?.is_some() {
+            if store.add_signing_key(key.kid(), &stored, now, now, now, Some(i64::MIN)).await?.is_some() {
                 tracing::info!(kid = key.kid(), "generated the first signing key");
             }
             rows = store.signing_keys(now).await?;
         }
         let (published, _) = watch::channel(0);
-        Ok(Self { store, policy, keys: RwLock::new(load(rows)?), published })
+        let keys = RwLock::new(load(rows, &at_rest)?);
+        Ok(Self { store, policy, at_rest, keys, published })
     }
 
     /// The key to sign with now: the newest whose signing time has come.
@@ -117,15 +133,16 @@ impl KeyRing {
         let key = SigningKey::generate()?;
         let signs_from = now + self.policy.publish_delay.as_secs() as i64;
         let old_unpublish_at = signs_from + self.policy.retire_grace.as_secs() as i64;
-        let rotation = self.store.add_signing_key(&key, now, signs_from, old_unpublish_at, after).await?;
+        let stored = self.at_rest.store(key.kid(), &key.to_pkcs8_pem()?)?;
+        let rotation = self.store.add_signing_key(key.kid(), &stored, now, signs_from, old_unpublish_at, after).await?;
         self.reload().await?;
         let Some(rotation) = rotation else { return Ok(None) };
         tracing::info!(kid = key.kid(), signs_from, "published a new signing key");
         Ok(Some((Arc::new(key), signs_from, rotation)))
     }
 
-    async fn reload(&self) -> Result<(), StoreError> {
-        let loaded = load(self.store.signing_keys(now()).await?)?;
+    async fn reload(&self) -> anyhow::Result<()> {
+        let loaded = load(self.store.signing_keys(now()).await?, &self.at_rest)?;
         *self.keys.write().unwrap_or_else(|p| p.into_inner()) = loaded;
         self.published.send_modify(|v| *v += 1);
         Ok(())
@@ -133,11 +150,11 @@ impl KeyRing {
 
     /// Picks up keys another instance sharing the database published,
     /// retired or pruned; announces only a real change.
-    async fn reload_if_changed(&self) -> Result<(), StoreError> {
+    async fn reload_if_changed(&self) -> anyhow::Result<()> {
         fn schedule(keys: &[Loaded]) -> Vec<(&str, i64, Option<i64>)> {
             keys.iter().map(|k| (k.key.kid(), k.signs_from, k.unpublish_at)).collect()
         }
-        let loaded = load(self.store.signing_keys(now()).await?)?;
+        let loaded = load(self.store.signing_keys(now()).await?, &self.at_rest)?;
         let changed = schedule(&loaded) != schedule(&self.keys.read().unwrap_or_else(|p| p.into_inner()));
         if changed {
             *self.keys.write().unwrap_or_else(|p| p.into_inner()) = loaded;

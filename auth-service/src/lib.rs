@@ -9,6 +9,8 @@
 //! - `store`: users, refresh-token families, the revocation log and signing
 //!   keys, via sqlx on SQLite (default) or PostgreSQL (several instances).
 //! - `keyring`: signing keys in memory; rotation and its schedule.
+//! - `sealing`: the master key; signing keys sealed with it (AEAD) for the
+//!   database. `at_rest`: sealed or, if allowed, plaintext; re-sealing at start.
 //! - `feed`: the server side of the WatchRevocations stream.
 //! - `log_listener`: on PostgreSQL, follows other instances' revocations
 //!   (LISTEN/NOTIFY) into this instance's denylist and feed; on either
@@ -26,6 +28,7 @@
 //! - `http`: the HTTP/1.1 listener: JWK set, discovery, introspection.
 
 mod api;
+mod at_rest;
 mod bootstrap;
 pub mod config;
 mod error;
@@ -37,6 +40,7 @@ mod introspection;
 mod keyring;
 mod log_listener;
 pub mod password;
+pub mod sealing;
 mod secret;
 mod server;
 mod state;

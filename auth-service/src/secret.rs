@@ -1,8 +1,16 @@
-//! Opaque refresh tokens: 256 random bits, shown once, stored as SHA-256.
+//! Opaque refresh tokens: 256 random bits, shown once, stored as SHA-256;
+//! a successor kept for the refresh grace window, sealed to the token it
+//! replaced.
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use chacha20poly1305::{
+    XChaCha20Poly1305, XNonce,
+    aead::{Aead, KeyInit, Payload},
+};
+use hkdf::Hkdf;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 /// A prefix makes leaked tokens easy for secret scanners to spot.
 const PREFIX: &str = "aprt_";
@@ -37,33 +45,48 @@ pub fn refresh_token_hash(token: &SecretString) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Seals `successor` so only a holder of `presented` can open it: XOR with
-/// SHA-256 of a domain tag and the presented token. Each presented token
-/// seals at most one successor, so the pad is never reused.
+/// The form of a sealed successor this version writes.
+const GRACE_V2: &str = "g2:";
+const GRACE_NONCE_BYTES: usize = 24;
+
+/// Seals `successor` so only a holder of `presented` can open it:
+/// XChaCha20-Poly1305 under a key derived from the presented token
+/// (HKDF-SHA256), a random nonce, and the presented token's stored hash as
+/// associated data, so a sealed successor moved to another row does not
+/// open. The database keeps only that hash, never the token, so it cannot
+/// open the successor itself.
 pub fn seal(presented: &SecretString, successor: &SecretString) -> Option<String> {
-    let raw = URL_SAFE_NO_PAD.decode(successor.expose_secret().strip_prefix(PREFIX)?).ok()?;
-    let pad = grace_pad(presented);
-    Some(raw.iter().zip(pad.iter()).map(|(a, b)| format!("{:02x}", a ^ b)).collect())
+    let mut nonce = [0u8; GRACE_NONCE_BYTES];
+    getrandom::getrandom(&mut nonce).ok()?;
+    let aad = refresh_token_hash(presented);
+    let payload = Payload { msg: successor.expose_secret().as_bytes(), aad: aad.as_bytes() };
+    let sealed = grace_cipher(presented).encrypt(&XNonce::from(nonce), payload).ok()?;
+    let mut blob = nonce.to_vec();
+    blob.extend_from_slice(&sealed);
+    Some(format!("{GRACE_V2}{}", URL_SAFE_NO_PAD.encode(blob)))
 }
 
+/// Opens what [`seal`] wrote for `presented`; None for anything else.
 pub fn unseal(presented: &SecretString, sealed: &str) -> Option<SecretString> {
-    let pad = grace_pad(presented);
-    let bytes = (0..sealed.len())
-        .step_by(2)
-        .map(|i| sealed.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect::<Option<Vec<u8>>>()?;
-    if bytes.len() != 32 {
+    let blob = URL_SAFE_NO_PAD.decode(sealed.strip_prefix(GRACE_V2)?).ok()?;
+    if blob.len() < GRACE_NONCE_BYTES {
         return None;
     }
-    let raw: Vec<u8> = bytes.iter().zip(pad.iter()).map(|(a, b)| a ^ b).collect();
-    Some(SecretString::from(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(raw))))
+    let (nonce, sealed) = blob.split_at(GRACE_NONCE_BYTES);
+    let nonce: [u8; GRACE_NONCE_BYTES] = nonce.try_into().ok()?;
+    let aad = refresh_token_hash(presented);
+    let payload = Payload { msg: sealed, aad: aad.as_bytes() };
+    let opened = Zeroizing::new(grace_cipher(presented).decrypt(&XNonce::from(nonce), payload).ok()?);
+    Some(SecretString::from(std::str::from_utf8(&opened).ok()?))
 }
 
-fn grace_pad(presented: &SecretString) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    hasher.update(b"authpair refresh grace v1\0");
-    hasher.update(presented.expose_secret().as_bytes());
-    hasher.finalize().into()
+fn grace_cipher(presented: &SecretString) -> XChaCha20Poly1305 {
+    let mut key = Zeroizing::new([0u8; 32]);
+    // 32 bytes is far below HKDF-SHA256's output limit, so this cannot fail.
+    let derived =
+        Hkdf::<Sha256>::new(None, presented.expose_secret().as_bytes()).expand(b"authpair refresh grace v2", &mut *key);
+    debug_assert!(derived.is_ok());
+    XChaCha20Poly1305::new((&*key).into())
 }
 
 #[cfg(test)]
@@ -91,9 +114,14 @@ mod tests {
         assert!(!sealed.contains(successor.expose_secret()));
         let opened = unseal(&presented, &sealed).map(|s| s.expose_secret().to_owned());
         assert_eq!(opened.as_deref(), Some(successor.expose_secret()));
-        let other = new_refresh_token()?;
-        let wrong = unseal(&other, &sealed).map(|s| s.expose_secret().to_owned());
-        assert_ne!(wrong.as_deref(), Some(successor.expose_secret()));
+        assert!(unseal(&new_refresh_token()?, &sealed).is_none(), "another token does not open it");
+        // One character of the ciphertext changed, well before the end.
+        let mut altered: Vec<char> = sealed.chars().collect();
+        let at = altered.len() - 10;
+        altered[at] = if altered[at] == 'A' { 'B' } else { 'A' };
+        let altered: String = altered.into_iter().collect();
+        assert!(unseal(&presented, &altered).is_none(), "an altered seal does not open");
+        assert_ne!(seal(&presented, &successor), Some(sealed), "a fresh nonce per seal");
         Ok(())
     }
 }

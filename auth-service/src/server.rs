@@ -268,7 +268,7 @@ mod tests {
     use authpair_claims::VerifierConfig;
 
     use super::*;
-    use crate::keyring::KeyPolicy;
+    use crate::{at_rest::KeysAtRest, keyring::KeyPolicy, sealing::MasterKey};
 
     const TTL: Duration = Duration::from_secs(900);
     const LEEWAY: Duration = Duration::from_secs(30);
@@ -282,7 +282,8 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let store = Store::open(dir.path(), None).await?;
         let policy = KeyPolicy { publish_delay: Duration::ZERO, retire_grace: TTL + LEEWAY, rotate_every: None };
-        let keys = KeyRing::open(store, policy).await?;
+        let at_rest = KeysAtRest::Sealed { current: MasterKey::from_bytes(&[7; 32]), previous: None };
+        let keys = KeyRing::open(store, policy, at_rest).await?;
         let signer = TokenSigner::new("authpair".into(), TTL);
 
         let trusting = verifier("authpair");

@@ -15,6 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
 
 use crate::{
+    at_rest::KeysAtRest,
     config::Config,
     error::ApiError,
     feed::Feed,
@@ -95,6 +96,9 @@ impl AuthState {
     /// everything the handlers share. `stopping` ends feed streams when
     /// shutdown begins.
     pub async fn open(config: Config, stopping: watch::Receiver<bool>) -> anyhow::Result<Arc<Self>> {
+        // Before the database: a missing or unreadable master key stops the
+        // start before anything is written.
+        let at_rest = KeysAtRest::from_config(&config)?;
         let store = Store::open(&config.shared.data_dir, config.shared.database_url.as_ref())
             .await
             .context("opening the database")?;
@@ -103,7 +107,7 @@ impl AuthState {
             retire_grace: config.access_token_ttl + config.shared.leeway,
             rotate_every: (!config.key_rotation.is_zero()).then_some(config.key_rotation),
         };
-        let keys = Arc::new(KeyRing::open(store.clone(), key_policy).await.context("loading signing keys")?);
+        let keys = Arc::new(KeyRing::open(store.clone(), key_policy, at_rest).await.context("loading signing keys")?);
         let signer = TokenSigner::new(config.shared.issuer.clone(), config.access_token_ttl);
         let denylist = Arc::new(Denylist::local());
         let feed = Feed::new(

@@ -16,10 +16,14 @@ type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 #[tokio::test]
 async fn sigterm_during_load_finishes_calls_in_flight_then_refuses_new_ones() -> TestResult {
     let dir = tempfile::tempdir()?;
+    let master_key = dir.path().join("master.key");
+    auth_service::sealing::create_master_key_file(&master_key)?;
     let mut child = Command::new(env!("CARGO_BIN_EXE_auth-service"))
         .args(["--listen", "127.0.0.1:0", "--metrics-listen", "off", "--http-listen", "off", "--hash-concurrency", "1"])
         .arg("--data-dir")
         .arg(dir.path())
+        .arg("--master-key-file")
+        .arg(&master_key)
         .env("AUTH_BOOTSTRAP_ADMIN", "root:root-password-for-sigterm")
         .env("AUTH_LOG", "info")
         .stderr(Stdio::piped())

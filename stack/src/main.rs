@@ -2,6 +2,12 @@
 //! defaults, for trying authpair on one machine. Each service reads its own
 //! environment variables (AUTH_*, RESOURCE_*) exactly as its own binary does;
 //! production runs the two binaries separately.
+//!
+//! Unless given one (AUTH_MASTER_KEY_FILE), the stack seals the signing keys
+//! with a master key of its own, `master.key` beside the auth data dir
+//! (./data/master.key), created owner-only at the first start.
+
+use std::path::{Path, PathBuf};
 
 use authpair_server::{
     config::ServiceConfig as _,
@@ -48,6 +54,11 @@ async fn main() -> anyhow::Result<()> {
         resource.auth_audience = auth.admin_audience.clone();
     }
     init_tracing(&auth.shared.log, auth.shared.log_json);
+    if auth.master_key_file.is_none() && !auth.allow_plaintext_keys {
+        let path = master_key_path(&auth.shared.data_dir);
+        ensure_master_key(&path)?;
+        auth.master_key_file = Some(path);
+    }
     // One process has one metrics recorder: installed here, on the auth
     // service's address, before either service starts, so where it is does
     // not depend on which service starts first.
@@ -87,8 +98,58 @@ async fn bind(addr: std::net::SocketAddr, variable: &str) -> anyhow::Result<TcpL
     TcpListener::bind(addr).await.with_context(|| format!("listening on {addr} ({variable})"))
 }
 
+/// Where the stack keeps its master key: `master.key` in the directory that
+/// holds the auth data dir (./data for data/auth), else in the data dir.
+fn master_key_path(auth_data_dir: &Path) -> PathBuf {
+    match auth_data_dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.join("master.key"),
+        _ => auth_data_dir.join("master.key"),
+    }
+}
+
+/// Creates the master key at `path` unless it exists, readable by its owner
+/// only from the first byte; logs where it is, never the key.
+fn ensure_master_key(path: &Path) -> anyhow::Result<()> {
+    if auth_service::sealing::create_master_key_file(path)? {
+        tracing::info!(path = %path.display(), "created a master key for the signing keys; back it up apart from the database");
+    } else {
+        tracing::info!(path = %path.display(), "sealing the signing keys with the master key");
+    }
+    Ok(())
+}
+
 fn random_secret() -> anyhow::Result<SecretString> {
     let mut bytes = [0u8; 32];
     getrandom::getrandom(&mut bytes)?;
     Ok(SecretString::from(URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stack_keeps_its_master_key_beside_the_auth_data_dir() {
+        assert_eq!(master_key_path(Path::new("data/auth")), Path::new("data/master.key"));
+        assert_eq!(master_key_path(Path::new("auth")), Path::new("auth/master.key"));
+    }
+
+    #[test]
+    fn the_stack_creates_its_master_key_owner_only_and_keeps_it_across_starts() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = master_key_path(&dir.path().join("data/auth"));
+        ensure_master_key(&path)?;
+        assert_eq!(path, dir.path().join("data/master.key"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            assert_eq!(std::fs::metadata(&path)?.permissions().mode() & 0o777, 0o600);
+        }
+        let first = std::fs::read(&path)?;
+        let key = auth_service::sealing::MasterKey::read_file(&path)?;
+        ensure_master_key(&path)?;
+        assert_eq!(std::fs::read(&path)?, first, "a second start keeps the key");
+        assert_eq!(auth_service::sealing::MasterKey::read_file(&path)?.check_value(), key.check_value());
+        Ok(())
+    }
 }

@@ -468,6 +468,33 @@ pub async fn auth_database(config: &AuthConfig, sqlite_mode: &str) -> anyhow::Re
     Ok(<sqlx::AnyConnection as sqlx::Connection>::connect(&url).await?)
 }
 
+/// A signing key as the auth service stored it, opened: with the config's
+/// master key, or as it is if it is plaintext.
+pub fn open_signing_key(config: &AuthConfig, kid: &str, stored: &str) -> anyhow::Result<SecretString> {
+    use auth_service::sealing::{MasterKey, StoredKey, classify};
+    if classify(stored).map_err(|e| anyhow::anyhow!("signing key {kid} {e}"))? == StoredKey::Plaintext {
+        return Ok(stored.into());
+    }
+    let path = config.master_key_file.as_deref().ok_or_else(|| anyhow::anyhow!("a sealed key and no master key"))?;
+    MasterKey::read_file(path)?.open(kid, stored).map_err(|e| anyhow::anyhow!("signing key {kid} {e}"))
+}
+
+/// Every signing key as the auth service stored it: (kid, stored form),
+/// read from its table directly.
+pub async fn stored_signing_keys(config: &AuthConfig) -> anyhow::Result<Vec<(String, String)>> {
+    let mut db = auth_database(config, "ro").await?;
+    let query = "SELECT kid, private_key_pem FROM signing_keys ORDER BY kid";
+    Ok(sqlx::query_as(query).fetch_all(&mut db).await?)
+}
+
+/// A new master key file `master.key` in `dir`, for an auth service started
+/// as a process (`AUTH_MASTER_KEY_FILE`).
+pub fn master_key_file(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
+    let path = dir.join("master.key");
+    auth_service::sealing::create_master_key_file(&path)?;
+    Ok(path)
+}
+
 /// Mints tokens with chosen header and claims, signed by the real key.
 #[derive(Debug)]
 pub struct Forger {
@@ -476,18 +503,19 @@ pub struct Forger {
 }
 
 impl Forger {
-    /// Reads the key that signs now from the auth service's database.
+    /// Reads the key that signs now from the auth service's database,
+    /// opened with its master key.
     pub async fn from_auth_config(config: &AuthConfig) -> anyhow::Result<Self> {
         let mut db = auth_database(config, "ro").await?;
-        let (pem,): (String,) = sqlx::query_as(
-            "SELECT private_key_pem FROM signing_keys WHERE signs_from <= $1 \
+        let (kid, stored): (String, String) = sqlx::query_as(
+            "SELECT kid, private_key_pem FROM signing_keys WHERE signs_from <= $1 \
              ORDER BY signs_from DESC, created_at DESC LIMIT 1",
         )
         .bind(now())
         .fetch_one(&mut db)
         .await?;
-        let key = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem)?;
-        let kid = authpair_claims::SigningKey::from_pkcs8_pem(&pem)?.kid().to_owned();
+        let pem = open_signing_key(config, &kid, &stored)?;
+        let key = ed25519_dalek::SigningKey::from_pkcs8_pem(pem.expose_secret())?;
         Ok(Self { key, kid })
     }
 

@@ -1,7 +1,8 @@
-//! Signing keys: the private key material and its publish/sign schedule.
+//! Signing keys: the private key material, as stored (sealed, see
+//! `sealing`), and its publish/sign schedule.
 
-use authpair_claims::SigningKey;
 use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
 
 use super::{Store, StoreError};
 
@@ -9,7 +10,8 @@ use super::{Store, StoreError};
 #[derive(Debug, Clone)]
 pub struct KeyRow {
     pub kid: String,
-    pub private_key_pem: SecretString,
+    /// The private key as stored: sealed, or plaintext PEM.
+    pub private_key: SecretString,
     pub created_at: i64,
     pub signs_from: i64,
     pub unpublish_at: Option<i64>,
@@ -37,7 +39,7 @@ impl Store {
             .into_iter()
             .map(|(kid, pem, created_at, signs_from, unpublish_at)| KeyRow {
                 kid,
-                private_key_pem: SecretString::from(pem),
+                private_key: SecretString::from(pem),
                 created_at,
                 signs_from,
                 unpublish_at,
@@ -45,7 +47,7 @@ impl Store {
             .collect())
     }
 
-    /// Adds `key`, signing from `signs_from`. Every key that has not been
+    /// Adds key `kid` (`private_key` as stored), signing from `signs_from`. Every key that has not been
     /// retired yet retires at `signs_from` and leaves the JWK set at
     /// `old_unpublish_at`, in the same transaction.
     ///
@@ -54,13 +56,13 @@ impl Store {
     /// rotation, and only the first one's happens.
     pub async fn add_signing_key(
         &self,
-        key: &SigningKey,
+        kid: &str,
+        private_key: &SecretString,
         now: i64,
         signs_from: i64,
         old_unpublish_at: i64,
         unless_created_after: Option<i64>,
     ) -> Result<Option<Rotation>, StoreError> {
-        let pem = key.to_pkcs8_pem().map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = self.db.begin_serialized().await?;
         let (newest,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(created_at), $1) FROM signing_keys")
             .bind(i64::MIN)
@@ -82,14 +84,45 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query("INSERT INTO signing_keys (kid, private_key_pem, created_at, signs_from) VALUES ($1, $2, $3, $4)")
-            .bind(key.kid())
-            .bind(pem.expose_secret())
+            .bind(kid)
+            .bind(private_key.expose_secret())
             .bind(now)
             .bind(signs_from)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
         Ok(Some(Rotation { previous: previous.map(|(kid,)| (kid, old_unpublish_at)) }))
+    }
+
+    /// Rewrites every stored key `reseal` returns a new form for, in one
+    /// transaction that instances starting together take in turn, so each
+    /// finds what the one before it wrote. An error from `reseal` rewrites
+    /// nothing. Returns how many keys were rewritten.
+    pub async fn reseal_signing_keys(
+        &self,
+        mut reseal: impl FnMut(&str, &str) -> anyhow::Result<Option<String>>,
+    ) -> anyhow::Result<usize> {
+        let mut tx = self.db.begin_serialized().await?;
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT kid, private_key_pem FROM signing_keys ORDER BY kid").fetch_all(&mut *tx).await?;
+        // Plaintext keys among them are wiped from memory when dropped.
+        let rows: Vec<(String, Zeroizing<String>)> =
+            rows.into_iter().map(|(kid, stored)| (kid, Zeroizing::new(stored))).collect();
+        let mut rewritten = Vec::new();
+        for (kid, stored) in &rows {
+            if let Some(new) = reseal(kid, stored)? {
+                rewritten.push((kid, new));
+            }
+        }
+        for (kid, new) in &rewritten {
+            sqlx::query("UPDATE signing_keys SET private_key_pem = $1 WHERE kid = $2")
+                .bind(new)
+                .bind(kid.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(rewritten.len())
     }
 
     /// Deletes keys, private part included, that are no longer published.

@@ -128,9 +128,11 @@ async fn r_01_locks_and_failure_counts_survive_a_crash_of_the_auth_service() -> 
 async fn r_01_a_lock_survives_a_sigkill_of_the_real_auth_binary_in_the_middle_of_login_load() -> TestResult {
     let data = tempfile::tempdir()?;
     let dir = data.path().to_string_lossy().into_owned();
+    let master_key = authpair_tests::master_key_file(data.path())?.to_string_lossy().into_owned();
     let args = ["--listen", "127.0.0.1:0", "--data-dir", dir.as_str()];
     // Info, for the "listening" line the harness waits for.
     let env = [
+        ("AUTH_MASTER_KEY_FILE", master_key.as_str()),
         ("AUTH_BOOTSTRAP_ADMIN", "root:root-password-for-r01"),
         ("AUTH_LOGIN_FREE_FAILURES", "100"),
         ("AUTH_LOGIN_LOCK_AFTER", "3"),

@@ -7,9 +7,11 @@ use authpair_tests::{AuthConfig, Process, TestResult, start_auth};
 const PLAIN_ERRORS: &[(&str, &str)] = &[("RUST_BACKTRACE", "0"), ("RUST_LIB_BACKTRACE", "0")];
 
 /// The arguments that start the real auth binary on `listen` in `data_dir`
-/// with nothing else bound.
-fn args<'a>(listen: &'a str, data_dir: &'a str, metrics: &'a str) -> Vec<&'a str> {
-    vec!["--listen", listen, "--data-dir", data_dir, "--metrics-listen", metrics, "--http-listen", "off"]
+/// (with its master key there) with nothing else bound.
+fn args<'a>(listen: &'a str, data_dir: &'a str, master_key: &'a str, metrics: &'a str) -> Vec<&'a str> {
+    let mut args = vec!["--listen", listen, "--data-dir", data_dir, "--metrics-listen", metrics];
+    args.extend(["--http-listen", "off", "--master-key-file", master_key]);
+    args
 }
 
 #[tokio::test]
@@ -18,7 +20,8 @@ async fn a_listen_address_in_use_stops_the_start_naming_the_address_and_its_flag
     let addr = taken.local_addr()?.to_string();
     let dir = tempfile::tempdir()?;
     let data = dir.path().to_string_lossy().into_owned();
-    let failed = Process::spawn("auth-service", &args(&addr, &data, "off"), PLAIN_ERRORS).await;
+    let key = authpair_tests::master_key_file(dir.path())?.to_string_lossy().into_owned();
+    let failed = Process::spawn("auth-service", &args(&addr, &data, &key, "off"), PLAIN_ERRORS).await;
     let message = failed.err().ok_or("started on a taken address")?.to_string();
     assert!(message.contains(&format!("listening on {addr} (--listen)")), "{message}");
     Ok(())
@@ -30,7 +33,8 @@ async fn a_metrics_address_in_use_stops_the_start_naming_the_address_and_its_fla
     let addr = taken.local_addr()?.to_string();
     let dir = tempfile::tempdir()?;
     let data = dir.path().to_string_lossy().into_owned();
-    let failed = Process::spawn("auth-service", &args("127.0.0.1:0", &data, &addr), PLAIN_ERRORS).await;
+    let key = authpair_tests::master_key_file(dir.path())?.to_string_lossy().into_owned();
+    let failed = Process::spawn("auth-service", &args("127.0.0.1:0", &data, &key, &addr), PLAIN_ERRORS).await;
     let message = failed.err().ok_or("started with its metrics address taken")?.to_string();
     assert!(message.contains(&format!("serving metrics on {addr} (--metrics-listen)")), "{message}");
     Ok(())

@@ -35,12 +35,16 @@ impl Deployment {
         let prefix = RedisPrefix::new();
         let auth_db = schemas[0].url();
         let dir = |name: &str| data.path().join(name).display().to_string();
+        // Every instance on the database has the same master key.
+        let master_key = authpair_tests::master_key_file(data.path())?.display().to_string();
         let start_auth = |name: &'static str| {
             let (dir, db, prefix) = (dir(name), auth_db.expose_secret().to_owned(), prefix.0.clone());
+            let master_key = master_key.clone();
             async move {
                 let args =
                     ["--listen", "127.0.0.1:0", "--metrics-listen", "off", "--http-listen", "off", "--data-dir", &dir];
                 let env = [
+                    ("AUTH_MASTER_KEY_FILE", master_key.as_str()),
                     ("AUTH_DATABASE_URL", db.as_str()),
                     ("AUTH_BOOTSTRAP_ADMIN", ADMIN),
                     ("AUTH_BOOTSTRAP_SERVICE_ACCOUNT", SERVICE_ACCOUNT),

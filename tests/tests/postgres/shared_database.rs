@@ -207,6 +207,9 @@ async fn instances_starting_together_on_a_new_database_agree_on_one_first_key() 
     let config = |n: &str| {
         let mut config = AuthConfig::new(data.path().join(n));
         config.shared.database_url = Some(schema.url());
+        // One master key for every instance on the database, created by
+        // whichever starts first.
+        config.master_key_file = Some(data.path().join("master.key"));
         config
     };
     let (a, b, c) = tokio::join!(start_auth(config("a")), start_auth(config("b")), start_auth(config("c")));
@@ -217,5 +220,31 @@ async fn instances_starting_together_on_a_new_database_agree_on_one_first_key() 
     }
     assert_eq!(kids[0].len(), 1, "{kids:?}");
     assert!(kids.iter().all(|k| *k == kids[0]), "{kids:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn instances_starting_together_with_a_master_key_seal_a_plaintext_database_once_and_keep_its_key() -> TestResult {
+    let schema = PgSchema::create("seal_race").await?;
+    let data = tempfile::tempdir()?;
+    let config = |n: &str| {
+        let mut config = AuthConfig::new(data.path().join(n));
+        config.shared.database_url = Some(schema.url());
+        config.master_key_file = Some(data.path().join("master.key"));
+        config
+    };
+    let plaintext = AuthConfig { master_key_file: None, allow_plaintext_keys: true, ..config("plaintext") };
+    start_auth(plaintext.clone()).await?.stop().await?;
+    let before = authpair_tests::stored_signing_keys(&plaintext).await?;
+    assert!(before.len() == 1 && before[0].1.starts_with("-----BEGIN"), "{before:?}");
+
+    let (a, b, c) = tokio::join!(start_auth(config("a")), start_auth(config("b")), start_auth(config("c")));
+    let _servers = [a?, b?, c?];
+    let after = authpair_tests::stored_signing_keys(&config("a")).await?;
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].0, before[0].0, "the same key, sealed, not a new one");
+    assert!(after[0].1.starts_with("sealed:v1:"), "{after:?}");
+    let opened = authpair_tests::open_signing_key(&config("a"), &after[0].0, &after[0].1)?;
+    assert_eq!(secrecy::ExposeSecret::expose_secret(&opened), before[0].1);
     Ok(())
 }
