@@ -26,7 +26,14 @@ async fn when_one_auth_instance_stops_the_resource_service_follows_the_other() -
     let mut config = resource_config(&app.auth_server, app.data_dir.path().join("resource-ab"));
     config.auth_urls = vec![app.auth_server.url(), format!("http://{second_addr}")];
     let resource_server = start_resource(config).await?;
-    let second = start_auth_at(second_addr, app.auth_config.clone()).await?;
+    // Two instances on one database. On SQLite its URL is named explicitly:
+    // a data dir alone is one instance's (a second is refused).
+    let mut shared = app.auth_config.clone();
+    if shared.shared.database_url.is_none() {
+        let file = shared.shared.data_dir.join("auth.db");
+        shared.shared.database_url = Some(format!("sqlite://{}?mode=rwc", file.display()).into());
+    }
+    let second = start_auth_at(second_addr, shared).await?;
     let mut resource = ResourceServiceClient::new(channel(resource_server.addr)?);
 
     let (user, token) = app.user_with_token("fay", &["viewer"]).await?;
