@@ -421,7 +421,7 @@ mod tests {
     #[test]
     fn the_http_listener_is_on_by_default_off_with_off_and_its_public_url_is_an_http_url() {
         let parse = |flags: &[&str]| {
-            let c = Config::try_parse_from(std::iter::once("auth-service").chain(flags.iter().copied()));
+            let c = Config::load_from(std::iter::once("auth-service").chain(flags.iter().copied()));
             c.map(|c| (c.http_listen.map(|a| a.to_string()), c.public_url)).map_err(|e| e.kind())
         };
         assert_eq!(parse(&[]), Ok((Some("127.0.0.1:50061".into()), None)));

@@ -17,7 +17,7 @@ fn auth_service(
     flags: &[&str],
 ) -> std::io::Result<(std::process::Child, mpsc::Receiver<String>)> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_auth-service"))
-        .args(["--listen", "127.0.0.1:0", "--metrics-listen", "off"])
+        .args(["--listen", "127.0.0.1:0", "--metrics-listen", "off", "--http-listen", "off"])
         .arg("--data-dir")
         .arg(dir)
         .args(flags)
