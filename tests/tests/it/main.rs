@@ -33,3 +33,4 @@ mod shared_throttle;
 mod startup_errors;
 mod supply_chain;
 mod tls;
+mod usernames;

@@ -33,6 +33,8 @@ mod restart;
 mod secrets_at_rest;
 #[path = "../it/service_accounts.rs"]
 mod service_accounts;
+#[path = "../it/usernames.rs"]
+mod usernames;
 
 mod multi_process;
 mod outage;
