@@ -127,9 +127,34 @@ async fn the_admin_api_finds_a_user_by_any_case_or_width_of_their_name() -> Test
     Ok(())
 }
 
+#[tokio::test]
+async fn failed_logins_as_case_or_width_variants_of_a_name_count_against_that_one_account() -> TestResult {
+    let app = TestApp::spawn_with(
+        |a| {
+            a.throttle.free_failures = 100;
+            a.throttle.lock_after = 3;
+            a.throttle.lock_for = std::time::Duration::from_secs(60);
+        },
+        |_| {},
+    )
+    .await?;
+    app.create_user("admin", PASSWORD, &[]).await?;
+    for typed in ["ADMIN", "Admin", "ａｄｍｉｎ"] {
+        assert_eq!(answer(app.login(typed, "wrong password").await).0, Code::Unauthenticated, "{typed:?}");
+    }
+    let locked = answer(app.login("admin", PASSWORD).await);
+    assert_eq!((locked.0, locked.2.as_deref()), (Code::ResourceExhausted, Some("TOO_MANY_ATTEMPTS")));
+    Ok(())
+}
+
 /// Stores a user behind the service's back, with no canonical form yet, as
 /// rows written before the column existed are; `like` lends its password.
-async fn seed_without_canonical_form(app: &TestApp, id: &str, username: &str, like: &User) -> anyhow::Result<()> {
+pub(crate) async fn seed_without_canonical_form(
+    app: &TestApp,
+    id: &str,
+    username: &str,
+    like: &User,
+) -> anyhow::Result<()> {
     let mut db = auth_database(&app.auth_config, "rw").await?;
     let (hash,): (String,) =
         sqlx::query_as("SELECT password_hash FROM users WHERE id = $1").bind(&like.id).fetch_one(&mut db).await?;

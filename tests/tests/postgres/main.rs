@@ -41,3 +41,4 @@ mod outage;
 mod same_url;
 mod schema_parity;
 mod shared_database;
+mod username_fill;
