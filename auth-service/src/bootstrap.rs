@@ -38,9 +38,9 @@ pub async fn ensure_admin(state: &AuthState) -> anyhow::Result<()> {
             (BootstrapAdmin::new(GENERATED_ADMIN_USERNAME, &URL_SAFE_NO_PAD.encode(bytes)), true)
         }
     };
-    input::new_username(&admin.username).map_err(|e| anyhow::anyhow!("AUTH_BOOTSTRAP_ADMIN: {e}"))?;
+    let canonical = input::new_username(&admin.username).map_err(|e| anyhow::anyhow!("AUTH_BOOTSTRAP_ADMIN: {e}"))?;
     input::new_password(admin.password()).map_err(|e| anyhow::anyhow!("AUTH_BOOTSTRAP_ADMIN: {e}"))?;
-    if let Some(existing) = state.store.user_by_username(&admin.username).await? {
+    if let Some(existing) = state.store.user_by_username(&canonical).await? {
         // Instances starting together on one new database: another one
         // created this admin between our count and this lookup.
         if existing.roles.iter().any(|r| r == ADMIN_ROLE) && !existing.disabled {
@@ -57,6 +57,7 @@ pub async fn ensure_admin(state: &AuthState) -> anyhow::Result<()> {
     let password_hash = state.hasher.hash(SecretString::from(admin.password.expose_secret())).await?;
     let user = NewUser {
         username: admin.username.clone(),
+        canonical,
         password_hash,
         roles: vec![ADMIN_ROLE.to_owned()],
         plan: admin_plan(&state.config.plans),

@@ -2,7 +2,7 @@
 
 use authpair_claims::{Plans, RoleScopes};
 
-use crate::error::ApiError;
+use crate::{error::ApiError, username};
 
 pub const MAX_USERNAME_BYTES: usize = 256;
 pub const MAX_PASSWORD_BYTES: usize = 1024;
@@ -22,9 +22,11 @@ pub fn login_username(username: &str) -> Result<&str, ApiError> {
     Ok(username)
 }
 
-/// A new username: as at login, plus no control characters (NUL, newlines)
-/// and no surrounding whitespace, so names print and compare unambiguously.
-pub fn new_username(username: &str) -> Result<&str, ApiError> {
+/// A new username: as at login, plus no control characters (NUL, newlines),
+/// no surrounding whitespace, and a canonical form under RFC 8265
+/// ([`username::canonical`]), so names print and compare unambiguously.
+/// Returns that canonical form, which decides whether the name is taken.
+pub fn new_username(username: &str) -> Result<String, ApiError> {
     login_username(username)?;
     if username.chars().any(char::is_control) {
         return Err(ApiError::invalid("username must not contain control characters"));
@@ -32,7 +34,7 @@ pub fn new_username(username: &str) -> Result<&str, ApiError> {
     if username.trim() != username {
         return Err(ApiError::invalid("username must not start or end with whitespace"));
     }
-    Ok(username)
+    username::canonical(username).map_err(|e| ApiError::invalid(e.to_string()))
 }
 
 pub fn login_password(password: &str) -> Result<&str, ApiError> {
@@ -109,7 +111,11 @@ mod tests {
         assert_eq!(message(login_username("bob\0")), "username must not contain NUL characters");
         assert!(login_username("bob\n").is_ok(), "at login, only a NUL is refused before the lookup");
         assert_eq!(message(new_username(" bob")), "username must not start or end with whitespace");
-        assert!(new_username("bøb \"quoted\"").is_ok());
+        assert_eq!(new_username("Bøb \"quoted\"").ok().as_deref(), Some("bøb \"quoted\""));
+        assert_eq!(
+            message(new_username("\u{202E}nimda")),
+            "username must not contain invisible or text-direction characters (found U+202E)"
+        );
         assert_eq!(message(new_password("short")), "password must be at least 8 characters");
         assert_eq!(message(new_password(&"p".repeat(1025))), "password must be at most 1024 bytes");
         assert_eq!(message(login_password("")), "password is required");

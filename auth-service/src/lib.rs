@@ -46,6 +46,7 @@ mod server;
 mod state;
 mod store;
 mod throttle;
+pub mod username;
 
 pub use config::{BootstrapAdmin, BootstrapServiceAccount, Config};
 pub use server::{MAX_MESSAGE_BYTES, serve, serve_with_http};

@@ -1,13 +1,15 @@
 //! Brute-force defence for the credential endpoints (Login and
 //! IssueServiceToken), following OWASP and NIST SP 800-63B §5.2.2:
 //!
-//! - Per account (the username or client id *as typed*, whether or not it
-//!   exists, so throttling is no existence oracle): a few free failures, then
-//!   a delay that doubles from `base_delay` up to `max_delay`, then, at
-//!   `lock_after` consecutive failures, a temporary lock. Locks end by
-//!   themselves, so an attacker cannot lock a real user out for good, and
-//!   failures older than `failure_window` are forgotten. While throttled, the
-//!   password is not even checked: right and wrong get the same answer.
+//! - Per account (the username's canonical form, or as typed when it has
+//!   none, or the client id as typed; whether or not the account exists, so
+//!   throttling is no existence oracle, and `ADMIN` counts against `admin`):
+//!   a few free failures, then a delay that doubles from `base_delay` up to
+//!   `max_delay`, then, at `lock_after` consecutive failures, a temporary
+//!   lock. Locks end by themselves, so an attacker cannot lock a real user
+//!   out for good, and failures older than `failure_window` are forgotten.
+//!   While throttled, the password is not even checked: right and wrong get
+//!   the same answer.
 //! - Per source address: a GCRA rate limit on attempts. The address is the
 //!   TCP peer; `x-forwarded-for` is read only when the peer is a configured
 //!   trusted proxy.

@@ -22,6 +22,7 @@ use crate::{
     secret::{new_client_secret, refresh_token_hash},
     state::{AuthState, now, run_to_end},
     store::{NewUser, ServiceAccountRow, StoreError, UserRevoked, UserRow},
+    username,
 };
 
 fn account_to_proto(account: ServiceAccountRow) -> ServiceAccount {
@@ -83,7 +84,8 @@ impl AdminApi {
                 self.state.store.user_by_id(id).await?
             }
             Some(user_ref::User::Username(name)) if !name.is_empty() => {
-                self.state.store.user_by_username(input::login_username(name)?).await?
+                let name = input::login_username(name)?;
+                self.state.store.user_by_username(&username::lookup_key(name)).await?
             }
             _ => return Err(ApiError::invalid("user is required: give user.id or user.username")),
         };
@@ -91,13 +93,14 @@ impl AdminApi {
     }
 
     async fn create_user(&self, req: CreateUserRequest) -> Result<User, ApiError> {
-        let username = input::new_username(&req.username)?.to_owned();
+        let canonical = input::new_username(&req.username)?;
+        let username = req.username;
         input::new_password(&req.password)?;
         let config = &self.state.config;
         let roles = input::roles(&req.roles, Some(&config.default_role), &config.shared.role_scopes)?;
         let plan = input::plan(&req.plan, &config.plans)?;
         let password_hash = self.state.hasher.hash(SecretString::from(req.password)).await?;
-        let user = NewUser { username, password_hash, roles, plan };
+        let user = NewUser { username, canonical, password_hash, roles, plan };
         match self.state.store.create_user(user, now()).await {
             Ok(user) => Ok(to_proto(user)),
             Err(StoreError::Conflict) => Err(ApiError::AlreadyExists("username already exists".into())),

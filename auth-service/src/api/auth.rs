@@ -21,6 +21,7 @@ use crate::{
     secret::{MAX_REFRESH_TOKEN_BYTES, refresh_token_hash, seal, secret_matches, unseal},
     state::{AuthState, now, run_to_end},
     store::{AccessToken, RefreshOutcome, Rotate},
+    username,
 };
 
 const LOGIN: &str = "/auth.v1.AuthService/Login";
@@ -70,11 +71,16 @@ impl AuthApi {
         input::login_password(&req.password)?;
         // Checked before any throttling or hashing: it is not a credential.
         let audience = self.state.audience(&req.audience)?;
-        let account = format!("user:{username}");
+        // A name without a canonical form takes the same path as an unknown
+        // name: the same lookup (which finds nobody), the same hash check,
+        // the same answer. Throttling counts the canonical form, so case or
+        // width variants of a name share one account's failures.
+        let key = username::lookup_key(username);
+        let account = format!("user:{key}");
         self.admit(&account, source, LOGIN).await?;
         let password = SecretString::from(req.password);
         let generation = self.state.generation().await?;
-        let user = self.state.store.user_by_username(username).await?;
+        let user = self.state.store.user_by_username(&key).await?;
         // The hash check runs whether or not the user exists, so both
         // failures cost the same and read the same.
         let matched = self.state.hasher.verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;

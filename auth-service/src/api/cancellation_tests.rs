@@ -152,6 +152,7 @@ async fn started() -> anyhow::Result<(Arc<AuthState>, UserRow, tempfile::TempDir
     let state = AuthState::open(Config::new(dir.path()), stopping).await?;
     let user = NewUser {
         username: "leaving".into(),
+        canonical: "leaving".into(),
         password_hash: "-".into(),
         roles: vec![ADMIN_ROLE.into()],
         plan: "free".into(),

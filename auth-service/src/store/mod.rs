@@ -4,12 +4,14 @@
 //! The same SQL runs on SQLite and PostgreSQL ([`authpair_server::db`]).
 //!
 //! - `users`: users, their roles and plan.
+//! - `canonical_usernames`: fills each stored username's canonical form.
 //! - `refresh`: refresh-token families and single-use rotation.
 //! - `revocations`: the revocation log and the writes that revoke.
 //! - `keys`: signing keys and their publish/sign schedule.
 //! - `service_accounts`: OAuth client-credentials accounts.
 //! - `login_failures`: the brute-force throttle's counts, kept across restarts.
 
+mod canonical_usernames;
 mod keys;
 mod login_failures;
 mod refresh;
@@ -40,10 +42,16 @@ pub struct Store {
 
 impl Store {
     /// Opens `database_url` (PostgreSQL or SQLite), or `auth.db` in
-    /// `data_dir`, and migrates it.
+    /// `data_dir`, migrates it, and fills the canonical form of usernames
+    /// stored without one.
     pub async fn open(data_dir: &Path, database_url: Option<&SecretString>) -> anyhow::Result<Self> {
         let migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES, schema: "authpair_auth" };
-        Ok(Self { db: Db::open(database_url, &data_dir.join("auth.db"), migrations).await? })
+        let store = Self { db: Db::open(database_url, &data_dir.join("auth.db"), migrations).await? };
+        if let Err(e) = store.fill_canonical_usernames().await {
+            store.close().await;
+            return Err(e);
+        }
+        Ok(store)
     }
 
     pub fn backend(&self) -> Backend {

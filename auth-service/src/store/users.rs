@@ -29,7 +29,11 @@ pub struct UserRow {
 /// A user to insert. The password is already hashed.
 #[derive(Debug, Clone)]
 pub struct NewUser {
+    /// The name as typed, shown back.
     pub username: String,
+    /// Its canonical form ([`crate::username::canonical`]): unique, and what
+    /// lookups by name compare.
+    pub canonical: String,
     pub password_hash: String,
     pub roles: Vec<String>,
     pub plan: String,
@@ -55,11 +59,13 @@ impl Store {
     pub async fn create_user(&self, user: NewUser, now: i64) -> Result<UserRow, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
         sqlx::query(
-            "INSERT INTO users (id, username, password_hash, roles, plan, disabled, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, FALSE, $6, $7)",
+            "INSERT INTO users \
+             (id, username, username_canonical, password_hash, roles, plan, disabled, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $8)",
         )
         .bind(&id)
         .bind(&user.username)
+        .bind(&user.canonical)
         .bind(&user.password_hash)
         .bind(encode_roles(&user.roles))
         .bind(&user.plan)
@@ -78,9 +84,10 @@ impl Store {
         })
     }
 
-    pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
-        let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE username = $1"))
-            .bind(username)
+    /// The user whose canonical username is `key` ([`crate::username::lookup_key`]).
+    pub async fn user_by_username(&self, key: &str) -> Result<Option<UserRow>, StoreError> {
+        let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE username_canonical = $1"))
+            .bind(key)
             .fetch_optional(self.db.reader())
             .await?;
         row.map(decode).transpose()

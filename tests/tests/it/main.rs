@@ -34,3 +34,4 @@ mod startup_errors;
 mod supply_chain;
 mod tls;
 mod undecodable;
+mod usernames;

@@ -33,9 +33,12 @@ mod restart;
 mod secrets_at_rest;
 #[path = "../it/service_accounts.rs"]
 mod service_accounts;
+#[path = "../it/usernames.rs"]
+mod usernames;
 
 mod multi_process;
 mod outage;
 mod same_url;
 mod schema_parity;
 mod shared_database;
+mod username_fill;
