@@ -6,6 +6,8 @@
 //! - `users`: users, their roles and plan.
 //! - `refresh`: refresh-token families and single-use rotation.
 //! - `revocations`: the revocation log and the writes that revoke.
+//! - `session_tokens`: the access tokens each session issued, revoked with
+//!   it on refresh-token reuse.
 //! - `keys`: signing keys and their publish/sign schedule.
 //! - `service_accounts`: OAuth client-credentials accounts.
 //! - `login_failures`: the brute-force throttle's counts, kept across restarts.
@@ -15,6 +17,7 @@ mod login_failures;
 mod refresh;
 mod revocations;
 mod service_accounts;
+mod session_tokens;
 mod users;
 
 use std::path::Path;
@@ -27,6 +30,7 @@ pub use keys::{KeyRow, Rotation};
 pub use refresh::{RefreshOutcome, RefreshRecord, Rotate};
 pub use revocations::{AccessToken, CHANNEL, RevokeUser, UserRevoked};
 pub use service_accounts::ServiceAccountRow;
+pub use session_tokens::{RevokedToken, SessionToken};
 pub use users::{NewUser, UserRow};
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
