@@ -64,10 +64,13 @@ pub struct Config {
     #[arg(long = "refresh-grace-secs", env = "AUTH_REFRESH_GRACE_SECS", default_value = "0", value_parser = parse_secs)]
     pub refresh_grace: Duration,
 
-    /// Whether SetUserRoles also revokes the user's sessions and tokens, so a
-    /// demoted user loses rights at once rather than at token expiry.
-    #[arg(long, env = "AUTH_REVOKE_ON_ROLE_CHANGE", default_value = "true", action = clap::ArgAction::Set)]
-    pub revoke_on_role_change: bool,
+    /// What SetUserRoles ends besides changing the roles. `tokens`: every
+    /// access token issued before the change is revoked at once, so a
+    /// demoted user loses rights at once; sessions stay, and the next
+    /// refresh issues a token with the new roles. `sessions`: the user's
+    /// sessions end too (as RevokeUserSessions) and they must log in again.
+    #[arg(long, env = "AUTH_ON_ROLE_CHANGE", value_enum, default_value = "tokens")]
+    pub on_role_change: OnRoleChange,
 
     /// `name:secret` of a service account to create (or update) at start,
     /// with scope revocations:watch: how a resource service gets onto the
@@ -153,6 +156,30 @@ pub struct Config {
     pub create_master_key_file: bool,
 }
 
+/// What a role change revokes: see `--on-role-change`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnRoleChange {
+    /// Access tokens issued before the change; sessions refresh to the new roles.
+    Tokens,
+    /// Access tokens issued before the change and every session of the user.
+    Sessions,
+}
+
+/// Environment variables of settings that were replaced. One still set
+/// would be ignored without a word, and a deployment could get a weaker
+/// setting than it asked for; the start is refused instead, naming the
+/// replacement.
+const RETIRED_ENV: &[(&str, &str)] =
+    &[("AUTH_REVOKE_ON_ROLE_CHANGE", "AUTH_ON_ROLE_CHANGE (--on-role-change tokens|sessions)")];
+
+/// Refuses to start while a retired setting is in `env`.
+pub fn refuse_retired_env(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<(), String> {
+    match RETIRED_ENV.iter().find(|(name, _)| env(name).is_some()) {
+        Some((name, replacement)) => Err(format!("{name} is no longer read: set {replacement} instead")),
+        None => Ok(()),
+    }
+}
+
 /// An absolute http(s) URL without a trailing slash, query or fragment.
 fn parse_public_url(value: &str) -> Result<String, String> {
     let url = value.trim_end_matches('/');
@@ -217,7 +244,7 @@ impl Config {
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             refresh_token_idle: Duration::from_secs(7 * 24 * 3600),
             refresh_grace: Duration::ZERO,
-            revoke_on_role_change: true,
+            on_role_change: OnRoleChange::Tokens,
             bootstrap_service_account: None,
             default_role: "viewer".into(),
             plans: authpair_claims::Plans::default(),
@@ -368,7 +395,7 @@ mod tests {
         assert_eq!((c.refresh_token_ttl, c.refresh_token_idle), (secs(30 * 24 * 60 * MIN), secs(7 * 24 * 60 * MIN)));
         assert_eq!(c.refresh_grace, Duration::ZERO, "reuse of a rotated refresh token revokes the family");
         assert_eq!(c.shared.leeway, secs(30), "leeway: 30-60 s");
-        assert!(c.revoke_on_role_change, "a role change revokes tokens carrying the old roles");
+        assert_eq!(c.on_role_change, OnRoleChange::Tokens, "a role change revokes tokens carrying the old roles");
         assert_eq!(c.key_publish_delay, secs(60), "a new key is published before it signs");
         assert_eq!(c.shared.max_connection_age, secs(30 * MIN), "no connection lives for ever");
         assert_eq!(c.shared.max_connection_age_grace, secs(5 * MIN), "nor past its age, even with a call held open");
@@ -430,6 +457,19 @@ mod tests {
         assert_eq!(url, Ok((Some("127.0.0.1:50061".into()), Some("https://auth.example.com".into()))));
         assert!(parse(&["--public-url", "auth.example.com"]).is_err());
         assert!(parse(&["--public-url", "https://auth.example.com/?x=1"]).is_err());
+    }
+
+    #[test]
+    fn on_role_change_takes_tokens_or_sessions_and_the_retired_boolean_stops_the_start() {
+        let parse =
+            |value: &str| Config::load_from(["auth-service", "--on-role-change", value]).map(|c| c.on_role_change);
+        assert_eq!(parse("tokens").ok(), Some(OnRoleChange::Tokens));
+        assert_eq!(parse("sessions").ok(), Some(OnRoleChange::Sessions));
+        assert!(parse("true").is_err());
+        assert!(Config::load_from(["auth-service", "--revoke-on-role-change", "true"]).is_err());
+        let retired = refuse_retired_env(|name| (name == "AUTH_REVOKE_ON_ROLE_CHANGE").then(|| "true".into()));
+        assert!(retired.is_err_and(|e| e.contains("AUTH_ON_ROLE_CHANGE")));
+        assert_eq!(refuse_retired_env(|_| None), Ok(()));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use authpair_server::{
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    auth_service::config::refuse_retired_env(|name| std::env::var_os(name)).map_err(anyhow::Error::msg)?;
     let config = Config::load();
     init_tracing(&config.shared.log, config.shared.log_json);
     let listen = config.shared.listen;

@@ -187,8 +187,8 @@ fn start_http(
     Ok(tokio::spawn(http::serve(listener, router, tls, stopping)))
 }
 
-/// Periodic housekeeping: expired revocations, idle throttle sources, login
-/// failures older than their window.
+/// Periodic housekeeping: expired revocations and session tokens, idle
+/// throttle sources, login failures older than their window.
 async fn housekeeping(store: Store, denylist: Arc<Denylist>, throttle: Arc<crate::throttle::Throttle>) {
     let mut tick = tokio::time::interval(PRUNE_EVERY);
     loop {
@@ -197,6 +197,9 @@ async fn housekeeping(store: Store, denylist: Arc<Denylist>, throttle: Arc<crate
         throttle.housekeep().await;
         if let Err(e) = store.prune_revocations(now()).await {
             tracing::warn!(error = %e, "pruning expired revocations failed");
+        }
+        if let Err(e) = store.prune_session_tokens(now()).await {
+            tracing::warn!(error = %e, "pruning expired session tokens failed");
         }
     }
 }

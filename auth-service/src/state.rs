@@ -23,7 +23,7 @@ use crate::{
     keyring::{KeyPolicy, KeyRing},
     password::PasswordHasher,
     secret::{new_refresh_token, refresh_token_hash},
-    store::{RefreshRecord, RevokeUser, Store, UserRow},
+    store::{RefreshRecord, RevokeUser, SessionToken, Store, UserRow},
     throttle::Throttle,
 };
 
@@ -89,6 +89,15 @@ fn verifier(config: &Config) -> Verifier {
 pub struct NextRefresh {
     pub token: SecretString,
     pub record: RefreshRecord,
+}
+
+/// The `jti` and `iat` of an access token a session is about to issue,
+/// fixed before it is signed so the session can record it
+/// ([`SessionToken`]) in the transaction that issues it.
+pub struct NextAccess {
+    pub token_id: String,
+    pub issued_at: i64,
+    pub record: SessionToken,
 }
 
 impl AuthState {
@@ -157,6 +166,14 @@ impl AuthState {
         Ok(NextRefresh { token, record })
     }
 
+    /// The next access token of a session, issued at `now`.
+    pub fn next_access(&self, now: i64) -> NextAccess {
+        let token_id = uuid::Uuid::new_v4().to_string();
+        let passes_until = now + (self.config.access_token_ttl + self.config.shared.leeway).as_secs() as i64;
+        let record = SessionToken { token_id: token_id.clone(), expires_at: passes_until };
+        NextAccess { token_id, issued_at: now, record }
+    }
+
     /// The generation to stamp on a token: the log head as committed in
     /// the database (not this instance's view of it, which may lag another
     /// instance's write). Read it BEFORE looking the caller up, so a
@@ -166,30 +183,36 @@ impl AuthState {
         Ok(self.store.revocation_head().await?)
     }
 
-    /// Signs an access token for `grant` with the current signing key.
-    pub fn sign(&self, grant: &Grant) -> Result<IssuedToken, ApiError> {
+    /// Signs an access token for `grant` with the current signing key: a
+    /// new one, or with `access` the one a session recorded.
+    pub fn sign(&self, grant: &Grant, access: Option<&NextAccess>) -> Result<IssuedToken, ApiError> {
         let key = self.keys.signing_key().ok_or_else(|| {
             tracing::error!("no signing key is valid now; is the clock behind the key's creation?");
             ApiError::Internal
         })?;
-        self.signer.issue(&key, grant).map_err(|e| {
+        let signed = match access {
+            Some(a) => self.signer.issue_as(&key, grant, a.token_id.clone(), a.issued_at.max(0) as u64),
+            None => self.signer.issue(&key, grant),
+        };
+        signed.map_err(|e| {
             tracing::error!(error = %e, "signing failed");
             ApiError::Internal
         })
     }
 
-    /// Signs an access token for `user` (roles and plan as stored now) and
-    /// pairs it with `refresh_token`. `generation` from [`Self::generation`];
-    /// `audience` already resolved ([`Config::resolve_audience`]).
+    /// Signs access token `access` for `user` (roles and plan as stored
+    /// now) and pairs it with `refresh_token`. `generation` from
+    /// [`Self::generation`]; `audience` already resolved
+    /// ([`Config::resolve_audience`]).
     pub fn token_response(
         &self,
         user: &UserRow,
         refresh_token: &SecretString,
-        generation: u64,
+        (generation, access): (u64, &NextAccess),
         audience: &str,
     ) -> Result<TokenResponse, ApiError> {
         let grant = grants::for_user(user, &self.config.shared.role_scopes, generation, audience);
-        let issued = self.sign(&grant)?;
+        let issued = self.sign(&grant, Some(access))?;
         Ok(TokenResponse {
             access_token: issued.token.expose_secret().to_owned(),
             token_type: "Bearer".into(),
@@ -222,12 +245,12 @@ impl AuthState {
         Ok(granted)
     }
 
-    /// A revocation of every token of a subject issued so far, kept until
-    /// the last of them has expired.
+    /// A revocation of every token and session of a subject issued so far,
+    /// kept until the last of the tokens has expired.
     pub fn revoke_user(&self, set_disabled: Option<bool>) -> RevokeUser {
         let now = now();
         let expires_at = now + (self.config.access_token_ttl + self.config.shared.leeway).as_secs() as i64;
-        RevokeUser { now, expires_at, set_disabled }
+        RevokeUser { now, expires_at, set_disabled, end_sessions: true }
     }
 
     /// Makes a committed log entry effective here and on the feed.

@@ -53,11 +53,25 @@ impl TokenSigner {
         self.lifetime
     }
 
-    /// Signs `grant` with `key`.
+    /// Signs `grant` with `key`, issued now, with a new `jti`.
     pub fn issue(&self, key: &SigningKey, grant: &Grant) -> Result<IssuedToken, SignError> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(|_| SignError::Clock)?.as_secs();
+        self.issue_as(key, grant, uuid::Uuid::new_v4().to_string(), now)
+    }
+
+    /// Signs `grant` with `key` as token `token_id` issued at `issued_at`
+    /// (seconds since the Unix epoch): for an issuer that records a token's
+    /// `jti` and `exp` before it signs, in the same transaction as what the
+    /// token is issued for.
+    pub fn issue_as(
+        &self,
+        key: &SigningKey,
+        grant: &Grant,
+        token_id: String,
+        issued_at: u64,
+    ) -> Result<IssuedToken, SignError> {
+        let now = issued_at;
         let exp = now + self.lifetime.as_secs();
-        let token_id = uuid::Uuid::new_v4().to_string();
         let claims = WireClaims {
             iss: self.issuer.clone(),
             aud: Audience::One(grant.audience.clone()),

@@ -228,10 +228,20 @@ impl Db {
     /// every instance, until it commits or rolls back.
     pub async fn begin_serialized(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
         let mut tx = self.begin_write().await?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK).execute(&mut *tx).await?;
-        }
+        self.serialize(&mut tx).await?;
         Ok(tx)
+    }
+
+    /// Orders the rest of `tx`, a [`Self::begin_write`] transaction, against
+    /// every serialized one, as if it had begun with
+    /// [`Self::begin_serialized`]: for a write that learns only on the way
+    /// that it must append to an ordered log. Call it before `tx` locks a
+    /// row a serialized transaction may wait for, or the two can deadlock.
+    pub async fn serialize(&self, tx: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK).execute(tx).await?;
+        }
+        Ok(())
     }
 
     /// Whether the database answers a trivial query within `within`.

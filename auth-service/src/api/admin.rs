@@ -17,11 +17,12 @@ use tonic::{Request, Response, Status};
 
 use super::audit;
 use crate::{
+    config::OnRoleChange,
     error::ApiError,
     input,
     secret::{new_client_secret, refresh_token_hash},
     state::{AuthState, now, run_to_end},
-    store::{NewUser, ServiceAccountRow, StoreError, UserRevoked, UserRow},
+    store::{NewUser, RevokeUser, ServiceAccountRow, StoreError, UserRevoked, UserRow},
     username,
 };
 
@@ -111,12 +112,13 @@ impl AdminApi {
     async fn set_user_roles(&self, req: SetUserRolesRequest) -> Result<User, ApiError> {
         let roles = input::roles(&req.roles, None, &self.state.config.shared.role_scopes)?;
         let user = self.resolve(req.user.as_ref()).await?;
-        let revoke = self.state.config.revoke_on_role_change.then(|| self.state.revoke_user(None));
-        let (user, revoked) =
-            self.state.store.set_roles(&user.id, &roles, now(), revoke).await.map_err(user_write_error)?;
-        if let (Some(rev), Some(revoked)) = (revoke, revoked) {
-            self.state.logged(revoked.sequence, self.state.subject_revocation(&user.id, revoked.sequence, rev));
-        }
+        // Tokens issued before the change carry the old roles: always
+        // revoked. Sessions stay unless configured otherwise; their next
+        // refresh reads the new roles.
+        let end_sessions = self.state.config.on_role_change == OnRoleChange::Sessions;
+        let rev = RevokeUser { end_sessions, ..self.state.revoke_user(None) };
+        let (user, revoked) = self.state.store.set_roles(&user.id, &roles, rev).await.map_err(user_write_error)?;
+        self.state.logged(revoked.sequence, self.state.subject_revocation(&user.id, revoked.sequence, rev));
         Ok(to_proto(user))
     }
 

@@ -20,7 +20,7 @@ use crate::{
     grants, input, introspection,
     secret::{MAX_REFRESH_TOKEN_BYTES, refresh_token_hash, seal, secret_matches, unseal},
     state::{AuthState, now, run_to_end},
-    store::{AccessToken, RefreshOutcome, Rotate},
+    store::{AccessToken, RefreshOutcome, RevokedToken, Rotate},
     username,
 };
 
@@ -104,20 +104,26 @@ impl AuthApi {
         metrics::counter!(authpair_claims::telemetry::LOGINS, "outcome" => "success").increment(1);
         let now = now();
         let refresh = self.state.next_refresh(now)?;
+        let access = self.state.next_access(now);
         let expires_at = now + self.state.config.refresh_token_ttl.as_secs() as i64;
         // The session keeps what was asked ('' for the default), so a later
         // change of the default audience reaches it at its next refresh.
-        self.state.store.start_refresh_family(&user.id, &req.audience, &refresh.record, now, expires_at).await?;
-        let response = self.state.token_response(&user, &refresh.token, generation, audience)?;
+        let first = (&refresh.record, &access.record);
+        self.state.store.start_refresh_family(&user.id, &req.audience, first, now, expires_at).await?;
+        let response = self.state.token_response(&user, &refresh.token, (generation, &access), audience)?;
         audit!("login_succeeded", LOGIN, user.id.as_str(), "-");
         Ok(response)
     }
 
     /// A refresh, refused up front if `source` has failed too many (RF-05);
     /// every refresh token that matches no live session counts as a failure.
+    /// The rotation runs to the end whatever the caller does
+    /// ([`run_to_end`]): a reuse it detects logs revocations that must be
+    /// applied and announced once committed.
     async fn refresh(&self, req: RefreshRequest, source: Option<std::net::IpAddr>) -> Result<TokenResponse, ApiError> {
         self.state.throttle.admit_refresh(source).await.map_err(|e| throttled(REFRESH, "refresh", e))?;
-        let result = self.rotate(req).await;
+        let api = self.clone();
+        let result = run_to_end(async move { api.rotate(req).await }).await;
         if let Err(ApiError::Auth(AuthError::InvalidRefreshToken)) = &result {
             self.state.throttle.refresh_failed(source).await;
         }
@@ -128,11 +134,16 @@ impl AuthApi {
         let presented = presented_refresh_token(req.refresh_token)?;
         let now = now();
         let next = self.state.next_refresh(now)?;
+        let access = self.state.next_access(now);
         let grace_secs = self.state.config.refresh_grace.as_secs() as i64;
+        // Read before the rotation loads the user: a token carrying roles
+        // read before a role change has a generation below the change's
+        // revocation, so it is revoked rather than slipping past.
         let generation = self.state.generation().await?;
         let rotate = Rotate {
             presented_hash: &refresh_token_hash(&presented),
             next: &next.record,
+            access: &access.record,
             sealed_next: if grace_secs > 0 { seal(&presented, &next.token) } else { None },
             now,
             grace_secs,
@@ -141,21 +152,30 @@ impl AuthApi {
             RefreshOutcome::Rotated { user, family_id, audience } => {
                 let audience = self.session_audience(&audience, &user.id, &family_id)?;
                 audit!("refresh_succeeded", REFRESH, user.id.as_str(), "-", family_id.as_str());
-                self.state.token_response(&user, &next.token, generation, audience)
+                self.state.token_response(&user, &next.token, (generation, &access), audience)
             }
             RefreshOutcome::Replayed { user, family_id, audience, sealed_successor } => {
                 let audience = self.session_audience(&audience, &user.id, &family_id)?;
                 let successor = unseal(&presented, &sealed_successor).ok_or(AuthError::InvalidRefreshToken)?;
                 audit!("refresh_replayed_in_grace", REFRESH, user.id.as_str(), "-", family_id.as_str());
-                self.state.token_response(&user, &successor, generation, audience)
+                self.state.token_response(&user, &successor, (generation, &access), audience)
             }
-            RefreshOutcome::Reused { user_id, family_id } => {
+            RefreshOutcome::Reused { user_id, family_id, revoked } => {
+                for RevokedToken { sequence, token } in &revoked {
+                    let revocation = Revocation::Token {
+                        issuer: self.state.config.shared.issuer.clone(),
+                        token_id: token.token_id.clone(),
+                        expires_at: token.expires_at,
+                    };
+                    self.state.logged(*sequence, revocation);
+                }
                 tracing::warn!(
                     target: "authpair::audit",
                     event = "refresh_token_reused",
                     method = REFRESH,
                     subject = user_id.as_str(),
                     family = family_id.as_str(),
+                    access_tokens_revoked = revoked.len(),
                     reason = "family_revoked",
                 );
                 Err(AuthError::InvalidRefreshToken.into())
@@ -216,7 +236,7 @@ impl AuthApi {
         let scopes = grants::narrow(&account.scopes, &req.scope).map_err(ApiError::InvalidArgument)?;
         grants::audience_granted(&account, audience, &self.state.config.audience).map_err(ApiError::InvalidArgument)?;
         let grant = grants::for_service(&account, scopes, generation, audience);
-        let issued = self.state.sign(&grant)?;
+        let issued = self.state.sign(&grant, None)?;
         audit!("service_token_issued", ISSUE_SERVICE_TOKEN, grant.subject.as_str(), "-");
         Ok(TokenResponse {
             access_token: issued.token.expose_secret().to_owned(),

@@ -1,5 +1,5 @@
 //! Handlers whose callers go away (a deadline passes, the client hangs up)
-//! in the middle of a write: one that logs a revocation, one that is
+//! in the middle of a write: ones that log revocations, one that is
 //! audited. The calls go through
 //! the gRPC handlers with a verified caller, as the interceptor leaves them.
 
@@ -15,8 +15,8 @@ use std::{
 use anyhow::anyhow;
 use authpair_claims::{ADMIN_ROLE, Caller, Claims, Verifier, VerifierConfig};
 use authpair_proto::auth::v1::{
-    CreateServiceAccountRequest, LogoutRequest, RevokeUserSessionsRequest, UserRef, admin_service_server::AdminService,
-    auth_service_server::AuthService, user_ref,
+    CreateServiceAccountRequest, LogoutRequest, RefreshRequest, RevokeUserSessionsRequest, UserRef,
+    admin_service_server::AdminService, auth_service_server::AuthService, user_ref,
 };
 use secrecy::ExposeSecret;
 use tokio::sync::watch;
@@ -69,7 +69,8 @@ async fn rv_02_a_logout_whose_caller_goes_away_after_its_commit_has_its_access_t
     let mut tally = Tally::default();
     for round in 0..ROUNDS {
         let session = state.next_refresh(now())?;
-        state.store.start_refresh_family(&user.id, "", &session.record, now(), now() + 3600).await?;
+        let access = state.next_access(now());
+        state.store.start_refresh_family(&user.id, "", (&session.record, &access.record), now(), now() + 3600).await?;
         let refresh_token = session.token.expose_secret().to_owned();
         let request = as_caller(&state, &verifier, &user, LogoutRequest { refresh_token })?;
         if let Some(done) = tally.count(round, given_up_after(round, api.logout(request)).await)? {
@@ -78,6 +79,40 @@ async fn rv_02_a_logout_whose_caller_goes_away_after_its_commit_has_its_access_t
         settled(&state).await.map_err(|e| anyhow!("round {round}: {e}"))?;
     }
     tally.covered_both();
+    Ok(())
+}
+
+/// RV-02 for a Refresh that presents a rotated refresh token again: the
+/// reuse revokes the family and logs its access tokens as revoked, and
+/// those entries are in force and announced at once however early the
+/// caller gives up after the commit.
+#[tokio::test]
+async fn rv_02_a_refresh_reuse_whose_caller_goes_away_has_the_familys_access_tokens_revoked_at_once()
+-> anyhow::Result<()> {
+    let (state, user, _dir) = started().await?;
+    let api = AuthApi::new(state.clone());
+    let (mut finished, mut given_up) = (0, 0);
+    // Every (round % 40)² of `given_up_after`, ten times over.
+    for round in 0..400 {
+        let session = state.next_refresh(now())?;
+        let access = state.next_access(now());
+        state.store.start_refresh_family(&user.id, "", (&session.record, &access.record), now(), now() + 3600).await?;
+        let refresh = || Request::new(RefreshRequest { refresh_token: session.token.expose_secret().to_owned() });
+        api.refresh(refresh()).await?;
+        let before = state.store.revocation_head().await?;
+        match given_up_after(round, api.refresh(refresh())).await {
+            None => given_up += 1,
+            Some(Err(status)) if status.message() == "invalid refresh token" => {
+                finished += 1;
+                // The login's access token and the rotation's.
+                let logged = state.store.revocation_head().await? - before;
+                assert_eq!(logged, 2, "round {round}: {logged} access tokens logged as revoked");
+            }
+            Some(other) => return Err(anyhow!("round {round}: reuse answered {other:?}")),
+        }
+        settled(&state).await.map_err(|e| anyhow!("round {round}: {e}"))?;
+    }
+    assert!(finished > 0 && given_up > 0, "{finished} finished, {given_up} given up: the rounds did not cover both");
     Ok(())
 }
 
@@ -177,7 +212,7 @@ fn verifier(state: &AuthState) -> anyhow::Result<Verifier> {
 /// interceptor would.
 fn as_caller<T>(state: &AuthState, verifier: &Verifier, user: &UserRow, message: T) -> anyhow::Result<Request<T>> {
     let grant = grants::for_user(user, &state.config.shared.role_scopes, 0, &state.config.admin_audience);
-    let issued = state.sign(&grant).map_err(|e| anyhow!("{e:?}"))?;
+    let issued = state.sign(&grant, None).map_err(|e| anyhow!("{e:?}"))?;
     let claims: Arc<Claims> = verifier.verify(issued.token.expose_secret())?;
     let mut request = Request::new(message);
     // The handlers read only the caller, not the path.

@@ -7,6 +7,8 @@
 //! - `canonical_usernames`: fills each stored username's canonical form.
 //! - `refresh`: refresh-token families and single-use rotation.
 //! - `revocations`: the revocation log and the writes that revoke.
+//! - `session_tokens`: the access tokens each session issued, revoked with
+//!   it on refresh-token reuse.
 //! - `keys`: signing keys and their publish/sign schedule.
 //! - `service_accounts`: OAuth client-credentials accounts.
 //! - `login_failures`: the brute-force throttle's counts, kept across restarts.
@@ -17,6 +19,7 @@ mod login_failures;
 mod refresh;
 mod revocations;
 mod service_accounts;
+mod session_tokens;
 mod users;
 
 use std::path::Path;
@@ -29,6 +32,7 @@ pub use keys::{KeyRow, Rotation};
 pub use refresh::{RefreshOutcome, RefreshRecord, Rotate};
 pub use revocations::{AccessToken, CHANNEL, RevokeUser, UserRevoked};
 pub use service_accounts::ServiceAccountRow;
+pub use session_tokens::{RevokedToken, SessionToken};
 pub use users::{NewUser, UserRow};
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

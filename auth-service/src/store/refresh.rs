@@ -5,8 +5,16 @@
 //! refreshes of the same token, on one instance or several, serialize on
 //! the row (SQLite: the database write lock) and exactly one finds it
 //! unconsumed.
+//!
+//! Each access token a family issues is recorded in the same transaction
+//! ([`super::session_tokens`]), and reuse revokes those still live along
+//! with the family: the thief may hold one.
 
-use super::{Store, StoreError, users::UserRow};
+use super::{
+    Store, StoreError,
+    session_tokens::{self, RevokedToken, SessionToken},
+    users::UserRow,
+};
 
 /// A refresh token to store: only its hash, never the token.
 #[derive(Debug, Clone)]
@@ -20,6 +28,8 @@ pub struct RefreshRecord {
 pub struct Rotate<'a> {
     pub presented_hash: &'a str,
     pub next: &'a RefreshRecord,
+    /// The access token to issue with the successor.
+    pub access: &'a SessionToken,
     /// The successor sealed to the presented token, kept for the grace window.
     pub sealed_next: Option<String>,
     pub now: i64,
@@ -38,8 +48,9 @@ pub enum RefreshOutcome {
     /// handed back (sealed); nothing new is stored, so the family never forks.
     Replayed { user: UserRow, family_id: String, audience: String, sealed_successor: String },
     /// The token had already been rotated: theft is assumed and the whole
-    /// family is now revoked.
-    Reused { user_id: String, family_id: String },
+    /// family is now revoked, with the access tokens it issued that were
+    /// still live, each logged (`revoked`).
+    Reused { user_id: String, family_id: String, revoked: Vec<RevokedToken> },
     /// Unknown, expired, revoked, or the user is disabled.
     Invalid,
 }
@@ -48,13 +59,14 @@ type FamilyRow = (String, i64, Option<i64>, String);
 type SpentRow = (String, String, Option<i64>, Option<String>, Option<String>, Option<i64>, i64, String);
 
 impl Store {
-    /// Starts a login session with its first refresh token; returns the
-    /// family id. `audience` is what Login asked for ('' for the default).
+    /// Starts a login session with its first refresh token and access
+    /// token; returns the family id. `audience` is what Login asked for (''
+    /// for the default).
     pub async fn start_refresh_family(
         &self,
         user_id: &str,
         audience: &str,
-        first: &RefreshRecord,
+        first: (&RefreshRecord, &SessionToken),
         now: i64,
         expires_at: i64,
     ) -> Result<String, StoreError> {
@@ -70,7 +82,8 @@ impl Store {
         .bind(audience)
         .execute(&mut *tx)
         .await?;
-        insert_token(&mut tx, &family_id, first, now).await?;
+        insert_token(&mut tx, &family_id, first.0, now).await?;
+        session_tokens::record(&mut tx, &family_id, first.1).await?;
         tx.commit().await?;
         Ok(family_id)
     }
@@ -94,11 +107,7 @@ impl Store {
         let Some((family_id, idle_expires_at)) = consumed else {
             return self.spent_token(tx, &r).await;
         };
-        let (user_id, expires_at, revoked_at, audience): FamilyRow =
-            sqlx::query_as("SELECT user_id, expires_at, revoked_at, audience FROM refresh_families WHERE id = $1")
-                .bind(&family_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let (user_id, expires_at, revoked_at, audience) = lock_family(&mut tx, &family_id).await?;
         let user = match self.user_by_id_in(&mut tx, &user_id).await? {
             Some(user) if !user.disabled => user,
             _ => {
@@ -117,6 +126,7 @@ impl Store {
             idle_expires_at: r.next.idle_expires_at.min(expires_at),
         };
         insert_token(&mut tx, &family_id, &next, r.now).await?;
+        session_tokens::record(&mut tx, &family_id, r.access).await?;
         tx.commit().await?;
         Ok(RefreshOutcome::Rotated { user, family_id, audience })
     }
@@ -153,13 +163,44 @@ impl Store {
             if let (Some((None,)), Some(user)) = (successor, user)
                 && !user.disabled
             {
-                return Ok(RefreshOutcome::Replayed { user, family_id, audience, sealed_successor: sealed });
+                // Under the family's lock: a reuse revoking it now either
+                // sees this token or makes the replay fail. Serialized
+                // first, as the reuse below needs, since it may follow
+                // holding that lock.
+                self.db.serialize(&mut tx).await?;
+                let (_, _, revoked_at, _) = lock_family(&mut tx, &family_id).await?;
+                if revoked_at.is_none() {
+                    session_tokens::record(&mut tx, &family_id, r.access).await?;
+                    tx.commit().await?;
+                    return Ok(RefreshOutcome::Replayed { user, family_id, audience, sealed_successor: sealed });
+                }
             }
         }
+        // The log is appended to in sequence order: serialized before the
+        // family's row is locked (`Db::serialize`; taking it twice is a no-op).
+        self.db.serialize(&mut tx).await?;
         revoke_family(&mut tx, &family_id, r.now, "reuse").await?;
+        let revoked =
+            session_tokens::revoke_all(&mut tx, self.backend(), &family_id, &user_id, r.now, "refresh token reused")
+                .await?;
         tx.commit().await?;
-        Ok(RefreshOutcome::Reused { user_id, family_id })
+        Ok(RefreshOutcome::Reused { user_id, family_id, revoked })
     }
+}
+
+/// The family's row, locked until the transaction ends: a write that
+/// records an access token for the family and one that revokes it take
+/// turns (a no-op UPDATE: SQLite has no `SELECT ... FOR UPDATE`, and there
+/// the write lock orders them anyway).
+async fn lock_family(tx: &mut sqlx::AnyConnection, family_id: &str) -> Result<FamilyRow, StoreError> {
+    let row = sqlx::query_as(
+        "UPDATE refresh_families SET expires_at = expires_at WHERE id = $1 \
+         RETURNING user_id, expires_at, revoked_at, audience",
+    )
+    .bind(family_id)
+    .fetch_one(tx)
+    .await?;
+    Ok(row)
 }
 
 async fn insert_token(

@@ -6,7 +6,8 @@ use authpair_server::db::Backend;
 
 use super::{Store, StoreError};
 
-/// A revocation of every session and token of a user issued so far.
+/// A revocation of every token of a user issued so far and, with
+/// `end_sessions`, of every session.
 #[derive(Debug, Clone, Copy)]
 pub struct RevokeUser {
     pub now: i64,
@@ -15,6 +16,9 @@ pub struct RevokeUser {
     pub expires_at: i64,
     /// `Some(true)` also disables the user, `Some(false)` enables them.
     pub set_disabled: Option<bool>,
+    /// Whether the user's sessions (refresh-token families) end too. If
+    /// not, they refresh to tokens issued after the revocation.
+    pub end_sessions: bool,
 }
 
 /// What revoking a user did.
@@ -153,18 +157,23 @@ pub(super) async fn revoke_user_in(
     if updated.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }
-    let sessions = sqlx::query(
-        "UPDATE refresh_families SET revoked_at = $1, revoke_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL",
-    )
-    .bind(rev.now)
-    .bind(reason)
-    .bind(user_id)
-    .execute(&mut *tx)
-    .await?;
+    let sessions_revoked = if rev.end_sessions {
+        sqlx::query(
+            "UPDATE refresh_families SET revoked_at = $1, revoke_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(rev.now)
+        .bind(reason)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+    } else {
+        0
+    };
     let entry =
         Entry { kind: "subject", subject: user_id, token_id: None, expires_at: rev.expires_at, reason, now: rev.now };
     let seq = append(&mut *tx, backend, entry).await?;
-    Ok(UserRevoked { sessions_revoked: sessions.rows_affected(), sequence: seq })
+    Ok(UserRevoked { sessions_revoked, sequence: seq })
 }
 
 /// The notification channel of the log. The payload is the schema, so

@@ -122,20 +122,22 @@ impl Store {
         Ok(count)
     }
 
-    /// Replaces a user's roles and, with `revoke`, revokes their sessions and
-    /// older tokens in the same transaction. Refuses (with `Conflict`) a
-    /// change that would leave no enabled admin.
+    /// Replaces a user's roles and, in the same transaction, revokes their
+    /// tokens issued before (and their sessions if `revoke.end_sessions`):
+    /// a token issued with the new roles reads the log head after this
+    /// commits, so it is never caught, and one with the old roles read it
+    /// before, so it always is. Refuses (with `Conflict`) a change that
+    /// would leave no enabled admin.
     pub async fn set_roles(
         &self,
         id: &str,
         roles: &[String],
-        now: i64,
-        revoke: Option<RevokeUser>,
-    ) -> Result<(UserRow, Option<UserRevoked>), StoreError> {
+        revoke: RevokeUser,
+    ) -> Result<(UserRow, UserRevoked), StoreError> {
         let mut tx = self.db.begin_serialized().await?;
         let updated = sqlx::query("UPDATE users SET roles = $1, updated_at = $2 WHERE id = $3")
             .bind(encode_roles(roles))
-            .bind(now)
+            .bind(revoke.now)
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -143,10 +145,7 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         ensure_an_admin_remains(&mut tx).await?;
-        let revoked = match revoke {
-            Some(revoke) => Some(revoke_user_in(&mut tx, self.backend(), id, revoke, "roles changed").await?),
-            None => None,
-        };
+        let revoked = revoke_user_in(&mut tx, self.backend(), id, revoke, "roles changed").await?;
         let user = self.user_by_id_in(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
         tx.commit().await?;
         Ok((user, revoked))

@@ -312,10 +312,17 @@ async fn an_expired_access_token_in_the_session_file_is_refreshed_transparently(
     assert_ne!(after["access_token"], before["access_token"]);
     assert_ne!(after["refresh_token"], before["refresh_token"]);
     assert!(after["expires_at"].as_i64().unwrap_or_default() > now() + 600, "{}", after["expires_at"]);
-    // The old refresh token was spent; the stored one is its live successor.
+    // The stored tokens are the live successors.
+    cli.json(&["users", "list"]).await?;
+    // The old refresh token was spent: presenting it again is reuse, which
+    // ends the session with the access tokens it issued, the stored ones
+    // included.
     let old = RefreshRequest { refresh_token: str_of(&before["refresh_token"]) };
     assert_refresh_refused(app.auth.clone().refresh(old).await);
-    cli.json(&["users", "list"]).await?;
+    let ended = cli.run(&["users", "list"], "").await?;
+    assert_eq!(ended.status.code(), Some(1), "{ended:?}");
+    let first = text(&ended.stderr).lines().next().map(str::to_owned);
+    assert_eq!(first.as_deref(), Some("error: UNAUTHENTICATED: token revoked (reason: TOKEN_REVOKED)"));
     Ok(())
 }
 

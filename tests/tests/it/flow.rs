@@ -67,8 +67,8 @@ fn metadata(status: &tonic::Status) -> Vec<(String, String)> {
 }
 
 #[tokio::test]
-async fn with_revoke_on_role_change_off_refresh_shows_a_role_changed_since_login() -> TestResult {
-    let app = TestApp::spawn_with(|auth| auth.revoke_on_role_change = false, |_| {}).await?;
+async fn refresh_shows_a_role_changed_since_login() -> TestResult {
+    let app = TestApp::spawn().await?;
     let user = app.create_user("carol", "carol-password", &["viewer"]).await?;
     let first = app.login("carol", "carol-password").await?;
 

@@ -277,6 +277,51 @@ async fn rv_06_a_demoted_admin_loses_admin_rights_at_once_on_both_services() -> 
 }
 
 #[tokio::test]
+async fn rf_01_refresh_token_reuse_revokes_every_access_token_of_the_family_within_one_second() -> TestResult {
+    let app = TestApp::spawn().await?;
+    app.create_user("tia", "tia-password", &[]).await?;
+    let login = app.login("tia", "tia-password").await?;
+    let first = refresh(&app, &login.refresh_token).await?;
+    let other_session = app.login("tia", "tia-password").await?;
+    for token in [&login.access_token, &first.access_token] {
+        assert_eq!(profile(&app, token).await?.len(), 36);
+    }
+    // The thief (or the victim) presents the rotated refresh token again.
+    assert_refresh_refused(refresh(&app, &login.refresh_token).await);
+    for token in [&first.access_token, &login.access_token] {
+        app.time_until_revoked(token, Duration::from_secs(1)).await?;
+        assert_revoked(profile(&app, token).await);
+    }
+    assert_refresh_refused(refresh(&app, &first.refresh_token).await);
+    // Only that session: the user's other one goes on.
+    assert_eq!(profile(&app, &other_session.access_token).await?.len(), 36);
+    let renewed = refresh(&app, &other_session.refresh_token).await?;
+    assert_eq!(profile(&app, &renewed.access_token).await?.len(), 36);
+    Ok(())
+}
+
+#[tokio::test]
+async fn rf_01_reuse_inside_the_grace_window_of_a_refreshed_successor_also_revokes_the_replayed_access_token()
+-> TestResult {
+    let app = TestApp::spawn_with(|a| a.refresh_grace = Duration::from_secs(60), |_| {}).await?;
+    app.create_user("gus", "gus-password", &[]).await?;
+    let login = app.login("gus", "gus-password").await?;
+    let first = refresh(&app, &login.refresh_token).await?;
+    // A retry inside the grace window gets the same successor and an
+    // access token of its own, of the same family.
+    let replayed = refresh(&app, &login.refresh_token).await?;
+    assert_eq!(replayed.refresh_token, first.refresh_token);
+    assert_ne!(replayed.access_token, first.access_token);
+    // The successor is spent; presenting the original again is reuse.
+    let second = refresh(&app, &first.refresh_token).await?;
+    assert_refresh_refused(refresh(&app, &login.refresh_token).await);
+    for token in [&login.access_token, &first.access_token, &replayed.access_token, &second.access_token] {
+        app.time_until_revoked(token, Duration::from_secs(1)).await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
 async fn rf_04_idle_and_absolute_refresh_lifetimes_are_enforced() -> TestResult {
     let idle = TestApp::spawn_with(|a| a.refresh_token_idle = Duration::ZERO, |_| {}).await?;
     idle.create_user("ivy", "ivy-password", &[]).await?;

@@ -27,6 +27,7 @@ mod policy_matrix;
 mod redis_quota;
 mod restart;
 mod restore;
+mod role_change;
 mod secrets_at_rest;
 mod service_accounts;
 mod shared_throttle;

@@ -29,6 +29,8 @@ mod lifecycle;
 mod policy_matrix;
 #[path = "../it/restart.rs"]
 mod restart;
+#[path = "../it/role_change.rs"]
+mod role_change;
 #[path = "../it/secrets_at_rest.rs"]
 mod secrets_at_rest;
 #[path = "../it/service_accounts.rs"]

@@ -83,6 +83,45 @@ async fn rf_02_a_refresh_token_rotated_on_instance_a_is_reuse_on_instance_b_and_
 }
 
 #[tokio::test]
+async fn rf_02_reuse_on_instance_b_revokes_the_access_tokens_the_family_got_on_instance_a_everywhere_within_a_second()
+-> TestResult {
+    let two = TwoInstances::spawn().await?;
+    two.app.create_user("abi", "abi-password", &[]).await?;
+    let login = two.app.login("abi", "abi-password").await?;
+    let first = refresh(&two.app.auth, &login.refresh_token).await?;
+    assert_refresh_refused(refresh(&two.b, &login.refresh_token).await);
+    for token in [&login.access_token, &first.access_token] {
+        // The resource watching A hears B's entries through A's listener.
+        two.app.time_until_revoked(token, Duration::from_secs(1)).await?;
+        two.time_until_rejected_on_b(token, Duration::from_secs(1)).await?;
+    }
+    Ok(())
+}
+
+/// The legitimate holder refreshes on A while the thief reuses an older
+/// token on B, many times: whichever wins, no access token of the family
+/// outlives the reuse.
+#[tokio::test]
+async fn a_refresh_on_instance_a_racing_reuse_on_instance_b_never_yields_an_access_token_that_survives() -> TestResult {
+    let two = TwoInstances::spawn().await?;
+    two.app.create_user("rex", "rex-password", &[]).await?;
+    for round in 0..10 {
+        let login = two.app.login("rex", "rex-password").await?;
+        let first = refresh(&two.app.auth, &login.refresh_token).await?;
+        let (legit, reuse) =
+            tokio::join!(refresh(&two.app.auth, &first.refresh_token), refresh(&two.b, &login.refresh_token));
+        assert_refresh_refused(reuse);
+        let mut tokens = vec![login.access_token, first.access_token];
+        tokens.extend(legit.ok().map(|t| t.access_token));
+        for token in &tokens {
+            let revoked = two.time_until_rejected_on_b(token, Duration::from_secs(1)).await;
+            assert!(revoked.is_ok(), "round {round}: {revoked:?}");
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
 async fn rf_03_concurrent_refreshes_of_one_token_on_two_instances_have_exactly_one_winner() -> TestResult {
     let two = TwoInstances::spawn().await?;
     two.app.create_user("bo", "bo-password", &[]).await?;
