@@ -55,7 +55,7 @@ for target in "${targets[@]}"; do
   if "$bin_dir/$target" "corpus/$target" \
       -max_total_time="$seconds" -timeout=10 -print_final_stats=1 \
       -artifact_prefix="artifacts/$target/" >"$log" 2>&1; then
-    grep -E '^#[0-9]+ *DONE' "$log" || tail -n 3 "$log"
+    grep -E '^#[0-9]+[[:space:]]+DONE' "$log" || tail -n 3 "$log"
   else
     tail -n 40 "$log"
     input=$(sed -n 's/.*Test unit written to //p' "$log" | tail -n 1)
