@@ -599,7 +599,8 @@ mod tests {
     /// `header` and `payload` as written, signed by `key`.
     fn signed_raw(key: &SigningKey, header: &str, payload: &str) -> Result<String, jsonwebtoken::errors::Error> {
         let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
-        let signature = jsonwebtoken::crypto::sign(input.as_bytes(), key.encoding_key(), jsonwebtoken::Algorithm::EdDSA)?;
+        let signature =
+            jsonwebtoken::crypto::sign(input.as_bytes(), key.encoding_key(), jsonwebtoken::Algorithm::EdDSA)?;
         Ok(format!("{input}.{signature}"))
     }
 
@@ -616,13 +617,31 @@ mod tests {
         let object_header = serde_json::json!({"alg": "EdDSA", "typ": "at+jwt", "kid": key.kid()}).to_string();
         let array_header = serde_json::json!(["EdDSA", "at+jwt", key.kid()]).to_string();
         let object_claims = claims_at(now);
-        let names = ["iss", "aud", "sub", "exp", "nbf", "iat", "jti", "gen", "client_id", "preferred_username", "roles", "scope", "plan"];
+        let names = [
+            "iss",
+            "aud",
+            "sub",
+            "exp",
+            "nbf",
+            "iat",
+            "jti",
+            "gen",
+            "client_id",
+            "preferred_username",
+            "roles",
+            "scope",
+            "plan",
+        ];
         let array_claims = serde_json::Value::from(names.iter().map(|n| object_claims[n].clone()).collect::<Vec<_>>());
         let (object_claims, array_claims) = (object_claims.to_string(), array_claims.to_string());
         for backend in Ed25519Backend::ALL {
             let verifier = verifier_with(backend);
             verifier.set_keys(&[key.public_jwk().clone()])?;
-            assert_eq!(verifier.verify(&signed_raw(&key, &object_header, &object_claims)?)?.subject(), "s", "{backend}");
+            assert_eq!(
+                verifier.verify(&signed_raw(&key, &object_header, &object_claims)?)?.subject(),
+                "s",
+                "{backend}"
+            );
             for (header, claims) in [(&array_header, &object_claims), (&object_header, &array_claims)] {
                 let verdict = verifier.verify(&signed_raw(&key, header, claims)?);
                 assert_eq!(verdict.err(), Some(AuthError::Malformed), "{backend}: {header} {claims}");
@@ -641,7 +660,9 @@ mod tests {
         for ok in ["at+jwt", "AT+JWT", "application/at+jwt", "Application/AT+JWT", "APPLICATION/at+jwt"] {
             assert!(is_access_token_type(ok), "{ok}");
         }
-        for bad in ["JWT", "refresh+jwt", "", "application/jwt", "at+jwt ", "application/application/at+jwt", "text/at+jwt"] {
+        for bad in
+            ["JWT", "refresh+jwt", "", "application/jwt", "at+jwt ", "application/application/at+jwt", "text/at+jwt"]
+        {
             assert!(!is_access_token_type(bad), "{bad}");
         }
     }

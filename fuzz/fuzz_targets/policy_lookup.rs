@@ -14,10 +14,7 @@ use std::{
     sync::{Arc, Mutex, OnceLock},
 };
 
-use authpair_claims::{
-    Access, AuthError, Claims, Policy, Principal, Rule,
-    policy::STANDARD_METHODS,
-};
+use authpair_claims::{Access, AuthError, Claims, Policy, Principal, Rule, policy::STANDARD_METHODS};
 use authpair_fuzz::{AUDIENCE, PUBLIC_AUDIENCE, fixture, good_claims, now, signed};
 use authpair_proto::{AUTH_SERVICES, FILE_DESCRIPTOR_SET, RESOURCE_SERVICES};
 use libfuzzer_sys::{arbitrary, fuzz_target};

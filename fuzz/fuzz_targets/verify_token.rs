@@ -12,8 +12,8 @@
 #![no_main]
 
 use authpair_fuzz::{
-    AUDIENCE, Built, CLAIMS, HEADER, ISSUER, LEEWAY, MAX_LIFETIME, PUBLIC_AUDIENCE, fixture, is_access_token_type,
-    now, object_members, signed,
+    AUDIENCE, Built, CLAIMS, HEADER, ISSUER, LEEWAY, MAX_LIFETIME, PUBLIC_AUDIENCE, fixture, is_access_token_type, now,
+    object_members, signed,
 };
 use libfuzzer_sys::{arbitrary, fuzz_target};
 use serde_json::Value;
@@ -22,7 +22,11 @@ use serde_json::Value;
 enum Input {
     /// Any string as the token.
     Raw(String),
-    Signed { header: Part, claims: Part, signature: Spoil },
+    Signed {
+        header: Part,
+        claims: Part,
+        signature: Spoil,
+    },
 }
 
 #[derive(Debug, arbitrary::Arbitrary)]
@@ -99,7 +103,8 @@ fuzz_target!(|input: Input| {
     assert!(genuine, "a spoiled signature verified: {spoil:?}");
 
     // The header: exactly three members, each once.
-    let header = object_members(header_json.as_bytes()).unwrap_or_else(|| panic!("header not an object: {header_json}"));
+    let header =
+        object_members(header_json.as_bytes()).unwrap_or_else(|| panic!("header not an object: {header_json}"));
     let names: Vec<&str> = header.iter().map(|(n, _)| n.as_str()).collect();
     assert!(names.len() == 3 && ["alg", "typ", "kid"].iter().all(|n| names.contains(n)), "header {header_json}");
     let member = |name: &str| header.iter().find(|(n, _)| n == name).and_then(|(_, v)| v.as_str());
@@ -121,7 +126,9 @@ fuzz_target!(|input: Input| {
     assert_eq!(string("iss"), ISSUER);
     let audiences: Vec<String> = match get("aud") {
         Value::String(one) => vec![one],
-        Value::Array(many) => many.iter().map(|a| a.as_str().map(str::to_owned).unwrap_or_else(|| panic!("aud"))).collect(),
+        Value::Array(many) => {
+            many.iter().map(|a| a.as_str().map(str::to_owned).unwrap_or_else(|| panic!("aud"))).collect()
+        }
         other => panic!("aud {other}"),
     };
     assert!(audiences.iter().any(|a| a == AUDIENCE || a == PUBLIC_AUDIENCE), "{claims_json}");
@@ -135,8 +142,8 @@ fuzz_target!(|input: Input| {
     let roles = roles.as_array().unwrap_or_else(|| panic!("roles: {claims_json}"));
     for role in roles {
         let role = role.as_str().unwrap_or_else(|| panic!("role: {claims_json}"));
-        let valid = (1..=64).contains(&role.len())
-            && role.bytes().all(|b| b.is_ascii_alphanumeric() || b":._-/".contains(&b));
+        let valid =
+            (1..=64).contains(&role.len()) && role.bytes().all(|b| b.is_ascii_alphanumeric() || b":._-/".contains(&b));
         assert!(valid, "role {role:?}: {claims_json}");
     }
     number("gen");

@@ -196,7 +196,9 @@ pub const HEADER: [Member; 3] = [
     Member {
         name: "alg",
         good: |_| json!("EdDSA"),
-        near: |_| vec![json!("eddsa"), json!("EdDSA "), json!("ES256"), json!("none"), json!("HS256"), json!("Ed25519")],
+        near: |_| {
+            vec![json!("eddsa"), json!("EdDSA "), json!("ES256"), json!("none"), json!("HS256"), json!("Ed25519")]
+        },
     },
     Member {
         name: "typ",
@@ -223,7 +225,11 @@ pub const HEADER: [Member; 3] = [
 ];
 
 pub const CLAIMS: [Member; 13] = [
-    Member { name: "iss", good: |_| json!(ISSUER), near: |_| vec![json!("authpair "), json!("Authpair"), json!([ISSUER])] },
+    Member {
+        name: "iss",
+        good: |_| json!(ISSUER),
+        near: |_| vec![json!("authpair "), json!("Authpair"), json!([ISSUER])],
+    },
     Member {
         name: "aud",
         good: |_| json!(AUDIENCE),
