@@ -204,6 +204,9 @@ impl Verifier {
         // between them, exactly as they appear in the token.
         let signing_input = &token[..header.len() + 1 + payload.len()];
         let header = URL_SAFE_NO_PAD.decode(header).map_err(|_| AuthError::Malformed)?;
+        if !is_json_object(&header) {
+            return Err(AuthError::Malformed);
+        }
         let header: JoseHeader = serde_json::from_slice(&header).map_err(|_| AuthError::Malformed)?;
         if header.alg != ALGORITHM {
             return Err(AuthError::WrongAlgorithm);
@@ -227,6 +230,9 @@ impl Verifier {
         key.verify(signing_input.as_bytes(), &signature).map_err(|_| AuthError::BadSignature)?;
 
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| AuthError::Malformed)?;
+        if !is_json_object(&payload) {
+            return Err(AuthError::Malformed);
+        }
         let wire: WireClaims = serde_json::from_slice(&payload).map_err(|e| map_json_error(&e))?;
 
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(|_| AuthError::Malformed)?.as_secs();
@@ -274,10 +280,19 @@ fn is_compact_jws(token: &[u8]) -> bool {
     token.iter().fold(true, |ok, &b| ok & (b.is_ascii_alphanumeric() | (b == b'-') | (b == b'_') | (b == b'.')))
 }
 
-/// RFC 9068 §4: `typ` is "at+jwt" or "application/at+jwt", case-insensitive.
+/// Whether `json` starts, after JSON whitespace, as an object. The JOSE
+/// header and the claims set are JSON objects (RFC 7515 §4, RFC 7519 §7.2),
+/// but a derived `Deserialize` also reads a struct from an array of its
+/// members' values in order, which serde_json offers it: `["EdDSA","at+jwt",
+/// kid]` would pass as a header. Anything but an object is refused first.
+fn is_json_object(json: &[u8]) -> bool {
+    json.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) == Some(&b'{')
+}
+
+/// RFC 9068 §4: `typ` is "at+jwt" or "application/at+jwt", case-insensitive
+/// (a media type, RFC 7515 §4.1.9), the prefix included.
 fn is_access_token_type(typ: &str) -> bool {
-    let typ = typ.strip_prefix("application/").unwrap_or(typ);
-    typ.eq_ignore_ascii_case("at+jwt")
+    typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt")
 }
 
 /// A payload that does not read as [`WireClaims`]: a missing member is named
@@ -581,12 +596,73 @@ mod tests {
         Ok(())
     }
 
+    /// `header` and `payload` as written, signed by `key`.
+    fn signed_raw(key: &SigningKey, header: &str, payload: &str) -> Result<String, jsonwebtoken::errors::Error> {
+        let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
+        let signature =
+            jsonwebtoken::crypto::sign(input.as_bytes(), key.encoding_key(), jsonwebtoken::Algorithm::EdDSA)?;
+        Ok(format!("{input}.{signature}"))
+    }
+
+    /// serde's derived `Deserialize` reads a struct from a JSON array of its
+    /// members' values, so without the object check a header
+    /// `["EdDSA","at+jwt",kid]` and a claims set written as an array in
+    /// `WireClaims`' order would verify. Neither is a JOSE header or a claims
+    /// set: both are Malformed, on each backend (the jwt_header and
+    /// verify_token fuzz targets check this too).
+    #[test]
+    fn a_header_or_claims_set_that_is_a_json_array_is_malformed() -> TestResult {
+        let key = SigningKey::generate()?;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+        let object_header = serde_json::json!({"alg": "EdDSA", "typ": "at+jwt", "kid": key.kid()}).to_string();
+        let array_header = serde_json::json!(["EdDSA", "at+jwt", key.kid()]).to_string();
+        let object_claims = claims_at(now);
+        let names = [
+            "iss",
+            "aud",
+            "sub",
+            "exp",
+            "nbf",
+            "iat",
+            "jti",
+            "gen",
+            "client_id",
+            "preferred_username",
+            "roles",
+            "scope",
+            "plan",
+        ];
+        let array_claims = serde_json::Value::from(names.iter().map(|n| object_claims[n].clone()).collect::<Vec<_>>());
+        let (object_claims, array_claims) = (object_claims.to_string(), array_claims.to_string());
+        for backend in Ed25519Backend::ALL {
+            let verifier = verifier_with(backend);
+            verifier.set_keys(&[key.public_jwk().clone()])?;
+            assert_eq!(
+                verifier.verify(&signed_raw(&key, &object_header, &object_claims)?)?.subject(),
+                "s",
+                "{backend}"
+            );
+            for (header, claims) in [(&array_header, &object_claims), (&object_header, &array_claims)] {
+                let verdict = verifier.verify(&signed_raw(&key, header, claims)?);
+                assert_eq!(verdict.err(), Some(AuthError::Malformed), "{backend}: {header} {claims}");
+            }
+            // JSON whitespace before the object is still an object.
+            let spaced = format!(" \t\r\n{object_header}");
+            assert_eq!(verifier.verify(&signed_raw(&key, &spaced, &object_claims)?)?.subject(), "s", "{backend}");
+        }
+        Ok(())
+    }
+
     #[test]
     fn the_access_token_type_is_matched_as_a_media_type() {
-        for ok in ["at+jwt", "AT+JWT", "application/at+jwt"] {
+        // The "application/" prefix is part of the media type, so its case
+        // does not matter either (the jwt_header fuzz target checks this too).
+        for ok in ["at+jwt", "AT+JWT", "application/at+jwt", "Application/AT+JWT", "APPLICATION/at+jwt"] {
             assert!(is_access_token_type(ok), "{ok}");
         }
-        for bad in ["JWT", "refresh+jwt", "", "application/jwt", "at+jwt "] {
+        for bad in
+            ["JWT", "refresh+jwt", "", "application/jwt", "at+jwt ", "application/application/at+jwt", "text/at+jwt"]
+        {
             assert!(!is_access_token_type(bad), "{bad}");
         }
     }
