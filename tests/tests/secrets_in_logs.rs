@@ -12,7 +12,7 @@ use authpair_proto::{
     auth::v1::{IssueServiceTokenRequest, LoginRequest, LogoutRequest, RefreshRequest},
     resource::v1::{GetAdminDashboardRequest, GetMyProfileRequest},
 };
-use authpair_tests::{ADMIN_PASSWORD, TestApp, TestResult, bearer};
+use authpair_tests::{ADMIN_PASSWORD, ADMIN_USERNAME, TestApp, TestResult, bearer};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -73,7 +73,10 @@ async fn sh_02_no_log_line_of_a_full_session_contains_a_secret() -> TestResult {
         ..Default::default()
     };
     let _ = auth.issue_service_token(wrong).await;
-    auth.logout(bearer(LogoutRequest { refresh_token: second.refresh_token.clone() }, &second.access_token)).await?;
+    // The reuse above revoked the family, its access tokens with it: the
+    // logout is of another session, the admin's.
+    let admin = app.login(ADMIN_USERNAME, ADMIN_PASSWORD).await?;
+    auth.logout(bearer(LogoutRequest { refresh_token: admin.refresh_token.clone() }, &admin.access_token)).await?;
     drop(app);
 
     let text = String::from_utf8_lossy(&logs.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
@@ -91,6 +94,8 @@ async fn sh_02_no_log_line_of_a_full_session_contains_a_secret() -> TestResult {
         &first.refresh_token,
         &second.access_token,
         &second.refresh_token,
+        &admin.access_token,
+        &admin.refresh_token,
         &secret,
         "apcs_wrong-secret",
         &service.access_token,
