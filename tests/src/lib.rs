@@ -755,20 +755,24 @@ async fn sweep_abandoned_schemas(db: &mut sqlx::PgConnection) -> anyhow::Result<
 
 impl Drop for PgSchema {
     fn drop(&mut self) {
-        // Drop may run inside a runtime, so the cleanup gets a thread and a
-        // runtime of its own.
-        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name);
-        let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            runtime.block_on(async {
-                let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(POSTGRES_URL).await?;
-                sqlx::query(&sql).execute(&mut db).await?;
-                anyhow::Ok(())
-            })
-        });
-        if let Ok(Err(e)) = cleanup.join() {
-            eprintln!("could not drop test schema {}: {e}", self.name);
-        }
+        clean_up(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+    }
+}
+
+/// Runs a cleanup statement on the shared test database from a `Drop`,
+/// which may run inside a runtime: so on a thread and a runtime of its own.
+fn clean_up(sql: String) {
+    let statement = sql.clone();
+    let cleanup = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        runtime.block_on(async {
+            let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(POSTGRES_URL).await?;
+            sqlx::query(&statement).execute(&mut db).await?;
+            anyhow::Ok(())
+        })
+    });
+    if let Ok(Err(e)) = cleanup.join() {
+        eprintln!("could not clean up after a test ({sql}): {e}");
     }
 }
 
@@ -802,18 +806,7 @@ impl PgDatabase {
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            runtime.block_on(async {
-                let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(POSTGRES_URL).await?;
-                sqlx::query(&sql).execute(&mut db).await?;
-                anyhow::Ok(())
-            })
-        });
-        if let Ok(Err(e)) = cleanup.join() {
-            eprintln!("could not drop test database {}: {e}", self.name);
-        }
+        clean_up(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
     }
 }
 
