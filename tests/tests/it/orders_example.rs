@@ -56,7 +56,7 @@ async fn a_service_that_is_not_ours_refuses_no_token_denies_a_viewer_and_serves_
     let lamp = PlaceOrderRequest { item: "lamp".into(), amount_cents: 4200 };
     let order = client.clone().place_order(bearer(lamp, &viewer)).await?.into_inner().order.ok_or("no order")?;
     let mine = client.clone().list_orders(bearer(ListOrdersRequest {}, &viewer)).await?.into_inner().orders;
-    assert_eq!(mine, [order.clone()]);
+    assert_eq!(mine, std::slice::from_ref(&order));
 
     let refund = || RefundOrderRequest { order_id: order.order_id.clone() };
     let denied = client.clone().refund_order(bearer(refund(), &viewer)).await.err().ok_or("a viewer refunded")?;
