@@ -46,7 +46,7 @@ use std::{
     time::Instant,
 };
 
-use metrics::Histogram;
+use metrics::{Counter, Histogram};
 use tonic::{Request, Status, body::Body};
 use tower::{Layer, Service};
 
@@ -211,9 +211,11 @@ impl AuthLayer {
         Ok(Some(claims))
     }
 
-    fn allowed(&self, path: &str) {
+    /// Counts an allowed call on `allowed`, its method's counter (looked up
+    /// once per call, with its timer).
+    fn allowed(&self, allowed: &Counter) {
         self.shared.stats.allowed.fetch_add(1, Ordering::Relaxed);
-        self.shared.metrics.method(Some(path)).allowed.increment(1);
+        allowed.increment(1);
     }
 
     fn deny(&self, path: &str, subject: Option<&str>, err: AuthError) -> Status {
@@ -305,13 +307,16 @@ where
     fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
         let started = Instant::now();
         let path = request.uri().path();
-        let timer = self.auth.shared.metrics.method(Some(path)).call_seconds.clone();
-        let decided = self.auth.decide(path, request.headers(), || peer_certified(&request));
+        let method = self.auth.shared.metrics.method(Some(path));
+        let timer = method.call_seconds.clone();
+        // `decide`, with the call's own start as the decision's.
+        let decided = self.auth.check(path, request.headers(), || peer_certified(&request));
+        self.auth.shared.metrics.interceptor_seconds().record(started.elapsed());
         let state = match decided {
             Err(status) => State::Done { response: Some(status.into_http()) },
             Ok((rule, caller)) => match rule.quota.clone() {
                 None => {
-                    self.auth.allowed(path);
+                    self.auth.allowed(&method.allowed);
                     if let Some(caller) = caller {
                         request.extensions_mut().insert(Caller(caller));
                     }
@@ -324,7 +329,7 @@ where
                     let inner = std::mem::replace(&mut self.inner, clone);
                     State::Quota {
                         check: self.auth.quota_check(quota, caller.clone()),
-                        pending: Some((request, caller, inner, self.auth.clone())),
+                        pending: Some((request, caller, inner, self.auth.clone(), method.allowed.clone())),
                     }
                 }
             },
@@ -369,7 +374,7 @@ pin_project_lite::pin_project! {
         Done { response: Option<http::Response<Body>> },
         Quota {
             check: QuotaFuture<'static>,
-            pending: Option<(http::Request<Body>, Option<Arc<Claims>>, S, AuthLayer)>,
+            pending: Option<(http::Request<Body>, Option<Arc<Claims>>, S, AuthLayer, Counter)>,
         },
         Inner { #[pin] call: S::Future },
     }
@@ -388,18 +393,17 @@ where
                 StateProj::Done { response } => break Ok(response.take().unwrap_or_default()),
                 StateProj::Quota { check, pending } => {
                     let checked = std::task::ready!(check.as_mut().poll(cx));
-                    let Some((mut request, caller, mut inner, auth)) = pending.take() else {
+                    let Some((mut request, caller, mut inner, auth, allowed)) = pending.take() else {
                         break Ok(http::Response::default());
                     };
-                    let path = request.uri().path().to_owned();
                     match checked {
                         Err(err) => {
                             let subject = caller.as_deref().map(Claims::subject);
-                            let status = auth.deny(&path, subject, err);
+                            let status = auth.deny(request.uri().path(), subject, err);
                             this.state.set(State::Done { response: Some(status.into_http()) });
                         }
                         Ok(()) => {
-                            auth.allowed(&path);
+                            auth.allowed(&allowed);
                             if let Some(caller) = caller {
                                 request.extensions_mut().insert(Caller(caller));
                             }

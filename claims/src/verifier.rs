@@ -307,23 +307,25 @@ fn map_json_error(err: &serde_json::Error) -> AuthError {
 /// Maps a claim name onto a static string, so the message can name it
 /// without echoing anything the client sent.
 fn claim_name(claim: &str) -> &'static str {
-    const KNOWN: [&str; 13] = [
-        "iss",
-        "aud",
-        "sub",
-        "exp",
-        "nbf",
-        "iat",
-        "jti",
-        "gen",
-        "client_id",
-        "preferred_username",
-        "roles",
-        "scope",
-        "plan",
-    ];
-    KNOWN.into_iter().find(|k| *k == claim).unwrap_or("unknown")
+    CLAIM_NAMES.into_iter().find(|k| *k == claim).unwrap_or("unknown")
 }
+
+/// Every claim of an access token, in `WireClaims`' order.
+const CLAIM_NAMES: [&str; 13] = [
+    "iss",
+    "aud",
+    "sub",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "gen",
+    "client_id",
+    "preferred_username",
+    "roles",
+    "scope",
+    "plan",
+];
 
 fn missing_field(message: &str) -> Option<&'static str> {
     let rest = message.strip_prefix("missing field `")?;
@@ -617,22 +619,8 @@ mod tests {
         let object_header = serde_json::json!({"alg": "EdDSA", "typ": "at+jwt", "kid": key.kid()}).to_string();
         let array_header = serde_json::json!(["EdDSA", "at+jwt", key.kid()]).to_string();
         let object_claims = claims_at(now);
-        let names = [
-            "iss",
-            "aud",
-            "sub",
-            "exp",
-            "nbf",
-            "iat",
-            "jti",
-            "gen",
-            "client_id",
-            "preferred_username",
-            "roles",
-            "scope",
-            "plan",
-        ];
-        let array_claims = serde_json::Value::from(names.iter().map(|n| object_claims[n].clone()).collect::<Vec<_>>());
+        let array_claims =
+            serde_json::Value::from(CLAIM_NAMES.iter().map(|n| object_claims[n].clone()).collect::<Vec<_>>());
         let (object_claims, array_claims) = (object_claims.to_string(), array_claims.to_string());
         for backend in Ed25519Backend::ALL {
             let verifier = verifier_with(backend);
