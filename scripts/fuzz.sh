@@ -6,6 +6,7 @@
 # did it; `fuzz/target/<triple>/release/<target> <input>` replays one.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
+#   FUZZ_RUNS=10000000 scripts/fuzz.sh 1800   # a long run: whichever ends first
 #
 # Needs cargo-fuzz (installed here, at a pinned version, when missing). It
 # uses the nightly toolchain with AddressSanitizer when rustup has one, and
@@ -53,9 +54,10 @@ for target in "${targets[@]}"; do
   echo "== $target: ${seconds}s"
   # -timeout: one input taking over 10 s is a hang, reported as a crash.
   if "$bin_dir/$target" "corpus/$target" \
-      -max_total_time="$seconds" -timeout=10 -print_final_stats=1 \
+      -max_total_time="$seconds" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} -timeout=10 -print_final_stats=1 \
       -artifact_prefix="artifacts/$target/" >"$log" 2>&1; then
-    grep -E '^#[0-9]+[[:space:]]+DONE' "$log" || tail -n 3 "$log"
+    grep -E '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$log" \
+      || tail -n 3 "$log"
   else
     tail -n 40 "$log"
     input=$(sed -n 's/.*Test unit written to //p' "$log" | tail -n 1)

@@ -24,9 +24,12 @@
 //!   a token seen before may hit the server's cache, so such a run is not a
 //!   fresh-token figure.
 //! - `login`: concurrent logins, with Refresh and GetJwks timed alongside.
-//! - `mixed`: calls with one token while a side loop logs in, refreshes,
-//!   revokes (Logout) and measures how long until the resource service
-//!   rejects the revoked token.
+//! - `mixed`: calls with one reused token while side traffic (`mixed`)
+//!   logs in and calls with fresh tokens, refreshes, ends sessions (Logout
+//!   and the admin's RevokeUserSessions) and measures how long until the
+//!   resource service rejects each revoked token (over 1 s fails the run),
+//!   and searches past a `free` plan's quota. What `scripts/soak.sh`
+//!   drives.
 //! - `compare`: public GetStatus and GetMyProfile with one reused token in
 //!   alternating slices (`--slice-ms`), so both see the same machine; gives
 //!   issue 7's ratios 1 and 3 from one run.
@@ -47,6 +50,7 @@
 mod compare;
 mod cpu;
 mod drive;
+mod mixed;
 pub mod naive;
 mod report;
 mod run;

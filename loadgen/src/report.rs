@@ -54,6 +54,9 @@ pub struct Report {
     /// rejecting the token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revocation_propagation: Option<LatencySummary>,
+    /// `mixed` mode: the side traffic's calls per `"<step> <code>"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub side_statuses: Option<BTreeMap<String, u64>>,
     /// `mixed` mode: time until the first rejection was *answered*, which
     /// includes the probe's own queueing at the server.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -104,6 +107,7 @@ impl Report {
             side_calls: None,
             revocation_propagation: None,
             revocation_observed: None,
+            side_statuses: None,
             enumeration: None,
             comparison: None,
             fresh_tokens: None,
@@ -159,6 +163,12 @@ impl fmt::Display for Report {
                 // Nearest rank: below 100 samples the p99 is the largest.
                 if rev.count < 100 { " (under 100 trials, p99 is the maximum: run longer)" } else { "" }
             )?;
+        }
+        if let Some(side) = &self.side_statuses {
+            writeln!(f, "  side traffic:")?;
+            for (step, count) in side {
+                writeln!(f, "    {step}: {count}")?;
+            }
         }
         if let Some(FreshTokens { pool, reused }) = self.fresh_tokens {
             if reused == 0 {

@@ -8,10 +8,7 @@ use std::{
 };
 
 use anyhow::Context as _;
-use authpair_proto::{
-    auth::v1::{GetJwksRequest, LogoutRequest, RefreshRequest, auth_service_client::AuthServiceClient},
-    resource::v1::{GetMyProfileRequest, resource_service_client::ResourceServiceClient},
-};
+use authpair_proto::auth::v1::{GetJwksRequest, RefreshRequest, auth_service_client::AuthServiceClient};
 use secrecy::ExposeSecret as _;
 use tonic::{Code, transport::Channel};
 
@@ -19,7 +16,7 @@ use crate::{
     LatencySummary, Mode, Options, Report,
     cpu::CpuClock,
     drive::{Call, connect, drive},
-    setup::{self, bearer},
+    setup,
 };
 
 /// Waits until the service at `url` accepts connections and its health
@@ -115,9 +112,24 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     // are queued for the hasher, its own login would wait behind them.
     let side_session = match opts.mode {
         Mode::Login => {
-            setup::ensure_user(&auth, admin.context("no admin")?, "load-side", "load-side-password").await?;
+            setup::ensure_user(&auth, admin.context("no admin")?, "load-side", "load-side-password", "pro").await?;
             Some(setup::login(&auth, "load-side", "load-side-password").await?.refresh_token)
         }
+        _ => None,
+    };
+    let mixed = match (opts.mode, &opts.admin) {
+        (Mode::Mixed, Some(credentials)) => {
+            let side = crate::mixed::Side {
+                auth: auth.clone(),
+                resource: tonic::transport::Endpoint::from_shared(opts.resource.clone())?.connect().await?,
+                admin: credentials.clone(),
+                admin_audience: opts.admin_audience.clone(),
+                tag: uuid::Uuid::new_v4().simple().to_string()[..8].to_owned(),
+            };
+            side.prepare(admin.context("no admin")?).await?;
+            Some(side)
+        }
+        (Mode::Mixed, None) => anyhow::bail!("--mode mixed needs --admin: its side traffic creates users"),
         _ => None,
     };
     let cpu = CpuClock::start(opts.server_pid);
@@ -125,13 +137,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     let deadline = start + opts.duration();
 
     let side = side_session.map(|refresh_token| tokio::spawn(side_calls(auth.clone(), refresh_token, deadline)));
-    let mixed = match opts.mode {
-        Mode::Mixed => {
-            let admin = admin.context("no admin")?.to_owned();
-            Some(tokio::spawn(revocations(auth.clone(), opts.resource.clone(), admin, deadline)))
-        }
-        _ => None,
-    };
+    let mixed = mixed.map(|side| tokio::spawn(side.run(deadline)));
     let mut outcome = drive(&call, &channels, concurrency, deadline, budget).await?;
     let elapsed = start.elapsed();
     let mut report = Report::new(opts.mode, call.method(), channels.len(), concurrency, elapsed);
@@ -149,9 +155,11 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
         report.side_calls = Some(task.await??);
     }
     if let Some(task) = mixed {
-        let (propagation, observed) = task.await??;
-        report.revocation_propagation = Some(propagation);
-        report.revocation_observed = Some(observed);
+        let side = task.await??;
+        report.revocation_propagation = Some(side.propagation);
+        report.revocation_observed = Some(side.observed);
+        report.unexpected.extend(side.unexpected);
+        report.side_statuses = Some(side.statuses);
     }
     Ok(report)
 }
@@ -200,56 +208,6 @@ async fn side_calls(auth: Channel, mut refresh_token: String, deadline: Instant)
     Ok(LatencySummary::from_micros(&mut samples))
 }
 
-/// `mixed` mode's other traffic: log in, refresh, call, log out (revoking
-/// the access token), then find when the resource service starts rejecting
-/// it. Probes are sent every millisecond without waiting for each other, and
-/// the figure is when the first rejected probe was *sent*: the revocation was
-/// in force by then. (Timing the answer instead would add the probe's own
-/// queueing under load to every sample.)
-async fn revocations(
-    auth: Channel,
-    resource: String,
-    admin: String,
-    deadline: Instant,
-) -> anyhow::Result<(LatencySummary, LatencySummary)> {
-    setup::ensure_user(&auth, &admin, "load-mixed", "load-mixed-password").await?;
-    let resource = ResourceServiceClient::new(tonic::transport::Endpoint::from_shared(resource)?.connect().await?);
-    let mut client = AuthServiceClient::new(auth.clone());
-    let (mut samples, mut answered) = (Vec::new(), Vec::new());
-    while Instant::now() < deadline {
-        let first = setup::login(&auth, "load-mixed", "load-mixed-password").await?;
-        let pair = client.refresh(RefreshRequest { refresh_token: first.refresh_token }).await?.into_inner();
-        resource.clone().get_my_profile(bearer(GetMyProfileRequest {}, &pair.access_token)?).await?;
-        client.logout(bearer(LogoutRequest { refresh_token: pair.refresh_token }, &pair.access_token)?).await?;
-        let revoked = Instant::now();
-        let (rejected, mut first_rejection) = tokio::sync::mpsc::unbounded_channel();
-        let mut tick = tokio::time::interval(Duration::from_millis(1));
-        let sent_at = loop {
-            tokio::select! {
-                at = first_rejection.recv() => break at.unwrap_or(revoked),
-                _ = tick.tick() => {
-                    if revoked.elapsed() > Duration::from_secs(5) {
-                        anyhow::bail!("revoked token still accepted after 5 s");
-                    }
-                    let (mut resource, rejected) = (resource.clone(), rejected.clone());
-                    let request = bearer(GetMyProfileRequest {}, &pair.access_token)?;
-                    let sent = Instant::now();
-                    tokio::spawn(async move {
-                        if let Err(status) = resource.get_my_profile(request).await
-                            && status.code() == Code::Unauthenticated
-                        {
-                            let _ = rejected.send(sent);
-                        }
-                    });
-                }
-            }
-        };
-        samples.push(sent_at.saturating_duration_since(revoked).as_micros() as u32);
-        answered.push(revoked.elapsed().as_micros() as u32);
-    }
-    Ok((LatencySummary::from_micros(&mut samples), LatencySummary::from_micros(&mut answered)))
-}
-
 /// EN-02: `pairs` sequential pairs of failed logins, one for an unknown
 /// username and one for a known user with a wrong password (a different user
 /// each time, so no account reaches its throttle).
@@ -257,7 +215,7 @@ async fn enumeration(auth: &Channel, admin: &str, pairs: usize, opts: &Options) 
     let mut known = Vec::with_capacity(pairs);
     for i in 0..pairs {
         let username = format!("load-enum-{i}");
-        setup::ensure_user(auth, admin, &username, "load-enum-password").await?;
+        setup::ensure_user(auth, admin, &username, "load-enum-password", "pro").await?;
         known.push(username);
     }
     let mut client = AuthServiceClient::new(auth.clone());

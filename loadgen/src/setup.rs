@@ -63,13 +63,19 @@ pub async fn admin_token(auth: &Channel, admin: &str, audience: &str) -> anyhow:
     Ok(login_for(auth, username, password, audience).await?.access_token)
 }
 
-/// Creates `username` if it does not exist yet.
-pub async fn ensure_user(auth: &Channel, admin: &str, username: &str, password: &str) -> anyhow::Result<()> {
+/// Creates `username`, a viewer on `plan`, if it does not exist yet.
+pub async fn ensure_user(
+    auth: &Channel,
+    admin: &str,
+    username: &str,
+    password: &str,
+    plan: &str,
+) -> anyhow::Result<()> {
     let request = CreateUserRequest {
         username: username.into(),
         password: password.into(),
         roles: vec!["viewer".into()],
-        plan: "pro".into(),
+        plan: plan.into(),
     };
     match AdminServiceClient::new(auth.clone()).create_user(bearer(request, admin)?).await {
         Ok(_) => Ok(()),
@@ -83,7 +89,7 @@ pub async fn users(auth: &Channel, admin: &str, count: usize) -> anyhow::Result<
     let mut users = Vec::with_capacity(count);
     for i in 0..count {
         let (username, password) = (format!("load-user-{i}"), format!("load-password-{i}"));
-        ensure_user(auth, admin, &username, &password).await?;
+        ensure_user(auth, admin, &username, &password, "pro").await?;
         let tokens = login(auth, &username, &password).await?;
         users.push((username, password, tokens));
     }

@@ -131,12 +131,26 @@ async fn every_load_tool_mode_runs_and_sees_only_expected_statuses() -> TestResu
     assert!(report.unexpected.is_empty(), "only UNAUTHENTICATED is expected: {report}");
     assert!(report.enumeration.as_ref().is_some_and(|e| e.unknown_user.count == 3), "{report}");
 
+    // Three seconds: the side traffic ends sessions both ways by turns.
     let mut mixed = options(&app, Mode::Mixed);
-    mixed.requests = None;
+    (mixed.requests, mixed.duration_secs) = (None, 3);
     let report = authpair_load::run(&mixed).await?;
     let propagation = report.revocation_propagation.as_ref().ok_or("no propagation figures")?;
-    assert!(propagation.count > 0 && propagation.p99_ms < 1000.0, "{report}");
+    assert!(propagation.count >= 2 && propagation.p99_ms < 1000.0, "{report}");
     assert!(report.unexpected.is_empty(), "{report}");
+    let side = report.side_statuses.as_ref().ok_or("no side traffic")?;
+    for step in [
+        "Login Ok",
+        "Refresh Ok",
+        "GetMyProfile (fresh token) Ok",
+        "GetMyProfile (refreshed token) Ok",
+        "Logout Ok",
+        "RevokeUserSessions Ok",
+        "GetMyProfile (revoked token probe) Unauthenticated",
+        "Search Ok",
+    ] {
+        assert!(side.get(step).is_some_and(|n| *n > 0), "no {step}: {report}");
+    }
     let json: serde_json::Value = serde_json::from_str(&serde_json::to_string(&report)?)?;
     assert!(json["revocation_propagation"]["p99_ms"].is_number());
     Ok(())
