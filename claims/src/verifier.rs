@@ -54,6 +54,7 @@ const MAX_KID_BYTES: usize = 128;
 /// What a verifier accepts.
 #[derive(Debug, Clone)]
 pub struct VerifierConfig {
+    /// The `iss` a token must carry.
     pub issuer: String,
     /// This service's own audience. A token must name it to call any method
     /// that needs authentication.
@@ -112,11 +113,14 @@ struct JoseHeader {
 }
 
 impl Verifier {
+    /// A verifier with no keys yet (every token is refused with
+    /// `KEYS_UNAVAILABLE` until [`Self::set_keys`]).
     pub fn new(config: VerifierConfig) -> Self {
         let cache = TokenCache::new(config.cache_bytes);
         Self { config, keys: RwLock::new(Arc::new(HashMap::new())), unknown_kid: tokio::sync::Notify::new(), cache }
     }
 
+    /// What this verifier accepts.
     pub fn config(&self) -> &VerifierConfig {
         &self.config
     }
@@ -152,6 +156,7 @@ impl Verifier {
         &self.unknown_kid
     }
 
+    /// How many keys are trusted now.
     pub fn key_count(&self) -> usize {
         self.current_keys().len()
     }
