@@ -9,7 +9,7 @@
 //!    revoked ([`Denylist`]), or the call ends UNAUTHENTICATED, even on a
 //!    public method: a bad token is never silently ignored.
 //! 3. **Authorize** the verified caller against the rule
-//!    ([`Policy::authorize`]): audience, kind of principal, roles, scopes
+//!    ([`Rule::authorize`]): audience, kind of principal, roles, scopes
 //!    (PERMISSION_DENIED). With mTLS, a service token may be required to
 //!    arrive over a connection with a verified client certificate.
 //! 4. **Quota**: a rule that names one asks the [`QuotaLimiter`] with the
