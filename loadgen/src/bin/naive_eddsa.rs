@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use clap::Parser;
 
 #[derive(Debug, Parser)]
-#[command(name = "authpair-naive-eddsa", version, about = "A naive EdDSA interceptor server: the fresh-token benchmark's baseline")]
+#[command(name = "authpair-naive-eddsa", version, about = "A naive EdDSA interceptor server: a benchmark baseline")]
 struct Options {
     #[arg(long, default_value = "127.0.0.1:50053")]
     listen: SocketAddr,
