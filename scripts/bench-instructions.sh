@@ -11,7 +11,7 @@
 #   scripts/bench-instructions.sh              # public and reuse
 #   scripts/bench-instructions.sh fresh        # any modes of the load tool
 #   scripts/bench-instructions.sh naive fresh  # `naive`: fresh tokens against the
-#                                              # naive EdDSA server (target 2's baseline)
+#                                              # naive EdDSA server (the fresh-token baseline)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODES=("$@"); [ ${#MODES[@]} -gt 0 ] || MODES=(public reuse)
@@ -55,9 +55,9 @@ work, modes = sys.argv[1], sys.argv[2:]
 # taken out of the counts, with everything it calls: once_cell initializers.
 # The rate limiter's clock (quanta) calibrates itself against the wall clock
 # on first use, millions of instructions more or less under valgrind (about
-# 700 a call in the difference). (Until 2026-11-29 the Ed25519 key's table
-# was also built once per thread, one or two of them as the scheduler had
-# it; claims/src/ed25519.rs now builds it once per process.)
+# 700 a call in the difference). (The Ed25519 key's table is built once per
+# process, in claims/src/ed25519.rs, so it cancels like any other start-up
+# work.)
 ONCE = ("once_cell::imp::OnceCell<T>::initialize::{{closure}}",)
 def functions(path):
     out = subprocess.run(["callgrind_annotate", "--threshold=100", "--tree=calling", path],

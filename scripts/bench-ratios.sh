@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the load tool against both services (release builds of the real
-# binaries) and prints issue 7's targets as ratios from one run on this
+# binaries) and prints the performance targets as ratios from one run on this
 # machine. Servers are pinned to one core and the load tool to another when
 # the machine has two or more. Takes about ten minutes after the build.
 #
@@ -60,8 +60,9 @@ SECS=$((DURATION * 3)) load comparefloor --mode compare-floor --server-pid "$RES
 # could hit the cache. The load tool reports any reuse.
 FRESH_TOKENS=$((DURATION * 40000))
 echo "== GetMyProfile, a fresh token every call"; load fresh --mode fresh --fresh-tokens "$FRESH_TOKENS" --server-pid "$RES_PID"
-# Target 2's baseline: the naive EdDSA interceptor the issue measured, on the
-# same core, trusting the same auth service's key.
+# Target 2's baseline: a naive EdDSA interceptor (a minimal tonic server
+# checking each token in an interceptor), on the same core, trusting the
+# same auth service's key.
 NAIVE_PORT=$(free_port)
 $SERVER "$BIN/authpair-naive-eddsa" --listen 127.0.0.1:$NAIVE_PORT --auth "$AUTH" 2>>"$WORK/naive.log" &
 NAIVE_PID=$!; PIDS+=("$NAIVE_PID")
@@ -84,9 +85,9 @@ echo "== enumeration timing: unknown user vs wrong password, 300 pairs, one at a
 
 echo "== 1,000,000 revoked tokens in the resource service"
 # 6a compares like with like: a freshly started resource service after the
-# same public run, without and then with the revocations. (Until run 30 the
-# "without" side was the service that had served every run above, whose
-# token cache and allocator had grown: that understated 6a.)
+# same public run, without and then with the revocations. (The service that
+# served every run above is not reused as the "without" side: its token
+# cache and allocator have grown, which would understate 6a.)
 kill "$RES_PID"; wait "$RES_PID" 2>/dev/null || true
 start_resource
 load public0 --mode public --server-pid "$RES_PID"

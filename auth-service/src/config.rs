@@ -381,7 +381,7 @@ mod tests {
     }
 
     /// R-10, do not trust defaults: what a deployment gets with no flags is
-    /// the security matrix's recommendation, written out here so that
+    /// the recommended configuration, written out here so that
     /// changing a default is a deliberate, reviewed act.
     #[test]
     fn r_10_without_flags_the_settings_are_the_recommended_ones() {

@@ -23,6 +23,8 @@
 //!   per-account counts kept in the store), and a per-source limit on
 //!   failed Refreshes.
 //! - `bootstrap`: the first admin.
+//! - [`username`]: usernames in one canonical form (RFC 8265
+//!   UsernameCaseMapped), so no name can pass for another.
 //! - `input`: checks on client input; `error`: non-auth handler errors.
 //! - `introspection`: RFC 7662 verdicts from the verifier and denylist.
 //! - `http`: the HTTP/1.1 listener: JWK set, discovery, introspection.

@@ -8,8 +8,8 @@
 //! Stored form: `sealed:v1:<check>:<base64url(nonce || ciphertext)>`, where
 //! `<check>` is the master key's check value, derived separately from the
 //! same master key. A key sealed with another master key is recognised by it
-//! before any decryption is tried. Plaintext PKCS#8 PEM, as earlier versions
-//! stored it, starts with `-----BEGIN`.
+//! before any decryption is tried. A plaintext key (PKCS#8 PEM, as stored
+//! without a master key) starts with `-----BEGIN`.
 
 use std::{io::Write as _, path::Path};
 

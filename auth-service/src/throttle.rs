@@ -31,7 +31,7 @@
 //! Each account's failures are also written through to the database
 //! (`login_failures`), which is read when memory has no count for the
 //! account, so a crash or a restart does not wipe a delay or a lock
-//! (security matrix R-01), and neither does eviction from memory. On a
+//! (docs/security.md, R-01), and neither does eviction from memory. On a
 //! database shared by several instances, a failure's count is the
 //! database's, so it includes the failures other instances recorded. Per
 //! source limits are rates over seconds and stay in memory (and Redis).
@@ -94,7 +94,7 @@ pub struct ThrottleConfig {
 }
 
 impl Default for ThrottleConfig {
-    /// The security matrix's recommendation (Keycloak's brute-force defaults).
+    /// The recommended settings: Keycloak's brute-force defaults.
     fn default() -> Self {
         Self {
             free_failures: 5,

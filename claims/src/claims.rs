@@ -39,21 +39,28 @@ impl Claims {
     pub fn subject(&self) -> &str {
         &self.subject
     }
+    /// The login name (`preferred_username`), for display; [`Self::subject`]
+    /// is the id to key on.
     pub fn username(&self) -> &str {
         &self.username
     }
+    /// `client_id`: the client the token was issued to (RFC 9068).
     pub fn client_id(&self) -> &str {
         &self.client_id
     }
+    /// `roles`: the roles granted to the caller.
     pub fn roles(&self) -> &[String] {
         &self.roles
     }
+    /// Whether `roles` holds `role` exactly.
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
     }
+    /// The scopes granted: `scope` split on spaces.
     pub fn scopes(&self) -> &[String] {
         &self.scopes
     }
+    /// Whether the granted scopes hold `scope` exactly.
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
     }
@@ -76,6 +83,7 @@ impl Claims {
     pub fn generation(&self) -> u64 {
         self.generation
     }
+    /// `iss`: the issuer that signed the token.
     pub fn issuer(&self) -> &str {
         &self.issuer
     }
@@ -191,11 +199,17 @@ impl Claims {
 /// What the auth service decided to grant; the input to signing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
+    /// `sub`: the user's stable id, or `svc:<name>` for a service account.
     pub subject: String,
+    /// `preferred_username`: the login name.
     pub username: String,
+    /// `client_id`: the client the token is issued to.
     pub client_id: String,
+    /// `roles`: the roles granted.
     pub roles: Vec<String>,
+    /// The scopes granted, signed as one space-separated `scope`.
     pub scopes: Vec<String>,
+    /// `plan`: the plan tier that sets the caller's quotas.
     pub plan: String,
     /// The revocation-log head read before the caller was looked up.
     pub generation: u64,

@@ -40,12 +40,15 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// A token and how long it is good for, as a source handed it out.
 #[derive(Debug)]
 pub struct FetchedToken {
+    /// The access token.
     pub token: SecretString,
+    /// Its lifetime from when it was fetched (`expires_in`).
     pub expires_in: Duration,
 }
 
 /// Where fresh access tokens come from.
 pub trait TokenSource: Send + Sync + fmt::Debug + 'static {
+    /// Gets a new access token; an error is the auth service's answer.
     fn fetch(&self) -> BoxFuture<'_, Result<FetchedToken, Status>>;
 }
 
@@ -112,6 +115,7 @@ impl fmt::Debug for RefreshTokenSource {
 }
 
 impl RefreshTokenSource {
+    /// A session on the auth service at `auth`, starting from `refresh_token`.
     pub fn new(auth: Channel, refresh_token: SecretString) -> Self {
         Self { client: AuthServiceClient::new(auth), refresh_token: tokio::sync::Mutex::new(refresh_token) }
     }
@@ -149,6 +153,7 @@ impl fmt::Debug for TokenCache {
 }
 
 impl TokenCache {
+    /// A cache with no token yet: the first call fetches one.
     pub fn new(source: impl TokenSource) -> Arc<Self> {
         Arc::new(Self { source: Box::new(source), current: tokio::sync::Mutex::new(None), fetches: AtomicU64::new(0) })
     }
@@ -196,6 +201,7 @@ pub struct BearerLayer {
 }
 
 impl BearerLayer {
+    /// A layer attaching tokens from `cache`.
     pub fn new(cache: Arc<TokenCache>) -> Self {
         Self { cache }
     }
@@ -208,6 +214,9 @@ impl<S> Layer<S> for BearerLayer {
     }
 }
 
+/// The service [`BearerLayer`] makes: `S` with a token on every call, and
+/// one retry with a renewed token when the server says it expired or was
+/// revoked.
 #[derive(Debug, Clone)]
 pub struct Bearer<S> {
     inner: S,

@@ -174,8 +174,10 @@ pub enum Ed25519Backend {
 }
 
 impl Ed25519Backend {
+    /// Every backend, the default first.
     pub const ALL: [Ed25519Backend; 2] = [Ed25519Backend::Prepared, Ed25519Backend::Stock];
 
+    /// The name operators write: `prepared` or `stock`.
     pub fn as_str(self) -> &'static str {
         match self {
             Ed25519Backend::Prepared => "prepared",
@@ -202,7 +204,9 @@ impl std::fmt::Display for Ed25519Backend {
 /// A trusted Ed25519 public key, ready to check signatures with one backend.
 #[derive(Debug)]
 pub enum TrustedKey {
+    /// Checked with this crate's fixed-base tables.
     Prepared(PreparedKey),
+    /// Checked by ed25519-dalek's `verify_strict`.
     Stock(ed25519_dalek::VerifyingKey),
 }
 
@@ -217,6 +221,7 @@ impl TrustedKey {
         }
     }
 
+    /// The backend this key checks signatures with.
     pub fn backend(&self) -> Ed25519Backend {
         match self {
             Self::Prepared(_) => Ed25519Backend::Prepared,

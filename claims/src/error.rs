@@ -18,75 +18,117 @@ pub const ERROR_DOMAIN: &str = "authpair";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     // ---- Authentication: UNAUTHENTICATED (gRPC's 401). ----
+    /// No `authorization` header on a call that needs a token.
     #[error("missing bearer token")]
     TokenMissing,
+    /// More than one `authorization` header.
     #[error("more than one authorization header")]
     DuplicateAuthorization,
+    /// An `authorization` header whose scheme is not Bearer.
     #[error("authorization scheme must be Bearer")]
     WrongScheme,
+    /// A token longer than [`crate::verifier::MAX_TOKEN_BYTES`].
     #[error("token too large")]
     TokenTooLarge,
+    /// Not a well-formed access token: its shape, encoding, JSON or a claim's
+    /// type or value.
     #[error("malformed token")]
     Malformed,
+    /// A `typ` other than at+jwt (RFC 9068).
     #[error("unsupported token type")]
     WrongType,
+    /// An `alg` other than EdDSA.
     #[error("unsupported token algorithm")]
     WrongAlgorithm,
+    /// A `kid` that names no trusted key.
     #[error("unknown signing key")]
     UnknownKey,
+    /// The signature does not verify with the named key.
     #[error("invalid token signature")]
     BadSignature,
+    /// `exp` has passed, beyond the leeway.
     #[error("token expired")]
     Expired,
+    /// `nbf` is still ahead, beyond the leeway.
     #[error("token not yet valid")]
     NotYetValid,
+    /// `iat` is ahead, beyond the leeway.
     #[error("token issued in the future")]
     IssuedInFuture,
+    /// `exp - iat` exceeds the verifier's maximum lifetime.
     #[error("token lifetime too long")]
     LifetimeTooLong,
+    /// `iss` is not the configured issuer.
     #[error("wrong token issuer")]
     WrongIssuer,
+    /// `aud` names none of the verifying service's audiences.
     #[error("wrong token audience")]
     WrongAudience,
+    /// A required claim, named, is absent or empty.
     #[error("token missing required claim {0}")]
     MissingClaim(&'static str),
+    /// The token was revoked: by its `jti`, or by a revocation of its subject
+    /// logged after it was issued.
     #[error("token revoked")]
     Revoked,
+    /// A username and password, or a client id and secret, that are refused.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// A refresh token that is unknown, expired, revoked or already spent.
     #[error("invalid refresh token")]
     InvalidRefreshToken,
 
     // ---- Authorization: PERMISSION_DENIED (gRPC's 403). ----
+    /// The method needs this role, which the caller lacks.
     #[error("requires role {0}")]
     RoleRequired(String),
+    /// The method needs this scope, which the caller lacks.
     #[error("requires scope {0}")]
     ScopeRequired(String),
+    /// The method is for users; the caller is a service account.
     #[error("requires a user token")]
     UserRequired,
+    /// The method is for service accounts; the caller is a user.
     #[error("requires a service token")]
     ServiceRequired,
+    /// The object belongs to someone else and the caller is not an admin.
     #[error("not the owner")]
     NotOwner,
+    /// A service token on a connection without a verified TLS client
+    /// certificate, where the layer requires one
+    /// ([`crate::AuthLayer::require_client_cert_for_services`]).
     #[error("requires a client certificate")]
     ClientCertRequired,
+    /// The method has no policy, so nobody may call it (deny by default).
     #[error("method not allowed")]
     NoPolicy,
 
     // ---- Over a quota: RESOURCE_EXHAUSTED, with RetryInfo. ----
+    /// The caller's plan quota for this method is used up for now.
     #[error("quota exceeded; retry in {}s", .retry_after.as_millis().div_ceil(1000).max(1))]
-    QuotaExceeded { retry_after: std::time::Duration },
+    QuotaExceeded {
+        /// How long until a call may succeed again.
+        retry_after: std::time::Duration,
+    },
+    /// Login or refresh throttled after failures (per account or per source).
     #[error("too many attempts; retry in {}s", .retry_after.as_millis().div_ceil(1000).max(1))]
-    TooManyAttempts { retry_after: std::time::Duration },
+    TooManyAttempts {
+        /// How long until the next attempt is allowed.
+        retry_after: std::time::Duration,
+    },
 
     // ---- Cannot decide now: UNAVAILABLE, fail closed; clients retry with backoff. ----
     /// Load shedding (DS-04): the password hashing queue is full.
     #[error("busy: too many password checks waiting")]
     Overloaded,
+    /// The verifier holds no keys yet, so no token can be checked.
     #[error("signing keys not loaded yet")]
     KeysUnavailable,
+    /// The revocation feed has not been heard from for too long to trust the
+    /// denylist.
     #[error("revocation list is stale")]
     RevocationsStale,
+    /// The quota cannot be checked (no limiter, or its store is down).
     #[error("quota service unavailable")]
     QuotaUnavailable,
 }
@@ -166,23 +208,31 @@ pub fn reason_of(status: &Status) -> Option<String> {
 /// whoever creates `Unavailable` or `Internal`, and never sent.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// An authentication or authorization failure, with its reason.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// Bad input: INVALID_ARGUMENT with this message.
     #[error("{0}")]
     InvalidArgument(String),
+    /// A conflict with an existing object: ALREADY_EXISTS.
     #[error("{0}")]
     AlreadyExists(String),
+    /// No such object: NOT_FOUND.
     #[error("{0}")]
     NotFound(String),
+    /// The request cannot apply to the current state: FAILED_PRECONDITION.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// A dependency (the database, say) is down: UNAVAILABLE; retry later.
     #[error("service temporarily unavailable")]
     Unavailable,
+    /// A bug or an unexpected failure: INTERNAL, with no detail sent.
     #[error("internal error")]
     Internal,
 }
 
 impl ApiError {
+    /// [`ApiError::InvalidArgument`] with `message`.
     pub fn invalid(message: impl Into<String>) -> Self {
         ApiError::InvalidArgument(message.into())
     }

@@ -14,12 +14,17 @@ use sha2::{Digest, Sha256};
 /// The one algorithm authpair signs and accepts.
 pub const ALGORITHM: &str = "EdDSA";
 
+/// Why a key could not be made, read or accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// The operating system's random source failed.
     #[error("the operating system random source failed")]
     Random,
+    /// The private key is not a valid Ed25519 PKCS#8 key.
     #[error("signing key file is not a valid Ed25519 PKCS#8 key")]
     InvalidPrivateKey,
+    /// A JWK that is not an Ed25519 public signing key whose `kid` is its
+    /// thumbprint; the reason is named.
     #[error("JWK is not a valid Ed25519 public signing key: {0}")]
     InvalidJwk(&'static str),
 }
@@ -45,6 +50,7 @@ impl SigningKey {
         Self::from_dalek(ed25519_dalek::SigningKey::from_bytes(&seed))
     }
 
+    /// Reads a private key from PKCS#8 PEM (the key file's form).
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, KeyError> {
         let inner = ed25519_dalek::SigningKey::from_pkcs8_pem(pem).map_err(|_| KeyError::InvalidPrivateKey)?;
         Self::from_dalek(inner)
@@ -63,10 +69,12 @@ impl SigningKey {
         Ok(Self { inner, encoding, public })
     }
 
+    /// The key id: the RFC 7638 thumbprint of its public JWK.
     pub fn kid(&self) -> &str {
         &self.public.kid
     }
 
+    /// The public half, as published in the JWK set.
     pub fn public_jwk(&self) -> &PublicJwk {
         &self.public
     }
@@ -80,6 +88,7 @@ impl SigningKey {
 /// private member by construction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublicJwk {
+    /// The RFC 7638 thumbprint of the key.
     pub kid: String,
     /// The base64url (no padding) 32-byte Ed25519 public key.
     pub x: String,
@@ -108,6 +117,7 @@ impl PublicJwk {
         Ok(public)
     }
 
+    /// The wire form: `kty` OKP, `crv` Ed25519, `alg` EdDSA, `use` sig.
     pub fn to_proto(&self) -> authpair_proto::auth::v1::Jwk {
         authpair_proto::auth::v1::Jwk {
             kty: "OKP".into(),

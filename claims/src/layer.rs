@@ -9,7 +9,7 @@
 //!    revoked ([`Denylist`]), or the call ends UNAUTHENTICATED, even on a
 //!    public method: a bad token is never silently ignored.
 //! 3. **Authorize** the verified caller against the rule
-//!    ([`Policy::authorize`]): audience, kind of principal, roles, scopes
+//!    ([`Rule::authorize`]): audience, kind of principal, roles, scopes
 //!    (PERMISSION_DENIED). With mTLS, a service token may be required to
 //!    arrive over a connection with a verified client certificate.
 //! 4. **Quota**: a rule that names one asks the [`QuotaLimiter`] with the
@@ -73,6 +73,7 @@ impl Caller {
         Self(claims)
     }
 
+    /// The verified claims.
     pub fn claims(&self) -> &Arc<Claims> {
         &self.0
     }
@@ -97,9 +98,12 @@ pub struct DecisionStats {
 }
 
 impl DecisionStats {
+    /// Calls let through to their handler, past the quota where there is one.
     pub fn allowed(&self) -> u64 {
         self.allowed.load(Ordering::Relaxed)
     }
+    /// Calls refused by authentication or authorization (a quota refusal is
+    /// not counted here).
     pub fn denied(&self) -> u64 {
         self.denied.load(Ordering::Relaxed)
     }
@@ -161,10 +165,12 @@ impl AuthLayer {
         Self { shared: Arc::new(shared) }
     }
 
+    /// The service name the layer labels its metrics with.
     pub fn service(&self) -> &'static str {
         self.shared.metrics.service()
     }
 
+    /// The layer's decision counts, shared with every clone.
     pub fn stats(&self) -> Arc<DecisionStats> {
         self.shared.stats.clone()
     }

@@ -32,6 +32,8 @@
 //! A service's `build.rs` finds `authpair/policy/v1/policy.proto` in the
 //! directory named by `DEP_AUTHPAIR_POLICY_PROTO`.
 
+#![warn(missing_docs)]
+
 pub mod bearer;
 pub mod claims;
 pub mod client;

@@ -53,22 +53,29 @@ pub const STANDARD_METHODS: &[&str] = &[
 /// Who may call at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
+    /// No token needed; a token that is sent must still be valid.
     Public,
+    /// A valid token for this service's own audience.
     Authenticated,
 }
 
 /// Which kind of token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Principal {
+    /// A user's or a service account's.
     Any,
+    /// A user's only.
     User,
+    /// A service account's only (`sub` `svc:<name>`).
     Service,
 }
 
 /// One method's requirements.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
+    /// Whether a token is needed.
     pub access: Access,
+    /// Which kind of caller may call.
     pub principal: Principal,
     /// At least one of these roles (empty: none needed).
     pub any_role: Vec<String>,
@@ -126,14 +133,29 @@ impl Rule {
 /// the methods served.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
+    /// The descriptor set does not decode, or lacks the policy extension.
     #[error("the descriptor set does not decode: {0}")]
     Descriptors(String),
+    /// A service named is not in the descriptor set.
     #[error("service {0} is not in the descriptor set")]
     UnknownService(String),
+    /// A method's policy is missing, contradictory or names something
+    /// undefined.
     #[error("{method}: {problem}")]
-    Invalid { method: String, problem: String },
+    Invalid {
+        /// The method's path, `/package.Service/Method`.
+        method: String,
+        /// What is wrong with its policy.
+        problem: String,
+    },
+    /// The policy and the methods served differ.
     #[error("method policy mismatch: no entry for {missing:?}; entries for unknown methods {unknown:?}")]
-    Mismatch { missing: Vec<String>, unknown: Vec<String> },
+    Mismatch {
+        /// Methods served with no policy entry.
+        missing: Vec<String>,
+        /// Policy entries for methods not served.
+        unknown: Vec<String>,
+    },
 }
 
 /// Every method a server serves, with its rule.
@@ -169,6 +191,7 @@ impl Policy {
         Ok(Self { rules })
     }
 
+    /// The rule for `method` (`/package.Service/Method`), if it has one.
     pub fn rule(&self, method: &str) -> Option<&Rule> {
         self.rules.get(method)
     }
@@ -219,8 +242,11 @@ impl Policy {
 /// The roles, scopes and quotas a deployment defines: what a policy may name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Vocabulary {
+    /// The roles of the role table.
     pub roles: BTreeSet<String>,
+    /// The scopes any role or account may hold.
     pub scopes: BTreeSet<String>,
+    /// The quotas the plans set.
     pub quotas: BTreeSet<String>,
 }
 

@@ -26,8 +26,27 @@ use crate::{claims::Claims, error::AuthError};
 /// One revocation, as stored in the auth service's log and sent on the feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Revocation {
-    Token { issuer: String, token_id: String, expires_at: i64 },
-    Subject { issuer: String, subject: String, min_generation: u64, expires_at: i64 },
+    /// One token, by issuer and `jti`.
+    Token {
+        /// The `iss` of the revoked token.
+        issuer: String,
+        /// Its `jti`.
+        token_id: String,
+        /// Its `exp` (Unix seconds): the entry is kept until then.
+        expires_at: i64,
+    },
+    /// Every token of a subject issued before the revocation was logged.
+    Subject {
+        /// The `iss` of the revoked tokens.
+        issuer: String,
+        /// Their `sub`.
+        subject: String,
+        /// Tokens whose `gen` is below this are revoked.
+        min_generation: u64,
+        /// When every token it revokes has expired (Unix seconds): the entry
+        /// is kept until then.
+        expires_at: i64,
+    },
 }
 
 /// Revoked token ids of one issuer → their `exp`. Ids that are UUIDs (all
@@ -72,6 +91,8 @@ struct Entries {
     subjects: HashMap<String, HashMap<String, (u64, i64)>>,
 }
 
+/// Revoked tokens and subjects, checked on every call; see the module docs.
+/// Shared between the feed that fills it and the layer that reads it.
 #[derive(Debug)]
 pub struct Denylist {
     entries: RwLock<Entries>,
@@ -130,6 +151,8 @@ impl Denylist {
         Ok(())
     }
 
+    /// Adds `revocation`. A subject already revoked keeps the higher
+    /// generation and the later expiry.
     pub fn apply(&self, revocation: Revocation) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         match revocation {
@@ -183,6 +206,8 @@ impl Denylist {
         }
     }
 
+    /// Whether the feed has been silent past `max_staleness` (or never
+    /// heard from); always false for a [`Denylist::local`] list.
     pub fn is_stale(&self) -> bool {
         match self.max_staleness {
             None => false,
@@ -190,6 +215,8 @@ impl Denylist {
         }
     }
 
+    /// The last revocation-log sequence applied; 0 before any, or after
+    /// [`Denylist::clear`].
     pub fn sequence(&self) -> u64 {
         self.sequence.load(Ordering::Relaxed)
     }

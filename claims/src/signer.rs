@@ -20,15 +20,19 @@ pub struct IssuedToken {
     pub token: SecretString,
     /// The `jti`.
     pub token_id: String,
+    /// The token's lifetime: `exp - iat`.
     pub expires_in: Duration,
     /// `exp`, seconds since the Unix epoch.
     pub expires_at: u64,
 }
 
+/// Why a token could not be signed.
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
+    /// The system clock reads before 1970, so `iat` cannot be set.
     #[error("system clock is before the Unix epoch")]
     Clock,
+    /// jsonwebtoken could not encode or sign the token.
     #[error("signing failed: {0}")]
     Jwt(#[from] jsonwebtoken::errors::Error),
 }
@@ -41,14 +45,17 @@ pub struct TokenSigner {
 }
 
 impl TokenSigner {
+    /// A signer for `issuer` (`iss`) whose tokens live for `lifetime`.
     pub fn new(issuer: String, lifetime: Duration) -> Self {
         Self { issuer, lifetime }
     }
 
+    /// The `iss` every token carries.
     pub fn issuer(&self) -> &str {
         &self.issuer
     }
 
+    /// How long each token lives (`exp - iat`).
     pub fn lifetime(&self) -> Duration {
         self.lifetime
     }

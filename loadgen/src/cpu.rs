@@ -8,7 +8,7 @@
 //!
 //! The auth service's password-hashing threads are also read on their own
 //! (`/proc/<pid>/task`, by thread name). Their share of the server's cores
-//! during `login` mode is what issue 7's target 4a asks for, measured in the
+//! during `login` mode is the login target's bound (4a), measured in the
 //! same window as the logins: a separately timed hash moves with the host.
 
 use serde::Serialize;

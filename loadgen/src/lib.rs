@@ -32,7 +32,7 @@
 //!   drives.
 //! - `compare`: public GetStatus and GetMyProfile with one reused token in
 //!   alternating slices (`--slice-ms`), so both see the same machine; gives
-//!   issue 7's ratios 1 and 3 from one run.
+//!   the reused-token throughput and p99 latency ratios from one run.
 //! - `compare-floor`: `compare`'s two calls and, in turn with them, public
 //!   GetStatus carrying the reused token's `authorization` value in a header
 //!   the server never reads (`cookie`), which h2 sends exactly as it sends
@@ -42,7 +42,7 @@
 //! - `compare-fresh`: GetMyProfile with a fresh token every call, in
 //!   alternating slices against the naive EdDSA interceptor server at
 //!   `--baseline` (the `authpair-naive-eddsa` binary) and the resource
-//!   service: issue 7's ratio 2 from one run.
+//!   service: the fresh-token ratio from one run.
 //! - `enumeration`: one login at a time, alternating an unknown username and
 //!   a known one with a wrong password (`--requests` pairs, default 300), and
 //!   compares their medians: the timing side channel of EN-02.

@@ -1,8 +1,9 @@
 //! The naive EdDSA interceptor server (binary `authpair-naive-eddsa`): the
-//! yardstick of issue 7's target 2, not a product. Issue 7 measured "a minimal tonic server with EdDSA checked in an
-//! interceptor" before authpair existed; this is that server, so that the
-//! target can be measured as a ratio in one run on the same machine instead
-//! of against a figure from another day.
+//! yardstick of the fresh-token target, not a product: "a minimal tonic
+//! server with EdDSA checked in an interceptor", the cost authpair's
+//! fresh-token calls must at least match. Serving it beside authpair lets the
+//! target be measured as a ratio in one run on the same machine instead of
+//! against a figure from another day.
 //!
 //! ResourceService's GetMyProfile behind a tonic interceptor that runs
 //! `jsonwebtoken::decode` (EdDSA, `iss` and `aud` checked, stock RustCrypto

@@ -27,8 +27,8 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// How long a service waits for its database while it starts. The first
 /// connection to a new SQLite file creates it and switches it to WAL, which
-/// syncs it to disk (on a busy CI host that once took over 3 s); a file another process holds locked is waited for up to
-/// SQLite's busy timeout of 5 s; a PostgreSQL that is starting refuses
+/// syncs it to disk (more than 3 s on a busy CI host); a file another
+/// process holds locked is waited for up to SQLite's busy timeout of 5 s; a PostgreSQL that is starting refuses
 /// connections for a while. None of these is an outage to report as one.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -315,8 +315,8 @@ fn pool_options(backend: Backend, connections: u32, schema: Option<&'static str>
             // default again when it comes out. An in-process SQLite connection
             // has no peer to lose while idle, so the second ping only costs a
             // round trip to its worker thread (two context switches) on every
-            // query: three per login, whose non-hashing work is what target 4a
-            // of issue 7 has room for.
+            // query: three per login, whose non-hashing work is all the login
+            // throughput target (BENCHMARKS.md) has room for.
             .test_before_acquire(false)
             .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn))),
     }

@@ -53,8 +53,8 @@ pub const DEFAULT_MAX_CONNECTION_AGE_GRACE: Duration = Duration::from_secs(5 * 6
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// After an accept fails for a reason other than the one connection (out of
 /// file descriptors, say), accepting pauses this long: tonic retries at
-/// once, which spins a core for as long as the cause lasts. hyper's own
-/// listener used to pause 1 s.
+/// once, which spins a core for as long as the cause lasts. 1 s is the pause
+/// hyper 0.14's `AddrIncoming` takes with `sleep_on_errors`.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
 
 /// How long a connection may live, and how many may be open at once.

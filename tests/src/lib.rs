@@ -8,7 +8,7 @@
 //! - [`Server`]: one running service that can be stopped and restarted.
 //! - [`bearer`]: attach a token to a request.
 //! - [`Forger`]: mints tokens with the real signing key from the data dir, for
-//!   the cases an attacker cannot produce (`[K]` rows of the security matrix).
+//!   the cases an attacker cannot produce without the signing key.
 //!
 //! - [`raw_h2`]: HTTP/2 frames and HPACK written by hand.
 //! - [`foreign`]: JWT verifiers authpair did not write (jose, PyJWT).

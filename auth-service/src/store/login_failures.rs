@@ -1,5 +1,5 @@
 //! Failed credential checks per account, kept so that the throttle's delays
-//! and locks survive a restart (security matrix R-01). The throttle keeps
+//! and locks survive a restart (docs/security.md, R-01). The throttle keeps
 //! its working counts in memory (and in Redis when shared); this table is
 //! what it writes through to, and reads when memory has no count.
 

@@ -43,6 +43,7 @@ pub struct FollowerConfig {
     pub tls: Option<ClientTlsConfig>,
     /// This service's own service account (scope `revocations:watch`).
     pub client_id: String,
+    /// That account's client secret.
     pub client_secret: SecretString,
     /// The auth service's own audience (its `--admin-audience`), which the
     /// feed's token is asked for.

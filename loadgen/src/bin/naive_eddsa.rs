@@ -1,5 +1,5 @@
 //! `authpair-naive-eddsa`: the naive EdDSA interceptor server that is the
-//! baseline of issue 7's target 2 (see `authpair_load::naive`). Not a
+//! baseline of the fresh-token ratio (see `authpair_load::naive`). Not a
 //! product; `scripts/bench-ratios.sh` runs it.
 
 use std::net::SocketAddr;
@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use clap::Parser;
 
 #[derive(Debug, Parser)]
-#[command(name = "authpair-naive-eddsa", version, about = "A naive EdDSA interceptor server: the baseline of issue 7")]
+#[command(name = "authpair-naive-eddsa", version, about = "A naive EdDSA interceptor server: a benchmark baseline")]
 struct Options {
     #[arg(long, default_value = "127.0.0.1:50053")]
     listen: SocketAddr,

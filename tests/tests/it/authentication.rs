@@ -1,6 +1,6 @@
 //! Every authentication failure is UNAUTHENTICATED, with a short message
-//! naming the cause and a stable ErrorInfo reason. Row ids are those of
-//! shared/security-matrix.md.
+//! naming the cause and a stable ErrorInfo reason. Row ids (`tf_01_…`) are
+//! those of the threat model in docs/security.md.
 
 use authpair_proto::resource::v1::{GetMyProfileRequest, GetStatusRequest, Profile};
 use authpair_tests::{Forger, TestApp, TestResult, bearer, now, reason, with_authorization};

@@ -1,4 +1,4 @@
-//! Brute force and enumeration (security matrix BF-01..03, EN-01, RF-05,
+//! Brute force and enumeration (docs/security.md, BF-01..03, EN-01, RF-05,
 //! and R-01's lockout counters): growing delays, a lock that ends by itself
 //! and survives a crash, per-source limits that ignore x-forwarded-for,
 //! identical answers whether or not the account exists, and a per-source

@@ -1,7 +1,7 @@
 //! Several auth-service instances over one database: the resource service
 //! takes a list of them and keeps its keys and revocation feed when one
 //! stops. (Here the shared database is one SQLite file; the PostgreSQL
-//! backend of issue 5 is the production form.)
+//! backend is the production form.)
 
 use std::time::{Duration, Instant};
 

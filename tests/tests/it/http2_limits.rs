@@ -1,5 +1,5 @@
 //! The HTTP/2 limits both servers set explicitly, checked with a raw HTTP/2
-//! client (security matrix DS-01, DS-02, DS-03, TM-06), the message size
+//! client (docs/security.md, DS-01, DS-02, DS-03, TM-06), the message size
 //! cap, the connection age limit, and HTTP/1.1 refused (TM-08). DS-03's
 //! enforcement writes frames by hand, since h2's client keeps to the limit.
 

@@ -1,4 +1,4 @@
-//! What the auth service's database holds of secrets (security matrix
+//! What the auth service's database holds of secrets (docs/security.md,
 //! SH-03), read straight from its tables: argon2id password hashes at OWASP
 //! parameters, salted; refresh tokens and client secrets only as SHA-256;
 //! signing keys sealed with the master key, never as PEM or PKCS#8 bytes.

@@ -1,5 +1,5 @@
 //! TLS for both services and optional mTLS for service-to-service calls
-//! (security matrix TM-08), with certificates made here by rcgen: a CA, a
+//! (docs/security.md, TM-08), with certificates made here by rcgen: a CA, a
 //! server certificate for 127.0.0.1, and a client certificate.
 
 use std::{net::SocketAddr, path::PathBuf};
