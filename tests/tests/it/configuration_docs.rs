@@ -84,7 +84,10 @@ fn every_flag_of_every_binary_is_documented_as_its_help_says() -> TestResult {
     }
     let walked: Vec<String> = expected.iter().map(|c| c.join(" ")).collect();
     for name in names {
-        assert!(walked.iter().any(|w| w == name), "docs/configuration.md documents `{name}`, which no binary has: {HOW_TO_FIX}");
+        assert!(
+            walked.iter().any(|w| w == name),
+            "docs/configuration.md documents `{name}`, which no binary has: {HOW_TO_FIX}"
+        );
     }
     Ok(())
 }
