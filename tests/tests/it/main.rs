@@ -8,6 +8,7 @@ mod brute_force;
 mod cli;
 mod client;
 mod clock_skew;
+mod configuration_docs;
 mod documents;
 mod ed25519_backend;
 mod failover;
