@@ -8,7 +8,7 @@
 //! The token's characters are not scanned here: a JWS in compact form is
 //! base64url and dots, and the verifier checks exactly that before anything
 //! else on a cache miss (`Verifier::verify_uncached`). A cache hit is an
-//! exact match with a token that passed it, so the ~600-byte value is not
+//! exact match with a token that passed it, so the token, some hundreds of bytes, is not
 //! scanned again on every call (a char-by-char scan here cost more than the
 //! whole cache hit).
 

@@ -3,7 +3,7 @@
 //!
 //! 1. **Find the rule** for the request path (`/package.Service/Method`) in
 //!    the [`Policy`], once. A path with no rule is denied (PERMISSION_DENIED
-//!    `NO_POLICY`) after step 2: nothing is served by accident.
+//!    `METHOD_NOT_ALLOWED`) after step 2: nothing is served by accident.
 //! 2. **Authenticate.** No `authorization` header is "anonymous"; a header
 //!    that is there must hold a token that verifies ([`Verifier`]) and is not
 //!    revoked ([`Denylist`]), or the call ends UNAUTHENTICATED, even on a
