@@ -15,8 +15,14 @@
 # across instances through Redis), or if a service's RSS at the end is more
 # than 10% above its RSS after the first minute.
 #
+# The resource service's verified-token cache is bounded (16 MiB by default)
+# and fills for longer than a soak lasts, which would read as growth; the
+# soak gives it SOAK_TOKEN_CACHE_BYTES (default 64 KiB, a few dozen tokens),
+# full within the first minute, so what grows after it is not a bounded
+# cache filling up.
+#
 # postgres: DATABASE_URL names a server where the script may drop and create
-# the database `authpair_soak` (default postgres://postgres@127.0.0.1:5432);
+# the database `authpair_soak` (default postgres://postgres@127.0.0.1:5432/test; its database is not used);
 # REDIS_URL (default redis://127.0.0.1:6379) is used under a key prefix of
 # its own. The figures and the samples (samples.csv) are left in SOAK_OUT
 # (default target/soak/<backend>).
@@ -54,14 +60,15 @@ SECRET=$(random)
 # minutes, and the resource service accepts that lifetime.
 TTL=$(( SECONDS_TO_RUN + 300 > 900 ? SECONDS_TO_RUN + 300 : 900 ))
 COMMON_AUTH=(--master-key-file "$WORK/master.key" --http-listen off --metrics-listen off --access-token-ttl-secs "$TTL")
-COMMON_RESOURCE=(--metrics-listen off --max-token-lifetime-secs "$TTL")
+COMMON_RESOURCE=(--metrics-listen off --max-token-lifetime-secs "$TTL" --token-cache-bytes "${SOAK_TOKEN_CACHE_BYTES:-65536}")
 if [ "$BACKEND" = postgres ]; then
-  SERVER_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432}
-  SERVER_URL=${SERVER_URL%/*}
+  # DATABASE_URL's server, without its database.
+  SERVER_URL=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(f"{p.scheme}://{p.netloc}")' \
+    "${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}")
   psql "$SERVER_URL/postgres" -qc 'DROP DATABASE IF EXISTS authpair_soak' -c 'CREATE DATABASE authpair_soak'
   export AUTH_DATABASE_URL=$SERVER_URL/authpair_soak RESOURCE_DATABASE_URL=$SERVER_URL/authpair_soak
   export AUTH_REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379} RESOURCE_REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
-  export AUTH_REDIS_PREFIX=soak-$(random) RESOURCE_REDIS_PREFIX=$AUTH_REDIS_PREFIX
+  AUTH_REDIS_PREFIX=soak-$(random); export AUTH_REDIS_PREFIX RESOURCE_REDIS_PREFIX=$AUTH_REDIS_PREFIX
 fi
 
 # Waits until both services' health says SERVING (no call is made).

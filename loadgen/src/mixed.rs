@@ -49,13 +49,16 @@ const REVOKE_EVERY: Duration = Duration::from_secs(1);
 const SEARCH_EVERY: Duration = Duration::from_secs(1);
 const FRESH_USERS: usize = 4;
 
-/// The users the side traffic logs in as; `tag` keeps two load tools'
-/// sessions apart while the quota user is shared on purpose, so a shared
-/// quota is shared across them.
+/// The users the side traffic logs in as. `tag` keeps two load tools'
+/// users apart (one's RevokeUserSessions must not end the other's
+/// sessions); the quota user is shared on purpose, so that a quota shared
+/// between instances is seen to be.
 fn fresh_user(tag: &str, i: usize) -> (String, String) {
-    (format!("load-fresh-{tag}{i}"), format!("load-fresh-password-{i}"))
+    (format!("load-fresh-{tag}-{i}"), format!("load-fresh-password-{i}"))
 }
-const REVOKE_USER: (&str, &str) = ("load-mixed", "load-mixed-password");
+fn revoke_user(tag: &str) -> (String, String) {
+    (format!("load-mixed-{tag}"), "load-mixed-password".to_owned())
+}
 const SEARCH_USER: (&str, &str) = ("load-search", "load-search-password");
 
 /// What the side traffic saw.
@@ -112,7 +115,8 @@ impl Side {
             let (username, password) = fresh_user(&self.tag, i);
             setup::ensure_user(&self.auth, admin_token, &username, &password, "pro").await?;
         }
-        setup::ensure_user(&self.auth, admin_token, REVOKE_USER.0, REVOKE_USER.1, "pro").await?;
+        let (username, password) = revoke_user(&self.tag);
+        setup::ensure_user(&self.auth, admin_token, &username, &password, "pro").await?;
         setup::ensure_user(&self.auth, admin_token, SEARCH_USER.0, SEARCH_USER.1, "free").await?;
         Ok(())
     }
@@ -223,10 +227,11 @@ impl Side {
         let mut admin = (self.admin_token().await?, Instant::now());
         let mut pace = tokio::time::interval(REVOKE_EVERY);
         let mut turn = 0u64;
+        let (username, password) = revoke_user(&self.tag);
         while Instant::now() < deadline {
             pace.tick().await;
             turn += 1;
-            let Some(first) = self.login(&mut mixed, REVOKE_USER).await else { continue };
+            let Some(first) = self.login(&mut mixed, (&username, &password)).await else { continue };
             let Some(pair) = self.refresh(&mut mixed, first.refresh_token).await else { continue };
             if self.profile(&mut mixed, "GetMyProfile (before revocation)", &pair.access_token).await.is_none() {
                 continue;
@@ -239,7 +244,7 @@ impl Side {
                 if admin.1.elapsed() > ADMIN_TOKEN_AGE {
                     admin = (self.admin_token().await?, Instant::now());
                 }
-                let user = UserRef { user: Some(user_ref::User::Username(REVOKE_USER.0.into())) };
+                let user = UserRef { user: Some(user_ref::User::Username(username.clone())) };
                 let request = setup::bearer(RevokeUserSessionsRequest { user: Some(user) }, &admin.0)?;
                 let result = AdminServiceClient::new(self.auth.clone()).revoke_user_sessions(request).await.map(drop);
                 mixed.record("RevokeUserSessions", result, &[Code::Ok])
