@@ -163,7 +163,7 @@ fn thumbprint(x: &str) -> String {
 /// A new key's `kid`: the first [`KID_BYTES`] bytes of `thumbprint`. A
 /// multiple of 3 bytes, so it is exactly a prefix of the thumbprint's text.
 fn short_kid(thumbprint: &str) -> String {
-    const _: () = assert!(KID_BYTES % 3 == 0);
+    const _: () = assert!(KID_BYTES.is_multiple_of(3));
     thumbprint[..KID_BYTES / 3 * 4].to_owned()
 }
 
