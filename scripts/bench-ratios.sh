@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the load tool against both services (release builds of the real
 # binaries) and prints the performance targets as ratios from one run on this
-# machine. Servers are pinned to one core and the load tool to another when
-# the machine has two or more. Takes about ten minutes after the build.
+# machine, and the same ratios measured with h2load (installed if missing).
+# Servers are pinned to one core and the load tool or h2load to another when
+# the machine has two or more. Takes about 13 minutes after the build.
 #
 #   scripts/bench-ratios.sh            # DURATION=10 seconds per run
 #   DURATION=30 scripts/bench-ratios.sh
@@ -55,6 +56,127 @@ SECS=$((DURATION * 2)) load compare --mode compare --server-pid "$RES_PID"
 # beyond the ceiling is authpair's.
 echo "== public GetStatus, the same carrying the token unread, and GetMyProfile, alternating 1 s slices (ratio 1's ceiling)"
 SECS=$((DURATION * 3)) load comparefloor --mode compare-floor --server-pid "$RES_PID"
+
+# The same calls driven by h2load (nghttp2, in C: far cheaper per call than
+# the load tool, so the client is not what limits the public call), one
+# thread pinned to the load tool's core, 64 connections x 10 streams, after
+# a 2 s warm-up; five cases interleaved, three rounds:
+#   bare     the bare tonic server (authpair-naive-eddsa --no-auth), GetStatus
+#   public   the resource service, GetStatus, no token
+#   reuse    the same with one valid token, reused
+#   profile  GetMyProfile with that token
+#   floor    the bare server receiving that token's `authorization` header,
+#            which it never reads: what the token's bytes cost on the wire
+#            (h2 Huffman-decodes a never-indexed literal on every call)
+# h2load posts a prebuilt gRPC message; it sees only HTTP statuses, so each
+# case is first called once with curl and must answer grpc-status 0, and the
+# token is checked again after the last round.
+if ! command -v h2load >/dev/null 2>&1; then
+  echo "== installing h2load (Debian's nghttp2-client)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get install -y -q nghttp2-client >/dev/null 2>&1 \
+    || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q nghttp2-client >/dev/null; }
+fi
+# An empty request message: flag 0, then its length as a big-endian u32.
+printf '\0\0\0\0\0' > "$WORK/empty.grpc"
+GET_STATUS=/resource.v1.ResourceService/GetStatus
+GET_MY_PROFILE=/resource.v1.ResourceService/GetMyProfile
+grpc_call() { # port, path, request file, curl flags; prints the call's grpc-status
+  local port=$1 path=$2 body=$3; shift 3
+  rm -f "$WORK/grpc-headers.txt"
+  curl -sS --http2-prior-knowledge -H 'content-type: application/grpc' -H 'te: trailers' "$@" \
+    --data-binary "@$body" -D "$WORK/grpc-headers.txt" -o "$WORK/grpc-body.bin" "http://127.0.0.1:$port$path" 2>/dev/null || true
+  [ -f "$WORK/grpc-headers.txt" ] || { echo "no answer"; return 0; }
+  tr -d '\r' < "$WORK/grpc-headers.txt" | awk -F': ' 'tolower($1) == "grpc-status" { s = $2 } END { print (s == "" ? "none" : s) }'
+}
+# The reuse mode's user (it exists now), logged in for the default audience.
+python3 - "$WORK/login.grpc" load-user-0 load-password-0 <<'PY'
+import sys
+field = lambda n, v: bytes([n << 3 | 2, len(v)]) + v
+message = field(1, sys.argv[2].encode()) + field(2, sys.argv[3].encode())
+open(sys.argv[1], "wb").write(b"\0" + len(message).to_bytes(4, "big") + message)
+PY
+[ "$(grpc_call "$AUTH_PORT" /auth.v1.AuthService/Login "$WORK/login.grpc")" = 0 ] || { echo "h2load: login failed" >&2; exit 1; }
+python3 - "$WORK/grpc-body.bin" "$WORK/token" <<'PY'
+import sys
+data = open(sys.argv[1], "rb").read()[5:]
+def varint(i):
+    n = shift = 0
+    while True:
+        n |= (data[i] & 0x7F) << shift; shift += 7; i += 1
+        if data[i - 1] < 0x80: return n, i
+i = 0
+while i < len(data):
+    key, i = varint(i)
+    if key & 7 == 0: _, i = varint(i); continue
+    if key & 7 != 2: sys.exit("unexpected protobuf wire type")
+    size, i = varint(i)
+    if key >> 3 == 1: open(sys.argv[2], "wb").write(data[i:i + size]); break
+    i += size
+PY
+TOKEN=$(cat "$WORK/token")
+# For curl, from a file; h2load takes headers only as arguments.
+(umask 077; echo "authorization: Bearer $TOKEN" > "$WORK/authorization.txt")
+echo "    the token h2load reuses: ${#TOKEN} characters"
+NOAUTH_PORT=$(free_port)
+$SERVER "$BIN/authpair-naive-eddsa" --no-auth --listen 127.0.0.1:$NOAUTH_PORT 2>>"$WORK/noauth.log" &
+NOAUTH_PID=$!; PIDS+=("$NOAUTH_PID")
+for _ in $(seq 100); do [ "$(grpc_call "$NOAUTH_PORT" $GET_STATUS "$WORK/empty.grpc")" = 0 ] && break; sleep 0.1; done
+H2_CASES="bare public reuse profile floor"
+h2_case() { # case; prints "port path [with-token]"
+  case $1 in
+    bare) echo "$NOAUTH_PORT $GET_STATUS" ;;
+    public) echo "$RES_PORT $GET_STATUS" ;;
+    reuse) echo "$RES_PORT $GET_STATUS token" ;;
+    profile) echo "$RES_PORT $GET_MY_PROFILE token" ;;
+    floor) echo "$NOAUTH_PORT $GET_STATUS token" ;;
+  esac
+}
+h2_check() { # case: one real call must answer grpc-status 0
+  local port path token flags=()
+  read -r port path token <<< "$(h2_case "$1")"
+  [ -n "$token" ] && flags=(-H "@$WORK/authorization.txt")
+  local status; status=$(grpc_call "$port" "$path" "$WORK/empty.grpc" "${flags[@]}")
+  [ "$status" = 0 ] || { echo "h2load: $1 ($path on port $port) answered grpc-status $status, not 0" >&2; exit 1; }
+}
+for c in $H2_CASES; do h2_check "$c"; done
+mkdir -p "$WORK/h2"
+echo "== h2load: bare tonic, public GetStatus, GetStatus and GetMyProfile with a reused token, bare tonic carrying it; interleaved, 3 rounds"
+for round in 1 2 3; do
+  for c in $H2_CASES; do
+    read -r port path token <<< "$(h2_case "$c")"
+    flags=(); [ -n "$token" ] && flags=(-H "authorization: Bearer $TOKEN")
+    $LOAD h2load -t 1 -c 64 -m 10 -D "$DURATION" --warm-up-time=2 \
+      -H 'content-type: application/grpc' -H 'te: trailers' "${flags[@]}" -d "$WORK/empty.grpc" \
+      --log-file="$WORK/h2/$c-$round.log" "http://127.0.0.1:$port$path" > "$WORK/h2/$c-$round.txt" 2>&1 \
+      || { cat "$WORK/h2/$c-$round.txt"; exit 1; }
+    # calls/s, p99 (from the per-request log: the measured window only)
+    python3 - "$WORK/h2/$c-$round" "$DURATION" <<'PY'
+import json, re, sys
+base, duration = sys.argv[1], float(sys.argv[2])
+text = open(base + ".txt").read()
+rate = float(re.search(r"finished in .*?, ([\d.]+) req/s", text).group(1))
+done, ok, failed, errored, timeout = (int(x) for x in re.search(
+    r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout", text).groups())
+status_2xx = int(re.search(r"status codes: (\d+) 2xx", text).group(1))
+rows = [line.split("\t") for line in open(base + ".log")]
+end = max(int(r[0]) + int(r[2]) for r in rows)
+window = [int(r[2]) for r in rows if int(r[0]) >= end - duration * 1e6]
+window.sort()
+p99_ms = window[min(len(window) - 1, int(0.99 * len(window)))] / 1000 if window else float("nan")
+bad = done - status_2xx + failed + errored + timeout
+json.dump({"calls_per_sec": rate, "p99_ms": p99_ms, "done": done, "not_2xx_or_failed": bad}, open(base + ".json", "w"))
+print(f"    {base.rsplit('/', 1)[1]:<10} {rate:>10.0f} calls/s  p99 {p99_ms:7.3f} ms  ({done} done, {bad} not 2xx or failed)")
+if bad: sys.exit(f"h2load: {bad} calls were not answered 2xx")
+PY
+    rm -f "$WORK/h2/$c-$round.log"
+  done
+done
+# The token was valid to the end (a refused call is HTTP 200 too).
+h2_check reuse; h2_check profile
+kill "$NOAUTH_PID"; wait "$NOAUTH_PID" 2>/dev/null || true
+unset TOKEN
+
 # A fresh token must be one the server has never seen: the pool holds more
 # than the fastest host called in a run (31,000 calls/s), or a reused token
 # could hit the cache. The load tool reports any reuse.
@@ -154,6 +276,17 @@ rows = [
   ("  same, peak (VmHWM) added, MB", (res_after_peak - res_before_peak) * 1024 / 1e6, "(info)"),
   ("6b with 1M revoked: reuse / public throughput (alternating slices)", cmp1m["throughput_ratio"], ">= 0.85"),
 ]
+h2 = {c: [json.load(open(f"{w}/h2/{c}-{k}.json")) for k in (1, 2, 3)] for c in ["bare", "public", "reuse", "profile", "floor"]}
+h2_rate = {c: sum(x["calls_per_sec"] for x in runs) / len(runs) for c, runs in h2.items()}
+h2_p99 = {c: sorted(x["p99_ms"] for x in runs)[1] for c, runs in h2.items()}
+rows += [
+  ("h2load 1: GetStatus with a reused token / public GetStatus (mean of 3 rounds)", h2_rate["reuse"] / h2_rate["public"], ">= 0.85"),
+  ("h2load 1: GetMyProfile with a reused token / public GetStatus", h2_rate["profile"] / h2_rate["public"], ">= 0.85"),
+  ("h2load 3: p99, GetStatus with a reused token / public (median p99s)", h2_p99["reuse"] / h2_p99["public"], "<= 1.2"),
+  ("  same, GetMyProfile with a reused token / public", h2_p99["profile"] / h2_p99["public"], "(info)"),
+  ("h2load: public GetStatus / bare tonic, no auth", h2_rate["public"] / h2_rate["bare"], ">= 0.95"),
+  ("h2load floor: bare tonic carrying the token unread / bare tonic", h2_rate["floor"] / h2_rate["bare"], "(info)"),
+]
 print()
 print(f"{'target':<66} {'measured':>12}  goal")
 for name, value, goal in rows:
@@ -174,4 +307,5 @@ for name, c in [("compare", cmp), ("compare1m", cmp1m), ("compare-fresh", cmpf)]
         print(f"  {name}: server CPU per call, baseline / measured {c['server_cost_ratio']:.3f}"
               " (what the ratio would be if the load tool were never a bottleneck)")
 print(f"p99 ms: public {pub['latency']['p99_ms']:.3f}, reuse {reuse['latency']['p99_ms']:.3f}, fresh {fresh['latency']['p99_ms']:.3f}")
+print("h2load, mean calls/s and median p99 of 3 rounds: " + ", ".join(f"{c} {h2_rate[c]:.0f}/s p99 {h2_p99[c]:.3f} ms" for c in h2))
 PY

@@ -7,7 +7,7 @@ use authpair_claims::{Grant, RoleScopes, claims::SERVICE_SUBJECT_PREFIX};
 use crate::store::{ServiceAccountRow, UserRow};
 
 /// The `client_id` of tokens from first-party username/password login.
-pub const LOGIN_CLIENT_ID: &str = "authpair-login";
+pub const LOGIN_CLIENT_ID: &str = "login";
 
 /// The grant for a user, read fresh from the database at every issue.
 pub fn for_user(user: &UserRow, table: &RoleScopes, generation: u64, audience: &str) -> Grant {

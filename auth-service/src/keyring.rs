@@ -61,7 +61,10 @@ fn load(rows: Vec<KeyRow>, at_rest: &KeysAtRest) -> anyhow::Result<Vec<Loaded>> 
     rows.into_iter()
         .map(|row| {
             let pem = at_rest.open(&row.kid, row.private_key.expose_secret())?;
-            let key = SigningKey::from_pkcs8_pem(pem.expose_secret())
+            // Under the kid it was stored with: a key stored with its whole
+            // thumbprint as its kid keeps it, so the tokens it signed keep
+            // verifying.
+            let key = SigningKey::from_pkcs8_pem_as(pem.expose_secret(), &row.kid)
                 .map_err(|e| StoreError::Corrupt(format!("signing key {}: {e}", row.kid)))?;
             Ok(Loaded {
                 key: Arc::new(key),

@@ -167,11 +167,14 @@ impl AuthState {
     }
 
     /// The next access token of a session, issued at `now`.
-    pub fn next_access(&self, now: i64) -> NextAccess {
-        let token_id = uuid::Uuid::new_v4().to_string();
+    pub fn next_access(&self, now: i64) -> Result<NextAccess, ApiError> {
+        let token_id = authpair_claims::signer::new_token_id().map_err(|e| {
+            tracing::error!(error = %e, "random source failed");
+            ApiError::Internal
+        })?;
         let passes_until = now + (self.config.access_token_ttl + self.config.shared.leeway).as_secs() as i64;
         let record = SessionToken { token_id: token_id.clone(), expires_at: passes_until };
-        NextAccess { token_id, issued_at: now, record }
+        Ok(NextAccess { token_id, issued_at: now, record })
     }
 
     /// The generation to stamp on a token: the log head as committed in

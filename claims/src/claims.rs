@@ -121,21 +121,39 @@ pub(crate) enum Audience {
 /// `Deserialize` rejects duplicate keys and wrong JSON types, and `iss` is a
 /// plain string so an array holding the right issuer next to a wrong one is
 /// refused (jsonwebtoken alone would accept it).
+///
+/// Two members are optional, and never signed when they would repeat
+/// another: `nbf` (a token is valid from `iat`), and `preferred_username`
+/// (the username is `sub`, as in service tokens). A token that carries
+/// either is read as before; when present each must have its JSON type
+/// (`null` is not absent), and `nbf` is checked.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct WireClaims {
     pub iss: String,
     pub aud: Audience,
     pub sub: String,
     pub exp: u64,
-    pub nbf: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub nbf: Option<u64>,
     pub iat: u64,
     pub jti: String,
     pub r#gen: u64,
     pub client_id: String,
-    pub preferred_username: String,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub preferred_username: Option<String>,
     pub roles: Vec<String>,
     pub scope: String,
     pub plan: String,
+}
+
+/// An optional member that, when present, must be a `T` (so `null` is
+/// refused, where `Option`'s own `Deserialize` would read it as absent).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 impl Audience {
@@ -157,8 +175,8 @@ impl WireClaims {
                 Audience::One(one) => vec![one],
                 Audience::Many(many) => many,
             },
+            username: self.preferred_username.unwrap_or_else(|| self.sub.clone()),
             subject: self.sub,
-            username: self.preferred_username,
             client_id: self.client_id,
             roles: self.roles,
             scopes: self.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
@@ -182,12 +200,12 @@ impl Claims {
             aud: Audience::One("a".into()),
             sub: sub.into(),
             exp,
-            nbf: exp.saturating_sub(900),
+            nbf: None,
             iat: exp.saturating_sub(900),
             jti: "j".into(),
             r#gen: 0,
             client_id: "c".into(),
-            preferred_username: "u".into(),
+            preferred_username: Some("u".into()),
             roles: vec![],
             scope: String::new(),
             plan: "free".into(),

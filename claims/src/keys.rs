@@ -1,7 +1,11 @@
 //! Ed25519 signing keys and their public JWK form (RFC 7517, RFC 8037).
 //!
-//! A key's `kid` is its RFC 7638 thumbprint, so the same key always gets the
-//! same id and two services never disagree about it.
+//! A key's `kid` is derived from its RFC 7638 thumbprint, so the same key
+//! always gets the same id and two services never disagree about it: new keys
+//! get the thumbprint's first [`KID_BYTES`] bytes (12 base64url characters,
+//! which every token carries), and a key stored with the whole thumbprint as
+//! its `kid` keeps it ([`SigningKey::from_pkcs8_pem_as`]). Either form is
+//! bound to the key: a JWK whose `kid` is neither is refused.
 
 use std::fmt;
 
@@ -13,6 +17,12 @@ use sha2::{Digest, Sha256};
 
 /// The one algorithm authpair signs and accepts.
 pub const ALGORITHM: &str = "EdDSA";
+
+/// How many bytes of the thumbprint a new key's `kid` keeps: 72 bits. A
+/// `kid` only picks a key among the few an issuer publishes (and is bound to
+/// that key's thumbprint), so it need not be unguessable, only distinct: two
+/// of a handful of keys share one with odds of about 2^-66.
+pub const KID_BYTES: usize = 9;
 
 /// Why a key could not be made, read or accepted.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +37,8 @@ pub enum KeyError {
     /// thumbprint; the reason is named.
     #[error("JWK is not a valid Ed25519 public signing key: {0}")]
     InvalidJwk(&'static str),
+    #[error("the kid is not derived from this key's thumbprint")]
+    KidMismatch,
 }
 
 /// A private Ed25519 signing key. Debug never prints the key material.
@@ -50,10 +62,19 @@ impl SigningKey {
         Self::from_dalek(ed25519_dalek::SigningKey::from_bytes(&seed))
     }
 
-    /// Reads a private key from PKCS#8 PEM (the key file's form).
+    /// A key read from PKCS#8 PEM, with the `kid` a new key gets.
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, KeyError> {
         let inner = ed25519_dalek::SigningKey::from_pkcs8_pem(pem).map_err(|_| KeyError::InvalidPrivateKey)?;
         Self::from_dalek(inner)
+    }
+
+    /// A stored key under the `kid` it was stored with: the short form or
+    /// the whole thumbprint, so the tokens it signed keep verifying. Any
+    /// other `kid` is refused.
+    pub fn from_pkcs8_pem_as(pem: &str, kid: &str) -> Result<Self, KeyError> {
+        let mut key = Self::from_pkcs8_pem(pem)?;
+        key.public = PublicJwk::with_kid(key.public.x, kid)?;
+        Ok(key)
     }
 
     /// The private key as PKCS#8 PEM, for the key file (mode 0600).
@@ -96,11 +117,21 @@ pub struct PublicJwk {
 
 impl PublicJwk {
     fn from_x(x: String) -> Self {
-        Self { kid: thumbprint(&x), x }
+        Self { kid: short_kid(&thumbprint(&x)), x }
+    }
+
+    /// `x` under `kid`, which must be derived from its thumbprint: the short
+    /// form, or the whole thumbprint.
+    fn with_kid(x: String, kid: &str) -> Result<Self, KeyError> {
+        let full = thumbprint(&x);
+        if kid != full && kid != short_kid(&full) {
+            return Err(KeyError::KidMismatch);
+        }
+        Ok(Self { kid: kid.to_owned(), x })
     }
 
     /// Reads a JWK from the wire and accepts only an Ed25519 signing key
-    /// whose `kid` is its thumbprint.
+    /// whose `kid` is derived from its thumbprint (either form).
     pub fn from_proto(jwk: &authpair_proto::auth::v1::Jwk) -> Result<Self, KeyError> {
         if jwk.kty != "OKP" || jwk.crv != "Ed25519" {
             return Err(KeyError::InvalidJwk("kty/crv must be OKP/Ed25519"));
@@ -108,12 +139,10 @@ impl PublicJwk {
         if jwk.alg != ALGORITHM || jwk.r#use != "sig" {
             return Err(KeyError::InvalidJwk("alg/use must be EdDSA/sig"));
         }
-        let public = Self::from_x(jwk.x.clone());
+        let public = Self::with_kid(jwk.x.clone(), &jwk.kid)
+            .map_err(|_| KeyError::InvalidJwk("kid is not the key's thumbprint"))?;
         let raw = public.public_key_bytes()?;
         ed25519_dalek::VerifyingKey::from_bytes(&raw).map_err(|_| KeyError::InvalidJwk("x is not a curve point"))?;
-        if public.kid != jwk.kid {
-            return Err(KeyError::InvalidJwk("kid is not the key's thumbprint"));
-        }
         Ok(public)
     }
 
@@ -142,6 +171,13 @@ fn thumbprint(x: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
 }
 
+/// A new key's `kid`: the first [`KID_BYTES`] bytes of `thumbprint`. A
+/// multiple of 3 bytes, so it is exactly a prefix of the thumbprint's text.
+fn short_kid(thumbprint: &str) -> String {
+    const _: () = assert!(KID_BYTES.is_multiple_of(3));
+    thumbprint[..KID_BYTES / 3 * 4].to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +199,43 @@ mod tests {
         assert_eq!(&PublicJwk::from_proto(&wire)?, key.public_jwk());
         wire.kid = "attacker".into();
         assert!(PublicJwk::from_proto(&wire).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn a_new_kid_is_16_base64url_characters_derived_from_the_thumbprint() -> Result<(), KeyError> {
+        let (key, other) = (SigningKey::generate()?, SigningKey::generate()?);
+        let full = thumbprint(&key.public_jwk().x);
+        assert_eq!(full.len(), 43);
+        assert_eq!(key.kid().len(), 16);
+        assert!(key.kid().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{}", key.kid());
+        assert!(full.starts_with(key.kid()));
+        assert_eq!(URL_SAFE_NO_PAD.decode(key.kid()).map(|b| b.len()), Ok(KID_BYTES));
+        assert_ne!(key.kid(), other.kid());
+        Ok(())
+    }
+
+    #[test]
+    fn a_key_stored_under_its_whole_thumbprint_keeps_that_kid_and_no_other_kid_is_accepted() -> Result<(), KeyError> {
+        let key = SigningKey::generate()?;
+        let pem = key.to_pkcs8_pem()?;
+        let full = thumbprint(&key.public_jwk().x);
+        let old = SigningKey::from_pkcs8_pem_as(pem.expose_secret(), &full)?;
+        assert_eq!(old.kid(), full);
+        assert_eq!(SigningKey::from_pkcs8_pem_as(pem.expose_secret(), key.kid())?.kid(), key.kid());
+        for wrong in ["", "attacker", &full[..42], &key.kid()[..15], &format!("{full}A")] {
+            assert!(
+                matches!(SigningKey::from_pkcs8_pem_as(pem.expose_secret(), wrong), Err(KeyError::KidMismatch)),
+                "{wrong:?}"
+            );
+        }
+        // Its JWK, with the whole thumbprint, reads back from the wire.
+        let wire = old.public_jwk().to_proto();
+        assert_eq!(PublicJwk::from_proto(&wire)?.kid, full);
+        let other = SigningKey::generate()?;
+        let mut swapped = other.public_jwk().to_proto();
+        swapped.kid = full;
+        assert!(PublicJwk::from_proto(&swapped).is_err(), "another key under this key's kid");
         Ok(())
     }
 }

@@ -49,37 +49,77 @@ pub enum Revocation {
     },
 }
 
-/// Revoked token ids of one issuer → their `exp`. Ids that are UUIDs (all
-/// that authpair issues) are kept as 128-bit integers: a million entries fit
-/// in about 40 MB instead of about 100.
+/// Revoked token ids of one issuer → their `exp`. The two forms of id
+/// authpair issues, a UUID and 16 bytes as 22 base64url characters, are kept
+/// as 128-bit integers, each form in a map of its own (the same bits in the
+/// other form are another id): a million entries fit in about 40 MB instead
+/// of about 100. Any other id is kept as it is.
 #[derive(Debug, Default)]
 struct TokenIds {
     uuids: HashMap<u128, i64>,
+    compact: HashMap<u128, i64>,
     other: HashMap<String, i64>,
+}
+
+/// How one `jti` is held.
+enum TokenIdKey<'a> {
+    Uuid(u128),
+    Compact(u128),
+    Other(&'a str),
+}
+
+impl<'a> TokenIdKey<'a> {
+    fn of(jti: &'a str) -> Self {
+        if let Ok(id) = uuid::Uuid::try_parse(jti) {
+            return Self::Uuid(id.as_u128());
+        }
+        match compact_id(jti) {
+            Some(id) => Self::Compact(id),
+            None => Self::Other(jti),
+        }
+    }
+}
+
+/// The 16 bytes a 22-character base64url `jti` spells, when it is exactly
+/// their one encoding (no padding, no stray low bits in the last character),
+/// so that two different strings never share an entry.
+fn compact_id(jti: &str) -> Option<u128> {
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+    if jti.len() != 22 {
+        return None;
+    }
+    // Room for the decoder's estimate of 22 characters (18 bytes).
+    let mut bytes = [0u8; 18];
+    let len = URL_SAFE_NO_PAD.decode_slice(jti, &mut bytes).ok()?;
+    let id: [u8; 16] = bytes.get(..len)?.try_into().ok()?;
+    Some(u128::from_be_bytes(id))
 }
 
 impl TokenIds {
     fn contains(&self, jti: &str) -> bool {
-        match uuid::Uuid::try_parse(jti) {
-            Ok(id) => self.uuids.contains_key(&id.as_u128()),
-            Err(_) => self.other.contains_key(jti),
+        match TokenIdKey::of(jti) {
+            TokenIdKey::Uuid(id) => self.uuids.contains_key(&id),
+            TokenIdKey::Compact(id) => self.compact.contains_key(&id),
+            TokenIdKey::Other(jti) => self.other.contains_key(jti),
         }
     }
 
     fn insert(&mut self, jti: String, exp: i64) {
-        match uuid::Uuid::try_parse(&jti) {
-            Ok(id) => self.uuids.insert(id.as_u128(), exp),
-            Err(_) => self.other.insert(jti, exp),
+        match TokenIdKey::of(&jti) {
+            TokenIdKey::Uuid(id) => self.uuids.insert(id, exp),
+            TokenIdKey::Compact(id) => self.compact.insert(id, exp),
+            TokenIdKey::Other(_) => self.other.insert(jti, exp),
         };
     }
 
     fn retain_live(&mut self, now: i64) {
         self.uuids.retain(|_, exp| *exp >= now);
+        self.compact.retain(|_, exp| *exp >= now);
         self.other.retain(|_, exp| *exp >= now);
     }
 
     fn len(&self) -> usize {
-        self.uuids.len() + self.other.len()
+        self.uuids.len() + self.compact.len() + self.other.len()
     }
 }
 
@@ -240,12 +280,12 @@ mod tests {
             aud: Audience::One("authpair".into()),
             sub: sub.into(),
             exp: iat + 900,
-            nbf: iat,
+            nbf: None,
             iat,
             jti: jti.into(),
             r#gen: generation,
             client_id: "c".into(),
-            preferred_username: sub.into(),
+            preferred_username: None,
             roles: vec![],
             scope: String::new(),
             plan: "free".into(),
@@ -273,6 +313,35 @@ mod tests {
         assert_eq!(list.check(&claims(uuid, "alice", 0)), Err(AuthError::Revoked));
         assert_eq!(list.check(&claims(&uuid.to_uppercase(), "alice", 0)), Err(AuthError::Revoked), "same id");
         assert_eq!(list.len(), (2, 1));
+    }
+
+    #[test]
+    fn a_compact_jti_is_revoked_as_exactly_that_string_and_kept_as_an_integer() {
+        let list = Denylist::local();
+        let now = now_secs();
+        let id = crate::signer::new_token_id().unwrap_or_default();
+        assert_eq!(id.len(), 22);
+        list.apply(Revocation::Token { issuer: "authpair".into(), token_id: id.clone(), expires_at: now + 60 });
+        assert_eq!(list.check(&claims(&id, "alice", 0)), Err(AuthError::Revoked));
+        {
+            let entries = list.entries.read().unwrap_or_else(|p| p.into_inner());
+            let ids = entries.tokens.get("authpair");
+            assert_eq!(ids.map(|i| (i.uuids.len(), i.compact.len(), i.other.len())), Some((0, 1, 0)));
+        }
+        // The same bits written as a UUID are another id.
+        let bits = compact_id(&id).unwrap_or_default();
+        let as_uuid = uuid::Uuid::from_u128(bits).to_string();
+        assert_eq!(list.check(&claims(&as_uuid, "alice", 0)), Ok(()));
+        // 22 characters that are not one canonical encoding of 16 bytes
+        // are kept as strings, and match only themselves.
+        let stray_bits = "AAAAAAAAAAAAAAAAAAAAAB";
+        assert_eq!(compact_id(stray_bits), None);
+        assert_eq!(compact_id("AAAAAAAAAAAAAAAAAAAAAA"), Some(0));
+        assert_eq!(compact_id("AAAAAAAAAAAAAAAAAAAA+A"), None);
+        list.apply(Revocation::Token { issuer: "authpair".into(), token_id: stray_bits.into(), expires_at: now + 60 });
+        assert_eq!(list.check(&claims(stray_bits, "alice", 0)), Err(AuthError::Revoked));
+        assert_eq!(list.check(&claims("AAAAAAAAAAAAAAAAAAAAAA", "alice", 0)), Ok(()));
+        assert_eq!(list.len(), (2, 0));
     }
 
     #[test]

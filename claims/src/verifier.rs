@@ -11,10 +11,11 @@
 //!    names ([`crate::ed25519::Ed25519Backend`]; each trusted key is prepared
 //!    for it when the keys are set, so nothing process-wide decides which code
 //!    runs);
-//! 5. the payload: every member of `WireClaims` present with its JSON type
-//!    (so `exp`, `nbf`, `iss`, `aud` and `sub` are required), then the checks
-//!    jsonwebtoken's `Validation` makes, in its order: `exp` and `nbf` with
-//!    leeway, `iss`, then `aud` among the service's audiences;
+//! 5. the payload: every member of [`WireClaims`] with its JSON type, each
+//!    required but `nbf` and `preferred_username` (so `exp`, `iss`, `aud`
+//!    and `sub` are required), then the checks jsonwebtoken's `Validation`
+//!    makes, in its order: `exp` and, when present, `nbf` with leeway,
+//!    `iss`, then `aud` among the service's audiences;
 //! 6. our own checks: `iat` not in the future, lifetime within the maximum,
 //!    non-empty `sub` and `jti`; and whether `aud` named the service's own
 //!    audience rather than only one of its public ones, which the policy
@@ -246,7 +247,7 @@ impl Verifier {
         if wire.exp < now.saturating_sub(leeway) {
             return Err(AuthError::Expired);
         }
-        if wire.nbf > now.saturating_add(leeway) {
+        if wire.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
             return Err(AuthError::NotYetValid);
         }
         if wire.iss != self.config.issuer {
@@ -558,7 +559,14 @@ mod tests {
                 Some(AuthError::Expired),
             ),
             (without("exp"), Some(AuthError::MissingClaim("exp"))),
-            (without("nbf"), Some(AuthError::MissingClaim("nbf"))),
+            (without("nbf"), None),
+            (with("nbf", serde_json::Value::Null), Some(AuthError::Malformed)),
+            (with("nbf", "0".into()), Some(AuthError::Malformed)),
+            (without("preferred_username"), None),
+            (with("preferred_username", serde_json::Value::Null), Some(AuthError::Malformed)),
+            (without("jti"), Some(AuthError::MissingClaim("jti"))),
+            (without("iat"), Some(AuthError::MissingClaim("iat"))),
+            (without("client_id"), Some(AuthError::MissingClaim("client_id"))),
             (without("aud"), Some(AuthError::MissingClaim("aud"))),
             (without("sub"), Some(AuthError::MissingClaim("sub"))),
             (with("iat", (now + 31).into()), Some(AuthError::IssuedInFuture)),

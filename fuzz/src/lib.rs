@@ -32,7 +32,8 @@ pub const MAX_KID_BYTES: usize = 128;
 /// The fuzzer's key: fixed, so every run and every crash reproduces.
 pub struct Fixture {
     pub dalek: ed25519_dalek::SigningKey,
-    /// The same key as authpair holds it; its kid is the RFC 7638 thumbprint.
+    /// The same key as authpair holds it; its kid is derived from its RFC 7638
+    /// thumbprint.
     pub key: SigningKey,
     /// Trusts `key` (and nothing else), with no cache: every call is a full
     /// verification.

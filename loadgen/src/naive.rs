@@ -11,6 +11,10 @@
 //! limits. Every other method is UNIMPLEMENTED. The public key comes from the
 //! auth service's GetJwks at start, and the health service says SERVING once
 //! it listens.
+//!
+//! [`serve_without_auth`] is the bare tonic yardstick instead: GetStatus
+//! answered with a fixed status, no interceptor, no auth service, nothing
+//! read from a call's headers; every other method is UNIMPLEMENTED.
 
 use std::future::Future;
 
@@ -33,8 +37,12 @@ struct TokenClaims {
     preferred_username: String,
 }
 
+/// `serves_status`: GetStatus answers (the no-auth yardstick) rather than
+/// being UNIMPLEMENTED.
 #[derive(Debug)]
-struct Naive;
+struct Naive {
+    serves_status: bool,
+}
 
 fn unimplemented<T>() -> Result<Response<T>, Status> {
     Err(Status::unimplemented("the naive baseline serves GetMyProfile only"))
@@ -51,7 +59,16 @@ impl ResourceService for Naive {
         }))
     }
     async fn get_status(&self, _: Request<pb::GetStatusRequest>) -> Result<Response<pb::GetStatusResponse>, Status> {
-        unimplemented()
+        if !self.serves_status {
+            return unimplemented();
+        }
+        Ok(Response::new(pb::GetStatusResponse {
+            service: "authpair-naive-eddsa".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            signing_keys: 0,
+            revocation_feed_age_seconds: 0,
+            revocation_sequence: 0,
+        }))
     }
     async fn get_admin_dashboard(
         &self,
@@ -134,7 +151,19 @@ pub async fn serve(
     let (_health, health_service) = tonic_health::server::health_reporter();
     tonic::transport::Server::builder()
         .add_service(health_service)
-        .add_service(ResourceServiceServer::with_interceptor(Naive, check))
+        .add_service(ResourceServiceServer::with_interceptor(Naive { serves_status: false }, check))
+        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .await?;
+    Ok(())
+}
+
+/// Serves on `listener` until `shutdown` with no auth at all: GetStatus on
+/// plain tonic, what any auth layer is measured against.
+pub async fn serve_without_auth(listener: TcpListener, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let (_health, health_service) = tonic_health::server::health_reporter();
+    tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(ResourceServiceServer::new(Naive { serves_status: true }))
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
         .await?;
     Ok(())

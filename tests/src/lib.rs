@@ -530,7 +530,7 @@ impl Forger {
         serde_json::json!({
             "iss": "authpair", "aud": "authpair", "sub": sub,
             "iat": now, "nbf": now, "exp": now + 900,
-            "jti": format!("forged-{now}-{sub}"), "gen": 0, "client_id": "authpair-login",
+            "jti": format!("forged-{now}-{sub}"), "gen": 0, "client_id": "login",
             "preferred_username": sub, "roles": roles, "scope": "profile", "plan": "free",
         })
     }

@@ -104,7 +104,7 @@ impl AuthApi {
         metrics::counter!(authpair_claims::telemetry::LOGINS, "outcome" => "success").increment(1);
         let now = now();
         let refresh = self.state.next_refresh(now)?;
-        let access = self.state.next_access(now);
+        let access = self.state.next_access(now)?;
         let expires_at = now + self.state.config.refresh_token_ttl.as_secs() as i64;
         // The session keeps what was asked ('' for the default), so a later
         // change of the default audience reaches it at its next refresh.
@@ -134,7 +134,7 @@ impl AuthApi {
         let presented = presented_refresh_token(req.refresh_token)?;
         let now = now();
         let next = self.state.next_refresh(now)?;
-        let access = self.state.next_access(now);
+        let access = self.state.next_access(now)?;
         let grace_secs = self.state.config.refresh_grace.as_secs() as i64;
         // Read before the rotation loads the user: a token carrying roles
         // read before a role change has a generation below the change's

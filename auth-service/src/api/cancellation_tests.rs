@@ -69,7 +69,7 @@ async fn rv_02_a_logout_whose_caller_goes_away_after_its_commit_has_its_access_t
     let mut tally = Tally::default();
     for round in 0..ROUNDS {
         let session = state.next_refresh(now())?;
-        let access = state.next_access(now());
+        let access = state.next_access(now())?;
         state.store.start_refresh_family(&user.id, "", (&session.record, &access.record), now(), now() + 3600).await?;
         let refresh_token = session.token.expose_secret().to_owned();
         let request = as_caller(&state, &verifier, &user, LogoutRequest { refresh_token })?;
@@ -95,7 +95,7 @@ async fn rv_02_a_refresh_reuse_whose_caller_goes_away_has_the_familys_access_tok
     // Every (round % 40)² of `given_up_after`, ten times over.
     for round in 0..400 {
         let session = state.next_refresh(now())?;
-        let access = state.next_access(now());
+        let access = state.next_access(now())?;
         state.store.start_refresh_family(&user.id, "", (&session.record, &access.record), now(), now() + 3600).await?;
         let refresh = || Request::new(RefreshRequest { refresh_token: session.token.expose_secret().to_owned() });
         api.refresh(refresh()).await?;

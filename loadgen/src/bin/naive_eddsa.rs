@@ -18,6 +18,11 @@ struct Options {
     issuer: String,
     #[arg(long, default_value = "authpair")]
     audience: String,
+    /// No auth at all: GetStatus on bare tonic, with no interceptor and no
+    /// auth service (the yardstick for the auth layer's cost). `--auth`,
+    /// `--issuer` and `--audience` are not used.
+    #[arg(long)]
+    no_auth: bool,
 }
 
 #[tokio::main]
@@ -33,5 +38,8 @@ async fn main() -> anyhow::Result<()> {
             _ = term.recv() => {}
         }
     };
+    if options.no_auth {
+        return authpair_load::naive::serve_without_auth(listener, shutdown).await;
+    }
     authpair_load::naive::serve(listener, &options.auth, &options.issuer, &options.audience, shutdown).await
 }

@@ -386,13 +386,24 @@ async fn cv_04_cv_05_issuer_and_audience_must_match_exactly() -> TestResult {
 async fn cv_06_each_required_claim_missing_in_turn_is_named() -> TestResult {
     let app = TestApp::spawn().await?;
     let forger = app.forger().await?;
-    for claim in ["exp", "nbf", "iss", "aud", "sub", "iat", "jti", "gen", "client_id", "roles", "scope", "plan"] {
+    for claim in ["exp", "iss", "aud", "sub", "iat", "jti", "gen", "client_id", "roles", "scope", "plan"] {
         let token = signed(&forger, |c| {
             c.remove(claim);
         });
         let message = format!("token missing required claim {claim}");
         assert_unauthenticated(profile_with(&app, &token).await, &message, "TOKEN_INVALID");
     }
+    // Two claims are optional: without `nbf` a token is valid from its
+    // `iat`, and without `preferred_username` its username is its `sub`.
+    let without_nbf = signed(&forger, |c| {
+        c.remove("nbf");
+    });
+    assert_eq!(profile_with(&app, &without_nbf).await?.subject, "mallory");
+    let without_username = signed(&forger, |c| {
+        c.remove("preferred_username");
+    });
+    let profile = profile_with(&app, &without_username).await?;
+    assert_eq!((profile.subject.as_str(), profile.username.as_str()), ("mallory", "mallory"));
     let blank_sub = signed(&forger, |c| {
         c.insert("sub".into(), json!(""));
     });
@@ -411,6 +422,9 @@ async fn cv_02_wrong_json_types_and_duplicate_claims_are_rejected() -> TestResul
         ("exp", json!(-1)),
         ("exp", json!(null)),
         ("nbf", json!("99999999999")),
+        ("nbf", json!(null)),
+        ("preferred_username", json!(null)),
+        ("preferred_username", json!(7)),
         ("aud", json!(123)),
         ("sub", json!({})),
         ("roles", json!("admin")),

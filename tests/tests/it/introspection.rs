@@ -43,7 +43,7 @@ async fn an_active_user_token_is_described_by_its_subject_audience_scope_roles_p
     assert_eq!(answer.aud, ["authpair"]);
     assert_eq!(answer.scope, issued.scope);
     assert_eq!(answer.roles, ["editor"]);
-    assert_eq!((answer.plan.as_str(), answer.client_id.as_str()), ("free", "authpair-login"));
+    assert_eq!((answer.plan.as_str(), answer.client_id.as_str()), ("free", "login"));
     assert_eq!((answer.token_type.as_str(), answer.iss.as_str()), ("Bearer", "authpair"));
     assert_eq!(answer.exp - answer.iat, issued.expires_in);
     assert!((answer.iat - now()).abs() <= 5, "iat {} is not now", answer.iat);
@@ -239,7 +239,7 @@ async fn the_http_endpoint_answers_as_rfc_7662_and_only_to_a_caller_that_may_int
     assert_eq!((answer.header("content-type"), answer.header("cache-control")), ("application/json", "no-store"));
     let body = answer.json()?;
     assert_eq!((&body["active"], &body["sub"], &body["aud"]), (&json!(true), &json!(user.id), &json!(["authpair"])));
-    assert_eq!((&body["token_type"], &body["client_id"]), (&json!("Bearer"), &json!("authpair-login")));
+    assert_eq!((&body["token_type"], &body["client_id"]), (&json!("Bearer"), &json!("login")));
 
     app.admin
         .clone()

@@ -35,5 +35,6 @@ mod shared_throttle;
 mod startup_errors;
 mod supply_chain;
 mod tls;
+mod token_format;
 mod undecodable;
 mod usernames;
