@@ -21,8 +21,8 @@ use std::{sync::Arc, time::Duration};
 
 use authpair_claims::{AuthError, Claims, Denylist, Revocation};
 use authpair_proto::auth::v1::{
-    GetJwksResponse, Heartbeat, RevocationEvent, SnapshotComplete, SubjectRevoked, TokenRevoked,
-    revocation_event::Event,
+    GetJwksResponse, Heartbeat, SnapshotComplete, SubjectRevoked, TokenRevoked, WatchRevocationsResponse,
+    watch_revocations_response::Event,
 };
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
@@ -34,7 +34,7 @@ use crate::{
     store::{Store, StoreError},
 };
 
-pub type FeedStream = ReceiverStream<Result<RevocationEvent, Status>>;
+pub type FeedStream = ReceiverStream<Result<WatchRevocationsResponse, Status>>;
 
 #[derive(Debug)]
 pub struct Feed {
@@ -49,7 +49,7 @@ pub struct Feed {
     stopping: watch::Receiver<bool>,
 }
 
-pub fn to_event(sequence: u64, revocation: Revocation) -> RevocationEvent {
+pub fn to_event(sequence: u64, revocation: Revocation) -> WatchRevocationsResponse {
     let event = match revocation {
         Revocation::Token { issuer, token_id, expires_at } => {
             Event::Token(TokenRevoked { issuer, token_id, expires_at })
@@ -58,7 +58,7 @@ pub fn to_event(sequence: u64, revocation: Revocation) -> RevocationEvent {
             Event::Subject(SubjectRevoked { issuer, subject, min_generation, expires_at })
         }
     };
-    RevocationEvent { sequence, event: Some(event) }
+    WatchRevocationsResponse { sequence, event: Some(event) }
 }
 
 impl Feed {
@@ -123,7 +123,7 @@ impl Feed {
 
     /// Sends one event if the watcher may still have it; `Ok(false)` if the
     /// watcher has gone.
-    async fn send(&self, to: &Subscriber, event: RevocationEvent) -> Result<bool, Status> {
+    async fn send(&self, to: &Subscriber, event: WatchRevocationsResponse) -> Result<bool, Status> {
         if let Err(refused) = self.denylist.check(&to.watcher) {
             tracing::info!(
                 watcher = to.watcher.subject(),
@@ -135,9 +135,9 @@ impl Feed {
         Ok(to.tx.send(Ok(event)).await.is_ok())
     }
 
-    fn keys_event(&self, sequence: u64) -> RevocationEvent {
+    fn keys_event(&self, sequence: u64) -> WatchRevocationsResponse {
         let keys = self.keys.published().iter().map(|k| k.to_proto()).collect();
-        RevocationEvent { sequence, event: Some(Event::Keys(GetJwksResponse { keys })) }
+        WatchRevocationsResponse { sequence, event: Some(Event::Keys(GetJwksResponse { keys })) }
     }
 
     /// Sends everything after `last`; returns the new last sequence, or None
@@ -174,13 +174,15 @@ impl Feed {
             // position and never reach it. A snapshot ending below where it
             // stands tells it the log was reset (resource-service's
             // `Ended::LogReset`): it starts over from 0.
-            let reset =
-                RevocationEvent { sequence: current_head, event: Some(Event::SnapshotComplete(SnapshotComplete {})) };
+            let reset = WatchRevocationsResponse {
+                sequence: current_head,
+                event: Some(Event::SnapshotComplete(SnapshotComplete {})),
+            };
             self.send(to, reset).await?;
             return Ok(());
         }
         let Some(mut last) = self.send_after(after, to).await? else { return Ok(()) };
-        let complete = RevocationEvent {
+        let complete = WatchRevocationsResponse {
             sequence: last.max(current_head),
             event: Some(Event::SnapshotComplete(SnapshotComplete {})),
         };
@@ -208,7 +210,7 @@ impl Feed {
                 // A heartbeat carries the log head, so the watcher can tell
                 // how far behind it is.
                 _ = heartbeat.tick() => {
-                    RevocationEvent { sequence: self.head().max(last), event: Some(Event::Heartbeat(Heartbeat {})) }
+                    WatchRevocationsResponse { sequence: self.head().max(last), event: Some(Event::Heartbeat(Heartbeat {})) }
                 }
             };
             if !self.send(to, event).await? {
@@ -220,7 +222,7 @@ impl Feed {
 
 /// One stream's sending end, and who is watching.
 struct Subscriber {
-    tx: mpsc::Sender<Result<RevocationEvent, Status>>,
+    tx: mpsc::Sender<Result<WatchRevocationsResponse, Status>>,
     watcher: Claims,
 }
 

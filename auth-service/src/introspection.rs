@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::state::AuthState;
 
-/// How a token is presented (RFC 6749 §7.1), as `TokenResponse` says.
+/// How a token is presented (RFC 6749 §7.1), as the token responses say.
 const TOKEN_TYPE: &str = "Bearer";
 
 /// The claims of `token` if it is active now: it verifies (signature by a

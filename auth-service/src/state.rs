@@ -10,7 +10,7 @@ use std::{
 
 use anyhow::Context;
 use authpair_claims::{Denylist, Grant, IssuedToken, Revocation, TokenSigner, Verifier, VerifierConfig};
-use authpair_proto::auth::v1::TokenResponse;
+use authpair_proto::auth::v1::LoginResponse;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
 
@@ -204,7 +204,8 @@ impl AuthState {
     }
 
     /// Signs access token `access` for `user` (roles and plan as stored
-    /// now) and pairs it with `refresh_token`. `generation` from
+    /// now) and pairs it with `refresh_token`, as Login answers (Refresh's
+    /// answer has the same fields: `.into()`). `generation` from
     /// [`Self::generation`]; `audience` already resolved
     /// ([`Config::resolve_audience`]).
     pub fn token_response(
@@ -213,10 +214,10 @@ impl AuthState {
         refresh_token: &SecretString,
         (generation, access): (u64, &NextAccess),
         audience: &str,
-    ) -> Result<TokenResponse, ApiError> {
+    ) -> Result<LoginResponse, ApiError> {
         let grant = grants::for_user(user, &self.config.shared.role_scopes, generation, audience);
         let issued = self.sign(&grant, Some(access))?;
-        Ok(TokenResponse {
+        Ok(LoginResponse {
             access_token: issued.token.expose_secret().to_owned(),
             token_type: "Bearer".into(),
             expires_in: issued.expires_in.as_secs() as i64,

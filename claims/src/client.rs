@@ -52,11 +52,9 @@ pub trait TokenSource: Send + Sync + fmt::Debug + 'static {
     fn fetch(&self) -> BoxFuture<'_, Result<FetchedToken, Status>>;
 }
 
-fn fetched(response: authpair_proto::auth::v1::TokenResponse) -> FetchedToken {
-    FetchedToken {
-        token: SecretString::from(response.access_token),
-        expires_in: Duration::from_secs(response.expires_in.max(0) as u64),
-    }
+/// From a token response's `access_token` and `expires_in`.
+fn fetched(access_token: String, expires_in: i64) -> FetchedToken {
+    FetchedToken { token: SecretString::from(access_token), expires_in: Duration::from_secs(expires_in.max(0) as u64) }
 }
 
 /// A service account's client credentials (IssueServiceToken).
@@ -97,7 +95,10 @@ impl TokenSource for ServiceCredentials {
             scope: self.scope.clone(),
             audience: self.audience.clone(),
         };
-        Box::pin(async move { Ok(fetched(client.issue_service_token(request).await?.into_inner())) })
+        Box::pin(async move {
+            let response = client.issue_service_token(request).await?.into_inner();
+            Ok(fetched(response.access_token, response.expires_in))
+        })
     }
 }
 
@@ -128,7 +129,7 @@ impl TokenSource for RefreshTokenSource {
             let request = RefreshRequest { refresh_token: current.expose_secret().to_owned() };
             let response = self.client.clone().refresh(request).await?.into_inner();
             *current = SecretString::from(response.refresh_token.clone());
-            Ok(fetched(response))
+            Ok(fetched(response.access_token, response.expires_in))
         })
     }
 }

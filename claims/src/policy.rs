@@ -23,6 +23,7 @@ use std::{
     sync::Arc,
 };
 
+use authpair_proto::authpair::policy::v1 as pb;
 use prost_reflect::{DescriptorPool, DynamicMessage, ExtensionDescriptor, Value};
 
 use crate::{
@@ -264,14 +265,15 @@ fn rule_of(options: &DynamicMessage, extension: &ExtensionDescriptor) -> Result<
             .and_then(|v| v.as_list().map(|l| l.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect()))
             .unwrap_or_default()
     };
-    let access = match int("access") {
-        1 => Access::Public,
-        2 => Access::Authenticated,
-        _ => return Err("access must be PUBLIC or AUTHENTICATED".into()),
+    let access = match pb::Access::try_from(int("access")) {
+        Ok(pb::Access::Public) => Access::Public,
+        Ok(pb::Access::Authenticated) => Access::Authenticated,
+        _ => return Err("access must be ACCESS_PUBLIC or ACCESS_AUTHENTICATED".into()),
     };
-    let principal = match int("principal") {
-        1 => Principal::User,
-        2 => Principal::Service,
+    // PRINCIPAL_UNSPECIFIED, the zero value, restricts nothing.
+    let principal = match pb::Principal::try_from(int("principal")) {
+        Ok(pb::Principal::User) => Principal::User,
+        Ok(pb::Principal::Service) => Principal::Service,
         _ => Principal::Any,
     };
     let owner_checked = policy.get_field_by_name("owner_checked").and_then(|v| v.as_bool()).unwrap_or(false);
@@ -327,8 +329,8 @@ mod tests {
         compiler.encode_file_descriptor_set()
     }
 
-    const PUBLIC: &str = "option (authpair.policy.v1.policy) = { access: PUBLIC };";
-    const REFUND: &str = "option (authpair.policy.v1.policy) = { access: AUTHENTICATED any_role: \"support\" scopes: \"orders:refund\" quota: \"refunds\" };";
+    const PUBLIC: &str = "option (authpair.policy.v1.policy) = { access: ACCESS_PUBLIC };";
+    const REFUND: &str = "option (authpair.policy.v1.policy) = { access: ACCESS_AUTHENTICATED any_role: \"support\" scopes: \"orders:refund\" quota: \"refunds\" };";
 
     #[test]
     fn a_policy_is_read_from_a_services_own_descriptors_with_the_standard_methods_public() -> Result<(), PolicyError> {
@@ -353,7 +355,7 @@ mod tests {
 
     #[test]
     fn a_public_method_that_requires_anything_is_refused() {
-        let option = "option (authpair.policy.v1.policy) = { access: PUBLIC any_role: \"admin\" };";
+        let option = "option (authpair.policy.v1.policy) = { access: ACCESS_PUBLIC any_role: \"admin\" };";
         assert!(Policy::from_descriptors(&descriptors(&[option]), &["x.v1.S"]).is_err());
     }
 

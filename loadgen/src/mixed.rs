@@ -27,7 +27,7 @@ use std::{
 
 use authpair_proto::{
     auth::v1::{
-        LogoutRequest, RefreshRequest, RevokeUserSessionsRequest, TokenResponse, UserRef,
+        LoginResponse, LogoutRequest, RefreshRequest, RefreshResponse, RevokeUserSessionsRequest, UserRef,
         admin_service_client::AdminServiceClient, auth_service_client::AuthServiceClient, user_ref,
     },
     resource::v1::{GetMyProfileRequest, SearchRequest, resource_service_client::ResourceServiceClient},
@@ -144,7 +144,7 @@ impl Side {
         ResourceServiceClient::new(self.resource.clone())
     }
 
-    async fn login(&self, mixed: &mut Mixed, (username, password): (&str, &str)) -> Option<TokenResponse> {
+    async fn login(&self, mixed: &mut Mixed, (username, password): (&str, &str)) -> Option<LoginResponse> {
         let request = authpair_proto::auth::v1::LoginRequest {
             username: username.into(),
             password: password.into(),
@@ -154,7 +154,7 @@ impl Side {
         mixed.record("Login", result, &[Code::Ok])
     }
 
-    async fn refresh(&self, mixed: &mut Mixed, refresh_token: String) -> Option<TokenResponse> {
+    async fn refresh(&self, mixed: &mut Mixed, refresh_token: String) -> Option<RefreshResponse> {
         let result =
             self.auth_client().refresh(RefreshRequest { refresh_token }).await.map(tonic::Response::into_inner);
         mixed.record("Refresh", result, &[Code::Ok])
@@ -187,7 +187,8 @@ impl Side {
     async fn searches(self: std::sync::Arc<Self>, deadline: Instant) -> anyhow::Result<Mixed> {
         let mut mixed = Mixed::default();
         let mut pace = tokio::time::interval(SEARCH_EVERY);
-        let mut session: Option<(TokenResponse, Instant)> = None;
+        // The latest tokens, whichever of Login or Refresh gave them.
+        let mut session: Option<(RefreshResponse, Instant)> = None;
         while Instant::now() < deadline {
             pace.tick().await;
             // The access token is renewed a minute before it expires.
@@ -200,7 +201,7 @@ impl Side {
                     None => continue,
                 },
                 None => match self.login(&mut mixed, SEARCH_USER).await {
-                    Some(tokens) => (tokens, Instant::now()),
+                    Some(tokens) => (tokens.into(), Instant::now()),
                     None => continue,
                 },
             };

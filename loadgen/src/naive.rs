@@ -50,9 +50,12 @@ fn unimplemented<T>() -> Result<Response<T>, Status> {
 
 #[tonic::async_trait]
 impl ResourceService for Naive {
-    async fn get_my_profile(&self, request: Request<pb::GetMyProfileRequest>) -> Result<Response<pb::Profile>, Status> {
+    async fn get_my_profile(
+        &self,
+        request: Request<pb::GetMyProfileRequest>,
+    ) -> Result<Response<pb::GetMyProfileResponse>, Status> {
         let claims = request.extensions().get::<TokenClaims>().ok_or_else(|| Status::unauthenticated("no token"))?;
-        Ok(Response::new(pb::Profile {
+        Ok(Response::new(pb::GetMyProfileResponse {
             subject: claims.sub.clone(),
             username: claims.preferred_username.clone(),
             ..Default::default()
@@ -73,13 +76,19 @@ impl ResourceService for Naive {
     async fn get_admin_dashboard(
         &self,
         _: Request<pb::GetAdminDashboardRequest>,
-    ) -> Result<Response<pb::AdminDashboard>, Status> {
+    ) -> Result<Response<pb::GetAdminDashboardResponse>, Status> {
         unimplemented()
     }
-    async fn create_document(&self, _: Request<pb::CreateDocumentRequest>) -> Result<Response<pb::Document>, Status> {
+    async fn create_document(
+        &self,
+        _: Request<pb::CreateDocumentRequest>,
+    ) -> Result<Response<pb::CreateDocumentResponse>, Status> {
         unimplemented()
     }
-    async fn get_document(&self, _: Request<pb::GetDocumentRequest>) -> Result<Response<pb::Document>, Status> {
+    async fn get_document(
+        &self,
+        _: Request<pb::GetDocumentRequest>,
+    ) -> Result<Response<pb::GetDocumentResponse>, Status> {
         unimplemented()
     }
     async fn list_documents(
@@ -88,7 +97,10 @@ impl ResourceService for Naive {
     ) -> Result<Response<pb::ListDocumentsResponse>, Status> {
         unimplemented()
     }
-    async fn update_document(&self, _: Request<pb::UpdateDocumentRequest>) -> Result<Response<pb::Document>, Status> {
+    async fn update_document(
+        &self,
+        _: Request<pb::UpdateDocumentRequest>,
+    ) -> Result<Response<pb::UpdateDocumentResponse>, Status> {
         unimplemented()
     }
     async fn delete_document(

@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use authpair_proto::auth::v1::{
-    CreateServiceAccountRequest, CreateUserRequest, IssueServiceTokenRequest, LoginRequest, TokenResponse,
+    CreateServiceAccountRequest, CreateUserRequest, IssueServiceTokenRequest, LoginRequest, LoginResponse,
     admin_service_client::AdminServiceClient, auth_service_client::AuthServiceClient,
 };
 use tonic::{
@@ -38,7 +38,7 @@ pub fn bearer<T>(message: T, token: &str) -> anyhow::Result<Request<T>> {
 }
 
 /// Logs in for the default audience: tokens for the resource service.
-pub async fn login(auth: &Channel, username: &str, password: &str) -> anyhow::Result<TokenResponse> {
+pub async fn login(auth: &Channel, username: &str, password: &str) -> anyhow::Result<LoginResponse> {
     login_for(auth, username, password, "").await
 }
 
@@ -47,7 +47,7 @@ pub async fn login_for(
     username: &str,
     password: &str,
     audience: &str,
-) -> anyhow::Result<TokenResponse> {
+) -> anyhow::Result<LoginResponse> {
     let request = LoginRequest { username: username.into(), password: password.into(), audience: audience.into() };
     Ok(AuthServiceClient::new(auth.clone())
         .login(request)
@@ -85,7 +85,7 @@ pub async fn ensure_user(
 }
 
 /// `count` distinct users, logged in: their (username, password, tokens).
-pub async fn users(auth: &Channel, admin: &str, count: usize) -> anyhow::Result<Vec<(String, String, TokenResponse)>> {
+pub async fn users(auth: &Channel, admin: &str, count: usize) -> anyhow::Result<Vec<(String, String, LoginResponse)>> {
     let mut users = Vec::with_capacity(count);
     for i in 0..count {
         let (username, password) = (format!("load-user-{i}"), format!("load-password-{i}"));

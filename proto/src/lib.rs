@@ -9,8 +9,11 @@
 //!   (`authpair_claims::Policy::from_descriptors`).
 //! - [`AUTH_SERVICES`], [`RESOURCE_SERVICES`]: the gRPC services each binary serves.
 //! - `redact`: hand-written Debug for the messages that carry secrets.
+//! - `token_pair`: conversions between the three token responses, which
+//!   have the same fields.
 
 mod redact;
+mod token_pair;
 
 /// The generated types of the policy option itself (authpair.policy.v1).
 pub mod authpair {

@@ -4,7 +4,8 @@
 use std::fmt;
 
 use crate::auth::v1::{
-    CreateUserRequest, IntrospectRequest, LoginRequest, LogoutRequest, RefreshRequest, TokenResponse,
+    CreateUserRequest, IntrospectRequest, IssueServiceTokenResponse, LoginRequest, LoginResponse, LogoutRequest,
+    RefreshRequest, RefreshResponse,
 };
 
 const REDACTED: &str = "[redacted]";
@@ -37,17 +38,25 @@ impl fmt::Debug for IntrospectRequest {
     }
 }
 
-impl fmt::Debug for TokenResponse {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenResponse")
-            .field("access_token", &REDACTED)
-            .field("token_type", &self.token_type)
-            .field("expires_in", &self.expires_in)
-            .field("refresh_token", &REDACTED)
-            .field("scope", &self.scope)
-            .finish()
-    }
+/// The token responses: Login, Refresh and IssueServiceToken answer with the
+/// same fields.
+macro_rules! token_response_debug {
+    ($($message:ident),+) => {$(
+        impl fmt::Debug for $message {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($message))
+                    .field("access_token", &REDACTED)
+                    .field("token_type", &self.token_type)
+                    .field("expires_in", &self.expires_in)
+                    .field("refresh_token", &REDACTED)
+                    .field("scope", &self.scope)
+                    .finish()
+            }
+        }
+    )+};
 }
+
+token_response_debug!(LoginResponse, RefreshResponse, IssueServiceTokenResponse);
 
 impl fmt::Debug for CreateUserRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -74,10 +83,12 @@ mod tests {
         let refresh = RefreshRequest { refresh_token: "rt-secret".into() };
         let logout = LogoutRequest { refresh_token: "rt-secret".into() };
         let pair =
-            TokenResponse { access_token: "at-secret".into(), refresh_token: "rt-secret".into(), ..Default::default() };
+            LoginResponse { access_token: "at-secret".into(), refresh_token: "rt-secret".into(), ..Default::default() };
+        let refreshed = RefreshResponse::from(pair.clone());
+        let service = IssueServiceTokenResponse { access_token: "at-secret".into(), ..Default::default() };
         let create = CreateUserRequest { password: "pw-secret".into(), ..Default::default() };
         let introspect = IntrospectRequest { token: "at-secret".into() };
-        let printed = format!("{login:?}{refresh:?}{logout:?}{pair:?}{create:?}{introspect:?}");
+        let printed = format!("{login:?}{refresh:?}{logout:?}{pair:?}{refreshed:?}{service:?}{create:?}{introspect:?}");
         assert!(!printed.contains("secret"), "{printed}");
         assert!(printed.contains("alice"));
     }

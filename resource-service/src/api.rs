@@ -11,9 +11,10 @@ use std::{
 
 use authpair_claims::{ApiError, DecisionStats, Denylist, Verifier, caller};
 use authpair_proto::resource::v1::{
-    AdminDashboard, CreateDocumentRequest, DeleteDocumentRequest, DeleteDocumentResponse, Document,
-    GetAdminDashboardRequest, GetDocumentRequest, GetMyProfileRequest, GetStatusRequest, GetStatusResponse,
-    ListDocumentsRequest, ListDocumentsResponse, Profile, SearchRequest, SearchResponse, UpdateDocumentRequest,
+    CreateDocumentRequest, CreateDocumentResponse, DeleteDocumentRequest, DeleteDocumentResponse,
+    GetAdminDashboardRequest, GetAdminDashboardResponse, GetDocumentRequest, GetDocumentResponse, GetMyProfileRequest,
+    GetMyProfileResponse, GetStatusRequest, GetStatusResponse, ListDocumentsRequest, ListDocumentsResponse,
+    SearchRequest, SearchResponse, UpdateDocumentRequest, UpdateDocumentResponse,
     resource_service_server::ResourceService,
 };
 use tonic::{Request, Response, Status};
@@ -65,9 +66,12 @@ impl ResourceService for ResourceApi {
         }))
     }
 
-    async fn get_my_profile(&self, request: Request<GetMyProfileRequest>) -> Result<Response<Profile>, Status> {
+    async fn get_my_profile(
+        &self,
+        request: Request<GetMyProfileRequest>,
+    ) -> Result<Response<GetMyProfileResponse>, Status> {
         let claims = caller(&request)?;
-        Ok(Response::new(Profile {
+        Ok(Response::new(GetMyProfileResponse {
             subject: claims.subject().to_owned(),
             username: claims.username().to_owned(),
             roles: claims.roles().to_vec(),
@@ -83,10 +87,10 @@ impl ResourceService for ResourceApi {
     async fn get_admin_dashboard(
         &self,
         request: Request<GetAdminDashboardRequest>,
-    ) -> Result<Response<AdminDashboard>, Status> {
+    ) -> Result<Response<GetAdminDashboardResponse>, Status> {
         let claims = caller(&request)?;
         let (revoked_tokens, revoked_subjects) = self.denylist.len();
-        Ok(Response::new(AdminDashboard {
+        Ok(Response::new(GetAdminDashboardResponse {
             subject: claims.subject().to_owned(),
             uptime_seconds: self.started.elapsed().as_secs(),
             calls_allowed: self.stats.allowed(),
@@ -98,17 +102,23 @@ impl ResourceService for ResourceApi {
         }))
     }
 
-    async fn create_document(&self, request: Request<CreateDocumentRequest>) -> Result<Response<Document>, Status> {
+    async fn create_document(
+        &self,
+        request: Request<CreateDocumentRequest>,
+    ) -> Result<Response<CreateDocumentResponse>, Status> {
         let owner = caller(&request)?.subject().to_owned();
         let req = request.into_inner();
         let (title, body) = (documents::title(&req.title)?, documents::body(&req.body)?);
         let doc = self.store.create(&owner, title, body, now()).await.map_err(ApiError::from)?;
-        Ok(Response::new(to_proto(doc)))
+        Ok(Response::new(CreateDocumentResponse { document: Some(to_proto(doc)) }))
     }
 
-    async fn get_document(&self, request: Request<GetDocumentRequest>) -> Result<Response<Document>, Status> {
+    async fn get_document(
+        &self,
+        request: Request<GetDocumentRequest>,
+    ) -> Result<Response<GetDocumentResponse>, Status> {
         let doc = documents::owned(&self.store, caller(&request)?, &request.get_ref().id).await?;
-        Ok(Response::new(to_proto(doc)))
+        Ok(Response::new(GetDocumentResponse { document: Some(to_proto(doc)) }))
     }
 
     async fn list_documents(
@@ -137,14 +147,17 @@ impl ResourceService for ResourceApi {
         }))
     }
 
-    async fn update_document(&self, request: Request<UpdateDocumentRequest>) -> Result<Response<Document>, Status> {
+    async fn update_document(
+        &self,
+        request: Request<UpdateDocumentRequest>,
+    ) -> Result<Response<UpdateDocumentResponse>, Status> {
         let doc = documents::owned(&self.store, caller(&request)?, &request.get_ref().id).await?;
         let req = request.into_inner();
         let title = req.title.as_deref().map(documents::title).transpose()?;
         let body = req.body.as_deref().map(documents::body).transpose()?;
         let updated = self.store.update(&doc.id, title, body, now()).await.map_err(ApiError::from)?;
         let updated = updated.ok_or_else(|| ApiError::NotFound("document not found".into()))?;
-        Ok(Response::new(to_proto(updated)))
+        Ok(Response::new(UpdateDocumentResponse { document: Some(to_proto(updated)) }))
     }
 
     async fn delete_document(

@@ -26,8 +26,8 @@ use std::{future::Future, net::SocketAddr, path::Path};
 
 use authpair_proto::{
     auth::v1::{
-        CreateServiceAccountRequest, CreateUserRequest, IssueServiceTokenRequest, LoginRequest, LogoutRequest,
-        TokenResponse, User, admin_service_client::AdminServiceClient, auth_service_client::AuthServiceClient,
+        CreateServiceAccountRequest, CreateUserRequest, IssueServiceTokenRequest, LoginRequest, LoginResponse,
+        LogoutRequest, User, admin_service_client::AdminServiceClient, auth_service_client::AuthServiceClient,
     },
     resource::v1::{GetMyProfileRequest, resource_service_client::ResourceServiceClient},
 };
@@ -312,12 +312,12 @@ impl TestApp {
     }
 
     /// Logs in for the default audience: tokens for the resource service.
-    pub async fn login(&self, username: &str, password: &str) -> Result<TokenResponse, Status> {
+    pub async fn login(&self, username: &str, password: &str) -> Result<LoginResponse, Status> {
         self.login_for(username, password, "").await
     }
 
     /// Logs in for `audience` ("" for the default).
-    pub async fn login_for(&self, username: &str, password: &str, audience: &str) -> Result<TokenResponse, Status> {
+    pub async fn login_for(&self, username: &str, password: &str, audience: &str) -> Result<LoginResponse, Status> {
         let request = LoginRequest { username: username.into(), password: password.into(), audience: audience.into() };
         Ok(self.auth.clone().login(request).await?.into_inner())
     }
@@ -336,7 +336,7 @@ impl TestApp {
 
     /// Logs in and out again, the access token sent with the logout; returns
     /// the session's tokens, all revoked now.
-    pub async fn logged_out(&self, username: &str, password: &str) -> anyhow::Result<TokenResponse> {
+    pub async fn logged_out(&self, username: &str, password: &str) -> anyhow::Result<LoginResponse> {
         let tokens = self.login(username, password).await?;
         let request = bearer(LogoutRequest { refresh_token: tokens.refresh_token.clone() }, &tokens.access_token);
         let done = self.auth.clone().logout(request).await?.into_inner();
@@ -374,7 +374,8 @@ impl TestApp {
             roles: roles.iter().map(|r| r.to_string()).collect(),
             plan: String::new(),
         };
-        Ok(self.admin.clone().create_user(bearer(request, &token)).await?.into_inner())
+        let created = self.admin.clone().create_user(bearer(request, &token)).await?.into_inner();
+        created.user.ok_or_else(|| Status::internal("CreateUser answered without the user"))
     }
 
     /// A fresh user with `roles`, logged in: (user, access token).

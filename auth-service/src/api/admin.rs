@@ -5,11 +5,12 @@ use std::{future::Future, sync::Arc};
 
 use authpair_claims::caller;
 use authpair_proto::auth::v1::{
-    CreateServiceAccountRequest, CreateServiceAccountResponse, CreateUserRequest, DeleteServiceAccountRequest,
-    DeleteServiceAccountResponse, DisableUserRequest, EnableUserRequest, ListServiceAccountsRequest,
-    ListServiceAccountsResponse, ListUsersRequest, ListUsersResponse, RevokeUserSessionsRequest,
-    RevokeUserSessionsResponse, RotateSigningKeyRequest, RotateSigningKeyResponse, ServiceAccount, SetUserRolesRequest,
-    User, UserRef, admin_service_server::AdminService, user_ref,
+    CreateServiceAccountRequest, CreateServiceAccountResponse, CreateUserRequest, CreateUserResponse,
+    DeleteServiceAccountRequest, DeleteServiceAccountResponse, DisableUserRequest, DisableUserResponse,
+    EnableUserRequest, EnableUserResponse, ListServiceAccountsRequest, ListServiceAccountsResponse, ListUsersRequest,
+    ListUsersResponse, RevokeUserSessionsRequest, RevokeUserSessionsResponse, RotateSigningKeyRequest,
+    RotateSigningKeyResponse, ServiceAccount, SetUserRolesRequest, SetUserRolesResponse, User, UserRef,
+    admin_service_server::AdminService, user_ref,
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use secrecy::{ExposeSecret, SecretString};
@@ -237,7 +238,7 @@ fn user_write_error(err: StoreError) -> ApiError {
 
 #[tonic::async_trait]
 impl AdminService for AdminApi {
-    async fn create_user(&self, request: Request<CreateUserRequest>) -> Result<Response<User>, Status> {
+    async fn create_user(&self, request: Request<CreateUserRequest>) -> Result<Response<CreateUserResponse>, Status> {
         let admin = caller(&request)?.subject().to_owned();
         let user = self
             .to_end(|api| async move {
@@ -246,10 +247,13 @@ impl AdminService for AdminApi {
                 Ok(user)
             })
             .await?;
-        Ok(Response::new(user))
+        Ok(Response::new(CreateUserResponse { user: Some(user) }))
     }
 
-    async fn set_user_roles(&self, request: Request<SetUserRolesRequest>) -> Result<Response<User>, Status> {
+    async fn set_user_roles(
+        &self,
+        request: Request<SetUserRolesRequest>,
+    ) -> Result<Response<SetUserRolesResponse>, Status> {
         let admin = caller(&request)?.subject().to_owned();
         let user = self
             .to_end(|api| async move {
@@ -258,14 +262,17 @@ impl AdminService for AdminApi {
                 Ok(user)
             })
             .await?;
-        Ok(Response::new(user))
+        Ok(Response::new(SetUserRolesResponse { user: Some(user) }))
     }
 
     async fn list_users(&self, request: Request<ListUsersRequest>) -> Result<Response<ListUsersResponse>, Status> {
         Ok(Response::new(AdminApi::list_users(self, request.into_inner()).await?))
     }
 
-    async fn disable_user(&self, request: Request<DisableUserRequest>) -> Result<Response<User>, Status> {
+    async fn disable_user(
+        &self,
+        request: Request<DisableUserRequest>,
+    ) -> Result<Response<DisableUserResponse>, Status> {
         let admin = caller(&request)?.subject().to_owned();
         let user = self
             .to_end(|api| async move {
@@ -276,10 +283,10 @@ impl AdminService for AdminApi {
                 Ok(user)
             })
             .await?;
-        Ok(Response::new(to_proto(user)))
+        Ok(Response::new(DisableUserResponse { user: Some(to_proto(user)) }))
     }
 
-    async fn enable_user(&self, request: Request<EnableUserRequest>) -> Result<Response<User>, Status> {
+    async fn enable_user(&self, request: Request<EnableUserRequest>) -> Result<Response<EnableUserResponse>, Status> {
         let admin = caller(&request)?.subject().to_owned();
         let user = self
             .to_end(|api| async move {
@@ -289,7 +296,7 @@ impl AdminService for AdminApi {
                 Ok(user)
             })
             .await?;
-        Ok(Response::new(to_proto(user)))
+        Ok(Response::new(EnableUserResponse { user: Some(to_proto(user)) }))
     }
 
     async fn revoke_user_sessions(

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use authpair_claims::{AuthError, Revocation, caller, claims::SERVICE_SUBJECT_PREFIX, optional_caller};
 use authpair_proto::auth::v1::{
-    GetJwksRequest, GetJwksResponse, IntrospectRequest, IntrospectResponse, IssueServiceTokenRequest, LoginRequest,
-    LogoutRequest, LogoutResponse, RefreshRequest, TokenResponse, WatchRevocationsRequest,
-    auth_service_server::AuthService,
+    GetJwksRequest, GetJwksResponse, IntrospectRequest, IntrospectResponse, IssueServiceTokenRequest,
+    IssueServiceTokenResponse, LoginRequest, LoginResponse, LogoutRequest, LogoutResponse, RefreshRequest,
+    RefreshResponse, WatchRevocationsRequest, auth_service_server::AuthService,
 };
 use secrecy::{ExposeSecret, SecretString};
 use tonic::{Request, Response, Status};
@@ -66,7 +66,7 @@ impl AuthApi {
         self.state.throttle.admit(account, source).await.map_err(|e| throttled(method, "credentials", e))
     }
 
-    async fn login(&self, req: LoginRequest, source: Option<std::net::IpAddr>) -> Result<TokenResponse, ApiError> {
+    async fn login(&self, req: LoginRequest, source: Option<std::net::IpAddr>) -> Result<LoginResponse, ApiError> {
         let username = input::login_username(&req.username)?;
         input::login_password(&req.password)?;
         // Checked before any throttling or hashing: it is not a credential.
@@ -120,7 +120,11 @@ impl AuthApi {
     /// The rotation runs to the end whatever the caller does
     /// ([`run_to_end`]): a reuse it detects logs revocations that must be
     /// applied and announced once committed.
-    async fn refresh(&self, req: RefreshRequest, source: Option<std::net::IpAddr>) -> Result<TokenResponse, ApiError> {
+    async fn refresh(
+        &self,
+        req: RefreshRequest,
+        source: Option<std::net::IpAddr>,
+    ) -> Result<RefreshResponse, ApiError> {
         self.state.throttle.admit_refresh(source).await.map_err(|e| throttled(REFRESH, "refresh", e))?;
         let api = self.clone();
         let result = run_to_end(async move { api.rotate(req).await }).await;
@@ -130,7 +134,7 @@ impl AuthApi {
         result
     }
 
-    async fn rotate(&self, req: RefreshRequest) -> Result<TokenResponse, ApiError> {
+    async fn rotate(&self, req: RefreshRequest) -> Result<RefreshResponse, ApiError> {
         let presented = presented_refresh_token(req.refresh_token)?;
         let now = now();
         let next = self.state.next_refresh(now)?;
@@ -152,13 +156,13 @@ impl AuthApi {
             RefreshOutcome::Rotated { user, family_id, audience } => {
                 let audience = self.session_audience(&audience, &user.id, &family_id)?;
                 audit!("refresh_succeeded", REFRESH, user.id.as_str(), "-", family_id.as_str());
-                self.state.token_response(&user, &next.token, (generation, &access), audience)
+                self.state.token_response(&user, &next.token, (generation, &access), audience).map(Into::into)
             }
             RefreshOutcome::Replayed { user, family_id, audience, sealed_successor } => {
                 let audience = self.session_audience(&audience, &user.id, &family_id)?;
                 let successor = unseal(&presented, &sealed_successor).ok_or(AuthError::InvalidRefreshToken)?;
                 audit!("refresh_replayed_in_grace", REFRESH, user.id.as_str(), "-", family_id.as_str());
-                self.state.token_response(&user, &successor, (generation, &access), audience)
+                self.state.token_response(&user, &successor, (generation, &access), audience).map(Into::into)
             }
             RefreshOutcome::Reused { user_id, family_id, revoked } => {
                 for RevokedToken { sequence, token } in &revoked {
@@ -201,7 +205,7 @@ impl AuthApi {
         &self,
         req: IssueServiceTokenRequest,
         source: Option<std::net::IpAddr>,
-    ) -> Result<TokenResponse, ApiError> {
+    ) -> Result<IssueServiceTokenResponse, ApiError> {
         if req.client_id.is_empty() || req.client_secret.is_empty() {
             return Err(ApiError::invalid("client_id and client_secret are required"));
         }
@@ -238,7 +242,7 @@ impl AuthApi {
         let grant = grants::for_service(&account, scopes, generation, audience);
         let issued = self.state.sign(&grant, None)?;
         audit!("service_token_issued", ISSUE_SERVICE_TOKEN, grant.subject.as_str(), "-");
-        Ok(TokenResponse {
+        Ok(IssueServiceTokenResponse {
             access_token: issued.token.expose_secret().to_owned(),
             token_type: "Bearer".into(),
             expires_in: issued.expires_in.as_secs() as i64,
@@ -288,12 +292,12 @@ impl AuthApi {
 
 #[tonic::async_trait]
 impl AuthService for AuthApi {
-    async fn login(&self, request: Request<LoginRequest>) -> Result<Response<TokenResponse>, Status> {
+    async fn login(&self, request: Request<LoginRequest>) -> Result<Response<LoginResponse>, Status> {
         let source = self.state.throttle.source(&request);
         Ok(Response::new(AuthApi::login(self, request.into_inner(), source).await?))
     }
 
-    async fn refresh(&self, request: Request<RefreshRequest>) -> Result<Response<TokenResponse>, Status> {
+    async fn refresh(&self, request: Request<RefreshRequest>) -> Result<Response<RefreshResponse>, Status> {
         let source = self.state.throttle.source(&request);
         Ok(Response::new(AuthApi::refresh(self, request.into_inner(), source).await?))
     }
@@ -306,7 +310,7 @@ impl AuthService for AuthApi {
     async fn issue_service_token(
         &self,
         request: Request<IssueServiceTokenRequest>,
-    ) -> Result<Response<TokenResponse>, Status> {
+    ) -> Result<Response<IssueServiceTokenResponse>, Status> {
         let source = self.state.throttle.source(&request);
         Ok(Response::new(AuthApi::issue_service_token(self, request.into_inner(), source).await?))
     }

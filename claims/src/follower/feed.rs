@@ -18,7 +18,8 @@ use crate::{
     client::{Bearer, BearerLayer, ServiceCredentials, TokenCache},
 };
 use authpair_proto::auth::v1::{
-    RevocationEvent, WatchRevocationsRequest, auth_service_client::AuthServiceClient, revocation_event::Event,
+    WatchRevocationsRequest, WatchRevocationsResponse, auth_service_client::AuthServiceClient,
+    watch_revocations_response::Event,
 };
 use secrecy::SecretString;
 use tonic::transport::{Channel, ClientTlsConfig};
@@ -152,7 +153,7 @@ impl FeedClient {
         let mut stream = self.client.watch_revocations(request).await?.into_inner();
         let mut in_sync = false;
         while let Some(event) = stream.message().await? {
-            let RevocationEvent { sequence, event } = event;
+            let WatchRevocationsResponse { sequence, event } = event;
             match event {
                 Some(Event::Keys(jwks)) => {
                     if let Err(e) = install(&jwks, &self.verifier) {

@@ -2,7 +2,7 @@
 
 use authpair_proto::auth::v1::{
     CreateUserRequest, DisableUserRequest, EnableUserRequest, ListUsersRequest, RevokeUserSessionsRequest,
-    SetUserRolesRequest, UserRef, user_ref,
+    SetUserRolesRequest, User, UserRef, user_ref,
 };
 use secrecy::ExposeSecret as _;
 
@@ -14,6 +14,11 @@ use crate::{
     password,
     views::{RevokedSessionsView, UserView},
 };
+
+/// The user an admin method answered with (its response holds it).
+fn answered(user: Option<User>) -> Result<UserView, CliError> {
+    user.map(UserView::from).ok_or_else(|| CliError::other("the auth service answered without the user"))
+}
 
 /// The most the API returns in one page.
 const PAGE_SIZE: u32 = 1000;
@@ -44,25 +49,25 @@ pub async fn run(ctx: &Context, command: UsersCommand) -> Result<(), CliError> {
                 plan: args.plan.unwrap_or_default(),
             };
             let user = ctx.admin(request, |mut c, r| async move { c.create_user(r).await }).await?;
-            let user = UserView::from(user);
+            let user = answered(user.user)?;
             emit(json, &user, || user.fields());
         }
         UsersCommand::SetRoles(args) => {
             let request = SetUserRolesRequest { user: user_ref(&args.user), roles: args.roles };
             let user = ctx.admin(request, |mut c, r| async move { c.set_user_roles(r).await }).await?;
-            let user = UserView::from(user);
+            let user = answered(user.user)?;
             emit(json, &user, || user.fields());
         }
         UsersCommand::Disable(user) => {
             let request = DisableUserRequest { user: user_ref(&user) };
             let user = ctx.admin(request, |mut c, r| async move { c.disable_user(r).await }).await?;
-            let user = UserView::from(user);
+            let user = answered(user.user)?;
             emit(json, &user, || user.fields());
         }
         UsersCommand::Enable(user) => {
             let request = EnableUserRequest { user: user_ref(&user) };
             let user = ctx.admin(request, |mut c, r| async move { c.enable_user(r).await }).await?;
-            let user = UserView::from(user);
+            let user = answered(user.user)?;
             emit(json, &user, || user.fields());
         }
         UsersCommand::RevokeSessions(user) => {

@@ -2,16 +2,16 @@
 //! naming the cause and a stable ErrorInfo reason. Row ids (`tf_01_…`) are
 //! those of the threat model in docs/security.md.
 
-use authpair_proto::resource::v1::{GetMyProfileRequest, GetStatusRequest, Profile};
+use authpair_proto::resource::v1::{GetMyProfileRequest, GetMyProfileResponse, GetStatusRequest};
 use authpair_tests::{Forger, TestApp, TestResult, bearer, now, reason, with_authorization};
 use serde_json::{Value, json};
 use tonic::{Code, Request, Status, metadata::MetadataValue};
 
-async fn profile(app: &TestApp, request: Request<GetMyProfileRequest>) -> Result<Profile, Status> {
+async fn profile(app: &TestApp, request: Request<GetMyProfileRequest>) -> Result<GetMyProfileResponse, Status> {
     Ok(app.resource.clone().get_my_profile(request).await?.into_inner())
 }
 
-async fn profile_with(app: &TestApp, token: &str) -> Result<Profile, Status> {
+async fn profile_with(app: &TestApp, token: &str) -> Result<GetMyProfileResponse, Status> {
     profile(app, bearer(GetMyProfileRequest {}, token)).await
 }
 

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use authpair_proto::auth::v1::{
-    CreateUserRequest, DisableUserRequest, IssueServiceTokenRequest, LoginRequest, RefreshRequest, TokenResponse,
+    CreateUserRequest, DisableUserRequest, IssueServiceTokenRequest, LoginRequest, RefreshRequest, RefreshResponse,
     admin_service_client::AdminServiceClient, auth_service_client::AuthServiceClient,
 };
 use authpair_tests::{ADMIN_AUDIENCE, Process, TestApp, TestResult, bearer, by_name, channel, reason, start_auth_at};
@@ -315,12 +315,12 @@ async fn wrong_client_secrets_are_throttled_like_wrong_passwords() -> TestResult
     Ok(())
 }
 
-async fn refresh(app: &TestApp, refresh_token: &str) -> Result<TokenResponse, Status> {
+async fn refresh(app: &TestApp, refresh_token: &str) -> Result<RefreshResponse, Status> {
     Ok(app.auth.clone().refresh(RefreshRequest { refresh_token: refresh_token.into() }).await?.into_inner())
 }
 
 #[track_caller]
-fn assert_invalid_refresh(result: Result<TokenResponse, Status>, what: &str) {
+fn assert_invalid_refresh(result: Result<RefreshResponse, Status>, what: &str) {
     let status = result.err().unwrap_or_else(|| panic!("{what}: accepted"));
     assert_eq!(
         answer(Err(status)),
@@ -354,7 +354,7 @@ async fn rf_05_damaged_refresh_tokens_are_refused_and_a_random_flood_is_throttle
     // harness's lifted ones.
     let app = TestApp::spawn_with(|a| a.throttle = Default::default(), |_| {}).await?;
     app.create_user("rita", "rita-password", &[]).await?;
-    let mut session = app.login("rita", "rita-password").await?;
+    let mut session = RefreshResponse::from(app.login("rita", "rita-password").await?);
     // More rotations than the failure burst (20): successes are not counted.
     for _ in 0..30 {
         session = refresh(&app, &session.refresh_token).await?;

@@ -78,7 +78,7 @@ async fn refresh_shows_a_role_changed_since_login() -> TestResult {
         roles: vec!["editor".into()],
     };
     let changed = app.admin.clone().set_user_roles(bearer(change, &admin)).await?.into_inner();
-    assert_eq!(changed.roles, ["editor"]);
+    assert_eq!(changed.user.ok_or("no user")?.roles, ["editor"]);
 
     let second = app.auth.clone().refresh(RefreshRequest { refresh_token: first.refresh_token.clone() }).await?;
     let second = second.into_inner();

@@ -90,7 +90,8 @@ async fn grpcurl_lists_services_logs_in_and_sees_unauthenticated_versus_permissi
     let create = r#"{"username":"viewer1","password":"viewer1-password"}"#;
     let out =
         grpcurl.run(auth, &["-rpc-header", &admin_header, "-d", create, "auth.v1.AdminService/CreateUser"]).await?;
-    assert!(out.ok && out.text.contains("\"viewer\""), "{}", out.text);
+    // The new user comes in the response's `user` field.
+    assert!(out.ok && out.text.contains("\"user\": {") && out.text.contains("\"viewer\""), "{}", out.text);
     let login = r#"{"username":"viewer1","password":"viewer1-password"}"#;
     let out = grpcurl.run(auth, &["-d", login, "auth.v1.AuthService/Login"]).await?;
     let viewer = field(&out.text, "accessToken").ok_or("no accessToken for the viewer")?;

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use authpair_proto::{
     auth::v1::{
         DeleteServiceAccountRequest, DisableUserRequest, EnableUserRequest, GetJwksRequest, ListUsersRequest,
-        LogoutRequest, RefreshRequest, RevocationEvent, RevokeUserSessionsRequest, RotateSigningKeyRequest,
-        SetUserRolesRequest, TokenResponse, WatchRevocationsRequest, revocation_event::Event,
+        LogoutRequest, RefreshRequest, RefreshResponse, RevokeUserSessionsRequest, RotateSigningKeyRequest,
+        SetUserRolesRequest, WatchRevocationsRequest, WatchRevocationsResponse, watch_revocations_response::Event,
     },
     resource::v1::{GetAdminDashboardRequest, GetMyProfileRequest, GetStatusRequest},
 };
@@ -22,7 +22,7 @@ async fn profile(app: &TestApp, token: &str) -> Result<String, Status> {
     Ok(app.resource.clone().get_my_profile(bearer(GetMyProfileRequest {}, token)).await?.into_inner().subject)
 }
 
-async fn refresh(app: &TestApp, refresh_token: &str) -> Result<TokenResponse, Status> {
+async fn refresh(app: &TestApp, refresh_token: &str) -> Result<RefreshResponse, Status> {
     Ok(app.auth.clone().refresh(RefreshRequest { refresh_token: refresh_token.into() }).await?.into_inner())
 }
 
@@ -145,7 +145,7 @@ async fn rv_03_a_revoked_token_re_encoded_is_still_refused() -> TestResult {
 async fn revocation_reaches_the_resource_service_within_one_second_over_100_trials() -> TestResult {
     let app = TestApp::spawn().await?;
     app.create_user("tess", "tess-password", &[]).await?;
-    let mut session = app.login("tess", "tess-password").await?;
+    let mut session = RefreshResponse::from(app.login("tess", "tess-password").await?);
     let mut delays = Vec::with_capacity(100);
     for _ in 0..100 {
         let next = refresh(&app, &session.refresh_token).await?;
@@ -246,14 +246,14 @@ async fn rv_05_a_disabled_user_cannot_log_in_refresh_or_use_old_tokens_until_ena
     let session = app.login("dan", "dan-password").await?;
     let admin = app.admin_token().await?;
     let disabled = app.admin.clone().disable_user(bearer(DisableUserRequest { user: by_name("dan") }, &admin)).await?;
-    assert!(disabled.into_inner().disabled);
+    assert!(disabled.into_inner().user.ok_or("no user")?.disabled);
     app.time_until_revoked(&session.access_token, Duration::from_secs(1)).await?;
     assert_refresh_refused(refresh(&app, &session.refresh_token).await);
     let login = app.login("dan", "dan-password").await.err().ok_or("a disabled user logged in")?;
     assert_eq!((login.code(), login.message()), (Code::Unauthenticated, "invalid credentials"));
 
     let enabled = app.admin.clone().enable_user(bearer(EnableUserRequest { user: by_name("dan") }, &admin)).await?;
-    assert!(!enabled.into_inner().disabled);
+    assert!(!enabled.into_inner().user.ok_or("no user")?.disabled);
     let again = app.login("dan", "dan-password").await?;
     assert_eq!(profile(&app, &again.access_token).await?.len(), 36);
     assert_revoked(profile(&app, &session.access_token).await);
@@ -403,7 +403,7 @@ async fn watch_revocations_is_for_service_tokens_with_the_watch_scope_only() -> 
     let watcher = app.watcher_token("watcher").await?;
     let mut stream = auth.watch_revocations(bearer(WatchRevocationsRequest::default(), &watcher)).await?.into_inner();
     let first = stream.message().await?.ok_or("empty feed")?;
-    assert!(matches!(first.event, Some(authpair_proto::auth::v1::revocation_event::Event::Keys(_))));
+    assert!(matches!(first.event, Some(authpair_proto::auth::v1::watch_revocations_response::Event::Keys(_))));
     Ok(())
 }
 
@@ -451,7 +451,7 @@ async fn a_watcher_ahead_of_the_log_is_told_where_it_ends_so_it_starts_over() ->
 
 /// Opens a revocation watch with `token` and reads it up to its
 /// SnapshotComplete, so what follows is live.
-async fn live_watch(app: &TestApp, token: &str) -> TestResult<tonic::Streaming<RevocationEvent>> {
+async fn live_watch(app: &TestApp, token: &str) -> TestResult<tonic::Streaming<WatchRevocationsResponse>> {
     let mut stream =
         app.auth.clone().watch_revocations(bearer(WatchRevocationsRequest::default(), token)).await?.into_inner();
     loop {
@@ -464,11 +464,11 @@ async fn live_watch(app: &TestApp, token: &str) -> TestResult<tonic::Streaming<R
 
 /// Reads a live watch until it ends in an error (within 10 s); only
 /// heartbeats may come first.
-async fn watch_error(stream: &mut tonic::Streaming<RevocationEvent>) -> TestResult<Status> {
+async fn watch_error(stream: &mut tonic::Streaming<WatchRevocationsResponse>) -> TestResult<Status> {
     loop {
         match tokio::time::timeout(Duration::from_secs(10), stream.message()).await? {
             Err(status) => return Ok(status),
-            Ok(Some(RevocationEvent { event: Some(Event::Heartbeat(_)), .. })) => continue,
+            Ok(Some(WatchRevocationsResponse { event: Some(Event::Heartbeat(_)), .. })) => continue,
             Ok(other) => return Err(format!("the watch went on: {other:?}").into()),
         }
     }

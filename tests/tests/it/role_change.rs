@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use auth_service::config::OnRoleChange;
 use authpair_claims::client::{BearerLayer, RefreshTokenSource, TokenCache};
 use authpair_proto::{
-    auth::v1::{RefreshRequest, SetUserRolesRequest, TokenResponse},
+    auth::v1::{RefreshRequest, RefreshResponse, SetUserRolesRequest},
     resource::v1::{CreateDocumentRequest, GetMyProfileRequest, resource_service_client::ResourceServiceClient},
 };
 use authpair_tests::{TestApp, TestResult, assert_refresh_refused, assert_status, bearer, by_name, channel, reason};
@@ -22,7 +22,7 @@ async fn set_roles(app: &TestApp, username: &str, roles: &[&str]) -> TestResult 
     Ok(())
 }
 
-async fn refresh(app: &TestApp, refresh_token: &str) -> Result<TokenResponse, Status> {
+async fn refresh(app: &TestApp, refresh_token: &str) -> Result<RefreshResponse, Status> {
     Ok(app.auth.clone().refresh(RefreshRequest { refresh_token: refresh_token.into() }).await?.into_inner())
 }
 
@@ -32,7 +32,8 @@ async fn roles(app: &TestApp, token: &str) -> Result<Vec<String>, Status> {
 
 async fn create_document(app: &TestApp, token: &str) -> Result<String, Status> {
     let request = CreateDocumentRequest { title: "notes".into(), body: "body".into() };
-    Ok(app.resource.clone().create_document(bearer(request, token)).await?.into_inner().id)
+    let created = app.resource.clone().create_document(bearer(request, token)).await?.into_inner();
+    Ok(created.document.ok_or_else(|| Status::internal("CreateDocument answered without the document"))?.id)
 }
 
 #[track_caller]
@@ -109,7 +110,7 @@ async fn with_on_role_change_sessions_a_role_change_also_ends_every_session_so_t
 async fn a_refresh_racing_a_role_change_gets_the_new_roles_or_a_token_the_change_revokes() -> TestResult {
     let app = TestApp::spawn().await?;
     app.create_user("rae", "rae-password", &["viewer"]).await?;
-    let mut session = app.login("rae", "rae-password").await?;
+    let mut session = RefreshResponse::from(app.login("rae", "rae-password").await?);
     for round in 0..20 {
         let new_role = if round % 2 == 0 { "editor" } else { "viewer" };
         let probe = app.login("rae", "rae-password").await?;

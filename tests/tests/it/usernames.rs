@@ -120,6 +120,7 @@ async fn the_admin_api_finds_a_user_by_any_case_or_width_of_their_name() -> Test
     let token = app.admin_token().await?;
     let request = SetUserRolesRequest { user: by_name("ＡＤＭＩＮ"), roles: vec!["editor".into()] };
     let changed = app.admin.clone().set_user_roles(bearer(request, &token)).await?.into_inner();
+    let changed = changed.user.ok_or("no user")?;
     assert_eq!((changed.id, changed.roles), (user.id, vec!["editor".to_owned()]));
     let request = SetUserRolesRequest { user: by_name("\u{202E}nimda"), roles: vec!["editor".into()] };
     let status = app.admin.clone().set_user_roles(bearer(request, &token)).await.err().ok_or("found")?;

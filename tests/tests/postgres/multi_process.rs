@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use authpair_proto::{
     auth::v1::{
-        CreateUserRequest, LoginRequest, LogoutRequest, TokenResponse, admin_service_client::AdminServiceClient,
+        CreateUserRequest, LoginRequest, LoginResponse, LogoutRequest, admin_service_client::AdminServiceClient,
         auth_service_client::AuthServiceClient,
     },
     resource::v1::{GetMyProfileRequest, SearchRequest, resource_service_client::ResourceServiceClient},
@@ -96,7 +96,7 @@ impl Deployment {
     }
 }
 
-async fn login(auth: &AuthServiceClient<Channel>, username: &str, password: &str) -> Result<TokenResponse, Status> {
+async fn login(auth: &AuthServiceClient<Channel>, username: &str, password: &str) -> Result<LoginResponse, Status> {
     login_for(auth, username, password, "").await
 }
 
@@ -105,7 +105,7 @@ async fn login_for(
     username: &str,
     password: &str,
     audience: &str,
-) -> Result<TokenResponse, Status> {
+) -> Result<LoginResponse, Status> {
     let request = LoginRequest { username: username.into(), password: password.into(), audience: audience.into() };
     Ok(auth.clone().login(request).await?.into_inner())
 }
@@ -119,7 +119,7 @@ async fn profile(resource: &ResourceServiceClient<Channel>, token: &str) -> Resu
 async fn revoke_and_time(
     auth: &AuthServiceClient<Channel>,
     resources: &[ResourceServiceClient<Channel>; 2],
-    session: TokenResponse,
+    session: LoginResponse,
 ) -> anyhow::Result<Duration> {
     let request = bearer(LogoutRequest { refresh_token: session.refresh_token }, &session.access_token);
     auth.clone().logout(request).await?;

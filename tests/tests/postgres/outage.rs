@@ -75,6 +75,7 @@ async fn r_02_with_its_database_cut_the_resource_service_still_checks_tokens_and
     let (_, token) = app.user_with_token("rae", &["editor"]).await?;
     let create = || bearer(CreateDocumentRequest { title: "notes".into(), body: "kept".into() }, &token);
     let created = app.resource.clone().create_document(create()).await?.into_inner();
+    let created = created.document.ok_or("no document")?;
 
     proxy.cut();
     assert_unavailable(app.resource.clone().create_document(create()).await);
@@ -89,7 +90,7 @@ async fn r_02_with_its_database_cut_the_resource_service_still_checks_tokens_and
     assert_eq!(anonymous.err().map(|s| s.code()), Some(Code::Unauthenticated));
 
     proxy.restore();
-    let document = app.resource.clone().get_document(get()).await?.into_inner();
+    let document = app.resource.clone().get_document(get()).await?.into_inner().document.ok_or("no document")?;
     assert_eq!(document.body, "kept");
     app.resource.clone().create_document(create()).await?;
     Ok(())

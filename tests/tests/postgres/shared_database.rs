@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use authpair_proto::{
     auth::v1::{
-        GetJwksRequest, LogoutRequest, RefreshRequest, RevokeUserSessionsRequest, RotateSigningKeyRequest,
-        SetUserRolesRequest, TokenResponse, admin_service_client::AdminServiceClient,
+        GetJwksRequest, LogoutRequest, RefreshRequest, RefreshResponse, RevokeUserSessionsRequest,
+        RotateSigningKeyRequest, SetUserRolesRequest, admin_service_client::AdminServiceClient,
         auth_service_client::AuthServiceClient,
     },
     resource::v1::{GetAdminDashboardRequest, GetMyProfileRequest, resource_service_client::ResourceServiceClient},
@@ -63,7 +63,7 @@ impl TwoInstances {
     }
 }
 
-async fn refresh(auth: &AuthServiceClient<Channel>, token: &str) -> Result<TokenResponse, Status> {
+async fn refresh(auth: &AuthServiceClient<Channel>, token: &str) -> Result<RefreshResponse, Status> {
     Ok(auth.clone().refresh(RefreshRequest { refresh_token: token.into() }).await?.into_inner())
 }
 
