@@ -37,6 +37,8 @@ pub enum KeyError {
     /// thumbprint; the reason is named.
     #[error("JWK is not a valid Ed25519 public signing key: {0}")]
     InvalidJwk(&'static str),
+    /// A stored key's `kid` is neither its thumbprint nor the thumbprint's
+    /// short prefix.
     #[error("the kid is not derived from this key's thumbprint")]
     KidMismatch,
 }

@@ -11,7 +11,7 @@
 //!    names ([`crate::ed25519::Ed25519Backend`]; each trusted key is prepared
 //!    for it when the keys are set, so nothing process-wide decides which code
 //!    runs);
-//! 5. the payload: every member of [`WireClaims`] with its JSON type, each
+//! 5. the payload: every member of `WireClaims` with its JSON type, each
 //!    required but `nbf` and `preferred_username` (so `exp`, `iss`, `aud`
 //!    and `sub` are required), then the checks jsonwebtoken's `Validation`
 //!    makes, in its order: `exp` and, when present, `nbf` with leeway,
