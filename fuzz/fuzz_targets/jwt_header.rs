@@ -8,7 +8,7 @@
 //! any case (else WrongType), and the trusted key's kid (else UnknownKey).
 #![no_main]
 
-use authpair_claims::AuthError;
+use authpair_claims::{AuthError, verifier::MAX_TOKEN_BYTES};
 use authpair_fuzz::{Built, HEADER, fixture, good_claims, is_access_token_type, now, object_members, signed};
 use libfuzzer_sys::{arbitrary, fuzz_target};
 
@@ -18,8 +18,13 @@ enum Header {
     Built(Built),
 }
 
-/// The documented verdict on a header, the payload and signature being good.
-fn expected(header: &[u8]) -> Result<(), AuthError> {
+/// The documented verdict on a header, the payload and signature being good,
+/// in a token of `token_len` bytes: one over the size limit is refused for
+/// its size before anything in it is read.
+fn expected(header: &[u8], token_len: usize) -> Result<(), AuthError> {
+    if token_len > MAX_TOKEN_BYTES {
+        return Err(AuthError::TokenTooLarge);
+    }
     let members = object_members(header).ok_or(AuthError::Malformed)?;
     let strings: Vec<(&str, &str)> =
         members.iter().filter_map(|(name, value)| Some((name.as_str(), value.as_str()?))).collect();
@@ -49,6 +54,7 @@ fuzz_target!(|header: Header| {
         Header::Built(built) => built.json(&HEADER, now).into_bytes(),
     };
     let payload = good_claims(now).to_string();
-    let verdict = fixture().verifier.verify(&signed(&header, payload.as_bytes())).map(|_| ());
-    assert_eq!(verdict, expected(&header), "header {:?}", String::from_utf8_lossy(&header));
+    let token = signed(&header, payload.as_bytes());
+    let verdict = fixture().verifier.verify(&token).map(|_| ());
+    assert_eq!(verdict, expected(&header, token.len()), "header {:?}", String::from_utf8_lossy(&header));
 });
