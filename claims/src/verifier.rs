@@ -654,6 +654,29 @@ mod tests {
         Ok(())
     }
 
+    /// Found by fuzzing, where the targets' oracles had the order wrong: a
+    /// token over the size limit is refused for its size before anything
+    /// in it is decoded, a malformed header or a good signature included.
+    #[test]
+    fn a_token_over_the_size_limit_is_refused_for_its_size_whatever_it_holds() -> TestResult {
+        let key = SigningKey::generate()?;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+        let header = serde_json::json!({"alg": "EdDSA", "typ": "at+jwt", "kid": key.kid()}).to_string();
+        let mut claims = claims_at(now);
+        claims["pad"] = "p".repeat(MAX_TOKEN_BYTES).into();
+        let array_header = serde_json::json!(["EdDSA", "at+jwt", key.kid(), "p".repeat(MAX_TOKEN_BYTES)]).to_string();
+        for backend in Ed25519Backend::ALL {
+            let verifier = verifier_with(backend);
+            verifier.set_keys(&[key.public_jwk().clone()])?;
+            for (header, claims) in [(&header, claims.to_string()), (&array_header, claims_at(now).to_string())] {
+                let token = signed_raw(&key, header, &claims)?;
+                assert!(token.len() > MAX_TOKEN_BYTES);
+                assert_eq!(verifier.verify(&token).err(), Some(AuthError::TokenTooLarge), "{backend}");
+            }
+        }
+        Ok(())
+    }
+
     #[test]
     fn the_access_token_type_is_matched_as_a_media_type() {
         // The "application/" prefix is part of the media type, so its case
