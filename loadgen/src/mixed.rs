@@ -49,6 +49,15 @@ const REVOKE_EVERY: Duration = Duration::from_secs(1);
 const SEARCH_EVERY: Duration = Duration::from_secs(1);
 const FRESH_USERS: usize = 4;
 
+/// A timer ticking every `period`; a tick missed while a step ran long is
+/// not made up in a burst (tokio's default), which would break the pace the
+/// login limit admits.
+fn paced(period: Duration) -> tokio::time::Interval {
+    let mut pace = tokio::time::interval(period);
+    pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    pace
+}
+
 /// The users the side traffic logs in as. `tag` keeps two load tools'
 /// users apart (one's RevokeUserSessions must not end the other's
 /// sessions); the quota user is shared on purpose, so that a quota shared
@@ -168,7 +177,7 @@ impl Side {
 
     async fn fresh_tokens(self: std::sync::Arc<Self>, deadline: Instant) -> anyhow::Result<Mixed> {
         let mut mixed = Mixed::default();
-        let mut pace = tokio::time::interval(FRESH_EVERY);
+        let mut pace = paced(FRESH_EVERY);
         let mut turn = 0;
         while Instant::now() < deadline {
             pace.tick().await;
@@ -186,7 +195,7 @@ impl Side {
 
     async fn searches(self: std::sync::Arc<Self>, deadline: Instant) -> anyhow::Result<Mixed> {
         let mut mixed = Mixed::default();
-        let mut pace = tokio::time::interval(SEARCH_EVERY);
+        let mut pace = paced(SEARCH_EVERY);
         // The latest tokens, whichever of Login or Refresh gave them.
         let mut session: Option<(RefreshResponse, Instant)> = None;
         while Instant::now() < deadline {
@@ -226,7 +235,7 @@ impl Side {
         let mut mixed = Mixed::default();
         let (mut sent, mut answered) = (Vec::new(), Vec::new());
         let mut admin = (self.admin_token().await?, Instant::now());
-        let mut pace = tokio::time::interval(REVOKE_EVERY);
+        let mut pace = paced(REVOKE_EVERY);
         let mut turn = 0u64;
         let (username, password) = revoke_user(&self.tag);
         while Instant::now() < deadline {
