@@ -15,8 +15,9 @@
 # across instances through Redis), or if a service's RSS at the end is more
 # than 10% above its RSS after the first minute.
 #
-# Each load tool keeps SOAK_STREAMS (default 2) reused-token calls in
-# flight, back to back: a steady load, not the machine's saturation.
+# Each load tool makes SOAK_RATE (default 5000) reused-token calls a second
+# on SOAK_STREAMS (default 2) streams: a steady load, not the machine's
+# saturation, which would starve the databases the side traffic needs.
 #
 # The resource service's verified-token cache is bounded (16 MiB by default)
 # and fills for longer than a soak lasts, which would read as growth; the
@@ -129,7 +130,7 @@ for i in $(seq 1 "$INSTANCES"); do
   auth=${AUTH_URLS[$(( i - 1 ))]}
   res=${RES_URLS[$(( i % INSTANCES ))]}
   AUTHPAIR_LOAD_ADMIN=$ADMIN "$BIN/authpair-load" --mode mixed --auth "$auth" --resource "$res" \
-    --connections 1 --streams "${SOAK_STREAMS:-2}" --duration-secs "$SECONDS_TO_RUN" --json "$OUT/load-$i.json" \
+    --connections 1 --streams "${SOAK_STREAMS:-2}" --rate "${SOAK_RATE:-5000}" --duration-secs "$SECONDS_TO_RUN" --json "$OUT/load-$i.json" \
     > "$OUT/load-$i.txt" 2>&1 &
   LOADS+=("$!")
 done

@@ -124,7 +124,7 @@ impl Tally {
     async fn slice(&mut self, concurrency: usize, length: Duration) -> anyhow::Result<f64> {
         let cpu = CpuClock::start(self.server_pid);
         let began = Instant::now();
-        let out = drive(&self.call, &self.channels, concurrency, began + length, None).await?;
+        let out = drive(&self.call, &self.channels, concurrency, began + length, None, None).await?;
         // Until the last call of the slice has come back, so no call of one
         // side overlaps the next slice.
         let elapsed = began.elapsed();

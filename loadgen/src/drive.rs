@@ -93,7 +93,7 @@ impl Call {
     pub(crate) async fn warm_tokens(&self, channels: &[Channel], concurrency: usize) -> anyhow::Result<()> {
         let Call::Profile { tokens, .. } = self else { return Ok(()) };
         let budget = Arc::new(AtomicU64::new(2 * tokens.len() as u64));
-        drive(&self.again_from_the_start(), channels, concurrency, Instant::now(), Some(budget)).await?;
+        drive(&self.again_from_the_start(), channels, concurrency, Instant::now(), Some(budget), None).await?;
         Ok(())
     }
 
@@ -171,20 +171,29 @@ impl Outcome {
 }
 
 /// `concurrency` workers, spread over `channels`, each making `call` back to
-/// back until `deadline` or, if set, until `budget` calls have been made.
+/// back (or, with `rate`, its share of `rate` calls a second, evenly) until
+/// `deadline` or, if set, until `budget` calls have been made.
 pub(crate) async fn drive(
     call: &Call,
     channels: &[Channel],
     concurrency: usize,
     deadline: Instant,
     budget: Option<Arc<AtomicU64>>,
+    rate: Option<u32>,
 ) -> anyhow::Result<Outcome> {
+    let period = rate.map(|rate| std::time::Duration::from_secs_f64(concurrency as f64 / f64::from(rate)));
     let workers: Vec<_> = (0..concurrency)
         .map(|i| {
             let (channel, call, budget) = (channels[i % channels.len()].clone(), call.clone(), budget.clone());
             tokio::spawn(async move {
                 let mut out = Outcome::new();
+                // tokio's timer has millisecond resolution; an interval makes
+                // up missed ticks, so a shorter period still holds on average.
+                let mut pace = period.map(tokio::time::interval);
                 loop {
+                    if let Some(pace) = &mut pace {
+                        pace.tick().await;
+                    }
                     let spent = match &budget {
                         Some(left) => {
                             left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_err()

@@ -127,6 +127,10 @@ pub struct Options {
     /// Stop after this many calls instead.
     #[arg(long)]
     pub requests: Option<u64>,
+    /// Calls per second across all workers, each worker paced evenly: a
+    /// steady load (what a soak wants) instead of calls back to back.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate: Option<u32>,
     /// Users for `users` mode.
     #[arg(long, default_value = "100")]
     pub users: usize,

@@ -138,7 +138,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
 
     let side = side_session.map(|refresh_token| tokio::spawn(side_calls(auth.clone(), refresh_token, deadline)));
     let mixed = mixed.map(|side| tokio::spawn(side.run(deadline)));
-    let mut outcome = drive(&call, &channels, concurrency, deadline, budget).await?;
+    let mut outcome = drive(&call, &channels, concurrency, deadline, budget, opts.rate).await?;
     let elapsed = start.elapsed();
     let mut report = Report::new(opts.mode, call.method(), channels.len(), concurrency, elapsed);
     report.calls = outcome.latencies.len() as u64;

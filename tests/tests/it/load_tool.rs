@@ -18,6 +18,7 @@ fn options(app: &TestApp, mode: Mode) -> Options {
         streams: 2,
         duration_secs: 1,
         requests: Some(40),
+        rate: None,
         users: 3,
         fresh_tokens: 20,
         wait_secs: 5,
