@@ -46,24 +46,17 @@ case "$BACKEND" in
   *) echo "SOAK_BACKEND must be sqlite or postgres, not $BACKEND" >&2; exit 2 ;;
 esac
 
-cargo build --release -q -p auth-service -p resource-service -p authpair-load
-BIN=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release
+source scripts/bench-common.sh
 OUT=${SOAK_OUT:-$(dirname "$BIN")/soak/$BACKEND}
 rm -rf "$OUT"; mkdir -p "$OUT"
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 random() { head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='; }
 
 ADMIN=soak-admin:$(random)
 SECRET=$(random)
-(umask 077; head -c 32 /dev/urandom | base64 > "$WORK/master.key")
 # The reused token must outlive the run: access tokens live the run and five
 # minutes, and the resource service accepts that lifetime.
 TTL=$(( SECONDS_TO_RUN + 300 > 900 ? SECONDS_TO_RUN + 300 : 900 ))
-COMMON_AUTH=(--master-key-file "$WORK/master.key" --http-listen off --metrics-listen off --access-token-ttl-secs "$TTL")
+COMMON_AUTH=(--http-listen off --metrics-listen off --access-token-ttl-secs "$TTL")
 COMMON_RESOURCE=(--metrics-listen off --max-token-lifetime-secs "$TTL" --token-cache-bytes "${SOAK_TOKEN_CACHE_BYTES:-65536}")
 if [ "$BACKEND" = postgres ]; then
   # DATABASE_URL's server, without its database.
