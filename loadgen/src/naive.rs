@@ -28,7 +28,7 @@ use authpair_proto::{
 };
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use tokio::net::TcpListener;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, transport::server::TcpIncoming};
 
 #[derive(Clone, serde::Deserialize)]
 struct TokenClaims {
@@ -164,7 +164,7 @@ pub async fn serve(
     tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(ResourceServiceServer::with_interceptor(Naive { serves_status: false }, check))
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(accepted(listener), shutdown)
         .await?;
     Ok(())
 }
@@ -176,7 +176,16 @@ pub async fn serve_without_auth(listener: TcpListener, shutdown: impl Future<Out
     tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(ResourceServiceServer::new(Naive { serves_status: true }))
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(accepted(listener), shutdown)
         .await?;
     Ok(())
+}
+
+/// The connections `listener` accepts, with TCP_NODELAY, as tonic's own
+/// `Server::serve(addr)` sets by default: a minimal tonic server as its users
+/// run it. (A stream of plain accepted sockets would leave Nagle's algorithm
+/// on, which coalesces small responses into fewer writes under pipelined
+/// load and delays a lone one: not the server a user deploys.)
+fn accepted(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener).with_nodelay(Some(true))
 }
