@@ -5,7 +5,7 @@
 //! | metric | type | labels |
 //! | --- | --- | --- |
 //! | `authpair_auth_decisions_total` | counter | service, method, code, reason |
-//! | `authpair_interceptor_duration_seconds` | histogram | service |
+//! | `authpair_interceptor_duration_seconds` | histogram | service (calls that carry a token) |
 //! | `authpair_call_duration_seconds` | histogram | service, method |
 //! | `authpair_logins_total` | counter | outcome |
 //! | `authpair_throttled_total` | counter | kind, reason |
@@ -19,13 +19,17 @@
 //! Method labels are only ever paths from the policy table (anything else is
 //! "unknown"), so a client cannot grow the label set.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use metrics::{Counter, Histogram};
 
+use crate::policy::MethodTable;
+
 /// Every auth decision, allowed or refused (counter).
 pub const DECISIONS: &str = "authpair_auth_decisions_total";
-/// Time the auth layer takes to decide a call, quota excluded (histogram).
+/// Time the auth layer takes to decide a call that carries a token (verify,
+/// revocation, authorization), quota excluded; anonymous calls are not
+/// timed (histogram).
 pub const INTERCEPTOR_SECONDS: &str = "authpair_interceptor_duration_seconds";
 /// Time of a whole call through the auth layer, auth and handler (histogram).
 pub const CALL_SECONDS: &str = "authpair_call_duration_seconds";
@@ -60,7 +64,7 @@ pub struct CallMetrics {
 struct CallMetricsInner {
     service: &'static str,
     interceptor_seconds: Histogram,
-    by_method: HashMap<String, MethodMetrics>,
+    by_method: MethodTable<MethodMetrics>,
     unknown: MethodMetrics,
 }
 

@@ -76,6 +76,11 @@ impl<IO> Bounded<IO> {
         }
     }
 
+    /// The connection inside.
+    pub fn get_ref(&self) -> &IO {
+        &self.io
+    }
+
     /// Holds `slot` for as long as the connection lives.
     pub fn holding(self, slot: OwnedSemaphorePermit) -> Self {
         Self { _slot: Some(slot), ..self }

@@ -50,6 +50,9 @@ async fn metrics_count_decisions_logins_and_fetches_and_time_the_auth_path() -> 
         r#"authpair_logins_total{outcome="failure"} 1"#,
         r#"authpair_key_fetches_total{service="resource-service"}"#,
         r#"authpair_interceptor_duration_seconds_bucket{service="auth-service""#,
+        // Timed: the three calls above that carried a token. The harness's
+        // anonymous readiness checks are not.
+        r#"authpair_interceptor_duration_seconds_count{service="resource-service"} 3"#,
         r#"authpair_call_duration_seconds_count{service="resource-service",method="/resource.v1.ResourceService/GetAdminDashboard"} 1"#,
         r#"authpair_revocation_feed_age_seconds{service="resource-service"}"#,
         // The admin's and mo's hashes at creation, and three logins' checks.
