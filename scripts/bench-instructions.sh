@@ -12,6 +12,8 @@
 #   scripts/bench-instructions.sh fresh        # any modes of the load tool
 #   scripts/bench-instructions.sh naive fresh  # `naive`: fresh tokens against the
 #                                              # naive EdDSA server (the fresh-token baseline)
+#   scripts/bench-instructions.sh bare public  # `bare`: public GetStatus on bare tonic
+#                                              # (authpair-naive-eddsa --no-auth)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODES=("$@"); [ ${#MODES[@]} -gt 0 ] || MODES=(public reuse)
@@ -29,6 +31,7 @@ count() { # mode, calls
   local auth_pid=$!; PIDS+=("$auth_pid")
   local load_mode=$mode server=("$BIN/resource-service" --auth-url http://127.0.0.1:$auth_port --data-dir "$WORK/resource-$mode-$calls")
   if [ "$mode" = naive ]; then load_mode=fresh; server=("$BIN/authpair-naive-eddsa" --auth http://127.0.0.1:$auth_port); fi
+  if [ "$mode" = bare ]; then load_mode=public; server=("$BIN/authpair-naive-eddsa" --no-auth); fi
   RESOURCE_CLIENT_SECRET=$secret RESOURCE_LOG=warn RESOURCE_PLAN_QUOTAS=free=1000000000,pro=1000000000 \
     valgrind --tool=callgrind --callgrind-out-file="$WORK/$mode.$calls.out" \
     "${server[@]}" --listen 127.0.0.1:$res_port 2>>"$WORK/resource.log" &
