@@ -30,21 +30,11 @@ pub const MAX_LOCAL_ERROR_RESETS: usize = 1024;
 pub const MAX_PENDING_ACCEPT_RESETS: usize = 20;
 pub const MAX_HEADER_LIST_BYTES: u32 = 16 * 1024;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// A peer that has gone (its host down, the network cut) is found by the
-/// kernel's TCP keepalive: after this long without traffic a probe is sent,
-/// then one every [`KEEPALIVE_PROBE_INTERVAL`], and the connection is reset
-/// after [`KEEPALIVE_PROBES`] go unanswered: within two minutes, as HTTP/2
-/// PINGs every 60 s with a 20 s timeout would find it. Not hyper's PING
-/// keepalive: with it on, hyper takes a lock and reads the clock on every
-/// frame of every call (about 1,100 instructions a call, 2% of a public
-/// call), where the kernel's probes cost nothing per call. A peer whose TCP
-/// stack answers but whose HTTP/2 side is stuck holds its connection only
-/// until the connection's max age and grace ([`ConnectionLimits`]).
-pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
-/// Between unanswered keepalive probes.
-pub const KEEPALIVE_PROBE_INTERVAL: Duration = Duration::from_secs(20);
-/// Unanswered keepalive probes before the connection is reset.
-pub const KEEPALIVE_PROBES: u32 = 3;
+/// HTTP/2 PING keepalive: a PING after this long, and the connection closed
+/// if it is not answered within [`KEEPALIVE_TIMEOUT`]. The accepted sockets
+/// also start TCP keepalive after this long idle.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
+pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 /// By default a connection is closed gracefully at this age: GOAWAY, then
 /// the calls in flight finish. So no connection lives for ever, and
 /// long-lived clients spread over instances added since they connected.
@@ -112,6 +102,8 @@ pub fn secured_server(
         .http2_max_local_error_reset_streams(Some(MAX_LOCAL_ERROR_RESETS))
         .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_ACCEPT_RESETS))
         .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
+        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
         .timeout(REQUEST_TIMEOUT)
         .max_connection_age(life.max_age)
         .layer(auth))
@@ -119,15 +111,11 @@ pub fn secured_server(
 
 /// The accepted connections of `listener`, with TCP_NODELAY (without it,
 /// Nagle's algorithm and delayed ACKs add ~40 ms to small responses; tonic
-/// only sets it for listeners it binds itself) and TCP keepalive
-/// ([`KEEPALIVE_IDLE`]), each closed at `limits.max_age + limits.grace`
-/// ([`Bounded`]), and at most `limits.max_connections` open at once.
+/// only sets it for listeners it binds itself) and TCP keepalive, each
+/// closed at `limits.max_age + limits.grace` ([`Bounded`]), and at most
+/// `limits.max_connections` open at once.
 pub fn incoming(listener: tokio::net::TcpListener, limits: ConnectionLimits) -> Incoming<TcpIncoming> {
-    let accepted = TcpIncoming::from(listener)
-        .with_nodelay(Some(true))
-        .with_keepalive(Some(KEEPALIVE_IDLE))
-        .with_keepalive_interval(Some(KEEPALIVE_PROBE_INTERVAL))
-        .with_keepalive_retries(Some(KEEPALIVE_PROBES));
+    let accepted = TcpIncoming::from(listener).with_nodelay(Some(true)).with_keepalive(Some(KEEPALIVE_INTERVAL));
     Incoming::new(accepted, limits)
 }
 
@@ -339,7 +327,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_accepted_connection_probes_its_peer_with_tcp_keepalive_and_sends_without_delay() -> io::Result<()> {
+    async fn an_accepted_connection_keeps_tcp_keepalive_on_and_sends_without_delay() -> io::Result<()> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let limits = ConnectionLimits {
@@ -353,9 +341,7 @@ mod tests {
         let connection = connection?;
         let socket = socket2::SockRef::from(connection.get_ref());
         assert!(socket.keepalive()?, "SO_KEEPALIVE");
-        assert_eq!(socket.tcp_keepalive_time()?, KEEPALIVE_IDLE);
-        assert_eq!(socket.tcp_keepalive_interval()?, KEEPALIVE_PROBE_INTERVAL);
-        assert_eq!(socket.tcp_keepalive_retries()?, KEEPALIVE_PROBES);
+        assert_eq!(socket.tcp_keepalive_time()?, KEEPALIVE_INTERVAL);
         assert!(socket.tcp_nodelay()?, "TCP_NODELAY");
         Ok(())
     }
