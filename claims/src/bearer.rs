@@ -5,12 +5,13 @@
 //! `authorization-bin` or other look-alike keys are simply not read. The
 //! scheme is case-insensitive; exactly one space separates it from the token.
 //!
-//! The token's characters are not scanned here: a JWS in compact form is
-//! base64url and dots, and the verifier checks exactly that before anything
-//! else on a cache miss (`Verifier::verify_uncached`). A cache hit is an
-//! exact match with a token that passed it, so the token, some hundreds of bytes, is not
-//! scanned again on every call (a char-by-char scan here cost more than the
-//! whole cache hit).
+//! The token is not checked against the base64url alphabet here, only found
+//! to be UTF-8 (std's check, a word at a time, which a `&str` needs): a JWS
+//! in compact form is base64url and dots, and the verifier checks exactly
+//! that before anything else on a cache miss (`Verifier::verify_uncached`).
+//! A cache hit is an exact match with a token that passed it, so its
+//! hundreds of characters are not checked one by one on every call (such a
+//! scan here cost more than the whole cache hit).
 
 use http::HeaderMap;
 

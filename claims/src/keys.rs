@@ -92,7 +92,9 @@ impl SigningKey {
         Ok(Self { inner, encoding, public })
     }
 
-    /// The key id: the RFC 7638 thumbprint of its public JWK.
+    /// The key id, derived from the RFC 7638 thumbprint of its public JWK:
+    /// its first [`KID_BYTES`] bytes, or the whole of it for a key stored
+    /// that way (see the module docs).
     pub fn kid(&self) -> &str {
         &self.public.kid
     }
@@ -111,7 +113,8 @@ impl SigningKey {
 /// private member by construction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublicJwk {
-    /// The RFC 7638 thumbprint of the key.
+    /// The key id, derived from the key's RFC 7638 thumbprint (see
+    /// [`SigningKey::kid`]).
     pub kid: String,
     /// The base64url (no padding) 32-byte Ed25519 public key.
     pub x: String,

@@ -4,7 +4,7 @@
 //!
 //! Why admission on second sight: a token used once never pays back its
 //! entry. When every call brings a new token (the fresh-token benchmark in
-//! BENCHMARKS.md), caching each one would cost a 600-byte copy, an insert
+//! BENCHMARKS.md), caching each one would cost a copy of the token, an insert
 //! and, once the cache is full, an eviction and its frees on every call,
 //! which makes cache misses slower than no cache at all.
 //! A small table of recently seen token hashes (the "doorkeeper" of TinyLFU)

@@ -28,8 +28,9 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a service waits for its database while it starts. The first
 /// connection to a new SQLite file creates it and switches it to WAL, which
 /// syncs it to disk (more than 3 s on a busy CI host); a file another
-/// process holds locked is waited for up to SQLite's busy timeout of 5 s; a PostgreSQL that is starting refuses
-/// connections for a while. None of these is an outage to report as one.
+/// process holds locked is waited for up to SQLite's busy timeout of 5 s; a
+/// PostgreSQL that is starting refuses connections for a while. None of
+/// these is an outage to report as one.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The advisory lock key that orders serialized writes on PostgreSQL

@@ -81,8 +81,8 @@ async fn rv_01_a_logged_out_token_is_refused_by_the_auth_service_at_once_and_eve
     // The instance that logged out applied the revocation before answering.
     assert_revoked(list(&tokens.access_token).await);
     // The resource service hears it on the feed (the propagation target:
-    // p99 under 100 ms); from then on the token stays refused on both, every call of
-    // a second's worth.
+    // p99 under 100 ms); from then on the token stays refused on both, every
+    // call of a second's worth.
     app.time_until_revoked(&tokens.access_token, Duration::from_secs(1)).await?;
     let start = Instant::now();
     let mut poll = tokio::time::interval(Duration::from_millis(10));
