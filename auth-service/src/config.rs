@@ -114,14 +114,12 @@ pub struct Config {
     /// Logins (and other password checks) that may wait for a hashing
     /// worker; past that they are refused at once as UNAVAILABLE (load
     /// shedding). Size it so that a full queue drains within the clients'
-    /// deadline: queue × one hash's time ÷ workers.
-    #[arg(long, env = "AUTH_HASH_QUEUE", default_value = "1024")]
-    pub hash_queue: std::num::NonZeroUsize,
-
-    /// With --tls-client-ca: accept service tokens only from clients that
-    /// presented a verified certificate.
-    #[arg(long, env = "AUTH_REQUIRE_CLIENT_CERT_FOR_SERVICES", requires = "tls_client_ca")]
-    pub require_client_cert_for_services: bool,
+    /// deadline: queue × one hash's time ÷ workers. `auto`: as many as the
+    /// workers clear in half the request timeout, at one hash's time
+    /// measured at start (16 to 4,096).
+    #[arg(long, env = "AUTH_HASH_QUEUE", default_value = "auto", value_parser = parse_hash_queue)]
+    // Spelled out so clap takes the parser's Option as the value.
+    pub hash_queue: std::option::Option<std::num::NonZeroUsize>,
 
     /// Where to serve the JWK set and the discovery document over HTTP/1.1
     /// (and token introspection); TLS with --tls-cert; "off" for none.
@@ -190,6 +188,14 @@ fn parse_public_url(value: &str) -> Result<String, String> {
     }
 }
 
+/// `auto`, or a number of waiting password checks, at least one.
+fn parse_hash_queue(value: &str) -> Result<Option<std::num::NonZeroUsize>, String> {
+    match value {
+        "auto" => Ok(None),
+        _ => value.parse().map(Some).map_err(|e| format!("expected \"auto\" or a count of at least 1: {e}")),
+    }
+}
+
 impl ServiceConfig for Config {
     const DEFAULTS: ServiceDefaults = DEFAULTS;
 }
@@ -212,6 +218,17 @@ impl Config {
     /// Every audience this service issues tokens for, its own first.
     pub fn all_audiences(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.admin_audience.as_str()).chain(self.resource_audiences())
+    }
+
+    /// What the flags cannot check alone: the audiences (below) and that the
+    /// default role is one the role table defines. Run before anything is
+    /// written, so a bad value leaves no trace.
+    pub fn check(&self) -> Result<(), String> {
+        self.check_audiences()?;
+        if !self.shared.role_scopes.has_role(&self.default_role) {
+            return Err(format!("--default-role {:?} is not a role of --role-scopes", self.default_role));
+        }
+        Ok(())
     }
 
     /// Refuses audiences that would blur who a token is for: an empty one,
@@ -254,8 +271,7 @@ impl Config {
             throttle: crate::throttle::ThrottleConfig::default(),
             trusted_proxies: Vec::new(),
             hash_concurrency: 0,
-            hash_queue: crate::password::DEFAULT_QUEUE,
-            require_client_cert_for_services: false,
+            hash_queue: None,
             http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             public_url: None,
             // A master key of its own in the data dir, made at the first
@@ -374,8 +390,9 @@ mod tests {
 
     #[test]
     fn a_hashing_queue_of_zero_is_refused_because_it_would_shed_every_login() {
-        let queue = |n: &str| Config::load_from(["auth-service", "--hash-queue", n]).map(|c| c.hash_queue.get());
-        assert_eq!(queue("3").ok(), Some(3));
+        let queue = |n: &str| Config::load_from(["auth-service", "--hash-queue", n]).map(|c| c.hash_queue);
+        assert_eq!(queue("3").ok(), Some(std::num::NonZeroUsize::new(3)));
+        assert_eq!(queue("auto").ok(), Some(None));
         assert!(queue("0").is_err());
         assert!(queue("-1").is_err());
     }

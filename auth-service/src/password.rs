@@ -30,9 +30,11 @@ const T_COST: u32 = 2;
 const P_COST: u32 = 1;
 const OUTPUT_LEN: usize = 32;
 const SALT_LEN: usize = 16;
-/// Requests that may wait for a worker by default; more are refused. 1,024
-/// is about 15 s of hashing on one core, inside the 30 s request timeout.
-pub const DEFAULT_QUEUE: NonZeroUsize = NonZeroUsize::MIN.saturating_add(1023);
+/// Unless a queue size is given, the queue holds what the workers clear in
+/// half the request timeout at the measured time of one hash, so a login at
+/// its tail is answered in time, within these bounds.
+const AUTO_QUEUE_MIN: usize = 16;
+const AUTO_QUEUE_MAX: usize = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
@@ -169,6 +171,16 @@ fn serve(jobs: Arc<Mutex<mpsc::Receiver<Job>>>, mut worker: Worker, metrics: Wor
     }
 }
 
+/// The queue that `workers` clear in half the request timeout at `one` a
+/// hash, within [`AUTO_QUEUE_MIN`, `AUTO_QUEUE_MAX`].
+fn auto_queue(one: Duration, workers: usize) -> NonZeroUsize {
+    let budget = authpair_server::serving::REQUEST_TIMEOUT / 2;
+    let per_worker = budget.as_nanos() / one.as_nanos().max(1);
+    let fits = per_worker.saturating_mul(workers.max(1) as u128);
+    let size = usize::try_from(fits).unwrap_or(usize::MAX).clamp(AUTO_QUEUE_MIN, AUTO_QUEUE_MAX);
+    NonZeroUsize::new(size).unwrap_or(NonZeroUsize::MIN)
+}
+
 /// How long `queue` waiting checks take `workers` to clear, at `one` each.
 fn drain_time(one: Duration, queue: NonZeroUsize, workers: usize) -> Duration {
     one.saturating_mul(queue.get().try_into().unwrap_or(u32::MAX)) / workers.max(1).try_into().unwrap_or(u32::MAX)
@@ -176,17 +188,25 @@ fn drain_time(one: Duration, queue: NonZeroUsize, workers: usize) -> Duration {
 
 impl PasswordHasher {
     /// `workers` hashes may run at once (0: one per CPU core) and `queue`
-    /// more may wait for them; beyond that a request is refused as busy.
-    pub fn new(workers: usize, queue: NonZeroUsize) -> Result<Self, HashError> {
+    /// more may wait for them (`None`: as many as the workers clear in half
+    /// the request timeout); beyond that a request is refused as busy.
+    pub fn new(workers: usize, queue: Option<NonZeroUsize>) -> Result<Self, HashError> {
         let workers = if workers == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { workers };
+        let mut first = Worker::new()?;
+        let dummy_hash = first.hash(b"authpair dummy password for unknown users")?;
+        // The second hash is timed: the first paid for the cold memory.
+        let began = Instant::now();
+        let _ = first.verify(b"authpair dummy password for unknown users", &dummy_hash);
+        let one = began.elapsed();
+        let (queue, given) = match queue {
+            Some(queue) => (queue, true),
+            None => (auto_queue(one, workers), false),
+        };
         let (sender, receiver) = mpsc::channel(queue.get());
         let receiver = Arc::new(Mutex::new(receiver));
-        let mut first = Worker::new()?;
-        let began = Instant::now();
-        let dummy_hash = first.hash(b"authpair dummy password for unknown users")?;
-        // Timed on a cold worker, so a little long: it errs towards warning.
-        let drain = drain_time(began.elapsed(), queue, workers);
-        if drain > authpair_server::serving::REQUEST_TIMEOUT {
+        let drain = drain_time(one, queue, workers);
+        tracing::debug!(queue = queue.get(), workers, hash_secs = one.as_secs_f64(), given, "password hashing queue");
+        if given && drain > authpair_server::serving::REQUEST_TIMEOUT {
             tracing::warn!(
                 queue = queue.get(),
                 workers,
@@ -250,7 +270,7 @@ mod tests {
 
     #[tokio::test]
     async fn sh_03_hashes_are_argon2id_at_owasp_parameters_salted_and_standard() -> Result<(), HashError> {
-        let hasher = PasswordHasher::new(2, DEFAULT_QUEUE)?;
+        let hasher = PasswordHasher::new(2, None)?;
         let a = hasher.hash(SecretString::from("correct horse")).await?;
         let b = hasher.hash(SecretString::from("correct horse")).await?;
         assert!(a.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{a}");
@@ -271,7 +291,7 @@ mod tests {
         let older = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8192, 3, 1, None).map_err(hash_err)?);
         let salt = SaltString::encode_b64(b"sixteen byte sal").map_err(hash_err)?;
         let stored = older.hash_password(b"old password", &salt).map_err(hash_err)?.to_string();
-        let hasher = PasswordHasher::new(1, DEFAULT_QUEUE)?;
+        let hasher = PasswordHasher::new(1, None)?;
         assert!(hasher.verify(SecretString::from("old password"), Some(stored.clone())).await?);
         assert!(!hasher.verify(SecretString::from("wrong"), Some(stored)).await?);
         Ok(())
@@ -280,9 +300,23 @@ mod tests {
     #[test]
     fn a_full_queue_drains_in_queue_times_one_check_over_the_workers() {
         let ms = Duration::from_millis;
-        assert_eq!(drain_time(ms(10), DEFAULT_QUEUE, 2), ms(5_120));
-        assert_eq!(drain_time(ms(30), DEFAULT_QUEUE, 1), ms(30_720), "past the 30 s request timeout");
+        let thousand = NonZeroUsize::MIN.saturating_add(1023);
+        assert_eq!(drain_time(ms(10), thousand, 2), ms(5_120));
+        assert_eq!(drain_time(ms(30), thousand, 1), ms(30_720), "past the 30 s request timeout");
         assert_eq!(drain_time(ms(10), two(), 0), ms(20), "no workers counts as one");
+    }
+
+    #[test]
+    fn the_automatic_queue_drains_within_the_request_timeout_however_slow_the_hash() {
+        let ms = Duration::from_millis;
+        let timeout = authpair_server::serving::REQUEST_TIMEOUT;
+        for (one, workers) in [(ms(5), 8), (ms(20), 2), (ms(30), 1), (ms(200), 1), (ms(900), 1)] {
+            let queue = auto_queue(one, workers);
+            assert!(drain_time(one, queue, workers) <= timeout, "{queue} at {one:?} on {workers} workers");
+        }
+        assert_eq!(auto_queue(ms(20), 2).get(), 1_500, "15 s of two workers at 20 ms a hash");
+        assert_eq!(auto_queue(Duration::from_micros(1), 64).get(), AUTO_QUEUE_MAX);
+        assert_eq!(auto_queue(Duration::from_secs(5), 1).get(), AUTO_QUEUE_MIN, "a floor, for a very slow host");
     }
 
     /// One worker and two places in its queue: ten requests at once overflow it.
@@ -318,7 +352,7 @@ mod tests {
             let parts: Vec<&str> = phc.split('$').collect();
             (parts.get(..4).map(<[&str]>::to_vec), parts.get(4).map(|s| s.len()), parts.get(5).map(|h| h.len()))
         }
-        let hasher = PasswordHasher::new(1, two())?;
+        let hasher = PasswordHasher::new(1, Some(two()))?;
         let real = hasher.hash(SecretString::from("pw")).await?;
         // The dummy hash is shaped like a real one, so checking against it
         // is the same work.
@@ -334,7 +368,7 @@ mod tests {
 
     #[tokio::test]
     async fn ds_04_with_the_queue_full_a_hash_is_refused_at_once_and_the_hasher_recovers() -> Result<(), HashError> {
-        let hasher = PasswordHasher::new(1, two())?;
+        let hasher = PasswordHasher::new(1, Some(two()))?;
         let stored = hasher.hash(SecretString::from("pw")).await?;
         let (answered, busy) = ten_at_once(&hasher, Some(stored.clone())).await?;
         assert_eq!(answered, [true].repeat(answered.len()), "the right password matches");

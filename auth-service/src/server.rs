@@ -65,18 +65,13 @@ pub async fn serve_with_http(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
-    config.check_audiences().map_err(anyhow::Error::msg)?;
-    anyhow::ensure!(
-        config.shared.role_scopes.has_role(&config.default_role),
-        "--default-role {:?} is not a role of --role-scopes",
-        config.default_role
-    );
+    config.check().map_err(anyhow::Error::msg)?;
     // Read before anything starts: a policy naming a role or scope the
     // table does not define refuses to start.
     let policy = Policy::from_descriptors(authpair_proto::FILE_DESCRIPTOR_SET, authpair_proto::AUTH_SERVICES)?;
     policy.check_names(&config.shared.role_scopes.vocabulary([]))?;
     let introspect_rule = policy.rule(INTROSPECT).cloned().context("the policy has no Introspect method")?;
-    exporter::serve_metrics(config.shared.metrics_listen).map_err(anyhow::Error::msg)?;
+    exporter::serve_metrics(config.shared.metrics_listen, "--metrics-listen").map_err(anyhow::Error::msg)?;
     create_private_dir(&config.shared.data_dir)?;
     // SQLite in the data dir: one instance at a time. Held until serve returns.
     let _data_dir_lock = match config.shared.database_url {
@@ -96,7 +91,7 @@ pub async fn serve_with_http(
     // No method of this service has a quota, so no limiter: one that did
     // would fail closed.
     let auth = AuthLayer::new("auth-service", verifier.clone(), denylist.clone(), Arc::new(policy))
-        .require_client_cert_for_services(config.require_client_cert_for_services);
+        .require_client_cert_for_services(config.shared.require_client_cert_for_services);
     let tls = match (&config.shared.tls_cert, &config.shared.tls_key) {
         (Some(cert), Some(key)) => Some(tls::server_tls(cert, key, config.shared.tls_client_ca.as_deref())?),
         _ => None,
@@ -135,8 +130,10 @@ pub async fn serve_with_http(
         background.push(tokio::spawn(follow));
     }
     if let Some(listener) = http {
-        let access =
-            http::Access { rule: introspect_rule, client_cert_required: state.config.require_client_cert_for_services };
+        let access = http::Access {
+            rule: introspect_rule,
+            client_cert_required: state.config.shared.require_client_cert_for_services,
+        };
         background.push(start_http(listener, state.clone(), access, stopping.subscribe())?);
     }
     let shutdown = async move {

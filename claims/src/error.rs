@@ -14,6 +14,13 @@ use tonic_types::{ErrorDetails, StatusExt};
 /// The `domain` of every `ErrorInfo` authpair returns.
 pub const ERROR_DOMAIN: &str = "authpair";
 
+/// The encoded descriptors of the `google.rpc` error details every refusal
+/// carries (`ErrorInfo`, `RetryInfo`, `QuotaFailure`, `BadRequest`). A
+/// service behind the auth layer registers them with its reflection service,
+/// so that clients such as grpcurl decode a refusal's reason instead of
+/// reporting an unknown message.
+pub const ERROR_DETAILS_DESCRIPTOR_SET: &[u8] = authpair_proto::ERROR_DETAILS_DESCRIPTOR_SET;
+
 /// Why a call was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {

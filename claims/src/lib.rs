@@ -27,7 +27,8 @@
 //! - [`client`]: the client side: a channel layer that carries a token from a
 //!   service account or a user session, renewing it before expiry.
 //! - [`telemetry`]: the metric names, and per-method handles.
-//! - [`error`]: [`AuthError`] and the one `From<AuthError> for tonic::Status`.
+//! - [`error`]: [`AuthError`] and the one `From<AuthError> for tonic::Status`;
+//!   [`ERROR_DETAILS_DESCRIPTOR_SET`] for a service's reflection.
 //!
 //! A service's `build.rs` finds `authpair/policy/v1/policy.proto` in the
 //! directory named by `DEP_AUTHPAIR_POLICY_PROTO`.
@@ -53,7 +54,7 @@ pub mod verifier;
 
 pub use claims::{ADMIN_ROLE, Claims, Grant};
 pub use ed25519::Ed25519Backend;
-pub use error::{ApiError, AuthError, ERROR_DOMAIN, reason_of};
+pub use error::{ApiError, AuthError, ERROR_DETAILS_DESCRIPTOR_SET, ERROR_DOMAIN, reason_of};
 pub use keys::{PublicJwk, SigningKey};
 pub use layer::{AuthLayer, Caller, DecisionStats, caller, optional_caller};
 pub use policy::{Access, Policy, Principal, Rule, Vocabulary, authorize_owner};

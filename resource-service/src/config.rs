@@ -100,6 +100,18 @@ impl ServiceConfig for Config {
 }
 
 impl Config {
+    /// What the flags cannot check alone, run before anything is written:
+    /// this service's audience must not be the auth service's own.
+    pub fn check(&self) -> Result<(), String> {
+        if self.audience == self.auth_audience {
+            return Err(format!(
+                "--audience {:?} is the auth service's own (--auth-audience): tokens for its admin API would work here",
+                self.audience
+            ));
+        }
+        Ok(())
+    }
+
     /// The defaults, pointed at `auth_url`, with an ephemeral listen address.
     pub fn new(auth_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
         Self {

@@ -48,16 +48,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
-    anyhow::ensure!(
-        config.audience != config.auth_audience,
-        "--audience {:?} is the auth service's own (--auth-audience): tokens for its admin API would work here",
-        config.audience
-    );
+    config.check().map_err(anyhow::Error::msg)?;
     // Read before anything starts: a policy naming a role, scope or quota
     // this deployment does not define refuses to start.
     let policy = Policy::from_descriptors(authpair_proto::FILE_DESCRIPTOR_SET, authpair_proto::RESOURCE_SERVICES)?;
     policy.check_names(&config.shared.role_scopes.vocabulary(QUOTAS.iter().copied()))?;
-    exporter::serve_metrics(config.shared.metrics_listen).map_err(anyhow::Error::msg)?;
+    exporter::serve_metrics(config.shared.metrics_listen, "--metrics-listen").map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&config.shared.data_dir)?;
     // SQLite in the data dir: one instance at a time. Held until serve returns.
     let _data_dir_lock = match config.shared.database_url {
@@ -94,7 +90,9 @@ pub async fn serve(
         ),
         None => local_quotas.clone(),
     };
-    let auth = AuthLayer::new(SERVICE, verifier.clone(), denylist.clone(), Arc::new(policy)).with_quotas(quotas);
+    let auth = AuthLayer::new(SERVICE, verifier.clone(), denylist.clone(), Arc::new(policy))
+        .with_quotas(quotas)
+        .require_client_cert_for_services(config.shared.require_client_cert_for_services);
 
     let client_tls = match &config.auth_ca {
         Some(ca) => {

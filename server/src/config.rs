@@ -133,6 +133,12 @@ pub struct ServiceFlags {
     #[arg(long, requires = "tls_cert")]
     pub tls_client_ca: Option<PathBuf>,
 
+    /// With --tls-client-ca: accept service tokens only on connections whose
+    /// client presented a verified certificate; without one, a service
+    /// token's call is PERMISSION_DENIED (user tokens are unaffected).
+    #[arg(long, requires = "tls_client_ca")]
+    pub require_client_cert_for_services: bool,
+
     /// Log filter, in tracing's EnvFilter syntax.
     #[arg(long, default_value = "info")]
     pub log: String,
@@ -239,9 +245,39 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
     let mut command = with_defaults(C::command(), defaults, true);
-    let matches = command.try_get_matches_from_mut(args)?;
+    let matches = command.try_get_matches_from_mut(&args).map_err(|e| name_the_variable(e, &command, &args))?;
     C::from_arg_matches(&matches).map_err(|e| e.format(&mut command))
+}
+
+/// A bad value that came from an environment variable, not from `args`,
+/// is reported under the variable's name (clap names the flag, which the
+/// user never typed), once, with the reason the value was refused.
+fn name_the_variable(error: clap::Error, command: &clap::Command, args: &[std::ffi::OsString]) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(error.kind(), ErrorKind::ValueValidation | ErrorKind::InvalidValue) {
+        return error;
+    }
+    let Some(ContextValue::String(flag)) = error.get(ContextKind::InvalidArg) else { return error };
+    let Some(long) = flag.strip_prefix("--").and_then(|f| f.split([' ', '=']).next()) else { return error };
+    let typed = args
+        .iter()
+        .any(|a| a.to_str().is_some_and(|a| a == format!("--{long}") || a.starts_with(&format!("--{long}="))));
+    let Some(arg) = command.get_arguments().find(|a| a.get_long() == Some(long)) else { return error };
+    let Some(variable) = arg.get_env().and_then(|v| v.to_str()) else { return error };
+    if typed || std::env::var_os(variable).is_none() {
+        return error;
+    }
+    let why = match (error.get(ContextKind::ValidValue), std::error::Error::source(&error)) {
+        (_, Some(cause)) => cause.to_string(),
+        (Some(ContextValue::Strings(valid)), None) => format!("expected one of {}", valid.join(", ")),
+        _ => "not a valid value".to_owned(),
+    };
+    let value = std::env::var(variable).unwrap_or_default();
+    // A secret's variable hides its value in --help; it is hidden here too.
+    let shown = if arg.is_hide_env_values_set() { "(hidden)".to_owned() } else { format!("{value:?}") };
+    clap::Error::raw(error.kind(), format!("{variable}={shown} is not valid for --{long}: {why}\n"))
 }
 
 #[cfg(test)]

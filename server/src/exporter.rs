@@ -30,11 +30,16 @@ pub fn install(listen: SocketAddr) -> Result<SocketAddr, String> {
         .clone()
 }
 
-/// Starts the endpoint if `listen` is set, and says where it is.
-pub fn serve_metrics(listen: Option<SocketAddr>) -> Result<(), String> {
+/// Starts the endpoint if `listen` is set, and says where it is once per
+/// process. `setting` names what set the address (a flag or an environment
+/// variable), for the error.
+pub fn serve_metrics(listen: Option<SocketAddr>, setting: &str) -> Result<(), String> {
     if let Some(listen) = listen {
-        let serving = install(listen).map_err(|e| format!("serving metrics on {listen} (--metrics-listen): {e}"))?;
-        tracing::info!(%serving, "metrics at http://{serving}/metrics");
+        let first = INSTALLED.get().is_none();
+        let serving = install(listen).map_err(|e| format!("serving metrics on {listen} ({setting}): {e}"))?;
+        if first {
+            tracing::info!(%serving, "metrics at http://{serving}/metrics");
+        }
     }
     Ok(())
 }

@@ -7,7 +7,10 @@
 //! with a master key of its own, `master.key` beside the auth data dir
 //! (./data/master.key), created owner-only at the first start.
 
-use std::path::{Path, PathBuf};
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    path::{Path, PathBuf},
+};
 
 use authpair_server::{
     config::ServiceConfig as _,
@@ -34,8 +37,12 @@ struct Flags {}
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     Flags::parse();
-    let mut auth = auth_service::Config::load_from(["auth-service"])?;
-    let mut resource = resource_service::Config::load_from(["resource-service"])?;
+    // A bad value is reported as the services' own binaries report it
+    // (naming the variable), before anything is written.
+    let mut auth = auth_service::Config::load_from(["auth-service"]).unwrap_or_else(|e| e.exit());
+    let mut resource = resource_service::Config::load_from(["resource-service"]).unwrap_or_else(|e| e.exit());
+    auth.check().map_err(anyhow::Error::msg)?;
+    resource.check().map_err(anyhow::Error::msg)?;
     // The resource service follows the revocation feed as its own service
     // account; in one process its secret can simply be made up at start,
     // unless one was given.
@@ -54,19 +61,24 @@ async fn main() -> anyhow::Result<()> {
         resource.auth_audience = auth.admin_audience.clone();
     }
     init_tracing(&auth.shared.log, auth.shared.log_json);
+    // One process has one metrics recorder: installed here, on the auth
+    // service's address, before either service starts, so where it is does
+    // not depend on which service starts first.
+    exporter::serve_metrics(auth.shared.metrics_listen, "AUTH_METRICS_LISTEN").map_err(anyhow::Error::msg)?;
+    resource.shared.metrics_listen = auth.shared.metrics_listen;
+
+    let auth_listener = bind(auth.shared.listen, "AUTH_LISTEN").await?;
+    let resource_listener = bind(resource.shared.listen, "RESOURCE_LISTEN").await?;
+    // The resource service follows this process's auth service, wherever
+    // AUTH_LISTEN put it, unless RESOURCE_AUTH_URL names another.
+    if std::env::var_os("RESOURCE_AUTH_URL").is_none() {
+        resource.auth_urls = vec![own_auth_url(auth_listener.local_addr()?, auth.shared.tls_cert.is_some())];
+    }
     if auth.master_key_file.is_none() && !auth.allow_plaintext_keys {
         let path = master_key_path(&auth.shared.data_dir);
         ensure_master_key(&path)?;
         auth.master_key_file = Some(path);
     }
-    // One process has one metrics recorder: installed here, on the auth
-    // service's address, before either service starts, so where it is does
-    // not depend on which service starts first.
-    exporter::serve_metrics(auth.shared.metrics_listen).map_err(anyhow::Error::msg)?;
-    resource.shared.metrics_listen = auth.shared.metrics_listen;
-
-    let auth_listener = bind(auth.shared.listen, "AUTH_LISTEN").await?;
-    let resource_listener = bind(resource.shared.listen, "RESOURCE_LISTEN").await?;
 
     // One signal stops both; each then finishes its calls in flight.
     let (stop, stopped) = watch::channel(());
@@ -92,8 +104,21 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The URL of the auth service bound at `addr`, as a client on this
+/// machine reaches it: an unspecified address (0.0.0.0, ::) is reached at
+/// loopback.
+fn own_auth_url(addr: SocketAddr, tls: bool) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{}", SocketAddr::new(ip, addr.port()))
+}
+
 /// Binds `addr`, naming it and the variable that sets it on failure.
-async fn bind(addr: std::net::SocketAddr, variable: &str) -> anyhow::Result<TcpListener> {
+async fn bind(addr: SocketAddr, variable: &str) -> anyhow::Result<TcpListener> {
     use anyhow::Context as _;
     TcpListener::bind(addr).await.with_context(|| format!("listening on {addr} ({variable})"))
 }
@@ -127,6 +152,15 @@ fn random_secret() -> anyhow::Result<SecretString> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stack_reaches_its_own_auth_service_at_loopback_when_it_listens_on_every_address() {
+        let at = |addr: &str| addr.parse().map(|a| own_auth_url(a, false)).ok();
+        assert_eq!(at("0.0.0.0:50061").as_deref(), Some("http://127.0.0.1:50061"));
+        assert_eq!(at("[::]:50061").as_deref(), Some("http://[::1]:50061"));
+        assert_eq!(at("127.0.0.2:7").as_deref(), Some("http://127.0.0.2:7"));
+        assert_eq!(own_auth_url(SocketAddr::from(([127, 0, 0, 1], 1)), true), "https://127.0.0.1:1");
+    }
 
     #[test]
     fn the_stack_keeps_its_master_key_beside_the_auth_data_dir() {

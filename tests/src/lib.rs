@@ -886,6 +886,13 @@ impl Process {
     /// Starts `binary` (auth-service or resource-service) with `args` and
     /// environment `env`, and waits for its listening line.
     pub async fn spawn(binary: &str, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::spawn_until(binary, &format!("{binary} listening"), args, env).await
+    }
+
+    /// Starts `binary` and waits for a log line holding `marker` and an
+    /// `addr=`, which becomes [`Process::addr`] (the stack logs one such
+    /// line for each service it runs).
+    pub async fn spawn_until(binary: &str, marker: &str, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Self> {
         use std::io::BufRead as _;
         let mut child = std::process::Command::new(binary_path(binary)?)
             .args(args)
@@ -895,7 +902,7 @@ impl Process {
             .spawn()?;
         let stderr = child.stderr.take().ok_or_else(|| anyhow::anyhow!("no stderr"))?;
         let (found, listening) = std::sync::mpsc::channel();
-        let marker = format!("{binary} listening");
+        let marker = marker.to_owned();
         let tail: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
         let lines = tail.clone();
         // Reads every line to the end, so the child never blocks on a full

@@ -30,6 +30,8 @@ struct Flags {
     /// This service's service account at the auth service (scope revocations:watch).
     #[arg(long, env = "ORDERS_CLIENT_ID", default_value = "orders-service")]
     client_id: String,
+    /// That service account's client secret (prefer the environment
+    /// variable: a flag's value shows in the process list).
     #[arg(long, env = "ORDERS_CLIENT_SECRET", hide_env_values = true)]
     client_secret: String,
     /// The `aud` tokens for this service carry.
@@ -79,6 +81,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(pb::DESCRIPTORS)
+            // So grpcurl and other reflection clients decode a refusal's reason.
+            .register_encoded_file_descriptor_set(authpair_claims::ERROR_DETAILS_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
 

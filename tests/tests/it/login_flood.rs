@@ -15,12 +15,12 @@ use tonic::Code;
 #[tokio::test]
 async fn ds_04_logins_past_the_hashing_queue_are_shed_at_once_and_other_calls_are_still_answered() -> TestResult {
     // One hashing worker and two places in its queue, so forty logins at
-    // once overflow it (the default queue, 1,024, would need a thousand).
+    // once overflow it (the default queue, sized to the host, would need hundreds).
     let queue = NonZeroUsize::new(2).ok_or("2 is not zero")?;
     let app = TestApp::spawn_with(
         |a| {
             a.hash_concurrency = 1;
-            a.hash_queue = queue;
+            a.hash_queue = Some(queue);
         },
         |_| {},
     )

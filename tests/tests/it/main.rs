@@ -32,6 +32,7 @@ mod role_change;
 mod secrets_at_rest;
 mod service_accounts;
 mod shared_throttle;
+mod stack;
 mod startup_errors;
 mod supply_chain;
 mod tls;

@@ -15,7 +15,7 @@ use tonic::{Code, transport::Channel};
 
 /// The auth service with a `support` role, and the example following it as
 /// its own service account; the example is SERVING (keys and feed in place).
-async fn deployment() -> anyhow::Result<(TestApp, Process, OrdersServiceClient<Channel>)> {
+pub(crate) async fn deployment() -> anyhow::Result<(TestApp, Process, OrdersServiceClient<Channel>)> {
     let app = TestApp::spawn_with(
         |a| {
             a.shared.role_scopes = match authpair_claims::RoleScopes::parse(&format!(

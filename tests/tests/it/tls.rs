@@ -8,7 +8,7 @@ use authpair_proto::{
     auth::v1::{
         IssueServiceTokenRequest, LoginRequest, WatchRevocationsRequest, auth_service_client::AuthServiceClient,
     },
-    resource::v1::{GetMyProfileRequest, resource_service_client::ResourceServiceClient},
+    resource::v1::{GetMyProfileRequest, ListDocumentsRequest, resource_service_client::ResourceServiceClient},
 };
 use authpair_tests::{
     ADMIN_PASSWORD, ADMIN_USERNAME, AuthConfig, RESOURCE_CLIENT_ID, RESOURCE_CLIENT_SECRET, ResourceConfig, Server,
@@ -114,7 +114,7 @@ async fn tm_08_both_services_speak_tls_and_service_calls_can_require_a_client_ce
     auth.shared.tls_cert = Some(pki.path("server.pem"));
     auth.shared.tls_key = Some(pki.path("server.key"));
     auth.shared.tls_client_ca = Some(pki.path("ca.pem"));
-    auth.require_client_cert_for_services = true;
+    auth.shared.require_client_cert_for_services = true;
     let auth_server = Server::start(any_port(), |listener, stopped| async move {
         auth_service::serve(listener, auth, async move {
             let _ = stopped.await;
@@ -189,5 +189,38 @@ async fn tm_08_both_services_speak_tls_and_service_calls_can_require_a_client_ce
         with_cert.watch_revocations(bearer(WatchRevocationsRequest::default(), &service)).await?.into_inner();
     assert!(feed.message().await?.is_some());
     drop(resource_server);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_resource_service_too_can_accept_service_tokens_only_with_a_client_certificate() -> TestResult {
+    let pki = Pki::new()?;
+    let app = authpair_tests::TestApp::spawn().await?;
+    let data = tempfile::tempdir()?;
+    let mut resource = authpair_tests::resource_config(&app.auth_server, data.path().join("resource"));
+    resource.shared.tls_cert = Some(pki.path("server.pem"));
+    resource.shared.tls_key = Some(pki.path("server.key"));
+    resource.shared.tls_client_ca = Some(pki.path("ca.pem"));
+    resource.shared.require_client_cert_for_services = true;
+    let resource_server = Server::start(any_port(), |listener, stopped| async move {
+        resource_service::serve(listener, resource, async move {
+            let _ = stopped.await;
+        })
+        .await
+    })
+    .await?;
+    serving(pki.channel(resource_server.addr, false)?).await?;
+
+    let service = app.service_token("reporter", &["documents:read"], "").await?;
+    let list = || bearer(ListDocumentsRequest::default(), &service);
+    let without = ResourceServiceClient::new(pki.channel(resource_server.addr, false)?);
+    let refused = without.clone().list_documents(list()).await.err().ok_or("a service token without a certificate")?;
+    assert_eq!((refused.code(), refused.message()), (Code::PermissionDenied, "requires a client certificate"));
+    assert_eq!(reason(&refused).as_deref(), Some("CLIENT_CERT_REQUIRED"));
+    let with = ResourceServiceClient::new(pki.channel(resource_server.addr, true)?);
+    with.clone().list_documents(list()).await?;
+    // A user's token needs no certificate.
+    let (_, user) = app.user_with_token("una", &["viewer"]).await?;
+    without.clone().list_documents(bearer(ListDocumentsRequest::default(), &user)).await?;
     Ok(())
 }
