@@ -142,7 +142,8 @@ pub fn scripts(name: &str) -> Result<(), MixedScripts> {
     let mut seen: Vec<&'static str> = Vec::new();
     for c in name.chars() {
         let script = c.script();
-        if !matches!(script, Script::Common | Script::Inherited | Script::Unknown) && !seen.contains(&script.full_name())
+        if !matches!(script, Script::Common | Script::Inherited | Script::Unknown)
+            && !seen.contains(&script.full_name())
         {
             seen.push(script.full_name());
         }
@@ -282,7 +283,17 @@ mod tests {
 
     #[test]
     fn a_name_in_one_script_or_latin_with_chinese_japanese_or_korean_passes_the_script_check() {
-        for name in ["admin", "bøb \"quoted\"", "σας", "\u{430}\u{441}\u{435}", "田中", "たなか田中", "tanaka田中", "김철수", "jo-2"] {
+        for name in [
+            "admin",
+            "bøb \"quoted\"",
+            "σας",
+            "\u{430}\u{441}\u{435}",
+            "田中",
+            "たなか田中",
+            "tanaka田中",
+            "김철수",
+            "jo-2",
+        ] {
             assert_eq!(scripts(name), Ok(()), "{name:?}");
         }
     }

@@ -220,7 +220,12 @@ fn traces_of(pem: &str) -> anyhow::Result<Vec<(&'static str, Vec<u8>)>> {
     let body: String = pem.lines().filter(|line| !line.starts_with("-----")).collect();
     let pkcs8 = STANDARD.decode(&body)?;
     let seed = pkcs8[pkcs8.len() - 32..].to_vec();
-    Ok(vec![("PRIVATE KEY", b"PRIVATE KEY".to_vec()), ("the PEM body", body.into_bytes()), ("PKCS#8", pkcs8), ("seed", seed)])
+    Ok(vec![
+        ("PRIVATE KEY", b"PRIVATE KEY".to_vec()),
+        ("the PEM body", body.into_bytes()),
+        ("PKCS#8", pkcs8),
+        ("seed", seed),
+    ])
 }
 
 /// The database files that hold `traces`, each with what it holds: on
@@ -236,11 +241,10 @@ async fn files_holding(config: &AuthConfig, traces: &[(&'static str, Vec<u8>)]) 
         Backend::Postgres => {
             let mut db = auth_database(config, "ro").await?;
             sqlx::query("CHECKPOINT").execute(&mut db).await?;
-            let (data, heap): (String, String) = sqlx::query_as(
-                "SELECT current_setting('data_directory'), pg_relation_filepath('signing_keys')",
-            )
-            .fetch_one(&mut db)
-            .await?;
+            let (data, heap): (String, String) =
+                sqlx::query_as("SELECT current_setting('data_directory'), pg_relation_filepath('signing_keys')")
+                    .fetch_one(&mut db)
+                    .await?;
             vec![Path::new(&data).join(heap)]
         }
     };

@@ -8,7 +8,8 @@ use authpair_proto::{
     resource::v1::GetMyProfileRequest,
 };
 use authpair_tests::{
-    ADMIN_USERNAME, TestApp, TestResult, assert_invalid_argument, auth_database, bearer, by_name, now, reason, start_auth,
+    ADMIN_USERNAME, TestApp, TestResult, assert_invalid_argument, auth_database, bearer, by_name, now, reason,
+    start_auth,
 };
 use tonic::{Code, Status};
 
@@ -238,9 +239,9 @@ async fn names_that_look_like_an_existing_account_in_another_script_are_already_
     app.create_user("admin", PASSWORD, &[]).await?;
     app.create_user("ace", PASSWORD, &[]).await?;
     let cases = [
-        ("\u{430}dmin", "admin"),        // Cyrillic а
-        ("adm\u{131}n", "admin"),        // dotless ı, all Latin
-        ("ADM\u{131}N", "admin"),        // the same in capitals
+        ("\u{430}dmin", "admin"),         // Cyrillic а
+        ("adm\u{131}n", "admin"),         // dotless ı, all Latin
+        ("ADM\u{131}N", "admin"),         // the same in capitals
         ("r\u{3BF}ot", ADMIN_USERNAME),   // Greek ο in the bootstrap admin's "root"
         ("\u{430}\u{441}\u{435}", "ace"), // all Cyrillic: асе
     ];
