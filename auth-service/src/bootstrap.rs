@@ -57,6 +57,7 @@ pub async fn ensure_admin(state: &AuthState) -> anyhow::Result<()> {
     let password_hash = state.hasher.hash(SecretString::from(admin.password.expose_secret())).await?;
     let user = NewUser {
         username: admin.username.clone(),
+        skeleton: crate::username::skeleton(&canonical),
         canonical,
         password_hash,
         roles: vec![ADMIN_ROLE.to_owned()],

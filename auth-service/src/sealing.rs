@@ -95,14 +95,19 @@ impl MasterKey {
     }
 
     /// Reads a master key file: 32 bytes in base64 (standard or URL-safe,
-    /// padded or not, a trailing newline allowed). On Unix the file must be
-    /// readable by its owner only.
+    /// padded or not). Spaces, tabs and line breaks (LF or CRLF) around the
+    /// key are set aside, since base64 never holds them; a key that whitespace
+    /// inside it keeps from decoding is refused for that, by name. On Unix the file must be readable by its
+    /// owner only.
     pub fn read_file(path: &Path) -> anyhow::Result<Self> {
         let shown = path.display();
+        let metadata = std::fs::metadata(path).with_context(|| format!("reading master key file {shown}"))?;
+        anyhow::ensure!(!metadata.is_dir(), "master key file {shown} is a directory, not a file");
+        anyhow::ensure!(metadata.is_file(), "master key file {shown} is not a regular file");
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt as _;
-            let mode = std::fs::metadata(path).with_context(|| format!("reading master key file {shown}"))?.mode();
+            let mode = metadata.mode();
             anyhow::ensure!(
                 mode & 0o077 == 0,
                 "master key file {shown} is accessible to group or others (mode {:o}); chmod 600 it",
@@ -111,11 +116,21 @@ impl MasterKey {
         }
         let text =
             Zeroizing::new(std::fs::read_to_string(path).with_context(|| format!("reading master key file {shown}"))?);
-        let text = text.trim_end();
-        let decoded = [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
-            .iter()
-            .find_map(|engine| engine.decode(text).ok().map(Zeroizing::new))
-            .with_context(|| format!("master key file {shown} is not base64 ({HOW_TO_CREATE})"))?;
+        let decode = |text: &str| {
+            [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+                .iter()
+                .find_map(|engine| engine.decode(text).ok().map(Zeroizing::new))
+        };
+        let text = text.trim_matches(|c: char| c.is_ascii_whitespace());
+        let Some(decoded) = decode(text) else {
+            let joined = Zeroizing::new(text.replace(|c: char| c.is_ascii_whitespace(), ""));
+            anyhow::ensure!(
+                decode(&joined).is_none(),
+                "master key file {shown} has a space or line break inside the key: it must be one line of base64 \
+                 ({HOW_TO_CREATE})"
+            );
+            anyhow::bail!("master key file {shown} is not base64 ({HOW_TO_CREATE})");
+        };
         let bytes: Zeroizing<[u8; 32]> = Zeroizing::new(decoded.as_slice().try_into().map_err(|_| {
             anyhow::anyhow!("master key file {shown} holds {} bytes, not 32 ({HOW_TO_CREATE})", decoded.len())
         })?);
@@ -297,6 +312,60 @@ mod tests {
                 format!("master key file {} is accessible to group or others (mode 640); chmod 600 it", path.display());
             assert_eq!(error, Some(expected));
         }
+        Ok(())
+    }
+
+    /// Writes `text` to a fresh owner-only key file and reads it back:
+    /// the refusal's message, or "" when it reads.
+    fn read_back(dir: &Path, text: &[u8]) -> anyhow::Result<String> {
+        let path = dir.join("written.key");
+        std::fs::write(&path, text)?;
+        set_mode(&path, 0o600)?;
+        Ok(MasterKey::read_file(&path).err().map(|e| e.to_string()).unwrap_or_default())
+    }
+
+    #[test]
+    fn a_master_key_with_a_trailing_lf_or_crlf_or_spaces_around_it_reads_as_the_key() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let key = STANDARD.encode([7u8; 32]);
+        let expected = MasterKey::from_bytes(&[7u8; 32]).check_value().to_owned();
+        for text in [
+            format!("{key}\n"),
+            format!("{key}\r\n"),
+            format!("  {key}"),
+            format!("  {key}  \r\n"),
+            format!("\t{key}\n\n"),
+            format!("\r\n{key}"),
+        ] {
+            assert_eq!(read_back(dir.path(), text.as_bytes())?, "", "{text:?}");
+            let read = MasterKey::read_file(&dir.path().join("written.key"))?;
+            assert_eq!(read.check_value(), expected, "{text:?}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn whitespace_inside_a_master_key_is_refused_as_whitespace_not_as_bad_base64() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let shown = dir.path().join("written.key").display().to_string();
+        let key = STANDARD.encode([7u8; 32]);
+        let expected = format!(
+            "master key file {shown} has a space or line break inside the key: it must be one line of base64 \
+             ({HOW_TO_CREATE})"
+        );
+        for text in [format!("{} {}", &key[..20], &key[20..]), format!("{}\r\n{}\r\n", &key[..20], &key[20..])] {
+            assert_eq!(read_back(dir.path(), text.as_bytes())?, expected, "{text:?}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_directory_given_as_the_master_key_file_is_named_a_directory() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("master.key");
+        std::fs::create_dir(&path)?;
+        let error = MasterKey::read_file(&path).err().map(|e| e.to_string());
+        assert_eq!(error, Some(format!("master key file {} is a directory, not a file", path.display())));
         Ok(())
     }
 

@@ -10,13 +10,27 @@
 //! account may have. As RFC 8265 §3.1 allows, a name may be several parts
 //! separated by single spaces; each part is enforced on its own.
 //!
+//! Case mapping is Unicode's full lower-casing of the string, as RFC 8265
+//! asks, so a capital sigma at the end of a word becomes final sigma: `ΣΑΣ`
+//! is `σας`, the name as a Greek reader writes it.
+//!
 //! The name as typed is kept for display; only the canonical form decides
 //! who is who.
+//!
+//! Beyond RFC 8265, a new name must not pass for another one: its UTS #39
+//! confusable skeleton ([`skeleton`]) must be no other account's (`аdmin`
+//! with a Cyrillic `а`, `admın` with a dotless `ı` and `admin` have one
+//! skeleton), and it must be written in one script, Latin combined with
+//! Chinese, Japanese or Korean scripts excepted (UTS #39's highly
+//! restrictive level, [`scripts`]).
 
 use precis_profiles::{
     UsernameCaseMapped,
     precis_core::{CodepointInfo, Error as PrecisError, UnexpectedError, profile::PrecisFastInvocation},
 };
+use tonic_types::{ErrorDetails, StatusExt as _};
+use unicode_script::{Script, UnicodeScript as _};
+use unicode_security::mixed_script::AugmentedScriptSet;
 
 /// Invisible characters that change how text around them reads: zero-width
 /// spaces and joiners, left-to-right and right-to-left marks, embeddings,
@@ -66,9 +80,112 @@ pub fn canonical(typed: &str) -> Result<String, Unenforceable> {
         if part.is_empty() {
             return Err(Unenforceable::EmptyPart);
         }
-        parts.push(UsernameCaseMapped::enforce(part).map_err(Unenforceable::from_precis)?);
+        let mapped = UsernameCaseMapped::enforce(part).map_err(Unenforceable::from_precis)?;
+        // The profile lower-cases one code point at a time, which maps a
+        // final capital sigma to `σ`, not `ς`. Final_Sigma, the one
+        // context-dependent rule of Unicode's toLowerCase, is what
+        // `str::to_lowercase` adds: the part, checked above as typed (so a
+        // refusal names the code point the client sent), is mapped again
+        // from its lower-cased text.
+        let mapped = if part.contains('\u{3A3}') {
+            UsernameCaseMapped::enforce(part.to_lowercase()).map_err(Unenforceable::from_precis)?.into_owned()
+        } else {
+            mapped.into_owned()
+        };
+        parts.push(mapped);
     }
     Ok(parts.join(" "))
+}
+
+/// The UTS #39 confusable skeleton of a canonical name: two names with one
+/// skeleton look alike (`аdmin` with a Cyrillic `а`, `rοot` with a Greek
+/// `ο`, `admın` with a dotless `ı` are `admin` and `root`). Not for display:
+/// only compared, and stored unique so that no two accounts look alike.
+pub fn skeleton(canonical: &str) -> String {
+    unicode_security::skeleton(canonical).collect()
+}
+
+/// A name written in more than one script, which UTS #39's highly
+/// restrictive level refuses: the scripts it mixes, in order of appearance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MixedScripts(pub Vec<&'static str>);
+
+impl std::fmt::Display for MixedScripts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "username mixes scripts ({}): a username is written in one script, or in Latin with Chinese, Japanese \
+             or Korean (UTS #39, highly restrictive)",
+            self.0.join(", ")
+        )
+    }
+}
+
+/// Whether `name` passes UTS #39's highly restrictive level as far as
+/// scripts go: every character shares one script (digits, punctuation and
+/// combining marks go with any), or, Latin set aside, the rest is Chinese,
+/// Japanese or Korean. The level's other condition, the identifier profile,
+/// is RFC 8265's here ([`canonical`]).
+pub fn scripts(name: &str) -> Result<(), MixedScripts> {
+    let mut all = AugmentedScriptSet::default();
+    let mut not_latin = AugmentedScriptSet::default();
+    for c in name.chars() {
+        let set = AugmentedScriptSet::for_char(c);
+        all.intersect_with(set);
+        if !set.base.contains_script(Script::Latin) {
+            not_latin.intersect_with(set);
+        }
+    }
+    if !all.is_empty() || not_latin.hanb || not_latin.jpan || not_latin.kore {
+        return Ok(());
+    }
+    let mut seen: Vec<&'static str> = Vec::new();
+    for c in name.chars() {
+        let script = c.script();
+        if !matches!(script, Script::Common | Script::Inherited | Script::Unknown)
+            && !seen.contains(&script.full_name())
+        {
+            seen.push(script.full_name());
+        }
+    }
+    Err(MixedScripts(seen))
+}
+
+/// Why a new name that has a canonical form is still refused: the answers
+/// CreateUser gives, the new ones with a `google.rpc.ErrorInfo` reason to
+/// branch on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// ALREADY_EXISTS "username already exists": an account has this
+    /// canonical form.
+    Taken,
+    /// INVALID_ARGUMENT, reason `USERNAME_MIXED_SCRIPT`.
+    MixedScripts(MixedScripts),
+    /// ALREADY_EXISTS, reason `USERNAME_CONFUSABLE`: the name's skeleton is
+    /// that of an account's, named (only admins create users, and they can
+    /// list every name anyway), so the admin knows which one it imitates.
+    LooksLike { existing: String },
+}
+
+impl From<Refusal> for tonic::Status {
+    fn from(refusal: Refusal) -> Self {
+        let (code, message, reason, metadata) = match refusal {
+            Refusal::Taken => return tonic::Status::already_exists("username already exists"),
+            Refusal::MixedScripts(mixed) => {
+                let scripts = mixed.0.join(",");
+                (tonic::Code::InvalidArgument, mixed.to_string(), "USERNAME_MIXED_SCRIPT", ("scripts", scripts))
+            }
+            Refusal::LooksLike { existing } => (
+                tonic::Code::AlreadyExists,
+                format!("username looks like the existing username {existing:?} (UTS #39 confusables)"),
+                "USERNAME_CONFUSABLE",
+                ("existing_username", existing),
+            ),
+        };
+        let metadata = std::collections::HashMap::from([(metadata.0.to_owned(), metadata.1)]);
+        let details = ErrorDetails::with_error_info(reason, authpair_claims::ERROR_DOMAIN, metadata);
+        tonic::Status::with_error_details(code, message, details)
+    }
 }
 
 /// What a name typed at login (or in an admin reference) is looked up by:
@@ -140,6 +257,57 @@ mod tests {
     fn right_to_left_names_are_kept_when_the_bidi_rule_allows_them() {
         assert!(canonical("\u{5E9}\u{5DC}\u{5D5}\u{5DD}").is_ok(), "Hebrew");
         assert_eq!(canonical("\u{5E9}a"), Err(Unenforceable::Direction));
+    }
+
+    #[test]
+    fn a_capital_sigma_at_the_end_of_a_word_becomes_final_sigma() {
+        for typed in ["ΣΑΣ", "Σας", "σας"] {
+            assert_eq!(canonical(typed), Ok("σας".to_owned()), "{typed:?}");
+        }
+        assert_eq!(canonical("ΣΑΣ ΣΑΣ"), Ok("σας σας".to_owned()), "each part ends a word");
+        assert_eq!(canonical("ΣΟΦΙΑ"), Ok("σοφια".to_owned()), "not at the end: σ");
+        assert_eq!(canonical("Σ"), Ok("σ".to_owned()), "alone, not final");
+    }
+
+    #[test]
+    fn look_alikes_from_other_scripts_have_the_skeleton_of_the_name_they_imitate() {
+        let admin = skeleton("admin");
+        for typed in ["\u{430}dmin", "adm\u{131}n", "ADM\u{131}N"] {
+            assert_eq!(canonical(typed).map(|c| skeleton(&c)), Ok(admin.clone()), "{typed:?}");
+        }
+        assert_eq!(skeleton(&canonical("r\u{3BF}ot").unwrap_or_default()), skeleton("root"));
+        assert_eq!(skeleton("\u{430}\u{441}\u{435}"), skeleton("ace"), "all Cyrillic");
+        assert_ne!(skeleton("admin"), skeleton("admins"));
+        assert_ne!(skeleton("alice"), skeleton("bob"));
+    }
+
+    #[test]
+    fn a_name_in_one_script_or_latin_with_chinese_japanese_or_korean_passes_the_script_check() {
+        for name in [
+            "admin",
+            "bøb \"quoted\"",
+            "σας",
+            "\u{430}\u{441}\u{435}",
+            "田中",
+            "たなか田中",
+            "tanaka田中",
+            "김철수",
+            "jo-2",
+        ] {
+            assert_eq!(scripts(name), Ok(()), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn a_name_mixing_scripts_is_refused_naming_them() {
+        assert_eq!(scripts("\u{430}dmin"), Err(MixedScripts(vec!["Cyrillic", "Latin"])));
+        assert_eq!(scripts("r\u{3BF}ot"), Err(MixedScripts(vec!["Latin", "Greek"])));
+        assert_eq!(scripts("\u{5E9}\u{5DC}\u{5D5}\u{5DD}\u{3C3}"), Err(MixedScripts(vec!["Hebrew", "Greek"])));
+        assert_eq!(
+            MixedScripts(vec!["Cyrillic", "Latin"]).to_string(),
+            "username mixes scripts (Cyrillic, Latin): a username is written in one script, or in Latin with \
+             Chinese, Japanese or Korean (UTS #39, highly restrictive)"
+        );
     }
 
     #[test]

@@ -245,6 +245,32 @@ impl Db {
         Ok(())
     }
 
+    /// Leaves no copy of rows of `table` that were just rewritten (secrets
+    /// re-encrypted in place) in the database's files: old row versions stay
+    /// behind in free space and, on SQLite, in the write-ahead log until a
+    /// checkpoint. On SQLite, VACUUM rebuilds the file from the live rows
+    /// (every page written anew, freed pages dropped) and a TRUNCATE
+    /// checkpoint copies it into `*.db` and empties `*.db-wal`; on
+    /// PostgreSQL, VACUUM FULL rewrites `table` into new files and removes
+    /// the old ones (PostgreSQL's own WAL segments age out on their own).
+    /// Costs a rewrite of the database (SQLite) or the table: for one-off
+    /// rewrites, not for every write.
+    pub async fn compact_after_rewrite(&self, table: &str) -> anyhow::Result<()> {
+        let mut conn = self.writer.acquire().await?;
+        match self.backend {
+            Backend::Sqlite => {
+                sqlx::query("VACUUM").execute(&mut *conn).await?;
+                let (busy, _, _): (i64, i64, i64) =
+                    sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&mut *conn).await?;
+                anyhow::ensure!(busy == 0, "the write-ahead log could not be checkpointed: a reader held it");
+            }
+            Backend::Postgres => {
+                sqlx::query(&format!("VACUUM FULL \"{table}\"")).execute(&mut *conn).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the database answers a trivial query within `within`.
     pub async fn answers(&self, within: Duration) -> bool {
         let ping = sqlx::query("SELECT 1").execute(&self.reader);

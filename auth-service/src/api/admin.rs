@@ -94,20 +94,44 @@ impl AdminApi {
         found.ok_or_else(|| ApiError::NotFound("user not found".into()))
     }
 
-    async fn create_user(&self, req: CreateUserRequest) -> Result<User, ApiError> {
+    /// Creates a user, or refuses a name that is taken, looks like a taken
+    /// one, or mixes scripts ([`username::Refusal`], answered with a reason).
+    /// Those are checked before the password is hashed; the unique indexes
+    /// on both forms decide when two creations race.
+    async fn create_user(&self, req: CreateUserRequest) -> Result<Result<User, username::Refusal>, ApiError> {
         let canonical = input::new_username(&req.username)?;
+        let skeleton = username::skeleton(&canonical);
         let username = req.username;
         input::new_password(&req.password)?;
         let config = &self.state.config;
         let roles = input::roles(&req.roles, Some(&config.default_role), &config.shared.role_scopes)?;
         let plan = input::plan(&req.plan, &config.plans)?;
+        if let Some(refusal) = self.taken(&canonical, &skeleton).await? {
+            return Ok(Err(refusal));
+        }
+        if let Err(mixed) = username::scripts(&canonical) {
+            return Ok(Err(username::Refusal::MixedScripts(mixed)));
+        }
         let password_hash = self.state.hasher.hash(SecretString::from(req.password)).await?;
-        let user = NewUser { username, canonical, password_hash, roles, plan };
+        let user =
+            NewUser { username, canonical: canonical.clone(), skeleton: skeleton.clone(), password_hash, roles, plan };
         match self.state.store.create_user(user, now()).await {
-            Ok(user) => Ok(to_proto(user)),
-            Err(StoreError::Conflict) => Err(ApiError::AlreadyExists("username already exists".into())),
+            Ok(user) => Ok(Ok(to_proto(user))),
+            Err(StoreError::Conflict) => {
+                Ok(Err(self.taken(&canonical, &skeleton).await?.unwrap_or(username::Refusal::Taken)))
+            }
             Err(other) => Err(other.into()),
         }
+    }
+
+    /// Why a new name with this canonical form and skeleton cannot be
+    /// created, if an account already has either.
+    async fn taken(&self, canonical: &str, skeleton: &str) -> Result<Option<username::Refusal>, ApiError> {
+        if self.state.store.user_by_username(canonical).await?.is_some() {
+            return Ok(Some(username::Refusal::Taken));
+        }
+        let existing = self.state.store.user_by_skeleton(skeleton).await?;
+        Ok(existing.map(|existing| username::Refusal::LooksLike { existing: existing.username }))
     }
 
     async fn set_user_roles(&self, req: SetUserRolesRequest) -> Result<User, ApiError> {
@@ -240,14 +264,16 @@ fn user_write_error(err: StoreError) -> ApiError {
 impl AdminService for AdminApi {
     async fn create_user(&self, request: Request<CreateUserRequest>) -> Result<Response<CreateUserResponse>, Status> {
         let admin = caller(&request)?.subject().to_owned();
-        let user = self
+        let created = self
             .to_end(|api| async move {
-                let user = AdminApi::create_user(&api, request.into_inner()).await?;
-                audit!("user_created", "/auth.v1.AdminService/CreateUser", admin.as_str(), "-", user.id.as_str());
-                Ok(user)
+                let created = AdminApi::create_user(&api, request.into_inner()).await?;
+                if let Ok(user) = &created {
+                    audit!("user_created", "/auth.v1.AdminService/CreateUser", admin.as_str(), "-", user.id.as_str());
+                }
+                Ok(created)
             })
             .await?;
-        Ok(Response::new(CreateUserResponse { user: Some(user) }))
+        Ok(Response::new(CreateUserResponse { user: Some(created?) }))
     }
 
     async fn set_user_roles(

@@ -188,6 +188,7 @@ async fn started() -> anyhow::Result<(Arc<AuthState>, UserRow, tempfile::TempDir
     let user = NewUser {
         username: "leaving".into(),
         canonical: "leaving".into(),
+        skeleton: "leaving".into(),
         password_hash: "-".into(),
         roles: vec![ADMIN_ROLE.into()],
         plan: "free".into(),

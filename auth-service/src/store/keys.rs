@@ -97,7 +97,9 @@ impl Store {
     /// Rewrites every stored key `reseal` returns a new form for, in one
     /// transaction that instances starting together take in turn, so each
     /// finds what the one before it wrote. An error from `reseal` rewrites
-    /// nothing. Returns how many keys were rewritten.
+    /// nothing. After a rewrite, the database is compacted so the keys'
+    /// former forms leave its files ([`authpair_server::db::Db::compact_after_rewrite`]).
+    /// Returns how many keys were rewritten.
     pub async fn reseal_signing_keys(
         &self,
         mut reseal: impl FnMut(&str, &str) -> anyhow::Result<Option<String>>,
@@ -122,6 +124,18 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
+        if !rewritten.is_empty() {
+            // The forms replaced (plaintext PEM, or sealed with a previous
+            // master key) must not survive in the database's files. A
+            // failure here leaves the rows sealed and the start going.
+            if let Err(e) = self.db.compact_after_rewrite("signing_keys").await {
+                tracing::warn!(
+                    error = %format!("{e:#}"),
+                    "signing keys were sealed, but the database files may still hold their former form until \
+                     SQLite's VACUUM (PostgreSQL's VACUUM FULL signing_keys) runs"
+                );
+            }
+        }
         Ok(rewritten.len())
     }
 

@@ -5,6 +5,7 @@
 //!
 //! - `users`: users, their roles and plan.
 //! - `canonical_usernames`: fills each stored username's canonical form.
+//! - `username_skeletons`: fills each stored username's confusable skeleton.
 //! - `refresh`: refresh-token families and single-use rotation.
 //! - `revocations`: the revocation log and the writes that revoke.
 //! - `session_tokens`: the access tokens each session issued, revoked with
@@ -20,6 +21,7 @@ mod refresh;
 mod revocations;
 mod service_accounts;
 mod session_tokens;
+mod username_skeletons;
 mod users;
 
 use std::path::Path;
@@ -46,12 +48,16 @@ pub struct Store {
 
 impl Store {
     /// Opens `database_url` (PostgreSQL or SQLite), or `auth.db` in
-    /// `data_dir`, migrates it, and fills the canonical form of usernames
-    /// stored without one.
+    /// `data_dir`, migrates it, and fills the canonical form and confusable
+    /// skeleton of usernames stored without them.
     pub async fn open(data_dir: &Path, database_url: Option<&SecretString>) -> anyhow::Result<Self> {
         let migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES, schema: "authpair_auth" };
         let store = Self { db: Db::open(database_url, &data_dir.join("auth.db"), migrations).await? };
-        if let Err(e) = store.fill_canonical_usernames().await {
+        let filled = match store.fill_canonical_usernames().await {
+            Ok(()) => store.fill_username_skeletons().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = filled {
             store.close().await;
             return Err(e);
         }

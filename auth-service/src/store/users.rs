@@ -34,6 +34,9 @@ pub struct NewUser {
     /// Its canonical form ([`crate::username::canonical`]): unique, and what
     /// lookups by name compare.
     pub canonical: String,
+    /// The canonical form's confusable skeleton ([`crate::username::skeleton`]):
+    /// unique, so no account looks like another.
+    pub skeleton: String,
     pub password_hash: String,
     pub roles: Vec<String>,
     pub plan: String,
@@ -60,12 +63,13 @@ impl Store {
         let id = uuid::Uuid::new_v4().to_string();
         sqlx::query(
             "INSERT INTO users \
-             (id, username, username_canonical, password_hash, roles, plan, disabled, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $8)",
+             (id, username, username_canonical, username_skeleton, password_hash, roles, plan, disabled, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE, $8, $9)",
         )
         .bind(&id)
         .bind(&user.username)
         .bind(&user.canonical)
+        .bind(&user.skeleton)
         .bind(&user.password_hash)
         .bind(encode_roles(&user.roles))
         .bind(&user.plan)
@@ -88,6 +92,15 @@ impl Store {
     pub async fn user_by_username(&self, key: &str) -> Result<Option<UserRow>, StoreError> {
         let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE username_canonical = $1"))
             .bind(key)
+            .fetch_optional(self.db.reader())
+            .await?;
+        row.map(decode).transpose()
+    }
+
+    /// The user whose name's confusable skeleton is `skeleton`.
+    pub async fn user_by_skeleton(&self, skeleton: &str) -> Result<Option<UserRow>, StoreError> {
+        let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE username_skeleton = $1"))
+            .bind(skeleton)
             .fetch_optional(self.db.reader())
             .await?;
         row.map(decode).transpose()

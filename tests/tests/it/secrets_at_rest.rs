@@ -10,7 +10,7 @@ use std::{path::Path, time::Duration};
 use auth_service::sealing::MasterKey;
 use authpair_proto::auth::v1::{GetJwksRequest, ListUsersRequest, RefreshRequest, RotateSigningKeyRequest};
 use authpair_tests::{
-    AuthConfig, RESOURCE_CLIENT_ID, RESOURCE_CLIENT_SECRET, TestApp, TestResult, auth_database, bearer,
+    AuthConfig, Backend, RESOURCE_CLIENT_ID, RESOURCE_CLIENT_SECRET, TestApp, TestResult, auth_database, bearer,
     master_key_file, open_signing_key, stored_signing_keys,
 };
 use base64::{
@@ -211,5 +211,75 @@ async fn a_new_master_key_with_the_previous_one_re_seals_every_key_and_the_previ
     app.auth_config.previous_master_key_file = None;
     app.restart_auth().await?;
     app.admin.clone().list_users(bearer(ListUsersRequest::default(), &admin)).await?;
+    Ok(())
+}
+
+/// What of a plaintext signing key's PEM can be looked for in raw database
+/// files: its armour, its base64 body, its PKCS#8 bytes and its seed.
+fn traces_of(pem: &str) -> anyhow::Result<Vec<(&'static str, Vec<u8>)>> {
+    let body: String = pem.lines().filter(|line| !line.starts_with("-----")).collect();
+    let pkcs8 = STANDARD.decode(&body)?;
+    let seed = pkcs8[pkcs8.len() - 32..].to_vec();
+    Ok(vec![
+        ("PRIVATE KEY", b"PRIVATE KEY".to_vec()),
+        ("the PEM body", body.into_bytes()),
+        ("PKCS#8", pkcs8),
+        ("seed", seed),
+    ])
+}
+
+/// The database files that hold `traces`, each with what it holds: on
+/// SQLite `auth.db` and its `-wal` and `-shm`; on PostgreSQL the files of
+/// the `signing_keys` table, read after a CHECKPOINT has written them.
+async fn files_holding(config: &AuthConfig, traces: &[(&'static str, Vec<u8>)]) -> anyhow::Result<Vec<String>> {
+    let files = match Backend::of_this_binary() {
+        Backend::Sqlite => {
+            let dir = &config.shared.data_dir;
+            let files: Vec<_> = ["auth.db", "auth.db-wal", "auth.db-shm"].iter().map(|f| dir.join(f)).collect();
+            files.into_iter().filter(|f| f.exists()).collect()
+        }
+        Backend::Postgres => {
+            let mut db = auth_database(config, "ro").await?;
+            sqlx::query("CHECKPOINT").execute(&mut db).await?;
+            let (data, heap): (String, String) =
+                sqlx::query_as("SELECT current_setting('data_directory'), pg_relation_filepath('signing_keys')")
+                    .fetch_one(&mut db)
+                    .await?;
+            vec![Path::new(&data).join(heap)]
+        }
+    };
+    anyhow::ensure!(!files.is_empty(), "no database file found");
+    let mut holding = Vec::new();
+    for file in files {
+        let bytes = std::fs::read(&file)?;
+        for (what, trace) in traces {
+            if bytes.windows(trace.len()).any(|w| w == trace.as_slice()) {
+                holding.push(format!("{} holds {what}", file.display()));
+            }
+        }
+    }
+    Ok(holding)
+}
+
+#[tokio::test]
+async fn once_a_plaintext_database_is_sealed_and_serving_no_database_file_holds_the_plaintext_key() -> TestResult {
+    let plaintext = |a: &mut AuthConfig| {
+        a.master_key_file = None;
+        a.allow_plaintext_keys = true;
+    };
+    let mut app = TestApp::spawn_with(plaintext, |_| {}).await?;
+    let (_, pem) = stored_signing_keys(&app.auth_config).await?.remove(0);
+    let traces = traces_of(&pem)?;
+    if Backend::of_this_binary() == Backend::Sqlite {
+        // The files do hold it while plaintext keys are allowed: what the
+        // search below looks for is there to be found.
+        assert!(!files_holding(&app.auth_config, &traces).await?.is_empty(), "the plaintext key was not found");
+    }
+
+    app.auth_config.master_key_file = Some(master_key_file(app.data_dir.path())?);
+    app.auth_config.allow_plaintext_keys = false;
+    app.restart_auth().await?;
+    assert!(stored_signing_keys(&app.auth_config).await?[0].1.starts_with("sealed:v1:"));
+    assert_eq!(files_holding(&app.auth_config, &traces).await?, Vec::<String>::new());
     Ok(())
 }

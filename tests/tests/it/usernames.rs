@@ -8,7 +8,8 @@ use authpair_proto::{
     resource::v1::GetMyProfileRequest,
 };
 use authpair_tests::{
-    TestApp, TestResult, assert_invalid_argument, auth_database, bearer, by_name, now, reason, start_auth,
+    ADMIN_USERNAME, TestApp, TestResult, assert_invalid_argument, auth_database, bearer, by_name, now, reason,
+    start_auth,
 };
 use tonic::{Code, Status};
 
@@ -206,5 +207,91 @@ async fn the_service_refuses_to_start_on_stored_names_with_one_canonical_form_an
     let (unfilled,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM users WHERE username_canonical IS NULL").fetch_one(&mut db).await?;
     assert_eq!(unfilled, 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_capital_sigma_ending_a_name_is_final_sigma_so_sas_in_capitals_and_in_lower_case_are_one_account()
+-> TestResult {
+    let app = TestApp::spawn().await?;
+    let user = app.create_user("ΣΑΣ", PASSWORD, &[]).await?;
+    assert_eq!(user.username, "ΣΑΣ", "kept as typed");
+    assert_already_exists(app.create_user("σας", PASSWORD, &[]).await, "σας");
+    assert_already_exists(app.create_user("Σας", PASSWORD, &[]).await, "Σας");
+    for typed in ["ΣΑΣ", "σας", "Σας"] {
+        assert_eq!(subject_of_login(&app, typed).await?, user.id, "{typed:?}");
+    }
+    Ok(())
+}
+
+/// The refusal of a name that looks like `existing`, as CreateUser gives it.
+fn looks_like(existing: &str) -> (Code, String, Option<String>) {
+    (
+        Code::AlreadyExists,
+        format!("username looks like the existing username {existing:?} (UTS #39 confusables)"),
+        Some("USERNAME_CONFUSABLE".into()),
+    )
+}
+
+#[tokio::test]
+async fn names_that_look_like_an_existing_account_in_another_script_are_already_exists_naming_it() -> TestResult {
+    let app = TestApp::spawn().await?;
+    app.create_user("admin", PASSWORD, &[]).await?;
+    app.create_user("ace", PASSWORD, &[]).await?;
+    let cases = [
+        ("\u{430}dmin", "admin"),         // Cyrillic а
+        ("adm\u{131}n", "admin"),         // dotless ı, all Latin
+        ("ADM\u{131}N", "admin"),         // the same in capitals
+        ("r\u{3BF}ot", ADMIN_USERNAME),   // Greek ο in the bootstrap admin's "root"
+        ("\u{430}\u{441}\u{435}", "ace"), // all Cyrillic: асе
+    ];
+    for (typed, existing) in cases {
+        assert_eq!(answer(app.create_user(typed, PASSWORD, &[]).await), looks_like(existing), "{typed:?}");
+    }
+    app.create_user("admins", PASSWORD, &[]).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_new_name_that_mixes_scripts_is_an_invalid_argument_naming_the_scripts() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let mixed = |scripts: &str| {
+        (
+            Code::InvalidArgument,
+            format!(
+                "username mixes scripts ({scripts}): a username is written in one script, or in Latin with Chinese, \
+                 Japanese or Korean (UTS #39, highly restrictive)"
+            ),
+            Some("USERNAME_MIXED_SCRIPT".into()),
+        )
+    };
+    assert_eq!(answer(app.create_user("p\u{430}ypal", PASSWORD, &[]).await), mixed("Latin, Cyrillic"));
+    assert_eq!(answer(app.create_user("\u{3B1}lpha", PASSWORD, &[]).await), mixed("Greek, Latin"));
+    for name in ["tanaka田中", "σοφια", "ивана", "bøb"] {
+        app.create_user(name, PASSWORD, &[]).await.map_err(|e| format!("{name:?}: {e:?}"))?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn stored_names_that_look_alike_keep_logging_in_and_new_look_alikes_are_still_refused() -> TestResult {
+    let mut app = TestApp::spawn().await?;
+    let admin = app.create_user("admin", PASSWORD, &[]).await?;
+    app.auth_server.stop().await?;
+    seed_without_canonical_form(&app, "seeded-dotless", "adm\u{131}n", &admin).await?;
+    seed_without_canonical_form(&app, "seeded-sigma", "ΣΑΣ", &admin).await?;
+    app.restart_auth().await?;
+    assert_eq!(subject_of_login(&app, "adm\u{131}n").await?, "seeded-dotless");
+    assert_eq!(subject_of_login(&app, "admin").await?, admin.id);
+    assert_eq!(subject_of_login(&app, "σας").await?, "seeded-sigma", "filled with the final sigma");
+    let mut db = auth_database(&app.auth_config, "ro").await?;
+    let skeletons: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT id, username_skeleton FROM users WHERE id IN ($1, 'seeded-dotless') ORDER BY id")
+            .bind(&admin.id)
+            .fetch_all(&mut db)
+            .await?;
+    let held: Vec<_> = skeletons.iter().map(|(id, skeleton)| (id == &admin.id, skeleton.is_some())).collect();
+    assert!(held.contains(&(true, true)) && held.contains(&(false, false)), "{skeletons:?}");
+    assert_eq!(answer(app.create_user("\u{430}dmin", PASSWORD, &[]).await), looks_like("admin"));
     Ok(())
 }

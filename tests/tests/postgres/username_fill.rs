@@ -1,6 +1,6 @@
 //! Several auth instances starting together on one PostgreSQL schema whose
-//! users have no canonical username yet: the fill runs once, under a lock,
-//! and every instance starts and serves the filled names.
+//! users have no canonical username (nor skeleton) yet: the fills run once,
+//! under a lock, and every instance starts and serves the filled names.
 
 use authpair_proto::auth::v1::{LoginRequest, auth_service_client::AuthServiceClient};
 use authpair_tests::{TestApp, TestResult, auth_database, channel, start_auth};
@@ -22,6 +22,9 @@ async fn instances_starting_together_fill_stored_usernames_once_and_all_serve_th
     let (unfilled,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM users WHERE username_canonical IS NULL").fetch_one(&mut db).await?;
     assert_eq!(unfilled, 0);
+    let (no_skeleton,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM users WHERE username_skeleton IS NULL").fetch_one(&mut db).await?;
+    assert_eq!(no_skeleton, 0, "no two seeded names look alike, so each has its skeleton");
     let (key,): (String,) =
         sqlx::query_as("SELECT username_canonical FROM users WHERE id = 'seeded-07'").fetch_one(&mut db).await?;
     assert_eq!(key, "user-07");
