@@ -10,8 +10,7 @@ use secrecy::SecretString;
 
 fn hashing(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let hasher =
-        runtime.block_on(async { PasswordHasher::new(1, auth_service::password::DEFAULT_QUEUE) }).expect("hasher");
+    let hasher = runtime.block_on(async { PasswordHasher::new(1, None) }).expect("hasher");
     let stored = runtime.block_on(hasher.hash(SecretString::from("bench password"))).expect("hash");
     let mut group = c.benchmark_group("argon2id m=19456 t=2 p=1");
     group.sample_size(20);
