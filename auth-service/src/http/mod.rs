@@ -12,10 +12,12 @@
 //! - `routes`: the router, the documents, the per-request timeout;
 //! - `introspect`: the introspection endpoint;
 //! - `admission`: which accepted connection is kept;
+//! - `host`: 400 for a request without exactly one valid `Host`;
 //! - `limits`: the flags;
 //! - `tls`: the rustls acceptor.
 
 mod admission;
+mod host;
 mod introspect;
 mod limits;
 mod routes;

@@ -67,6 +67,7 @@ pub fn router(documents: Documents) -> Router {
         .route(INTROSPECTION_PATH, post(introspect::introspect))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(request_timeout, within_time))
+        .layer(middleware::from_fn(super::host::one_valid_host))
         .with_state(documents)
 }
 
