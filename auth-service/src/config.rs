@@ -9,6 +9,8 @@ use authpair_server::config::{ServiceConfig, ServiceDefaults, ServiceFlags, pars
 use clap::Parser;
 use secrecy::{ExposeSecret, SecretString};
 
+pub use crate::http::HttpLimits;
+
 /// The auth service's environment prefix and defaults for the shared flags.
 const DEFAULTS: ServiceDefaults = ServiceDefaults {
     env_prefix: "AUTH",
@@ -126,6 +128,9 @@ pub struct Config {
     #[arg(long, env = "AUTH_HTTP_LISTEN", default_value = "127.0.0.1:50061", value_parser = parse_listen)]
     // Spelled out so clap takes the parser's Option as the value (no flag = default).
     pub http_listen: std::option::Option<SocketAddr>,
+
+    #[command(flatten)]
+    pub http_limits: HttpLimits,
 
     /// The URL clients reach the HTTP listener at (`https://auth.example`),
     /// which the discovery document's URLs start with; unset: the scheme and
@@ -273,6 +278,7 @@ impl Config {
             hash_concurrency: 0,
             hash_queue: None,
             http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            http_limits: HttpLimits::default(),
             public_url: None,
             // A master key of its own in the data dir, made at the first
             // start: tests seal their signing keys as deployments do.
@@ -374,6 +380,8 @@ mod tests {
         );
         let queue = Config::load_from(["auth-service"]).map(|c| (c.hash_concurrency, c.hash_queue));
         assert_eq!(queue.ok(), Some((b.hash_concurrency, b.hash_queue)));
+        let http = Config::load_from(["auth-service"]).map(|c| c.http_limits);
+        assert_eq!(http.ok(), Some(b.http_limits));
     }
 
     #[test]
@@ -417,6 +425,8 @@ mod tests {
         assert_eq!(c.shared.max_connection_age, secs(30 * MIN), "no connection lives for ever");
         assert_eq!(c.shared.max_connection_age_grace, secs(5 * MIN), "nor past its age, even with a call held open");
         assert_eq!(c.shared.max_connections, 10_000, "the process never runs out of descriptors for connections");
+        let http = (c.http_limits.max_connections_per_source, c.http_limits.idle_timeout);
+        assert_eq!(http, (64, secs(3)), "one source's idle sockets cannot hold the HTTP listener");
         let expected = crate::throttle::ThrottleConfig {
             free_failures: 5,
             base_delay: secs(1),

@@ -76,6 +76,22 @@ pub async fn send(addr: SocketAddr, ask: Ask<'_>) -> anyhow::Result<Answer> {
     exchange(TcpStream::connect(addr).await?, addr, ask).await
 }
 
+/// `ask` on plain HTTP from a connection bound to `source` (any address of
+/// 127.0.0.0/8 is a loopback source of its own on Linux).
+pub async fn send_from(source: std::net::IpAddr, addr: SocketAddr, ask: Ask<'_>) -> anyhow::Result<Answer> {
+    exchange(connect_from(source, addr).await?, addr, ask).await
+}
+
+/// A TCP connection to `addr` from `source` (port chosen by the OS).
+pub async fn connect_from(source: std::net::IpAddr, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = match source {
+        std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.bind(SocketAddr::new(source, 0))?;
+    socket.connect(addr).await
+}
+
 /// `ask` over TLS with `tls` (which trusts the server's CA), naming `server_name`.
 pub async fn send_tls(
     addr: SocketAddr,

@@ -2,21 +2,31 @@
 //! libraries fetch (`/.well-known/jwks.json`, `/.well-known/openid-configuration`)
 //! and RFC 7662 introspection (`POST /oauth2/introspect`). Nothing else.
 //!
-//! hyper parses HTTP, axum routes it. Every resource is bounded: the request
-//! head by size and by time to arrive (which also closes idle keep-alive
-//! connections), each request by time, the introspection body by size,
-//! connections by count and by age. TLS, with the gRPC port's certificate,
-//! when the gRPC port has TLS.
+//! hyper parses HTTP, axum routes it. Every resource is bounded, by flags
+//! ([`HttpLimits`]): connections in all and per source (decided right after
+//! the accept, `admission`), the time an idle or header-less connection may
+//! stay open, the time a request in progress has, each connection's age;
+//! and by constants: the request head's size, the introspection body's size.
+//! TLS, with the gRPC port's certificate, when the gRPC port has TLS.
 //!
 //! - `routes`: the router, the documents, the per-request timeout;
 //! - `introspect`: the introspection endpoint;
+//! - `admission`: which accepted connection is kept;
+//! - `host`: 400 for a request without exactly one valid `Host`;
+//! - `limits`: the flags;
 //! - `tls`: the rustls acceptor.
 
+mod admission;
+mod host;
 mod introspect;
+mod limits;
 mod routes;
 mod tls;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
 use axum::Router;
@@ -28,30 +38,28 @@ use hyper_util::{
 use tokio::{
     io::{AsyncRead, AsyncWrite},
     net::TcpListener,
-    sync::{Semaphore, watch},
+    sync::watch,
     task::JoinSet,
 };
 use tokio_rustls::TlsAcceptor;
 
+use admission::{Admission, Refused};
 pub use introspect::Access;
+pub use limits::HttpLimits;
 pub use routes::{Documents, router};
 
-/// A request head (request line and headers) must arrive within this,
-/// and an idle keep-alive connection is closed after it.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// The request head's size bound: hyper's read buffer (its minimum).
 pub const MAX_HEAD_BYTES: usize = 8 * 1024;
 /// Headers per request.
 pub const MAX_HEADERS: usize = 32;
-/// A request, body included, is answered within this or gets 503.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Connections open at once; past it, new ones wait in the accept backlog.
-pub const MAX_CONNECTIONS: usize = 1024;
-/// No connection lives longer: asked to close gracefully at this age, then
-/// cut [`SHUTDOWN_GRACE`] later, whatever a slow reader is doing.
-pub const MAX_CONNECTION_AGE: Duration = Duration::from_secs(120);
-/// How long a connection has to finish its request once asked to close.
+/// How long a connection has to finish its request once asked to close (at
+/// its age, or when the service stops).
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// After an accept fails for a reason other than its connection (out of
+/// descriptors, say), accepting pauses this long rather than spin.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
+/// Refused connections are logged at most this often, with their count.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// Binds `addr` for the HTTP listener; the error names both.
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
@@ -69,21 +77,23 @@ pub fn default_public_url(listener: &TcpListener, tls: bool) -> anyhow::Result<S
     Ok(format!("{scheme}://{}", listener.local_addr()?))
 }
 
-/// Serves `router` on `listener` until `stopping` turns true; then stops
-/// accepting and lets each connection finish its request (for at most
-/// [`SHUTDOWN_GRACE`]). Dropping the future drops every connection.
-pub async fn serve(listener: TcpListener, router: Router, tls: Option<TlsAcceptor>, stopping: watch::Receiver<bool>) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+/// Serves `router` on `listener` under `limits` until `stopping` turns true;
+/// then stops accepting and lets each connection finish its request (for at
+/// most [`SHUTDOWN_GRACE`]). Dropping the future drops every connection.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    tls: Option<TlsAcceptor>,
+    limits: HttpLimits,
+    stopping: watch::Receiver<bool>,
+) {
+    let admission = Admission::new(&limits);
+    let mut refusals = Refusals::default();
     let mut connections = JoinSet::new();
     let mut stop = stopping.clone();
     loop {
-        // A slot first, then the accept: past the cap, connections wait in
-        // the kernel's backlog rather than being accepted and dropped.
-        let permit = tokio::select! {
-            permit = slots.clone().acquire_owned() => permit,
-            _ = stop.wait_for(|s| *s) => break,
-        };
-        let Ok(permit) = permit else { break };
+        // Accept, then decide: the accept never waits for a slot, so a
+        // source over its limit cannot keep others waiting in the backlog.
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = stop.wait_for(|s| *s) => break,
@@ -92,21 +102,32 @@ pub async fn serve(listener: TcpListener, router: Router, tls: Option<TlsAccepto
         while connections.try_join_next().is_some() {}
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
+            Err(e) if is_connection_error(&e) => continue,
             Err(e) => {
-                // Out of descriptors, say: pause rather than spin.
-                tracing::warn!(error = %e, "HTTP accept failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tracing::warn!(error = %e, pause = ?ACCEPT_ERROR_PAUSE, "HTTP accept failed; pausing");
+                tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                continue;
+            }
+        };
+        let slot = match admission.admit(peer.ip()) {
+            Ok(slot) => slot,
+            Err(why) => {
+                // Closed at once, nothing read, with a reset: the socket is
+                // freed now rather than after a FIN exchange.
+                let _ = stream.set_zero_linger();
+                drop(stream);
+                refusals.note(peer, why);
                 continue;
             }
         };
         let _ = stream.set_nodelay(true);
         let (router, tls, stopping) = (router.clone(), tls.clone(), stopping.clone());
         connections.spawn(async move {
-            let _permit = permit;
+            let _slot = slot;
             match tls {
-                None => connection(stream, router, stopping).await,
-                Some(tls) => match tokio::time::timeout(HEADER_READ_TIMEOUT, tls.accept(stream)).await {
-                    Ok(Ok(stream)) => connection(stream, router, stopping).await,
+                None => connection(stream, router, limits, stopping).await,
+                Some(tls) => match tokio::time::timeout(limits.idle_timeout, tls.accept(stream)).await {
+                    Ok(Ok(stream)) => connection(stream, router, limits, stopping).await,
                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "HTTP TLS handshake failed"),
                     Err(_) => tracing::debug!(%peer, "HTTP TLS handshake timed out"),
                 },
@@ -118,22 +139,55 @@ pub async fn serve(listener: TcpListener, router: Router, tls: Option<TlsAccepto
     while connections.join_next().await.is_some() {}
 }
 
-/// One HTTP/1.1 connection, with the bounds above.
-async fn connection<I>(io: I, router: Router, mut stopping: watch::Receiver<bool>)
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    matches!(e.kind(), ConnectionRefused | ConnectionAborted | ConnectionReset)
+}
+
+/// Refused connections, logged at most once per [`REFUSAL_LOG_EVERY`] with
+/// how many there were since, so a flood of them does not flood the log.
+#[derive(Debug, Default)]
+struct Refusals {
+    since_logged: u64,
+    logged_at: Option<Instant>,
+}
+
+impl Refusals {
+    fn note(&mut self, peer: SocketAddr, why: Refused) {
+        self.since_logged += 1;
+        tracing::debug!(%peer, limit = why.as_str(), "HTTP connection refused");
+        if self.logged_at.is_some_and(|at| at.elapsed() < REFUSAL_LOG_EVERY) {
+            return;
+        }
+        tracing::warn!(
+            refused = self.since_logged,
+            last_source = %admission::Source::from(peer.ip()),
+            limit = why.as_str(),
+            "HTTP connections refused at a limit (--http-max-connections, --http-max-connections-per-source)"
+        );
+        self.since_logged = 0;
+        self.logged_at = Some(Instant::now());
+    }
+}
+
+/// One HTTP/1.1 connection, with the bounds above: the request head within
+/// the idle timeout (hyper's header read timeout runs from the moment the
+/// connection waits for a head: when it opens and after each response).
+async fn connection<I>(io: I, router: Router, limits: HttpLimits, mut stopping: watch::Receiver<bool>)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(limits.idle_timeout)
         .max_buf_size(MAX_HEAD_BYTES)
         .max_headers(MAX_HEADERS);
     let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(router));
     let mut conn = std::pin::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => return,
-        _ = tokio::time::sleep(MAX_CONNECTION_AGE) => {}
+        _ = tokio::time::sleep(limits.max_connection_age) => {}
         _ = stopping.wait_for(|s| *s) => {}
     }
     conn.as_mut().graceful_shutdown();

@@ -15,7 +15,7 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::{REQUEST_TIMEOUT, introspect};
+use super::introspect;
 use crate::state::AuthState;
 
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
@@ -58,14 +58,16 @@ impl Documents {
     }
 }
 
-/// Every route, the fallback and the request timeout.
+/// Every route, the fallback and the request timeout (`--http-request-timeout-secs`).
 pub fn router(documents: Documents) -> Router {
+    let request_timeout = documents.state.config.http_limits.request_timeout;
     Router::new()
         .route(JWKS_PATH, get(jwks))
         .route(DISCOVERY_PATH, get(openid_configuration))
         .route(INTROSPECTION_PATH, post(introspect::introspect))
         .fallback(not_found)
-        .layer(middleware::from_fn(within_time))
+        .layer(middleware::from_fn_with_state(request_timeout, within_time))
+        .layer(middleware::from_fn(super::host::one_valid_host))
         .with_state(documents)
 }
 
@@ -116,10 +118,10 @@ async fn not_found() -> StatusCode {
     StatusCode::NOT_FOUND
 }
 
-/// 503 for a request not answered within [`REQUEST_TIMEOUT`] (a body that
-/// trickles in, say); the handler is dropped.
-async fn within_time(request: Request, next: Next) -> Response {
-    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+/// 503 for a request not answered within `timeout` (a body that trickles
+/// in, say); the handler is dropped.
+async fn within_time(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }

@@ -201,3 +201,30 @@ async fn with_tls_on_the_grpc_port_the_http_listener_speaks_tls_with_the_same_ce
     server.abort();
     Ok(())
 }
+
+/// The status line of the answer to `request`, written as is on a new connection.
+async fn raw_status(http: std::net::SocketAddr, request: &str) -> TestResult<String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(http).await?;
+    stream.write_all(request.as_bytes()).await?;
+    let mut answer = [0u8; 12];
+    tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut answer)).await??;
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+#[tokio::test]
+async fn an_http_1_1_request_without_host_with_two_or_with_an_invalid_one_is_400_as_rfc_9112_requires() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let http = app.auth_server.http_addr.ok_or("no HTTP listener")?;
+    for path in [JWKS, "/nowhere"] {
+        for headers in ["", "Host: a\r\nHost: a\r\n", "Host: a\r\nHost: b\r\n", "Host: a@b\r\n", "Host: a b\r\n"] {
+            let request = format!("GET {path} HTTP/1.1\r\n{headers}Connection: close\r\n\r\n");
+            assert_eq!(raw_status(http, &request).await?, "HTTP/1.1 400", "{request:?}");
+        }
+    }
+    // One valid Host is served; so is HTTP/1.0, which needs none.
+    let one = format!("GET {JWKS} HTTP/1.1\r\nHost: {http}\r\nConnection: close\r\n\r\n");
+    assert_eq!(raw_status(http, &one).await?, "HTTP/1.1 200");
+    assert_eq!(raw_status(http, &format!("GET {JWKS} HTTP/1.0\r\n\r\n")).await?, "HTTP/1.0 200");
+    Ok(())
+}

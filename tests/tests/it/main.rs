@@ -18,6 +18,7 @@ mod foreign_verifiers;
 mod grpcurl;
 mod header_syntax;
 mod http2_limits;
+mod http_listener_limits;
 mod introspection;
 mod jwks_http;
 mod lifecycle;
