@@ -5,6 +5,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use authpair_claims::{Deployment, RoleScopes, roles::DEFAULT_ROLE_SCOPES};
 use authpair_server::config::{ServiceConfig, ServiceDefaults, ServiceFlags, parse_listen, parse_secs};
 use clap::Parser;
 use secrecy::{ExposeSecret, SecretString};
@@ -24,6 +25,28 @@ const DEFAULTS: ServiceDefaults = ServiceDefaults {
 pub struct Config {
     #[command(flatten)]
     pub shared: ServiceFlags,
+
+    /// The `iss` of the tokens this service issues, announced to every
+    /// verifier on the revocation feed. Unset: the public URL (--public-url,
+    /// else the HTTP listener's URL, else the gRPC port's), as RFC 8414
+    /// wants an issuer to be. Instances sharing a database must agree on
+    /// it, so with --database-url set --public-url or --issuer.
+    #[arg(long, env = "AUTH_ISSUER")]
+    pub issuer: Option<String>,
+
+    /// Earlier issuers whose unexpired tokens stay valid (read as the
+    /// current issuer's), comma separated. After changing the issuer, keep
+    /// the old one here for one access-token lifetime.
+    #[arg(long, env = "AUTH_PREVIOUS_ISSUERS", value_delimiter = ',')]
+    pub previous_issuers: Vec<String>,
+
+    /// The roles that exist and the scopes each grants to user tokens, as
+    /// `role=scope,scope;role=...` (must define `admin`). Defined here only:
+    /// the auth service announces it to every verifier, which refuses a
+    /// token naming a role it does not define (`UNKNOWN_ROLE`). A new role
+    /// or scope needs no code.
+    #[arg(long, env = "AUTH_ROLE_SCOPES", default_value = DEFAULT_ROLE_SCOPES, value_parser = RoleScopes::parse)]
+    pub role_scopes: RoleScopes,
 
     /// `username:password` for the first admin, used only when the database
     /// has no admin. Unset with no admin: a strong password is generated and
@@ -230,10 +253,31 @@ impl Config {
     /// written, so a bad value leaves no trace.
     pub fn check(&self) -> Result<(), String> {
         self.check_audiences()?;
-        if !self.shared.role_scopes.has_role(&self.default_role) {
+        if !self.role_scopes.has_role(&self.default_role) {
             return Err(format!("--default-role {:?} is not a role of --role-scopes", self.default_role));
         }
+        let mut issuers = self.issuer.iter().chain(&self.previous_issuers);
+        if let Some(bad) = issuers.find(|i| i.is_empty() || i.chars().any(char::is_whitespace)) {
+            return Err(format!("issuer {bad:?} must be non-empty, without spaces"));
+        }
+        if self.shared.database_url.is_some() && self.issuer.is_none() && self.public_url.is_none() {
+            return Err("with --database-url, set --public-url or --issuer: instances sharing a database \
+                 must agree on the issuer their tokens carry"
+                .into());
+        }
         Ok(())
+    }
+
+    /// What this deployment's tokens mean, as announced to every verifier:
+    /// the issuer (`--issuer`, else `public_url`), the earlier issuers, the
+    /// role table and the plans.
+    pub fn deployment(&self, public_url: &str) -> Deployment {
+        Deployment {
+            issuer: self.issuer.clone().unwrap_or_else(|| public_url.to_owned()),
+            previous_issuers: self.previous_issuers.clone(),
+            role_scopes: self.role_scopes.clone(),
+            plans: self.plans.clone(),
+        }
     }
 
     /// Refuses audiences that would blur who a token is for: an empty one,
@@ -258,6 +302,9 @@ impl Config {
         let data_dir = data_dir.into();
         Self {
             shared: ServiceFlags::for_tests(&DEFAULTS, data_dir.clone()),
+            issuer: None,
+            previous_issuers: Vec::new(),
+            role_scopes: RoleScopes::default(),
             bootstrap_admin: None,
             audience: "authpair".into(),
             audiences: Vec::new(),
@@ -360,7 +407,7 @@ mod tests {
                 c.shared.listen,
                 c.access_token_ttl,
                 c.shared.leeway,
-                c.shared.issuer,
+                c.issuer,
                 c.audience,
                 c.throttle,
             )
@@ -373,7 +420,7 @@ mod tests {
                 b.shared.listen,
                 b.access_token_ttl,
                 b.shared.leeway,
-                b.shared.issuer,
+                b.issuer,
                 b.audience,
                 b.throttle
             ))

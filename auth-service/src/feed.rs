@@ -1,6 +1,7 @@
 //! The server side of `WatchRevocations`: the revocation feed.
 //!
-//! A subscriber gets, in order: the published keys; every live log entry
+//! A subscriber gets, in order: the deployment (issuer, role table, plans);
+//! the published keys; every live log entry
 //! after the sequence it asked from; `SnapshotComplete` with the log head;
 //! then live entries, key-set changes and a heartbeat every interval. New
 //! entries are announced in-process through a watch channel holding the log
@@ -19,7 +20,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use authpair_claims::{AuthError, Claims, Denylist, Revocation};
+use authpair_claims::{AuthError, Claims, Denylist, Deployment, Revocation};
 use authpair_proto::auth::v1::{
     GetJwksResponse, Heartbeat, SnapshotComplete, SubjectRevoked, TokenRevoked, WatchRevocationsResponse,
     watch_revocations_response::Event,
@@ -43,7 +44,8 @@ pub struct Feed {
     /// The auth service's own denylist, which every subscriber is checked
     /// against on every event.
     denylist: Arc<Denylist>,
-    issuer: String,
+    /// Announced first on every stream; its issuer names the log's entries.
+    deployment: Deployment,
     heartbeat: Duration,
     head: watch::Sender<u64>,
     stopping: watch::Receiver<bool>,
@@ -66,19 +68,19 @@ impl Feed {
         store: Store,
         keys: Arc<KeyRing>,
         denylist: Arc<Denylist>,
-        issuer: String,
+        deployment: Deployment,
         heartbeat: Duration,
         stopping: watch::Receiver<bool>,
     ) -> Result<Self, StoreError> {
         let (head, _) = watch::channel(store.revocation_head().await?);
-        Ok(Self { store, keys, denylist, issuer, heartbeat, head, stopping })
+        Ok(Self { store, keys, denylist, deployment, heartbeat, head, stopping })
     }
 
     /// Loads every live entry into the auth service's own denylist.
     pub async fn load(&self) -> Result<(), StoreError> {
         let mut after = 0;
         loop {
-            let batch = self.store.revocations_after(&self.issuer, after, now()).await?;
+            let batch = self.store.revocations_after(&self.deployment.issuer, after, now()).await?;
             let Some((last, _)) = batch.last() else { return Ok(()) };
             after = *last;
             for (seq, revocation) in batch {
@@ -144,7 +146,8 @@ impl Feed {
     /// if the subscriber has gone.
     async fn send_after(&self, mut last: u64, to: &Subscriber) -> Result<Option<u64>, Status> {
         loop {
-            let batch = self.store.revocations_after(&self.issuer, last, now()).await.map_err(unavailable)?;
+            let batch =
+                self.store.revocations_after(&self.deployment.issuer, last, now()).await.map_err(unavailable)?;
             let Some((newest, _)) = batch.last() else { return Ok(Some(last)) };
             last = *newest;
             for (seq, revocation) in batch {
@@ -164,6 +167,10 @@ impl Feed {
         keys.borrow_and_update();
 
         let current_head = self.store.revocation_head().await.map_err(unavailable)?;
+        let deployment = Event::Deployment(self.deployment.to_proto());
+        if !self.send(to, WatchRevocationsResponse { sequence: current_head, event: Some(deployment) }).await? {
+            return Ok(());
+        }
         if !self.send(to, self.keys_event(current_head)).await? {
             return Ok(());
         }

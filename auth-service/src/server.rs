@@ -69,7 +69,7 @@ pub async fn serve_with_http(
     // Read before anything starts: a policy naming a role or scope the
     // table does not define refuses to start.
     let policy = Policy::from_descriptors(authpair_proto::FILE_DESCRIPTOR_SET, authpair_proto::AUTH_SERVICES)?;
-    policy.check_names(&config.shared.role_scopes.vocabulary([]))?;
+    policy.check_names(&config.role_scopes.vocabulary([]))?;
     let introspect_rule = policy.rule(INTROSPECT).cloned().context("the policy has no Introspect method")?;
     exporter::serve_metrics(config.shared.metrics_listen, "--metrics-listen").map_err(anyhow::Error::msg)?;
     create_private_dir(&config.shared.data_dir)?;
@@ -81,7 +81,16 @@ pub async fn serve_with_http(
     // Flipped when shutdown begins, so feed streams end and do not hold the
     // graceful shutdown open.
     let (stopping, stopping_rx) = watch::channel(false);
-    let state = AuthState::open(config, stopping_rx).await?;
+    let tls_on = config.shared.tls_cert.is_some();
+    let public_url = match (&config.public_url, &http) {
+        (Some(url), _) => url.clone(),
+        (None, Some(http)) => http::default_public_url(http, tls_on)?,
+        // No HTTP listener: the gRPC port is the one address there is.
+        (None, None) => http::default_public_url(&listener, tls_on)?,
+    };
+    let deployment = config.deployment(&public_url);
+    tracing::info!(issuer = %deployment.issuer, "tokens carry this issuer");
+    let state = AuthState::open(config, deployment, stopping_rx).await?;
     let (store, keys, denylist) = (state.store.clone(), state.keys.clone(), state.denylist.clone());
     let config = &state.config;
     let verifier = state.verifier.clone();
@@ -118,15 +127,14 @@ pub async fn serve_with_http(
         store.clone(),
         state.feed.clone(),
         denylist.clone(),
-        state.config.shared.issuer.clone(),
+        state.deployment.issuer.clone(),
         state.config.feed_heartbeat,
     );
     background.push(tokio::spawn(sweep));
     // With one database shared by several instances, the others' revocations
     // reach this one's denylist and feed through LISTEN/NOTIFY.
     if store.backend() == Backend::Postgres {
-        let follow =
-            log_listener::follow(store.clone(), state.feed.clone(), denylist, state.config.shared.issuer.clone());
+        let follow = log_listener::follow(store.clone(), state.feed.clone(), denylist, state.deployment.issuer.clone());
         background.push(tokio::spawn(follow));
     }
     if let Some(listener) = http {
@@ -134,7 +142,7 @@ pub async fn serve_with_http(
             rule: introspect_rule,
             client_cert_required: state.config.shared.require_client_cert_for_services,
         };
-        background.push(start_http(listener, state.clone(), access, stopping.subscribe())?);
+        background.push(start_http(listener, state.clone(), &public_url, access, stopping.subscribe())?);
     }
     let shutdown = async move {
         shutdown.await;
@@ -166,6 +174,7 @@ pub async fn serve_with_http(
 fn start_http(
     listener: TcpListener,
     state: Arc<AuthState>,
+    public_url: &str,
     access: http::Access,
     stopping: watch::Receiver<bool>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
@@ -174,12 +183,8 @@ fn start_http(
         (Some(cert), Some(key)) => Some(http::acceptor(cert, key)?),
         _ => None,
     };
-    let public_url = match &config.public_url {
-        Some(url) => url.clone(),
-        None => http::default_public_url(&listener, tls.is_some())?,
-    };
     let addr = listener.local_addr()?;
-    let router = http::router(http::Documents::new(state.clone(), &public_url, access)?);
+    let router = http::router(http::Documents::new(state.clone(), public_url, access)?);
     tracing::info!(%addr, %public_url, "auth-service HTTP (JWKS, discovery, introspection) on");
     Ok(tokio::spawn(http::serve(listener, router, tls, config.http_limits, stopping)))
 }

@@ -9,7 +9,7 @@ use std::{
 };
 
 use anyhow::Context;
-use authpair_claims::{Denylist, Grant, IssuedToken, Revocation, TokenSigner, Verifier, VerifierConfig};
+use authpair_claims::{Denylist, Deployment, Grant, IssuedToken, Revocation, TokenSigner, Verifier, VerifierConfig};
 use authpair_proto::auth::v1::LoginResponse;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
@@ -30,6 +30,9 @@ use crate::{
 #[derive(Debug)]
 pub struct AuthState {
     pub config: Config,
+    /// The issuer, earlier issuers, role table and plans: what this
+    /// service's tokens mean, announced first on every feed stream.
+    pub deployment: Deployment,
     pub store: Store,
     pub hasher: PasswordHasher,
     pub signer: TokenSigner,
@@ -71,18 +74,15 @@ pub async fn run_to_end<T: Send + 'static>(
 /// the resource services' (the access token a Logout revokes), and so does
 /// introspection for the token it judges: every audience the deployment
 /// issues for.
-fn verifier(config: &Config) -> Verifier {
-    Verifier::new(VerifierConfig {
+/// Its issuers and roles are the deployment's, as on every other verifier.
+fn verifier(config: &Config, deployment: &Deployment) -> Verifier {
+    let verifier = Verifier::new(VerifierConfig {
         public_audiences: config.resource_audiences().map(str::to_owned).collect(),
         ed25519: config.shared.ed25519,
-        roles: Some(config.shared.role_scopes.roles().map(str::to_owned).collect()),
-        ..VerifierConfig::new(
-            config.shared.issuer.clone(),
-            config.admin_audience.clone(),
-            config.shared.leeway,
-            config.access_token_ttl,
-        )
-    })
+        ..VerifierConfig::following(config.admin_audience.clone(), config.shared.leeway, config.access_token_ttl)
+    });
+    verifier.set_deployment(deployment);
+    verifier
 }
 
 /// A new refresh token and the record that stores it.
@@ -104,7 +104,11 @@ impl AuthState {
     /// Opens the database and signing keys and loads the revocation log:
     /// everything the handlers share. `stopping` ends feed streams when
     /// shutdown begins.
-    pub async fn open(config: Config, stopping: watch::Receiver<bool>) -> anyhow::Result<Arc<Self>> {
+    pub async fn open(
+        config: Config,
+        deployment: Deployment,
+        stopping: watch::Receiver<bool>,
+    ) -> anyhow::Result<Arc<Self>> {
         // Before the database: a missing or unreadable master key stops the
         // start before anything is written.
         let at_rest = KeysAtRest::from_config(&config)?;
@@ -117,13 +121,13 @@ impl AuthState {
             rotate_every: (!config.key_rotation.is_zero()).then_some(config.key_rotation),
         };
         let keys = Arc::new(KeyRing::open(store.clone(), key_policy, at_rest).await.context("loading signing keys")?);
-        let signer = TokenSigner::new(config.shared.issuer.clone(), config.access_token_ttl);
+        let signer = TokenSigner::new(deployment.issuer.clone(), config.access_token_ttl);
         let denylist = Arc::new(Denylist::local());
         let feed = Feed::new(
             store.clone(),
             keys.clone(),
             denylist.clone(),
-            config.shared.issuer.clone(),
+            deployment.clone(),
             config.feed_heartbeat,
             stopping,
         )
@@ -142,7 +146,8 @@ impl AuthState {
             None => Throttle::new(config.throttle, config.trusted_proxies.clone(), Some(store.clone()))?,
         };
         Ok(Arc::new(AuthState {
-            verifier: Arc::new(verifier(&config)),
+            verifier: Arc::new(verifier(&config, &deployment)),
+            deployment,
             hasher: PasswordHasher::new(config.hash_concurrency, config.hash_queue)?,
             config,
             store,
@@ -215,7 +220,7 @@ impl AuthState {
         (generation, access): (u64, &NextAccess),
         audience: &str,
     ) -> Result<LoginResponse, ApiError> {
-        let grant = grants::for_user(user, &self.config.shared.role_scopes, generation, audience);
+        let grant = grants::for_user(user, &self.config.role_scopes, generation, audience);
         let issued = self.sign(&grant, Some(access))?;
         Ok(LoginResponse {
             access_token: issued.token.expose_secret().to_owned(),
@@ -266,7 +271,7 @@ impl AuthState {
     /// Subject revocation logged at `sequence`: tokens with a lower `gen`.
     pub fn subject_revocation(&self, subject: &str, sequence: u64, rev: RevokeUser) -> Revocation {
         Revocation::Subject {
-            issuer: self.config.shared.issuer.clone(),
+            issuer: self.deployment.issuer.clone(),
             subject: subject.to_owned(),
             min_generation: sequence,
             expires_at: rev.expires_at,

@@ -157,6 +157,14 @@ where
 }
 
 impl Audience {
+    /// How many audiences it names.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Audience::One(_) => 1,
+            Audience::Many(many) => many.len(),
+        }
+    }
+
     pub(crate) fn names(&self, audience: &str) -> bool {
         match self {
             Audience::One(one) => one == audience,

@@ -7,10 +7,12 @@
 //! current one is in the last fifth of its life, and holds a lock while it
 //! does, so two callers never refresh at once: the second waits and uses the
 //! first one's token. A call answered UNAUTHENTICATED with reason
-//! TOKEN_EXPIRED (a clock skew, or a token that expired in flight) or
+//! TOKEN_EXPIRED (a clock skew, or a token that expired in flight),
 //! TOKEN_REVOKED (someone revoked this token; the credentials may still be
-//! good) is retried once with a renewed token. If the credentials were
-//! revoked too, the renewal fails and that is the answer.
+//! good), TOKEN_INVALID (the deployment's issuer or keys changed since it
+//! was issued) or UNKNOWN_ROLE (a role it carries was removed) is retried
+//! once with a renewed token. If the credentials were revoked too, the
+//! renewal fails and that is the answer.
 //!
 //! To be able to retry, the layer buffers the request body: fine for unary
 //! and server-streaming calls (one request message), not for long
@@ -242,12 +244,14 @@ mod bytes_like {
 }
 
 /// A trailers-only error response (how gRPC sends unary failures) saying the
-/// token expired or was revoked: a new token may succeed.
+/// token expired, was revoked, or no longer matches the deployment (its
+/// issuer, keys or roles): a new token may succeed.
 fn token_renewable(response: &http::Response<Body>) -> bool {
     match Status::from_header_map(response.headers()) {
-        Some(status) if status.code() == Code::Unauthenticated => {
-            matches!(crate::reason_of(&status).as_deref(), Some("TOKEN_EXPIRED" | "TOKEN_REVOKED"))
-        }
+        Some(status) if status.code() == Code::Unauthenticated => matches!(
+            crate::reason_of(&status).as_deref(),
+            Some("TOKEN_EXPIRED" | "TOKEN_REVOKED" | "TOKEN_INVALID" | "UNKNOWN_ROLE")
+        ),
         _ => false,
     }
 }

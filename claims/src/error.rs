@@ -71,6 +71,12 @@ pub enum AuthError {
     /// `aud` names none of the verifying service's audiences.
     #[error("wrong token audience")]
     WrongAudience,
+    /// A role, named, that the deployment's role table does not define: the
+    /// auth service signed it, so the role was removed since, or this
+    /// service follows another table. A fresh token carries only roles that
+    /// exist.
+    #[error("token names a role this deployment does not define")]
+    UnknownRole(String),
     /// A required claim, named, is absent or empty.
     #[error("token missing required claim {0}")]
     MissingClaim(&'static str),
@@ -146,6 +152,7 @@ impl AuthError {
         use AuthError::*;
         match self {
             TokenMissing => "TOKEN_MISSING",
+            UnknownRole(_) => "UNKNOWN_ROLE",
             DuplicateAuthorization | WrongScheme | TokenTooLarge | Malformed => "TOKEN_MALFORMED",
             WrongType | WrongAlgorithm | UnknownKey | BadSignature | IssuedInFuture | LifetimeTooLong | WrongIssuer
             | WrongAudience | MissingClaim(_) => "TOKEN_INVALID",
@@ -188,7 +195,7 @@ impl From<AuthError> for Status {
     fn from(err: AuthError) -> Self {
         let mut metadata = HashMap::new();
         match &err {
-            AuthError::RoleRequired(role) => {
+            AuthError::RoleRequired(role) | AuthError::UnknownRole(role) => {
                 metadata.insert("role".to_owned(), role.clone());
             }
             AuthError::ScopeRequired(scope) => {

@@ -19,6 +19,8 @@
 //! - [`policy`]: the method policy, read from a service's own descriptors
 //!   (`(authpair.policy.v1.policy)` options); authorization proper.
 //! - [`roles`]: the role table and the plans, as configuration.
+//! - [`deployment`]: the issuer, role table and plans the auth service
+//!   announces to every verifier, so they are configured once.
 //! - [`quota`]: the [`QuotaLimiter`] the auth layer asks for per-plan quotas.
 //! - [`layer`]: the one auth layer: authentication, then authorization, then
 //!   the quota, on every call; [`caller`] for handlers.
@@ -38,6 +40,7 @@
 pub mod bearer;
 pub mod claims;
 pub mod client;
+pub mod deployment;
 pub mod ed25519;
 pub mod error;
 pub mod follower;
@@ -53,6 +56,7 @@ mod token_cache;
 pub mod verifier;
 
 pub use claims::{ADMIN_ROLE, Claims, Grant};
+pub use deployment::Deployment;
 pub use ed25519::Ed25519Backend;
 pub use error::{ApiError, AuthError, ERROR_DETAILS_DESCRIPTOR_SET, ERROR_DOMAIN, reason_of};
 pub use keys::{PublicJwk, SigningKey};

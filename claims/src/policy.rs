@@ -225,6 +225,24 @@ impl Policy {
         if missing.is_empty() && unknown.is_empty() { Ok(()) } else { Err(PolicyError::Mismatch { missing, unknown }) }
     }
 
+    /// Every quota the policy names.
+    pub fn quotas(&self) -> BTreeSet<String> {
+        self.rules.values().filter_map(|rule| rule.quota.as_deref().map(str::to_owned)).collect()
+    }
+
+    /// Refuses a policy that names a quota the service does not define.
+    pub fn check_quotas<'a>(&self, quotas: impl IntoIterator<Item = &'a str>) -> Result<(), PolicyError> {
+        let known: BTreeSet<&str> = quotas.into_iter().collect();
+        let mut rules: Vec<_> = self.rules.iter().collect();
+        rules.sort_by(|a, b| a.0.cmp(b.0));
+        match rules.into_iter().find_map(|(m, r)| r.quota.as_deref().filter(|q| !known.contains(q)).map(|q| (m, q))) {
+            Some((method, quota)) => {
+                Err(PolicyError::Invalid { method: method.clone(), problem: format!("unknown quota {quota:?}") })
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Refuses a policy that names a role, scope or quota the deployment
     /// does not define: a typo would otherwise deny every caller for ever.
     pub fn check_names(&self, known: &Vocabulary) -> Result<(), PolicyError> {

@@ -59,27 +59,41 @@ impl RoleScopes {
     /// scope reserved for service accounts, and the `admin` role present
     /// (the admin API requires it).
     pub fn parse(text: &str) -> Result<Self, String> {
-        let mut table: Vec<(String, Vec<String>)> = Vec::new();
+        let mut table = Vec::new();
         for entry in text.split(';').map(str::trim).filter(|e| !e.is_empty()) {
             let (role, scopes) = entry.split_once('=').ok_or_else(|| format!("expected role=scopes in {entry:?}"))?;
-            let role = checked_name("role", role.trim())?;
-            if table.iter().any(|(r, _)| r == role) {
+            let scopes = scopes.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+            table.push((role.trim().to_owned(), scopes));
+        }
+        Self::from_table(table)
+    }
+
+    /// The table from its rows, with the checks of [`Self::parse`]: how a
+    /// verifier reads the table the auth service announces.
+    pub fn from_table(rows: Vec<(String, Vec<String>)>) -> Result<Self, String> {
+        let mut table: Vec<(String, Vec<String>)> = Vec::with_capacity(rows.len());
+        for (role, scopes) in rows {
+            checked_name("role", &role)?;
+            if table.iter().any(|(r, _)| *r == role) {
                 return Err(format!("role {role:?} is listed twice"));
             }
-            let mut parsed = Vec::new();
-            for scope in scopes.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                let scope = checked_name("scope", scope)?;
-                if SERVICE_ONLY_SCOPES.contains(&scope) {
+            for scope in &scopes {
+                checked_name("scope", scope)?;
+                if SERVICE_ONLY_SCOPES.contains(&scope.as_str()) {
                     return Err(format!("scope {scope:?} is for service accounts only"));
                 }
-                parsed.push(scope.to_owned());
             }
-            table.push((role.to_owned(), parsed));
+            table.push((role, scopes));
         }
         if !table.iter().any(|(r, _)| r == ADMIN_ROLE) {
             return Err(format!("the role table must define {ADMIN_ROLE:?}"));
         }
         Ok(Self(table))
+    }
+
+    /// Every row: a role and the scopes it grants, in table order.
+    pub fn rows(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.0.iter().map(|(r, s)| (r.as_str(), s.as_slice()))
     }
 
     /// Whether `role` exists.
@@ -145,18 +159,29 @@ impl Default for Plans {
 impl Plans {
     /// `plan,plan,...`: at least one, each once, valid names.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let mut plans: Vec<String> = Vec::new();
-        for plan in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let plan = checked_name("plan", plan)?;
-            if plans.iter().any(|p| p == plan) {
+        Self::from_list(text.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect())
+    }
+
+    /// The plans from a list, with the checks of [`Self::parse`]: how a
+    /// verifier reads the plans the auth service announces.
+    pub fn from_list(list: Vec<String>) -> Result<Self, String> {
+        let mut plans: Vec<String> = Vec::with_capacity(list.len());
+        for plan in list {
+            checked_name("plan", &plan)?;
+            if plans.contains(&plan) {
                 return Err(format!("plan {plan:?} is listed twice"));
             }
-            plans.push(plan.to_owned());
+            plans.push(plan);
         }
         if plans.is_empty() {
             return Err("at least one plan is required".into());
         }
         Ok(Self(plans))
+    }
+
+    /// Every plan, the default first.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
     }
 
     /// A new account's plan.

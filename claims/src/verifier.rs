@@ -15,11 +15,19 @@
 //!    required but `nbf` and `preferred_username` (so `exp`, `iss`, `aud`
 //!    and `sub` are required), then the checks jsonwebtoken's `Validation`
 //!    makes, in its order: `exp` and, when present, `nbf` with leeway,
-//!    `iss`, then `aud` among the service's audiences;
-//! 6. our own checks: `iat` not in the future, lifetime within the maximum,
-//!    non-empty `sub` and `jti`; and whether `aud` named the service's own
-//!    audience rather than only one of its public ones, which the policy
-//!    requires of every method that needs authentication (TF-11 d).
+//!    `iss` among the accepted issuers (an earlier issuer's token is then
+//!    read as the current one's), then `aud` among the service's audiences;
+//! 6. our own checks: `aud` names one audience (unless configured
+//!    otherwise), `iat` not in the future, lifetime within the maximum,
+//!    non-empty `sub` and `jti`, every role one the deployment defines
+//!    (`UNKNOWN_ROLE` otherwise, logged with the role); and whether `aud`
+//!    named the service's own audience rather than only one of its public
+//!    ones, which the policy requires of every method that needs
+//!    authentication (TF-11 d).
+//!
+//! The accepted issuers and roles come from the configuration or, for a
+//! service following the auth service, from the [`Deployment`] it
+//! announces; a change empties the cache.
 //!
 //! A token that passed all of that is offered to a bounded cache keyed by the
 //! exact token string (`token_cache`), which keeps it from its second
@@ -30,7 +38,7 @@
 //! whenever the trusted keys change.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeSet, HashMap},
     sync::{Arc, RwLock},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -40,6 +48,7 @@ use serde::Deserialize;
 
 use crate::{
     claims::{Claims, WireClaims},
+    deployment::Deployment,
     ed25519::{Ed25519Backend, TrustedKey},
     error::AuthError,
     keys::{ALGORITHM, KeyError, PublicJwk},
@@ -55,8 +64,12 @@ const MAX_KID_BYTES: usize = 128;
 /// What a verifier accepts.
 #[derive(Debug, Clone)]
 pub struct VerifierConfig {
-    /// The `iss` a token must carry.
-    pub issuer: String,
+    /// The `iss` a token must carry. `Some`: that issuer alone, for good
+    /// (the auth service's own verifier, or a service whose operator pins
+    /// it). `None`: the issuer the auth service announces and its previous
+    /// ones ([`Verifier::set_deployment`]); until an announcement arrives
+    /// every token is refused as `KEYS_UNAVAILABLE`.
+    pub issuer: Option<String>,
     /// This service's own audience. A token must name it to call any method
     /// that needs authentication.
     pub audience: String,
@@ -72,10 +85,16 @@ pub struct VerifierConfig {
     pub cache_bytes: u64,
     /// Which code checks token signatures; the verdict is the same either way.
     pub ed25519: Ed25519Backend,
-    /// The roles the deployment defines (its role table), when this service
-    /// knows them: a token naming any other is refused as malformed, as one
-    /// the auth service would never sign. `None`: any well-formed name.
-    pub roles: Option<std::collections::BTreeSet<String>>,
+    /// The roles the deployment defines, when known from the start (the
+    /// auth service's own table); a verifier that follows the feed learns
+    /// them from the announced [`Deployment`]. A token naming any other role
+    /// is refused as `UNKNOWN_ROLE`. `None` until known: any well-formed name.
+    pub roles: Option<BTreeSet<String>>,
+    /// Whether a token whose `aud` is an array of more than one audience is
+    /// accepted. authpair signs exactly one audience per token, so by
+    /// default such a token is refused as `TOKEN_INVALID` (audience
+    /// confusion: one token good at two services).
+    pub multiple_audiences: bool,
 }
 
 impl VerifierConfig {
@@ -83,7 +102,7 @@ impl VerifierConfig {
     /// default cache and the default (prepared) Ed25519 backend.
     pub fn new(issuer: String, audience: String, leeway: Duration, max_lifetime: Duration) -> Self {
         Self {
-            issuer,
+            issuer: Some(issuer),
             audience,
             public_audiences: Vec::new(),
             leeway,
@@ -91,7 +110,14 @@ impl VerifierConfig {
             cache_bytes: DEFAULT_CACHE_BYTES,
             ed25519: Ed25519Backend::default(),
             roles: None,
+            multiple_audiences: false,
         }
+    }
+
+    /// As [`Self::new`], for a service that follows the auth service: the
+    /// issuer and roles are the ones it announces.
+    pub fn following(audience: String, leeway: Duration, max_lifetime: Duration) -> Self {
+        Self { issuer: None, ..Self::new(String::new(), audience, leeway, max_lifetime) }
     }
 }
 
@@ -100,8 +126,20 @@ impl VerifierConfig {
 pub struct Verifier {
     config: VerifierConfig,
     keys: RwLock<Arc<HashMap<String, Arc<TrustedKey>>>>,
+    /// The issuers and roles accepted now: from the configuration, then from
+    /// each announced [`Deployment`].
+    trust: RwLock<Arc<Trust>>,
     unknown_kid: tokio::sync::Notify,
     cache: Option<TokenCache>,
+}
+
+/// The issuers (the canonical one first; empty: none known yet) and the
+/// roles a verifier accepts now, and the deployment they came from.
+#[derive(Debug, PartialEq, Eq)]
+struct Trust {
+    issuers: Vec<String>,
+    roles: Option<BTreeSet<String>>,
+    deployment: Option<Deployment>,
 }
 
 /// The only header members we accept.
@@ -118,7 +156,60 @@ impl Verifier {
     /// `KEYS_UNAVAILABLE` until [`Self::set_keys`]).
     pub fn new(config: VerifierConfig) -> Self {
         let cache = TokenCache::new(config.cache_bytes);
-        Self { config, keys: RwLock::new(Arc::new(HashMap::new())), unknown_kid: tokio::sync::Notify::new(), cache }
+        let trust =
+            Trust { issuers: config.issuer.iter().cloned().collect(), roles: config.roles.clone(), deployment: None };
+        Self {
+            config,
+            keys: RwLock::new(Arc::new(HashMap::new())),
+            trust: RwLock::new(Arc::new(trust)),
+            unknown_kid: tokio::sync::Notify::new(),
+            cache,
+        }
+    }
+
+    /// Takes what the auth service announced: its role table always, its
+    /// issuers unless the configuration pins one. Returns whether anything
+    /// changed (then the verified-token cache is emptied, as a cached token
+    /// was judged by the old rules). A pinned issuer the auth service does
+    /// not announce is logged: every token is then refused as
+    /// `TOKEN_INVALID` until the two agree.
+    pub fn set_deployment(&self, deployment: &Deployment) -> bool {
+        if let Some(pinned) = &self.config.issuer
+            && !deployment.issuers().any(|issuer| issuer == pinned)
+        {
+            tracing::error!(
+                pinned = %pinned,
+                announced = %deployment.issuer,
+                "the auth service announces another issuer than the one configured here; tokens are refused"
+            );
+        }
+        let issuers = match &self.config.issuer {
+            Some(pinned) => vec![pinned.clone()],
+            None => deployment.issuers().map(str::to_owned).collect(),
+        };
+        let roles = Some(deployment.role_scopes.roles().map(str::to_owned).collect());
+        let next = Trust { issuers, roles, deployment: Some(deployment.clone()) };
+        {
+            let mut trust = self.trust.write().unwrap_or_else(|poison| poison.into_inner());
+            if **trust == next {
+                return false;
+            }
+            *trust = Arc::new(next);
+        }
+        if let Some(cache) = &self.cache {
+            cache.clear();
+        }
+        true
+    }
+
+    /// The deployment the auth service last announced, if any.
+    pub fn deployment(&self) -> Option<Deployment> {
+        self.current_trust().deployment.clone()
+    }
+
+    fn current_trust(&self) -> Arc<Trust> {
+        // As with the keys: a writer only ever swaps an Arc.
+        self.trust.read().unwrap_or_else(|poison| poison.into_inner()).clone()
     }
 
     /// What this verifier accepts.
@@ -239,7 +330,8 @@ impl Verifier {
         if !is_json_object(&payload) {
             return Err(AuthError::Malformed);
         }
-        let wire: WireClaims = serde_json::from_slice(&payload).map_err(|e| map_json_error(&e))?;
+        let mut wire: WireClaims = serde_json::from_slice(&payload).map_err(|e| map_json_error(&e))?;
+        let trust = self.current_trust();
 
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(|_| AuthError::Malformed)?.as_secs();
         let leeway = self.config.leeway.as_secs();
@@ -250,13 +342,21 @@ impl Verifier {
         if wire.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
             return Err(AuthError::NotYetValid);
         }
-        if wire.iss != self.config.issuer {
-            return Err(AuthError::WrongIssuer);
+        // An earlier issuer's token is read as the current issuer's, so its
+        // revocations (logged under the current one) reach it.
+        match trust.issuers.iter().position(|issuer| *issuer == wire.iss) {
+            Some(0) => {}
+            Some(_) => wire.iss.clone_from(&trust.issuers[0]),
+            None if trust.issuers.is_empty() => return Err(AuthError::KeysUnavailable),
+            None => return Err(AuthError::WrongIssuer),
         }
         // Any of the service's audiences passes here; `Claims::is_for_this_service`
         // tells the policy whether it was the service's own.
         let mut audiences = std::iter::once(&self.config.audience).chain(&self.config.public_audiences);
         if !audiences.any(|audience| wire.aud.names(audience)) {
+            return Err(AuthError::WrongAudience);
+        }
+        if wire.aud.len() > 1 && !self.config.multiple_audiences {
             return Err(AuthError::WrongAudience);
         }
         if wire.iat > now.saturating_add(leeway) {
@@ -271,9 +371,17 @@ impl Verifier {
         if wire.jti.is_empty() {
             return Err(AuthError::MissingClaim("jti"));
         }
-        let known = |role: &String| self.config.roles.as_ref().is_none_or(|roles| roles.contains(role));
-        if !wire.roles.iter().all(|role| crate::roles::valid_name(role) && known(role)) {
+        if !wire.roles.iter().all(|role| crate::roles::valid_name(role)) {
             return Err(AuthError::Malformed);
+        }
+        if let Some(roles) = &trust.roles
+            && let Some(unknown) = wire.roles.iter().find(|role| !roles.contains(*role))
+        {
+            // Signed by the auth service, so the deployment once defined it:
+            // the role was since removed, or this service was told another
+            // table. Say which, for the operator.
+            tracing::warn!(role = %unknown, subject = %wire.sub, "a token names a role the deployment does not define");
+            return Err(AuthError::UnknownRole(unknown.clone()));
         }
         Ok(wire.into_claims(&self.config.audience))
     }

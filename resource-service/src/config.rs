@@ -32,6 +32,13 @@ pub struct Config {
     )]
     pub auth_urls: Vec<String>,
 
+    /// Pins the `iss` tokens must carry. Unset: the issuer the auth service
+    /// announces on its feed, with the earlier ones it still honours; set,
+    /// only this one, and an auth service announcing another is logged as
+    /// an error.
+    #[arg(long, env = "RESOURCE_ISSUER")]
+    pub issuer: Option<String>,
+
     /// The `aud` tokens must carry: this service's name at the auth service
     /// (its `--audience`, or one of its `--audiences`).
     #[arg(long, env = "RESOURCE_AUDIENCE", default_value = "authpair")]
@@ -116,6 +123,7 @@ impl Config {
     pub fn new(auth_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
         Self {
             shared: ServiceFlags::for_tests(&DEFAULTS, data_dir),
+            issuer: None,
             auth_urls: vec![auth_url.into()],
             audience: "authpair".into(),
             auth_audience: "authpair-admin".into(),
@@ -179,11 +187,11 @@ mod tests {
         let parsed = Config::load_from(["resource-service", "--listen", "127.0.0.1:0", "--data-dir", "d"]);
         let parsed = parsed.map(|c| {
             let limits = (c.shared.leeway, c.max_token_lifetime, c.token_cache_bytes, c.shared.connection_limits());
-            (c.shared.listen, c.auth_urls, c.shared.issuer, c.audience, limits)
+            (c.shared.listen, c.auth_urls, c.issuer, c.audience, limits)
         });
         let b = Config::new("http://127.0.0.1:50051", "d");
         let limits = (b.shared.leeway, b.max_token_lifetime, b.token_cache_bytes, b.shared.connection_limits());
-        let built = (b.shared.listen, b.auth_urls, b.shared.issuer, b.audience, limits);
+        let built = (b.shared.listen, b.auth_urls, b.issuer, b.audience, limits);
         assert_eq!(parsed.ok(), Some(built));
     }
 

@@ -49,10 +49,12 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     config.check().map_err(anyhow::Error::msg)?;
-    // Read before anything starts: a policy naming a role, scope or quota
-    // this deployment does not define refuses to start.
-    let policy = Policy::from_descriptors(authpair_proto::FILE_DESCRIPTOR_SET, authpair_proto::RESOURCE_SERVICES)?;
-    policy.check_names(&config.shared.role_scopes.vocabulary(QUOTAS.iter().copied()))?;
+    // Read before anything starts: a policy naming a quota this service does
+    // not define refuses to start. Its roles and scopes are checked against
+    // the role table the auth service announces, when it arrives.
+    let policy =
+        Arc::new(Policy::from_descriptors(authpair_proto::FILE_DESCRIPTOR_SET, authpair_proto::RESOURCE_SERVICES)?);
+    policy.check_quotas(QUOTAS.iter().copied())?;
     exporter::serve_metrics(config.shared.metrics_listen, "--metrics-listen").map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&config.shared.data_dir)?;
     // SQLite in the data dir: one instance at a time. Held until serve returns.
@@ -64,16 +66,13 @@ pub async fn serve(
     let Some(client_secret) = config.client_secret.clone() else {
         anyhow::bail!("RESOURCE_CLIENT_SECRET is required: without the revocation feed every call would fail closed");
     };
+    // The issuer and roles come from the auth service's announcement
+    // unless --issuer pins the issuer.
     let verifier = Arc::new(Verifier::new(VerifierConfig {
+        issuer: config.issuer.clone(),
         cache_bytes: config.token_cache_bytes,
         ed25519: config.shared.ed25519,
-        roles: Some(config.shared.role_scopes.roles().map(str::to_owned).collect()),
-        ..VerifierConfig::new(
-            config.shared.issuer.clone(),
-            config.audience.clone(),
-            config.shared.leeway,
-            config.max_token_lifetime,
-        )
+        ..VerifierConfig::following(config.audience.clone(), config.shared.leeway, config.max_token_lifetime)
     }));
     let denylist = Arc::new(Denylist::fed(config.max_revocation_staleness));
     let local_quotas = LocalQuotas::new(&config.plan_quotas, config.quota_window)?;
@@ -90,7 +89,7 @@ pub async fn serve(
         ),
         None => local_quotas.clone(),
     };
-    let auth = AuthLayer::new(SERVICE, verifier.clone(), denylist.clone(), Arc::new(policy))
+    let auth = AuthLayer::new(SERVICE, verifier.clone(), denylist.clone(), policy.clone())
         .with_quotas(quotas)
         .require_client_cert_for_services(config.shared.require_client_cert_for_services);
 
@@ -116,6 +115,7 @@ pub async fn serve(
             client_secret,
             auth_audience: config.auth_audience.clone(),
             unknown_kid_refetch: config.unknown_kid_refetch,
+            policy: Some(policy),
         },
         verifier.clone(),
         denylist.clone(),

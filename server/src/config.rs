@@ -5,7 +5,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use authpair_claims::{Ed25519Backend, RoleScopes, roles::DEFAULT_ROLE_SCOPES};
+use authpair_claims::Ed25519Backend;
 use clap::{Args as _, FromArgMatches as _};
 use secrecy::SecretString;
 
@@ -72,20 +72,9 @@ pub struct ServiceFlags {
     #[arg(long, hide_env_values = true, value_parser = parse_secret)]
     pub database_url: Option<SecretString>,
 
-    /// The `iss` of the deployment's tokens.
-    #[arg(long, default_value = "authpair")]
-    pub issuer: String,
-
     /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
     #[arg(long = "leeway-secs", default_value = "30", value_parser = parse_secs)]
     pub leeway: Duration,
-
-    /// The roles that exist and the scopes each grants to user tokens, as
-    /// `role=scope,scope;role=...` (must define `admin`). The auth service
-    /// grants from it; every service refuses a method policy, or a token,
-    /// naming a role it does not define. A new role or scope needs no code.
-    #[arg(long, default_value = DEFAULT_ROLE_SCOPES, value_parser = RoleScopes::parse)]
-    pub role_scopes: RoleScopes,
 
     /// Which code checks token signatures: `prepared` (fixed-base tables
     /// built once per key, the default) or `stock` (ed25519-dalek's

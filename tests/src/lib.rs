@@ -53,6 +53,10 @@ pub const ADMIN_PASSWORD: &str = "root-password-for-tests";
 /// The resource service's own service account, provisioned at auth start.
 /// The auth service's own audience (its admin API), as both services default it.
 pub const ADMIN_AUDIENCE: &str = "authpair-admin";
+/// The issuer the harness's auth service is started with. Its default (the
+/// public URL) would change with every restart on a new port; the tests of
+/// that default start their own.
+pub const ISSUER: &str = "https://auth.authpair.test";
 pub const RESOURCE_CLIENT_ID: &str = "resource-service";
 pub const RESOURCE_CLIENT_SECRET: &str = "resource-service-secret-for-tests";
 
@@ -268,6 +272,7 @@ impl TestApp {
         let data_dir = tempfile::tempdir()?;
         let mut auth_config = AuthConfig::new(data_dir.path().join("auth"));
         auth_config.bootstrap_admin = Some(auth_service::BootstrapAdmin::new(ADMIN_USERNAME, ADMIN_PASSWORD));
+        auth_config.issuer = Some(ISSUER.into());
         // Tests log in far faster than the per-source default allows; the
         // brute-force tests set their own limits.
         auth_config.throttle.source_per_sec = 1_000_000;
@@ -529,7 +534,7 @@ impl Forger {
     pub fn claims(&self, sub: &str, roles: &[&str]) -> Value {
         let now = now();
         serde_json::json!({
-            "iss": "authpair", "aud": "authpair", "sub": sub,
+            "iss": ISSUER, "aud": "authpair", "sub": sub,
             "iat": now, "nbf": now, "exp": now + 900,
             "jti": format!("forged-{now}-{sub}"), "gen": 0, "client_id": "login",
             "preferred_username": sub, "roles": roles, "scope": "profile", "plan": "free",

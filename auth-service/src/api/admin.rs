@@ -104,7 +104,7 @@ impl AdminApi {
         let username = req.username;
         input::new_password(&req.password)?;
         let config = &self.state.config;
-        let roles = input::roles(&req.roles, Some(&config.default_role), &config.shared.role_scopes)?;
+        let roles = input::roles(&req.roles, Some(&config.default_role), &config.role_scopes)?;
         let plan = input::plan(&req.plan, &config.plans)?;
         if let Some(refusal) = self.taken(&canonical, &skeleton).await? {
             return Ok(Err(refusal));
@@ -135,7 +135,7 @@ impl AdminApi {
     }
 
     async fn set_user_roles(&self, req: SetUserRolesRequest) -> Result<User, ApiError> {
-        let roles = input::roles(&req.roles, None, &self.state.config.shared.role_scopes)?;
+        let roles = input::roles(&req.roles, None, &self.state.config.role_scopes)?;
         let user = self.resolve(req.user.as_ref()).await?;
         // Tokens issued before the change carry the old roles: always
         // revoked. Sessions stay unless configured otherwise; their next
@@ -168,7 +168,7 @@ impl AdminApi {
         req: CreateServiceAccountRequest,
     ) -> Result<CreateServiceAccountResponse, ApiError> {
         let name = input::service_name(&req.name)?.to_owned();
-        let scopes = input::service_scopes(&req.scopes, &self.state.config.shared.role_scopes)?;
+        let scopes = input::service_scopes(&req.scopes, &self.state.config.role_scopes)?;
         let plan = input::plan(&req.plan, &self.state.config.plans)?;
         let audiences = self.state.granted_audiences(&req.audiences)?;
         let secret = new_client_secret().map_err(|e| {

@@ -167,7 +167,7 @@ impl AuthApi {
             RefreshOutcome::Reused { user_id, family_id, revoked } => {
                 for RevokedToken { sequence, token } in &revoked {
                     let revocation = Revocation::Token {
-                        issuer: self.state.config.shared.issuer.clone(),
+                        issuer: self.state.deployment.issuer.clone(),
                         token_id: token.token_id.clone(),
                         expires_at: token.expires_at,
                     };

@@ -184,7 +184,9 @@ async fn started() -> anyhow::Result<(Arc<AuthState>, UserRow, tempfile::TempDir
     let dir = tempfile::tempdir()?;
     // The sender is dropped: nothing here streams the feed.
     let (_, stopping) = watch::channel(false);
-    let state = AuthState::open(Config::new(dir.path()), stopping).await?;
+    let config = Config::new(dir.path());
+    let deployment = config.deployment("http://127.0.0.1:50061");
+    let state = AuthState::open(config, deployment, stopping).await?;
     let user = NewUser {
         username: "leaving".into(),
         canonical: "leaving".into(),
@@ -200,7 +202,7 @@ async fn started() -> anyhow::Result<(Arc<AuthState>, UserRow, tempfile::TempDir
 fn verifier(state: &AuthState) -> anyhow::Result<Verifier> {
     let config = &state.config;
     let verifier = Verifier::new(VerifierConfig::new(
-        config.shared.issuer.clone(),
+        state.deployment.issuer.clone(),
         config.admin_audience.clone(),
         config.shared.leeway,
         config.access_token_ttl,
@@ -212,7 +214,7 @@ fn verifier(state: &AuthState) -> anyhow::Result<Verifier> {
 /// `message` sent by `user` with a new access token, verified as the
 /// interceptor would.
 fn as_caller<T>(state: &AuthState, verifier: &Verifier, user: &UserRow, message: T) -> anyhow::Result<Request<T>> {
-    let grant = grants::for_user(user, &state.config.shared.role_scopes, 0, &state.config.admin_audience);
+    let grant = grants::for_user(user, &state.config.role_scopes, 0, &state.config.admin_audience);
     let issued = state.sign(&grant, None).map_err(|e| anyhow!("{e:?}"))?;
     let claims: Arc<Claims> = verifier.verify(issued.token.expose_secret())?;
     let mut request = Request::new(message);

@@ -76,13 +76,13 @@ pub fn router(documents: Documents) -> Router {
 fn discovery(state: &AuthState, public_url: &str) -> Value {
     let config = &state.config;
     json!({
-        "issuer": config.shared.issuer,
+        "issuer": state.deployment.issuer,
         "jwks_uri": format!("{public_url}{JWKS_PATH}"),
         "introspection_endpoint": format!("{public_url}{INTROSPECTION_PATH}"),
         "id_token_signing_alg_values_supported": ["EdDSA"],
         "token_types_supported": ["at+jwt"],
         "grant_types_supported": ["password", "refresh_token", "client_credentials"],
-        "scopes_supported": config.shared.role_scopes.scopes(),
+        "scopes_supported": config.role_scopes.scopes(),
     })
 }
 

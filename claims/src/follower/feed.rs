@@ -5,7 +5,12 @@
 //! counts as fresh only once a connection's snapshot is complete, and then on
 //! every event or heartbeat; while the stream is down the service goes on with
 //! the last-known list until it is older than the maximum staleness, and then
-//! fails closed (see `Denylist::check`).
+//! fails closed (see `Denylist::check`). Each stream opens with the
+//! deployment the auth service announces (issuer, role table, plans), which
+//! the verifier takes and this service's policy is checked against.
+//!
+//! An outage is logged once, then summarised once a minute (`outage`), not
+//! at every retry; the backoff starts over only after a stream got in sync.
 //!
 //! The feed runs on a thread of its own ([`FeedThread`]): on the serving
 //! runtime, an arriving revocation would wait its turn behind every call
@@ -14,7 +19,7 @@
 use std::{sync::Arc, time::Duration};
 
 use crate::{
-    Denylist, Revocation, Verifier,
+    Denylist, Deployment, Policy, Revocation, Verifier,
     client::{Bearer, BearerLayer, ServiceCredentials, TokenCache},
 };
 use authpair_proto::auth::v1::{
@@ -25,7 +30,10 @@ use secrecy::SecretString;
 use tonic::transport::{Channel, ClientTlsConfig};
 use tower::Layer as _;
 
-use super::keys::{self, FIRST_BACKOFF, MAX_BACKOFF, install, with_jitter};
+use super::{
+    keys::{self, FIRST_BACKOFF, MAX_BACKOFF, install, with_jitter},
+    outage::Outage,
+};
 
 /// What this service asks for when it gets its own token.
 const FEED_SCOPE: &str = "revocations:watch";
@@ -37,6 +45,11 @@ pub struct FeedClient {
     client: AuthServiceClient<Bearer<Channel>>,
     verifier: Arc<Verifier>,
     denylist: Arc<Denylist>,
+    /// This service's policy, checked against each announced role table.
+    policy: Option<Arc<Policy>>,
+    outage: Outage,
+    /// Whether the current stream got in sync.
+    synced: bool,
 }
 
 /// The feed's own thread, with a single-threaded runtime and its own
@@ -107,18 +120,28 @@ impl FeedClient {
         (client_id, client_secret, auth_audience): (String, SecretString, String),
         verifier: Arc<Verifier>,
         denylist: Arc<Denylist>,
+        policy: Option<Arc<Policy>>,
     ) -> anyhow::Result<Self> {
         let channel = keys::channel(auth_urls, tls)?;
         let credentials = ServiceCredentials::new(channel.clone(), client_id, client_secret, FEED_SCOPE.to_owned())
             .for_audience(auth_audience);
         let bearer = BearerLayer::new(TokenCache::new(credentials));
-        Ok(Self { service, client: AuthServiceClient::new(bearer.layer(channel)), verifier, denylist })
+        Ok(Self {
+            service,
+            client: AuthServiceClient::new(bearer.layer(channel)),
+            verifier,
+            denylist,
+            policy,
+            outage: Outage::new("revocation feed"),
+            synced: false,
+        })
     }
 
     /// Runs for the life of the service.
     pub async fn run(mut self) {
         let mut backoff = FIRST_BACKOFF;
         loop {
+            self.synced = false;
             match self.follow().await {
                 Ok(Ended::LogReset) => {
                     tracing::warn!("the auth service's revocation log is behind ours; starting over");
@@ -133,15 +156,16 @@ impl FeedClient {
                 }
                 Err(e) => {
                     let age = self.denylist.age().map(|a| a.as_secs());
-                    tracing::warn!(error = %e, feed_age_secs = ?age, "revocation feed unavailable");
+                    self.outage.failed(&e, age);
                 }
             }
-            let wait = with_jitter(backoff);
-            tokio::time::sleep(wait).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-            if !self.denylist.is_stale() {
+            // A stream that got in sync starts the backoff over; a failure
+            // to connect or to sync doubles it.
+            if self.synced {
                 backoff = FIRST_BACKOFF;
             }
+            tokio::time::sleep(with_jitter(backoff)).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
 
@@ -178,8 +202,12 @@ impl FeedClient {
                         return Ok(Ended::LogReset);
                     }
                     in_sync = true;
-                    tracing::info!(sequence, "revocation feed in sync");
+                    self.synced = true;
+                    if self.outage.recovered() == 0 {
+                        tracing::info!(sequence, "revocation feed in sync");
+                    }
                 }
+                Some(Event::Deployment(announced)) => self.take_deployment(announced),
                 Some(Event::Heartbeat(_)) => {
                     self.denylist.prune();
                     let behind = sequence.saturating_sub(self.denylist.sequence());
@@ -192,6 +220,35 @@ impl FeedClient {
             }
         }
         Ok(Ended::Closed)
+    }
+
+    /// Takes an announced deployment into the verifier and, when it is new,
+    /// checks this service's policy against it: a method naming a role or
+    /// scope the deployment does not define can be called by nobody, which
+    /// the operator should hear of.
+    fn take_deployment(&self, announced: authpair_proto::auth::v1::Deployment) {
+        let deployment = match Deployment::from_proto(announced) {
+            Ok(deployment) => deployment,
+            Err(e) => {
+                tracing::error!(error = %e, "ignoring the deployment the auth service announced");
+                return;
+            }
+        };
+        if !self.verifier.set_deployment(&deployment) {
+            return;
+        }
+        tracing::info!(
+            issuer = %deployment.issuer,
+            previous_issuers = ?deployment.previous_issuers,
+            roles = ?deployment.role_scopes.roles().collect::<Vec<_>>(),
+            "deployment announced by the auth service"
+        );
+        if let Some(policy) = &self.policy {
+            let known = deployment.role_scopes.vocabulary(policy.quotas().iter().map(String::as_str));
+            if let Err(e) = policy.check_names(&known) {
+                tracing::error!(error = %e, "this service's policy names what the auth service does not define");
+            }
+        }
     }
 }
 

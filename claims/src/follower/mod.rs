@@ -4,8 +4,11 @@
 //! reconnect, over one channel that fails over between auth-service URLs).
 //!
 //! - `keys`: the key fetcher, rate-limited on unknown kids.
-//! - `feed`: the feed client on a thread of its own, and health reporting
-//!   from the feed's freshness.
+//! - `feed`: the feed client on a thread of its own (it also takes the
+//!   deployment the auth service announces), and health reporting from the
+//!   feed's freshness.
+//! - `outage`: how an unreachable auth service is logged: once, then a
+//!   summary a minute.
 //!
 //! [`Follower::start`] runs both for a [`Verifier`] and a [`Denylist`];
 //! [`report_health`] turns the service's gRPC health SERVING only while
@@ -14,6 +17,7 @@
 
 mod feed;
 mod keys;
+mod outage;
 
 use std::{
     sync::{Arc, atomic::AtomicU64},
@@ -26,7 +30,7 @@ use tonic::transport::ClientTlsConfig;
 pub use feed::report_health;
 pub use keys::channel;
 
-use crate::{Denylist, Verifier};
+use crate::{Denylist, Policy, Verifier};
 
 /// The default for [`FollowerConfig::unknown_kid_refetch`].
 pub const DEFAULT_UNKNOWN_KID_REFETCH: Duration = Duration::from_secs(30);
@@ -50,6 +54,10 @@ pub struct FollowerConfig {
     pub auth_audience: String,
     /// A token with an unknown kid re-reads the keys at most this often.
     pub unknown_kid_refetch: Duration,
+    /// This service's policy, checked against the role table the auth
+    /// service announces (an error is logged for each name it does not
+    /// define).
+    pub policy: Option<Arc<Policy>>,
 }
 
 /// The running key fetcher and feed. Dropping it stops the feed thread;
@@ -66,13 +74,21 @@ impl Follower {
     /// following the feed into `denylist` and `verifier` (on its own thread).
     /// Until both are in place every authenticated call fails closed.
     pub fn start(config: FollowerConfig, verifier: Arc<Verifier>, denylist: Arc<Denylist>) -> anyhow::Result<Self> {
-        let FollowerConfig { service, auth_urls, tls, client_id, client_secret, auth_audience, unknown_kid_refetch } =
-            config;
+        let FollowerConfig {
+            service,
+            auth_urls,
+            tls,
+            client_id,
+            client_secret,
+            auth_audience,
+            unknown_kid_refetch,
+            policy,
+        } = config;
         let fetcher = keys::KeyFetcher::new(service, channel(&auth_urls, tls.clone())?, verifier.clone());
         let fetches = fetcher.fetches();
         let account = (client_id, client_secret, auth_audience);
         let feed = feed::FeedThread::spawn(move || {
-            feed::FeedClient::connect(service, &auth_urls, tls, account, verifier, denylist)
+            feed::FeedClient::connect(service, &auth_urls, tls, account, verifier, denylist, policy)
         })?;
         Ok(Self { fetcher: tokio::spawn(fetcher.run(unknown_kid_refetch)), feed, fetches })
     }

@@ -40,9 +40,10 @@ struct Flags {
     /// The auth service's own audience, which the feed's token is for.
     #[arg(long, env = "ORDERS_AUTH_AUDIENCE", default_value = "authpair-admin")]
     auth_audience: String,
-    /// The `iss` tokens must carry.
-    #[arg(long, env = "ORDERS_ISSUER", default_value = "authpair")]
-    issuer: String,
+    /// Pins the `iss` tokens must carry; unset: the issuer the auth
+    /// service announces (with the earlier ones it still honours).
+    #[arg(long, env = "ORDERS_ISSUER")]
+    issuer: Option<String>,
 }
 
 #[tokio::main]
@@ -52,13 +53,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let flags = Flags::parse();
 
     // Every method's rule, from orders.proto; a method without one refuses to start.
-    let policy = Policy::from_descriptors(pb::DESCRIPTORS, &[SERVICE])?;
-    let verifier = Arc::new(Verifier::new(VerifierConfig::new(
-        flags.issuer,
-        flags.audience,
-        Duration::from_secs(30),
-        Duration::from_secs(3600),
-    )));
+    // Its roles and scopes are checked against the role table the auth
+    // service announces, when it arrives.
+    let policy = Arc::new(Policy::from_descriptors(pb::DESCRIPTORS, &[SERVICE])?);
+    // The issuer and the roles that exist come from the auth service too.
+    let verifier = Arc::new(Verifier::new(VerifierConfig {
+        issuer: flags.issuer,
+        ..VerifierConfig::following(flags.audience, Duration::from_secs(30), Duration::from_secs(3600))
+    }));
     // Fail closed when the feed has been silent for a minute.
     let denylist = Arc::new(Denylist::fed(Duration::from_secs(60)));
     let follower = Follower::start(
@@ -70,6 +72,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             client_secret: SecretString::from(flags.client_secret),
             auth_audience: flags.auth_audience,
             unknown_kid_refetch: DEFAULT_UNKNOWN_KID_REFETCH,
+            policy: Some(policy.clone()),
         },
         verifier.clone(),
         denylist.clone(),
@@ -89,7 +92,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(flags.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, "orders-service listening");
     tonic::transport::Server::builder()
-        .layer(AuthLayer::new("orders-service", verifier, denylist, Arc::new(policy)))
+        .layer(AuthLayer::new("orders-service", verifier, denylist, policy))
         .add_service(pb::orders_service_server::OrdersServiceServer::new(Orders::default()))
         .add_service(health_service)
         .add_service(reflection().build_v1()?)

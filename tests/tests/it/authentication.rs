@@ -376,8 +376,15 @@ async fn cv_04_cv_05_issuer_and_audience_must_match_exactly() -> TestResult {
     );
     let empty = profile_with(&app, &with("aud", json!([]))).await;
     assert_eq!(empty.err().map(|s| s.code()), Some(Code::Unauthenticated));
-    // An array naming us among others is valid (RFC 7519 §4.1.3).
-    assert_eq!(profile_with(&app, &with("aud", json!(["other", "authpair"]))).await?.subject, "mallory");
+    // RFC 7519 §4.1.3 allows an array naming us among others, but authpair
+    // signs one audience per token: such a token is good at two services
+    // (audience confusion) and is refused.
+    assert_unauthenticated(
+        profile_with(&app, &with("aud", json!(["other", "authpair"]))).await,
+        "wrong token audience",
+        "TOKEN_INVALID",
+    );
+    assert_eq!(profile_with(&app, &with("aud", json!(["authpair"]))).await?.subject, "mallory");
     still_serves(&app).await?;
     Ok(())
 }

@@ -50,8 +50,7 @@ fn rv_01_the_feed_applies_a_revocation_while_the_runtime_that_started_it_is_bloc
         LoginRequest { username: "root".into(), password: "root-password-for-feed-test".into(), ..Default::default() };
     let session = auth_runtime.block_on(client.login(login))?.into_inner();
 
-    let verifier = Arc::new(Verifier::new(VerifierConfig::new(
-        "authpair".into(),
+    let verifier = Arc::new(Verifier::new(VerifierConfig::following(
         "authpair".into(),
         Duration::from_secs(30),
         Duration::from_secs(3600),
@@ -68,6 +67,7 @@ fn rv_01_the_feed_applies_a_revocation_while_the_runtime_that_started_it_is_bloc
                 client_secret: SecretString::from(RESOURCE_CLIENT_SECRET),
                 auth_audience: ADMIN_AUDIENCE.into(),
                 unknown_kid_refetch: DEFAULT_UNKNOWN_KID_REFETCH,
+                policy: None,
             },
             verifier.clone(),
             denylist.clone(),

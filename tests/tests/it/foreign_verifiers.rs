@@ -56,7 +56,7 @@ async fn accepts_what_authpair_signs_and_refuses_a_tampered_token(verifier: Veri
     };
     let verify = |token: String| {
         let url = url.clone();
-        async move { verifier.verify(&url, "authpair", "authpair", &token).await }
+        async move { verifier.verify(&url, authpair_tests::ISSUER, "authpair", &token).await }
     };
 
     let user = app.create_user("rita", "rita-password", &[]).await?;

@@ -44,7 +44,7 @@ async fn an_active_user_token_is_described_by_its_subject_audience_scope_roles_p
     assert_eq!(answer.scope, issued.scope);
     assert_eq!(answer.roles, ["editor"]);
     assert_eq!((answer.plan.as_str(), answer.client_id.as_str()), ("free", "login"));
-    assert_eq!((answer.token_type.as_str(), answer.iss.as_str()), ("Bearer", "authpair"));
+    assert_eq!((answer.token_type.as_str(), answer.iss.as_str()), ("Bearer", authpair_tests::ISSUER));
     assert_eq!(answer.exp - answer.iat, issued.expires_in);
     assert!((answer.iat - now()).abs() <= 5, "iat {} is not now", answer.iat);
     Ok(())

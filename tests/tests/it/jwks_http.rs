@@ -74,7 +74,7 @@ async fn the_discovery_document_names_the_issuer_the_jwks_uri_eddsa_and_the_acce
     assert!(max_age(answer.header("cache-control")).is_some(), "{:?}", answer.headers);
     let document = answer.json()?;
     let base = app.auth_server.http_url();
-    assert_eq!(document["issuer"], "authpair");
+    assert_eq!(document["issuer"], authpair_tests::ISSUER);
     assert_eq!(document["jwks_uri"], format!("{base}{JWKS}"));
     assert_eq!(document["introspection_endpoint"], format!("{base}/oauth2/introspect"));
     assert_eq!(document["id_token_signing_alg_values_supported"], json!(["EdDSA"]));

@@ -102,7 +102,7 @@ async fn every_load_tool_mode_runs_and_sees_only_expected_statuses() -> TestResu
     let naive_url = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (auth_url, issuer, audience) =
-        (app.auth_server.url(), app.auth_config.shared.issuer.clone(), app.auth_config.audience.clone());
+        (app.auth_server.url(), authpair_tests::ISSUER.to_owned(), app.auth_config.audience.clone());
     let naive = tokio::spawn(async move {
         let shutdown = async {
             let _ = stopped.await;

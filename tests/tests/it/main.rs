@@ -9,6 +9,7 @@ mod cli;
 mod client;
 mod clock_skew;
 mod configuration_docs;
+mod deployment;
 mod documents;
 mod ed25519_backend;
 mod failover;

@@ -18,7 +18,7 @@ use tonic::{Code, transport::Channel};
 pub(crate) async fn deployment() -> anyhow::Result<(TestApp, Process, OrdersServiceClient<Channel>)> {
     let app = TestApp::spawn_with(
         |a| {
-            a.shared.role_scopes = match authpair_claims::RoleScopes::parse(&format!(
+            a.role_scopes = match authpair_claims::RoleScopes::parse(&format!(
                 "{DEFAULT_ROLE_SCOPES};support=profile,orders:refund"
             )) {
                 Ok(table) => table,

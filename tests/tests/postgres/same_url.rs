@@ -44,6 +44,7 @@ async fn a_service_whose_tables_are_in_public_refuses_to_start_and_says_how_to_m
         secrecy::SecretString::from(format!("{}?options=-c%20search_path%3Dpublic", database.url().expose_secret()));
     let dir = tempfile::tempdir()?;
     let mut config = authpair_tests::AuthConfig::new(dir.path().join("auth"));
+    config.issuer = Some(authpair_tests::ISSUER.into());
     config.shared.database_url = Some(legacy);
     let mut first = authpair_tests::start_auth(config.clone()).await?;
     first.stop().await?;

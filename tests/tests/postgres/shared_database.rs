@@ -246,6 +246,7 @@ async fn instances_starting_together_on_a_new_database_agree_on_one_first_key() 
     let config = |n: &str| {
         let mut config = AuthConfig::new(data.path().join(n));
         config.shared.database_url = Some(schema.url());
+        config.issuer = Some(authpair_tests::ISSUER.into());
         // One master key for every instance on the database, created by
         // whichever starts first.
         config.master_key_file = Some(data.path().join("master.key"));
@@ -269,6 +270,7 @@ async fn instances_starting_together_with_a_master_key_seal_a_plaintext_database
     let config = |n: &str| {
         let mut config = AuthConfig::new(data.path().join(n));
         config.shared.database_url = Some(schema.url());
+        config.issuer = Some(authpair_tests::ISSUER.into());
         config.master_key_file = Some(data.path().join("master.key"));
         config
     };
