@@ -432,6 +432,23 @@ mod tests {
     }
 
     #[test]
+    fn instances_sharing_a_database_must_name_the_issuer_or_the_public_url_it_derives_from() {
+        let shared = Config {
+            shared: ServiceFlags { database_url: Some("postgres://db/auth".into()), ..Config::new("d").shared },
+            ..Config::new("d")
+        };
+        let refused = shared.check().err().unwrap_or_default();
+        assert!(refused.contains("set --public-url or --issuer"), "{refused}");
+        let with_url = Config { public_url: Some("https://auth.example".into()), ..shared.clone() };
+        assert_eq!(with_url.check(), Ok(()));
+        assert_eq!(with_url.deployment("https://auth.example").issuer, "https://auth.example");
+        let named = Config { issuer: Some("https://issuer.example".into()), ..shared };
+        assert_eq!(named.deployment("https://auth.example").issuer, "https://issuer.example");
+        let spaced = Config { previous_issuers: vec!["a b".into()], ..Config::new("d") };
+        assert!(spaced.check().is_err());
+    }
+
+    #[test]
     fn signing_keys_are_never_stored_in_plaintext_unless_asked_for_and_a_previous_master_key_needs_a_current_one() {
         let c = Config::load_from(["auth-service"]).ok();
         let at_rest = c.map(|c| (c.master_key_file, c.allow_plaintext_keys, c.create_master_key_file));

@@ -475,6 +475,88 @@ mod tests {
         }
     }
 
+    fn deployment(issuer: &str, previous: &[&str], roles: &str) -> Result<Deployment, String> {
+        Ok(Deployment {
+            issuer: issuer.into(),
+            previous_issuers: previous.iter().map(|p| (*p).to_owned()).collect(),
+            role_scopes: crate::RoleScopes::parse(roles)?,
+            plans: crate::Plans::default(),
+        })
+    }
+
+    fn issued(key: &SigningKey, issuer: &str, roles: &[&str]) -> Result<String, SignError> {
+        let grant = Grant { roles: roles.iter().map(|r| (*r).to_owned()).collect(), ..grant() };
+        let token = TokenSigner::new(issuer.into(), Duration::from_secs(900)).issue(key, &grant)?;
+        Ok(token.token.expose_secret().to_owned())
+    }
+
+    #[test]
+    fn a_following_verifier_refuses_every_token_until_the_deployment_is_announced_then_reads_earlier_issuers_as_the_current()
+    -> TestResult {
+        let key = SigningKey::generate()?;
+        let verifier =
+            Verifier::new(VerifierConfig::following("a".into(), Duration::from_secs(30), Duration::from_secs(900)));
+        verifier.set_keys(&[key.public_jwk().clone()])?;
+        let old = issued(&key, "authpair", &[])?;
+        assert_eq!(verifier.verify(&old).err(), Some(AuthError::KeysUnavailable), "no issuer known yet");
+
+        assert!(verifier.set_deployment(&deployment("https://auth.example", &["authpair"], "admin=admin")?));
+        assert!(
+            !verifier.set_deployment(&deployment("https://auth.example", &["authpair"], "admin=admin")?),
+            "unchanged"
+        );
+        let claims = verifier.verify(&old)?;
+        assert_eq!(claims.issuer(), "https://auth.example", "one authority under its current name");
+        assert_eq!(verifier.verify(&issued(&key, "https://auth.example", &[])?)?.issuer(), "https://auth.example");
+
+        // Dropped from the announcement: refused, even from the cache.
+        assert!(verifier.set_deployment(&deployment("https://auth.example", &[], "admin=admin")?));
+        assert_eq!(verifier.verify(&old).err(), Some(AuthError::WrongIssuer));
+        Ok(())
+    }
+
+    #[test]
+    fn a_pinned_issuer_stays_the_only_one_whatever_the_auth_service_announces() -> TestResult {
+        let key = SigningKey::generate()?;
+        let verifier = verifier();
+        verifier.set_keys(&[key.public_jwk().clone()])?;
+        verifier.set_deployment(&deployment("https://elsewhere", &["i"], "admin=admin")?);
+        assert_eq!(verifier.verify(&issued(&key, "i", &[])?)?.issuer(), "i");
+        assert_eq!(verifier.verify(&issued(&key, "https://elsewhere", &[])?).err(), Some(AuthError::WrongIssuer));
+        Ok(())
+    }
+
+    #[test]
+    fn a_role_the_announced_table_does_not_define_is_unknown_role_naming_it_even_once_cached() -> TestResult {
+        let key = SigningKey::generate()?;
+        let verifier = verifier();
+        verifier.set_keys(&[key.public_jwk().clone()])?;
+        let support = issued(&key, "i", &["support"])?;
+        verifier.set_deployment(&deployment("i", &[], "admin=admin;support=profile")?);
+        assert_eq!(verifier.verify(&support)?.roles(), ["support"]);
+        assert_eq!(verifier.verify(&support)?.roles(), ["support"], "cached");
+        verifier.set_deployment(&deployment("i", &[], "admin=admin")?);
+        assert_eq!(verifier.verify(&support).err(), Some(AuthError::UnknownRole("support".into())));
+        Ok(())
+    }
+
+    #[test]
+    fn a_token_for_two_audiences_is_refused_unless_the_configuration_accepts_them() -> TestResult {
+        let key = SigningKey::generate()?;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+        let mut claims = claims_at(now);
+        claims["aud"] = serde_json::json!(["a", "b"]);
+        let token = signed(&key, key.kid(), &claims)?;
+        let strict = verifier();
+        strict.set_keys(&[key.public_jwk().clone()])?;
+        assert_eq!(strict.verify(&token).err(), Some(AuthError::WrongAudience));
+        let config = VerifierConfig { multiple_audiences: true, ..strict.config().clone() };
+        let lenient = Verifier::new(config);
+        lenient.set_keys(&[key.public_jwk().clone()])?;
+        assert_eq!(lenient.verify(&token)?.audiences(), ["a", "b"]);
+        Ok(())
+    }
+
     #[test]
     fn tm_02_a_token_that_is_not_base64url_and_dots_is_malformed_cached_or_not() -> TestResult {
         let key = SigningKey::generate()?;
@@ -654,7 +736,8 @@ mod tests {
             (with("iss", "other".into()), Some(AuthError::WrongIssuer)),
             (with("iss", serde_json::json!(["i"])), Some(AuthError::Malformed)),
             (with("aud", "other".into()), Some(AuthError::WrongAudience)),
-            (with("aud", serde_json::json!(["other", "a"])), None),
+            (with("aud", serde_json::json!(["other", "a"])), Some(AuthError::WrongAudience)),
+            (with("aud", serde_json::json!(["a"])), None),
             (with("aud", serde_json::json!([])), Some(AuthError::WrongAudience)),
             (with("exp", (now as f64 + 600.0).into()), Some(AuthError::Malformed)),
             // An expired token that also names another issuer: expiry first, as in jsonwebtoken.
