@@ -14,7 +14,9 @@ struct Options {
     /// The auth service whose first signing key is trusted.
     #[arg(long, default_value = "http://127.0.0.1:50051")]
     auth: String,
-    #[arg(long, default_value = "authpair")]
+    /// The `iss` of the auth service's tokens: by default its public URL,
+    /// which is its HTTP listener's default address.
+    #[arg(long, default_value = "http://127.0.0.1:50061")]
     issuer: String,
     #[arg(long, default_value = "authpair")]
     audience: String,
