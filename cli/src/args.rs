@@ -10,10 +10,11 @@ pub const DEFAULT_URL: &str = "http://127.0.0.1:50051";
 /// Administer an authpair deployment: log in, manage users, service accounts
 /// and signing keys, and print access tokens for scripts.
 ///
-/// Start with `authpair login USER`. The session (never the password) is kept
-/// in `session.json`, mode 0600, in $AUTHPAIR_CONFIG_DIR, else
-/// $XDG_CONFIG_HOME/authpair, else $HOME/.config/authpair. Later commands
-/// renew its access token when it is about to expire.
+/// Start with `authpair --auth-url URL login USER`. The session (never the
+/// password) is kept in `session.json`, mode 0600, in $AUTHPAIR_CONFIG_DIR,
+/// else $XDG_CONFIG_HOME/authpair, else $HOME/.config/authpair. Its tokens
+/// are sent only to the URL it was made at. Later commands renew its access
+/// token when it is about to expire.
 #[derive(Debug, Parser)]
 #[command(name = "authpair", version, propagate_version = true)]
 pub struct Cli {
@@ -28,7 +29,8 @@ pub struct Cli {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct Global {
-    /// The auth service [default: the session's URL, else http://127.0.0.1:50051].
+    /// The auth service, http:// or https:// [default: the session's URL, else
+    /// http://127.0.0.1:50051]. A session is used only at the URL it was made at.
     #[arg(long, env = "AUTHPAIR_URL", global = true, value_name = "URL")]
     pub auth_url: Option<String>,
 
@@ -60,14 +62,16 @@ pub enum Command {
     /// Log in and keep the session for later commands.
     ///
     /// The password is prompted for without echo, or read from stdin with
-    /// --password-stdin. A session is for one audience (a token's `aud`):
-    /// the default is the admin API's. Logging in again for the same audience
-    /// replaces that session; sessions for other audiences are kept.
+    /// --password-stdin. A session is for one auth service URL and one
+    /// audience (a token's `aud`): the default is the admin API's. Logging in
+    /// again at the same URL for the same audience replaces that session;
+    /// other sessions are kept.
     Login(LoginArgs),
 
     /// End sessions: revoke them at the auth service and forget them.
     ///
-    /// Without --audience every stored session ends and the session file is
+    /// Each session is ended at the URL it was made at. Without --audience
+    /// (and --auth-url) every stored session ends and the session file is
     /// deleted.
     Logout(LogoutArgs),
 
@@ -136,7 +140,8 @@ pub enum UsersCommand {
     List,
 
     /// Create a user; the password is prompted for twice without echo, or
-    /// read from stdin with --password-stdin.
+    /// read from stdin with --password-stdin, once the name is known to be
+    /// free.
     Create(CreateUserArgs),
 
     /// Replace a user's roles; the change shows in the user's next access

@@ -2,14 +2,20 @@
 //! grpcurl and hand-written JSON.
 //!
 //! - [`args`]: the command line (clap derive); every command's `--help`.
-//! - [`session`]: the stored sessions, one per audience, in a 0600 file in
-//!   the config dir, and the lock that serializes their renewal.
+//! - [`session`]: the stored sessions, one per auth service URL and
+//!   audience, in a 0600 file in the config dir, and the lock that
+//!   serializes their renewal; [`file_mode`]: that file and its directory
+//!   are the owner's alone.
+//! - [`auth_url`]: the auth service's URL, checked (http or https) and in
+//!   normal form, the key a session is found by.
 //! - [`context`]: the global options, the store, and calls with a fresh
 //!   access token (renewed with `Refresh` near expiry, and once more if the
 //!   service says TOKEN_EXPIRED).
-//! - [`connect`]: the channel to the auth service, with TLS and mTLS.
+//! - [`connect`]: the channel to the auth service, with TLS and mTLS;
+//!   [`tls_probe`]: whether a server behind an http URL speaks TLS.
 //! - [`password`]: a password prompted without echo, or read from stdin.
-//! - [`commands`]: login, logout, token, users, service-accounts, keys.
+//! - [`commands`]: login, logout, token, users, service-accounts, keys;
+//!   [`username`]: whether a new username is taken, before the prompt.
 //! - [`views`]: the results as printed; [`output`]: tables, JSON, times.
 //! - [`error`]: failures, reported on stderr with the gRPC code, message
 //!   and `ErrorInfo` reason; exit code 1 (clap's usage errors: 2).
@@ -18,13 +24,17 @@
 //! both are `SecretString`s, and `Session`'s Debug leaves out its tokens.
 
 pub mod args;
+pub mod auth_url;
 pub mod commands;
 pub mod connect;
 pub mod context;
 pub mod error;
+pub mod file_mode;
 pub mod output;
 pub mod password;
 pub mod session;
+pub mod tls_probe;
+pub mod username;
 pub mod views;
 
 use std::process::ExitCode;

@@ -1,11 +1,18 @@
 //! The stored sessions: where the file lives, its format, and writing it
 //! with mode 0600 from the first byte.
 //!
-//! One file, `session.json`, holds at most one session per audience. It is
+//! One file, `session.json`, holds at most one session per auth service
+//! URL (in normal form, [`AuthUrl`]) and audience: a session's tokens go to
+//! the URL that issued them and to no other. It is
 //! replaced atomically (a new file created 0600, then renamed over the old
 //! one), and a lock on `session.lock` keeps two concurrent commands from
 //! both spending the same refresh token (which the auth service would take
 //! for theft and answer by revoking the session).
+//!
+//! The file and its directory must be the owner's alone: a file others can
+//! write, or in a directory others can write, is refused (its URL could have
+//! been changed to send the tokens elsewhere); a file others can read is
+//! used with a warning, as its tokens may have been copied.
 
 use std::{
     fmt,
@@ -17,7 +24,7 @@ use std::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::error::CliError;
+use crate::{auth_url::AuthUrl, error::CliError, file_mode};
 
 const SESSION_FILE: &str = "session.json";
 const LOCK_FILE: &str = "session.lock";
@@ -57,27 +64,49 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    pub fn get(&self, audience: &str) -> Option<&Session> {
-        self.sessions.iter().find(|s| s.audience == audience)
+    /// The session for `audience` made at `url`.
+    pub fn get(&self, url: &AuthUrl, audience: &str) -> Option<&Session> {
+        self.sessions.iter().find(|s| s.is_for(url, audience))
     }
 
-    pub fn get_mut(&mut self, audience: &str) -> Option<&mut Session> {
-        self.sessions.iter_mut().find(|s| s.audience == audience)
+    pub fn get_mut(&mut self, url: &AuthUrl, audience: &str) -> Option<&mut Session> {
+        self.sessions.iter_mut().find(|s| s.is_for(url, audience))
     }
 
-    /// Adds `session`, replacing any for the same audience.
+    /// Adds `session`, replacing any for the same URL and audience.
     pub fn put(&mut self, session: Session) {
-        self.remove(&session.audience);
+        if let Ok(url) = AuthUrl::parse(&session.url) {
+            self.remove(&url, &session.audience);
+        }
         self.sessions.push(session);
     }
 
-    pub fn remove(&mut self, audience: &str) -> Option<Session> {
-        let at = self.sessions.iter().position(|s| s.audience == audience)?;
+    pub fn remove(&mut self, url: &AuthUrl, audience: &str) -> Option<Session> {
+        let at = self.sessions.iter().position(|s| s.is_for(url, audience))?;
         Some(self.sessions.remove(at))
     }
 
+    /// The distinct audiences with a session, in file order.
     pub fn audiences(&self) -> Vec<&str> {
-        self.sessions.iter().map(|s| s.audience.as_str()).collect()
+        let mut audiences: Vec<&str> = Vec::new();
+        for session in &self.sessions {
+            if !audiences.contains(&session.audience.as_str()) {
+                audiences.push(&session.audience);
+            }
+        }
+        audiences
+    }
+
+    /// The distinct URLs (as stored) with a session for `audience`, or
+    /// with any session when `audience` is None.
+    pub fn urls(&self, audience: Option<&str>) -> Vec<&str> {
+        let mut urls: Vec<&str> = Vec::new();
+        for session in self.sessions.iter().filter(|s| audience.is_none_or(|a| s.audience == a)) {
+            if !urls.contains(&session.url.as_str()) {
+                urls.push(&session.url);
+            }
+        }
+        urls
     }
 }
 
@@ -115,6 +144,7 @@ impl Store {
     /// Waits for and takes the exclusive lock; creates the directory (0700).
     pub fn lock(&self) -> Result<Lock, CliError> {
         create_private_dir(&self.dir).map_err(|e| io_error(&self.dir, e))?;
+        file_mode::check_dir(&self.dir)?;
         let path = self.dir.join(LOCK_FILE);
         let file = private_options().read(true).write(true).create(true).truncate(false).open(&path);
         let file = file.map_err(|e| io_error(&path, e))?;
@@ -125,6 +155,9 @@ impl Store {
     /// The stored sessions; none if there is no file.
     pub fn load(&self, _lock: &Lock) -> Result<Sessions, CliError> {
         let path = self.path();
+        if let Some(warning) = file_mode::check_file(&path)? {
+            eprintln!("{warning}");
+        }
         match fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
                 .map_err(|e| CliError::other(format!("{}: not a session file: {e}", path.display()))),
@@ -194,6 +227,12 @@ mod secret {
 }
 
 impl Session {
+    /// Whether this is the session for `audience` at `url` (its stored URL,
+    /// normalised; a URL that no longer parses matches none).
+    pub fn is_for(&self, url: &AuthUrl, audience: &str) -> bool {
+        self.audience == audience && AuthUrl::parse(&self.url).is_ok_and(|own| own == *url)
+    }
+
     /// Whether the access token has less than `margin_secs` left at `now`.
     pub fn expires_within(&self, now: i64, margin_secs: i64) -> bool {
         self.expires_at - now < margin_secs
@@ -208,9 +247,17 @@ impl Session {
 mod tests {
     use super::*;
 
+    fn url(raw: &str) -> AuthUrl {
+        AuthUrl::parse(raw).unwrap_or_else(|e| panic!("{e}"))
+    }
+
     fn session(audience: &str) -> Session {
+        session_at("http://127.0.0.1:1", audience)
+    }
+
+    fn session_at(url: &str, audience: &str) -> Session {
         Session {
-            url: "http://127.0.0.1:1".into(),
+            url: url.into(),
             username: "root".into(),
             audience: audience.into(),
             access_token: SecretString::from("access-secret".to_owned()),
@@ -243,7 +290,7 @@ mod tests {
         }
         let loaded = store.load(&lock)?;
         assert_eq!(loaded.audiences(), ["authpair-admin", "authpair"]);
-        let admin = loaded.get("authpair-admin").ok_or("missing")?;
+        let admin = loaded.get(&url("http://127.0.0.1:1"), "authpair-admin").ok_or("missing")?;
         assert_eq!(admin.refresh_token.expose_secret(), "refresh-secret");
         Ok(())
     }
@@ -256,7 +303,7 @@ mod tests {
         let mut sessions = Sessions::default();
         sessions.put(session("authpair-admin"));
         store.save(&lock, &sessions)?;
-        sessions.remove("authpair-admin");
+        sessions.remove(&url("http://127.0.0.1:1/"), "authpair-admin");
         store.save(&lock, &sessions)?;
         assert!(!store.path().exists());
         assert!(store.load(&lock)?.sessions.is_empty());
@@ -264,13 +311,31 @@ mod tests {
     }
 
     #[test]
-    fn putting_a_session_replaces_the_one_for_its_audience() {
+    fn putting_a_session_replaces_the_one_for_its_url_and_audience() {
         let mut sessions = Sessions::default();
         sessions.put(session("a"));
-        let mut newer = session("a");
+        let mut newer = session_at("HTTP://127.0.0.1:1/", "a");
         newer.username = "other".into();
         sessions.put(newer);
-        assert_eq!(sessions.audiences(), ["a"]);
-        assert_eq!(sessions.get("a").map(|s| s.username.as_str()), Some("other"));
+        assert_eq!(sessions.sessions.len(), 1);
+        assert_eq!(sessions.get(&url("http://127.0.0.1:1"), "a").map(|s| s.username.as_str()), Some("other"));
+    }
+
+    #[test]
+    fn a_session_is_found_only_under_the_url_it_was_made_at() {
+        let mut sessions = Sessions::default();
+        sessions.put(session_at("http://127.0.0.1:50051/", "a"));
+        sessions.put(session_at("http://auth.example.com:50051", "a"));
+        assert_eq!(sessions.sessions.len(), 2);
+        assert_eq!(sessions.urls(Some("a")), ["http://127.0.0.1:50051/", "http://auth.example.com:50051"]);
+        for same in ["http://127.0.0.1:50051", "http://127.0.0.1:50051/"] {
+            assert!(sessions.get(&url(same), "a").is_some(), "{same}");
+        }
+        for other in ["http://127.0.0.1:50052", "https://127.0.0.1:50051", "http://localhost:50051"] {
+            assert!(sessions.get(&url(other), "a").is_none(), "{other}");
+        }
+        assert!(sessions.get(&url("http://127.0.0.1:50051"), "b").is_none());
+        assert!(sessions.remove(&url("http://AUTH.example.com:50051/"), "a").is_some());
+        assert_eq!(sessions.urls(None), ["http://127.0.0.1:50051/"]);
     }
 }

@@ -6,7 +6,8 @@ use tonic::{Code, Request, Status};
 
 use crate::{
     args::{LoginArgs, LogoutArgs},
-    connect::connect,
+    auth_url::AuthUrl,
+    connect::{checked, connect},
     context::{Context, bearer, now},
     error::CliError,
     output::{emit, fields, unix_to_rfc3339},
@@ -20,7 +21,7 @@ pub async fn login(ctx: &Context, args: LoginArgs) -> Result<(), CliError> {
     // Logging in again goes where the session it replaces went, unless told otherwise.
     let url = {
         let lock = ctx.store.lock()?;
-        ctx.url(ctx.store.load(&lock)?.get(&audience))
+        ctx.url(&ctx.store.load(&lock)?, &audience)?
     };
     let password = password::login_password(&args.username, args.password_stdin)?;
     let channel = connect(&url, &ctx.global).await?;
@@ -30,9 +31,9 @@ pub async fn login(ctx: &Context, args: LoginArgs) -> Result<(), CliError> {
         audience: audience.clone(),
     };
     drop(password);
-    let tokens = AuthServiceClient::new(channel).login(request).await?.into_inner();
+    let tokens = checked(&url, AuthServiceClient::new(channel).login(request).await).await?.into_inner();
     let session = Session {
-        url,
+        url: url.to_string(),
         username: args.username,
         audience: audience.clone(),
         access_token: SecretString::from(tokens.access_token),
@@ -48,7 +49,7 @@ pub async fn login(ctx: &Context, args: LoginArgs) -> Result<(), CliError> {
     };
     let lock = ctx.store.lock()?;
     let mut sessions = ctx.store.load(&lock)?;
-    let replaced = sessions.remove(&audience);
+    let replaced = sessions.remove(&url, &audience);
     sessions.put(session);
     ctx.store.save(&lock, &sessions)?;
     drop(lock);
@@ -68,29 +69,41 @@ pub async fn login(ctx: &Context, args: LoginArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Ends the stored sessions for `--audience` (all without it) at
+/// `--auth-url` (every URL without it), each at the URL it was made at.
 pub async fn logout(ctx: &Context, args: LogoutArgs) -> Result<(), CliError> {
     let lock = ctx.store.lock()?;
     let mut sessions = ctx.store.load(&lock)?;
-    let audiences: Vec<String> = match args.audience {
-        Some(audience) if sessions.get(&audience).is_none() => {
-            return Err(CliError::other(format!("not logged in for audience {audience:?}")));
-        }
-        Some(audience) => vec![audience],
-        None => sessions.audiences().into_iter().map(str::to_owned).collect(),
-    };
+    let chosen: Vec<usize> = (0..sessions.sessions.len())
+        .filter(|&i| {
+            let session = &sessions.sessions[i];
+            args.audience.as_ref().is_none_or(|a| session.audience == *a)
+                && ctx.auth_url.as_ref().is_none_or(|url| session.is_for(url, &session.audience))
+        })
+        .collect();
+    if chosen.is_empty() && (args.audience.is_some() || ctx.auth_url.is_some()) {
+        let audience = args.audience.as_deref().map(|a| format!(" for audience {a:?}")).unwrap_or_default();
+        let url = ctx.auth_url.as_ref().map(|u| format!(" at {u}")).unwrap_or_default();
+        return Err(CliError::other(format!("not logged in{audience}{url}")));
+    }
     let mut ended = Vec::new();
     let mut failure = None;
-    for audience in audiences {
-        let Some(session) = sessions.get(&audience) else { continue };
-        match revoke(ctx, session).await {
-            Ok(()) => {
-                sessions.remove(&audience);
-                ended.push(audience);
-            }
+    let mut kept = Vec::new();
+    for (i, session) in std::mem::take(&mut sessions.sessions).into_iter().enumerate() {
+        if !chosen.contains(&i) {
+            kept.push(session);
+            continue;
+        }
+        match revoke(ctx, &session).await {
+            Ok(()) => ended.push(session.audience),
             // Kept, so that a later logout can still revoke it.
-            Err(e) => failure = Some(e),
+            Err(e) => {
+                failure = Some(e);
+                kept.push(session);
+            }
         }
     }
+    sessions.sessions = kept;
     ctx.store.save(&lock, &sessions)?;
     emit(ctx.global.json, &serde_json::json!({ "logged_out": ended }), || match ended.as_slice() {
         [] => "No session to end.".into(),
@@ -99,11 +112,13 @@ pub async fn logout(ctx: &Context, args: LogoutArgs) -> Result<(), CliError> {
     failure.map_or(Ok(()), Err)
 }
 
-/// Ends `session` at the auth service. Its access token goes along, to be
-/// revoked too, unless it has expired; a refresh token the service no longer
-/// knows means the session had already ended.
+/// Ends `session` at the auth service that issued it, and only there. Its
+/// access token goes along, to be revoked too, unless it has expired; a
+/// refresh token the service no longer knows means the session had already
+/// ended.
 async fn revoke(ctx: &Context, session: &Session) -> Result<(), CliError> {
-    let channel = connect(&ctx.url(Some(session)), &ctx.global).await?;
+    let url = AuthUrl::parse(&session.url)?;
+    let channel = connect(&url, &ctx.global).await?;
     let mut client = AuthServiceClient::new(channel);
     let message = LogoutRequest { refresh_token: session.refresh_token.expose_secret().to_owned() };
     let with_access = if session.expires_within(now(), 5) {
@@ -121,7 +136,7 @@ async fn revoke(ctx: &Context, session: &Session) -> Result<(), CliError> {
     match result {
         Ok(_) => Ok(()),
         Err(status) if reason(&status) == Some("REFRESH_TOKEN_INVALID".into()) => Ok(()),
-        Err(status) => Err(status.into()),
+        Err(status) => checked(&url, Err::<(), _>(status)).await,
     }
 }
 

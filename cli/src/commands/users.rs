@@ -11,7 +11,7 @@ use crate::{
     context::Context,
     error::CliError,
     output::{emit, fields, timestamp},
-    password,
+    password, username,
     views::{RevokedSessionsView, UserView},
 };
 
@@ -27,20 +27,15 @@ pub async fn run(ctx: &Context, command: UsersCommand) -> Result<(), CliError> {
     let json = ctx.global.json;
     match command {
         UsersCommand::List => {
-            let mut users = Vec::new();
-            let mut page_token = String::new();
-            loop {
-                let request = ListUsersRequest { page_size: PAGE_SIZE, page_token };
-                let page = ctx.admin(request, |mut c, r| async move { c.list_users(r).await }).await?;
-                users.extend(page.users.into_iter().map(UserView::from));
-                if page.next_page_token.is_empty() {
-                    break;
-                }
-                page_token = page.next_page_token;
-            }
+            let users: Vec<UserView> = all_users(ctx).await?.into_iter().map(UserView::from).collect();
             emit(json, &users, || UserView::table(&users));
         }
         UsersCommand::Create(args) => {
+            // A taken name fails before the password is asked for.
+            let users = all_users(ctx).await?;
+            if let Some(why) = username::taken(&args.username, users.iter().map(|u| u.username.as_str())) {
+                return Err(CliError::other(why));
+            }
             let password = password::new_password(args.password_stdin)?;
             let request = CreateUserRequest {
                 username: args.username,
@@ -86,6 +81,21 @@ pub async fn run(ctx: &Context, command: UsersCommand) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// Every user, page by page.
+async fn all_users(ctx: &Context) -> Result<Vec<User>, CliError> {
+    let mut users = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let request = ListUsersRequest { page_size: PAGE_SIZE, page_token };
+        let page = ctx.admin(request, |mut c, r| async move { c.list_users(r).await }).await?;
+        users.extend(page.users);
+        if page.next_page_token.is_empty() {
+            return Ok(users);
+        }
+        page_token = page.next_page_token;
+    }
 }
 
 fn user_ref(arg: &UserArg) -> Option<UserRef> {

@@ -25,18 +25,29 @@ struct Cli {
 
 impl Cli {
     fn new(app: &TestApp) -> anyhow::Result<Self> {
-        Ok(Self { binary: binary_path("authpair")?, config: tempfile::tempdir()?, url: app.auth_server.url() })
+        Self::at(app.auth_server.url())
+    }
+
+    /// The CLI for the auth service at `url`.
+    fn at(url: String) -> anyhow::Result<Self> {
+        Ok(Self { binary: binary_path("authpair")?, config: tempfile::tempdir()?, url })
     }
 
     /// Runs `authpair args…` with `stdin`. On a blocking thread: the
     /// services under test run on this test's runtime.
     async fn run(&self, args: &[&str], stdin: &str) -> anyhow::Result<Output> {
+        self.run_with_env(args, stdin, &[]).await
+    }
+
+    /// [`Cli::run`] with environment variables set.
+    async fn run_with_env(&self, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> anyhow::Result<Output> {
         use std::io::Write as _;
         let mut command = std::process::Command::new(&self.binary);
         command.args(args).env("AUTHPAIR_CONFIG_DIR", self.config.path());
         for var in ["AUTHPAIR_URL", "AUTHPAIR_AUDIENCE", "AUTHPAIR_ADMIN_AUDIENCE", "AUTHPAIR_AUTH_CA"] {
             command.env_remove(var);
         }
+        command.envs(env.iter().copied());
         let stdin = stdin.to_owned();
         let output = tokio::task::spawn_blocking(move || {
             let mut child = command
@@ -369,5 +380,214 @@ async fn logout_revokes_the_session_and_deletes_the_file() -> TestResult {
     let after = cli.run(&["users", "list"], "").await?;
     assert_eq!(after.status.code(), Some(1));
     assert!(text(&after.stderr).contains("no session is stored"), "{after:?}");
+    Ok(())
+}
+
+/// A listener nobody trusts, that only accepts: what it is sent is never
+/// read, as the CLI must not connect to it at all.
+struct Untrusted {
+    listener: tokio::net::TcpListener,
+    url: String,
+}
+
+impl Untrusted {
+    async fn bind() -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        Ok(Self { listener, url })
+    }
+
+    /// Whether anyone connected before now. Connects once itself, then
+    /// accepts: connections queue in order, so a connection made by the
+    /// CLI earlier comes out first, and this one at once if there was none.
+    async fn was_connected_to(&self) -> anyhow::Result<bool> {
+        let marker = tokio::net::TcpStream::connect(self.listener.local_addr()?).await?;
+        let (_, first) = self.listener.accept().await?;
+        Ok(first != marker.local_addr()?)
+    }
+}
+
+/// The first line of stderr.
+fn first_error_line(output: &Output) -> String {
+    text(&output.stderr).lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn a_session_made_for_one_url_is_not_sent_to_another() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let cli = Cli::new(&app)?;
+    cli.login_as_root().await?;
+    let untrusted = Untrusted::bind().await?;
+    let before = cli.session(ADMIN_AUDIENCE)?;
+    let refusal = format!(
+        "error: not logged in at {} (a session for audience \"authpair-admin\" exists for {}); its tokens are sent \
+         only where they were issued. Run `authpair login USER --auth-url {}`, or use --auth-url with the URL you \
+         logged in at",
+        untrusted.url, cli.url, untrusted.url
+    );
+
+    let by_env = cli.run_with_env(&["users", "list"], "", &[("AUTHPAIR_URL", &untrusted.url)]).await?;
+    assert_eq!((by_env.status.code(), first_error_line(&by_env)), (Some(1), refusal.clone()), "{by_env:?}");
+    assert!(by_env.stdout.is_empty());
+    let by_flag = cli.run(&["--auth-url", &format!("{}/", untrusted.url), "token"], "").await?;
+    assert_eq!((by_flag.status.code(), first_error_line(&by_flag)), (Some(1), refusal.clone()), "{by_flag:?}");
+    assert!(by_flag.stdout.is_empty(), "a token was printed");
+    assert!(!untrusted.was_connected_to().await?, "the CLI connected to a URL it holds no session for");
+    assert_eq!(cli.session(ADMIN_AUDIENCE)?, before);
+
+    // Another spelling of the URL the session was made at is that URL.
+    let port = app.auth_server.addr.port();
+    for same in [format!("{}/", cli.url), format!("HTTP://127.0.0.1:{port}/")] {
+        let users = cli.json(&["--auth-url", &same, "users", "list"]).await?;
+        assert_eq!(users[0]["username"], ADMIN_USERNAME, "{same}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_expired_session_is_refreshed_only_at_the_url_that_issued_it() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let cli = Cli::new(&app)?;
+    cli.login_as_root().await?;
+    let untrusted = Untrusted::bind().await?;
+    cli.edit_session(ADMIN_AUDIENCE, |s| s["expires_at"] = (now() - 60).into())?;
+    let before = cli.session(ADMIN_AUDIENCE)?;
+
+    let refused = cli.run_with_env(&["users", "list"], "", &[("AUTHPAIR_URL", &untrusted.url)]).await?;
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert!(first_error_line(&refused).starts_with(&format!("error: not logged in at {}", untrusted.url)));
+    assert!(!untrusted.was_connected_to().await?, "the refresh token went to a URL that did not issue it");
+    // Neither spent nor forgotten: the issuing service takes it.
+    assert_eq!(cli.session(ADMIN_AUDIENCE)?, before);
+    cli.json(&["users", "list"]).await?;
+    let after = cli.session(ADMIN_AUDIENCE)?;
+    assert_ne!(after["refresh_token"], before["refresh_token"]);
+    assert_eq!(after["url"], before["url"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_url_whose_scheme_is_not_http_or_https_is_refused_before_anything_is_sent() -> TestResult {
+    let untrusted = Untrusted::bind().await?;
+    let port = untrusted.listener.local_addr()?.port();
+    let cli = Cli::at(format!("ftp://127.0.0.1:{port}"))?;
+    for args in [vec!["--auth-url", cli.url.as_str(), "login", "root", "--password-stdin"], vec!["users", "list"]] {
+        let refused = cli.run_with_env(&args, "secret\n", &[("AUTHPAIR_URL", &cli.url)]).await?;
+        assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+        assert_eq!(
+            first_error_line(&refused),
+            format!(
+                "error: bad auth service URL \"ftp://127.0.0.1:{port}\": the scheme is \"ftp\"; the auth service \
+                 speaks gRPC over http:// or https:// only"
+            )
+        );
+    }
+    assert!(!untrusted.was_connected_to().await?);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_session_file_others_can_read_warns_and_one_they_can_write_is_refused() -> TestResult {
+    use std::os::unix::fs::PermissionsExt as _;
+    let app = TestApp::spawn().await?;
+    let cli = Cli::new(&app)?;
+    cli.login_as_root().await?;
+    let path = cli.session_path();
+    let chmod = |mode| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode));
+
+    chmod(0o644)?;
+    let warned = cli.run(&["users", "list", "--json"], "").await?;
+    assert!(warned.status.success(), "{warned:?}");
+    assert_eq!(
+        first_error_line(&warned),
+        format!(
+            "warning: {p} is readable by group or others (mode 0644), so its tokens may have been copied: make it \
+             yours alone (chmod 600 {p}), and end its sessions with `authpair logout` and log in again",
+            p = path.display()
+        )
+    );
+
+    chmod(0o666)?;
+    let refused = cli.run(&["users", "list"], "").await?;
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert_eq!(
+        first_error_line(&refused),
+        format!(
+            "error: {p} is writable by group or others (mode 0666), so the sessions in it cannot be trusted; make it \
+             yours alone: chmod 600 {p}",
+            p = path.display()
+        )
+    );
+
+    chmod(0o600)?;
+    std::fs::set_permissions(cli.config.path(), std::fs::Permissions::from_mode(0o777))?;
+    let refused = cli.run(&["users", "list"], "").await?;
+    std::fs::set_permissions(cli.config.path(), std::fs::Permissions::from_mode(0o700))?;
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert!(first_error_line(&refused).ends_with(&format!("chmod 700 {}", cli.config.path().display())));
+    let fine = cli.run(&["users", "list"], "").await?;
+    assert!(fine.status.success() && fine.stderr.is_empty(), "{fine:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn http_to_a_tls_port_says_the_server_speaks_tls() -> TestResult {
+    let pki = crate::tls::Pki::new()?;
+    let data = tempfile::tempdir()?;
+    let mut auth = authpair_tests::AuthConfig::new(data.path().join("auth"));
+    auth.bootstrap_admin = Some(auth_service::BootstrapAdmin::new(ADMIN_USERNAME, ADMIN_PASSWORD));
+    auth.shared.tls_cert = Some(pki.path("server.pem"));
+    auth.shared.tls_key = Some(pki.path("server.key"));
+    let server = authpair_tests::Server::start(authpair_tests::any_port(), |listener, stopped| async move {
+        auth_service::serve(listener, auth, async move {
+            let _ = stopped.await;
+        })
+        .await
+    })
+    .await?;
+    crate::tls::serving(pki.channel(server.addr, false)?).await?;
+
+    let cli = Cli::at(format!("http://{}", server.addr))?;
+    let refused = cli.login(ADMIN_USERNAME, ADMIN_PASSWORD, &[]).await?;
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert_eq!(
+        first_error_line(&refused),
+        format!(
+            "error: the server at http://{a} speaks TLS; use https://{a} (with --auth-ca and the CA that signed its \
+             certificate)",
+            a = server.addr
+        )
+    );
+    assert!(!cli.session_path().exists());
+
+    // As told: https with the CA.
+    let https = Cli::at(format!("https://{}", server.addr))?;
+    let ca = pki.path("ca.pem").display().to_string();
+    let logged_in = https.login(ADMIN_USERNAME, ADMIN_PASSWORD, &["--auth-ca", &ca]).await?;
+    assert!(logged_in.status.success(), "{logged_in:?}");
+    let users = https.json(&["--auth-ca", &ca, "users", "list"]).await?;
+    assert_eq!(users[0]["username"], ADMIN_USERNAME);
+    Ok(())
+}
+
+#[tokio::test]
+async fn users_create_of_a_taken_name_fails_before_the_password_is_asked_for() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let cli = Cli::new(&app)?;
+    cli.login_as_root().await?;
+    // No password on stdin: asking for one would fail with "no password on stdin".
+    for (name, why) in [
+        ("ROOT", "username already exists: \"ROOT\" is the user \"root\""),
+        ("r\u{43E}ot", "username looks like the existing username \"root\" (UTS #39 confusables)"),
+    ] {
+        let refused = cli.run(&["users", "create", name, "--password-stdin"], "").await?;
+        assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+        assert_eq!(first_error_line(&refused), format!("error: {why}"));
+    }
+    let users = cli.json(&["users", "list"]).await?;
+    assert_eq!(users.as_array().map(Vec::len), Some(1), "{users}");
+    // A free name goes on to the password.
+    let asked = cli.run(&["users", "create", "carol", "--password-stdin"], "").await?;
+    assert_eq!(first_error_line(&asked), "error: no password on stdin");
     Ok(())
 }

@@ -21,16 +21,18 @@ use tonic::{
 };
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 
-struct Pki {
+/// A CA, a server certificate for 127.0.0.1 and localhost, and a client
+/// certificate, as PEM files in a directory of their own.
+pub(crate) struct Pki {
     dir: tempfile::TempDir,
 }
 
 impl Pki {
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    fn new() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+    pub(crate) fn new() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let dir = tempfile::tempdir()?;
         let mut ca = CertificateParams::new(Vec::<String>::new())?;
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -61,7 +63,7 @@ impl Pki {
         Ok(tls)
     }
 
-    fn channel(
+    pub(crate) fn channel(
         &self,
         addr: SocketAddr,
         with_identity: bool,
@@ -70,7 +72,7 @@ impl Pki {
     }
 }
 
-async fn serving(channel: Channel) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+pub(crate) async fn serving(channel: Channel) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut updates =
         HealthClient::new(channel).watch(HealthCheckRequest { service: String::new() }).await?.into_inner();
     while let Some(update) = updates.message().await? {
