@@ -2,14 +2,12 @@
 //! is asked for (twice), so a taken name fails at once.
 //!
 //! The auth service compares usernames by their RFC 8265 UsernameCaseMapped
-//! form (each space-separated part enforced on its own), and refuses a new
-//! name whose UTS #39 confusable skeleton is an existing account's. The
-//! same two forms are computed here, with the same crates, for the new name
-//! and for each listed user. This check only saves a prompt: CreateUser
-//! still decides, so a name this check cannot put in canonical form (the
-//! service will say why) is left for it.
-
-use precis_profiles::{UsernameCaseMapped, precis_core::profile::PrecisFastInvocation as _};
+//! form, and refuses a new name whose UTS #39 confusable skeleton is an
+//! existing account's. The same two forms are computed here, by the same
+//! crate (`authpair_username`), for the new name and for each listed user.
+//! This check only saves a prompt: CreateUser still decides, so a name this
+//! check cannot put in canonical form (the service will say why) is left for
+//! it.
 
 /// A name's canonical form and its confusable skeleton.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,17 +19,8 @@ pub struct Compared {
 impl Compared {
     /// None for a name without a canonical form.
     pub fn of(typed: &str) -> Option<Self> {
-        let mut parts = Vec::new();
-        for part in typed.split(' ') {
-            if part.is_empty() {
-                return None;
-            }
-            // Unicode's full lower-casing, for a word-final capital sigma.
-            let part = if part.contains('\u{3A3}') { part.to_lowercase() } else { part.to_owned() };
-            parts.push(UsernameCaseMapped::enforce(part).ok()?.into_owned());
-        }
-        let canonical = parts.join(" ");
-        let skeleton = unicode_security::skeleton(&canonical).collect();
+        let canonical = authpair_username::canonical(typed).ok()?;
+        let skeleton = authpair_username::skeleton(&canonical);
         Some(Self { canonical, skeleton })
     }
 }

@@ -402,8 +402,13 @@ async fn watch_revocations_is_for_service_tokens_with_the_watch_scope_only() -> 
 
     let watcher = app.watcher_token("watcher").await?;
     let mut stream = auth.watch_revocations(bearer(WatchRevocationsRequest::default(), &watcher)).await?.into_inner();
+    use authpair_proto::auth::v1::watch_revocations_response::Event;
     let first = stream.message().await?.ok_or("empty feed")?;
-    assert!(matches!(first.event, Some(authpair_proto::auth::v1::watch_revocations_response::Event::Keys(_))));
+    let Some(Event::Deployment(deployment)) = first.event else { return Err(format!("first: {first:?}").into()) };
+    assert_eq!(deployment.issuer, authpair_tests::ISSUER);
+    assert!(deployment.roles.iter().any(|grant| grant.role == "admin"), "{deployment:?}");
+    let second = stream.message().await?.ok_or("no keys")?;
+    assert!(matches!(second.event, Some(Event::Keys(_))), "{second:?}");
     Ok(())
 }
 
@@ -441,10 +446,11 @@ async fn a_watcher_ahead_of_the_log_is_told_where_it_ends_so_it_starts_over() ->
         })
         .await
         .map_err(|_| format!("after_sequence {after}: the watch went on past its snapshot"))??;
-        assert_eq!(events.len(), 2, "{events:?}");
-        assert!(matches!(events[0].event, Some(Event::Keys(_))), "{events:?}");
-        assert!(matches!(events[1].event, Some(Event::SnapshotComplete(_))), "{events:?}");
-        assert_eq!(events[1].sequence, head);
+        assert_eq!(events.len(), 3, "{events:?}");
+        assert!(matches!(events[0].event, Some(Event::Deployment(_))), "{events:?}");
+        assert!(matches!(events[1].event, Some(Event::Keys(_))), "{events:?}");
+        assert!(matches!(events[2].event, Some(Event::SnapshotComplete(_))), "{events:?}");
+        assert_eq!(events[2].sequence, head);
     }
     Ok(())
 }
