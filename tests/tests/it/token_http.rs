@@ -51,6 +51,12 @@ fn refused(answer: &Answer) -> TestResult<(u16, String)> {
     Ok((answer.status.as_u16(), error))
 }
 
+/// The `sub` the resource service sees in `token`, over gRPC.
+async fn subject(app: &TestApp, token: &str) -> Result<String, tonic::Status> {
+    let profile = app.resource.clone().get_my_profile(bearer(GetMyProfileRequest {}, token)).await?;
+    Ok(profile.into_inner().subject)
+}
+
 fn text<'a>(body: &'a Value, name: &str) -> &'a str {
     body[name].as_str().unwrap_or_default()
 }
@@ -63,11 +69,10 @@ async fn the_password_grant_gives_the_pair_login_gives_and_its_access_token_work
     assert!(!text(&body, "refresh_token").is_empty(), "{body}");
     let grpc = app.login("alice", "alice-password").await?;
     assert_eq!(body.get("scope").and_then(Value::as_str).unwrap_or_default(), grpc.scope);
-    let profile = app.resource.clone().get_my_profile(bearer(GetMyProfileRequest {}, text(&body, "access_token")));
-    assert_eq!(profile.await?.into_inner().subject, alice.id);
+    assert_eq!(subject(&app, text(&body, "access_token")).await?, alice.id);
     // The refresh token is a session's, good for the gRPC Refresh too.
-    let refreshed = app.auth.clone().refresh(RefreshRequest { refresh_token: text(&body, "refresh_token").into() });
-    assert!(!refreshed.await?.into_inner().access_token.is_empty());
+    let refresh = RefreshRequest { refresh_token: text(&body, "refresh_token").into() };
+    assert!(!app.auth.clone().refresh(refresh).await?.into_inner().access_token.is_empty());
 
     // `audience` picks the token's audience, as Login's field does.
     let form =
@@ -87,8 +92,7 @@ async fn the_refresh_token_grant_rotates_the_session_and_the_spent_token_is_inva
     let body = issued(&post(&app, &form, None).await?)?;
     let next = text(&body, "refresh_token");
     assert!(!next.is_empty() && next != first.refresh_token, "{body}");
-    let profile = app.resource.clone().get_my_profile(bearer(GetMyProfileRequest {}, text(&body, "access_token")));
-    assert_eq!(profile.await?.into_inner().subject, alice.id);
+    assert_eq!(subject(&app, text(&body, "access_token")).await?, alice.id);
     // The spent token again: reuse, so the session ends, as over gRPC.
     assert_eq!(refused(&post(&app, &form, None).await?)?, (400, "invalid_grant".to_owned()));
     let after = app.auth.clone().refresh(RefreshRequest { refresh_token: next.into() }).await;
@@ -109,8 +113,7 @@ async fn the_client_credentials_grant_takes_basic_or_form_credentials_and_no_ref
     let by_form = issued(&post(&app, &form, None).await?)?;
     assert_eq!(text(&by_form, "scope"), "profile");
     for body in [&by_basic, &by_form] {
-        let profile = app.resource.clone().get_my_profile(bearer(GetMyProfileRequest {}, text(body, "access_token")));
-        assert_eq!(profile.await?.into_inner().subject, "svc:reporting");
+        assert_eq!(subject(&app, text(body, "access_token")).await?, "svc:reporting");
     }
     Ok(())
 }
@@ -142,8 +145,9 @@ async fn wrong_client_credentials_are_401_invalid_client_with_a_basic_challenge(
     }
     assert_eq!(basic.body, in_form.body, "an unknown client and a wrong secret read the same");
     // Both ways at once is one too many (RFC 6749 §2.3).
-    let both = post(&app, &format!("grant_type=client_credentials&client_secret={secret}"), Some((&id, &secret)));
-    assert_eq!(refused(&both.await?)?, (400, "invalid_request".to_owned()));
+    let form = format!("grant_type=client_credentials&client_secret={secret}");
+    let both = post(&app, &form, Some((&id, &secret))).await?;
+    assert_eq!(refused(&both)?, (400, "invalid_request".to_owned()));
     // A user's grants take no client authentication, and say so.
     let user = post(&app, "grant_type=password&username=a&password=b", Some((&id, &secret))).await?;
     assert_eq!(refused(&user)?, (401, "invalid_client".to_owned()));
@@ -157,8 +161,9 @@ async fn a_scope_or_audience_not_granted_and_an_unknown_grant_get_their_own_code
     let wider = post(&app, "grant_type=client_credentials&scope=profile+admin", Some((&id, &secret))).await?;
     assert_eq!(refused(&wider)?, (400, "invalid_scope".to_owned()));
     assert_eq!(wider.json()?["error_description"], "scope 'admin' was not granted to this client");
-    let other = post(&app, &format!("grant_type=client_credentials&audience={ADMIN_AUDIENCE}"), Some((&id, &secret)));
-    assert_eq!(refused(&other.await?)?, (400, "invalid_target".to_owned()));
+    let form = format!("grant_type=client_credentials&audience={ADMIN_AUDIENCE}");
+    let other = post(&app, &form, Some((&id, &secret))).await?;
+    assert_eq!(refused(&other)?, (400, "invalid_target".to_owned()));
     let unknown = post(&app, "grant_type=password&username=a&password=b&audience=elsewhere", None).await?;
     assert_eq!(refused(&unknown)?, (400, "invalid_target".to_owned()));
     let grant = post(&app, "grant_type=authorization_code&code=x", None).await?;
