@@ -146,8 +146,9 @@ pub struct Config {
     // Spelled out so clap takes the parser's Option as the value.
     pub hash_queue: std::option::Option<std::num::NonZeroUsize>,
 
-    /// Where to serve the JWK set and the discovery document over HTTP/1.1
-    /// (and token introspection); TLS with --tls-cert; "off" for none.
+    /// Where to serve the JWK set, the authorization server metadata, the
+    /// OAuth token endpoint and token introspection over HTTP/1.1; TLS with
+    /// --tls-cert; "off" for none.
     #[arg(long, env = "AUTH_HTTP_LISTEN", default_value = "127.0.0.1:50061", value_parser = parse_listen)]
     // Spelled out so clap takes the parser's Option as the value (no flag = default).
     pub http_listen: std::option::Option<SocketAddr>,
@@ -156,7 +157,7 @@ pub struct Config {
     pub http_limits: HttpLimits,
 
     /// The URL clients reach the HTTP listener at (`https://auth.example`),
-    /// which the discovery document's URLs start with; unset: the scheme and
+    /// which the metadata's URLs start with; unset: the scheme and
     /// address the listener is bound to.
     #[arg(long, env = "AUTH_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,

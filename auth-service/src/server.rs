@@ -185,7 +185,7 @@ fn start_http(
     };
     let addr = listener.local_addr()?;
     let router = http::router(http::Documents::new(state.clone(), public_url, access)?);
-    tracing::info!(%addr, %public_url, "auth-service HTTP (JWKS, discovery, introspection) on");
+    tracing::info!(%addr, %public_url, "auth-service HTTP (JWKS, metadata, token endpoint, introspection) on");
     Ok(tokio::spawn(http::serve(listener, router, tls, config.http_limits, stopping)))
 }
 

@@ -223,12 +223,18 @@ impl Throttle {
     /// last address the proxy appended to `x-forwarded-for`.
     pub fn source<T>(&self, request: &tonic::Request<T>) -> Option<IpAddr> {
         let peer = request.remote_addr()?.ip();
-        if !self.trusted_proxies.contains(&peer) {
-            return Some(peer);
-        }
         let forwarded = request.metadata().get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        Some(self.source_of(peer, forwarded))
+    }
+
+    /// [`Self::source`] for a request that arrived another way (the HTTP
+    /// listener): its TCP peer and its first `x-forwarded-for` header.
+    pub fn source_of(&self, peer: IpAddr, forwarded: Option<&str>) -> IpAddr {
+        if !self.trusted_proxies.contains(&peer) {
+            return peer;
+        }
         let client = forwarded.and_then(|list| list.rsplit(',').next()).and_then(|ip| ip.trim().parse().ok());
-        Some(client.unwrap_or(peer))
+        client.unwrap_or(peer)
     }
 
     /// Before checking credentials: may `account` try now, from `source`?

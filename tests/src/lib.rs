@@ -18,6 +18,7 @@
 //! Readiness is awaited through the health service's Watch stream, never by
 //! sleeping.
 
+pub mod authlib;
 pub mod foreign;
 pub mod http1;
 pub mod raw_h2;

@@ -32,6 +32,38 @@ const ISSUE_SERVICE_TOKEN: &str = "/auth.v1.AuthService/IssueServiceToken";
 /// the same.
 const DUMMY_SECRET_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// Why IssueServiceToken refused: an [`ApiError`], or an authenticated
+/// client asking for a scope or an audience it was not granted. gRPC answers
+/// both INVALID_ARGUMENT with the message; OAuth names them `invalid_scope`
+/// and `invalid_target`.
+#[derive(Debug)]
+pub(crate) enum ServiceTokenError {
+    Api(ApiError),
+    Scope(String),
+    Audience(String),
+}
+
+impl From<ApiError> for ServiceTokenError {
+    fn from(e: ApiError) -> Self {
+        ServiceTokenError::Api(e)
+    }
+}
+
+impl From<AuthError> for ServiceTokenError {
+    fn from(e: AuthError) -> Self {
+        ServiceTokenError::Api(e.into())
+    }
+}
+
+impl From<ServiceTokenError> for ApiError {
+    fn from(e: ServiceTokenError) -> Self {
+        match e {
+            ServiceTokenError::Api(e) => e,
+            ServiceTokenError::Scope(m) | ServiceTokenError::Audience(m) => ApiError::InvalidArgument(m),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct AuthApi {
     state: Arc<AuthState>,
@@ -66,7 +98,13 @@ impl AuthApi {
         self.state.throttle.admit(account, source).await.map_err(|e| throttled(method, "credentials", e))
     }
 
-    async fn login(&self, req: LoginRequest, source: Option<std::net::IpAddr>) -> Result<LoginResponse, ApiError> {
+    /// Login's work, for the gRPC method and the HTTP token endpoint's
+    /// password grant alike: `source` is the address throttling counts.
+    pub(crate) async fn login(
+        &self,
+        req: LoginRequest,
+        source: Option<std::net::IpAddr>,
+    ) -> Result<LoginResponse, ApiError> {
         let username = input::login_username(&req.username)?;
         input::login_password(&req.password)?;
         // Checked before any throttling or hashing: it is not a credential.
@@ -119,8 +157,9 @@ impl AuthApi {
     /// every refresh token that matches no live session counts as a failure.
     /// The rotation runs to the end whatever the caller does
     /// ([`run_to_end`]): a reuse it detects logs revocations that must be
-    /// applied and announced once committed.
-    async fn refresh(
+    /// applied and announced once committed. For the gRPC method and the
+    /// HTTP token endpoint's refresh_token grant alike.
+    pub(crate) async fn refresh(
         &self,
         req: RefreshRequest,
         source: Option<std::net::IpAddr>,
@@ -201,13 +240,16 @@ impl AuthApi {
         })
     }
 
-    async fn issue_service_token(
+    /// IssueServiceToken's work, for the gRPC method and the HTTP token
+    /// endpoint's client_credentials grant alike. A scope or an audience the
+    /// client was not granted comes back as such ([`ServiceTokenError`]).
+    pub(crate) async fn issue_service_token(
         &self,
         req: IssueServiceTokenRequest,
         source: Option<std::net::IpAddr>,
-    ) -> Result<IssueServiceTokenResponse, ApiError> {
+    ) -> Result<IssueServiceTokenResponse, ServiceTokenError> {
         if req.client_id.is_empty() || req.client_secret.is_empty() {
-            return Err(ApiError::invalid("client_id and client_secret are required"));
+            return Err(ApiError::invalid("client_id and client_secret are required").into());
         }
         // Checked before any throttling or hashing: it is not a credential.
         let audience = self.state.audience(&req.audience)?;
@@ -220,7 +262,7 @@ impl AuthApi {
             return Err(AuthError::InvalidCredentials.into());
         }
         let generation = self.state.generation().await?;
-        let found = self.state.store.service_account(&req.client_id).await?;
+        let found = self.state.store.service_account(&req.client_id).await.map_err(ApiError::from)?;
         let presented = SecretString::from(req.client_secret);
         let stored = found.as_ref().map_or(DUMMY_SECRET_HASH, |a| a.secret_hash.as_str());
         let matched = secret_matches(&presented, stored);
@@ -237,8 +279,9 @@ impl AuthApi {
         };
         self.state.throttle.succeeded(&account).await;
         let account = found;
-        let scopes = grants::narrow(&account.scopes, &req.scope).map_err(ApiError::InvalidArgument)?;
-        grants::audience_granted(&account, audience, &self.state.config.audience).map_err(ApiError::InvalidArgument)?;
+        let scopes = grants::narrow(&account.scopes, &req.scope).map_err(ServiceTokenError::Scope)?;
+        grants::audience_granted(&account, audience, &self.state.config.audience)
+            .map_err(ServiceTokenError::Audience)?;
         let grant = grants::for_service(&account, scopes, generation, audience);
         let issued = self.state.sign(&grant, None)?;
         audit!("service_token_issued", ISSUE_SERVICE_TOKEN, grant.subject.as_str(), "-");
@@ -312,7 +355,8 @@ impl AuthService for AuthApi {
         request: Request<IssueServiceTokenRequest>,
     ) -> Result<Response<IssueServiceTokenResponse>, Status> {
         let source = self.state.throttle.source(&request);
-        Ok(Response::new(AuthApi::issue_service_token(self, request.into_inner(), source).await?))
+        let issued = AuthApi::issue_service_token(self, request.into_inner(), source).await;
+        Ok(Response::new(issued.map_err(ApiError::from)?))
     }
 
     async fn logout(&self, request: Request<LogoutRequest>) -> Result<Response<LogoutResponse>, Status> {

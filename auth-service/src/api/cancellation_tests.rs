@@ -98,9 +98,9 @@ async fn rv_02_a_refresh_reuse_whose_caller_goes_away_has_the_familys_access_tok
         let access = state.next_access(now())?;
         state.store.start_refresh_family(&user.id, "", (&session.record, &access.record), now(), now() + 3600).await?;
         let refresh = || Request::new(RefreshRequest { refresh_token: session.token.expose_secret().to_owned() });
-        api.refresh(refresh()).await?;
+        AuthService::refresh(&api, refresh()).await?;
         let before = state.store.revocation_head().await?;
-        match given_up_after(round, api.refresh(refresh())).await {
+        match given_up_after(round, AuthService::refresh(&api, refresh())).await {
             None => given_up += 1,
             Some(Err(status)) if status.message() == "invalid refresh token" => {
                 finished += 1;

@@ -57,10 +57,7 @@ pub async fn introspect(State(docs): State<Documents>, request: Request) -> Resp
     if access.client_cert_required || access.rule.authorize(Some(&caller)).is_err() {
         return refused(StatusCode::FORBIDDEN, "insufficient_scope");
     }
-    let form = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-        v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
-    });
-    if !form {
+    if !super::form::is_form(request.headers()) {
         return bad_request(StatusCode::UNSUPPORTED_MEDIA_TYPE);
     }
     let body = match to_bytes(request.into_body(), MAX_BODY_BYTES).await {

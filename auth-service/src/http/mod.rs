@@ -1,15 +1,23 @@
-//! The HTTP/1.1 listener (`--http-listen`): the documents standard JWT
-//! libraries fetch (`/.well-known/jwks.json`, `/.well-known/openid-configuration`)
-//! and RFC 7662 introspection (`POST /oauth2/introspect`). Nothing else.
+//! The HTTP/1.1 listener (`--http-listen`): the documents standard JWT and
+//! OAuth libraries fetch (`/.well-known/jwks.json`, the RFC 8414 metadata at
+//! `/.well-known/oauth-authorization-server` and
+//! `/.well-known/openid-configuration`), the RFC 6749 token endpoint
+//! (`POST /oauth2/token`) and RFC 7662 introspection
+//! (`POST /oauth2/introspect`). Nothing else.
 //!
 //! hyper parses HTTP, axum routes it. Every resource is bounded, by flags
 //! ([`HttpLimits`]): connections in all and per source (decided right after
 //! the accept, `admission`), the time an idle or header-less connection may
 //! stay open, the time a request in progress has, each connection's age;
-//! and by constants: the request head's size, the introspection body's size.
+//! and by constants: the request head's size, the POST bodies' sizes.
 //! TLS, with the gRPC port's certificate, when the gRPC port has TLS.
 //!
 //! - `routes`: the router, the documents, the per-request timeout;
+//! - `metadata`: the authorization server metadata;
+//! - `token`: the token endpoint, on the gRPC API's logic;
+//! - `client_auth`: the token endpoint's client credentials;
+//! - `oauth_error`: the token endpoint's RFC 6749 errors;
+//! - `form`: the POST endpoints' body type;
 //! - `introspect`: the introspection endpoint;
 //! - `admission`: which accepted connection is kept;
 //! - `host`: 400 for a request without exactly one valid `Host`;
@@ -17,11 +25,16 @@
 //! - `tls`: the rustls acceptor.
 
 mod admission;
+mod client_auth;
+mod form;
 mod host;
 mod introspect;
 mod limits;
+mod metadata;
+mod oauth_error;
 mod routes;
 mod tls;
+mod token;
 
 use std::{
     net::SocketAddr,
@@ -42,6 +55,7 @@ use tokio::{
     task::JoinSet,
 };
 use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt as _;
 
 use admission::{Admission, Refused};
 pub use introspect::Access;
@@ -58,6 +72,11 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// After an accept fails for a reason other than its connection (out of
 /// descriptors, say), accepting pauses this long rather than spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
+/// The TCP peer of the connection a request came on (a request extension),
+/// for throttling by source.
+#[derive(Debug, Clone, Copy)]
+struct Peer(SocketAddr);
+
 /// Refused connections are logged at most this often, with their count.
 const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(60);
 
@@ -125,9 +144,9 @@ pub async fn serve(
         connections.spawn(async move {
             let _slot = slot;
             match tls {
-                None => connection(stream, router, limits, stopping).await,
+                None => connection(stream, peer, router, limits, stopping).await,
                 Some(tls) => match tokio::time::timeout(limits.idle_timeout, tls.accept(stream)).await {
-                    Ok(Ok(stream)) => connection(stream, router, limits, stopping).await,
+                    Ok(Ok(stream)) => connection(stream, peer, router, limits, stopping).await,
                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "HTTP TLS handshake failed"),
                     Err(_) => tracing::debug!(%peer, "HTTP TLS handshake timed out"),
                 },
@@ -173,7 +192,7 @@ impl Refusals {
 /// One HTTP/1.1 connection, with the bounds above: the request head within
 /// the idle timeout (hyper's header read timeout runs from the moment the
 /// connection waits for a head: when it opens and after each response).
-async fn connection<I>(io: I, router: Router, limits: HttpLimits, mut stopping: watch::Receiver<bool>)
+async fn connection<I>(io: I, peer: SocketAddr, router: Router, limits: HttpLimits, mut stopping: watch::Receiver<bool>)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -183,7 +202,12 @@ where
         .header_read_timeout(limits.idle_timeout)
         .max_buf_size(MAX_HEAD_BYTES)
         .max_headers(MAX_HEADERS);
-    let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(router));
+    // Each request carries its connection's peer.
+    let service = router.map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(Peer(peer));
+        request
+    });
+    let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
     let mut conn = std::pin::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => return,

@@ -1,6 +1,6 @@
-//! The router: two documents, the introspection endpoint, 404 for anything
-//! else, 405 (with `Allow`) for another method on a known path, and a time
-//! bound on every request.
+//! The router: the JWK set, the metadata (at two paths), the token and
+//! introspection endpoints, 404 for anything else, 405 (with `Allow`) for
+//! another method on a known path, and a time bound on every request.
 
 use std::{sync::Arc, time::Duration};
 
@@ -15,42 +15,54 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::introspect;
-use crate::state::AuthState;
+use super::{introspect, metadata, token};
+use crate::{api::auth::AuthApi, state::AuthState};
 
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+/// RFC 8414 §3's well-known path for the metadata.
+pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+/// OpenID Discovery's path, where the same metadata is served for the
+/// libraries that look there.
 pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
+pub const TOKEN_PATH: &str = "/oauth2/token";
 pub const INTROSPECTION_PATH: &str = "/oauth2/introspect";
 
 /// A cached JWK set may be this old at most, however long the publish delay.
 const MAX_DOCUMENT_AGE: Duration = Duration::from_secs(3600);
 
-/// What the handlers need: the state (keys, verifier, denylist), the
-/// discovery document (fixed at start) and the caching header.
+/// What the handlers need: the state (keys, verifier, denylist), the gRPC
+/// API's logic (for the token endpoint), the metadata (fixed at start) and
+/// the caching header.
 #[derive(Debug, Clone)]
 pub struct Documents {
     state: Arc<AuthState>,
-    discovery: Bytes,
+    api: AuthApi,
+    metadata: Bytes,
     cache_control: HeaderValue,
     introspection: introspect::Access,
 }
 
 impl Documents {
-    /// `public_url` is what the discovery document's URLs start with;
+    /// `public_url` is what the metadata's URLs start with;
     /// `introspection` is the policy rule the caller of the introspection
     /// endpoint must pass, as the gRPC method's.
     pub fn new(state: Arc<AuthState>, public_url: &str, introspection: introspect::Access) -> anyhow::Result<Self> {
-        let discovery = serde_json::to_vec(&discovery(&state, public_url))?;
+        let metadata = serde_json::to_vec(&metadata::document(&state, public_url))?;
         // A cache must never hold the JWK set past the publish delay: a key
         // is published that long before it signs, so every verifier that
         // refetches on expiry has it before the first token it signs.
         let max_age = state.config.key_publish_delay.min(MAX_DOCUMENT_AGE).as_secs();
         let cache_control = HeaderValue::try_from(format!("public, max-age={max_age}"))?;
-        Ok(Self { state, discovery: Bytes::from(discovery), cache_control, introspection })
+        let api = AuthApi::new(state.clone());
+        Ok(Self { state, api, metadata: Bytes::from(metadata), cache_control, introspection })
     }
 
     pub(super) fn state(&self) -> &AuthState {
         &self.state
+    }
+
+    pub(super) fn api(&self) -> &AuthApi {
+        &self.api
     }
 
     pub(super) fn introspection(&self) -> &introspect::Access {
@@ -63,27 +75,14 @@ pub fn router(documents: Documents) -> Router {
     let request_timeout = documents.state.config.http_limits.request_timeout;
     Router::new()
         .route(JWKS_PATH, get(jwks))
-        .route(DISCOVERY_PATH, get(openid_configuration))
+        .route(METADATA_PATH, get(metadata))
+        .route(DISCOVERY_PATH, get(metadata))
+        .route(TOKEN_PATH, post(token::token))
         .route(INTROSPECTION_PATH, post(introspect::introspect))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(request_timeout, within_time))
         .layer(middleware::from_fn(super::host::one_valid_host))
         .with_state(documents)
-}
-
-/// RFC 8414 / OpenID Discovery members that describe what authpair does.
-/// `token_types_supported` is authpair's own: the `typ` of its access tokens.
-fn discovery(state: &AuthState, public_url: &str) -> Value {
-    let config = &state.config;
-    json!({
-        "issuer": state.deployment.issuer,
-        "jwks_uri": format!("{public_url}{JWKS_PATH}"),
-        "introspection_endpoint": format!("{public_url}{INTROSPECTION_PATH}"),
-        "id_token_signing_alg_values_supported": ["EdDSA"],
-        "token_types_supported": ["at+jwt"],
-        "grant_types_supported": ["password", "refresh_token", "client_credentials"],
-        "scopes_supported": config.role_scopes.scopes(),
-    })
 }
 
 fn json_response(body: impl Into<Body>, cache_control: HeaderValue) -> Response {
@@ -110,8 +109,8 @@ async fn jwks(State(docs): State<Documents>) -> Response {
     }
 }
 
-async fn openid_configuration(State(docs): State<Documents>) -> Response {
-    json_response(docs.discovery.clone(), docs.cache_control.clone())
+async fn metadata(State(docs): State<Documents>) -> Response {
+    json_response(docs.metadata.clone(), docs.cache_control.clone())
 }
 
 async fn not_found() -> StatusCode {

@@ -1,5 +1,6 @@
 //! The auth service's HTTP listener: the JWK set and the discovery document
-//! as standard JWT libraries fetch them, and nothing else.
+//! as standard JWT libraries fetch them, and nothing else (the metadata's
+//! other members: `metadata_http.rs`; the token endpoint: `token_http.rs`).
 
 use std::time::Duration;
 
@@ -65,7 +66,7 @@ async fn a_short_publish_delay_shortens_the_max_age_and_a_rotated_key_appears_in
 }
 
 #[tokio::test]
-async fn the_discovery_document_names_the_issuer_the_jwks_uri_eddsa_and_the_access_token_type() -> TestResult {
+async fn the_discovery_document_names_the_issuer_the_jwks_uri_and_the_access_token_type() -> TestResult {
     let app = TestApp::spawn().await?;
     let http = app.auth_server.http_addr.ok_or("no HTTP listener")?;
     let answer = http1::get(http, DISCOVERY).await?;
@@ -77,7 +78,6 @@ async fn the_discovery_document_names_the_issuer_the_jwks_uri_eddsa_and_the_acce
     assert_eq!(document["issuer"], authpair_tests::ISSUER);
     assert_eq!(document["jwks_uri"], format!("{base}{JWKS}"));
     assert_eq!(document["introspection_endpoint"], format!("{base}/oauth2/introspect"));
-    assert_eq!(document["id_token_signing_alg_values_supported"], json!(["EdDSA"]));
     assert_eq!(document["token_types_supported"], json!(["at+jwt"]));
     assert_eq!(document["grant_types_supported"], json!(["password", "refresh_token", "client_credentials"]));
     // The URL it names serves the keys.
@@ -93,6 +93,7 @@ async fn a_public_url_is_what_the_discovery_documents_urls_start_with() -> TestR
     let http = app.auth_server.http_addr.ok_or("no HTTP listener")?;
     let document = http1::get(http, DISCOVERY).await?.json()?;
     assert_eq!(document["jwks_uri"], "https://auth.example.com/.well-known/jwks.json");
+    assert_eq!(document["token_endpoint"], "https://auth.example.com/oauth2/token");
     assert_eq!(document["introspection_endpoint"], "https://auth.example.com/oauth2/introspect");
     Ok(())
 }
@@ -107,14 +108,16 @@ async fn any_other_path_is_404_and_any_method_but_get_or_head_is_405_naming_the_
         assert_eq!(http1::get(http, path).await?.status, 404, "{path}");
     }
     for method in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"] {
-        for path in [JWKS, DISCOVERY] {
+        for path in [JWKS, DISCOVERY, "/.well-known/oauth-authorization-server"] {
             let answer = http1::send(http, Ask::method(method, path)).await?;
             assert_eq!(answer.status, 405, "{method} {path}");
             assert_eq!(answer.header("allow"), "GET,HEAD", "{method} {path}");
         }
     }
-    let answer = http1::send(http, Ask::method("GET", "/oauth2/introspect")).await?;
-    assert_eq!((answer.status.as_u16(), answer.header("allow")), (405, "POST"));
+    for path in ["/oauth2/introspect", "/oauth2/token"] {
+        let answer = http1::send(http, Ask::method("GET", path)).await?;
+        assert_eq!((answer.status.as_u16(), answer.header("allow")), (405, "POST"), "{path}");
+    }
     Ok(())
 }
 

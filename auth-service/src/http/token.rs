@@ -1,0 +1,261 @@
+//! `POST /oauth2/token` (RFC 6749 §3.2): the password (§4.3), refresh_token
+//! (§6) and client_credentials (§4.4) grants, each answered by the gRPC
+//! API's own Login, Refresh and IssueServiceToken logic ([`AuthApi`]), so the
+//! same throttling, audit log, password hashing queue and overload answers
+//! apply. This file reads the form, picks the client's credentials and
+//! turns the answer into RFC 6749 §5.1 JSON or a §5.2 error.
+//!
+//! The token's audience is the form's `audience` (a name, as the gRPC
+//! `audience` field: not an RFC 8707 `resource` URI); absent, the default.
+
+use std::net::IpAddr;
+
+use authpair_proto::auth::v1::{IssueServiceTokenRequest, LoginRequest, RefreshRequest};
+use axum::{
+    body::{Body, to_bytes},
+    extract::{Request, State},
+    http::{HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+
+use super::{
+    Peer,
+    client_auth::{self, ClientCredentials},
+    oauth_error::OAuthError,
+    routes::Documents,
+};
+use crate::api::auth::{AuthApi, ServiceTokenError};
+
+/// The grants the endpoint serves, as the metadata lists them.
+pub const GRANT_TYPES: [&str; 3] = ["password", "refresh_token", "client_credentials"];
+/// The form body's bound: a password (1 KiB at most), a refresh token or a
+/// client secret, a scope (1 KiB at most) and the rest fit well within it.
+pub const MAX_BODY_BYTES: usize = 8 * 1024;
+
+/// The parameters the endpoint reads; any other is ignored (RFC 6749 §3.2).
+/// One sent empty counts as absent (§3.1).
+#[derive(Debug, Default)]
+struct Params {
+    grant_type: Option<String>,
+    username: Option<String>,
+    password: Option<SecretString>,
+    refresh_token: Option<SecretString>,
+    scope: Option<String>,
+    audience: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<SecretString>,
+}
+
+/// The names of [`Params`]' fields, as the form spells them.
+const PARAMETERS: [&str; 8] =
+    ["grant_type", "username", "password", "refresh_token", "scope", "audience", "client_id", "client_secret"];
+
+impl Params {
+    /// The form's parameters; one sent twice is `invalid_request` (§3.2).
+    fn parse(body: &[u8]) -> Result<Self, OAuthError> {
+        let mut params = Params::default();
+        let mut seen: Vec<&str> = Vec::new();
+        for (name, value) in form_urlencoded::parse(body) {
+            let Some(name) = PARAMETERS.iter().copied().find(|p| *p == name) else { continue };
+            if seen.contains(&name) {
+                return Err(OAuthError::invalid_request(format!("parameter {name} is repeated")));
+            }
+            seen.push(name);
+            if value.is_empty() {
+                continue;
+            }
+            let value = value.into_owned();
+            match name {
+                "grant_type" => params.grant_type = Some(value),
+                "username" => params.username = Some(value),
+                "password" => params.password = Some(SecretString::from(value)),
+                "refresh_token" => params.refresh_token = Some(SecretString::from(value)),
+                "scope" => params.scope = Some(value),
+                "audience" => params.audience = Some(value),
+                "client_id" => params.client_id = Some(value),
+                "client_secret" => params.client_secret = Some(SecretString::from(value)),
+                _ => {}
+            }
+        }
+        Ok(params)
+    }
+}
+
+pub async fn token(State(docs): State<Documents>, request: Request) -> Response {
+    match grant(&docs, request).await {
+        Ok(issued) => issued,
+        Err(refused) => refused.into_response(),
+    }
+}
+
+async fn grant(docs: &Documents, request: Request) -> Result<Response, OAuthError> {
+    let source = source(docs, &request);
+    if !super::form::is_form(request.headers()) {
+        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
+    }
+    let basic = client_auth::basic(request.headers())?;
+    let body =
+        to_bytes(request.into_body(), MAX_BODY_BYTES).await.map_err(|_| OAuthError::too_large(MAX_BODY_BYTES))?;
+    let params = Params::parse(&body)?;
+    let api = docs.api();
+    match params.grant_type.as_deref() {
+        None => Err(OAuthError::invalid_request("grant_type is required")),
+        Some("password") => password(docs, api, params, basic, source).await,
+        Some("refresh_token") => refresh(api, params, basic, source).await,
+        Some("client_credentials") => client_credentials(docs, api, params, basic, source).await,
+        Some(_) => Err(OAuthError::unsupported_grant_type()),
+    }
+}
+
+/// The address throttling counts, as the gRPC API's: the peer, or behind a
+/// trusted proxy the address it forwarded.
+fn source(docs: &Documents, request: &Request) -> Option<IpAddr> {
+    let Peer(peer) = request.extensions().get::<Peer>()?;
+    let forwarded = request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    Some(docs.state().throttle.source_of(peer.ip(), forwarded))
+}
+
+/// The password and refresh_token grants are a user's, as Login and
+/// Refresh are: they take no client authentication, and refuse one rather
+/// than ignore it (a `client_id` alone is ignored).
+fn no_client_authentication(params: &Params, basic: &Option<ClientCredentials>) -> Result<(), OAuthError> {
+    if basic.is_some() || params.client_secret.is_some() {
+        return Err(OAuthError::invalid_client("the password and refresh_token grants take no client authentication"));
+    }
+    Ok(())
+}
+
+/// The audience asked for ("" for the default), checked as Login and
+/// IssueServiceToken check it, before any credential: one the deployment
+/// does not issue for is `invalid_target` (RFC 8707 §2).
+fn audience(docs: &Documents, params: &mut Params) -> Result<String, OAuthError> {
+    let audience = params.audience.take().unwrap_or_default();
+    docs.state().audience(&audience).map_err(|e| OAuthError::invalid_target(e.to_string()))?;
+    Ok(audience)
+}
+
+async fn password(
+    docs: &Documents,
+    api: &AuthApi,
+    mut params: Params,
+    basic: Option<ClientCredentials>,
+    source: Option<IpAddr>,
+) -> Result<Response, OAuthError> {
+    no_client_authentication(&params, &basic)?;
+    let username = params.username.take().ok_or_else(|| OAuthError::invalid_request("username is required"))?;
+    let password = params.password.take().ok_or_else(|| OAuthError::invalid_request("password is required"))?;
+    let audience = audience(docs, &mut params)?;
+    // `scope` is not read: a user's token carries the scopes of the user's
+    // roles, which the answer's `scope` lists (RFC 6749 §3.3).
+    let request = LoginRequest { username, password: password.expose_secret().to_owned(), audience };
+    // One answer for a wrong username and a wrong password alike.
+    let refused = || OAuthError::invalid_grant("invalid username or password");
+    let r = api.login(request, source).await.map_err(|e| OAuthError::from_api(e, refused()))?;
+    Ok(issued(r.access_token, r.token_type, r.expires_in, r.refresh_token, r.scope))
+}
+
+async fn refresh(
+    api: &AuthApi,
+    mut params: Params,
+    basic: Option<ClientCredentials>,
+    source: Option<IpAddr>,
+) -> Result<Response, OAuthError> {
+    no_client_authentication(&params, &basic)?;
+    let token = params.refresh_token.take().ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+    // A session keeps the audience and scopes of its login: `scope` is not
+    // read (RFC 6749 §6 lets it be omitted), an `audience` is refused.
+    if params.audience.is_some() {
+        return Err(OAuthError::invalid_target("a refresh keeps the audience of its login"));
+    }
+    let request = RefreshRequest { refresh_token: token.expose_secret().to_owned() };
+    let refused = || OAuthError::invalid_grant("invalid refresh token");
+    let r = api.refresh(request, source).await.map_err(|e| OAuthError::from_api(e, refused()))?;
+    Ok(issued(r.access_token, r.token_type, r.expires_in, r.refresh_token, r.scope))
+}
+
+async fn client_credentials(
+    docs: &Documents,
+    api: &AuthApi,
+    mut params: Params,
+    basic: Option<ClientCredentials>,
+    source: Option<IpAddr>,
+) -> Result<Response, OAuthError> {
+    let client = client(&mut params, basic)?;
+    let audience = audience(docs, &mut params)?;
+    let request = IssueServiceTokenRequest {
+        client_id: client.id,
+        client_secret: client.secret.expose_secret().to_owned(),
+        scope: params.scope.take().unwrap_or_default(),
+        audience,
+    };
+    let refused = || OAuthError::invalid_client("client authentication failed");
+    let r = api.issue_service_token(request, source).await.map_err(|e| match e {
+        ServiceTokenError::Scope(m) => OAuthError::invalid_scope(m),
+        ServiceTokenError::Audience(m) => OAuthError::invalid_target(m),
+        ServiceTokenError::Api(e) => OAuthError::from_api(e, refused()),
+    })?;
+    Ok(issued(r.access_token, r.token_type, r.expires_in, r.refresh_token, r.scope))
+}
+
+/// The client's credentials: by HTTP Basic or in the form, not both
+/// (RFC 6749 §2.3). None, or an id without a secret, is `invalid_client`.
+fn client(params: &mut Params, basic: Option<ClientCredentials>) -> Result<ClientCredentials, OAuthError> {
+    let client = match basic {
+        Some(basic) => {
+            if params.client_secret.is_some() {
+                return Err(OAuthError::invalid_request("client credentials by HTTP Basic and in the form"));
+            }
+            if params.client_id.as_ref().is_some_and(|id| *id != basic.id) {
+                return Err(OAuthError::invalid_request("client_id differs from the HTTP Basic one"));
+            }
+            basic
+        }
+        None => match (params.client_id.take(), params.client_secret.take()) {
+            (Some(id), Some(secret)) => ClientCredentials { id, secret },
+            _ => return Err(OAuthError::invalid_client("client_credentials needs the client's id and secret")),
+        },
+    };
+    if client.id.is_empty() || client.secret.expose_secret().is_empty() {
+        return Err(OAuthError::invalid_client("client_credentials needs the client's id and secret"));
+    }
+    Ok(client)
+}
+
+/// RFC 6749 §5.1: the token, never cached. `refresh_token` only when one
+/// was issued, `scope` only when there is one.
+fn issued(access_token: String, token_type: String, expires_in: i64, refresh_token: String, scope: String) -> Response {
+    let mut body = Map::new();
+    body.insert("access_token".into(), Value::String(access_token));
+    body.insert("token_type".into(), Value::String(token_type));
+    body.insert("expires_in".into(), Value::from(expires_in));
+    if !refresh_token.is_empty() {
+        body.insert("refresh_token".into(), Value::String(refresh_token));
+    }
+    if !scope.is_empty() {
+        body.insert("scope".into(), Value::String(scope));
+    }
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (header::PRAGMA, HeaderValue::from_static("no-cache")),
+    ];
+    (headers, Body::from(Value::Object(body).to_string())).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_parameter_is_invalid_request_an_empty_one_is_absent_and_others_are_ignored() {
+        let repeated = Params::parse(b"grant_type=password&grant_type=password").map(|_| ()).map_err(|e| e.code());
+        assert_eq!(repeated, Err("invalid_request"));
+        let params = Params::parse(b"grant_type=password&username=&other=1&other=2&scope=a+b").ok();
+        let params = params.unwrap_or_default();
+        assert_eq!(params.grant_type.as_deref(), Some("password"));
+        assert_eq!(params.username, None);
+        assert_eq!(params.scope.as_deref(), Some("a b"));
+    }
+}
