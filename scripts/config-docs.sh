@@ -61,7 +61,7 @@ binary's help and this file differ. Do not edit the blocks by hand: change
 the flag's doc comment in the code, then run the script.
 EOF
 
-section "auth-service" "The auth service: users, sessions, signing keys, the revocation log; issues tokens. Flags shared with the resource service (listen address, data dir, issuer, leeway, role table, TLS, connection limits, metrics, logs) are defined once in \`server/src/config.rs\`."
+section "auth-service" "The auth service: users, sessions, signing keys, the revocation log; issues tokens. Flags shared with the resource service (listen address, data dir, leeway, TLS, connection limits, metrics, logs) are defined once in \`server/src/config.rs\`."
 block auth-service
 
 section "resource-service" "The resource service: documents, authorized per method; follows the auth service's keys and revocation feed."
