@@ -102,6 +102,21 @@ pub struct Config {
     pub client_key: Option<PathBuf>,
 }
 
+/// Environment variables this service no longer reads, with what replaced
+/// them. Ignoring one weakens nothing (the auth service's table rules), so
+/// a start with one set is warned about, not refused.
+const RETIRED_ENV: &[(&str, &str)] =
+    &[("RESOURCE_ROLE_SCOPES", "the role table is the auth service's (AUTH_ROLE_SCOPES), announced to every verifier")];
+
+/// A warning for each retired variable set in `env`.
+pub fn retired_env_warnings(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Vec<String> {
+    RETIRED_ENV
+        .iter()
+        .filter(|(name, _)| env(name).is_some())
+        .map(|(name, instead)| format!("{name} is no longer read: {instead}"))
+        .collect()
+}
+
 impl ServiceConfig for Config {
     const DEFAULTS: ServiceDefaults = DEFAULTS;
 }
@@ -193,6 +208,15 @@ mod tests {
         let limits = (b.shared.leeway, b.max_token_lifetime, b.token_cache_bytes, b.shared.connection_limits());
         let built = (b.shared.listen, b.auth_urls, b.issuer, b.audience, limits);
         assert_eq!(parsed.ok(), Some(built));
+    }
+
+    #[test]
+    fn a_role_table_still_set_in_the_environment_is_warned_about_as_the_auth_services() {
+        let set = |name: &str| (name == "RESOURCE_ROLE_SCOPES").then(|| "admin=admin".into());
+        let warnings = retired_env_warnings(set);
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].starts_with("RESOURCE_ROLE_SCOPES is no longer read"), "{warnings:?}");
+        assert!(retired_env_warnings(|_| None).is_empty());
     }
 
     #[test]

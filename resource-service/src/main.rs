@@ -12,6 +12,9 @@ use resource_service::Config;
 async fn main() -> anyhow::Result<()> {
     let config = Config::load();
     init_tracing(&config.shared.log, config.shared.log_json);
+    for warning in resource_service::config::retired_env_warnings(|name| std::env::var_os(name)) {
+        tracing::warn!("{warning}");
+    }
     let listen = config.shared.listen;
     let listener =
         tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen} (--listen)"))?;

@@ -20,6 +20,11 @@ use sqlx::{Any, AnyPool, Transaction, any::AnyPoolOptions, migrate::Migrator};
 
 use authpair_claims::ApiError;
 
+/// How long [`Db::compact_after_rewrite`] waits on PostgreSQL for sessions
+/// whose snapshots predate the rewrite (a busy shared server has short
+/// transactions; a start is not held up for long by a stuck one).
+pub const SNAPSHOT_WAIT: Duration = Duration::from_secs(10);
+
 /// How long a call waits for a connection before it is UNAVAILABLE: long
 /// enough to ride out a busy pool, short enough that a client sees an
 /// outage as an outage.
@@ -253,6 +258,10 @@ impl Db {
     /// checkpoint copies it into `*.db` and empties `*.db-wal`; on
     /// PostgreSQL, VACUUM FULL rewrites `table` into new files and removes
     /// the old ones (PostgreSQL's own WAL segments age out on their own).
+    /// VACUUM FULL copies a row version that a transaction older than the
+    /// rewrite could still see, so it waits first, for at most
+    /// [`SNAPSHOT_WAIT`], until no other session holds a snapshot taken
+    /// before the rewrite (as far as `pg_stat_activity` shows this role).
     /// Costs a rewrite of the database (SQLite) or the table: for one-off
     /// rewrites, not for every write.
     pub async fn compact_after_rewrite(&self, table: &str) -> anyhow::Result<()> {
@@ -265,6 +274,35 @@ impl Db {
                 anyhow::ensure!(busy == 0, "the write-ahead log could not be checkpointed: a reader held it");
             }
             Backend::Postgres => {
+                // Every transaction id below this one had begun when the
+                // rewrite committed (as a 32-bit xid, what backend_xmin is).
+                let horizon: String = sqlx::query_scalar(
+                    "SELECT (pg_snapshot_xmax(pg_current_snapshot())::text::numeric % 4294967296)::text",
+                )
+                .fetch_one(&mut *conn)
+                .await?;
+                let deadline = std::time::Instant::now() + SNAPSHOT_WAIT;
+                loop {
+                    let older: i64 = sqlx::query_scalar(
+                        "SELECT count(*) FROM pg_stat_activity WHERE backend_xmin IS NOT NULL \
+                         AND pid <> pg_backend_pid() AND age(backend_xmin) > age($1::text::xid)",
+                    )
+                    .bind(&horizon)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                    if older == 0 {
+                        break;
+                    }
+                    if std::time::Instant::now() >= deadline {
+                        tracing::warn!(
+                            sessions = older,
+                            "sessions older than the rewrite of {table} still run: VACUUM FULL may keep its former \
+                             rows until they end and it runs again"
+                        );
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
                 sqlx::query(&format!("VACUUM FULL \"{table}\"")).execute(&mut *conn).await?;
             }
         }

@@ -51,6 +51,8 @@ impl Deployment {
                     ("AUTH_REDIS_URL", "redis://127.0.0.1:6379"),
                     ("AUTH_REDIS_PREFIX", &prefix),
                     ("AUTH_LOG", "info"),
+                    // Instances sharing a database agree on the issuer.
+                    ("AUTH_ISSUER", authpair_tests::ISSUER),
                 ];
                 Process::spawn("auth-service", &args, &env).await
             }
