@@ -276,10 +276,26 @@ async fn once_a_plaintext_database_is_sealed_and_serving_no_database_file_holds_
         assert!(!files_holding(&app.auth_config, &traces).await?.is_empty(), "the plaintext key was not found");
     }
 
+    let file_before = table_file(&app.auth_config).await?;
+
     app.auth_config.master_key_file = Some(master_key_file(app.data_dir.path())?);
     app.auth_config.allow_plaintext_keys = false;
     app.restart_auth().await?;
     assert!(stored_signing_keys(&app.auth_config).await?[0].1.starts_with("sealed:v1:"));
+    if let Some(before) = file_before {
+        // VACUUM FULL rewrote the table into a new file.
+        assert_ne!(table_file(&app.auth_config).await?, Some(before), "signing_keys was not rewritten");
+    }
     assert_eq!(files_holding(&app.auth_config, &traces).await?, Vec::<String>::new());
     Ok(())
+}
+
+/// On PostgreSQL, the file `signing_keys` is stored in (it changes when the
+/// table is rewritten); None on SQLite.
+async fn table_file(config: &AuthConfig) -> anyhow::Result<Option<String>> {
+    if Backend::of_this_binary() != Backend::Postgres {
+        return Ok(None);
+    }
+    let mut db = auth_database(config, "ro").await?;
+    Ok(Some(sqlx::query_scalar("SELECT pg_relation_filepath('signing_keys')").fetch_one(&mut db).await?))
 }
