@@ -15,7 +15,7 @@ pub use crate::http::HttpLimits;
 /// The auth service's environment prefix and defaults for the shared flags.
 const DEFAULTS: ServiceDefaults = ServiceDefaults {
     env_prefix: "AUTH",
-    listen: "127.0.0.1:50051",
+    listen: authpair_claims::defaults::AUTH_LISTEN,
     data_dir: "data/auth",
     metrics_listen: "127.0.0.1:9451",
 };
@@ -31,13 +31,13 @@ pub struct Config {
     /// else the HTTP listener's URL, else the gRPC port's), as RFC 8414
     /// wants an issuer to be. Instances sharing a database must agree on
     /// it, so with --database-url set --public-url or --issuer.
-    #[arg(long, env = "AUTH_ISSUER")]
+    #[arg(long)]
     pub issuer: Option<String>,
 
     /// Earlier issuers whose unexpired tokens stay valid (read as the
     /// current issuer's), comma separated. After changing the issuer, keep
     /// the old one here for one access-token lifetime.
-    #[arg(long, env = "AUTH_PREVIOUS_ISSUERS", value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',')]
     pub previous_issuers: Vec<String>,
 
     /// The roles that exist and the scopes each grants to user tokens, as
@@ -45,48 +45,48 @@ pub struct Config {
     /// the auth service announces it to every verifier, which refuses a
     /// token naming a role it does not define (`UNKNOWN_ROLE`). A new role
     /// or scope needs no code.
-    #[arg(long, env = "AUTH_ROLE_SCOPES", default_value = DEFAULT_ROLE_SCOPES, value_parser = RoleScopes::parse)]
+    #[arg(long, default_value = DEFAULT_ROLE_SCOPES, value_parser = RoleScopes::parse)]
     pub role_scopes: RoleScopes,
 
     /// `username:password` for the first admin, used only when the database
     /// has no admin. Unset with no admin: a strong password is generated and
     /// printed once.
-    #[arg(long, env = "AUTH_BOOTSTRAP_ADMIN", hide_env_values = true, value_parser = BootstrapAdmin::parse)]
+    #[arg(long, hide_env_values = true, value_parser = BootstrapAdmin::parse)]
     pub bootstrap_admin: Option<BootstrapAdmin>,
 
     /// `aud` of access tokens whose caller names no audience: the resource
     /// services started with this `--audience` accept them.
-    #[arg(long, env = "AUTH_AUDIENCE", default_value = "authpair")]
+    #[arg(long, default_value = authpair_claims::defaults::AUDIENCE)]
     pub audience: String,
 
     /// Further audiences a caller may name at Login or IssueServiceToken,
     /// comma separated: one per resource service that must refuse the
     /// others' tokens.
-    #[arg(long, env = "AUTH_AUDIENCES", value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',')]
     pub audiences: Vec<String>,
 
     /// The auth service's own audience, the only one its admin API and its
     /// revocation feed accept. It must differ from every resource audience,
     /// so a token for a resource service is refused here, and a token for
     /// here is refused by every resource service (TF-11 d).
-    #[arg(long, env = "AUTH_ADMIN_AUDIENCE", default_value = "authpair-admin")]
+    #[arg(long, default_value = authpair_claims::defaults::ADMIN_AUDIENCE)]
     pub admin_audience: String,
 
     /// Access-token lifetime, in seconds.
-    #[arg(long = "access-token-ttl-secs", env = "AUTH_ACCESS_TOKEN_TTL_SECS", default_value = "900", value_parser = parse_secs)]
+    #[arg(long = "access-token-ttl-secs", default_value = "900", value_parser = parse_secs)]
     pub access_token_ttl: Duration,
 
     /// Refresh-token absolute lifetime (a whole login session), in seconds.
-    #[arg(long = "refresh-token-ttl-secs", env = "AUTH_REFRESH_TOKEN_TTL_SECS", default_value = "2592000", value_parser = parse_secs)]
+    #[arg(long = "refresh-token-ttl-secs", default_value = "2592000", value_parser = parse_secs)]
     pub refresh_token_ttl: Duration,
 
     /// Refresh-token idle lifetime: unused this long, it expires. Seconds.
-    #[arg(long = "refresh-token-idle-secs", env = "AUTH_REFRESH_TOKEN_IDLE_SECS", default_value = "604800", value_parser = parse_secs)]
+    #[arg(long = "refresh-token-idle-secs", default_value = "604800", value_parser = parse_secs)]
     pub refresh_token_idle: Duration,
 
     /// Seconds after a refresh during which a retry with the same refresh
     /// token gets the same successor back instead of revoking the session.
-    #[arg(long = "refresh-grace-secs", env = "AUTH_REFRESH_GRACE_SECS", default_value = "0", value_parser = parse_secs)]
+    #[arg(long = "refresh-grace-secs", default_value = "0", value_parser = parse_secs)]
     pub refresh_grace: Duration,
 
     /// What SetUserRoles ends besides changing the roles. `tokens`: every
@@ -94,34 +94,34 @@ pub struct Config {
     /// demoted user loses rights at once; sessions stay, and the next
     /// refresh issues a token with the new roles. `sessions`: the user's
     /// sessions end too (as RevokeUserSessions) and they must log in again.
-    #[arg(long, env = "AUTH_ON_ROLE_CHANGE", value_enum, default_value = "tokens")]
+    #[arg(long, value_enum, default_value = "tokens")]
     pub on_role_change: OnRoleChange,
 
     /// `name:secret` of a service account to create (or update) at start,
     /// with scope revocations:watch: how a resource service gets onto the
     /// revocation feed without a manual step.
-    #[arg(long, env = "AUTH_BOOTSTRAP_SERVICE_ACCOUNT", hide_env_values = true, value_parser = BootstrapServiceAccount::parse)]
+    #[arg(long, hide_env_values = true, value_parser = BootstrapServiceAccount::parse)]
     pub bootstrap_service_account: Option<BootstrapServiceAccount>,
 
     /// The role a user created without roles gets; one the role table defines.
-    #[arg(long, env = "AUTH_DEFAULT_ROLE", default_value = "viewer")]
+    #[arg(long, default_value = "viewer")]
     pub default_role: String,
 
     /// The plan tiers that exist, comma-separated; the first is a new
     /// account's. Quotas per plan are the resource side's (`--plan-quotas`).
-    #[arg(long, env = "AUTH_PLANS", default_value = authpair_claims::roles::DEFAULT_PLANS, value_parser = authpair_claims::Plans::parse)]
+    #[arg(long, default_value = authpair_claims::roles::DEFAULT_PLANS, value_parser = authpair_claims::Plans::parse)]
     pub plans: authpair_claims::Plans,
 
     /// Heartbeat interval of the revocation feed, in seconds.
-    #[arg(long = "feed-heartbeat-secs", env = "AUTH_FEED_HEARTBEAT_SECS", default_value = "5", value_parser = parse_secs)]
+    #[arg(long = "feed-heartbeat-secs", default_value = "5", value_parser = parse_secs)]
     pub feed_heartbeat: Duration,
 
     /// Seconds a rotated-in key is published before it signs.
-    #[arg(long = "key-publish-delay-secs", env = "AUTH_KEY_PUBLISH_DELAY_SECS", default_value = "60", value_parser = parse_secs)]
+    #[arg(long = "key-publish-delay-secs", default_value = "60", value_parser = parse_secs)]
     pub key_publish_delay: Duration,
 
     /// Rotate the signing key automatically at this age, in seconds; 0: never.
-    #[arg(long = "key-rotation-secs", env = "AUTH_KEY_ROTATION_SECS", default_value = "0", value_parser = parse_secs)]
+    #[arg(long = "key-rotation-secs", default_value = "0", value_parser = parse_secs)]
     pub key_rotation: Duration,
 
     #[command(flatten)]
@@ -129,11 +129,11 @@ pub struct Config {
 
     /// Addresses of reverse proxies whose `x-forwarded-for` is believed, comma
     /// separated. Empty: the header is ignored and the TCP peer is the source.
-    #[arg(long, env = "AUTH_TRUSTED_PROXIES", value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,
 
     /// Password hashes computed at once (each takes 19 MiB); 0 means one per core.
-    #[arg(long, env = "AUTH_HASH_CONCURRENCY", default_value = "0")]
+    #[arg(long, default_value = "0")]
     pub hash_concurrency: usize,
 
     /// Logins (and other password checks) that may wait for a hashing
@@ -142,14 +142,14 @@ pub struct Config {
     /// deadline: queue × one hash's time ÷ workers. `auto`: as many as the
     /// workers clear in half the request timeout, at one hash's time
     /// measured at start (16 to 4,096).
-    #[arg(long, env = "AUTH_HASH_QUEUE", default_value = "auto", value_parser = parse_hash_queue)]
+    #[arg(long, default_value = "auto", value_parser = parse_hash_queue)]
     // Spelled out so clap takes the parser's Option as the value.
     pub hash_queue: std::option::Option<std::num::NonZeroUsize>,
 
     /// Where to serve the JWK set, the authorization server metadata, the
     /// OAuth token endpoint and token introspection over HTTP/1.1; TLS with
     /// --tls-cert; "off" for none.
-    #[arg(long, env = "AUTH_HTTP_LISTEN", default_value = "127.0.0.1:50061", value_parser = parse_listen)]
+    #[arg(long, default_value = authpair_claims::defaults::AUTH_HTTP_LISTEN, value_parser = parse_listen)]
     // Spelled out so clap takes the parser's Option as the value (no flag = default).
     pub http_listen: std::option::Option<SocketAddr>,
 
@@ -159,22 +159,22 @@ pub struct Config {
     /// The URL clients reach the HTTP listener at (`https://auth.example`),
     /// which the metadata's URLs start with; unset: the scheme and
     /// address the listener is bound to.
-    #[arg(long, env = "AUTH_PUBLIC_URL", value_parser = parse_public_url)]
+    #[arg(long, value_parser = parse_public_url)]
     pub public_url: Option<String>,
 
     /// File holding the master key: 32 random bytes in base64, readable by
     /// its owner only. Signing keys are sealed with it in the database.
-    #[arg(long, env = "AUTH_MASTER_KEY_FILE")]
+    #[arg(long)]
     pub master_key_file: Option<PathBuf>,
 
     /// The master key the signing keys were sealed with before
     /// --master-key-file: they are re-sealed with the new one at start.
-    #[arg(long, env = "AUTH_PREVIOUS_MASTER_KEY_FILE", requires = "master_key_file")]
+    #[arg(long, requires = "master_key_file")]
     pub previous_master_key_file: Option<PathBuf>,
 
     /// Without --master-key-file, store signing keys unencrypted instead of
     /// refusing to start (a warning at every start).
-    #[arg(long, env = "AUTH_ALLOW_PLAINTEXT_KEYS")]
+    #[arg(long)]
     pub allow_plaintext_keys: bool,
 
     /// Not a flag: create --master-key-file (owner-only) if it does not
@@ -296,45 +296,23 @@ impl Config {
         Ok(())
     }
 
-    /// The defaults, with state in `data_dir` and an ephemeral listen address.
-    /// Signing keys are sealed with `master.key` in the data dir, created at
-    /// the first start.
+    /// The defaults (the flags' own), with state in `data_dir`, ephemeral
+    /// gRPC and HTTP ports and no metrics endpoint. Signing keys are sealed
+    /// with `master.key` in the data dir, created at the first start.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        let data_dir = data_dir.into();
-        Self {
-            shared: ServiceFlags::for_tests(&DEFAULTS, data_dir.clone()),
-            issuer: None,
-            previous_issuers: Vec::new(),
-            role_scopes: RoleScopes::default(),
-            bootstrap_admin: None,
-            audience: "authpair".into(),
-            audiences: Vec::new(),
-            admin_audience: "authpair-admin".into(),
-            access_token_ttl: Duration::from_secs(900),
-            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
-            refresh_token_idle: Duration::from_secs(7 * 24 * 3600),
-            refresh_grace: Duration::ZERO,
-            on_role_change: OnRoleChange::Tokens,
-            bootstrap_service_account: None,
-            default_role: "viewer".into(),
-            plans: authpair_claims::Plans::default(),
-            feed_heartbeat: Duration::from_secs(5),
-            key_publish_delay: Duration::from_secs(60),
-            key_rotation: Duration::ZERO,
-            throttle: crate::throttle::ThrottleConfig::default(),
-            trusted_proxies: Vec::new(),
-            hash_concurrency: 0,
-            hash_queue: None,
-            http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
-            http_limits: HttpLimits::default(),
-            public_url: None,
-            // A master key of its own in the data dir, made at the first
-            // start: tests seal their signing keys as deployments do.
-            master_key_file: Some(data_dir.join("master.key")),
-            previous_master_key_file: None,
-            allow_plaintext_keys: false,
-            create_master_key_file: true,
-        }
+        let data_dir: PathBuf = data_dir.into();
+        let master_key = data_dir.join("master.key");
+        let flags: [&std::ffi::OsStr; 6] = [
+            "--data-dir".as_ref(),
+            data_dir.as_os_str(),
+            "--http-listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--master-key-file".as_ref(),
+            master_key.as_os_str(),
+        ];
+        // A master key of its own in the data dir, made at the first start:
+        // tests seal their signing keys as deployments do.
+        Self { create_master_key_file: true, ..<Self as ServiceConfig>::for_tests(flags) }
     }
 }
 

@@ -65,46 +65,42 @@ const MAX_TRACKED_ACCOUNTS: usize = 100_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
 pub struct ThrottleConfig {
     /// Wrong passwords (or client secrets) for one account before delays start.
-    #[arg(long = "login-free-failures", env = "AUTH_LOGIN_FREE_FAILURES", default_value = "5")]
+    #[arg(long = "login-free-failures", default_value = "5")]
     pub free_failures: u32,
     /// The first delay; it doubles with each further failure.
-    #[arg(long = "login-base-delay-secs", env = "AUTH_LOGIN_BASE_DELAY_SECS", default_value = "1", value_parser = parse_secs)]
+    #[arg(long = "login-base-delay-secs", default_value = "1", value_parser = parse_secs)]
     pub base_delay: Duration,
     /// The longest delay between attempts, in seconds: the doubling stops here.
-    #[arg(long = "login-max-delay-secs", env = "AUTH_LOGIN_MAX_DELAY_SECS", default_value = "900", value_parser = parse_secs)]
+    #[arg(long = "login-max-delay-secs", default_value = "900", value_parser = parse_secs)]
     pub max_delay: Duration,
     /// Consecutive failures that lock the account for `--login-lock-secs`.
-    #[arg(long = "login-lock-after", env = "AUTH_LOGIN_LOCK_AFTER", default_value = "30")]
+    #[arg(long = "login-lock-after", default_value = "30")]
     pub lock_after: u32,
     /// How long a locked account stays locked, in seconds; while it is, the
     /// right password is refused too.
-    #[arg(long = "login-lock-secs", env = "AUTH_LOGIN_LOCK_SECS", default_value = "900", value_parser = parse_secs)]
+    #[arg(long = "login-lock-secs", default_value = "900", value_parser = parse_secs)]
     pub lock_for: Duration,
     /// Failures older than this are forgotten.
-    #[arg(long = "login-failure-window-secs", env = "AUTH_LOGIN_FAILURE_WINDOW_SECS", default_value = "43200", value_parser = parse_secs)]
+    #[arg(long = "login-failure-window-secs", default_value = "43200", value_parser = parse_secs)]
     pub failure_window: Duration,
     /// Credential attempts (logins, client secrets) per second from one
     /// source address; also the rate of failed refreshes it may make.
-    #[arg(long = "login-source-per-sec", env = "AUTH_LOGIN_SOURCE_PER_SEC", default_value = "10")]
+    #[arg(long = "login-source-per-sec", default_value = "10")]
     pub source_per_sec: u32,
     /// Attempts one source may make at once before `--login-source-per-sec`
     /// applies (the GCRA burst).
-    #[arg(long = "login-source-burst", env = "AUTH_LOGIN_SOURCE_BURST", default_value = "20")]
+    #[arg(long = "login-source-burst", default_value = "20")]
     pub source_burst: u32,
 }
 
 impl Default for ThrottleConfig {
-    /// The recommended settings: Keycloak's brute-force defaults.
+    /// The flags' defaults, the recommended settings: Keycloak's brute-force
+    /// defaults.
     fn default() -> Self {
-        Self {
-            free_failures: 5,
-            base_delay: Duration::from_secs(1),
-            max_delay: Duration::from_secs(15 * 60),
-            lock_after: 30,
-            lock_for: Duration::from_secs(15 * 60),
-            failure_window: Duration::from_secs(12 * 3600),
-            source_per_sec: 10,
-            source_burst: 20,
+        match authpair_server::config::defaults_of() {
+            Ok(config) => config,
+            // Every flag here has a default; a test parses them.
+            Err(e) => panic!("the login throttle's flags do not parse with their defaults: {e}"),
         }
     }
 }

@@ -19,6 +19,7 @@
 //! - [`policy`]: the method policy, read from a service's own descriptors
 //!   (`(authpair.policy.v1.policy)` options); authorization proper.
 //! - [`roles`]: the role table and the plans, as configuration.
+//! - [`defaults`]: the addresses and names several binaries default to.
 //! - [`deployment`]: the issuer, role table and plans the auth service
 //!   announces to every verifier, so they are configured once.
 //! - [`quota`]: the [`QuotaLimiter`] the auth layer asks for per-plan quotas.
@@ -40,6 +41,7 @@
 pub mod bearer;
 pub mod claims;
 pub mod client;
+pub mod defaults;
 pub mod deployment;
 pub mod ed25519;
 pub mod error;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 /// The auth service's URL when neither `--auth-url` nor a session names one.
-pub const DEFAULT_URL: &str = "http://127.0.0.1:50051";
+pub const DEFAULT_URL: &str = authpair_claims::defaults::AUTH_URL;
 
 /// Administer an authpair deployment: log in, manage users, service accounts
 /// and signing keys, and print access tokens for scripts.
@@ -48,7 +48,7 @@ pub struct Global {
 
     /// The admin API's audience: the auth service's --admin-audience. Admin
     /// commands use the session logged in for it.
-    #[arg(long, env = "AUTHPAIR_ADMIN_AUDIENCE", global = true, default_value = "authpair-admin")]
+    #[arg(long, env = "AUTHPAIR_ADMIN_AUDIENCE", global = true, default_value = authpair_claims::defaults::ADMIN_AUDIENCE)]
     pub admin_audience: String,
 
     /// Print one JSON document on stdout instead of a table (errors too go

@@ -96,7 +96,7 @@ pub struct Options {
     /// What to drive; see the crate docs.
     #[arg(long, value_enum, default_value = "reuse")]
     pub mode: Mode,
-    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    #[arg(long, default_value = authpair_claims::defaults::AUTH_URL)]
     pub auth: String,
     #[arg(long, default_value = "http://127.0.0.1:50052")]
     pub resource: String,
@@ -107,7 +107,7 @@ pub struct Options {
     pub admin: Option<SecretString>,
     /// The auth service's own audience (its `--admin-audience`): the admin's
     /// token is asked for it, since it goes to the admin API.
-    #[arg(long, default_value = "authpair-admin")]
+    #[arg(long, default_value = authpair_claims::defaults::ADMIN_AUDIENCE)]
     pub admin_audience: String,
     /// Access tokens to call with instead of preparing them, one per line
     /// (`-` reads standard input, which keeps them out of the process list):

@@ -26,8 +26,7 @@ pub struct Config {
     /// database; calls go to those that answer, so one can fail.
     #[arg(
         long = "auth-url",
-        env = "RESOURCE_AUTH_URL",
-        default_value = "http://127.0.0.1:50051",
+        default_value = authpair_claims::defaults::AUTH_URL,
         value_delimiter = ','
     )]
     pub auth_urls: Vec<String>,
@@ -36,69 +35,69 @@ pub struct Config {
     /// announces on its feed, with the earlier ones it still honours; set,
     /// only this one, and an auth service announcing another is logged as
     /// an error.
-    #[arg(long, env = "RESOURCE_ISSUER")]
+    #[arg(long)]
     pub issuer: Option<String>,
 
     /// The `aud` tokens must carry: this service's name at the auth service
     /// (its `--audience`, or one of its `--audiences`).
-    #[arg(long, env = "RESOURCE_AUDIENCE", default_value = "authpair")]
+    #[arg(long, default_value = authpair_claims::defaults::AUDIENCE)]
     pub audience: String,
 
     /// The auth service's own audience (its `--admin-audience`), which the
     /// revocation feed's token is asked for. Must differ from `--audience`,
     /// or tokens for the admin API would work here (TF-11 d).
-    #[arg(long, env = "RESOURCE_AUTH_AUDIENCE", default_value = "authpair-admin")]
+    #[arg(long, default_value = authpair_claims::defaults::ADMIN_AUDIENCE)]
     pub auth_audience: String,
 
     /// Longest access-token lifetime (`exp - iat`) accepted, in seconds.
     /// Must be at least the auth service's access-token TTL.
-    #[arg(long = "max-token-lifetime-secs", env = "RESOURCE_MAX_TOKEN_LIFETIME_SECS", default_value = "3600", value_parser = parse_secs)]
+    #[arg(long = "max-token-lifetime-secs", default_value = "3600", value_parser = parse_secs)]
     pub max_token_lifetime: Duration,
 
     /// Bound of the verified-token cache, in bytes of token text plus a
     /// fixed overhead per entry (about 1.1 KiB for a typical token); 0
     /// turns it off, and every call then checks a signature.
-    #[arg(long, env = "RESOURCE_TOKEN_CACHE_BYTES", default_value_t = authpair_claims::verifier::DEFAULT_CACHE_BYTES)]
+    #[arg(long, default_value_t = authpair_claims::verifier::DEFAULT_CACHE_BYTES)]
     pub token_cache_bytes: u64,
 
     /// This service's own service account on the auth service (scope
     /// revocations:watch), used to follow the revocation feed.
-    #[arg(long, env = "RESOURCE_CLIENT_ID", default_value = "resource-service")]
+    #[arg(long, default_value = "resource-service")]
     pub client_id: String,
 
-    #[arg(long, env = "RESOURCE_CLIENT_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    #[arg(long, hide_env_values = true, value_parser = parse_secret)]
     pub client_secret: Option<SecretString>,
 
     /// Calls per window each plan gets, for each quota a method names, as
     /// `plan=calls,plan=calls`. A caller whose plan is not listed is refused
     /// (UNAVAILABLE) on quota-bound methods.
-    #[arg(long, env = "RESOURCE_PLAN_QUOTAS", default_value = crate::quota::DEFAULT_PLAN_QUOTAS, value_parser = crate::quota::PlanQuotas::parse)]
+    #[arg(long, default_value = crate::quota::DEFAULT_PLAN_QUOTAS, value_parser = crate::quota::PlanQuotas::parse)]
     pub plan_quotas: crate::quota::PlanQuotas,
 
     /// The quota window, in seconds.
-    #[arg(long = "quota-window-secs", env = "RESOURCE_QUOTA_WINDOW_SECS", default_value = "60", value_parser = parse_secs)]
+    #[arg(long = "quota-window-secs", default_value = "60", value_parser = parse_secs)]
     pub quota_window: Duration,
 
     /// Longest the revocation feed may be silent, in seconds; after that,
     /// authenticated calls fail closed with UNAVAILABLE.
-    #[arg(long = "max-revocation-staleness-secs", env = "RESOURCE_MAX_REVOCATION_STALENESS_SECS", default_value = "60", value_parser = parse_secs)]
+    #[arg(long = "max-revocation-staleness-secs", default_value = "60", value_parser = parse_secs)]
     pub max_revocation_staleness: Duration,
 
     /// A token with an unknown kid makes the service re-read the keys at most
     /// this often, in seconds, however many such tokens arrive.
-    #[arg(long = "unknown-kid-refetch-secs", env = "RESOURCE_UNKNOWN_KID_REFETCH_SECS", default_value = "30", value_parser = parse_secs)]
+    #[arg(long = "unknown-kid-refetch-secs", default_value = "30", value_parser = parse_secs)]
     pub unknown_kid_refetch: Duration,
 
     /// The CA that signed the auth service's certificate, for an https
     /// --auth-url.
-    #[arg(long, env = "RESOURCE_AUTH_CA")]
+    #[arg(long)]
     pub auth_ca: Option<PathBuf>,
 
     /// mTLS to the auth service: this service's client certificate and key.
-    #[arg(long, env = "RESOURCE_CLIENT_CERT", requires_all = ["auth_ca", "client_key"])]
+    #[arg(long, requires_all = ["auth_ca", "client_key"])]
     pub client_cert: Option<PathBuf>,
 
-    #[arg(long, env = "RESOURCE_CLIENT_KEY", requires = "client_cert")]
+    #[arg(long, requires = "client_cert")]
     pub client_key: Option<PathBuf>,
 }
 
@@ -134,26 +133,14 @@ impl Config {
         Ok(())
     }
 
-    /// The defaults, pointed at `auth_url`, with an ephemeral listen address.
+    /// The defaults (the flags' own), pointed at `auth_url`, with state in
+    /// `data_dir`, an ephemeral port and no metrics endpoint.
     pub fn new(auth_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
-        Self {
-            shared: ServiceFlags::for_tests(&DEFAULTS, data_dir),
-            issuer: None,
-            auth_urls: vec![auth_url.into()],
-            audience: "authpair".into(),
-            auth_audience: "authpair-admin".into(),
-            max_token_lifetime: Duration::from_secs(3600),
-            token_cache_bytes: authpair_claims::verifier::DEFAULT_CACHE_BYTES,
-            client_id: "resource-service".into(),
-            client_secret: None,
-            plan_quotas: crate::quota::PlanQuotas::default(),
-            quota_window: Duration::from_secs(60),
-            max_revocation_staleness: Duration::from_secs(60),
-            unknown_kid_refetch: Duration::from_secs(30),
-            auth_ca: None,
-            client_cert: None,
-            client_key: None,
-        }
+        let data_dir: PathBuf = data_dir.into();
+        let auth_url: String = auth_url.into();
+        let flags: [&std::ffi::OsStr; 4] =
+            ["--data-dir".as_ref(), data_dir.as_os_str(), "--auth-url".as_ref(), auth_url.as_ref()];
+        <Self as ServiceConfig>::for_tests(flags)
     }
 }
 

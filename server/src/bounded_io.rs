@@ -7,7 +7,7 @@
 //! ever: it would hold its connection, and the server's graceful shutdown,
 //! open indefinitely. tonic 0.14's `max_connection_age_grace` would bound
 //! that, but with it set tonic sends no GOAWAY at the age (see
-//! `serving::DEFAULT_MAX_CONNECTION_AGE`). So the bound is here, on the
+//! `serving::ConnectionLimits::grace`). So the bound is here, on the
 //! socket: once the deadline passes, reads and writes fail and hyper drops the
 //! connection.
 //!

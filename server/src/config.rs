@@ -6,7 +6,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use authpair_claims::Ed25519Backend;
-use clap::{Args as _, FromArgMatches as _};
+
 use secrecy::SecretString;
 
 use crate::serving::{ConnectionLimits, DEFAULT_MAX_CONNECTIONS};
@@ -152,28 +152,6 @@ impl ServiceFlags {
             max_connections: self.max_connections,
         }
     }
-
-    /// The defaults, from the flags' own definitions (never the
-    /// environment), with an ephemeral listen address, `data_dir`, and no
-    /// metrics endpoint: what tests start from.
-    pub fn for_tests(defaults: &ServiceDefaults, data_dir: impl Into<PathBuf>) -> Self {
-        let command = with_defaults(Self::augment_args(clap::Command::new("defaults")), defaults, false);
-        let parsed = command
-            .try_get_matches_from(["defaults"])
-            .map_err(|e| e.to_string())
-            .and_then(|m| Self::from_arg_matches(&m).map_err(|e| e.to_string()));
-        match parsed {
-            Ok(flags) => Self {
-                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-                data_dir: data_dir.into(),
-                metrics_listen: None,
-                ..flags
-            },
-            // The definitions above parse with no arguments: a test of this
-            // module proves it, so this cannot happen in a built binary.
-            Err(e) => panic!("the shared flags' defaults do not parse: {e}"),
-        }
-    }
 }
 
 /// `command` with the service's defaults and, with `env`, every flag's
@@ -215,6 +193,35 @@ pub trait ServiceConfig: clap::Parser {
     {
         try_parse_from(&Self::DEFAULTS, args)
     }
+
+    /// The flags' own defaults (never the environment) with `flags` set on
+    /// top, and an ephemeral listen address with no metrics endpoint unless
+    /// `flags` say otherwise: what tests build a configuration from, so no
+    /// default is written a second time.
+    fn for_tests<I, T>(flags: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString>,
+    {
+        let mut args: Vec<std::ffi::OsString> =
+            ["test", "--listen", "127.0.0.1:0", "--metrics-listen", "off"].map(Into::into).into();
+        args.extend(flags.into_iter().map(Into::into));
+        let mut command = with_defaults(Self::command(), &Self::DEFAULTS, false);
+        match command.try_get_matches_from_mut(args).and_then(|m| Self::from_arg_matches(&m)) {
+            Ok(config) => config,
+            // Tests only; every binary's empty command line is parsed by a
+            // test of its own, so a definition that cannot parse fails there.
+            Err(e) => panic!("a test configuration does not parse: {e}"),
+        }
+    }
+}
+
+/// A group of flags (`#[derive(clap::Args)]`, flattened into a service's
+/// configuration) at the values its definitions give when no flag is set:
+/// the one source of its `Default`.
+pub fn defaults_of<A: clap::Args + clap::FromArgMatches>() -> Result<A, clap::Error> {
+    let command = A::augment_args(clap::Command::new("defaults").no_binary_name(true));
+    A::from_arg_matches(&command.try_get_matches_from(std::iter::empty::<std::ffi::OsString>())?)
 }
 
 /// Parses the process's arguments (and environment) into a service's
@@ -305,11 +312,16 @@ mod tests {
         Ok(())
     }
 
+    impl ServiceConfig for Config {
+        const DEFAULTS: ServiceDefaults = DEFAULTS;
+    }
+
     #[test]
     fn the_test_defaults_are_the_flags_own_with_an_ephemeral_port_and_no_metrics() {
-        let flags = ServiceFlags::for_tests(&DEFAULTS, "d");
-        assert_eq!(flags.listen.port(), 0);
-        assert_eq!((flags.metrics_listen, flags.data_dir), (None, PathBuf::from("d")));
-        assert_eq!((flags.leeway, flags.max_connection_age), (Duration::from_secs(30), Duration::from_secs(1800)));
+        let config = Config::for_tests(["--data-dir", "d"]);
+        assert_eq!(config.shared.listen.port(), 0);
+        assert_eq!((config.shared.metrics_listen, config.shared.data_dir), (None, PathBuf::from("d")));
+        let (leeway, age) = (config.shared.leeway, config.shared.max_connection_age);
+        assert_eq!((leeway, age, config.own.as_str()), (Duration::from_secs(30), Duration::from_secs(1800), "x"));
     }
 }

@@ -35,20 +35,6 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// also start TCP keepalive after this long idle.
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
 pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
-/// By default a connection is closed gracefully at this age: GOAWAY, then
-/// the calls in flight finish. So no connection lives for ever, and
-/// long-lived clients spread over instances added since they connected.
-///
-/// Not tonic's `max_connection_age_grace`: with one set, tonic 0.14.9 sends
-/// no GOAWAY at the age and instead cuts the connection, calls and all, at
-/// age + grace (`connection_timeout_future` in its `transport/server`). The
-/// grace is enforced on the socket instead ([`ConnectionLimits`]).
-pub const DEFAULT_MAX_CONNECTION_AGE: Duration = Duration::from_secs(30 * 60);
-/// How long past its age a connection may stay open for its calls in
-/// flight. Unary calls end within [`REQUEST_TIMEOUT`]; a revocation feed cut
-/// here reconnects and resumes from its last sequence.
-pub const DEFAULT_MAX_CONNECTION_AGE_GRACE: Duration = Duration::from_secs(5 * 60);
-
 /// Connections open at once, by default. Each holds a file descriptor, a
 /// task and its HTTP/2 buffers; past the cap, new connections wait in the
 /// kernel's accept backlog until one closes, rather than the process running
@@ -60,14 +46,22 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// hyper 0.14's `AddrIncoming` takes with `sleep_on_errors`.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
 
-/// How long a connection may live, and how many may be open at once.
+/// How long a connection may live, and how many may be open at once
+/// (`--max-connection-age-secs`, `--max-connection-age-grace-secs`,
+/// `--max-connections`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
-    /// GOAWAY at this age; the calls in flight may finish.
+    /// GOAWAY at this age; the calls in flight may finish. So no connection
+    /// lives for ever, and long-lived clients spread over instances added
+    /// since they connected.
     pub max_age: Duration,
     /// Closed at `max_age + grace`, whatever is in flight: a peer that keeps
     /// a response's flow-control window shut would otherwise hold its call,
-    /// and its connection, open for ever.
+    /// and its connection, open for ever. Not tonic's
+    /// `max_connection_age_grace`: with one set, tonic 0.14.9 sends no GOAWAY
+    /// at the age and instead cuts the connection, calls and all, at age +
+    /// grace (`connection_timeout_future` in its `transport/server`), so the
+    /// grace is enforced on the socket (`bounded_io`).
     pub grace: Duration,
     /// Connections open at once; the next is accepted when one closes.
     pub max_connections: usize,
@@ -331,8 +325,8 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let limits = ConnectionLimits {
-            max_age: DEFAULT_MAX_CONNECTION_AGE,
-            grace: DEFAULT_MAX_CONNECTION_AGE_GRACE,
+            max_age: Duration::from_secs(1800),
+            grace: Duration::from_secs(300),
             max_connections: 1,
         };
         let mut accepted = incoming(listener, limits);

@@ -53,7 +53,7 @@ pub const ADMIN_USERNAME: &str = "root";
 pub const ADMIN_PASSWORD: &str = "root-password-for-tests";
 /// The resource service's own service account, provisioned at auth start.
 /// The auth service's own audience (its admin API), as both services default it.
-pub const ADMIN_AUDIENCE: &str = "authpair-admin";
+pub const ADMIN_AUDIENCE: &str = authpair_claims::defaults::ADMIN_AUDIENCE;
 /// The issuer the harness's auth service is started with. Its default (the
 /// public URL) would change with every restart on a new port; the tests of
 /// that default start their own.

@@ -25,7 +25,7 @@ struct Flags {
     #[arg(long, env = "ORDERS_LISTEN", default_value = "127.0.0.1:50055")]
     listen: SocketAddr,
     /// The auth service: one URL, or several comma-separated instances.
-    #[arg(long, env = "ORDERS_AUTH_URL", default_value = "http://127.0.0.1:50051", value_delimiter = ',')]
+    #[arg(long, env = "ORDERS_AUTH_URL", default_value = authpair_claims::defaults::AUTH_URL, value_delimiter = ',')]
     auth_url: Vec<String>,
     /// This service's service account at the auth service (scope revocations:watch).
     #[arg(long, env = "ORDERS_CLIENT_ID", default_value = "orders-service")]
@@ -35,10 +35,10 @@ struct Flags {
     #[arg(long, env = "ORDERS_CLIENT_SECRET", hide_env_values = true)]
     client_secret: String,
     /// The `aud` tokens for this service carry.
-    #[arg(long, env = "ORDERS_AUDIENCE", default_value = "authpair")]
+    #[arg(long, env = "ORDERS_AUDIENCE", default_value = authpair_claims::defaults::AUDIENCE)]
     audience: String,
     /// The auth service's own audience, which the feed's token is for.
-    #[arg(long, env = "ORDERS_AUTH_AUDIENCE", default_value = "authpair-admin")]
+    #[arg(long, env = "ORDERS_AUTH_AUDIENCE", default_value = authpair_claims::defaults::ADMIN_AUDIENCE)]
     auth_audience: String,
     /// Pins the `iss` tokens must carry; unset: the issuer the auth
     /// service announces (with the earlier ones it still honours).

@@ -12,13 +12,13 @@ struct Options {
     #[arg(long, default_value = "127.0.0.1:50053")]
     listen: SocketAddr,
     /// The auth service whose first signing key is trusted.
-    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    #[arg(long, default_value = authpair_claims::defaults::AUTH_URL)]
     auth: String,
     /// The `iss` of the auth service's tokens: by default its public URL,
     /// which is its HTTP listener's default address.
-    #[arg(long, default_value = "http://127.0.0.1:50061")]
+    #[arg(long, default_value = authpair_claims::defaults::ISSUER)]
     issuer: String,
-    #[arg(long, default_value = "authpair")]
+    #[arg(long, default_value = authpair_claims::defaults::AUDIENCE)]
     audience: String,
     /// No auth at all: GetStatus on bare tonic, with no interceptor and no
     /// auth service (the yardstick for the auth layer's cost). `--auth`,
