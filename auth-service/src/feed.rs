@@ -31,9 +31,9 @@ use tonic::Status;
 
 use crate::{
     keyring::KeyRing,
-    state::now,
     store::{Store, StoreError},
 };
+use authpair_claims::clock::now;
 
 pub type FeedStream = ReceiverStream<Result<WatchRevocationsResponse, Status>>;
 

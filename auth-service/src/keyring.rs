@@ -24,9 +24,9 @@ use tokio::sync::watch;
 
 use crate::{
     at_rest::KeysAtRest,
-    state::now,
     store::{KeyRow, Rotation, Store, StoreError},
 };
+use authpair_claims::clock::now;
 
 #[derive(Debug)]
 struct Loaded {

@@ -25,9 +25,9 @@ use sqlx::postgres::PgListener;
 
 use crate::{
     feed::Feed,
-    state::now,
     store::{CHANNEL, Store, StoreError},
 };
+use authpair_claims::{backoff::Backoff, clock::now};
 
 /// Reconnect delays grow to this.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -35,14 +35,13 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Runs for the life of the service.
 pub async fn follow(store: Store, feed: Arc<Feed>, denylist: Arc<Denylist>, issuer: String) {
     let mut applied = feed.head();
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), MAX_BACKOFF);
     loop {
         match listen_once(&store, &feed, &denylist, &issuer, &mut applied).await {
-            Ok(()) => backoff = Duration::from_millis(100),
+            Ok(()) => backoff.reset(),
             Err(e) => {
                 tracing::warn!(error = %e, "revocation log listener lost its connection; reconnecting");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                tokio::time::sleep(backoff.next_wait()).await;
             }
         }
     }

@@ -2,11 +2,7 @@
 //! operations several handlers need: issuing a token pair, recording a
 //! revocation, and running a write to the end ([`run_to_end`]).
 
-use std::{
-    future::Future,
-    sync::Arc,
-    time::{SystemTime, UNIX_EPOCH},
-};
+use std::{future::Future, sync::Arc};
 
 use anyhow::Context;
 use authpair_claims::{Denylist, Deployment, Grant, IssuedToken, Revocation, TokenSigner, Verifier, VerifierConfig};
@@ -46,10 +42,7 @@ pub struct AuthState {
     pub throttle: Arc<Throttle>,
 }
 
-/// Seconds since the Unix epoch.
-pub fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
+pub use authpair_claims::clock::now;
 
 /// Runs `write` to the end in a task of its own, whatever its caller does.
 ///

@@ -2,6 +2,8 @@
 //! runs a server (no database, no Redis, no exporter; metrics go through the
 //! `metrics` facade only).
 //!
+//! - [`clock`]: the one wall clock, Unix seconds; [`backoff`]: the one
+//!   retry pacing, exponential with jitter.
 //! - [`claims`]: [`Claims`] (only verification makes one) and [`Grant`].
 //! - [`keys`]: Ed25519 signing keys and their public JWK form.
 //! - [`signer`]: issues RFC 9068 access tokens (`typ` at+jwt).
@@ -38,9 +40,11 @@
 
 #![warn(missing_docs)]
 
+pub mod backoff;
 pub mod bearer;
 pub mod claims;
 pub mod client;
+pub mod clock;
 pub mod defaults;
 pub mod deployment;
 pub mod ed25519;

@@ -193,7 +193,4 @@ pub fn bearer<T>(message: T, token: &SecretString) -> Result<Request<T>, CliErro
     Ok(request)
 }
 
-/// Unix seconds now.
-pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
+pub use authpair_claims::clock::now;

@@ -24,9 +24,7 @@ use crate::{
     store::Store,
 };
 
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
+use authpair_claims::clock::now;
 
 #[derive(Debug, Clone)]
 pub struct ResourceApi {

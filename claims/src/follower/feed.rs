@@ -20,6 +20,7 @@ use std::{sync::Arc, time::Duration};
 
 use crate::{
     Denylist, Deployment, Policy, Revocation, Verifier,
+    backoff::Backoff,
     client::{Bearer, BearerLayer, ServiceCredentials, TokenCache},
 };
 use authpair_proto::auth::v1::{
@@ -31,7 +32,7 @@ use tonic::transport::{Channel, ClientTlsConfig};
 use tower::Layer as _;
 
 use super::{
-    keys::{self, FIRST_BACKOFF, MAX_BACKOFF, install, with_jitter},
+    keys::{self, FIRST_BACKOFF, MAX_BACKOFF, install},
     outage::Outage,
 };
 
@@ -139,7 +140,7 @@ impl FeedClient {
 
     /// Runs for the life of the service.
     pub async fn run(mut self) {
-        let mut backoff = FIRST_BACKOFF;
+        let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         loop {
             self.synced = false;
             match self.follow().await {
@@ -162,10 +163,9 @@ impl FeedClient {
             // A stream that got in sync starts the backoff over; a failure
             // to connect or to sync doubles it.
             if self.synced {
-                backoff = FIRST_BACKOFF;
+                backoff.reset();
             }
-            tokio::time::sleep(with_jitter(backoff)).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            tokio::time::sleep(backoff.next_wait()).await;
         }
     }
 

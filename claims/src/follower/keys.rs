@@ -14,11 +14,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::{PublicJwk, Verifier};
+use crate::{PublicJwk, Verifier, backoff::Backoff};
 use authpair_proto::auth::v1::{GetJwksRequest, GetJwksResponse, auth_service_client::AuthServiceClient};
 use tonic::transport::{Channel, Endpoint};
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// The first retry waits about this long; each failure doubles it.
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
@@ -89,15 +90,14 @@ impl KeyFetcher {
 
     /// Runs for the life of the service.
     pub async fn run(mut self, refetch_interval: Duration) {
-        let mut backoff = FIRST_BACKOFF;
+        let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         while self.verifier.key_count() == 0 {
             match self.fetch().await {
                 Ok(count) => tracing::info!(keys = count, "signing keys loaded"),
                 Err(e) => {
-                    let wait = with_jitter(backoff);
+                    let wait = backoff.next_wait();
                     tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "auth service keys not available yet");
                     tokio::time::sleep(wait).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
         }
@@ -114,11 +114,4 @@ impl KeyFetcher {
             }
         }
     }
-}
-
-/// A wait in [d/2, d], so many restarting services spread their retries.
-pub fn with_jitter(d: Duration) -> Duration {
-    let mut byte = [0u8; 1];
-    let fraction = if getrandom::getrandom(&mut byte).is_ok() { f64::from(byte[0]) / 255.0 } else { 1.0 };
-    d.mul_f64(0.5 + 0.5 * fraction)
 }
