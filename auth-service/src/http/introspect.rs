@@ -2,7 +2,7 @@
 //! authenticated by `Authorization: Bearer` with a service token that passes
 //! the same policy rule as the gRPC `Introspect` method.
 
-use authpair_claims::{Rule, bearer::bearer_token};
+use authpair_claims::bearer::bearer_token;
 use axum::{
     body::{Body, to_bytes},
     extract::{Request, State},
@@ -11,21 +11,11 @@ use axum::{
 };
 use serde_json::json;
 
-use super::routes::Documents;
+use super::documents::Documents;
 use crate::introspection;
 
 /// The form body's bound: one token (8 KiB at most) and its name.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
-
-/// Who may introspect over HTTP.
-#[derive(Debug, Clone)]
-pub struct Access {
-    /// The gRPC method's rule (service principal, scope tokens:introspect).
-    pub rule: Rule,
-    /// With --require-client-cert-for-services the HTTP listener, which
-    /// sees no client certificate, refuses every caller: they use gRPC.
-    pub client_cert_required: bool,
-}
 
 /// RFC 6750 §3: 401 with a challenge, or 403 `insufficient_scope`.
 fn refused(status: StatusCode, error: &'static str) -> Response {

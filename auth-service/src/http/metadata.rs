@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use super::routes::{INTROSPECTION_PATH, JWKS_PATH, TOKEN_PATH};
+use super::paths::{INTROSPECTION_PATH, JWKS_PATH, TOKEN_PATH};
 use crate::{http::token::GRANT_TYPES, state::AuthState};
 
 /// The document. `public_url` is what its URLs start with.

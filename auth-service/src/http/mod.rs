@@ -12,7 +12,9 @@
 //! and by constants: the request head's size, the POST bodies' sizes.
 //! TLS, with the gRPC port's certificate, when the gRPC port has TLS.
 //!
-//! - `routes`: the router, the documents, the per-request timeout;
+//! - `routes`: the router and the per-request timeout;
+//! - `documents`: what the handlers share;
+//! - `paths`: the paths, named once;
 //! - `metadata`: the authorization server metadata;
 //! - `token`: the token endpoint, on the gRPC API's logic;
 //! - `client_auth`: the token endpoint's client credentials;
@@ -26,12 +28,14 @@
 
 mod admission;
 mod client_auth;
+mod documents;
 mod form;
 mod host;
 mod introspect;
 mod limits;
 mod metadata;
 mod oauth_error;
+mod paths;
 mod routes;
 mod tls;
 mod token;
@@ -58,9 +62,10 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
 use admission::{Admission, Refused};
-pub use introspect::Access;
+pub use documents::Access;
+pub use documents::Documents;
 pub use limits::HttpLimits;
-pub use routes::{Documents, router};
+pub use routes::router;
 
 /// The request head's size bound: hyper's read buffer (its minimum).
 pub const MAX_HEAD_BYTES: usize = 8 * 1024;

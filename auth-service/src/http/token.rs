@@ -23,8 +23,8 @@ use serde_json::{Map, Value};
 use super::{
     Peer,
     client_auth::{self, ClientCredentials},
+    documents::Documents,
     oauth_error::OAuthError,
-    routes::Documents,
 };
 use crate::api::auth::{AuthApi, ServiceTokenError};
 

@@ -7,7 +7,8 @@
 //! - `canonical_usernames`: fills each stored username's canonical form.
 //! - `username_skeletons`: fills each stored username's confusable skeleton.
 //! - `refresh`: refresh-token families and single-use rotation.
-//! - `revocations`: the revocation log and the writes that revoke.
+//! - `revocations`: the revocation log and the writes that revoke a user.
+//! - `logout`: a refresh family ended with its access token.
 //! - `session_tokens`: the access tokens each session issued, revoked with
 //!   it on refresh-token reuse.
 //! - `keys`: signing keys and their publish/sign schedule.
@@ -17,6 +18,7 @@
 mod canonical_usernames;
 mod keys;
 mod login_failures;
+mod logout;
 mod refresh;
 mod revocations;
 mod service_accounts;
@@ -31,8 +33,9 @@ use authpair_server::db::{Backend, Db, Migrations};
 use secrecy::SecretString;
 
 pub use keys::{KeyRow, Rotation};
+pub use logout::AccessToken;
 pub use refresh::{RefreshOutcome, RefreshRecord, Rotate};
-pub use revocations::{AccessToken, CHANNEL, RevokeUser, UserRevoked};
+pub use revocations::{CHANNEL, RevokeUser, UserRevoked};
 pub use service_accounts::ServiceAccountRow;
 pub use session_tokens::{RevokedToken, SessionToken};
 pub use users::{NewUser, UserRow};
