@@ -12,7 +12,11 @@
 //! good), TOKEN_INVALID (the deployment's issuer or keys changed since it
 //! was issued) or UNKNOWN_ROLE (a role it carries was removed) is retried
 //! once with a renewed token. If the credentials were revoked too, the
-//! renewal fails and that is the answer.
+//! renewal fails and that is the answer. For the last two, only a token
+//! older than [`MIN_AGE_TO_RENEW_INVALID`] is renewed: a newer one was
+//! issued under the rules that refused it, so a client whose configuration
+//! is wrong (an audience the server does not take, say) gets its refusal
+//! instead of fetching a token for every call.
 //!
 //! To be able to retry, the layer buffers the request body: fine for unary
 //! and server-streaming calls (one request message), not for long
@@ -27,7 +31,7 @@ use std::{
         atomic::{AtomicU64, Ordering},
     },
     task::{Context, Poll},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use authpair_proto::auth::v1::{IssueServiceTokenRequest, RefreshRequest, auth_service_client::AuthServiceClient};
@@ -35,6 +39,8 @@ use http_body_util::BodyExt as _;
 use secrecy::{ExposeSecret, SecretString};
 use tonic::{Code, Status, body::Body, transport::Channel};
 use tower::{Layer, Service, ServiceExt as _};
+
+use tokio::time::Instant;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -139,8 +145,13 @@ impl TokenSource for RefreshTokenSource {
 struct Current {
     token: SecretString,
     renew_at: Instant,
+    fetched_at: Instant,
     generation: u64,
 }
+
+/// A token refused as TOKEN_INVALID or UNKNOWN_ROLE is renewed only when it
+/// was fetched at least this long ago.
+pub const MIN_AGE_TO_RENEW_INVALID: Duration = Duration::from_secs(10);
 
 /// The current token of one [`TokenSource`]; see the module docs.
 pub struct TokenCache {
@@ -178,6 +189,13 @@ impl TokenCache {
         self.get(Some(stale)).await
     }
 
+    /// Whether generation `generation` is still the current token and was
+    /// fetched less than `age` ago.
+    pub async fn is_younger_than(&self, generation: u64, age: Duration) -> bool {
+        let current = self.current.lock().await;
+        current.as_ref().is_some_and(|c| c.generation == generation && c.fetched_at.elapsed() < age)
+    }
+
     async fn get(&self, stale: Option<u64>) -> Result<(SecretString, u64), Status> {
         // Held across the fetch: concurrent callers wait here and then find
         // the fresh token instead of fetching their own.
@@ -192,7 +210,7 @@ impl TokenCache {
         let generation = self.fetches.fetch_add(1, Ordering::Relaxed) + 1;
         // Renew in the last fifth of the token's life.
         let renew_at = Instant::now() + fetched.expires_in.mul_f64(0.8);
-        *current = Some(Current { token: fetched.token.clone(), renew_at, generation });
+        *current = Some(Current { token: fetched.token.clone(), renew_at, fetched_at: Instant::now(), generation });
         Ok((fetched.token, generation))
     }
 }
@@ -243,16 +261,28 @@ mod bytes_like {
     pub use tonic::codegen::Bytes;
 }
 
-/// A trailers-only error response (how gRPC sends unary failures) saying the
-/// token expired, was revoked, or no longer matches the deployment (its
-/// issuer, keys or roles): a new token may succeed.
-fn token_renewable(response: &http::Response<Body>) -> bool {
+/// Whether a new token may succeed where this one was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Renewal {
+    /// Not a refusal of the token.
+    No,
+    /// It expired or was revoked.
+    Always,
+    /// It no longer matches the deployment (its issuer, keys or roles): a
+    /// token fetched since the change would pass.
+    IfOld,
+}
+
+/// What a trailers-only error response (how gRPC sends unary failures)
+/// says of renewing the token.
+fn renewal(response: &http::Response<Body>) -> Renewal {
     match Status::from_header_map(response.headers()) {
-        Some(status) if status.code() == Code::Unauthenticated => matches!(
-            crate::reason_of(&status).as_deref(),
-            Some("TOKEN_EXPIRED" | "TOKEN_REVOKED" | "TOKEN_INVALID" | "UNKNOWN_ROLE")
-        ),
-        _ => false,
+        Some(status) if status.code() == Code::Unauthenticated => match crate::reason_of(&status).as_deref() {
+            Some("TOKEN_EXPIRED" | "TOKEN_REVOKED") => Renewal::Always,
+            Some("TOKEN_INVALID" | "UNKNOWN_ROLE") => Renewal::IfOld,
+            _ => Renewal::No,
+        },
+        _ => Renewal::No,
     }
 }
 
@@ -280,12 +310,49 @@ where
             let body = body.collect().await.map_err(|e| Status::internal(format!("request body: {e}")))?.to_bytes();
             let (token, generation) = cache.token().await?;
             let response = inner.call(with_token(&parts, body.clone(), &token)?).await.map_err(Into::into)?;
-            if !token_renewable(&response) {
-                return Ok(response);
+            match renewal(&response) {
+                Renewal::No => return Ok(response),
+                Renewal::IfOld if cache.is_younger_than(generation, MIN_AGE_TO_RENEW_INVALID).await => {
+                    return Ok(response);
+                }
+                Renewal::Always | Renewal::IfOld => {}
             }
             let (token, _) = cache.renew(generation).await?;
             let inner = inner.ready().await.map_err(Into::into)?;
             inner.call(with_token(&parts, body, &token)?).await.map_err(Into::into)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hands out "t1", "t2", ... for an hour each.
+    #[derive(Debug, Default)]
+    struct Numbered(AtomicU64);
+
+    impl TokenSource for Numbered {
+        fn fetch(&self) -> BoxFuture<'_, Result<FetchedToken, Status>> {
+            let n = self.0.fetch_add(1, Ordering::Relaxed) + 1;
+            Box::pin(async move {
+                Ok(FetchedToken { token: SecretString::from(format!("t{n}")), expires_in: Duration::from_secs(3600) })
+            })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_token_counts_as_too_young_to_renew_for_an_invalid_refusal_only_until_the_minimum_age()
+    -> Result<(), Status> {
+        let cache = TokenCache::new(Numbered::default());
+        let (_, first) = cache.token().await?;
+        assert!(cache.is_younger_than(first, MIN_AGE_TO_RENEW_INVALID).await, "just fetched");
+        tokio::time::advance(MIN_AGE_TO_RENEW_INVALID).await;
+        assert!(!cache.is_younger_than(first, MIN_AGE_TO_RENEW_INVALID).await, "old enough to renew");
+        let (token, second) = cache.renew(first).await?;
+        assert_eq!((token.expose_secret(), second), ("t2", 2));
+        assert!(!cache.is_younger_than(first, MIN_AGE_TO_RENEW_INVALID).await, "no longer the current token");
+        assert!(cache.is_younger_than(second, MIN_AGE_TO_RENEW_INVALID).await);
+        Ok(())
     }
 }
