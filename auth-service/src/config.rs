@@ -10,13 +10,13 @@ use authpair_server::config::{ServiceConfig, ServiceDefaults, ServiceFlags, pars
 use clap::Parser;
 use secrecy::{ExposeSecret, SecretString};
 
-pub use crate::http::HttpLimits;
+pub use authpair_server::listen::http_limits::HttpLimits;
 
 /// The auth service's environment prefix and defaults for the shared flags.
 const DEFAULTS: ServiceDefaults = ServiceDefaults {
     env_prefix: "AUTH",
     listen: authpair_claims::defaults::AUTH_LISTEN,
-    data_dir: "data/auth",
+    data_dir: Some("data/auth"),
     metrics_listen: "127.0.0.1:9451",
 };
 
@@ -382,8 +382,8 @@ mod tests {
         let parsed = Config::load_from(["auth-service", "--listen", "127.0.0.1:0", "--data-dir", "d"]);
         let parsed = parsed.map(|c| {
             (
-                c.shared.connection_limits(),
-                c.shared.listen,
+                c.shared.serving.connection_limits(),
+                c.shared.serving.listen,
                 c.access_token_ttl,
                 c.shared.leeway,
                 c.issuer,
@@ -395,8 +395,8 @@ mod tests {
         assert_eq!(
             parsed.ok(),
             Some((
-                b.shared.connection_limits(),
-                b.shared.listen,
+                b.shared.serving.connection_limits(),
+                b.shared.serving.listen,
                 b.access_token_ttl,
                 b.shared.leeway,
                 b.issuer,
@@ -465,9 +465,16 @@ mod tests {
         assert_eq!(c.shared.leeway, secs(30), "leeway: 30-60 s");
         assert_eq!(c.on_role_change, OnRoleChange::Tokens, "a role change revokes tokens carrying the old roles");
         assert_eq!(c.key_publish_delay, secs(60), "a new key is published before it signs");
-        assert_eq!(c.shared.max_connection_age, secs(30 * MIN), "no connection lives for ever");
-        assert_eq!(c.shared.max_connection_age_grace, secs(5 * MIN), "nor past its age, even with a call held open");
-        assert_eq!(c.shared.max_connections, 10_000, "the process never runs out of descriptors for connections");
+        assert_eq!(c.shared.serving.max_connection_age, secs(30 * MIN), "no connection lives for ever");
+        assert_eq!(
+            c.shared.serving.max_connection_age_grace,
+            secs(5 * MIN),
+            "nor past its age, even with a call held open"
+        );
+        assert_eq!(
+            c.shared.serving.max_connections, 10_000,
+            "the process never runs out of descriptors for connections"
+        );
         let http = (c.http_limits.max_connections_per_source, c.http_limits.idle_timeout);
         assert_eq!(http, (64, secs(3)), "one source's idle sockets cannot hold the HTTP listener");
         let expected = crate::throttle::ThrottleConfig {

@@ -12,8 +12,8 @@ use authpair_server::{
 async fn main() -> anyhow::Result<()> {
     auth_service::config::refuse_retired_env(|name| std::env::var_os(name)).map_err(anyhow::Error::msg)?;
     let config = Config::load();
-    init_tracing(&config.shared.log, config.shared.log_json);
-    let listen = config.shared.listen;
+    init_tracing(&config.shared.serving.log, config.shared.serving.log_json);
+    let listen = config.shared.serving.listen;
     let listener =
         tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen} (--listen)"))?;
     auth_service::serve(listener, config, shutdown_signal()).await

@@ -1,26 +1,27 @@
-//! `serve`: everything from a bound listener to a graceful stop.
+//! `serve`: the auth service described for the shared startup skeleton
+//! (`authpair_server::startup`), which serves, drains and stops it.
 //!
-//! Startup order: the audiences checked (the admin one shared with no
-//! resource service); data dir; the handlers' shared state (database and
-//! migrations, signing keys, revocations loaded: `AuthState::open`); signer
-//! self-test; first admin; background tasks; then the server. The
-//! self-test signs and verifies a probe token so a missing crypto backend
-//! fails the start, not a request.
+//! Startup order: the policy read and checked against the role table; the
+//! metrics exporter, TLS files and data dir (`Startup`); the handlers'
+//! shared state (database and migrations, signing keys, revocations loaded:
+//! `AuthState::open`); the signer's self-test; the first admin and service
+//! account; then the description: both gRPC services, health from the
+//! database, background tasks, the HTTP listener. The self-test signs and
+//! verifies a probe token so a missing crypto backend fails the start, not
+//! a request.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use authpair_claims::{AuthLayer, Denylist, Grant, Policy, TokenSigner, Verifier};
+use authpair_claims::{AuthLayer, Denylist, Grant, Policy, Rule, TokenSigner, Verifier};
 use authpair_proto::auth::v1::{admin_service_server::AdminServiceServer, auth_service_server::AuthServiceServer};
 use authpair_server::{
-    data_dir::DataDirLock,
     db::Backend,
-    exporter,
-    serving::{drain_limited, incoming, reflection, secured_server},
-    tls,
+    startup::{Service, Startup, default_url},
 };
 use secrecy::ExposeSecret;
-use tokio::{net::TcpListener, sync::watch};
+use tokio::net::TcpListener;
+use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{
     Config,
@@ -31,6 +32,9 @@ use crate::{
     state::{AuthState, now},
     store::Store,
 };
+
+/// This service's name in logs, metrics and the data-dir lock.
+const SERVICE: &str = "auth-service";
 
 /// How often expired revocations are forgotten.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
@@ -50,7 +54,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let http = match config.http_listen {
-        Some(addr) => Some(http::bind(addr).await?),
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the HTTP listener (--http-listen) on {addr}"))?,
+        ),
         None => None,
     };
     serve_with_http(listener, http, config, shutdown).await
@@ -64,129 +72,82 @@ pub async fn serve_with_http(
     config: Config,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let addr = listener.local_addr()?;
     config.check().map_err(anyhow::Error::msg)?;
-    // Read before anything starts: a policy naming a role or scope the
-    // table does not define refuses to start.
-    let policy = Policy::from_descriptors(authpair_proto::FILE_DESCRIPTOR_SET, authpair_proto::AUTH_SERVICES)?;
-    policy.check_names(&config.role_scopes.vocabulary([]))?;
-    let introspect_rule = policy.rule(INTROSPECT).cloned().context("the policy has no Introspect method")?;
-    exporter::serve_metrics(config.shared.metrics_listen, "--metrics-listen").map_err(anyhow::Error::msg)?;
-    create_private_dir(&config.shared.data_dir)?;
-    // SQLite in the data dir: one instance at a time. Held until serve returns.
-    let _data_dir_lock = match config.shared.database_url {
-        None => Some(DataDirLock::acquire(&config.shared.data_dir, "auth-service")?),
-        Some(_) => None,
-    };
-    // Flipped when shutdown begins, so feed streams end and do not hold the
-    // graceful shutdown open.
-    let (stopping, stopping_rx) = watch::channel(false);
-    let tls_on = config.shared.tls_cert.is_some();
-    let public_url = match (&config.public_url, &http) {
-        (Some(url), _) => url.clone(),
-        (None, Some(http)) => http::default_public_url(http, tls_on)?,
-        // No HTTP listener: the gRPC port is the one address there is.
-        (None, None) => http::default_public_url(&listener, tls_on)?,
+    let (policy, introspect) = read_policy(&config)?;
+    let startup = Startup::begin(SERVICE, &config.shared.serving)?.with_data_dir(&config.shared)?;
+    let public_url = match &config.public_url {
+        Some(url) => url.clone(),
+        // The HTTP listener's URL, else the gRPC port's: the one address there is.
+        None => default_url(http.as_ref().unwrap_or(&listener).local_addr()?, startup.tls_on()),
     };
     let deployment = config.deployment(&public_url);
     tracing::info!(issuer = %deployment.issuer, "tokens carry this issuer");
-    let state = AuthState::open(config, deployment, stopping_rx).await?;
-    let (store, keys, denylist) = (state.store.clone(), state.keys.clone(), state.denylist.clone());
-    let config = &state.config;
-    let verifier = state.verifier.clone();
-    verifier.set_keys(&keys.published())?;
-    self_test(&state.signer, &keys, &verifier, &config.admin_audience)?;
-
+    let state = AuthState::open(config, deployment, startup.stopping()).await?;
+    self_test_and_bootstrap(&state).await?;
     // No method of this service has a quota, so no limiter: one that did
     // would fail closed.
-    let auth = AuthLayer::new("auth-service", verifier.clone(), denylist.clone(), Arc::new(policy))
-        .require_client_cert_for_services(config.shared.require_client_cert_for_services);
-    let tls = match (&config.shared.tls_cert, &config.shared.tls_key) {
-        (Some(cert), Some(key)) => Some(tls::server_tls(cert, key, config.shared.tls_client_ca.as_deref())?),
-        _ => None,
-    };
-    bootstrap::ensure_admin(&state).await?;
-    bootstrap::ensure_service_account(&state).await?;
+    let client_cert_required = state.config.shared.serving.require_client_cert_for_services;
+    let layer = AuthLayer::new(SERVICE, state.verifier.clone(), state.denylist.clone(), Arc::new(policy))
+        .require_client_cert_for_services(client_cert_required);
+    let store = state.store.clone();
+    let mut service = startup
+        .service(layer)
+        .grpc(AuthServiceServer::new(AuthApi::new(state.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES))
+        .grpc(AdminServiceServer::new(AdminApi::new(state.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES))
+        .descriptors(authpair_proto::FILE_DESCRIPTOR_SET)
+        .health(ServingStatus::Serving, |reporter, names| report_database_health(store, reporter, names));
+    service = background(service, &state);
+    if let Some(listener) = http {
+        let access = http::Access { rule: introspect, client_cert_required };
+        let router = http::router(http::Documents::new(state.clone(), &public_url, access)?);
+        service = service.http(listener, router, state.config.http_limits);
+    }
+    service.run(listener, shutdown).await
+}
 
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<AuthServiceServer<AuthApi>>().await;
-    health.set_serving::<AdminServiceServer<AdminApi>>().await;
-    // Health tells the truth: NOT_SERVING while the database does not
-    // answer, so a load balancer stops sending logins here.
-    let health_task = tokio::spawn(report_database_health(store.clone(), health));
-    let (reflection_v1, reflection_v1alpha) = reflection(authpair_proto::AUTH_SERVICES)?;
+/// The verifier given the published keys, the signer's self-test (a token
+/// it signs must verify), then the first admin and service account.
+async fn self_test_and_bootstrap(state: &AuthState) -> anyhow::Result<()> {
+    state.verifier.set_keys(&state.keys.published())?;
+    self_test(&state.signer, &state.keys, &state.verifier, &state.config.admin_audience)?;
+    bootstrap::ensure_admin(state).await?;
+    bootstrap::ensure_service_account(state).await
+}
 
-    let mut background = vec![
-        health_task,
-        tokio::spawn(keys.maintain(verifier)),
-        tokio::spawn(housekeeping(store.clone(), denylist.clone(), state.throttle.clone())),
-    ];
-    // The log swept every heartbeat, for an entry no handler applied here
-    // (log_listener.rs).
+/// The method policy from this service's descriptors, checked against the
+/// role table (a rule naming a role or scope the table does not define
+/// refuses to start), and the rule HTTP introspection applies.
+fn read_policy(config: &Config) -> anyhow::Result<(Policy, Rule)> {
+    let policy = Policy::from_descriptors(authpair_proto::FILE_DESCRIPTOR_SET, authpair_proto::AUTH_SERVICES)?;
+    policy.check_names(&config.role_scopes.vocabulary([]))?;
+    let introspect = policy.rule(INTROSPECT).cloned().context("the policy has no Introspect method")?;
+    Ok((policy, introspect))
+}
+
+/// The background tasks: key rotation, housekeeping, the revocation log's
+/// sweep every feed heartbeat for an entry no handler applied here
+/// (log_listener.rs) and, with one database shared by several instances,
+/// the others' revocations through LISTEN/NOTIFY; the database closed at
+/// the end.
+fn background(service: Service, state: &Arc<AuthState>) -> Service {
+    let (store, denylist, issuer) = (state.store.clone(), state.denylist.clone(), state.deployment.issuer.clone());
     let sweep = log_listener::sweep(
         store.clone(),
         state.feed.clone(),
         denylist.clone(),
-        state.deployment.issuer.clone(),
+        issuer.clone(),
         state.config.feed_heartbeat,
     );
-    background.push(tokio::spawn(sweep));
-    // With one database shared by several instances, the others' revocations
-    // reach this one's denylist and feed through LISTEN/NOTIFY.
-    if store.backend() == Backend::Postgres {
-        let follow = log_listener::follow(store.clone(), state.feed.clone(), denylist, state.deployment.issuer.clone());
-        background.push(tokio::spawn(follow));
+    let closing = store.clone();
+    let service = service
+        .on_stop(async move { closing.close().await })
+        .task(state.keys.clone().maintain(state.verifier.clone()))
+        .task(housekeeping(store.clone(), denylist.clone(), state.throttle.clone()))
+        .task(sweep);
+    match store.backend() {
+        Backend::Postgres => service.task(log_listener::follow(store, state.feed.clone(), denylist, issuer)),
+        Backend::Sqlite => service,
     }
-    if let Some(listener) = http {
-        let access = http::Access {
-            rule: introspect_rule,
-            client_cert_required: state.config.shared.require_client_cert_for_services,
-        };
-        background.push(start_http(listener, state.clone(), &public_url, access, stopping.subscribe())?);
-    }
-    let shutdown = async move {
-        shutdown.await;
-        let _ = stopping.send(true);
-    };
-
-    let limits = state.config.shared.connection_limits();
-    tracing::info!(%addr, "auth-service listening");
-    let router = secured_server(auth, tls, limits)?
-        .add_service(AuthServiceServer::new(AuthApi::new(state.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES))
-        .add_service(AdminServiceServer::new(AdminApi::new(state)).max_decoding_message_size(MAX_MESSAGE_BYTES))
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha);
-    drain_limited(shutdown, limits.drain(), |signal| {
-        router.serve_with_incoming_shutdown(incoming(listener, limits), signal)
-    })
-    .await?;
-    for task in background {
-        task.abort();
-    }
-    store.close().await;
-    tracing::info!(%addr, "auth-service stopped");
-    Ok(())
-}
-
-/// Starts the HTTP listener: TLS when the gRPC port has it, its URLs from
-/// `--public-url` or else from the address it is bound to.
-fn start_http(
-    listener: TcpListener,
-    state: Arc<AuthState>,
-    public_url: &str,
-    access: http::Access,
-    stopping: watch::Receiver<bool>,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let config = &state.config;
-    let tls = match (&config.shared.tls_cert, &config.shared.tls_key) {
-        (Some(cert), Some(key)) => Some(http::acceptor(cert, key)?),
-        _ => None,
-    };
-    let addr = listener.local_addr()?;
-    let router = http::router(http::Documents::new(state.clone(), public_url, access)?);
-    tracing::info!(%addr, %public_url, "auth-service HTTP (JWKS, metadata, token endpoint, introspection) on");
-    Ok(tokio::spawn(http::serve(listener, router, tls, config.http_limits, stopping)))
 }
 
 /// Periodic housekeeping: expired revocations and session tokens, idle
@@ -210,10 +171,10 @@ async fn housekeeping(store: Store, denylist: Arc<Denylist>, throttle: Arc<crate
 const HEALTH_EVERY: Duration = Duration::from_millis(500);
 const HEALTH_WITHIN: Duration = Duration::from_secs(2);
 
-/// Sets the health of every service this server runs (and the server's
-/// own, "") to SERVING while the database answers and NOT_SERVING while it
-/// does not, logging each change.
-async fn report_database_health(store: Store, health: tonic_health::server::HealthReporter) {
+/// Sets the health of every service this server runs (`names`, and the
+/// server's own, "") to SERVING while the database answers and NOT_SERVING
+/// while it does not, logging each change.
+async fn report_database_health(store: Store, health: HealthReporter, names: Vec<&'static str>) {
     let mut serving = true;
     let mut tick = tokio::time::interval(HEALTH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -231,7 +192,7 @@ async fn report_database_health(store: Store, health: tonic_health::server::Heal
             tracing::warn!("the database does not answer: not serving until it does");
             tonic_health::ServingStatus::NotServing
         };
-        for service in ["", authpair_proto::AUTH_SERVICES[0], authpair_proto::AUTH_SERVICES[1]] {
+        for service in std::iter::once("").chain(names.iter().copied()) {
             health.set_service_status(service, status).await;
         }
     }
@@ -255,15 +216,6 @@ fn self_test(signer: &TokenSigner, keys: &KeyRing, verifier: &Verifier, audience
     anyhow::ensure!(claims.subject() == "self-test", "self-test token verified with the wrong subject");
     anyhow::ensure!(claims.is_for_this_service(), "self-test token is not for this service's own audience");
     Ok(())
-}
-
-/// The data dir holds the private key: owner-only.
-fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).with_context(|| format!("creating data dir {}", dir.display()))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use secrecy::SecretString;
 const DEFAULTS: ServiceDefaults = ServiceDefaults {
     env_prefix: "RESOURCE",
     listen: "127.0.0.1:50052",
-    data_dir: "data/resource",
+    data_dir: Some("data/resource"),
     metrics_listen: "127.0.0.1:9452",
 };
 
@@ -160,13 +160,16 @@ mod tests {
         assert_eq!(c.max_revocation_staleness, Duration::from_secs(60), "fail closed after a minute without the feed");
         assert_eq!(c.unknown_kid_refetch, Duration::from_secs(30), "an unknown kid refetches keys at most every 30 s");
         assert_eq!(c.max_token_lifetime, Duration::from_secs(3600), "no token lives longer than an hour");
-        assert_eq!(c.shared.max_connection_age, Duration::from_secs(30 * 60), "no connection lives for ever");
+        assert_eq!(c.shared.serving.max_connection_age, Duration::from_secs(30 * 60), "no connection lives for ever");
         assert_eq!(
-            c.shared.max_connection_age_grace,
+            c.shared.serving.max_connection_age_grace,
             Duration::from_secs(5 * 60),
             "nor past its age, with a call held open"
         );
-        assert_eq!(c.shared.max_connections, 10_000, "the process never runs out of descriptors for connections");
+        assert_eq!(
+            c.shared.serving.max_connections, 10_000,
+            "the process never runs out of descriptors for connections"
+        );
         assert_eq!(c.plan_quotas.iter().collect::<Vec<_>>(), [("free", 10), ("pro", 100)]);
         assert_eq!(c.quota_window, Duration::from_secs(60));
     }
@@ -175,7 +178,7 @@ mod tests {
     fn a_connection_age_is_whole_seconds_and_never_zero() {
         let parse = |secs: &str| {
             Config::load_from(["resource-service", "--max-connection-age-secs", secs])
-                .map(|c| c.shared.max_connection_age)
+                .map(|c| c.shared.serving.max_connection_age)
         };
         assert_eq!(parse("60").ok(), Some(Duration::from_secs(60)));
         // Zero would close every connection as it opens.
@@ -188,12 +191,13 @@ mod tests {
     fn flags_parse_to_the_same_defaults_as_new() {
         let parsed = Config::load_from(["resource-service", "--listen", "127.0.0.1:0", "--data-dir", "d"]);
         let parsed = parsed.map(|c| {
-            let limits = (c.shared.leeway, c.max_token_lifetime, c.token_cache_bytes, c.shared.connection_limits());
-            (c.shared.listen, c.auth_urls, c.issuer, c.audience, limits)
+            let limits =
+                (c.shared.leeway, c.max_token_lifetime, c.token_cache_bytes, c.shared.serving.connection_limits());
+            (c.shared.serving.listen, c.auth_urls, c.issuer, c.audience, limits)
         });
         let b = Config::new("http://127.0.0.1:50051", "d");
-        let limits = (b.shared.leeway, b.max_token_lifetime, b.token_cache_bytes, b.shared.connection_limits());
-        let built = (b.shared.listen, b.auth_urls, b.issuer, b.audience, limits);
+        let limits = (b.shared.leeway, b.max_token_lifetime, b.token_cache_bytes, b.shared.serving.connection_limits());
+        let built = (b.shared.serving.listen, b.auth_urls, b.issuer, b.audience, limits);
         assert_eq!(parsed.ok(), Some(built));
     }
 

@@ -11,11 +11,11 @@ use resource_service::Config;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::load();
-    init_tracing(&config.shared.log, config.shared.log_json);
+    init_tracing(&config.shared.serving.log, config.shared.serving.log_json);
     for warning in resource_service::config::retired_env_warnings(|name| std::env::var_os(name)) {
         tracing::warn!("{warning}");
     }
-    let listen = config.shared.listen;
+    let listen = config.shared.serving.listen;
     let listener =
         tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen} (--listen)"))?;
     resource_service::serve(listener, config, shutdown_signal()).await

@@ -1,5 +1,6 @@
-//! The flags both services take ([`ServiceFlags`], defined once and
-//! flattened into each service's configuration), how a service parses them
+//! The flags every server takes to serve ([`ServingFlags`]) and those the
+//! stateful services add ([`ServiceFlags`]), each defined once and
+//! flattened into a server's configuration; how a server parses them
 //! ([`parse`]: every flag gets its `<PREFIX>_<FLAG>` environment fallback),
 //! and the value parsers, so flags read the same way everywhere.
 
@@ -40,47 +41,30 @@ pub fn parse_secret(value: &str) -> Result<SecretString, String> {
     Ok(SecretString::from(value))
 }
 
-/// What differs between the services in the flags they share: the prefix of
+/// What differs between the servers in the flags they share: the prefix of
 /// their environment variables and three defaults.
 #[derive(Debug, Clone, Copy)]
 pub struct ServiceDefaults {
-    /// `AUTH` or `RESOURCE`: a flag `--max-connections` reads
+    /// `AUTH`, `RESOURCE`, `ORDERS`: a flag `--max-connections` reads
     /// `AUTH_MAX_CONNECTIONS` when it is not given.
     pub env_prefix: &'static str,
+    /// `--listen`.
     pub listen: &'static str,
-    pub data_dir: &'static str,
+    /// `--data-dir`, for a server with [`ServiceFlags`]; None for one with
+    /// only [`ServingFlags`].
+    pub data_dir: Option<&'static str>,
+    /// `--metrics-listen` ("off" for none).
     pub metrics_listen: &'static str,
 }
 
-/// The flags both services take, defined once; each service flattens them
-/// into its own configuration (`#[command(flatten)]`) and parses with
-/// [`parse`] or [`try_parse_from`], which give every flag of the service its
-/// environment fallback (`<PREFIX>_<FLAG>`) and the service's defaults.
+/// The flags every server takes to serve: its listener, connection
+/// bounds, TLS, logging and metrics. Defined once; flattened into
+/// [`ServiceFlags`], and on its own into a server that keeps no state.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ServiceFlags {
+pub struct ServingFlags {
     /// Address to listen on.
     #[arg(long)]
     pub listen: SocketAddr,
-
-    /// Directory for the service's own data (its SQLite database, unless
-    /// --database-url is set).
-    #[arg(long)]
-    pub data_dir: PathBuf,
-
-    /// `postgres://user:password@host/db` to share one database between
-    /// instances (or a `sqlite:` URL); unset: SQLite in the data dir.
-    #[arg(long, hide_env_values = true, value_parser = parse_secret)]
-    pub database_url: Option<SecretString>,
-
-    /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
-    #[arg(long = "leeway-secs", default_value = "30", value_parser = parse_secs)]
-    pub leeway: Duration,
-
-    /// Which code checks token signatures: `prepared` (fixed-base tables
-    /// built once per key, the default) or `stock` (ed25519-dalek's
-    /// `verify_strict`). The verdict is the same; only the cost differs.
-    #[arg(long, default_value = "prepared")]
-    pub ed25519: Ed25519Backend,
 
     /// Seconds after which a connection is closed gracefully (GOAWAY); its
     /// calls in flight may finish.
@@ -98,16 +82,6 @@ pub struct ServiceFlags {
     /// accept backlog until one closes.
     #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_connections: usize,
-
-    /// Redis, to share counts between instances (the auth service's login
-    /// throttle, the resource service's quotas); unset: each instance
-    /// counts on its own. A secret: it may hold a password.
-    #[arg(long, hide_env_values = true, value_parser = parse_secret)]
-    pub redis_url: Option<SecretString>,
-
-    /// Prefix of every Redis key this service writes.
-    #[arg(long, default_value = "authpair:")]
-    pub redis_prefix: String,
 
     /// TLS: the server's certificate chain (PEM). With --tls-key, the
     /// service accepts only TLS connections.
@@ -142,7 +116,7 @@ pub struct ServiceFlags {
     pub log_json: bool,
 }
 
-impl ServiceFlags {
+impl ServingFlags {
     /// The connection age, its grace and the connection cap, as the server
     /// takes them.
     pub fn connection_limits(&self) -> ConnectionLimits {
@@ -152,6 +126,56 @@ impl ServiceFlags {
             max_connections: self.max_connections,
         }
     }
+
+    /// The server's TLS, from `--tls-cert`, `--tls-key` and `--tls-client-ca`.
+    pub fn tls(&self) -> std::io::Result<Option<crate::tls::ServerTls>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => crate::tls::server_tls(cert, key, self.tls_client_ca.as_deref()).map(Some),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// The flags both stateful services take, defined once; each service
+/// flattens them into its own configuration (`#[command(flatten)]`) and
+/// parses with [`parse`] or [`try_parse_from`], which give every flag of
+/// the service its environment fallback (`<PREFIX>_<FLAG>`) and the
+/// service's defaults.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceFlags {
+    /// Listener, connection bounds, TLS, logging, metrics.
+    #[command(flatten)]
+    pub serving: ServingFlags,
+
+    /// Directory for the service's own data (its SQLite database, unless
+    /// --database-url is set).
+    #[arg(long)]
+    pub data_dir: PathBuf,
+
+    /// `postgres://user:password@host/db` to share one database between
+    /// instances (or a `sqlite:` URL); unset: SQLite in the data dir.
+    #[arg(long, hide_env_values = true, value_parser = parse_secret)]
+    pub database_url: Option<SecretString>,
+
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+    #[arg(long = "leeway-secs", default_value = "30", value_parser = parse_secs)]
+    pub leeway: Duration,
+
+    /// Which code checks token signatures: `prepared` (fixed-base tables
+    /// built once per key, the default) or `stock` (ed25519-dalek's
+    /// `verify_strict`). The verdict is the same; only the cost differs.
+    #[arg(long, default_value = "prepared")]
+    pub ed25519: Ed25519Backend,
+
+    /// Redis, to share counts between instances (the auth service's login
+    /// throttle, the resource service's quotas); unset: each instance
+    /// counts on its own. A secret: it may hold a password.
+    #[arg(long, hide_env_values = true, value_parser = parse_secret)]
+    pub redis_url: Option<SecretString>,
+
+    /// Prefix of every Redis key this service writes.
+    #[arg(long, default_value = "authpair:")]
+    pub redis_prefix: String,
 }
 
 /// `command` with the service's defaults and, with `env`, every flag's
@@ -159,8 +183,11 @@ impl ServiceFlags {
 fn with_defaults(command: clap::Command, defaults: &ServiceDefaults, env: bool) -> clap::Command {
     let command = command
         .mut_arg("listen", |a| a.default_value(defaults.listen).required(false))
-        .mut_arg("data_dir", |a| a.default_value(defaults.data_dir).required(false))
         .mut_arg("metrics_listen", |a| a.default_value(defaults.metrics_listen).required(false));
+    let command = match defaults.data_dir {
+        Some(dir) => command.mut_arg("data_dir", |a| a.default_value(dir).required(false)),
+        None => command,
+    };
     if !env {
         return command;
     }
@@ -283,7 +310,7 @@ mod tests {
     const DEFAULTS: ServiceDefaults = ServiceDefaults {
         env_prefix: "SHARED_FLAGS_TEST",
         listen: "127.0.0.1:50099",
-        data_dir: "data/test",
+        data_dir: Some("data/test"),
         metrics_listen: "127.0.0.1:9459",
     };
 
@@ -304,11 +331,11 @@ mod tests {
             assert!(help.contains(env), "{env} missing from:\n{help}");
         }
         let parsed: Config = try_parse_from(&DEFAULTS, ["test"])?;
-        assert_eq!(parsed.shared.listen, SocketAddr::from(([127, 0, 0, 1], 50099)));
-        assert_eq!(parsed.shared.metrics_listen, Some(SocketAddr::from(([127, 0, 0, 1], 9459))));
+        assert_eq!(parsed.shared.serving.listen, SocketAddr::from(([127, 0, 0, 1], 50099)));
+        assert_eq!(parsed.shared.serving.metrics_listen, Some(SocketAddr::from(([127, 0, 0, 1], 9459))));
         assert_eq!(parsed.shared.data_dir, PathBuf::from("data/test"));
         let off: Config = try_parse_from(&DEFAULTS, ["test", "--metrics-listen", "off"])?;
-        assert_eq!(off.shared.metrics_listen, None);
+        assert_eq!(off.shared.serving.metrics_listen, None);
         Ok(())
     }
 
@@ -319,9 +346,9 @@ mod tests {
     #[test]
     fn the_test_defaults_are_the_flags_own_with_an_ephemeral_port_and_no_metrics() {
         let config = Config::for_tests(["--data-dir", "d"]);
-        assert_eq!(config.shared.listen.port(), 0);
-        assert_eq!((config.shared.metrics_listen, config.shared.data_dir), (None, PathBuf::from("d")));
-        let (leeway, age) = (config.shared.leeway, config.shared.max_connection_age);
+        assert_eq!(config.shared.serving.listen.port(), 0);
+        assert_eq!((config.shared.serving.metrics_listen, config.shared.data_dir), (None, PathBuf::from("d")));
+        let (leeway, age) = (config.shared.leeway, config.shared.serving.max_connection_age);
         assert_eq!((leeway, age, config.own.as_str()), (Duration::from_secs(30), Duration::from_secs(1800), "x"));
     }
 }

@@ -1,24 +1,67 @@
-//! TLS (rustls) for both servers and for the resource service's calls to
-//! the auth service, from PEM files named in configuration. mTLS is
-//! optional: with a client CA, clients may present a certificate, and the
-//! auth layer can require one of service callers (see `authpair_claims::AuthLayer`).
+//! TLS (rustls) from PEM files named in configuration: one reading of a
+//! server's files gives both its gRPC port's settings (tonic) and its HTTP
+//! listener's acceptor (rustls with the ring provider tonic's TLS already
+//! uses, only HTTP/1.1 offered by ALPN); and the settings for calls to the
+//! auth service. mTLS is optional: with a client CA, clients of the gRPC
+//! port may present a certificate, and the auth layer can require one of
+//! service callers (see `authpair_claims::AuthLayer`).
 
-use std::{fs, io, path::Path};
+use std::{fs, io, path::Path, sync::Arc};
 
+use tokio_rustls::{
+    TlsAcceptor,
+    rustls::{
+        ServerConfig,
+        crypto::ring,
+        pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject as _},
+    },
+};
 use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 
 fn read(path: &Path) -> io::Result<Vec<u8>> {
     fs::read(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }
 
-/// A server's certificate chain and key; with `client_ca`, client
-/// certificates signed by it are verified when presented (optional).
-pub fn server_tls(cert: &Path, key: &Path, client_ca: Option<&Path>) -> io::Result<ServerTlsConfig> {
-    let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(read(cert)?, read(key)?));
-    if let Some(ca) = client_ca {
-        tls = tls.client_ca_root(Certificate::from_pem(read(ca)?)).client_auth_optional(true);
+fn invalid(path: &Path, what: &str, e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("{}: {what}: {e}", path.display()))
+}
+
+/// A server's TLS: the same certificate chain and key on every listener.
+#[derive(Clone)]
+pub struct ServerTls {
+    /// The gRPC port's (HTTP/2 by ALPN, client certificates verified when
+    /// presented if a client CA is given).
+    pub grpc: ServerTlsConfig,
+    /// The HTTP listener's (HTTP/1.1 by ALPN, no client certificates).
+    pub http: TlsAcceptor,
+}
+
+impl std::fmt::Debug for ServerTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerTls").finish_non_exhaustive()
     }
-    Ok(tls)
+}
+
+/// A server's certificate chain and key, read once; with `client_ca`,
+/// client certificates signed by it are verified on the gRPC port when
+/// presented (optional).
+pub fn server_tls(cert: &Path, key: &Path, client_ca: Option<&Path>) -> io::Result<ServerTls> {
+    let (cert_pem, key_pem) = (read(cert)?, read(key)?);
+    let chain = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(cert, "reading certificates", e))?;
+    let private = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| invalid(key, "reading a private key", e))?;
+    let mut http = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(chain, private))
+        .map_err(|e| invalid(cert, "TLS for the HTTP listener", e))?;
+    http.alpn_protocols = vec![b"http/1.1".to_vec()];
+
+    let mut grpc = ServerTlsConfig::new().identity(Identity::from_pem(cert_pem, key_pem));
+    if let Some(ca) = client_ca {
+        grpc = grpc.client_ca_root(Certificate::from_pem(read(ca)?)).client_auth_optional(true);
+    }
+    Ok(ServerTls { grpc, http: TlsAcceptor::from(Arc::new(http)) })
 }
 
 /// A client trusting `ca` (else the system's roots are not used: pass the

@@ -60,19 +60,19 @@ async fn main() -> anyhow::Result<()> {
     if std::env::var_os("RESOURCE_AUTH_AUDIENCE").is_none() {
         resource.auth_audience = auth.admin_audience.clone();
     }
-    init_tracing(&auth.shared.log, auth.shared.log_json);
+    init_tracing(&auth.shared.serving.log, auth.shared.serving.log_json);
     // One process has one metrics recorder: installed here, on the auth
     // service's address, before either service starts, so where it is does
     // not depend on which service starts first.
-    exporter::serve_metrics(auth.shared.metrics_listen, "AUTH_METRICS_LISTEN").map_err(anyhow::Error::msg)?;
-    resource.shared.metrics_listen = auth.shared.metrics_listen;
+    exporter::serve_metrics(auth.shared.serving.metrics_listen, "AUTH_METRICS_LISTEN").map_err(anyhow::Error::msg)?;
+    resource.shared.serving.metrics_listen = auth.shared.serving.metrics_listen;
 
-    let auth_listener = bind(auth.shared.listen, "AUTH_LISTEN").await?;
-    let resource_listener = bind(resource.shared.listen, "RESOURCE_LISTEN").await?;
+    let auth_listener = bind(auth.shared.serving.listen, "AUTH_LISTEN").await?;
+    let resource_listener = bind(resource.shared.serving.listen, "RESOURCE_LISTEN").await?;
     // The resource service follows this process's auth service, wherever
     // AUTH_LISTEN put it, unless RESOURCE_AUTH_URL names another.
     if std::env::var_os("RESOURCE_AUTH_URL").is_none() {
-        resource.auth_urls = vec![own_auth_url(auth_listener.local_addr()?, auth.shared.tls_cert.is_some())];
+        resource.auth_urls = vec![own_auth_url(auth_listener.local_addr()?, auth.shared.serving.tls_cert.is_some())];
     }
     if auth.master_key_file.is_none() && !auth.allow_plaintext_keys {
         let path = master_key_path(&auth.shared.data_dir);

@@ -29,7 +29,7 @@ async fn scrape(addr: SocketAddr) -> std::io::Result<String> {
 #[tokio::test]
 async fn metrics_count_decisions_logins_and_fetches_and_time_the_auth_path() -> TestResult {
     let metrics = free_port()?;
-    let app = TestApp::spawn_with(|a| a.shared.metrics_listen = Some(metrics), |_| {}).await?;
+    let app = TestApp::spawn_with(|a| a.shared.serving.metrics_listen = Some(metrics), |_| {}).await?;
     let (_, viewer) = app.user_with_token("mo", &["viewer"]).await?;
     let _ = app.resource.clone().get_admin_dashboard(bearer(GetAdminDashboardRequest {}, &viewer)).await;
     let _ = app

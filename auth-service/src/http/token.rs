@@ -20,8 +20,9 @@ use axum::{
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
+use authpair_server::listen::http::Peer;
+
 use super::{
-    Peer,
     client_auth::{self, ClientCredentials},
     documents::Documents,
     oauth_error::OAuthError,

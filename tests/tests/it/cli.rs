@@ -542,8 +542,8 @@ async fn http_to_a_tls_port_says_the_server_speaks_tls() -> TestResult {
     let data = tempfile::tempdir()?;
     let mut auth = authpair_tests::AuthConfig::new(data.path().join("auth"));
     auth.bootstrap_admin = Some(auth_service::BootstrapAdmin::new(ADMIN_USERNAME, ADMIN_PASSWORD));
-    auth.shared.tls_cert = Some(pki.path("server.pem"));
-    auth.shared.tls_key = Some(pki.path("server.key"));
+    auth.shared.serving.tls_cert = Some(pki.path("server.pem"));
+    auth.shared.serving.tls_key = Some(pki.path("server.key"));
     let server = authpair_tests::Server::start(authpair_tests::any_port(), |listener, stopped| async move {
         auth_service::serve(listener, auth, async move {
             let _ = stopped.await;

@@ -350,7 +350,11 @@ async fn ds_01_a_rapid_reset_flood_gets_goaway_enhance_your_calm_on_both_servers
 #[tokio::test]
 async fn at_its_max_age_a_connection_gets_goaway_yet_its_call_in_flight_finishes() -> TestResult {
     let age = std::time::Duration::from_secs(1);
-    let app = TestApp::spawn_with(|a| a.shared.max_connection_age = age, |r| r.shared.max_connection_age = age).await?;
+    let app = TestApp::spawn_with(
+        |a| a.shared.serving.max_connection_age = age,
+        |r| r.shared.serving.max_connection_age = age,
+    )
+    .await?;
     for addr in [app.auth_server.addr, app.resource_server.addr] {
         let (mut sender, connection) = raw(addr).await?;
         let mut connection = tokio::spawn(connection);
@@ -446,8 +450,8 @@ async fn call_held_open(
 async fn a_call_whose_peer_keeps_its_window_shut_is_cut_at_the_max_age_plus_its_grace() -> TestResult {
     let (age, grace) = (std::time::Duration::from_secs(1), std::time::Duration::from_secs(1));
     let app = TestApp::spawn_with(
-        |a| (a.shared.max_connection_age, a.shared.max_connection_age_grace) = (age, grace),
-        |r| (r.shared.max_connection_age, r.shared.max_connection_age_grace) = (age, grace),
+        |a| (a.shared.serving.max_connection_age, a.shared.serving.max_connection_age_grace) = (age, grace),
+        |r| (r.shared.serving.max_connection_age, r.shared.serving.max_connection_age_grace) = (age, grace),
     )
     .await?;
     for addr in [app.auth_server.addr, app.resource_server.addr] {
@@ -469,8 +473,8 @@ async fn a_call_whose_peer_keeps_its_window_shut_is_cut_at_the_max_age_plus_its_
 async fn graceful_shutdown_ends_within_its_drain_though_a_peer_keeps_a_window_shut() -> TestResult {
     let grace = std::time::Duration::from_secs(1);
     let mut app = TestApp::spawn_with(
-        |a| a.shared.max_connection_age_grace = grace,
-        |r| r.shared.max_connection_age_grace = grace,
+        |a| a.shared.serving.max_connection_age_grace = grace,
+        |r| r.shared.serving.max_connection_age_grace = grace,
     )
     .await?;
     let held = [call_held_open(app.auth_server.addr).await?, call_held_open(app.resource_server.addr).await?];
@@ -494,7 +498,7 @@ async fn graceful_shutdown_ends_within_its_drain_though_a_peer_keeps_a_window_sh
 async fn a_connection_that_stops_in_the_middle_of_its_preface_is_closed_at_the_opening_timeout() -> TestResult {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let app = TestApp::spawn().await?;
-    let opening = authpair_server::bounded_io::OPENING_TIMEOUT;
+    let opening = authpair_server::listen::bounded::OPENING_TIMEOUT;
     let closed_after = |addr: SocketAddr| async move {
         let mut tcp = TcpStream::connect(addr).await?;
         let started = std::time::Instant::now();
@@ -520,7 +524,7 @@ async fn a_connection_that_stops_in_the_middle_of_its_preface_is_closed_at_the_o
 /// service here: no other service connects to it.
 #[tokio::test]
 async fn past_the_connection_cap_a_new_connection_waits_until_one_closes() -> TestResult {
-    let app = TestApp::spawn_with(|_| {}, |r| r.shared.max_connections = 2).await?;
+    let app = TestApp::spawn_with(|_| {}, |r| r.shared.serving.max_connections = 2).await?;
     let addr = app.resource_server.addr;
     // A connection and its health check's HTTP status, once answered.
     let open = || async move {

@@ -175,8 +175,8 @@ async fn with_tls_on_the_grpc_port_the_http_listener_speaks_tls_with_the_same_ce
 
     let data = tempfile::tempdir()?;
     let mut config = authpair_tests::AuthConfig::new(data.path());
-    config.shared.tls_cert = Some(cert_path);
-    config.shared.tls_key = Some(key_path);
+    config.shared.serving.tls_cert = Some(cert_path);
+    config.shared.serving.tls_key = Some(key_path);
     let http = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let http_addr = http.local_addr()?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -490,7 +490,7 @@ async fn a_feed_cut_at_its_connections_max_age_plus_grace_resumes_and_still_carr
     // in flight at the cut, only the feeds.
     let (age, grace) = (Duration::from_secs(1), Duration::from_secs(2));
     let app = TestApp::spawn_with(
-        |a| (a.shared.max_connection_age, a.shared.max_connection_age_grace) = (age, grace),
+        |a| (a.shared.serving.max_connection_age, a.shared.serving.max_connection_age_grace) = (age, grace),
         |_| {},
     )
     .await?;

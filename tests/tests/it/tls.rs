@@ -113,10 +113,10 @@ async fn tm_08_both_services_speak_tls_and_service_calls_can_require_a_client_ce
     auth.bootstrap_admin = Some(auth_service::BootstrapAdmin::new(ADMIN_USERNAME, ADMIN_PASSWORD));
     auth.bootstrap_service_account =
         Some(auth_service::BootstrapServiceAccount::new(RESOURCE_CLIENT_ID, RESOURCE_CLIENT_SECRET));
-    auth.shared.tls_cert = Some(pki.path("server.pem"));
-    auth.shared.tls_key = Some(pki.path("server.key"));
-    auth.shared.tls_client_ca = Some(pki.path("ca.pem"));
-    auth.shared.require_client_cert_for_services = true;
+    auth.shared.serving.tls_cert = Some(pki.path("server.pem"));
+    auth.shared.serving.tls_key = Some(pki.path("server.key"));
+    auth.shared.serving.tls_client_ca = Some(pki.path("ca.pem"));
+    auth.shared.serving.require_client_cert_for_services = true;
     let auth_server = Server::start(any_port(), |listener, stopped| async move {
         auth_service::serve(listener, auth, async move {
             let _ = stopped.await;
@@ -133,8 +133,8 @@ async fn tm_08_both_services_speak_tls_and_service_calls_can_require_a_client_ce
     resource.auth_ca = Some(pki.path("ca.pem"));
     resource.client_cert = Some(pki.path("client.pem"));
     resource.client_key = Some(pki.path("client.key"));
-    resource.shared.tls_cert = Some(pki.path("server.pem"));
-    resource.shared.tls_key = Some(pki.path("server.key"));
+    resource.shared.serving.tls_cert = Some(pki.path("server.pem"));
+    resource.shared.serving.tls_key = Some(pki.path("server.key"));
     let resource_server = Server::start(any_port(), |listener, stopped| async move {
         resource_service::serve(listener, resource, async move {
             let _ = stopped.await;
@@ -200,10 +200,10 @@ async fn the_resource_service_too_can_accept_service_tokens_only_with_a_client_c
     let app = authpair_tests::TestApp::spawn().await?;
     let data = tempfile::tempdir()?;
     let mut resource = authpair_tests::resource_config(&app.auth_server, data.path().join("resource"));
-    resource.shared.tls_cert = Some(pki.path("server.pem"));
-    resource.shared.tls_key = Some(pki.path("server.key"));
-    resource.shared.tls_client_ca = Some(pki.path("ca.pem"));
-    resource.shared.require_client_cert_for_services = true;
+    resource.shared.serving.tls_cert = Some(pki.path("server.pem"));
+    resource.shared.serving.tls_key = Some(pki.path("server.key"));
+    resource.shared.serving.tls_client_ca = Some(pki.path("ca.pem"));
+    resource.shared.serving.require_client_cert_for_services = true;
     let resource_server = Server::start(any_port(), |listener, stopped| async move {
         resource_service::serve(listener, resource, async move {
             let _ = stopped.await;

@@ -1,11 +1,11 @@
 //! The HTTP listener's limits, each a flag (`--http-…`, environment
-//! `AUTH_HTTP_…`): connections in all and per source, how long an idle or
+//! `<PREFIX>_HTTP_…`, e.g. `AUTH_HTTP_…`): connections in all and per source, how long an idle or
 //! header-less connection and a request in progress may take, and how long
 //! any connection may live. `docs/operations.md` explains how they combine.
 
 use std::time::Duration;
 
-use authpair_server::config::parse_positive_secs;
+use crate::config::parse_positive_secs;
 use clap::builder::RangedU64ValueParser;
 
 /// The HTTP listener's bounds; every number is a flag.
@@ -42,7 +42,7 @@ pub struct HttpLimits {
 impl Default for HttpLimits {
     /// The flags' defaults.
     fn default() -> Self {
-        match authpair_server::config::defaults_of() {
+        match crate::config::defaults_of() {
             Ok(limits) => limits,
             // Every flag here has a default; a test parses them.
             Err(e) => panic!("the HTTP listener's flags do not parse with their defaults: {e}"),

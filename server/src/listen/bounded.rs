@@ -1,5 +1,5 @@
 //! A connection that ends at a deadline, whatever its peer does, and holds
-//! its place under the server's connection cap until it ends.
+//! its place under its listener's limits until it ends.
 //!
 //! Graceful closing (GOAWAY at the max age, or at shutdown) waits for the
 //! calls in flight, and a call whose response the peer never lets through
@@ -29,10 +29,11 @@ use std::{
 
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
-    sync::OwnedSemaphorePermit,
     time::{Instant, Sleep},
 };
 use tonic::transport::server::Connected;
+
+use super::admission::Slot;
 
 /// A new connection's first bytes, which must arrive within
 /// [`OPENING_TIMEOUT`]: the 24-byte HTTP/2 client preface and the 9-byte
@@ -57,9 +58,9 @@ pub struct Bounded<IO> {
     lifetime: Duration,
     /// Bytes read so far, until the opening bytes are in; then None.
     opening: Option<usize>,
-    /// The connection's place under the server's connection cap, given back
-    /// when it is dropped.
-    _slot: Option<OwnedSemaphorePermit>,
+    /// The connection's place under its listener's limits, given back when
+    /// it is dropped.
+    _slot: Option<Slot>,
 }
 
 impl<IO> Bounded<IO> {
@@ -82,7 +83,7 @@ impl<IO> Bounded<IO> {
     }
 
     /// Holds `slot` for as long as the connection lives.
-    pub fn holding(self, slot: OwnedSemaphorePermit) -> Self {
+    pub fn holding(self, slot: Slot) -> Self {
         Self { _slot: Some(slot), ..self }
     }
 

@@ -1,6 +1,11 @@
-//! Which accepted connection the HTTP listener keeps. Decided right after
-//! the accept, so the accept loop never waits for a slot and one client's
-//! sockets cannot hold the others in the kernel's backlog:
+//! Which connections a listener keeps, in one of two ways ([`Admission`]):
+//!
+//! - [`Admission::Queue`] (the gRPC ports): a slot is taken *before* the
+//!   accept, so at the cap the next connection waits in the kernel's
+//!   backlog until one closes;
+//! - [`Admission::BySource`] (the HTTP listener): decided right after the
+//!   accept, so the accept loop never waits for a slot and one client's
+//!   sockets cannot hold the others in the backlog ([`Sources`]):
 //!
 //! - at most `max_connections` open in all;
 //! - at most `max_connections_per_source` from one source (an IPv4 address,
@@ -13,11 +18,43 @@
 
 use std::{
     collections::HashMap,
-    net::IpAddr,
+    net::{IpAddr, SocketAddr},
     sync::{Arc, Mutex, PoisonError},
+    time::Instant,
 };
 
-use super::HttpLimits;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// How a listener decides which connections it keeps.
+#[derive(Debug, Clone)]
+pub enum Admission {
+    /// At most this many open; the next waits, unaccepted, for a slot.
+    Queue(Arc<Semaphore>),
+    /// Accept, then keep or reset by the per-source rules.
+    BySource(Sources),
+}
+
+impl Admission {
+    /// At most `max` connections; the next waits in the backlog.
+    pub fn queue(max: usize) -> Self {
+        Self::Queue(Arc::new(Semaphore::new(max)))
+    }
+
+    /// At most `max` connections, `per_source` from one source, the last
+    /// quarter kept for sources with few.
+    pub fn by_source(max: usize, per_source: usize) -> Self {
+        Self::BySource(Sources::new(max, per_source))
+    }
+}
+
+/// A kept connection's place, given back when the connection is dropped.
+#[derive(Debug)]
+pub enum Slot {
+    /// A place under [`Admission::Queue`]'s cap.
+    Queued(OwnedSemaphorePermit),
+    /// A place in [`Sources`]' counts.
+    Counted(Counted),
+}
 
 /// One part in this of the connections is kept for sources with few.
 pub const RESERVED_SHARE: usize = 4;
@@ -59,6 +96,7 @@ pub enum Refused {
 }
 
 impl Refused {
+    /// The limit, as logs name it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Full => "the listener's connection limit",
@@ -74,9 +112,9 @@ struct Open {
     by_source: HashMap<Source, usize>,
 }
 
-/// The open connections' counts, and the limits they are held to.
+/// The open connections' counts by source, and the limits they are held to.
 #[derive(Debug, Clone)]
-pub struct Admission {
+pub struct Sources {
     open: Arc<Mutex<Open>>,
     max: usize,
     per_source: usize,
@@ -84,19 +122,14 @@ pub struct Admission {
     unreserved: usize,
 }
 
-impl Admission {
-    pub fn new(limits: &HttpLimits) -> Self {
-        let max = limits.max_connections;
-        Self {
-            open: Arc::default(),
-            max,
-            per_source: limits.max_connections_per_source,
-            unreserved: max - max / RESERVED_SHARE,
-        }
+impl Sources {
+    /// At most `max` open, `per_source` from one source.
+    pub fn new(max: usize, per_source: usize) -> Self {
+        Self { open: Arc::default(), max, per_source, unreserved: max - max / RESERVED_SHARE }
     }
 
-    /// A slot for a connection from `peer`, or why there is none.
-    pub fn admit(&self, peer: IpAddr) -> Result<Slot, Refused> {
+    /// A place for a connection from `peer`, or why there is none.
+    pub fn admit(&self, peer: IpAddr) -> Result<Counted, Refused> {
         let source = Source::from(peer);
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         let held = open.by_source.get(&source).copied().unwrap_or(0);
@@ -111,7 +144,7 @@ impl Admission {
         }
         open.total += 1;
         *open.by_source.entry(source).or_insert(0) += 1;
-        Ok(Slot { open: self.open.clone(), source })
+        Ok(Counted { open: self.open.clone(), source })
     }
 
     /// Connections open now.
@@ -121,14 +154,14 @@ impl Admission {
     }
 }
 
-/// A kept connection's place in the counts, given back when dropped.
+/// A kept connection's place in [`Sources`]' counts, given back when dropped.
 #[derive(Debug)]
-pub struct Slot {
+pub struct Counted {
     open: Arc<Mutex<Open>>,
     source: Source,
 }
 
-impl Drop for Slot {
+impl Drop for Counted {
     fn drop(&mut self) {
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         open.total = open.total.saturating_sub(1);
@@ -141,16 +174,44 @@ impl Drop for Slot {
     }
 }
 
+/// Refused connections are logged at most this often, with their count.
+const REFUSAL_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Refused connections, logged at most once per [`REFUSAL_LOG_EVERY`] with
+/// how many there were since, so a flood of them does not flood the log.
+#[derive(Debug, Default)]
+pub struct Refusals {
+    since_logged: u64,
+    logged_at: Option<Instant>,
+}
+
+impl Refusals {
+    /// Counts a refusal of `peer`'s connection at `why`, on `listener`
+    /// (its name and flags in the log).
+    pub fn note(&mut self, listener: &str, peer: SocketAddr, why: Refused) {
+        self.since_logged += 1;
+        tracing::debug!(listener, %peer, limit = why.as_str(), "connection refused");
+        if self.logged_at.is_some_and(|at| at.elapsed() < REFUSAL_LOG_EVERY) {
+            return;
+        }
+        tracing::warn!(
+            listener,
+            refused = self.since_logged,
+            last_source = %Source::from(peer.ip()),
+            limit = why.as_str(),
+            "connections refused at a limit"
+        );
+        self.since_logged = 0;
+        self.logged_at = Some(Instant::now());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn admission(max: usize, per_source: usize) -> Admission {
-        Admission::new(&HttpLimits {
-            max_connections: max,
-            max_connections_per_source: per_source,
-            ..HttpLimits::default()
-        })
+    fn admission(max: usize, per_source: usize) -> Sources {
+        Sources::new(max, per_source)
     }
 
     fn ip(s: &str) -> IpAddr {
@@ -160,7 +221,7 @@ mod tests {
     #[test]
     fn a_source_gets_its_cap_and_no_more_while_another_still_gets_in() {
         let a = admission(64, 16);
-        let held: Vec<Slot> = (0..16).filter_map(|_| a.admit(ip("10.0.0.1")).ok()).collect();
+        let held: Vec<Counted> = (0..16).filter_map(|_| a.admit(ip("10.0.0.1")).ok()).collect();
         assert_eq!(held.len(), 16);
         assert_eq!(a.admit(ip("10.0.0.1")).err(), Some(Refused::SourceFull));
         assert!(a.admit(ip("10.0.0.2")).is_ok());
@@ -179,7 +240,7 @@ mod tests {
         assert_eq!(held.len(), 48 + RESERVED_PER_SOURCE);
         assert_eq!(a.admit(ip("10.0.0.4")).err(), Some(Refused::ReservedForOthers));
         // Everyone else still gets in, up to the total.
-        let others: Vec<Slot> = (5..=255).filter_map(|n| a.admit(ip(&format!("10.0.0.{n}"))).ok()).collect();
+        let others: Vec<Counted> = (5..=255).filter_map(|n| a.admit(ip(&format!("10.0.0.{n}"))).ok()).collect();
         assert_eq!(others.len(), 64 - 48 - RESERVED_PER_SOURCE);
         assert_eq!(a.admit(ip("10.0.1.1")).err(), Some(Refused::Full));
     }
