@@ -4,7 +4,7 @@
 // Setup that fails means a broken machine, not a result: fail loudly.
 #![allow(clippy::expect_used)]
 
-use auth_service::password::PasswordHasher;
+use auth_service::identity::password::PasswordHasher;
 use criterion::{Criterion, criterion_group, criterion_main};
 use secrecy::SecretString;
 

@@ -9,8 +9,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::{
     config::BootstrapAdmin,
-    input,
-    secret::refresh_token_hash,
+    identity::{input, username},
+    sessions::secret::refresh_token_hash,
     state::{AuthState, now},
     store::{NewUser, ServiceAccountRow, StoreError},
 };
@@ -57,7 +57,7 @@ pub async fn ensure_admin(state: &AuthState) -> anyhow::Result<()> {
     let password_hash = state.hasher.hash(SecretString::from(admin.password.expose_secret())).await?;
     let user = NewUser {
         username: admin.username.clone(),
-        skeleton: crate::username::skeleton(&canonical),
+        skeleton: username::skeleton(&canonical),
         canonical,
         password_hash,
         roles: vec![ADMIN_ROLE.to_owned()],

@@ -125,7 +125,7 @@ pub struct Config {
     pub key_rotation: Duration,
 
     #[command(flatten)]
-    pub throttle: crate::throttle::ThrottleConfig,
+    pub throttle: crate::identity::throttle::ThrottleConfig,
 
     /// Addresses of reverse proxies whose `x-forwarded-for` is believed, comma
     /// separated. Empty: the header is ignored and the TCP peer is the source.
@@ -477,7 +477,7 @@ mod tests {
         );
         let http = (c.http_limits.max_connections_per_source, c.http_limits.idle_timeout);
         assert_eq!(http, (64, secs(3)), "one source's idle sockets cannot hold the HTTP listener");
-        let expected = crate::throttle::ThrottleConfig {
+        let expected = crate::identity::throttle::ThrottleConfig {
             free_failures: 5,
             base_delay: secs(1),
             max_delay: secs(15 * MIN),

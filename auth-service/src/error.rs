@@ -5,7 +5,7 @@
 pub use authpair_claims::ApiError;
 use authpair_claims::AuthError;
 
-use crate::password::HashError;
+use crate::identity::password::HashError;
 
 impl From<HashError> for ApiError {
     fn from(err: HashError) -> Self {

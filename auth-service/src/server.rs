@@ -27,8 +27,8 @@ use crate::{
     Config,
     api::{admin::AdminApi, auth::AuthApi},
     bootstrap, http,
-    keyring::KeyRing,
-    log_listener,
+    keys::keyring::KeyRing,
+    revocation::log_listener,
     state::{AuthState, now},
     store::Store,
 };
@@ -152,7 +152,7 @@ fn background(service: Service, state: &Arc<AuthState>) -> Service {
 
 /// Periodic housekeeping: expired revocations and session tokens, idle
 /// throttle sources, login failures older than their window.
-async fn housekeeping(store: Store, denylist: Arc<Denylist>, throttle: Arc<crate::throttle::Throttle>) {
+async fn housekeeping(store: Store, denylist: Arc<Denylist>, throttle: Arc<crate::identity::throttle::Throttle>) {
     let mut tick = tokio::time::interval(PRUNE_EVERY);
     loop {
         tick.tick().await;
@@ -225,7 +225,7 @@ mod tests {
     use authpair_claims::VerifierConfig;
 
     use super::*;
-    use crate::{at_rest::KeysAtRest, keyring::KeyPolicy, sealing::MasterKey};
+    use crate::keys::{at_rest::KeysAtRest, keyring::KeyPolicy, sealing::MasterKey};
 
     const TTL: Duration = Duration::from_secs(900);
     const LEEWAY: Duration = Duration::from_secs(30);

@@ -17,7 +17,7 @@ type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 async fn sigterm_during_load_finishes_calls_in_flight_then_refuses_new_ones() -> TestResult {
     let dir = tempfile::tempdir()?;
     let master_key = dir.path().join("master.key");
-    auth_service::sealing::create_master_key_file(&master_key)?;
+    auth_service::keys::sealing::create_master_key_file(&master_key)?;
     let mut child = Command::new(env!("CARGO_BIN_EXE_auth-service"))
         .args(["--listen", "127.0.0.1:0", "--metrics-listen", "off", "--http-listen", "off", "--hash-concurrency", "1"])
         .arg("--data-dir")

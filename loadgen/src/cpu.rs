@@ -18,7 +18,7 @@ use serde::Serialize;
 const TICKS_PER_SEC: f64 = 100.0;
 
 /// The name the auth service gives its password-hashing threads
-/// (`argon2-0`, `argon2-1`, ...; `auth-service/src/password.rs`).
+/// (`argon2-0`, `argon2-1`, ...; `auth-service/src/identity/password.rs`).
 pub const HASHING_THREADS: &str = "argon2-";
 
 /// CPU seconds (user plus system, all threads) used so far by `pid`, or

@@ -135,7 +135,7 @@ fn master_key_path(auth_data_dir: &Path) -> PathBuf {
 /// Creates the master key at `path` unless it exists, readable by its owner
 /// only from the first byte; logs where it is, never the key.
 fn ensure_master_key(path: &Path) -> anyhow::Result<()> {
-    if auth_service::sealing::create_master_key_file(path)? {
+    if auth_service::keys::sealing::create_master_key_file(path)? {
         tracing::info!(path = %path.display(), "created a master key for the signing keys; back it up apart from the database");
     } else {
         tracing::info!(path = %path.display(), "sealing the signing keys with the master key");
@@ -180,10 +180,10 @@ mod tests {
             assert_eq!(std::fs::metadata(&path)?.permissions().mode() & 0o777, 0o600);
         }
         let first = std::fs::read(&path)?;
-        let key = auth_service::sealing::MasterKey::read_file(&path)?;
+        let key = auth_service::keys::sealing::MasterKey::read_file(&path)?;
         ensure_master_key(&path)?;
         assert_eq!(std::fs::read(&path)?, first, "a second start keeps the key");
-        assert_eq!(auth_service::sealing::MasterKey::read_file(&path)?.check_value(), key.check_value());
+        assert_eq!(auth_service::keys::sealing::MasterKey::read_file(&path)?.check_value(), key.check_value());
         Ok(())
     }
 }

@@ -478,7 +478,7 @@ pub async fn auth_database(config: &AuthConfig, sqlite_mode: &str) -> anyhow::Re
 /// A signing key as the auth service stored it, opened: with the config's
 /// master key, or as it is if it is plaintext.
 pub fn open_signing_key(config: &AuthConfig, kid: &str, stored: &str) -> anyhow::Result<SecretString> {
-    use auth_service::sealing::{MasterKey, StoredKey, classify};
+    use auth_service::keys::sealing::{MasterKey, StoredKey, classify};
     if classify(stored).map_err(|e| anyhow::anyhow!("signing key {kid} {e}"))? == StoredKey::Plaintext {
         return Ok(stored.into());
     }
@@ -498,7 +498,7 @@ pub async fn stored_signing_keys(config: &AuthConfig) -> anyhow::Result<Vec<(Str
 /// as a process (`AUTH_MASTER_KEY_FILE`).
 pub fn master_key_file(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
     let path = dir.join("master.key");
-    auth_service::sealing::create_master_key_file(&path)?;
+    auth_service::keys::sealing::create_master_key_file(&path)?;
     Ok(path)
 }
 

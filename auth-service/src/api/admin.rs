@@ -20,11 +20,10 @@ use super::audit;
 use crate::{
     config::OnRoleChange,
     error::ApiError,
-    input,
-    secret::{new_client_secret, refresh_token_hash},
+    identity::{input, username},
+    sessions::secret::{new_client_secret, refresh_token_hash},
     state::{AuthState, now, run_to_end},
     store::{NewUser, RevokeUser, ServiceAccountRow, StoreError, UserRevoked, UserRow},
-    username,
 };
 
 fn account_to_proto(account: ServiceAccountRow) -> ServiceAccount {

@@ -16,12 +16,14 @@ use tonic::{Request, Response, Status};
 use super::audit;
 use crate::{
     error::ApiError,
-    feed::FeedStream,
-    grants, input, introspection,
-    secret::{MAX_REFRESH_TOKEN_BYTES, refresh_token_hash, seal, secret_matches, unseal},
+    identity::{input, username},
+    revocation::feed::FeedStream,
+    sessions::{
+        grants, introspection,
+        secret::{MAX_REFRESH_TOKEN_BYTES, refresh_token_hash, seal, secret_matches, unseal},
+    },
     state::{AuthState, now, run_to_end},
     store::{AccessToken, RefreshOutcome, RevokedToken, Rotate},
-    username,
 };
 
 const LOGIN: &str = "/auth.v1.AuthService/Login";

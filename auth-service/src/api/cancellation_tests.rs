@@ -28,7 +28,8 @@ use tracing_subscriber::{
 
 use super::{admin::AdminApi, auth::AuthApi};
 use crate::{
-    Config, grants,
+    Config,
+    sessions::grants,
     state::{AuthState, now},
     store::{NewUser, UserRow},
 };

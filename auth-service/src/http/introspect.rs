@@ -12,7 +12,7 @@ use axum::{
 use serde_json::json;
 
 use super::documents::Documents;
-use crate::introspection;
+use crate::sessions::introspection;
 
 /// The form body's bound: one token (8 KiB at most) and its name.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use super::Store;
-use crate::username;
+use authpair_username as username;
 
 /// (id, username as stored)
 type Named = (String, String);

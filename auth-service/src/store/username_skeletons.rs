@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use super::Store;
-use crate::username;
+use authpair_username as username;
 
 impl Store {
     pub(super) async fn fill_username_skeletons(&self) -> anyhow::Result<()> {

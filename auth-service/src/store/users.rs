@@ -31,10 +31,10 @@ pub struct UserRow {
 pub struct NewUser {
     /// The name as typed, shown back.
     pub username: String,
-    /// Its canonical form ([`crate::username::canonical`]): unique, and what
+    /// Its canonical form ([`authpair_username::canonical`]): unique, and what
     /// lookups by name compare.
     pub canonical: String,
-    /// The canonical form's confusable skeleton ([`crate::username::skeleton`]):
+    /// The canonical form's confusable skeleton ([`authpair_username::skeleton`]):
     /// unique, so no account looks like another.
     pub skeleton: String,
     pub password_hash: String,
@@ -88,7 +88,7 @@ impl Store {
         })
     }
 
-    /// The user whose canonical username is `key` ([`crate::username::lookup_key`]).
+    /// The user whose canonical username is `key` ([`authpair_username::lookup_key`]).
     pub async fn user_by_username(&self, key: &str) -> Result<Option<UserRow>, StoreError> {
         let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE username_canonical = $1"))
             .bind(key)

@@ -7,7 +7,7 @@
 
 use std::{path::Path, time::Duration};
 
-use auth_service::sealing::MasterKey;
+use auth_service::keys::sealing::MasterKey;
 use authpair_proto::auth::v1::{GetJwksRequest, ListUsersRequest, RefreshRequest, RotateSigningKeyRequest};
 use authpair_tests::{
     AuthConfig, Backend, RESOURCE_CLIENT_ID, RESOURCE_CLIENT_SECRET, TestApp, TestResult, auth_database, bearer,

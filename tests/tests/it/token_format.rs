@@ -89,7 +89,7 @@ async fn a_key_stored_with_its_whole_thumbprint_as_kid_keeps_it_and_its_tokens_v
     // the kid, and the key sealed under that kid.
     app.auth_server.stop().await?;
     let master = app.auth_config.master_key_file.clone().ok_or("the tests seal keys with a master key")?;
-    let resealed = auth_service::sealing::MasterKey::read_file(&master)?.seal(&thumbprint, &pem)?;
+    let resealed = auth_service::keys::sealing::MasterKey::read_file(&master)?.seal(&thumbprint, &pem)?;
     {
         let mut db = auth_database(&app.auth_config, "rw").await?;
         sqlx::query("UPDATE signing_keys SET kid = $1, private_key_pem = $2 WHERE kid = $3")

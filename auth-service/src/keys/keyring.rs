@@ -23,7 +23,7 @@ use secrecy::ExposeSecret;
 use tokio::sync::watch;
 
 use crate::{
-    at_rest::KeysAtRest,
+    keys::at_rest::KeysAtRest,
     store::{KeyRow, Rotation, Store, StoreError},
 };
 use authpair_claims::clock::now;

@@ -2,7 +2,9 @@
 
 use authpair_claims::{Plans, RoleScopes};
 
-use crate::{error::ApiError, username};
+use authpair_claims::ApiError;
+
+use crate::identity::username;
 
 pub const MAX_USERNAME_BYTES: usize = 256;
 pub const MAX_PASSWORD_BYTES: usize = 1024;

@@ -24,7 +24,7 @@ use secrecy::ExposeSecret;
 use sqlx::postgres::PgListener;
 
 use crate::{
-    feed::Feed,
+    revocation::feed::Feed,
     store::{CHANNEL, Store, StoreError},
 };
 use authpair_claims::{backoff::Backoff, clock::now};

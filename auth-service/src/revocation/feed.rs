@@ -30,7 +30,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
 use crate::{
-    keyring::KeyRing,
+    keys::keyring::KeyRing,
     store::{Store, StoreError},
 };
 use authpair_claims::clock::now;

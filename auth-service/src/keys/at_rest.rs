@@ -7,8 +7,8 @@
 use secrecy::SecretString;
 
 use crate::{
-    Config,
-    sealing::{HOW_TO_CREATE, MasterKey, OpenError, StoredKey, classify, create_master_key_file},
+    config::Config,
+    keys::sealing::{HOW_TO_CREATE, MasterKey, OpenError, StoredKey, classify, create_master_key_file},
 };
 
 /// The start is refused with this when neither a master key nor
