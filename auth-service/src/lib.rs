@@ -1,15 +1,16 @@
 //! authpair's auth service: proves who a caller is and issues tokens.
 //!
-//! - [`serve`] (in `server`): startup order and the gRPC server; `main.rs` only
-//!   parses [`Config`] and calls it. `bootstrap`: the first admin and the
+//! - [`serve`] (in `server`): the service described for the shared startup
+//!   skeleton (`authpair_server::startup`); `main.rs` only parses [`Config`]
+//!   and calls it. `bootstrap`: the first admin and the
 //!   configured service account, created at start.
 //! - [`config`]: flags with environment fallbacks.
 //! - `state`: what handlers share; audiences, recording revocations, running
 //!   a write to the end. `error`: non-auth handler errors.
 //! - `api`: the handlers of `AuthService` (login, refresh, JWKS) and
 //!   `AdminService` (users and roles), plus the audit-event macro.
-//! - `http`: the HTTP/1.1 listener: JWK set, discovery, token endpoint,
-//!   introspection.
+//! - `http`: the HTTP/1.1 router (JWK set, discovery, token endpoint,
+//!   introspection), served by the shared HTTP listener.
 //! - [`identity`]: usernames, passwords (argon2id), the brute-force
 //!   throttle, checks on client input.
 //! - [`sessions`]: issuing token pairs, opaque refresh tokens and client
@@ -23,9 +24,7 @@
 //!
 //! Each room's `mod.rs` maps its files. A module uses only those below it
 //! in this order: `server`, `bootstrap`, `http`, `api`, `sessions`, `state`,
-//! `error`, `revocation`, `keys`, `config`, `identity`, `store`. One use
-//! goes up: `config` takes the HTTP listener's flags (`HttpLimits`) from
-//! `http`.
+//! `error`, `revocation`, `keys`, `config`, `identity`, `store`.
 
 mod api;
 mod bootstrap;
