@@ -65,19 +65,13 @@ pub fn timestamp(ts: Option<&prost_types::Timestamp>) -> String {
     ts.map(|t| unix_to_rfc3339(t.seconds)).unwrap_or_default()
 }
 
-/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (Howard Hinnant's civil_from_days).
+/// Unix seconds as RFC 3339 UTC, `YYYY-MM-DDTHH:MM:SSZ`; the number itself
+/// for a time RFC 3339 cannot write (before year 0 or after 9999).
 pub fn unix_to_rfc3339(secs: i64) -> String {
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3_600, rem % 3_600 / 60, rem % 60)
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| secs.to_string())
 }
 
 #[cfg(test)]
@@ -90,6 +84,7 @@ mod tests {
         assert_eq!(unix_to_rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(unix_to_rfc3339(1_767_225_599), "2025-12-31T23:59:59Z");
         assert_eq!(unix_to_rfc3339(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(unix_to_rfc3339(i64::MAX), i64::MAX.to_string());
     }
 
     #[test]
