@@ -233,13 +233,23 @@ pub trait ServiceConfig: clap::Parser {
         let mut args: Vec<std::ffi::OsString> =
             ["test", "--listen", "127.0.0.1:0", "--metrics-listen", "off"].map(Into::into).into();
         args.extend(flags.into_iter().map(Into::into));
-        let mut command = with_defaults(Self::command(), &Self::DEFAULTS, false);
-        match command.try_get_matches_from_mut(args).and_then(|m| Self::from_arg_matches(&m)) {
+        match Self::from_flags(args) {
             Ok(config) => config,
             // Tests only; every binary's empty command line is parsed by a
             // test of its own, so a definition that cannot parse fails there.
             Err(e) => panic!("a test configuration does not parse: {e}"),
         }
+    }
+
+    /// `args` (the binary's name first) over the flags' own defaults, never
+    /// the environment: what the binary takes in an empty environment.
+    fn from_flags<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString>,
+    {
+        let mut command = with_defaults(Self::command(), &Self::DEFAULTS, false);
+        command.try_get_matches_from_mut(args.into_iter().map(Into::into)).and_then(|m| Self::from_arg_matches(&m))
     }
 }
 

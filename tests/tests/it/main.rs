@@ -10,6 +10,7 @@ mod client;
 mod clock_skew;
 mod configuration_docs;
 mod deployment;
+mod documented_defaults;
 mod documents;
 mod ed25519_backend;
 mod failover;
