@@ -25,7 +25,10 @@
 //! - `bootstrap`: the first admin.
 //! - [`username`]: usernames in one canonical form (RFC 8265
 //!   UsernameCaseMapped), so no name can pass for another.
-//! - `input`: checks on client input; `error`: non-auth handler errors.
+//! - `input`: checks on client input; `error`: the handlers' errors,
+//!   among them the refusals only this service makes (credentials, refresh
+//!   tokens, throttling, load shedding).
+//! - `metrics`: the names of the metrics only this service records.
 //! - `introspection`: RFC 7662 verdicts from the verifier and denylist.
 //! - `http`: the HTTP/1.1 listener: JWK set, discovery, introspection.
 
@@ -41,6 +44,7 @@ pub mod input;
 mod introspection;
 mod keyring;
 mod log_listener;
+mod metrics;
 pub mod password;
 pub mod sealing;
 mod secret;

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use crate::{
     at_rest::KeysAtRest,
     config::Config,
-    error::ApiError,
+    error::{ApiError, Common},
     feed::Feed,
     grants,
     keyring::{KeyPolicy, KeyRing},
@@ -57,7 +57,7 @@ pub async fn run_to_end<T: Send + 'static>(
     tokio::spawn(write).await.map_err(|e| {
         // The write panicked, or the runtime is shutting down.
         tracing::error!(error = %e, "a write's task failed");
-        ApiError::Internal
+        ApiError::Common(Common::Internal)
     })?
 }
 
@@ -155,7 +155,7 @@ impl AuthState {
     pub fn next_refresh(&self, now: i64) -> Result<NextRefresh, ApiError> {
         let token = new_refresh_token().map_err(|e| {
             tracing::error!(error = %e, "random source failed");
-            ApiError::Internal
+            ApiError::Common(Common::Internal)
         })?;
         let record = RefreshRecord {
             token_hash: refresh_token_hash(&token),
@@ -166,9 +166,9 @@ impl AuthState {
 
     /// The next access token of a session, issued at `now`.
     pub fn next_access(&self, now: i64) -> Result<NextAccess, ApiError> {
-        let token_id = authpair_claims::signer::new_token_id().map_err(|e| {
+        let token_id = authpair_claims::token::signer::new_token_id().map_err(|e| {
             tracing::error!(error = %e, "random source failed");
-            ApiError::Internal
+            ApiError::Common(Common::Internal)
         })?;
         let passes_until = now + (self.config.access_token_ttl + self.config.shared.leeway).as_secs() as i64;
         let record = SessionToken { token_id: token_id.clone(), expires_at: passes_until };
@@ -189,7 +189,7 @@ impl AuthState {
     pub fn sign(&self, grant: &Grant, access: Option<&NextAccess>) -> Result<IssuedToken, ApiError> {
         let key = self.keys.signing_key().ok_or_else(|| {
             tracing::error!("no signing key is valid now; is the clock behind the key's creation?");
-            ApiError::Internal
+            ApiError::Common(Common::Internal)
         })?;
         let signed = match access {
             Some(a) => self.signer.issue_as(&key, grant, a.token_id.clone(), a.issued_at.max(0) as u64),
@@ -197,7 +197,7 @@ impl AuthState {
         };
         signed.map_err(|e| {
             tracing::error!(error = %e, "signing failed");
-            ApiError::Internal
+            ApiError::Common(Common::Internal)
         })
     }
 

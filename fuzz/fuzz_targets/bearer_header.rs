@@ -7,7 +7,7 @@
 //! case, and `t` is the non-empty UTF-8 rest after that space.
 #![no_main]
 
-use authpair_claims::{AuthError, bearer::bearer_token, verifier::MAX_TOKEN_BYTES};
+use authpair_claims::{AuthError, token::{bearer::bearer_token, verifier::MAX_TOKEN_BYTES}};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::{arbitrary, fuzz_target};
 
