@@ -299,4 +299,15 @@ mod tests {
         assert_eq!(denied.message(), "requires role admin");
         assert_eq!(denied.get_details_error_info().map(|i| i.reason), Some("ROLE_REQUIRED".into()));
     }
+
+    #[test]
+    fn a_refusal_built_elsewhere_carries_its_reason_in_the_authpair_domain_and_its_retry_delay() {
+        let plain = status(Code::Unauthenticated, "SOME_REASON", "refused", None);
+        assert_eq!((plain.code(), plain.message()), (Code::Unauthenticated, "refused"));
+        assert_eq!(reason_of(&plain).as_deref(), Some("SOME_REASON"));
+        assert_eq!(plain.get_details_retry_info().map(|r| r.retry_delay), None);
+
+        let later = status(Code::ResourceExhausted, "SLOW_DOWN", "later", Some(Duration::from_secs(3)));
+        assert_eq!(later.get_details_retry_info().and_then(|r| r.retry_delay), Some(Duration::from_secs(3)));
+    }
 }
