@@ -5,8 +5,11 @@
 //!   for reflection, so grpcurl can describe methods and decode details; the
 //!   services read their method policies from ours at startup).
 //!
-//! The policy option's own .proto file lives with the crate that enforces
-//! it (`claims/proto`), which ships it to every protected service.
+//! The policy option's own .proto file is in `policy/`, a directory of its
+//! own: it is printed to dependents' build scripts as
+//! `DEP_AUTHPAIR_PROTO_POLICY_PROTO` (Cargo's `links` metadata), so the
+//! crate that enforces the option (authpair-claims) can hand exactly that
+//! directory on to every protected service.
 
 use std::{env, fs, path::PathBuf};
 
@@ -31,11 +34,13 @@ type BoxError = Box<dyn std::error::Error>;
 
 fn main() -> Result<(), BoxError> {
     let out = PathBuf::from(env::var("OUT_DIR")?);
+    let policy = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("policy");
     println!("cargo:rerun-if-changed=proto");
-    println!("cargo:rerun-if-changed=../claims/proto");
+    println!("cargo:rerun-if-changed=policy");
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo::metadata=policy_proto={}", policy.display());
 
-    let mut compiler = protox::Compiler::new(["proto", "../claims/proto"])?;
+    let mut compiler = protox::Compiler::new(["proto", "policy"])?;
     compiler.include_imports(true).include_source_info(true).open_files(PROTOS)?;
     fs::write(out.join("authpair_descriptor.bin"), compiler.encode_file_descriptor_set())?;
 

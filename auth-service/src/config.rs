@@ -5,7 +5,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use authpair_claims::{Deployment, RoleScopes, roles::DEFAULT_ROLE_SCOPES};
+use authpair_claims::{Deployment, RoleScopes, token::roles::DEFAULT_ROLE_SCOPES};
 use authpair_server::config::{ServiceConfig, ServiceDefaults, ServiceFlags, parse_listen, parse_secs};
 use clap::Parser;
 use secrecy::{ExposeSecret, SecretString};
@@ -109,7 +109,7 @@ pub struct Config {
 
     /// The plan tiers that exist, comma-separated; the first is a new
     /// account's. Quotas per plan are the resource side's (`--plan-quotas`).
-    #[arg(long, default_value = authpair_claims::roles::DEFAULT_PLANS, value_parser = authpair_claims::Plans::parse)]
+    #[arg(long, default_value = authpair_claims::token::roles::DEFAULT_PLANS, value_parser = authpair_claims::Plans::parse)]
     pub plans: authpair_claims::Plans,
 
     /// Heartbeat interval of the revocation feed, in seconds.

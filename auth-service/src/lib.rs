@@ -6,7 +6,7 @@
 //!   configured service account, created at start.
 //! - [`config`]: flags with environment fallbacks.
 //! - `state`: what handlers share; audiences, recording revocations, running
-//!   a write to the end. `error`: non-auth handler errors.
+//!   a write to the end.
 //! - `api`: the handlers of `AuthService` (login, refresh, JWKS) and
 //!   `AdminService` (users and roles), plus the audit-event macro.
 //! - `http`: the HTTP/1.1 router (JWK set, discovery, token endpoint,
@@ -21,10 +21,14 @@
 //!   instances' revocations through the log.
 //! - `store`: users, refresh-token families, the revocation log and signing
 //!   keys, via sqlx on SQLite (default) or PostgreSQL (several instances).
+//! - `error`: the handlers' errors, among them the refusals only this
+//!   service makes (credentials, refresh tokens, throttling, load
+//!   shedding); `metrics`: the names of the metrics only this service
+//!   records.
 //!
 //! Each room's `mod.rs` maps its files. A module uses only those below it
 //! in this order: `server`, `bootstrap`, `http`, `api`, `sessions`, `state`,
-//! `error`, `revocation`, `keys`, `config`, `identity`, `store`.
+//! `error`, `revocation`, `keys`, `config`, `identity`, `store`, `metrics`.
 
 mod api;
 mod bootstrap;
@@ -33,6 +37,7 @@ mod error;
 mod http;
 pub mod identity;
 pub mod keys;
+mod metrics;
 mod revocation;
 mod server;
 pub mod sessions;

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::{
     config::Config,
-    error::ApiError,
+    error::{ApiError, Common},
     identity::{password::PasswordHasher, throttle::Throttle},
     keys::{
         at_rest::KeysAtRest,
@@ -56,7 +56,7 @@ pub async fn run_to_end<T: Send + 'static>(
     tokio::spawn(write).await.map_err(|e| {
         // The write panicked, or the runtime is shutting down.
         tracing::error!(error = %e, "a write's task failed");
-        ApiError::Internal
+        ApiError::Common(Common::Internal)
     })?
 }
 

@@ -75,7 +75,7 @@ fn verification(c: &mut Criterion) {
 /// curve25519-dalek's own precomputed variable-time multiscalar
 /// multiplication (Straus over width-8 NAF tables of B and −A, built once per
 /// key; the crate's default `alloc` feature), with the same strict checks as
-/// [`authpair_claims::ed25519::PreparedKey`]: the candidate the hand-written
+/// [`authpair_claims::token::ed25519::PreparedKey`]: the candidate the hand-written
 /// fixed-base tables have to beat to keep their place.
 struct Precomputed {
     bytes: [u8; 32],
@@ -122,7 +122,7 @@ fn signature_check(c: &mut Criterion) {
     let signature = signing.sign(&message);
     let dalek = signing.verifying_key();
     let prepared =
-        authpair_claims::ed25519::PreparedKey::new(&dalek.to_bytes()).expect("a generated key is a curve point");
+        authpair_claims::token::ed25519::PreparedKey::new(&dalek.to_bytes()).expect("a generated key is a curve point");
     let precomputed = Precomputed::new(&dalek.to_bytes()).expect("a generated key is a curve point");
     let bytes = signature.to_bytes();
     assert!(precomputed.verify(&message, &bytes), "the precomputed check accepts a valid signature");

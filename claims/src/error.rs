@@ -5,8 +5,10 @@
 //! Every failure carries a `google.rpc.ErrorInfo` with a stable `reason` (what
 //! clients branch on) and the domain [`ERROR_DOMAIN`]. Messages are short,
 //! name the cause, and never include token text or internal detail.
+//! [`status`] builds such a refusal; a crate with refusals of its own (the
+//! auth service's checks of credentials) builds its statuses with it too.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -34,7 +36,7 @@ pub enum AuthError {
     /// An `authorization` header whose scheme is not Bearer.
     #[error("authorization scheme must be Bearer")]
     WrongScheme,
-    /// A token longer than [`crate::verifier::MAX_TOKEN_BYTES`].
+    /// A token longer than [`crate::token::verifier::MAX_TOKEN_BYTES`].
     #[error("token too large")]
     TokenTooLarge,
     /// Not a well-formed access token: its shape, encoding, JSON or a claim's
@@ -84,12 +86,6 @@ pub enum AuthError {
     /// logged after it was issued.
     #[error("token revoked")]
     Revoked,
-    /// A username and password, or a client id and secret, that are refused.
-    #[error("invalid credentials")]
-    InvalidCredentials,
-    /// A refresh token that is unknown, expired, revoked or already spent.
-    #[error("invalid refresh token")]
-    InvalidRefreshToken,
 
     // ---- Authorization: PERMISSION_DENIED (gRPC's 403). ----
     /// The method needs this role, which the caller lacks.
@@ -121,19 +117,10 @@ pub enum AuthError {
     #[error("quota exceeded; retry in {}s", .retry_after.as_millis().div_ceil(1000).max(1))]
     QuotaExceeded {
         /// How long until a call may succeed again.
-        retry_after: std::time::Duration,
-    },
-    /// Login or refresh throttled after failures (per account or per source).
-    #[error("too many attempts; retry in {}s", .retry_after.as_millis().div_ceil(1000).max(1))]
-    TooManyAttempts {
-        /// How long until the next attempt is allowed.
-        retry_after: std::time::Duration,
+        retry_after: Duration,
     },
 
     // ---- Cannot decide now: UNAVAILABLE, fail closed; clients retry with backoff. ----
-    /// Load shedding (DS-04): the password hashing queue is full.
-    #[error("busy: too many password checks waiting")]
-    Overloaded,
     /// The verifier holds no keys yet, so no token can be checked.
     #[error("signing keys not loaded yet")]
     KeysUnavailable,
@@ -159,8 +146,6 @@ impl AuthError {
             Expired => "TOKEN_EXPIRED",
             NotYetValid => "TOKEN_NOT_YET_VALID",
             Revoked => "TOKEN_REVOKED",
-            InvalidCredentials => "INVALID_CREDENTIALS",
-            InvalidRefreshToken => "REFRESH_TOKEN_INVALID",
             RoleRequired(_) => "ROLE_REQUIRED",
             ScopeRequired(_) => "SCOPE_REQUIRED",
             UserRequired => "USER_TOKEN_REQUIRED",
@@ -168,12 +153,10 @@ impl AuthError {
             NotOwner => "NOT_OWNER",
             ClientCertRequired => "CLIENT_CERT_REQUIRED",
             QuotaExceeded { .. } => "QUOTA_EXCEEDED",
-            TooManyAttempts { .. } => "TOO_MANY_ATTEMPTS",
             QuotaUnavailable => "QUOTA_UNAVAILABLE",
             NoPolicy => "METHOD_NOT_ALLOWED",
             KeysUnavailable => "KEYS_UNAVAILABLE",
             RevocationsStale => "REVOCATIONS_STALE",
-            Overloaded => "OVERLOADED",
         }
     }
 
@@ -184,8 +167,8 @@ impl AuthError {
         match self {
             RoleRequired(_) | ScopeRequired(_) | UserRequired | ServiceRequired | NotOwner | ClientCertRequired
             | NoPolicy => Code::PermissionDenied,
-            QuotaExceeded { .. } | TooManyAttempts { .. } => Code::ResourceExhausted,
-            KeysUnavailable | RevocationsStale | QuotaUnavailable | Overloaded => Code::Unavailable,
+            QuotaExceeded { .. } => Code::ResourceExhausted,
+            KeysUnavailable | RevocationsStale | QuotaUnavailable => Code::Unavailable,
             _ => Code::Unauthenticated,
         }
     }
@@ -203,12 +186,35 @@ impl From<AuthError> for Status {
             }
             _ => {}
         }
-        let mut details = ErrorDetails::with_error_info(err.reason(), ERROR_DOMAIN, metadata);
-        if let AuthError::QuotaExceeded { retry_after } | AuthError::TooManyAttempts { retry_after } = &err {
-            details.set_retry_info(Some(*retry_after));
-        }
-        Status::with_error_details(err.code(), err.to_string(), details)
+        let retry_after = match &err {
+            AuthError::QuotaExceeded { retry_after } => Some(*retry_after),
+            _ => None,
+        };
+        refusal(err.code(), err.reason(), err.to_string(), metadata, retry_after)
     }
+}
+
+/// A refusal as authpair sends it: `code` and `message`, with an
+/// `ErrorInfo` of `reason` in [`ERROR_DOMAIN`], and a `RetryInfo` when
+/// `retry_after` is given. The statuses of [`AuthError`] are built the
+/// same way.
+pub fn status(code: Code, reason: &str, message: impl Into<String>, retry_after: Option<Duration>) -> Status {
+    refusal(code, reason, message.into(), HashMap::new(), retry_after)
+}
+
+/// [`status`], with `metadata` in the `ErrorInfo`.
+fn refusal(
+    code: Code,
+    reason: &str,
+    message: String,
+    metadata: HashMap<String, String>,
+    retry_after: Option<Duration>,
+) -> Status {
+    let mut details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata);
+    if let Some(retry_after) = retry_after {
+        details.set_retry_info(Some(retry_after));
+    }
+    Status::with_error_details(code, message, details)
 }
 
 /// The `ErrorInfo` reason of a status authpair built (domain
@@ -292,5 +298,16 @@ mod tests {
         assert_eq!(denied.code(), Code::PermissionDenied);
         assert_eq!(denied.message(), "requires role admin");
         assert_eq!(denied.get_details_error_info().map(|i| i.reason), Some("ROLE_REQUIRED".into()));
+    }
+
+    #[test]
+    fn a_refusal_built_elsewhere_carries_its_reason_in_the_authpair_domain_and_its_retry_delay() {
+        let plain = status(Code::Unauthenticated, "SOME_REASON", "refused", None);
+        assert_eq!((plain.code(), plain.message()), (Code::Unauthenticated, "refused"));
+        assert_eq!(reason_of(&plain).as_deref(), Some("SOME_REASON"));
+        assert_eq!(plain.get_details_retry_info().map(|r| r.retry_delay), None);
+
+        let later = status(Code::ResourceExhausted, "SLOW_DOWN", "later", Some(Duration::from_secs(3)));
+        assert_eq!(later.get_details_retry_info().and_then(|r| r.retry_delay), Some(Duration::from_secs(3)));
     }
 }

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use authpair_claims::ed25519::{Ed25519Backend, TrustedKey};
+use authpair_claims::token::ed25519::{Ed25519Backend, TrustedKey};
 use ed25519_dalek::Signer as _;
 use serde_json::Value;
 

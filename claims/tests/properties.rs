@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use authpair_claims::{SigningKey, TokenSigner, Verifier, VerifierConfig, bearer::bearer_token};
+use authpair_claims::{SigningKey, TokenSigner, Verifier, VerifierConfig, token::bearer::bearer_token};
 use proptest::prelude::*;
 use secrecy::ExposeSecret;
 use tonic::metadata::{MetadataMap, MetadataValue};

@@ -1,13 +1,13 @@
 //! `bearer_token` on arbitrary header maps: any number of `authorization`
 //! entries (and look-alike keys) holding any bytes a header value may hold.
 //! It never panics, and its answer is exactly what RFC 6750 §2.1 as
-//! `claims/src/bearer.rs` reads it says: no entry is `Ok(None)`; two or more
+//! `claims/src/token/bearer.rs` reads it says: no entry is `Ok(None)`; two or more
 //! are refused; with one, `Ok(Some(t))` exactly when the value fits the size
 //! cap, its scheme (the bytes before the first space) is "bearer" in any
 //! case, and `t` is the non-empty UTF-8 rest after that space.
 #![no_main]
 
-use authpair_claims::{AuthError, bearer::bearer_token, verifier::MAX_TOKEN_BYTES};
+use authpair_claims::{AuthError, token::{bearer::bearer_token, verifier::MAX_TOKEN_BYTES}};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::{arbitrary, fuzz_target};
 

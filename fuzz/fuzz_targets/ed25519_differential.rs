@@ -14,7 +14,7 @@ use std::{
     sync::{Arc, Mutex, OnceLock},
 };
 
-use authpair_claims::ed25519::{Ed25519Backend, PreparedKey, TrustedKey};
+use authpair_claims::token::ed25519::{Ed25519Backend, PreparedKey, TrustedKey};
 use curve25519_dalek::{EdwardsPoint, Scalar, constants::EIGHT_TORSION};
 use libfuzzer_sys::{arbitrary, fuzz_target};
 use sha2::{Digest, Sha512};

@@ -8,7 +8,7 @@
 //! any case (else WrongType), and the trusted key's kid (else UnknownKey).
 #![no_main]
 
-use authpair_claims::{AuthError, verifier::MAX_TOKEN_BYTES};
+use authpair_claims::{AuthError, token::verifier::MAX_TOKEN_BYTES};
 use authpair_fuzz::{Built, HEADER, fixture, good_claims, is_access_token_type, now, object_members, signed};
 use libfuzzer_sys::{arbitrary, fuzz_target};
 

@@ -12,7 +12,7 @@
 //! member right must verify.
 #![no_main]
 
-use authpair_claims::verifier::MAX_TOKEN_BYTES;
+use authpair_claims::token::verifier::MAX_TOKEN_BYTES;
 use authpair_fuzz::{
     AUDIENCE, Built, CLAIMS, HEADER, ISSUER, LEEWAY, MAX_LIFETIME, PUBLIC_AUDIENCE, fixture, is_access_token_type, now,
     object_members, signed,

@@ -7,6 +7,8 @@
 //! - [`FILE_DESCRIPTOR_SET`], [`ERROR_DETAILS_DESCRIPTOR_SET`]: encoded
 //!   descriptors for gRPC reflection and for reading the method policies
 //!   (`authpair_claims::Policy::from_descriptors`).
+//! - [`POLICY_PROTO`]: the policy option's own .proto file, whose directory
+//!   the build prints as `DEP_AUTHPAIR_PROTO_POLICY_PROTO`.
 //! - [`AUTH_SERVICES`], [`RESOURCE_SERVICES`]: the gRPC services each binary serves.
 //! - `redact`: hand-written Debug for the messages that carry secrets.
 //! - `token_pair`: conversions between the three token responses, which
@@ -47,6 +49,10 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "
 /// generated for these; use tonic-types.
 pub const ERROR_DETAILS_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/error_details_descriptor.bin"));
+
+/// The policy option's definition (`authpair/policy/v1/policy.proto`), for
+/// services that import it from their own .proto files.
+pub const POLICY_PROTO: &str = include_str!("../policy/authpair/policy/v1/policy.proto");
 
 /// The services the auth service serves.
 pub const AUTH_SERVICES: &[&str] = &["auth.v1.AuthService", "auth.v1.AdminService"];

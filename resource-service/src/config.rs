@@ -57,7 +57,7 @@ pub struct Config {
     /// Bound of the verified-token cache, in bytes of token text plus a
     /// fixed overhead per entry (about 1.1 KiB for a typical token); 0
     /// turns it off, and every call then checks a signature.
-    #[arg(long, default_value_t = authpair_claims::verifier::DEFAULT_CACHE_BYTES)]
+    #[arg(long, default_value_t = authpair_claims::token::verifier::DEFAULT_CACHE_BYTES)]
     pub token_cache_bytes: u64,
 
     /// This service's own service account on the auth service (scope

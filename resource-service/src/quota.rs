@@ -6,7 +6,7 @@
 
 use std::{collections::HashMap, num::NonZeroU32, sync::Arc, time::Duration};
 
-use authpair_claims::{AuthError, QuotaLimiter, quota::QuotaFuture};
+use authpair_claims::{AuthError, QuotaLimiter, policy::quota::QuotaFuture};
 use governor::{
     Quota, RateLimiter,
     clock::{Clock, DefaultClock},

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use std::collections::HashMap;
 
-use authpair_claims::{AuthError, QuotaLimiter, quota::QuotaFuture};
+use authpair_claims::{AuthError, QuotaLimiter, policy::quota::QuotaFuture};
 use authpair_server::redis_gcra::{Rate, RedisGcra};
 
 use crate::quota::PlanQuotas;

@@ -19,7 +19,7 @@ use tonic::{Request, Response, Status};
 use super::audit;
 use crate::{
     config::OnRoleChange,
-    error::ApiError,
+    error::{ApiError, Common},
     identity::{input, username},
     sessions::secret::{new_client_secret, refresh_token_hash},
     state::{AuthState, now, run_to_end},
@@ -90,7 +90,7 @@ impl AdminApi {
             }
             _ => return Err(ApiError::invalid("user is required: give user.id or user.username")),
         };
-        found.ok_or_else(|| ApiError::NotFound("user not found".into()))
+        found.ok_or_else(|| ApiError::Common(Common::NotFound("user not found".into())))
     }
 
     /// Creates a user, or refuses a name that is taken, looks like a taken
@@ -172,7 +172,7 @@ impl AdminApi {
         let audiences = self.state.granted_audiences(&req.audiences)?;
         let secret = new_client_secret().map_err(|e| {
             tracing::error!(error = %e, "random source failed");
-            ApiError::Internal
+            ApiError::Common(Common::Internal)
         })?;
         let now = now();
         let account = ServiceAccountRow {
@@ -189,21 +189,23 @@ impl AdminApi {
                 client_id: name,
                 client_secret: secret.expose_secret().to_owned(),
             }),
-            Err(StoreError::Conflict) => Err(ApiError::AlreadyExists("service account already exists".into())),
+            Err(StoreError::Conflict) => {
+                Err(ApiError::Common(Common::AlreadyExists("service account already exists".into())))
+            }
             Err(other) => Err(other.into()),
         }
     }
 
     async fn delete_service_account(&self, name: &str) -> Result<(), ApiError> {
         let rev = self.state.revoke_user(None);
-        let subject = format!("{}{name}", authpair_claims::claims::SERVICE_SUBJECT_PREFIX);
+        let subject = format!("{}{name}", authpair_claims::token::claims::SERVICE_SUBJECT_PREFIX);
         let seq = self
             .state
             .store
             .delete_service_account(input::service_name(name)?, &subject, rev.expires_at, rev.now)
             .await
             .map_err(|e| match e {
-                StoreError::NotFound => ApiError::NotFound("service account not found".into()),
+                StoreError::NotFound => ApiError::Common(Common::NotFound("service account not found".into())),
                 other => other.into(),
             })?;
         self.state.logged(seq, self.state.subject_revocation(&subject, seq, rev));
@@ -213,7 +215,7 @@ impl AdminApi {
     async fn rotate_signing_key(&self) -> Result<RotateSigningKeyResponse, ApiError> {
         let (key, signs_from, rotation) = self.state.keys.rotate().await.map_err(|e| {
             tracing::error!(error = %e, "key rotation failed");
-            ApiError::Unavailable
+            ApiError::Common(Common::Unavailable)
         })?;
         let (previous_kid, previous_unpublished_at) = rotation.previous.unzip();
         Ok(RotateSigningKeyResponse {
@@ -253,8 +255,8 @@ impl AdminApi {
 
 fn user_write_error(err: StoreError) -> ApiError {
     match err {
-        StoreError::NotFound => ApiError::NotFound("user not found".into()),
-        StoreError::Conflict => ApiError::FailedPrecondition(LAST_ADMIN.into()),
+        StoreError::NotFound => ApiError::Common(Common::NotFound("user not found".into())),
+        StoreError::Conflict => ApiError::Common(Common::FailedPrecondition(LAST_ADMIN.into())),
         other => other.into(),
     }
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use authpair_claims::{AuthError, Revocation, caller, claims::SERVICE_SUBJECT_PREFIX, optional_caller};
+use authpair_claims::{AuthError, Revocation, caller, optional_caller, token::claims::SERVICE_SUBJECT_PREFIX};
 use authpair_proto::auth::v1::{
     GetJwksRequest, GetJwksResponse, IntrospectRequest, IntrospectResponse, IssueServiceTokenRequest,
     IssueServiceTokenResponse, LoginRequest, LoginResponse, LogoutRequest, LogoutResponse, RefreshRequest,
@@ -15,7 +15,7 @@ use tonic::{Request, Response, Status};
 
 use super::audit;
 use crate::{
-    error::ApiError,
+    error::{ApiError, CredentialError},
     identity::{input, username},
     revocation::feed::FeedStream,
     sessions::{
@@ -57,11 +57,17 @@ impl From<AuthError> for ServiceTokenError {
     }
 }
 
+impl From<CredentialError> for ServiceTokenError {
+    fn from(e: CredentialError) -> Self {
+        ServiceTokenError::Api(e.into())
+    }
+}
+
 impl From<ServiceTokenError> for ApiError {
     fn from(e: ServiceTokenError) -> Self {
         match e {
             ServiceTokenError::Api(e) => e,
-            ServiceTokenError::Scope(m) | ServiceTokenError::Audience(m) => ApiError::InvalidArgument(m),
+            ServiceTokenError::Scope(m) | ServiceTokenError::Audience(m) => ApiError::invalid(m),
         }
     }
 }
@@ -77,13 +83,13 @@ fn presented_refresh_token(token: String) -> Result<SecretString, ApiError> {
         return Err(ApiError::invalid("refresh_token is required"));
     }
     if token.len() > MAX_REFRESH_TOKEN_BYTES {
-        return Err(AuthError::InvalidRefreshToken.into());
+        return Err(CredentialError::InvalidRefreshToken.into());
     }
     Ok(SecretString::from(token))
 }
 
 /// A throttled attempt: audited, counted, refused.
-fn throttled(method: &str, kind: &'static str, e: AuthError) -> ApiError {
+fn throttled(method: &str, kind: &'static str, e: CredentialError) -> ApiError {
     audit!("attempt_throttled", method, "-", "too_many_attempts");
     metrics::counter!(authpair_claims::telemetry::THROTTLED, "kind" => kind, "reason" => e.reason()).increment(1);
     ApiError::from(e)
@@ -130,18 +136,18 @@ impl AuthApi {
                 let reason = if user.disabled { "user_disabled" } else { "wrong_password" };
                 audit!("login_failed", LOGIN, user.id.as_str(), reason);
                 self.state.throttle.failed(&account, Some(&user.id)).await;
-                metrics::counter!(authpair_claims::telemetry::LOGINS, "outcome" => "failure").increment(1);
-                return Err(AuthError::InvalidCredentials.into());
+                metrics::counter!(crate::metrics::LOGINS, "outcome" => "failure").increment(1);
+                return Err(CredentialError::InvalidCredentials.into());
             }
             None => {
-                metrics::counter!(authpair_claims::telemetry::LOGINS, "outcome" => "failure").increment(1);
+                metrics::counter!(crate::metrics::LOGINS, "outcome" => "failure").increment(1);
                 audit!("login_failed", LOGIN, "-", "unknown_user");
                 self.state.throttle.failed(&account, None).await;
-                return Err(AuthError::InvalidCredentials.into());
+                return Err(CredentialError::InvalidCredentials.into());
             }
         };
         self.state.throttle.succeeded(&account).await;
-        metrics::counter!(authpair_claims::telemetry::LOGINS, "outcome" => "success").increment(1);
+        metrics::counter!(crate::metrics::LOGINS, "outcome" => "success").increment(1);
         let now = now();
         let refresh = self.state.next_refresh(now)?;
         let access = self.state.next_access(now)?;
@@ -169,7 +175,7 @@ impl AuthApi {
         self.state.throttle.admit_refresh(source).await.map_err(|e| throttled(REFRESH, "refresh", e))?;
         let api = self.clone();
         let result = run_to_end(async move { api.rotate(req).await }).await;
-        if let Err(ApiError::Auth(AuthError::InvalidRefreshToken)) = &result {
+        if let Err(ApiError::Credentials(CredentialError::InvalidRefreshToken)) = &result {
             self.state.throttle.refresh_failed(source).await;
         }
         result
@@ -201,7 +207,7 @@ impl AuthApi {
             }
             RefreshOutcome::Replayed { user, family_id, audience, sealed_successor } => {
                 let audience = self.session_audience(&audience, &user.id, &family_id)?;
-                let successor = unseal(&presented, &sealed_successor).ok_or(AuthError::InvalidRefreshToken)?;
+                let successor = unseal(&presented, &sealed_successor).ok_or(CredentialError::InvalidRefreshToken)?;
                 audit!("refresh_replayed_in_grace", REFRESH, user.id.as_str(), "-", family_id.as_str());
                 self.state.token_response(&user, &successor, (generation, &access), audience).map(Into::into)
             }
@@ -223,11 +229,11 @@ impl AuthApi {
                     access_tokens_revoked = revoked.len(),
                     reason = "family_revoked",
                 );
-                Err(AuthError::InvalidRefreshToken.into())
+                Err(CredentialError::InvalidRefreshToken.into())
             }
             RefreshOutcome::Invalid => {
                 audit!("refresh_failed", REFRESH, "-", "invalid_or_expired");
-                Err(AuthError::InvalidRefreshToken.into())
+                Err(CredentialError::InvalidRefreshToken.into())
             }
         }
     }
@@ -238,7 +244,7 @@ impl AuthApi {
     fn session_audience<'a>(&'a self, audience: &'a str, user: &str, family: &str) -> Result<&'a str, ApiError> {
         self.state.config.resolve_audience(audience).ok_or_else(|| {
             audit!("refresh_failed", REFRESH, user, "audience_no_longer_served", family);
-            AuthError::InvalidRefreshToken.into()
+            CredentialError::InvalidRefreshToken.into()
         })
     }
 
@@ -261,7 +267,7 @@ impl AuthApi {
         self.admit(&account, source, ISSUE_SERVICE_TOKEN).await?;
         if req.client_id.len() > 64 || req.client_secret.len() > MAX_REFRESH_TOKEN_BYTES {
             self.state.throttle.failed(&account, None).await;
-            return Err(AuthError::InvalidCredentials.into());
+            return Err(CredentialError::InvalidCredentials.into());
         }
         let generation = self.state.generation().await?;
         let found = self.state.store.service_account(&req.client_id).await.map_err(ApiError::from)?;
@@ -277,7 +283,7 @@ impl AuthApi {
                 "invalid_client_credentials"
             );
             self.state.throttle.failed(&account, subject.as_deref()).await;
-            return Err(AuthError::InvalidCredentials.into());
+            return Err(CredentialError::InvalidCredentials.into());
         };
         self.state.throttle.succeeded(&account).await;
         let account = found;
@@ -311,7 +317,7 @@ impl AuthApi {
             });
             let Some(out) = state.store.log_out(&token_hash, access, now()).await? else {
                 audit!("logout_failed", LOGOUT, "-", "unknown_refresh_token");
-                return Err(AuthError::InvalidRefreshToken.into());
+                return Err(CredentialError::InvalidRefreshToken.into());
             };
             // Some(seq) only if the token was the family user's own.
             if let (Some(seq), Some(claims), Some(token)) = (out.access_token, &caller, access) {

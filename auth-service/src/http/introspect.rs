@@ -2,7 +2,7 @@
 //! authenticated by `Authorization: Bearer` with a service token that passes
 //! the same policy rule as the gRPC `Introspect` method.
 
-use authpair_claims::bearer::bearer_token;
+use authpair_claims::token::bearer::bearer_token;
 use axum::{
     body::{Body, to_bytes},
     extract::{Request, State},

@@ -3,14 +3,15 @@
 //! each takes, and how a refusal of the gRPC API's own logic ([`ApiError`])
 //! becomes one.
 
-use authpair_claims::AuthError;
 use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde_json::json;
 
-use crate::error::ApiError;
+use authpair_claims::AuthError;
+
+use crate::error::{ApiError, Common, CredentialError};
 
 /// The challenge of a 401: client authentication is HTTP Basic (RFC 6749 §2.3.1).
 const BASIC_CHALLENGE: &str = r#"Basic realm="authpair", charset="UTF-8""#;
@@ -79,26 +80,29 @@ impl OAuthError {
     /// or an outage 503, both `temporarily_unavailable` with `Retry-After`.
     pub fn from_api(err: ApiError, credentials: Self) -> Self {
         match err {
-            ApiError::Auth(AuthError::InvalidCredentials) => credentials,
-            ApiError::Auth(AuthError::InvalidRefreshToken) => Self::invalid_grant("invalid refresh token"),
-            ApiError::Auth(e @ AuthError::TooManyAttempts { retry_after }) => {
+            ApiError::Credentials(CredentialError::InvalidCredentials) => credentials,
+            ApiError::Credentials(CredentialError::InvalidRefreshToken) => Self::invalid_grant("invalid refresh token"),
+            ApiError::Credentials(e @ CredentialError::TooManyAttempts { retry_after }) => {
                 let secs = retry_after.as_millis().div_ceil(1000).max(1) as u64;
                 let mut answer = Self::new(StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable", e.to_string());
                 answer.retry_after_secs = Some(secs);
                 answer
             }
-            ApiError::Auth(e @ AuthError::Overloaded) | ApiError::Auth(e @ AuthError::KeysUnavailable) => {
-                Self::unavailable(e.to_string())
-            }
-            ApiError::Unavailable => Self::unavailable("service temporarily unavailable"),
-            ApiError::InvalidArgument(m)
-            | ApiError::AlreadyExists(m)
-            | ApiError::NotFound(m)
-            | ApiError::FailedPrecondition(m) => Self::invalid_request(m),
+            ApiError::Credentials(e @ CredentialError::Overloaded) => Self::unavailable(e.to_string()),
+            ApiError::Common(Common::Auth(e @ AuthError::KeysUnavailable)) => Self::unavailable(e.to_string()),
+            ApiError::Common(Common::Unavailable) => Self::unavailable("service temporarily unavailable"),
+            ApiError::Common(
+                Common::InvalidArgument(m)
+                | Common::AlreadyExists(m)
+                | Common::NotFound(m)
+                | Common::FailedPrecondition(m),
+            ) => Self::invalid_request(m),
             // No other refusal comes from the token logic; were one added,
             // it is refused rather than answered as a success.
-            ApiError::Auth(e) => Self::invalid_request(e.to_string()),
-            ApiError::Internal => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error"),
+            ApiError::Common(Common::Auth(e)) => Self::invalid_request(e.to_string()),
+            ApiError::Common(Common::Internal) => {
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")
+            }
         }
     }
 
@@ -159,8 +163,8 @@ mod tests {
     #[test]
     fn refused_credentials_take_the_grants_code_and_a_refresh_token_is_invalid_grant() {
         let client = OAuthError::invalid_client("client authentication failed");
-        assert_eq!(OAuthError::from_api(AuthError::InvalidCredentials.into(), client.clone()), client);
-        let refresh = OAuthError::from_api(AuthError::InvalidRefreshToken.into(), client);
+        assert_eq!(OAuthError::from_api(CredentialError::InvalidCredentials.into(), client.clone()), client);
+        let refresh = OAuthError::from_api(CredentialError::InvalidRefreshToken.into(), client);
         assert_eq!((refresh.status, refresh.code), (StatusCode::BAD_REQUEST, "invalid_grant"));
     }
 }

@@ -217,9 +217,9 @@ impl PasswordHasher {
         }
         let mut pending = Some(first);
         let metrics = WorkerMetrics {
-            waited: metrics::histogram!(authpair_claims::telemetry::PASSWORD_QUEUE_WAIT),
-            worked: metrics::histogram!(authpair_claims::telemetry::PASSWORD_CHECK),
-            abandoned: metrics::counter!(authpair_claims::telemetry::PASSWORD_ABANDONED),
+            waited: metrics::histogram!(crate::metrics::PASSWORD_QUEUE_WAIT),
+            worked: metrics::histogram!(crate::metrics::PASSWORD_CHECK),
+            abandoned: metrics::counter!(crate::metrics::PASSWORD_ABANDONED),
         };
         for i in 0..workers {
             let worker = match pending.take() {

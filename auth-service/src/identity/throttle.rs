@@ -47,7 +47,7 @@ use std::{
 
 use crate::store::Store;
 
-use authpair_claims::AuthError;
+use crate::error::CredentialError;
 use authpair_server::{
     config::parse_secs,
     redis_gcra::{Rate, RedisGcra},
@@ -234,14 +234,14 @@ impl Throttle {
     }
 
     /// Before checking credentials: may `account` try now, from `source`?
-    pub async fn admit(&self, account: &str, source: Option<IpAddr>) -> Result<(), AuthError> {
+    pub async fn admit(&self, account: &str, source: Option<IpAddr>) -> Result<(), CredentialError> {
         if let Some(source) = source {
             let wait = match self.shared_source_wait("login-source", source).await {
                 Some(wait) => wait,
                 None => self.sources.check_key(&source).err().map(|n| n.wait_time_from(DefaultClock::default().now())),
             };
             if let Some(retry_after) = wait {
-                return Err(AuthError::TooManyAttempts { retry_after });
+                return Err(CredentialError::TooManyAttempts { retry_after });
             }
         }
         let (count, since) = match self.shared_failures(account).await {
@@ -256,7 +256,7 @@ impl Throttle {
             return Ok(());
         }
         let wait = self.wait_after(count).saturating_sub(since);
-        if wait.is_zero() { Ok(()) } else { Err(AuthError::TooManyAttempts { retry_after: wait }) }
+        if wait.is_zero() { Ok(()) } else { Err(CredentialError::TooManyAttempts { retry_after: wait }) }
     }
 
     /// The shared per-source verdict of limit `kind`; None when there is no
@@ -269,14 +269,14 @@ impl Throttle {
 
     /// Before a refresh: has `source` failed too many lately, on this
     /// instance or (with Redis) on any other?
-    pub async fn admit_refresh(&self, source: Option<IpAddr>) -> Result<(), AuthError> {
+    pub async fn admit_refresh(&self, source: Option<IpAddr>) -> Result<(), CredentialError> {
         let Some(source) = source else { return Ok(()) };
         let here = self.refresh_blocked.get(&source).map(|until| until.saturating_duration_since(Instant::now()));
         let retry_after = match here.filter(|wait| !wait.is_zero()) {
             Some(wait) => wait,
             None => self.shared_refresh_block(source).await.unwrap_or_default(),
         };
-        if retry_after.is_zero() { Ok(()) } else { Err(AuthError::TooManyAttempts { retry_after }) }
+        if retry_after.is_zero() { Ok(()) } else { Err(CredentialError::TooManyAttempts { retry_after }) }
     }
 
     /// After a refresh token that matched no live session, from `source`.
@@ -472,7 +472,7 @@ mod tests {
             assert_eq!(t.admit("alice", None).await, Ok(()));
             t.failed("alice", None).await;
         }
-        assert!(matches!(t.admit("alice", None).await, Err(AuthError::TooManyAttempts { .. })));
+        assert!(matches!(t.admit("alice", None).await, Err(CredentialError::TooManyAttempts { .. })));
         assert_eq!(t.admit("bob", None).await, Ok(()), "accounts are separate");
         t.succeeded("alice").await;
         assert_eq!(t.admit("alice", None).await, Ok(()));
@@ -495,7 +495,7 @@ mod tests {
 
         // A restart: a new throttle, nothing in memory.
         let after = Throttle::new(config, vec![], Some(durable().await?))?;
-        assert!(matches!(after.admit("alice", None).await, Err(AuthError::TooManyAttempts { .. })));
+        assert!(matches!(after.admit("alice", None).await, Err(CredentialError::TooManyAttempts { .. })));
         for _ in 0..2 {
             after.failed("bob", None).await;
         }
@@ -514,7 +514,7 @@ mod tests {
         for i in 0..3 {
             assert_eq!(t.admit(&format!("user{i}"), Some(ip)).await, Ok(()));
         }
-        assert!(matches!(t.admit("user9", Some(ip)).await, Err(AuthError::TooManyAttempts { .. })));
+        assert!(matches!(t.admit("user9", Some(ip)).await, Err(CredentialError::TooManyAttempts { .. })));
         assert_eq!(t.admit("user9", Some([10, 0, 0, 2].into())).await, Ok(()));
     }
 
@@ -529,7 +529,7 @@ mod tests {
         assert_eq!(t.admit_refresh(Some(ip)).await, Ok(()), "the burst is failures, not attempts");
         t.refresh_failed(Some(ip)).await;
         match t.admit_refresh(Some(ip)).await {
-            Err(AuthError::TooManyAttempts { retry_after }) => {
+            Err(CredentialError::TooManyAttempts { retry_after }) => {
                 assert!(retry_after > Duration::ZERO && retry_after <= Duration::from_secs(1), "{retry_after:?}")
             }
             other => panic!("expected TooManyAttempts, got {other:?}"),

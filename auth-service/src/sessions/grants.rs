@@ -2,7 +2,7 @@
 //! a configurable table) and in service tokens (exactly what the account was
 //! granted, narrowed to what was asked for).
 
-use authpair_claims::{Grant, RoleScopes, claims::SERVICE_SUBJECT_PREFIX};
+use authpair_claims::{Grant, RoleScopes, token::claims::SERVICE_SUBJECT_PREFIX};
 
 use crate::store::{ServiceAccountRow, UserRow};
 

@@ -9,7 +9,7 @@ use authpair_proto::auth::v1::LoginResponse;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::{
-    error::ApiError,
+    error::{ApiError, Common},
     sessions::{
         grants,
         secret::{new_refresh_token, refresh_token_hash},
@@ -37,7 +37,7 @@ impl AuthState {
     pub fn next_refresh(&self, now: i64) -> Result<NextRefresh, ApiError> {
         let token = new_refresh_token().map_err(|e| {
             tracing::error!(error = %e, "random source failed");
-            ApiError::Internal
+            ApiError::Common(Common::Internal)
         })?;
         let record = RefreshRecord {
             token_hash: refresh_token_hash(&token),
@@ -48,9 +48,9 @@ impl AuthState {
 
     /// The next access token of a session, issued at `now`.
     pub fn next_access(&self, now: i64) -> Result<NextAccess, ApiError> {
-        let token_id = authpair_claims::signer::new_token_id().map_err(|e| {
+        let token_id = authpair_claims::token::signer::new_token_id().map_err(|e| {
             tracing::error!(error = %e, "random source failed");
-            ApiError::Internal
+            ApiError::Common(Common::Internal)
         })?;
         let passes_until = now + (self.config.access_token_ttl + self.config.shared.leeway).as_secs() as i64;
         let record = SessionToken { token_id: token_id.clone(), expires_at: passes_until };
@@ -71,7 +71,7 @@ impl AuthState {
     pub fn sign(&self, grant: &Grant, access: Option<&NextAccess>) -> Result<IssuedToken, ApiError> {
         let key = self.keys.signing_key().ok_or_else(|| {
             tracing::error!("no signing key is valid now; is the clock behind the key's creation?");
-            ApiError::Internal
+            ApiError::Common(Common::Internal)
         })?;
         let signed = match access {
             Some(a) => self.signer.issue_as(&key, grant, a.token_id.clone(), a.issued_at.max(0) as u64),
@@ -79,7 +79,7 @@ impl AuthState {
         };
         signed.map_err(|e| {
             tracing::error!(error = %e, "signing failed");
-            ApiError::Internal
+            ApiError::Common(Common::Internal)
         })
     }
 

@@ -32,6 +32,7 @@ use tonic::transport::{Channel, ClientTlsConfig};
 use tower::Layer as _;
 
 use super::{
+    FollowerError,
     keys::{self, FIRST_BACKOFF, MAX_BACKOFF, install},
     outage::Outage,
 };
@@ -70,7 +71,7 @@ impl FeedThread {
     /// closed, as it would with the auth service unreachable.
     pub fn spawn<F>(make: F) -> std::io::Result<Self>
     where
-        F: FnOnce() -> anyhow::Result<FeedClient> + Send + 'static,
+        F: FnOnce() -> Result<FeedClient, FollowerError> + Send + 'static,
     {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -122,7 +123,7 @@ impl FeedClient {
         verifier: Arc<Verifier>,
         denylist: Arc<Denylist>,
         policy: Option<Arc<Policy>>,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, FollowerError> {
         let channel = keys::channel(auth_urls, tls)?;
         let credentials = ServiceCredentials::new(channel.clone(), client_id, client_secret, FEED_SCOPE.to_owned())
             .for_audience(auth_audience);
@@ -152,7 +153,7 @@ impl FeedClient {
                 Ok(Ended::Closed) => tracing::debug!("revocation feed ended (server stop); reconnecting"),
                 // Routine: the auth service ends a watch when the token that
                 // opened it expires, and the next call carries a new one.
-                Err(e) if crate::reason_of(&e).as_deref() == Some("TOKEN_EXPIRED") => {
+                Err(e) if crate::error::reason_of(&e).as_deref() == Some("TOKEN_EXPIRED") => {
                     tracing::debug!("revocation feed ended at this service's token expiry; reconnecting")
                 }
                 Err(e) => {

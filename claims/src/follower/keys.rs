@@ -14,6 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use super::FollowerError;
 use crate::{PublicJwk, Verifier, backoff::Backoff};
 use authpair_proto::auth::v1::{GetJwksRequest, GetJwksResponse, auth_service_client::AuthServiceClient};
 use tonic::transport::{Channel, Endpoint};
@@ -25,16 +26,19 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// One channel over every auth-service URL: tonic balances calls across the
 /// endpoints that answer, so keys and the feed fail over when one is down.
-pub fn channel(auth_urls: &[String], tls: Option<tonic::transport::ClientTlsConfig>) -> anyhow::Result<Channel> {
+pub fn channel(auth_urls: &[String], tls: Option<tonic::transport::ClientTlsConfig>) -> Result<Channel, FollowerError> {
     let mut endpoints = Vec::with_capacity(auth_urls.len());
     for url in auth_urls {
-        let mut endpoint = Endpoint::from_shared(url.clone())?.connect_timeout(CALL_TIMEOUT);
+        let refused = |source| FollowerError::Endpoint { url: url.clone(), source };
+        let mut endpoint = Endpoint::from_shared(url.clone()).map_err(refused)?.connect_timeout(CALL_TIMEOUT);
         if let Some(tls) = &tls {
-            endpoint = endpoint.tls_config(tls.clone())?;
+            endpoint = endpoint.tls_config(tls.clone()).map_err(refused)?;
         }
         endpoints.push(endpoint);
     }
-    anyhow::ensure!(!endpoints.is_empty(), "no auth-service URL configured");
+    if endpoints.is_empty() {
+        return Err(FollowerError::NoAuthUrl);
+    }
     Ok(match endpoints.len() {
         1 => endpoints.remove(0).connect_lazy(),
         _ => Channel::balance_list(endpoints.into_iter()),
@@ -43,7 +47,7 @@ pub fn channel(auth_urls: &[String], tls: Option<tonic::transport::ClientTlsConf
 
 /// Installs a JWK set. A set with no usable key is refused, so a broken
 /// auth service cannot empty our trust store.
-pub fn install(jwks: &GetJwksResponse, verifier: &Verifier) -> anyhow::Result<usize> {
+pub fn install(jwks: &GetJwksResponse, verifier: &Verifier) -> Result<usize, FollowerError> {
     let keys = jwks
         .keys
         .iter()
@@ -55,7 +59,9 @@ pub fn install(jwks: &GetJwksResponse, verifier: &Verifier) -> anyhow::Result<us
             }
         })
         .collect::<Vec<_>>();
-    anyhow::ensure!(!keys.is_empty(), "the JWK set has no usable key");
+    if keys.is_empty() {
+        return Err(FollowerError::NoUsableKey);
+    }
     verifier.set_keys(&keys)?;
     Ok(keys.len())
 }
@@ -79,7 +85,7 @@ impl KeyFetcher {
         self.fetches.clone()
     }
 
-    async fn fetch(&mut self) -> anyhow::Result<usize> {
+    async fn fetch(&mut self) -> Result<usize, FollowerError> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         metrics::counter!(crate::telemetry::KEY_FETCHES, "service" => self.service).increment(1);
         let mut request = tonic::Request::new(GetJwksRequest {});

@@ -9,12 +9,14 @@
 //!   feed's freshness.
 //! - `outage`: how an unreachable auth service is logged: once, then a
 //!   summary a minute.
+//! - `error`: [`FollowerError`], what failed.
 //!
 //! [`Follower::start`] runs both for a [`Verifier`] and a [`Denylist`];
 //! [`report_health`] turns the service's gRPC health SERVING only while
 //! keys are loaded and the feed is fresh, so a load balancer stops sending
 //! calls to an instance that would fail them closed.
 
+mod error;
 mod feed;
 mod keys;
 mod outage;
@@ -27,6 +29,7 @@ use std::{
 pub use secrecy::SecretString;
 use tonic::transport::ClientTlsConfig;
 
+pub use error::FollowerError;
 pub use feed::report_health;
 pub use keys::channel;
 
@@ -73,7 +76,11 @@ impl Follower {
     /// Starts fetching keys into `verifier` (on the current runtime) and
     /// following the feed into `denylist` and `verifier` (on its own thread).
     /// Until both are in place every authenticated call fails closed.
-    pub fn start(config: FollowerConfig, verifier: Arc<Verifier>, denylist: Arc<Denylist>) -> anyhow::Result<Self> {
+    pub fn start(
+        config: FollowerConfig,
+        verifier: Arc<Verifier>,
+        denylist: Arc<Denylist>,
+    ) -> Result<Self, FollowerError> {
         let FollowerConfig {
             service,
             auth_urls,

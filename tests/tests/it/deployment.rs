@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use authpair_claims::{RoleScopes, roles::DEFAULT_ROLE_SCOPES};
+use authpair_claims::{RoleScopes, token::roles::DEFAULT_ROLE_SCOPES};
 use authpair_proto::{
     auth::v1::RevokeUserSessionsRequest,
     resource::v1::{GetMyProfileRequest, GetMyProfileResponse},

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use authpair_claims::roles::DEFAULT_ROLE_SCOPES;
+use authpair_claims::token::roles::DEFAULT_ROLE_SCOPES;
 use authpair_proto::auth::v1::LogoutRequest;
 use authpair_tests::{ADMIN_AUDIENCE, Process, TestApp, TestResult, bearer, reason, wait_for_health};
 use orders_service::pb::{

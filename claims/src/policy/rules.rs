@@ -1,22 +1,7 @@
-//! The method policy: what every RPC requires of its caller.
-//!
-//! A service declares it in its own .proto files, as a
-//! `(authpair.policy.v1.policy)` option on each method (the option is
-//! defined in `authpair/policy/v1/policy.proto`, which this crate ships as
-//! [`POLICY_PROTO`]). [`Policy::from_descriptors`] reads the options from the
-//! service's encoded descriptor set (the same bytes it hands gRPC reflection)
-//! at startup, and refuses to build a policy if any method of the named
-//! services has none. The standard health and reflection methods are added
-//! as public.
-//!
-//! Names are data: which roles, scopes and quotas exist is the deployment's
-//! configuration ([`Vocabulary`]), and [`Policy::check_names`] refuses a
-//! policy that names one the deployment does not know.
-//!
-//! [`Rule::authorize`] checks, in order: public or authenticated, the token's
-//! audience, the kind of principal, the roles (any one of), the scopes (all
-//! of). Ownership is checked by handlers with [`authorize_owner`]; quotas by
-//! the auth layer (`crate::layer`).
+//! The method policy's rules: a [`Rule`] per method, read from the
+//! `(authpair.policy.v1.policy)` options of a service's descriptors into a
+//! [`Policy`], and checked against a caller ([`Rule::authorize`]) and
+//! against the deployment's names ([`Policy::check_names`]).
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -27,20 +12,19 @@ use authpair_proto::authpair::policy::v1 as pb;
 use prost_reflect::{DescriptorPool, DynamicMessage, ExtensionDescriptor, Value};
 
 use crate::{
-    claims::{ADMIN_ROLE, Claims},
     error::AuthError,
+    token::{
+        claims::{ADMIN_ROLE, Claims},
+        roles::Vocabulary,
+    },
 };
 
 /// The policy option's definition, for services that import it from their
 /// own .proto files (`import "authpair/policy/v1/policy.proto";`).
-pub const POLICY_PROTO: &str = include_str!("../proto/authpair/policy/v1/policy.proto");
+pub const POLICY_PROTO: &str = authpair_proto::POLICY_PROTO;
 
 /// The option's full name.
 pub const POLICY_EXTENSION: &str = "authpair.policy.v1.policy";
-
-/// Scopes only a service account may hold: the revocation feed and token
-/// introspection.
-pub const SERVICE_ONLY_SCOPES: &[&str] = &["revocations:watch", "tokens:introspect"];
 
 /// The standard methods every server exposes besides its own: public, so
 /// probes and grpcurl work without a token.
@@ -262,17 +246,6 @@ impl Policy {
         }
         Ok(())
     }
-}
-
-/// The roles, scopes and quotas a deployment defines: what a policy may name.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Vocabulary {
-    /// The roles of the role table.
-    pub roles: BTreeSet<String>,
-    /// The scopes any role or account may hold.
-    pub scopes: BTreeSet<String>,
-    /// The quotas the plans set.
-    pub quotas: BTreeSet<String>,
 }
 
 /// One method's option as a rule, or why it cannot be one.

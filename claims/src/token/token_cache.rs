@@ -25,7 +25,7 @@ use std::{
     },
 };
 
-use crate::claims::Claims;
+use super::claims::Claims;
 
 /// What one cached entry costs besides its token text (the claims, the map).
 const ENTRY_OVERHEAD: u64 = 512;

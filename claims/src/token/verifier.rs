@@ -8,7 +8,7 @@
 //! 3. `kid` is only a lookup into the keys we were given;
 //! 4. the signature over `header.payload`, checked with that key as
 //!    ed25519-dalek's `verify_strict` does, by the backend the configuration
-//!    names ([`crate::ed25519::Ed25519Backend`]; each trusted key is prepared
+//!    names ([`crate::token::ed25519::Ed25519Backend`]; each trusted key is prepared
 //!    for it when the keys are set, so nothing process-wide decides which code
 //!    runs);
 //! 5. the payload: every member of `WireClaims` with its JSON type, each
@@ -46,14 +46,15 @@ use std::{
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::Deserialize;
 
-use crate::{
+use super::{
     claims::{Claims, WireClaims},
     deployment::Deployment,
     ed25519::{Ed25519Backend, TrustedKey},
-    error::AuthError,
     keys::{ALGORITHM, KeyError, PublicJwk},
+    roles::valid_name,
     token_cache::TokenCache,
 };
+use crate::error::AuthError;
 
 /// Tokens longer than this are refused before any decoding.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -371,7 +372,7 @@ impl Verifier {
         if wire.jti.is_empty() {
             return Err(AuthError::MissingClaim("jti"));
         }
-        if !wire.roles.iter().all(|role| crate::roles::valid_name(role)) {
+        if !wire.roles.iter().all(|role| valid_name(role)) {
             return Err(AuthError::Malformed);
         }
         if let Some(roles) = &trust.roles
@@ -449,7 +450,7 @@ fn missing_field(message: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
+    use crate::token::{
         claims::Grant,
         keys::SigningKey,
         signer::{SignError, TokenSigner},

@@ -7,7 +7,7 @@
 
 use authpair_proto::auth::v1 as pb;
 
-use crate::roles::{Plans, RoleScopes};
+use super::roles::{Plans, RoleScopes};
 
 /// The issuer, the role table and the plans of one deployment.
 #[derive(Debug, Clone, PartialEq, Eq)]

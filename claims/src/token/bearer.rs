@@ -15,7 +15,8 @@
 
 use http::HeaderMap;
 
-use crate::{error::AuthError, verifier::MAX_TOKEN_BYTES};
+use super::verifier::MAX_TOKEN_BYTES;
+use crate::error::AuthError;
 
 /// The bearer token of a call: `Ok(None)` when there is no authorization
 /// entry at all, an error when there is one but it is unusable.

@@ -1,39 +1,6 @@
-//! The auth layer: one tower layer around a gRPC server's routes that decides
-//! every call before any handler runs. Its order, and why:
-//!
-//! 1. **Find the rule** for the request path (`/package.Service/Method`) in
-//!    the [`Policy`], once. A path with no rule is denied (PERMISSION_DENIED
-//!    `METHOD_NOT_ALLOWED`) after step 2: nothing is served by accident.
-//! 2. **Authenticate.** No `authorization` header is "anonymous"; a header
-//!    that is there must hold a token that verifies ([`Verifier`]) and is not
-//!    revoked ([`Denylist`]), or the call ends UNAUTHENTICATED, even on a
-//!    public method: a bad token is never silently ignored.
-//! 3. **Authorize** the verified caller against the rule
-//!    ([`Rule::authorize`]): audience, kind of principal, roles, scopes
-//!    (PERMISSION_DENIED). With mTLS, a service token may be required to
-//!    arrive over a connection with a verified client certificate.
-//! 4. **Quota**: a rule that names one asks the [`QuotaLimiter`] with the
-//!    verified subject and plan, never anything the client chose
-//!    (RESOURCE_EXHAUSTED with RetryInfo, or UNAVAILABLE when it cannot
-//!    decide). It runs last because it spends the caller's allowance, which
-//!    an unauthorized call must not do, and it is the only asynchronous step
-//!    (a shared limiter needs I/O).
-//!
-//! Authentication comes before authorization so that a caller is told
-//! UNAUTHENTICATED (who are you?) before PERMISSION_DENIED (you may not):
-//! a forged token never learns what the method requires.
-//!
-//! A request body that does not decode is answered INVALID_ARGUMENT, not
-//! tonic's INTERNAL: the client's mistake, not the server's fault.
-//!
-//! An allowed call carries its caller to the handler as a [`Caller`] in the
-//! request extensions; handlers read it with [`caller`]. A denied call gets
-//! its `Status` here, through the one `From<AuthError> for Status`.
-//!
-//! It sees the path because it is a tower layer over HTTP requests, not a
-//! tonic interceptor (which cannot see the URI). Install it with
-//! `Server::builder().layer(auth_layer)`, around every service the server
-//! adds, health and reflection included (the policy lists them as public).
+//! The layer itself: [`AuthLayer`] and the service it wraps around a
+//! server's routes ([`Authorized`]), which decides every call in the order
+//! the module docs of `layer` give, and counts decisions ([`DecisionStats`]).
 
 use std::{
     future::Future,
@@ -47,48 +14,19 @@ use std::{
 };
 
 use metrics::{Counter, Histogram};
-use tonic::{Request, Status, body::Body};
+use tonic::{Status, body::Body};
 use tower::{Layer, Service};
 
+use super::{caller::Caller, metrics::CallMetrics};
 use crate::{
-    bearer::bearer_token,
-    claims::Claims,
     error::AuthError,
-    policy::{Policy, Rule},
-    quota::{QuotaFuture, QuotaLimiter},
+    policy::{
+        Policy, Rule,
+        quota::{QuotaFuture, QuotaLimiter},
+    },
     revocation::Denylist,
-    telemetry::CallMetrics,
-    verifier::Verifier,
+    token::{bearer::bearer_token, claims::Claims, verifier::Verifier},
 };
-
-/// The verified caller of an allowed call, in its request extensions.
-#[derive(Debug, Clone)]
-pub struct Caller(pub(crate) Arc<Claims>);
-
-impl Caller {
-    /// A request extension for `claims`: what the layer inserts, and a
-    /// test's way to make an authenticated request (a [`Claims`] only comes
-    /// out of verification).
-    pub fn new(claims: Arc<Claims>) -> Self {
-        Self(claims)
-    }
-
-    /// The verified claims.
-    pub fn claims(&self) -> &Arc<Claims> {
-        &self.0
-    }
-}
-
-/// The verified caller of a request: the one way handlers read claims.
-/// Fails with UNAUTHENTICATED if the call was anonymous.
-pub fn caller<T>(request: &Request<T>) -> Result<&Claims, Status> {
-    optional_caller(request).ok_or_else(|| AuthError::TokenMissing.into())
-}
-
-/// The verified caller of a public method, if it sent a token.
-pub fn optional_caller<T>(request: &Request<T>) -> Option<&Claims> {
-    request.extensions().get::<Caller>().map(|c| c.0.as_ref())
-}
 
 /// Counts of auth decisions since start.
 #[derive(Debug, Default)]

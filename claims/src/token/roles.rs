@@ -7,13 +7,29 @@
 //! or scope needs no code: name it here and in a method's policy.
 //!
 //! [`Plans`] lists the plan tiers (`--plans`, the first is a new user's).
+//!
+//! [`Vocabulary`] is what a deployment's table and plans define, the names a
+//! method policy may use; [`SERVICE_ONLY_SCOPES`] are the scopes no role may
+//! grant.
 
 use std::collections::BTreeSet;
 
-use crate::{
-    claims::ADMIN_ROLE,
-    policy::{SERVICE_ONLY_SCOPES, Vocabulary},
-};
+use super::claims::ADMIN_ROLE;
+
+/// Scopes only a service account may hold: the revocation feed and token
+/// introspection.
+pub const SERVICE_ONLY_SCOPES: &[&str] = &["revocations:watch", "tokens:introspect"];
+
+/// The roles, scopes and quotas a deployment defines: what a policy may name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Vocabulary {
+    /// The roles of the role table.
+    pub roles: BTreeSet<String>,
+    /// The scopes any role or account may hold.
+    pub scopes: BTreeSet<String>,
+    /// The quotas the plans set.
+    pub quotas: BTreeSet<String>,
+}
 
 /// authpair's own role table, the default of `--role-scopes`.
 pub const DEFAULT_ROLE_SCOPES: &str = "viewer=profile,documents:read;\

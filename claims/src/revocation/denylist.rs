@@ -1,16 +1,6 @@
-//! The in-memory denylist every interceptor consults after a token verifies.
-//!
-//! Two kinds of entry, both keyed by issuer, never by a hash of the token
-//! text (an equivalent re-encoding of a revoked token must stay revoked):
-//! - a single token: issuer + `jti`, kept until the token's `exp`;
-//! - a whole subject: issuer + `sub` with a minimum generation: every token of
-//!   that subject whose `gen` claim is lower, i.e. issued before the
-//!   revocation was logged, is revoked. Generations come from the revocation
-//!   log's sequence, so this ordering is exact, with no clock involved.
-//!
-//! A denylist fed from a remote feed knows when it last heard from the feed;
-//! past `max_staleness` it fails closed, so a possibly revoked token is never
-//! let through on old information.
+//! [`Revocation`], one entry of the auth service's revocation log, and
+//! [`Denylist`], the entries a service holds and checks each verified token
+//! against, with how fresh its feed is.
 
 use std::{
     collections::HashMap,
@@ -21,7 +11,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use crate::{claims::Claims, error::AuthError};
+use crate::{error::AuthError, token::claims::Claims};
 
 /// One revocation, as stored in the auth service's log and sent on the feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -271,7 +261,7 @@ impl Denylist {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::claims::{Audience, WireClaims};
+    use crate::token::claims::{Audience, WireClaims};
 
     fn claims(jti: &str, sub: &str, generation: u64) -> Claims {
         let iat = now_secs() as u64;
@@ -319,7 +309,7 @@ mod tests {
     fn a_compact_jti_is_revoked_as_exactly_that_string_and_kept_as_an_integer() {
         let list = Denylist::local();
         let now = now_secs();
-        let id = crate::signer::new_token_id().unwrap_or_default();
+        let id = crate::token::signer::new_token_id().unwrap_or_default();
         assert_eq!(id.len(), 22);
         list.apply(Revocation::Token { issuer: "authpair".into(), token_id: id.clone(), expires_at: now + 60 });
         assert_eq!(list.check(&claims(&id, "alice", 0)), Err(AuthError::Revoked));

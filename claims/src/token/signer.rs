@@ -6,7 +6,7 @@ use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, Header};
 use secrecy::SecretString;
 
-use crate::{
+use super::{
     claims::{Audience, Grant, WireClaims},
     keys::SigningKey,
 };
@@ -127,8 +127,10 @@ mod tests {
     use super::*;
     use crate::{
         error::AuthError,
-        keys::{KID_BYTES, KeyError},
-        verifier::{Verifier, VerifierConfig},
+        token::{
+            keys::{KID_BYTES, KeyError},
+            verifier::{Verifier, VerifierConfig},
+        },
     };
     use secrecy::ExposeSecret;
     use serde_json::{Value, json};
