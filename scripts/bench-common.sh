@@ -1,7 +1,7 @@
-# Sourced by the bench scripts: release binaries, a scratch directory, and
+# Sourced by the bench scripts: the shipped (dist profile) binaries, a scratch directory, and
 # cleanup of every process a script starts (append its pid to PIDS).
-cargo build --release -q -p auth-service -p resource-service -p authpair-load
-BIN=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release
+cargo build --profile dist -q -p auth-service -p resource-service -p authpair-load
+BIN=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/dist
 WORK=$(mktemp -d)
 PIDS=()
 # The auth service seals its signing keys with a master key, owner-only.
