@@ -45,9 +45,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::store::Store;
-
-use crate::error::CredentialError;
+use authpair_claims::clock::now_millis as now_ms;
 use authpair_server::{
     config::parse_secs,
     redis_gcra::{Rate, RedisGcra},
@@ -57,6 +55,8 @@ use governor::{
     clock::{Clock, DefaultClock},
     state::keyed::DefaultKeyedStateStore,
 };
+
+use crate::{error::CredentialError, store::Store};
 
 /// Accounts tracked at once; the least recently used are forgotten first.
 const MAX_TRACKED_ACCOUNTS: usize = 100_000;
@@ -134,10 +134,6 @@ pub struct Throttle {
     shared: Option<Shared>,
     /// Where account failures are kept across restarts.
     durable: Option<Store>,
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 fn degraded(e: &redis::RedisError) {

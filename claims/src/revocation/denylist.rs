@@ -8,10 +8,14 @@ use std::{
         RwLock,
         atomic::{AtomicU64, Ordering},
     },
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
-use crate::{error::AuthError, token::claims::Claims};
+use crate::{
+    clock::{now as now_secs, now_millis as now_ms},
+    error::AuthError,
+    token::claims::Claims,
+};
 
 /// One revocation, as stored in the auth service's log and sent on the feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,14 +136,6 @@ pub struct Denylist {
     last_heard_ms: AtomicU64,
     /// The last log sequence applied.
     sequence: AtomicU64,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
-
-fn now_secs() -> i64 {
-    (now_ms() / 1000) as i64
 }
 
 impl Denylist {
