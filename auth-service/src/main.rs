@@ -12,6 +12,9 @@ use authpair_server::{
 async fn main() -> anyhow::Result<()> {
     auth_service::config::refuse_retired_env(|name| std::env::var_os(name)).map_err(anyhow::Error::msg)?;
     let config = Config::load();
+    if config.shared.serving.health_check {
+        std::process::exit(authpair_server::health_check::check(&config.shared.serving).await);
+    }
     init_tracing(&config.shared.serving.log, config.shared.serving.log_json);
     let listen = config.shared.serving.listen;
     let listener =

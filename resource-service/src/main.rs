@@ -11,6 +11,9 @@ use resource_service::Config;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::load();
+    if config.shared.serving.health_check {
+        std::process::exit(authpair_server::health_check::check(&config.shared.serving).await);
+    }
     init_tracing(&config.shared.serving.log, config.shared.serving.log_json);
     for warning in resource_service::config::retired_env_warnings(|name| std::env::var_os(name)) {
         tracing::warn!("{warning}");

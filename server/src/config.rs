@@ -114,6 +114,13 @@ pub struct ServingFlags {
     /// Log one JSON object per line instead of text.
     #[arg(long)]
     pub log_json: bool,
+
+    /// Do not serve: ask the server already running with this
+    /// configuration (at --listen, on loopback if it listens on every
+    /// address) for its health, and exit 0 if it is SERVING, 1 if not. For
+    /// a container's health check; plaintext gRPC only.
+    #[arg(long)]
+    pub health_check: bool,
 }
 
 impl ServingFlags {

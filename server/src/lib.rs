@@ -17,6 +17,8 @@
 //! - [`redis_gcra`] (feature `redis`): GCRA in Redis, shared by all
 //!   instances (quotas, login sources).
 //! - [`exporter`]: the Prometheus exporter on its own port.
+//! - [`health_check`]: `--health-check`, a running server's health as an
+//!   exit status.
 //! - [`config`]: the flags every server takes, defined once, and their
 //!   value parsers.
 
@@ -25,6 +27,7 @@ pub mod data_dir;
 #[cfg(feature = "db")]
 pub mod db;
 pub mod exporter;
+pub mod health_check;
 pub mod listen;
 #[cfg(feature = "redis")]
 pub mod redis_gcra;

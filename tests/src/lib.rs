@@ -12,6 +12,7 @@
 //!
 //! - [`raw_h2`]: HTTP/2 frames and HPACK written by hand.
 //! - [`foreign`]: JWT verifiers authpair did not write (jose, PyJWT).
+//! - [`grpcurl`]: the real grpcurl, as a user runs it.
 //! - [`http1`]: one-shot HTTP/1.1 requests (hyper's client), for the auth
 //!   service's HTTP listener.
 //!
@@ -20,6 +21,7 @@
 
 pub mod authlib;
 pub mod foreign;
+pub mod grpcurl;
 pub mod http1;
 pub mod raw_h2;
 

@@ -70,6 +70,9 @@ impl ServiceConfig for Flags {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let flags = Flags::load();
+    if flags.serving.health_check {
+        std::process::exit(authpair_server::health_check::check(&flags.serving).await);
+    }
     init_tracing(&flags.serving.log, flags.serving.log_json);
 
     // Every method's rule, from orders.proto; a method without one refuses to start.

