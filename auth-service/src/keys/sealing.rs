@@ -98,7 +98,8 @@ impl MasterKey {
     /// padded or not). Spaces, tabs and line breaks (LF or CRLF) around the
     /// key are set aside, since base64 never holds them; a key that whitespace
     /// inside it keeps from decoding is refused for that, by name. On Unix the file must be readable by its
-    /// owner only.
+    /// owner only, or be a Kubernetes secret mounted for a non-root pod
+    /// (root's file, read-only for the process's own group, `fsGroup`).
     pub fn read_file(path: &Path) -> anyhow::Result<Self> {
         let shown = path.display();
         let metadata = std::fs::metadata(path).with_context(|| format!("reading master key file {shown}"))?;
@@ -108,8 +109,10 @@ impl MasterKey {
         {
             use std::os::unix::fs::MetadataExt as _;
             let mode = metadata.mode();
+            let (euid, egid) = (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw());
+            let file = KeyFile { mode, uid: metadata.uid(), gid: metadata.gid() };
             anyhow::ensure!(
-                mode & 0o077 == 0,
+                file.private_to(euid, egid),
                 "master key file {shown} is accessible to group or others (mode {:o}); chmod 600 it",
                 mode & 0o777
             );
@@ -229,6 +232,29 @@ pub fn create_master_key_file(path: &Path) -> anyhow::Result<bool> {
     }
 }
 
+/// A key file's mode and owners, as the private-file rule reads them.
+#[cfg(unix)]
+#[derive(Debug, Clone, Copy)]
+struct KeyFile {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+}
+
+#[cfg(unix)]
+impl KeyFile {
+    /// Whether no one but the process `euid`/`egid` can read the file:
+    /// owner-only (no group or other bits), or the layout of a Kubernetes
+    /// secret mounted for a non-root pod (owned by root, read-only for the
+    /// pod's own group, `fsGroup`, and nothing for others), which the
+    /// process, not root, reaches only through that group.
+    fn private_to(self, euid: u32, egid: u32) -> bool {
+        let owner_only = self.mode & 0o077 == 0;
+        let root_owned_group_read = self.mode & 0o077 == 0o040 && self.uid == 0 && euid != 0 && self.gid == egid;
+        owner_only || root_owned_group_read
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,6 +339,28 @@ mod tests {
             assert_eq!(error, Some(expected));
         }
         Ok(())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_others_or_a_foreign_group_can_read_is_refused_but_a_pods_root_owned_group_secret_is_not() {
+        const SERVICE: (u32, u32) = (65532, 65532);
+        let file = |mode, uid, gid| KeyFile { mode, uid, gid };
+        // Owner-only, whoever the owner.
+        assert!(file(0o600, 65532, 65532).private_to(SERVICE.0, SERVICE.1));
+        assert!(file(0o400, 65532, 65532).private_to(SERVICE.0, SERVICE.1));
+        // A Kubernetes secret with fsGroup: root's file, read-only for the
+        // pod's group, which is the service's own.
+        assert!(file(0o440, 0, 65532).private_to(SERVICE.0, SERVICE.1));
+        // Refused: another group, a group that may write, others, a file
+        // not root's, a process running as root (the rule is for non-root pods).
+        assert!(!file(0o440, 0, 100).private_to(SERVICE.0, SERVICE.1));
+        assert!(!file(0o460, 0, 65532).private_to(SERVICE.0, SERVICE.1));
+        assert!(!file(0o444, 0, 65532).private_to(SERVICE.0, SERVICE.1));
+        assert!(!file(0o404, 65532, 65532).private_to(SERVICE.0, SERVICE.1));
+        assert!(!file(0o440, 1000, 65532).private_to(SERVICE.0, SERVICE.1));
+        assert!(!file(0o640, 65532, 65532).private_to(SERVICE.0, SERVICE.1));
+        assert!(!file(0o440, 0, 0).private_to(0, 0));
     }
 
     /// Writes `text` to a fresh owner-only key file and reads it back:

@@ -223,12 +223,13 @@ async fn the_images_run_non_root_on_a_read_only_root_and_serve_login_calls_healt
     let auth_addr = SocketAddr::from(([127, 0, 0, 1], grpc));
     let resource_addr = SocketAddr::from(([127, 0, 0, 1], resource_port));
 
-    // The master key, a secret mounted read-only, owned by the image's user.
+    // The master key, mounted read-only as Kubernetes mounts a secret for a
+    // pod with fsGroup 65532: root's file, readable by that group only.
     let secrets = tempfile::tempdir()?;
     let key_file = secrets.path().join("master.key");
     std::fs::write(&key_file, "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n")?;
-    std::os::unix::fs::chown(&key_file, Some(65532), Some(65532))?;
-    std::fs::set_permissions(&key_file, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    std::os::unix::fs::chown(&key_file, Some(0), Some(65532))?;
+    std::fs::set_permissions(&key_file, std::os::unix::fs::PermissionsExt::from_mode(0o440))?;
     let auth_volume = format!("authpair-test-auth-{tag}");
     podman(&["volume", "create", &auth_volume])?;
     made.volumes.push(auth_volume.clone());

@@ -20,6 +20,7 @@ mod follower;
 mod foreign_verifiers;
 mod grpcurl;
 mod header_syntax;
+mod helm_chart;
 mod http2_limits;
 mod http_listener_limits;
 mod introspection;
