@@ -8,6 +8,7 @@ mod brute_force;
 mod cli;
 mod client;
 mod clock_skew;
+mod compose_file;
 mod configuration_docs;
 mod container_image;
 mod deployment;
