@@ -10,7 +10,7 @@ use authpair_server::config::{ServiceConfig, ServiceDefaults, ServiceFlags, pars
 use clap::Parser;
 use secrecy::{ExposeSecret, SecretString};
 
-pub use authpair_server::listen::http_limits::HttpLimits;
+pub use authpair_server::config::HttpLimits;
 
 /// The auth service's environment prefix and defaults for the shared flags.
 const DEFAULTS: ServiceDefaults = ServiceDefaults {

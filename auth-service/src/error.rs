@@ -16,7 +16,7 @@ use std::time::Duration;
 use authpair_claims::{AuthError, error::status};
 use tonic::{Code, Status};
 
-use crate::{identity::password::HashError, store::StoreError};
+use crate::store::StoreError;
 
 /// A refusal only the auth service makes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -114,24 +114,6 @@ impl From<ApiError> for Status {
         match err {
             ApiError::Common(err) => err.into(),
             ApiError::Credentials(err) => err.into(),
-        }
-    }
-}
-
-impl From<HashError> for ApiError {
-    fn from(err: HashError) -> Self {
-        match err {
-            // Load shedding, not a fault: clients retry UNAVAILABLE with backoff.
-            HashError::Busy => {
-                tracing::warn!("password hashing queue full; shedding a request");
-                metrics::counter!(authpair_claims::telemetry::THROTTLED, "kind" => "hashing", "reason" => "QUEUE_FULL")
-                    .increment(1);
-                CredentialError::Overloaded.into()
-            }
-            HashError::Hash(_) | HashError::Gone => {
-                tracing::error!(error = %err, "password hashing failed");
-                Common::Internal.into()
-            }
         }
     }
 }

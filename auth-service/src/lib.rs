@@ -28,7 +28,8 @@
 //!
 //! Each room's `mod.rs` maps its files. A module uses only those below it
 //! in this order: `server`, `bootstrap`, `http`, `api`, `sessions`, `state`,
-//! `error`, `revocation`, `keys`, `config`, `identity`, `store`, `metrics`.
+//! `revocation`, `keys`, `config`, `identity`, `error`, `store`, `metrics`
+//! (`import_circles.rs` in tests/ checks that no two use each other).
 
 mod api;
 mod bootstrap;

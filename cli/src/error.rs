@@ -81,7 +81,7 @@ impl From<Status> for CliError {
 }
 
 /// A connection failure, with the causes tonic keeps in its source chain.
-pub fn transport(url: &crate::auth_url::AuthUrl, e: tonic::transport::Error) -> CliError {
+pub fn transport(url: impl std::fmt::Display, e: tonic::transport::Error) -> CliError {
     let mut message = format!("cannot reach the auth service at {url}: {e}");
     let mut source = e.source();
     while let Some(cause) = source {

@@ -72,9 +72,9 @@ impl Call {
 
     /// (tokens in the list, calls that used one a second time): a token
     /// mode's cycling, which the fresh-token modes must not do.
-    pub(crate) fn token_reuse(&self) -> Option<crate::report::FreshTokens> {
+    pub(crate) fn token_reuse(&self) -> Option<FreshTokens> {
         match self {
-            Call::Profile { tokens, next } => Some(crate::report::FreshTokens {
+            Call::Profile { tokens, next } => Some(FreshTokens {
                 pool: tokens.len() as u64,
                 reused: (next.load(Ordering::Relaxed) as u64).saturating_sub(tokens.len() as u64),
             }),
@@ -233,4 +233,13 @@ mod tests {
         assert_eq!(call.method(), "resource.v1.ResourceService/GetStatus");
         Ok(())
     }
+}
+
+/// A fresh-token run's pool, and the calls that had to take a token again
+/// because it ran out: those may hit the server's token cache, so with any
+/// the run is not a fresh-token figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct FreshTokens {
+    pub pool: u64,
+    pub reused: u64,
 }

@@ -62,7 +62,8 @@ use secrecy::SecretString;
 
 pub use compare::{Ceiling, Comparison, Side};
 pub use cpu::CpuUse;
-pub use report::{FreshTokens, LatencySummary, Report};
+pub use drive::FreshTokens;
+pub use report::{LatencySummary, Report};
 pub use run::run;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]

@@ -4,7 +4,7 @@ use std::{collections::BTreeMap, fmt, time::Duration};
 
 use serde::Serialize;
 
-use crate::{Mode, compare::Comparison, cpu::CpuUse};
+use crate::{Mode, compare::Comparison, cpu::CpuUse, drive::FreshTokens};
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct LatencySummary {
@@ -71,15 +71,6 @@ pub struct Report {
     /// really brought a token the server had not seen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fresh_tokens: Option<FreshTokens>,
-}
-
-/// A fresh-token run's pool, and the calls that had to take a token again
-/// because it ran out: those may hit the server's token cache, so with any
-/// the run is not a fresh-token figure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct FreshTokens {
-    pub pool: u64,
-    pub reused: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -24,7 +24,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// HTTP/2 PING keepalive: a PING after this long, and the connection closed
 /// if it is not answered within [`KEEPALIVE_TIMEOUT`]. The accepted sockets
 /// start TCP keepalive after as long idle.
-pub const KEEPALIVE_INTERVAL: Duration = crate::listen::TCP_KEEPALIVE_IDLE;
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
 pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 /// Connections open at once, by default. Each holds a file descriptor, a
 /// task and its HTTP/2 buffers; past the cap, new connections wait in the

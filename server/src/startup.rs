@@ -23,10 +23,10 @@ use tonic::{server::NamedService, service::RoutesBuilder};
 use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{
-    config::{ServiceFlags, ServingFlags},
+    config::{HttpLimits, ServiceFlags, ServingFlags},
     data_dir::DataDirLock,
     exporter,
-    listen::{Incoming, admission::Admission, http, http_limits::HttpLimits},
+    listen::{Incoming, admission::Admission, http},
     serving::{ConnectionLimits, drain_limited, reflection, secured_server},
     tls::ServerTls,
 };

@@ -24,6 +24,8 @@ use base64::{Engine as _, engine::general_purpose::STANDARD_NO_PAD};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::error::{ApiError, Common, CredentialError};
+
 /// OWASP Password Storage Cheat Sheet minimum for argon2id.
 const M_COST_KIB: u32 = 19_456;
 const T_COST: u32 = 2;
@@ -260,6 +262,26 @@ impl PasswordHasher {
         match self.run(password, Task::Verify(stored)).await? {
             Reply::Matched(matched) => Ok(known && matched),
             Reply::Hashed(_) => Err(HashError::Gone),
+        }
+    }
+}
+
+/// A hashing failure as the handlers answer it: a full queue is load
+/// shedding (UNAVAILABLE, OVERLOADED), anything else an internal error.
+impl From<HashError> for ApiError {
+    fn from(err: HashError) -> Self {
+        match err {
+            // Load shedding, not a fault: clients retry UNAVAILABLE with backoff.
+            HashError::Busy => {
+                tracing::warn!("password hashing queue full; shedding a request");
+                metrics::counter!(authpair_claims::telemetry::THROTTLED, "kind" => "hashing", "reason" => "QUEUE_FULL")
+                    .increment(1);
+                CredentialError::Overloaded.into()
+            }
+            HashError::Hash(_) | HashError::Gone => {
+                tracing::error!(error = %err, "password hashing failed");
+                Common::Internal.into()
+            }
         }
     }
 }

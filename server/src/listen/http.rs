@@ -23,7 +23,8 @@ use tokio_rustls::TlsAcceptor;
 use tokio_stream::StreamExt as _;
 use tower::ServiceExt as _;
 
-use super::{Incoming, admission::Admission, http_limits::HttpLimits};
+use super::{Incoming, admission::Admission};
+use crate::config::HttpLimits;
 
 /// The request head's size bound: hyper's read buffer (its minimum).
 pub const MAX_HEAD_BYTES: usize = 8 * 1024;

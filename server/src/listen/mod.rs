@@ -7,13 +7,12 @@
 //!   gRPC, per-source counts for HTTP);
 //! - [`bounded`]: a connection that ends at a deadline, whatever its peer
 //!   does, holding its slot until then;
-//! - [`http`]: the HTTP/1.1 listener that serves an axum router on it;
-//!   [`http_limits`]: its flags.
+//! - [`http`]: the HTTP/1.1 listener that serves an axum router on it
+//!   (its flags: `config::HttpLimits`).
 
 pub mod admission;
 pub mod bounded;
 pub mod http;
-pub mod http_limits;
 
 use std::{
     future::Future,
@@ -30,12 +29,10 @@ use tokio::{
 };
 use tokio_stream::Stream;
 
+use crate::serving::KEEPALIVE_INTERVAL;
 use admission::{Admission, Refusals, Slot};
 use bounded::Bounded;
 
-/// TCP keepalive starts after a connection has been idle this long (the
-/// same as HTTP/2's PING interval, `serving::KEEPALIVE_INTERVAL`).
-pub const TCP_KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
 /// After an accept fails for a reason other than the one connection (out of
 /// file descriptors, say), accepting pauses this long: retrying at once
 /// would spin a core for as long as the cause lasts. 1 s is the pause
@@ -62,7 +59,7 @@ impl Accept for TcpListener {
     fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let (stream, peer) = ready!(TcpListener::poll_accept(self, cx))?;
         let _ = stream.set_nodelay(true);
-        let keepalive = socket2::TcpKeepalive::new().with_time(TCP_KEEPALIVE_IDLE);
+        let keepalive = socket2::TcpKeepalive::new().with_time(KEEPALIVE_INTERVAL);
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
         Poll::Ready(Ok((stream, peer)))
     }
@@ -223,7 +220,7 @@ mod tests {
         let connection = connection?;
         let socket = socket2::SockRef::from(connection.get_ref());
         assert!(socket.keepalive()?, "SO_KEEPALIVE");
-        assert_eq!(socket.tcp_keepalive_time()?, TCP_KEEPALIVE_IDLE);
+        assert_eq!(socket.tcp_keepalive_time()?, KEEPALIVE_INTERVAL);
         assert!(socket.tcp_nodelay()?, "TCP_NODELAY");
         Ok(())
     }

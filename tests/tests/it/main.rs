@@ -24,6 +24,7 @@ mod header_syntax;
 mod helm_chart;
 mod http2_limits;
 mod http_listener_limits;
+mod import_circles;
 mod introspection;
 mod jwks_http;
 mod lifecycle;

@@ -3,12 +3,17 @@
 //! flattened into a server's configuration; how a server parses them
 //! ([`parse`]: every flag gets its `<PREFIX>_<FLAG>` environment fallback),
 //! and the value parsers, so flags read the same way everywhere.
+//! [`HttpLimits`] (`http_limits`): the HTTP listener's flags.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use authpair_claims::Ed25519Backend;
 
 use secrecy::SecretString;
+
+mod http_limits;
+
+pub use http_limits::HttpLimits;
 
 use crate::serving::{ConnectionLimits, DEFAULT_MAX_CONNECTIONS};
 
