@@ -4,6 +4,7 @@
 //! ([`parse`]: every flag gets its `<PREFIX>_<FLAG>` environment fallback),
 //! and the value parsers, so flags read the same way everywhere.
 //! [`HttpLimits`] (`http_limits`): the HTTP listener's flags.
+//! `secret_files`: every secret flag also reads `<VARIABLE>_FILE`.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -12,6 +13,7 @@ use authpair_claims::Ed25519Backend;
 use secrecy::SecretString;
 
 mod http_limits;
+mod secret_files;
 
 pub use http_limits::HttpLimits;
 
@@ -290,9 +292,15 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let typed: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
     let mut command = with_defaults(C::command(), defaults, true);
-    let matches = command.try_get_matches_from_mut(&args).map_err(|e| name_the_variable(e, &command, &args))?;
+    // Secrets may come from files (`<VARIABLE>_FILE`): see `secret_files`.
+    let (from_files, origins) = secret_files::read(&command, &typed, |name| std::env::var_os(name))?;
+    let args: Vec<std::ffi::OsString> = typed.iter().cloned().chain(from_files).collect();
+    let matches = command
+        .try_get_matches_from_mut(&args)
+        .map_err(|e| secret_files::name_the_file(e, &origins))
+        .map_err(|e| name_the_variable(e, &command, &typed))?;
     C::from_arg_matches(&matches).map_err(|e| e.format(&mut command))
 }
 

@@ -3,6 +3,7 @@
 //! reached only at 127.0.0.1 (host network), a login through grpcurl from
 //! the host, a call to the resource container, health from the images' own
 //! HEALTHCHECK, a restart of the auth container that keeps users and keys,
+//! secrets read from mounted files (`<VARIABLE>_FILE`),
 //! SIGTERM stopping each within the drain, non-root on a read-only root.
 //!
 //! No image can be pulled here: the runtime base is made from this
@@ -186,7 +187,11 @@ async fn serving(name: &str, addr: SocketAddr) -> anyhow::Result<()> {
     let ready = async {
         while tokio::net::TcpStream::connect(addr).await.is_err() {
             let state = podman_async(&["inspect", "--format", "{{.State.Status}}", name]).await?;
-            anyhow::ensure!(state == "running", "the container is {state}");
+            if state != "running" {
+                let why =
+                    podman_async(&["inspect", "--format", "exit {{.State.ExitCode}} {{.State.Error}}", name]).await?;
+                anyhow::bail!("the container is {state} ({why})");
+            }
             anyhow::ensure!(Instant::now() < deadline, "its port was not open within 60 s");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -228,8 +233,16 @@ async fn the_images_run_non_root_on_a_read_only_root_and_serve_login_calls_healt
     let secrets = tempfile::tempdir()?;
     let key_file = secrets.path().join("master.key");
     std::fs::write(&key_file, "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n")?;
-    std::os::unix::fs::chown(&key_file, Some(0), Some(65532))?;
-    std::fs::set_permissions(&key_file, std::os::unix::fs::PermissionsExt::from_mode(0o440))?;
+    // The auth database's URL and the feed secret as files too, read
+    // through `<VARIABLE>_FILE`, as secrets are mounted.
+    let url_file = secrets.path().join("auth-database-url");
+    std::fs::write(&url_file, format!("{}\n", auth_schema.url().expose_secret()))?;
+    let feed_file = secrets.path().join("feed-secret");
+    std::fs::write(&feed_file, format!("{FEED_SECRET}\n"))?;
+    for file in [&key_file, &url_file, &feed_file] {
+        std::os::unix::fs::chown(file, Some(0), Some(65532))?;
+        std::fs::set_permissions(file, std::os::unix::fs::PermissionsExt::from_mode(0o440))?;
+    }
     let auth_volume = format!("authpair-test-auth-{tag}");
     podman(&["volume", "create", &auth_volume])?;
     made.volumes.push(auth_volume.clone());
@@ -240,15 +253,18 @@ async fn the_images_run_non_root_on_a_read_only_root_and_serve_login_calls_healt
         ("AUTH_HTTP_LISTEN", format!("127.0.0.1:{http}")),
         ("AUTH_METRICS_LISTEN", "off".into()),
         ("AUTH_PUBLIC_URL", format!("http://127.0.0.1:{http}")),
-        ("AUTH_DATABASE_URL", auth_schema.url().expose_secret().to_owned()),
+        ("AUTH_DATABASE_URL_FILE", "/run/secrets/auth-database-url".into()),
         ("AUTH_REDIS_URL", "redis://127.0.0.1:6379".into()),
         ("AUTH_REDIS_PREFIX", redis.0.clone()),
         ("AUTH_MASTER_KEY_FILE", "/run/secrets/master.key".into()),
         ("AUTH_BOOTSTRAP_ADMIN", format!("{ADMIN}:{ADMIN_PASSWORD}")),
         ("AUTH_BOOTSTRAP_SERVICE_ACCOUNT", format!("resource-service:{FEED_SECRET}")),
     ];
-    let auth_mounts =
-        vec![format!("{auth_volume}:/data"), format!("{}:/run/secrets/master.key:ro", key_file.display())];
+    let auth_mounts = vec![
+        format!("{auth_volume}:/data"),
+        format!("{}:/run/secrets/master.key:ro", key_file.display()),
+        format!("{}:/run/secrets/auth-database-url:ro", url_file.display()),
+    ];
     run(&mut made, &auth_name, &auth_image, &auth_mounts, &auth_env)?;
     serving(&auth_name, auth_addr).await?;
 
@@ -257,12 +273,13 @@ async fn the_images_run_non_root_on_a_read_only_root_and_serve_login_calls_healt
         ("RESOURCE_LISTEN", format!("127.0.0.1:{resource_port}")),
         ("RESOURCE_METRICS_LISTEN", "off".into()),
         ("RESOURCE_AUTH_URL", format!("http://{auth_addr}")),
-        ("RESOURCE_CLIENT_SECRET", FEED_SECRET.into()),
+        ("RESOURCE_CLIENT_SECRET_FILE", "/run/secrets/feed-secret".into()),
         ("RESOURCE_DATABASE_URL", resource_schema.url().expose_secret().to_owned()),
         ("RESOURCE_REDIS_URL", "redis://127.0.0.1:6379".into()),
         ("RESOURCE_REDIS_PREFIX", redis.0.clone()),
     ];
-    run(&mut made, &resource_name, &resource_image, &[], &resource_env)?;
+    let resource_mounts = vec![format!("{}:/run/secrets/feed-secret:ro", feed_file.display())];
+    run(&mut made, &resource_name, &resource_image, &resource_mounts, &resource_env)?;
     serving(&resource_name, resource_addr).await?;
 
     // Non-root, read-only root filesystem, as configured and as running.
