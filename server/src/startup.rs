@@ -186,7 +186,8 @@ impl Service {
     /// Serves on `listener` until `shutdown` resolves, then drains and
     /// stops (see the module's map for the order).
     pub async fn run(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let Self { startup, layer, mut routes, names, descriptors, initial, watch, http, mut tasks, closers } = self;
+        let Self { mut startup, layer, mut routes, names, descriptors, initial, watch, http, mut tasks, closers } =
+            self;
         let (name, limits) = (startup.name, startup.limits);
         let addr = listener.local_addr()?;
 
@@ -200,7 +201,7 @@ impl Service {
         let (reflection_v1, reflection_v1alpha) = reflection(&descriptors, &names)?;
         routes.add_service(health_service).add_service(reflection_v1).add_service(reflection_v1alpha);
 
-        let (grpc_tls, http_tls) = match startup.tls.clone() {
+        let (grpc_tls, http_tls) = match startup.tls.take() {
             Some(tls) => (Some(tls.grpc), Some(tls.http)),
             None => (None, None),
         };

@@ -27,7 +27,6 @@ fn invalid(path: &Path, what: &str, e: impl std::fmt::Display) -> io::Error {
 }
 
 /// A server's TLS: the same certificate chain and key on every listener.
-#[derive(Clone)]
 pub struct ServerTls {
     /// The gRPC port's (HTTP/2 by ALPN, client certificates verified when
     /// presented if a client CA is given).

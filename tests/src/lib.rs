@@ -958,6 +958,28 @@ impl Drop for Process {
     }
 }
 
+/// The workspace's root: `tests/` sits directly under it.
+pub fn repo_root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Every `.rs` file under `dir`, at any depth.
+pub fn rust_files(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut found = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                found.push(path);
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// The workspace binary `name` (a service, or the `authpair` CLI), in the
 /// target dir this test runs from, built first if it is not current.
 pub fn binary_path(name: &str) -> anyhow::Result<std::path::PathBuf> {

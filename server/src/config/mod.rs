@@ -308,29 +308,38 @@ where
 /// is reported under the variable's name (clap names the flag, which the
 /// user never typed), once, with the reason the value was refused.
 fn name_the_variable(error: clap::Error, command: &clap::Command, args: &[std::ffi::OsString]) -> clap::Error {
-    use clap::error::{ContextKind, ContextValue, ErrorKind};
-    if !matches!(error.kind(), ErrorKind::ValueValidation | ErrorKind::InvalidValue) {
-        return error;
-    }
-    let Some(ContextValue::String(flag)) = error.get(ContextKind::InvalidArg) else { return error };
-    let Some(long) = flag.strip_prefix("--").and_then(|f| f.split([' ', '=']).next()) else { return error };
-    let typed = args
-        .iter()
-        .any(|a| a.to_str().is_some_and(|a| a == format!("--{long}") || a.starts_with(&format!("--{long}="))));
-    let Some(arg) = command.get_arguments().find(|a| a.get_long() == Some(long)) else { return error };
+    let Some((long, why)) = refused_value(&error) else { return error };
+    let Some(arg) = command.get_arguments().find(|a| a.get_long() == Some(long.as_str())) else { return error };
     let Some(variable) = arg.get_env().and_then(|v| v.to_str()) else { return error };
-    if typed || std::env::var_os(variable).is_none() {
+    if typed(args, &long) || std::env::var_os(variable).is_none() {
         return error;
     }
-    let why = match (error.get(ContextKind::ValidValue), std::error::Error::source(&error)) {
-        (_, Some(cause)) => cause.to_string(),
-        (Some(ContextValue::Strings(valid)), None) => format!("expected one of {}", valid.join(", ")),
-        _ => "not a valid value".to_owned(),
-    };
     let value = std::env::var(variable).unwrap_or_default();
     // A secret's variable hides its value in --help; it is hidden here too.
     let shown = if arg.is_hide_env_values_set() { "(hidden)".to_owned() } else { format!("{value:?}") };
     clap::Error::raw(error.kind(), format!("{variable}={shown} is not valid for --{long}: {why}\n"))
+}
+
+/// If clap refused a flag's value: the flag's long name, and why (the
+/// value parser's reason, or the values it accepts).
+fn refused_value(error: &clap::Error) -> Option<(String, String)> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(error.kind(), ErrorKind::ValueValidation | ErrorKind::InvalidValue) {
+        return None;
+    }
+    let Some(ContextValue::String(flag)) = error.get(ContextKind::InvalidArg) else { return None };
+    let long = flag.strip_prefix("--")?.split([' ', '=']).next()?.to_owned();
+    let why = match (error.get(ContextKind::ValidValue), std::error::Error::source(error)) {
+        (_, Some(cause)) => cause.to_string(),
+        (Some(ContextValue::Strings(valid)), None) => format!("expected one of {}", valid.join(", ")),
+        _ => "not a valid value".to_owned(),
+    };
+    Some((long, why))
+}
+
+/// Whether `args` set `--long` themselves (`--long value` or `--long=value`).
+fn typed(args: &[std::ffi::OsString], long: &str) -> bool {
+    args.iter().any(|a| a.to_str().is_some_and(|a| a == format!("--{long}") || a.starts_with(&format!("--{long}="))))
 }
 
 #[cfg(test)]

@@ -31,12 +31,9 @@ pub(super) fn read(
     let mut origins = Vec::new();
     for arg in command.get_arguments().filter(|a| a.is_hide_env_values_set()) {
         let (Some(long), Some(variable)) = (arg.get_long(), arg.get_env().and_then(OsStr::to_str)) else { continue };
-        let typed = args
-            .iter()
-            .any(|a| a.to_str().is_some_and(|a| a == format!("--{long}") || a.starts_with(&format!("--{long}="))));
         let file_variable = format!("{variable}_FILE");
         let Some(path) = var(&file_variable) else { continue };
-        if typed || var(variable).is_some() {
+        if super::typed(args, long) || var(variable).is_some() {
             continue;
         }
         let text = std::fs::read_to_string(&path).map_err(|e| {
@@ -52,14 +49,8 @@ pub(super) fn read(
 /// `error`, if clap refused a value read from a file, as the file's
 /// variable and path with the reason, never the value.
 pub(super) fn name_the_file(error: clap::Error, origins: &[FromFile]) -> clap::Error {
-    use clap::error::{ContextKind, ContextValue, ErrorKind};
-    if !matches!(error.kind(), ErrorKind::ValueValidation | ErrorKind::InvalidValue) {
-        return error;
-    }
-    let Some(ContextValue::String(flag)) = error.get(ContextKind::InvalidArg) else { return error };
-    let Some(long) = flag.strip_prefix("--").and_then(|f| f.split([' ', '=']).next()) else { return error };
+    let Some((long, why)) = super::refused_value(&error) else { return error };
     let Some(origin) = origins.iter().find(|o| o.long == long) else { return error };
-    let why = std::error::Error::source(&error).map_or_else(|| "not a valid value".to_owned(), |e| e.to_string());
     clap::Error::raw(
         error.kind(),
         format!("{}={} is not valid for --{long}: {why}\n", origin.variable, origin.path.to_string_lossy()),

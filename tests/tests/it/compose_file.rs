@@ -3,13 +3,9 @@
 //! `tests/helm/requirements.txt`), which resolves the anchors, the
 //! environment and the references and prints the result.
 
-use std::{path::PathBuf, process::Command};
+use std::process::Command;
 
-use authpair_tests::TestResult;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use authpair_tests::{TestResult, repo_root};
 
 /// `podman-compose config` with `feed_secret` as AUTHPAIR_FEED_SECRET (or
 /// none): success, and what it printed.
@@ -17,9 +13,9 @@ fn config(feed_secret: Option<&str>) -> anyhow::Result<(bool, String)> {
     let mut command = Command::new("python3");
     command
         .args(["-m", "podman_compose", "-f"])
-        .arg(repo().join("deploy/compose.yaml"))
+        .arg(repo_root().join("deploy/compose.yaml"))
         .arg("config")
-        .env("CONTAINERS_CONF", repo().join("deploy/podman/containers.conf"))
+        .env("CONTAINERS_CONF", repo_root().join("deploy/podman/containers.conf"))
         .env_remove("AUTHPAIR_FEED_SECRET");
     if let Some(secret) = feed_secret {
         command.env("AUTHPAIR_FEED_SECRET", secret);

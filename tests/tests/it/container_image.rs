@@ -15,7 +15,6 @@
 
 use std::{
     net::SocketAddr,
-    path::{Path, PathBuf},
     process::Command,
     time::{Duration, Instant},
 };
@@ -27,7 +26,7 @@ use authpair_proto::{
 use authpair_tests::{
     PgSchema, RedisPrefix, TestResult, bearer, binary_path, channel,
     grpcurl::{field, grpcurl_or_skip},
-    wait_until_serving,
+    repo_root, wait_until_serving,
 };
 use secrecy::ExposeSecret as _;
 
@@ -37,15 +36,11 @@ const FEED_SECRET: &str = "container-feed-secret-0123456789";
 /// The services' default drain is 30 s; a stop must not need podman's kill.
 const STOP_WITHIN: Duration = Duration::from_secs(20);
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 /// podman with this repository's settings; its output, or an error with it.
 fn podman(args: &[&str]) -> anyhow::Result<String> {
     let output = Command::new("podman")
         .args(args)
-        .env("CONTAINERS_CONF", repo().join("deploy/podman/containers.conf"))
+        .env("CONTAINERS_CONF", repo_root().join("deploy/podman/containers.conf"))
         .output()
         .map_err(|e| anyhow::anyhow!("running podman {}: {e}", args.first().unwrap_or(&"")))?;
     let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
@@ -118,12 +113,12 @@ fn build_images(made: &mut Made, tag: &str) -> anyhow::Result<(String, String)> 
         paths.push(path);
     }
     let runtime = format!("localhost/authpair-test-runtime:{tag}");
-    let mut script = Command::new(repo().join("deploy/image/runtime-from-host.sh"));
-    script.arg(&runtime).args(&paths).env("CONTAINERS_CONF", repo().join("deploy/podman/containers.conf"));
+    let mut script = Command::new(repo_root().join("deploy/image/runtime-from-host.sh"));
+    script.arg(&runtime).args(&paths).env("CONTAINERS_CONF", repo_root().join("deploy/podman/containers.conf"));
     let output = script.output()?;
     anyhow::ensure!(output.status.success(), "runtime-from-host.sh failed: {output:?}");
     made.images.push(runtime.clone());
-    let containerfile = repo().join("Containerfile");
+    let containerfile = repo_root().join("Containerfile");
     let mut images = Vec::new();
     for target in ["auth-service", "resource-service"] {
         let image = format!("localhost/authpair-test-{target}:{tag}");

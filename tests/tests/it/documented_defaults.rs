@@ -6,16 +6,13 @@
 //! `configuration_docs` (the document is the binaries' own `--help`), the
 //! document, the definitions and the values agree.
 
-use std::path::Path;
-
 use authpair_server::config::ServiceConfig;
-use authpair_tests::TestResult;
+use authpair_tests::{TestResult, repo_root};
 
 /// The `(flag, value)` pairs `binary --help`'s block in the document gives
 /// a default: `--flag <VALUE>` opens an option, `[default: …]` closes it.
 fn documented_defaults(binary: &str) -> anyhow::Result<Vec<(String, String)>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/configuration.md");
-    let doc = std::fs::read_to_string(path)?;
+    let doc = std::fs::read_to_string(repo_root().join("docs/configuration.md"))?;
     let marker = format!("<!-- help: {binary} -->\n");
     let start = doc.find(&marker).ok_or_else(|| anyhow::anyhow!("no block for {binary}"))? + marker.len();
     let block = &doc[start..];

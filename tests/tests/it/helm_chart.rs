@@ -4,17 +4,13 @@
 //! kubernetes-validate, strict, for two Kubernetes versions). CI installs
 //! both (`tests/helm/requirements.txt`).
 
-use std::{path::PathBuf, process::Command};
+use std::process::Command;
 
-use authpair_tests::TestResult;
+use authpair_tests::{TestResult, repo_root};
 use serde_json::{Value, json};
 
 /// Kubernetes versions the rendered manifests must be valid for.
 const KUBERNETES: &[&str] = &["1.33.0", "1.37.0"];
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// Whether the Python tools are installed; under `CI=true` their absence is
 /// an error, elsewhere the test says it skipped.
@@ -42,9 +38,9 @@ fn chart(command: &str, values: &Value, release: Option<&str>) -> anyhow::Result
     let file = tempfile::NamedTempFile::new()?;
     std::fs::write(file.path(), values.to_string())?;
     let mut run = Command::new("python3");
-    run.arg(repo().join("tests/helm/chart.py"))
+    run.arg(repo_root().join("tests/helm/chart.py"))
         .arg(command)
-        .arg(repo().join("deploy/helm/authpair"))
+        .arg(repo_root().join("deploy/helm/authpair"))
         .arg(file.path())
         .args(release);
     let output = run.output()?;
@@ -192,12 +188,12 @@ fn every_value_of_the_chart_is_documented_in_docs_deploy_md() -> TestResult {
         return Ok(());
     }
     let output = Command::new("python3")
-        .arg(repo().join("tests/helm/chart.py"))
+        .arg(repo_root().join("tests/helm/chart.py"))
         .args(["keys"])
-        .arg(repo().join("deploy/helm/authpair"))
+        .arg(repo_root().join("deploy/helm/authpair"))
         .output()?;
     assert!(output.status.success(), "chart.py keys: {output:?}");
-    let doc = std::fs::read_to_string(repo().join("docs/deploy.md"))?;
+    let doc = std::fs::read_to_string(repo_root().join("docs/deploy.md"))?;
     let keys = String::from_utf8(output.stdout)?;
     assert!(keys.lines().count() > 30, "only {} values found", keys.lines().count());
     for key in keys.lines() {

@@ -5,10 +5,10 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    path::{Path, PathBuf},
+    path::Path,
 };
 
-use authpair_tests::TestResult;
+use authpair_tests::{TestResult, repo_root, rust_files};
 
 const CRATES: &[&str] = &[
     "auth-service",
@@ -23,18 +23,6 @@ const CRATES: &[&str] = &[
     "tests",
     "examples/orders-service",
 ];
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            rust_files(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
 
 /// The top-level module a file belongs to (`lib` for lib.rs and main.rs).
 fn module_of(src: &Path, file: &Path) -> String {
@@ -110,11 +98,10 @@ fn circle(edges: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
 
 #[test]
 fn no_crate_has_modules_that_use_each_other_in_a_circle() -> TestResult {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let repo = repo_root();
     for krate in CRATES {
         let src = repo.join(krate).join("src");
-        let mut files = Vec::new();
-        rust_files(&src, &mut files)?;
+        let files = rust_files(&src)?;
         let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for file in &files {
             let module = module_of(&src, file);

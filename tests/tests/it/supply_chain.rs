@@ -1,17 +1,9 @@
 //! SH-04: the crypto dependency and how the product code may use it, read
 //! from what cargo resolves and from the workspace's own sources.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::{path::Path, process::Command};
 
-use authpair_tests::TestResult;
-
-fn workspace_root() -> PathBuf {
-    // tests/ sits directly under the workspace root.
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from(".."), Path::to_path_buf)
-}
+use authpair_tests::{TestResult, repo_root, rust_files};
 
 /// The workspace as cargo resolves it for this machine: the lock file,
 /// every member's features unified. Filtered to the host's platform, the
@@ -23,7 +15,7 @@ fn cargo_metadata() -> TestResult<serde_json::Value> {
     let host = String::from_utf8(host.stdout)?;
     let output = Command::new(env!("CARGO"))
         .args(["metadata", "--format-version", "1", "--locked", "--offline", "--filter-platform", host.trim()])
-        .current_dir(workspace_root())
+        .current_dir(repo_root())
         .output()?;
     assert!(output.status.success(), "cargo metadata: {}", String::from_utf8_lossy(&output.stderr));
     Ok(serde_json::from_slice(&output.stdout)?)
@@ -61,19 +53,6 @@ fn sh_04_jsonwebtoken_is_at_least_10_3_and_built_with_exactly_one_crypto_backend
     Ok(())
 }
 
-/// Every `.rs` file under `dir`.
-fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            rust_files(&path, found)?;
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            found.push(path);
-        }
-    }
-    Ok(())
-}
-
 #[test]
 fn sh_04_the_product_code_never_skips_verification_and_uses_no_key_but_ed25519() -> TestResult {
     // Spelled in pieces, so that a grep of the repository for them (the
@@ -96,7 +75,7 @@ fn sh_04_the_product_code_never_skips_verification_and_uses_no_key_but_ed25519()
             continue;
         }
         let manifest = Path::new(package["manifest_path"].as_str().ok_or("no manifest path")?);
-        rust_files(&manifest.parent().ok_or("manifest at the root")?.join("src"), &mut files)?;
+        files.extend(rust_files(&manifest.parent().ok_or("manifest at the root")?.join("src"))?);
     }
     assert!(files.len() > 20, "the scan found the product's sources: {} files", files.len());
     let mut hits = Vec::new();
