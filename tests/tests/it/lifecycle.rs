@@ -667,18 +667,23 @@ async fn r_04_once_the_old_key_is_retired_a_token_it_signed_is_unauthenticated()
     assert_eq!(rotated.into_inner().previous_kid, kid_of(&old.access_token).ok_or("no kid")?);
     assert_eq!(profile(&app, &old.access_token).await?.len(), 36, "published until retired");
 
-    // The old key goes within its grace plus a maintenance tick and the
-    // feed's hop: asked every 20 ms, not assumed after a fixed sleep.
+    // The resource service first trusts both keys (the rotation reaches it
+    // over the feed), then only the new one: the old key goes within its
+    // grace plus a maintenance tick and the feed's hop. Asked every 20 ms,
+    // not assumed after a fixed sleep; a single count of 1 could still be the
+    // old key alone, before the rotation arrived.
     let start = Instant::now();
     let mut poll = tokio::time::interval(Duration::from_millis(20));
-    loop {
-        poll.tick().await;
-        let status = app.resource.clone().get_status(GetStatusRequest {}).await?.into_inner();
-        if status.signing_keys == 1 {
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(15) {
-            return Err(format!("the old key is still published: {status:?}").into());
+    for (keys, waiting_for) in [(2, "the new key is not trusted"), (1, "the old key is still published")] {
+        loop {
+            poll.tick().await;
+            let status = app.resource.clone().get_status(GetStatusRequest {}).await?.into_inner();
+            if status.signing_keys == keys {
+                break;
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                return Err(format!("{waiting_for}: {status:?}").into());
+            }
         }
     }
     let refused = profile(&app, &old.access_token).await.err().ok_or("a retired key's token was accepted")?;
