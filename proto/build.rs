@@ -5,6 +5,9 @@
 //!   for reflection, so grpcurl can describe methods and decode details; the
 //!   services read their method policies from ours at startup).
 //!
+//! With feature `envoy`, also Envoy's external authorization API from the
+//! vendored files in `envoy/`: its code and its descriptor set.
+//!
 //! The policy option's own .proto file is in `policy/`, a directory of its
 //! own: it is printed to dependents' build scripts as
 //! `DEP_AUTHPAIR_PROTO_POLICY_PROTO` (Cargo's `links` metadata), so the
@@ -14,6 +17,9 @@
 use std::{env, fs, path::PathBuf};
 
 const PROTOS: &[&str] = &["auth/v1/auth.proto", "resource/v1/resource.proto"];
+
+/// The Envoy service `authpair-gate` implements (feature `envoy`).
+const ENVOY_AUTHORIZATION: &str = "envoy/service/auth/v3/external_auth.proto";
 
 /// Messages that carry passwords or tokens: their Debug is written by hand
 /// in `src/redact.rs` so a stray `{:?}` can never print a secret.
@@ -48,5 +54,23 @@ fn main() -> Result<(), BoxError> {
     fs::write(out.join("error_details_descriptor.bin"), prost::Message::encode_to_vec(&details))?;
 
     tonic_prost_build::configure().skip_debug(SECRET_MESSAGES).compile_fds(compiler.file_descriptor_set())?;
+
+    if env::var_os("CARGO_FEATURE_ENVOY").is_some() {
+        envoy(&out)?;
+    }
+    Ok(())
+}
+
+/// Envoy's external authorization API from the vendored files in `envoy/`
+/// (see its README): the types in `OUT_DIR/envoy/` with one module file
+/// nesting them by package, and the descriptor set for reflection.
+fn envoy(out: &std::path::Path) -> Result<(), BoxError> {
+    println!("cargo:rerun-if-changed=envoy");
+    let mut compiler = protox::Compiler::new(["envoy"])?;
+    compiler.include_imports(true).open_files([format!("envoy/{ENVOY_AUTHORIZATION}")])?;
+    fs::write(out.join("envoy_descriptor.bin"), compiler.encode_file_descriptor_set())?;
+    let dir = out.join("envoy");
+    fs::create_dir_all(&dir)?;
+    tonic_prost_build::configure().out_dir(&dir).include_file("mod.rs").compile_fds(compiler.file_descriptor_set())?;
     Ok(())
 }

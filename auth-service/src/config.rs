@@ -385,7 +385,7 @@ mod tests {
                 c.shared.serving.connection_limits(),
                 c.shared.serving.listen,
                 c.access_token_ttl,
-                c.shared.leeway,
+                c.shared.tokens.leeway,
                 c.issuer,
                 c.audience,
                 c.throttle,
@@ -398,7 +398,7 @@ mod tests {
                 b.shared.serving.connection_limits(),
                 b.shared.serving.listen,
                 b.access_token_ttl,
-                b.shared.leeway,
+                b.shared.tokens.leeway,
                 b.issuer,
                 b.audience,
                 b.throttle
@@ -462,7 +462,7 @@ mod tests {
         assert_eq!(c.access_token_ttl, secs(15 * MIN), "access tokens: 5-15 min");
         assert_eq!((c.refresh_token_ttl, c.refresh_token_idle), (secs(30 * 24 * 60 * MIN), secs(7 * 24 * 60 * MIN)));
         assert_eq!(c.refresh_grace, Duration::ZERO, "reuse of a rotated refresh token revokes the family");
-        assert_eq!(c.shared.leeway, secs(30), "leeway: 30-60 s");
+        assert_eq!(c.shared.tokens.leeway, secs(30), "leeway: 30-60 s");
         assert_eq!(c.on_role_change, OnRoleChange::Tokens, "a role change revokes tokens carrying the old roles");
         assert_eq!(c.key_publish_delay, secs(60), "a new key is published before it signs");
         assert_eq!(c.shared.serving.max_connection_age, secs(30 * MIN), "no connection lives for ever");

@@ -70,8 +70,8 @@ pub async fn run_to_end<T: Send + 'static>(
 fn verifier(config: &Config, deployment: &Deployment) -> Verifier {
     let verifier = Verifier::new(VerifierConfig {
         public_audiences: config.resource_audiences().map(str::to_owned).collect(),
-        ed25519: config.shared.ed25519,
-        ..VerifierConfig::following(config.admin_audience.clone(), config.shared.leeway, config.access_token_ttl)
+        ed25519: config.shared.tokens.ed25519,
+        ..VerifierConfig::following(config.admin_audience.clone(), config.shared.tokens.leeway, config.access_token_ttl)
     });
     verifier.set_deployment(deployment);
     verifier
@@ -94,7 +94,7 @@ impl AuthState {
             .context("opening the database")?;
         let key_policy = KeyPolicy {
             publish_delay: config.key_publish_delay,
-            retire_grace: config.access_token_ttl + config.shared.leeway,
+            retire_grace: config.access_token_ttl + config.shared.tokens.leeway,
             rotate_every: (!config.key_rotation.is_zero()).then_some(config.key_rotation),
         };
         let keys = Arc::new(KeyRing::open(store.clone(), key_policy, at_rest).await.context("loading signing keys")?);
@@ -163,7 +163,7 @@ impl AuthState {
     /// kept until the last of the tokens has expired.
     pub fn revoke_user(&self, set_disabled: Option<bool>) -> RevokeUser {
         let now = now();
-        let expires_at = now + (self.config.access_token_ttl + self.config.shared.leeway).as_secs() as i64;
+        let expires_at = now + (self.config.access_token_ttl + self.config.shared.tokens.leeway).as_secs() as i64;
         RevokeUser { now, expires_at, set_disabled, end_sessions: true }
     }
 

@@ -10,6 +10,8 @@
 //! - [`POLICY_PROTO`]: the policy option's own .proto file, whose directory
 //!   the build prints as `DEP_AUTHPAIR_PROTO_POLICY_PROTO`.
 //! - [`AUTH_SERVICES`], [`RESOURCE_SERVICES`]: the gRPC services each binary serves.
+//! - `envoy_api`, [`ENVOY_DESCRIPTOR_SET`] (feature `envoy`): Envoy's
+//!   external authorization API, vendored in `envoy/`, for `authpair-gate`.
 //! - `redact`: hand-written Debug for the messages that carry secrets.
 //! - `token_pair`: conversions between the three token responses, which
 //!   have the same fields.
@@ -40,6 +42,23 @@ pub mod resource {
         tonic::include_proto!("resource.v1");
     }
 }
+
+/// Envoy's external authorization API (`envoy.service.auth.v3`) and the
+/// messages it uses, generated from the vendored files in `envoy/`.
+#[cfg(feature = "envoy")]
+pub mod envoy_api {
+    #![allow(missing_debug_implementations, missing_docs, clippy::all, rustdoc::all)]
+    include!(concat!(env!("OUT_DIR"), "/envoy/mod.rs"));
+}
+
+/// The encoded descriptors of Envoy's external authorization API, for
+/// reflection.
+#[cfg(feature = "envoy")]
+pub const ENVOY_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/envoy_descriptor.bin"));
+
+/// The service `authpair-gate` serves.
+#[cfg(feature = "envoy")]
+pub const ENVOY_AUTHORIZATION_SERVICE: &str = "envoy.service.auth.v3.Authorization";
 
 /// The encoded `FileDescriptorSet` of every authpair .proto file.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/authpair_descriptor.bin"));

@@ -3,9 +3,8 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use authpair_server::config::{ServiceConfig, ServiceDefaults, ServiceFlags, parse_secret, parse_secs};
+use authpair_server::config::{FollowerFlags, ServiceConfig, ServiceDefaults, ServiceFlags, parse_secs};
 use clap::Parser;
-use secrecy::SecretString;
 
 /// The resource service's environment prefix and defaults for the shared flags.
 const DEFAULTS: ServiceDefaults = ServiceDefaults {
@@ -21,52 +20,19 @@ pub struct Config {
     #[command(flatten)]
     pub shared: ServiceFlags,
 
-    /// The auth service, for its public signing keys and the revocation
-    /// feed: one URL, or several comma-separated instances sharing one
-    /// database; calls go to those that answer, so one can fail.
-    #[arg(
-        long = "auth-url",
-        default_value = authpair_claims::defaults::AUTH_URL,
-        value_delimiter = ','
-    )]
-    pub auth_urls: Vec<String>,
-
-    /// Pins the `iss` tokens must carry. Unset: the issuer the auth service
-    /// announces on its feed, with the earlier ones it still honours; set,
-    /// only this one, and an auth service announcing another is logged as
-    /// an error.
-    #[arg(long)]
-    pub issuer: Option<String>,
+    /// The auth service to follow, and what is accepted from it.
+    #[command(flatten)]
+    pub follow: FollowerFlags,
 
     /// The `aud` tokens must carry: this service's name at the auth service
     /// (its `--audience`, or one of its `--audiences`).
     #[arg(long, default_value = authpair_claims::defaults::AUDIENCE)]
     pub audience: String,
 
-    /// The auth service's own audience (its `--admin-audience`), which the
-    /// revocation feed's token is asked for. Must differ from `--audience`,
-    /// or tokens for the admin API would work here (TF-11 d).
-    #[arg(long, default_value = authpair_claims::defaults::ADMIN_AUDIENCE)]
-    pub auth_audience: String,
-
-    /// Longest access-token lifetime (`exp - iat`) accepted, in seconds.
-    /// Must be at least the auth service's access-token TTL.
-    #[arg(long = "max-token-lifetime-secs", default_value = "3600", value_parser = parse_secs)]
-    pub max_token_lifetime: Duration,
-
-    /// Bound of the verified-token cache, in bytes of token text plus a
-    /// fixed overhead per entry (about 1.1 KiB for a typical token); 0
-    /// turns it off, and every call then checks a signature.
-    #[arg(long, default_value_t = authpair_claims::token::verifier::DEFAULT_CACHE_BYTES)]
-    pub token_cache_bytes: u64,
-
     /// This service's own service account on the auth service (scope
     /// revocations:watch), used to follow the revocation feed.
     #[arg(long, default_value = "resource-service")]
     pub client_id: String,
-
-    #[arg(long, hide_env_values = true, value_parser = parse_secret)]
-    pub client_secret: Option<SecretString>,
 
     /// Calls per window each plan gets, for each quota a method names, as
     /// `plan=calls,plan=calls`. A caller whose plan is not listed is refused
@@ -77,28 +43,6 @@ pub struct Config {
     /// The quota window, in seconds.
     #[arg(long = "quota-window-secs", default_value = "60", value_parser = parse_secs)]
     pub quota_window: Duration,
-
-    /// Longest the revocation feed may be silent, in seconds; after that,
-    /// authenticated calls fail closed with UNAVAILABLE.
-    #[arg(long = "max-revocation-staleness-secs", default_value = "60", value_parser = parse_secs)]
-    pub max_revocation_staleness: Duration,
-
-    /// A token with an unknown kid makes the service re-read the keys at most
-    /// this often, in seconds, however many such tokens arrive.
-    #[arg(long = "unknown-kid-refetch-secs", default_value = "30", value_parser = parse_secs)]
-    pub unknown_kid_refetch: Duration,
-
-    /// The CA that signed the auth service's certificate, for an https
-    /// --auth-url.
-    #[arg(long)]
-    pub auth_ca: Option<PathBuf>,
-
-    /// mTLS to the auth service: this service's client certificate and key.
-    #[arg(long, requires_all = ["auth_ca", "client_key"])]
-    pub client_cert: Option<PathBuf>,
-
-    #[arg(long, requires = "client_cert")]
-    pub client_key: Option<PathBuf>,
 }
 
 /// Environment variables this service no longer reads, with what replaced
@@ -124,7 +68,7 @@ impl Config {
     /// What the flags cannot check alone, run before anything is written:
     /// this service's audience must not be the auth service's own.
     pub fn check(&self) -> Result<(), String> {
-        if self.audience == self.auth_audience {
+        if self.audience == self.follow.auth_audience {
             return Err(format!(
                 "--audience {:?} is the auth service's own (--auth-audience): tokens for its admin API would work here",
                 self.audience
@@ -156,10 +100,18 @@ mod tests {
             Ok(c) => c,
             Err(e) => panic!("{e}"),
         };
-        assert_eq!(c.shared.leeway, Duration::from_secs(30), "leeway: 30-60 s");
-        assert_eq!(c.max_revocation_staleness, Duration::from_secs(60), "fail closed after a minute without the feed");
-        assert_eq!(c.unknown_kid_refetch, Duration::from_secs(30), "an unknown kid refetches keys at most every 30 s");
-        assert_eq!(c.max_token_lifetime, Duration::from_secs(3600), "no token lives longer than an hour");
+        assert_eq!(c.shared.tokens.leeway, Duration::from_secs(30), "leeway: 30-60 s");
+        assert_eq!(
+            c.follow.max_revocation_staleness,
+            Duration::from_secs(60),
+            "fail closed after a minute without the feed"
+        );
+        assert_eq!(
+            c.follow.unknown_kid_refetch,
+            Duration::from_secs(30),
+            "an unknown kid refetches keys at most every 30 s"
+        );
+        assert_eq!(c.follow.max_token_lifetime, Duration::from_secs(3600), "no token lives longer than an hour");
         assert_eq!(c.shared.serving.max_connection_age, Duration::from_secs(30 * 60), "no connection lives for ever");
         assert_eq!(
             c.shared.serving.max_connection_age_grace,
@@ -191,13 +143,22 @@ mod tests {
     fn flags_parse_to_the_same_defaults_as_new() {
         let parsed = Config::load_from(["resource-service", "--listen", "127.0.0.1:0", "--data-dir", "d"]);
         let parsed = parsed.map(|c| {
-            let limits =
-                (c.shared.leeway, c.max_token_lifetime, c.token_cache_bytes, c.shared.serving.connection_limits());
-            (c.shared.serving.listen, c.auth_urls, c.issuer, c.audience, limits)
+            let limits = (
+                c.shared.tokens.leeway,
+                c.follow.max_token_lifetime,
+                c.follow.token_cache_bytes,
+                c.shared.serving.connection_limits(),
+            );
+            (c.shared.serving.listen, c.follow.auth_urls, c.follow.issuer, c.audience, limits)
         });
         let b = Config::new("http://127.0.0.1:50051", "d");
-        let limits = (b.shared.leeway, b.max_token_lifetime, b.token_cache_bytes, b.shared.serving.connection_limits());
-        let built = (b.shared.serving.listen, b.auth_urls, b.issuer, b.audience, limits);
+        let limits = (
+            b.shared.tokens.leeway,
+            b.follow.max_token_lifetime,
+            b.follow.token_cache_bytes,
+            b.shared.serving.connection_limits(),
+        );
+        let built = (b.shared.serving.listen, b.follow.auth_urls, b.follow.issuer, b.audience, limits);
         assert_eq!(parsed.ok(), Some(built));
     }
 
@@ -213,7 +174,9 @@ mod tests {
     #[test]
     fn the_token_cache_can_be_sized_or_turned_off() {
         let parse = |bytes: &str| {
-            Config::load_from(["resource-service", "--token-cache-bytes", bytes]).map(|c| c.token_cache_bytes).ok()
+            Config::load_from(["resource-service", "--token-cache-bytes", bytes])
+                .map(|c| c.follow.token_cache_bytes)
+                .ok()
         };
         assert_eq!((parse("0"), parse("1048576"), parse("-1"), parse("16MiB")), (Some(0), Some(1 << 20), None, None));
     }

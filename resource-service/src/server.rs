@@ -9,12 +9,9 @@ use std::{future::Future, sync::Arc};
 
 use anyhow::Context as _;
 
-use authpair_claims::{
-    AuthLayer, Denylist, Policy, QuotaLimiter, Verifier, VerifierConfig,
-    follower::{Follower, FollowerConfig, report_health},
-};
+use authpair_claims::{AuthLayer, Policy, QuotaLimiter, follower::report_health};
 use authpair_proto::resource::v1::resource_service_server::ResourceServiceServer;
-use authpair_server::{startup::Startup, tls};
+use authpair_server::startup::Startup;
 use secrecy::ExposeSecret as _;
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
@@ -51,13 +48,15 @@ pub async fn serve(
     policy.check_quotas(QUOTAS.iter().copied())?;
     let startup = Startup::begin(SERVICE, &config.shared.serving)?.with_data_dir(&config.shared)?;
     let store = Store::open(&config.shared.data_dir, config.shared.database_url.as_ref()).await?;
-    let verifier = Arc::new(verifier(&config));
-    let denylist = Arc::new(Denylist::fed(config.max_revocation_staleness));
+    let verifier = Arc::new(config.follow.verifier(config.audience.clone(), Vec::new(), &config.shared.tokens));
+    let denylist = Arc::new(config.follow.denylist());
     let (quotas, local_quotas) = quotas(&config).await?;
     let layer = AuthLayer::new(SERVICE, verifier.clone(), denylist.clone(), policy.clone())
         .with_quotas(quotas)
         .require_client_cert_for_services(config.shared.serving.require_client_cert_for_services);
-    let follower = follow(&config, policy, verifier.clone(), denylist.clone())?;
+    // The feed on its own thread and connection, as this service's own
+    // service account.
+    let follower = config.follow.start(SERVICE, &config.client_id, Some(policy), verifier.clone(), denylist.clone())?;
     let api = ResourceApi::new(store.clone(), verifier.clone(), denylist.clone(), layer.stats(), follower.fetches());
 
     // NOT_SERVING until the keys are in and the feed is fresh.
@@ -75,17 +74,6 @@ pub async fn serve(
         .await
 }
 
-/// The verifier: the issuer and roles come from the auth service's
-/// announcement unless --issuer pins the issuer.
-fn verifier(config: &Config) -> Verifier {
-    Verifier::new(VerifierConfig {
-        issuer: config.issuer.clone(),
-        cache_bytes: config.token_cache_bytes,
-        ed25519: config.shared.ed25519,
-        ..VerifierConfig::following(config.audience.clone(), config.shared.leeway, config.max_token_lifetime)
-    })
-}
-
 /// The quota limiter the layer asks (Redis, shared by every instance, when
 /// `--redis-url` is set; else this instance's own counts), and the local
 /// counts, whose housekeeping runs either way.
@@ -101,36 +89,4 @@ async fn quotas(config: &Config) -> anyhow::Result<(Arc<dyn QuotaLimiter>, Arc<L
     .await
     .context("connecting to Redis for quotas")?;
     Ok((Arc::new(redis), local))
-}
-
-/// Follows the auth service's keys and revocation feed as this service's
-/// own service account; the feed on its own thread and connection.
-fn follow(
-    config: &Config,
-    policy: Arc<Policy>,
-    verifier: Arc<Verifier>,
-    denylist: Arc<Denylist>,
-) -> anyhow::Result<Follower> {
-    let Some(client_secret) = config.client_secret.clone() else {
-        anyhow::bail!("RESOURCE_CLIENT_SECRET is required: without the revocation feed every call would fail closed");
-    };
-    let client_tls = match &config.auth_ca {
-        Some(ca) => Some(tls::client_tls(ca, config.client_cert.as_deref().zip(config.client_key.as_deref()))?),
-        None => None,
-    };
-    let follower = Follower::start(
-        FollowerConfig {
-            service: SERVICE,
-            auth_urls: config.auth_urls.clone(),
-            tls: client_tls,
-            client_id: config.client_id.clone(),
-            client_secret,
-            auth_audience: config.auth_audience.clone(),
-            unknown_kid_refetch: config.unknown_kid_refetch,
-            policy: Some(policy),
-        },
-        verifier,
-        denylist,
-    )?;
-    Ok(follower)
 }

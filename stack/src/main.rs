@@ -46,7 +46,7 @@ async fn main() -> anyhow::Result<()> {
     // The resource service follows the revocation feed as its own service
     // account; in one process its secret can simply be made up at start,
     // unless one was given.
-    let secret = match &resource.client_secret {
+    let secret = match &resource.follow.client_secret {
         Some(secret) => secret.clone(),
         None => random_secret()?,
     };
@@ -54,11 +54,11 @@ async fn main() -> anyhow::Result<()> {
         auth.bootstrap_service_account =
             Some(auth_service::BootstrapServiceAccount::new(&resource.client_id, secret.expose_secret()));
     }
-    resource.client_secret = Some(secret);
+    resource.follow.client_secret = Some(secret);
     // The feed's token is for the auth service's own audience: in one
     // process, the one it was given, unless the resource side names one.
     if std::env::var_os("RESOURCE_AUTH_AUDIENCE").is_none() {
-        resource.auth_audience = auth.admin_audience.clone();
+        resource.follow.auth_audience = auth.admin_audience.clone();
     }
     init_tracing(&auth.shared.serving.log, auth.shared.serving.log_json);
     // One process has one metrics recorder: installed here, on the auth
@@ -72,7 +72,8 @@ async fn main() -> anyhow::Result<()> {
     // The resource service follows this process's auth service, wherever
     // AUTH_LISTEN put it, unless RESOURCE_AUTH_URL names another.
     if std::env::var_os("RESOURCE_AUTH_URL").is_none() {
-        resource.auth_urls = vec![own_auth_url(auth_listener.local_addr()?, auth.shared.serving.tls_cert.is_some())];
+        resource.follow.auth_urls =
+            vec![own_auth_url(auth_listener.local_addr()?, auth.shared.serving.tls_cert.is_some())];
     }
     if auth.master_key_file.is_none() && !auth.allow_plaintext_keys {
         let path = master_key_path(&auth.shared.data_dir);

@@ -15,6 +15,8 @@
 //! - [`grpcurl`]: the real grpcurl, as a user runs it.
 //! - [`http1`]: one-shot HTTP/1.1 requests (hyper's client), for the auth
 //!   service's HTTP listener.
+//! - [`podman`]: podman with the repository's settings, the Containerfile's
+//!   images built from this build's binaries, cleanup.
 //!
 //! Readiness is awaited through the health service's Watch stream, never by
 //! sleeping.
@@ -23,6 +25,7 @@ pub mod authlib;
 pub mod foreign;
 pub mod grpcurl;
 pub mod http1;
+pub mod podman;
 pub mod raw_h2;
 
 use std::{future::Future, net::SocketAddr, path::Path};
@@ -244,7 +247,7 @@ pub fn plan_quotas(text: &str) -> resource_service::quota::PlanQuotas {
 pub fn resource_config(auth: &Server, data_dir: std::path::PathBuf) -> ResourceConfig {
     let mut config = ResourceConfig::new(auth.url(), data_dir);
     config.client_id = RESOURCE_CLIENT_ID.into();
-    config.client_secret = Some(RESOURCE_CLIENT_SECRET.into());
+    config.follow.client_secret = Some(RESOURCE_CLIENT_SECRET.into());
     config
 }
 

@@ -233,7 +233,7 @@ fn verifier(state: &AuthState) -> anyhow::Result<Verifier> {
     let verifier = Verifier::new(VerifierConfig::new(
         state.deployment.issuer.clone(),
         config.admin_audience.clone(),
-        config.shared.leeway,
+        config.shared.tokens.leeway,
         config.access_token_ttl,
     ));
     verifier.set_keys(&state.keys.published())?;

@@ -52,7 +52,7 @@ impl AuthState {
             tracing::error!(error = %e, "random source failed");
             ApiError::Common(Common::Internal)
         })?;
-        let passes_until = now + (self.config.access_token_ttl + self.config.shared.leeway).as_secs() as i64;
+        let passes_until = now + (self.config.access_token_ttl + self.config.shared.tokens.leeway).as_secs() as i64;
         let record = SessionToken { token_id: token_id.clone(), expires_at: passes_until };
         Ok(NextAccess { token_id, issued_at: now, record })
     }

@@ -4,17 +4,19 @@
 //! ([`parse`]: every flag gets its `<PREFIX>_<FLAG>` environment fallback),
 //! and the value parsers, so flags read the same way everywhere.
 //! [`HttpLimits`] (`http_limits`): the HTTP listener's flags.
+//! [`TokenFlags`], [`FollowerFlags`] (`follower`): how a server checks
+//! tokens, and follows the auth service to do so.
 //! `secret_files`: every secret flag also reads `<VARIABLE>_FILE`.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use authpair_claims::Ed25519Backend;
-
 use secrecy::SecretString;
 
+mod follower;
 mod http_limits;
 mod secret_files;
 
+pub use follower::{FollowerFlags, TokenFlags};
 pub use http_limits::HttpLimits;
 
 use crate::serving::{ConnectionLimits, DEFAULT_MAX_CONNECTIONS};
@@ -171,15 +173,9 @@ pub struct ServiceFlags {
     #[arg(long, hide_env_values = true, value_parser = parse_secret)]
     pub database_url: Option<SecretString>,
 
-    /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
-    #[arg(long = "leeway-secs", default_value = "30", value_parser = parse_secs)]
-    pub leeway: Duration,
-
-    /// Which code checks token signatures: `prepared` (fixed-base tables
-    /// built once per key, the default) or `stock` (ed25519-dalek's
-    /// `verify_strict`). The verdict is the same; only the cost differs.
-    #[arg(long, default_value = "prepared")]
-    pub ed25519: Ed25519Backend,
+    /// Leeway and signature backend.
+    #[command(flatten)]
+    pub tokens: TokenFlags,
 
     /// Redis, to share counts between instances (the auth service's login
     /// throttle, the resource service's quotas); unset: each instance
@@ -387,7 +383,7 @@ mod tests {
         let config = Config::for_tests(["--data-dir", "d"]);
         assert_eq!(config.shared.serving.listen.port(), 0);
         assert_eq!((config.shared.serving.metrics_listen, config.shared.data_dir), (None, PathBuf::from("d")));
-        let (leeway, age) = (config.shared.leeway, config.shared.serving.max_connection_age);
+        let (leeway, age) = (config.shared.tokens.leeway, config.shared.serving.max_connection_age);
         assert_eq!((leeway, age, config.own.as_str()), (Duration::from_secs(30), Duration::from_secs(1800), "x"));
     }
 }

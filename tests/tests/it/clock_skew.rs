@@ -35,7 +35,7 @@ async fn r_07_a_90_second_skew_is_refused_at_the_default_leeway() -> TestResult 
 
 #[tokio::test]
 async fn r_07_a_90_second_skew_is_accepted_with_a_120_second_leeway() -> TestResult {
-    let app = TestApp::spawn_with(|_| {}, |r| r.shared.leeway = std::time::Duration::from_secs(120)).await?;
+    let app = TestApp::spawn_with(|_| {}, |r| r.shared.tokens.leeway = std::time::Duration::from_secs(120)).await?;
     for skew in [90, -90] {
         let token = skewed_token(&app, skew).await?;
         let profile = app.resource.clone().get_my_profile(bearer(GetMyProfileRequest {}, &token)).await?;

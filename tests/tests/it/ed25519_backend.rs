@@ -8,9 +8,11 @@ use tonic::Code;
 
 #[tokio::test]
 async fn with_the_stock_ed25519_backend_both_services_accept_real_tokens_and_refuse_forged_ones() -> TestResult {
-    let app =
-        TestApp::spawn_with(|a| a.shared.ed25519 = Ed25519Backend::Stock, |r| r.shared.ed25519 = Ed25519Backend::Stock)
-            .await?;
+    let app = TestApp::spawn_with(
+        |a| a.shared.tokens.ed25519 = Ed25519Backend::Stock,
+        |r| r.shared.tokens.ed25519 = Ed25519Backend::Stock,
+    )
+    .await?;
     let (_, token) = app.user_with_token("stella", &["viewer"]).await?;
     let profile = app.resource.clone().get_my_profile(bearer(GetMyProfileRequest {}, &token)).await?;
     assert_eq!(profile.into_inner().username, "stella");

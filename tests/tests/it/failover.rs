@@ -24,7 +24,7 @@ async fn when_one_auth_instance_stops_the_resource_service_follows_the_other() -
     // resource service's feed necessarily starts on the first instance.
     let second_addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
     let mut config = resource_config(&app.auth_server, app.data_dir.path().join("resource-ab"));
-    config.auth_urls = vec![app.auth_server.url(), format!("http://{second_addr}")];
+    config.follow.auth_urls = vec![app.auth_server.url(), format!("http://{second_addr}")];
     let resource_server = start_resource(config).await?;
     // Two instances on one database. On SQLite its URL is named explicitly:
     // a data dir alone is one instance's (a second is refused).

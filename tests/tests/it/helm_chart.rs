@@ -14,7 +14,7 @@ const KUBERNETES: &[&str] = &["1.33.0", "1.37.0"];
 
 /// Whether the Python tools are installed; under `CI=true` their absence is
 /// an error, elsewhere the test says it skipped.
-fn tools_or_skip(test: &str) -> anyhow::Result<bool> {
+pub(crate) fn tools_or_skip(test: &str) -> anyhow::Result<bool> {
     let found = Command::new("python3")
         .args(["-c", "import helm_python, kubernetes_validate"])
         .output()
@@ -52,7 +52,12 @@ fn chart(command: &str, values: &Value, release: Option<&str>) -> anyhow::Result
 }
 
 fn render(values: &Value) -> anyhow::Result<String> {
-    let (ok, manifests, error) = chart("template", values, Some("test"))?;
+    render_release(values, "test")
+}
+
+/// The manifests of release `release` with `values`, as one YAML stream.
+pub(crate) fn render_release(values: &Value, release: &str) -> anyhow::Result<String> {
+    let (ok, manifests, error) = chart("template", values, Some(release))?;
     anyhow::ensure!(ok, "the chart did not render: {error}");
     Ok(manifests)
 }

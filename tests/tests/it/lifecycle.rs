@@ -654,7 +654,7 @@ async fn r_04_once_the_old_key_is_retired_a_token_it_signed_is_unauthenticated()
     let app = TestApp::spawn_with(
         |a| {
             a.access_token_ttl = Duration::from_secs(2);
-            a.shared.leeway = Duration::ZERO;
+            a.shared.tokens.leeway = Duration::ZERO;
             a.key_publish_delay = Duration::ZERO;
         },
         |_| {},
@@ -728,7 +728,7 @@ async fn r_01_revocations_sessions_and_keys_survive_a_crash_of_both_services() -
 
 #[tokio::test]
 async fn r_08_while_the_auth_service_is_down_the_last_list_holds_then_calls_fail_closed_then_recover() -> TestResult {
-    let mut app = TestApp::spawn_with(|_| {}, |r| r.max_revocation_staleness = Duration::from_secs(2)).await?;
+    let mut app = TestApp::spawn_with(|_| {}, |r| r.follow.max_revocation_staleness = Duration::from_secs(2)).await?;
     app.create_user("nat", "nat-password", &[]).await?;
     let revoked = app.login("nat", "nat-password").await?;
     let live = app.login("nat", "nat-password").await?;

@@ -27,6 +27,7 @@ mod http_listener_limits;
 mod import_circles;
 mod introspection;
 mod jwks_http;
+mod kube_play;
 mod lifecycle;
 mod load_tool;
 mod login_flood;

@@ -129,10 +129,10 @@ async fn tm_08_both_services_speak_tls_and_service_calls_can_require_a_client_ce
     // The resource service: TLS itself, and mTLS to the auth service.
     let mut resource = ResourceConfig::new(format!("https://{}", auth_server.addr), data.path().join("resource"));
     resource.client_id = RESOURCE_CLIENT_ID.into();
-    resource.client_secret = Some(RESOURCE_CLIENT_SECRET.into());
-    resource.auth_ca = Some(pki.path("ca.pem"));
-    resource.client_cert = Some(pki.path("client.pem"));
-    resource.client_key = Some(pki.path("client.key"));
+    resource.follow.client_secret = Some(RESOURCE_CLIENT_SECRET.into());
+    resource.follow.auth_ca = Some(pki.path("ca.pem"));
+    resource.follow.client_cert = Some(pki.path("client.pem"));
+    resource.follow.client_key = Some(pki.path("client.key"));
     resource.shared.serving.tls_cert = Some(pki.path("server.pem"));
     resource.shared.serving.tls_key = Some(pki.path("server.key"));
     let resource_server = Server::start(any_port(), |listener, stopped| async move {
