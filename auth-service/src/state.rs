@@ -110,12 +110,12 @@ impl AuthState {
         )
         .await?;
         feed.load().await.context("loading revocations")?;
-        let throttle = match &config.shared.redis_url {
+        let throttle = match &config.shared.redis.url {
             Some(url) => Throttle::shared(
                 config.throttle,
                 config.trusted_proxies.clone(),
                 url.expose_secret(),
-                &config.shared.redis_prefix,
+                &config.shared.redis.prefix,
                 Some(store.clone()),
             )
             .await

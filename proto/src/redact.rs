@@ -93,3 +93,71 @@ mod tests {
         assert!(printed.contains("alice"));
     }
 }
+
+/// Envoy's messages that carry a request's headers, body or query string:
+/// header names, the method and the path without its query, never a value.
+#[cfg(feature = "envoy")]
+mod envoy {
+    use std::fmt;
+
+    use super::REDACTED;
+    use crate::envoy_api::envoy::{
+        config::core::v3::{HeaderMap, HeaderValue},
+        service::auth::v3::attribute_context::HttpRequest,
+    };
+
+    impl fmt::Debug for HeaderValue {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("HeaderValue").field("key", &self.key).field("value", &REDACTED).finish()
+        }
+    }
+
+    impl fmt::Debug for HeaderMap {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("HeaderMap").field("headers", &self.headers).finish()
+        }
+    }
+
+    impl fmt::Debug for HttpRequest {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            let mut names: Vec<&str> = self.headers.keys().map(String::as_str).collect();
+            names.sort_unstable();
+            f.debug_struct("HttpRequest")
+                .field("id", &self.id)
+                .field("method", &self.method)
+                .field("path", &self.path.split(['?', '#']).next().unwrap_or_default())
+                .field("host", &self.host)
+                .field("header_names", &names)
+                .field("header_map", &self.header_map)
+                .field("query", &REDACTED)
+                .field("body", &REDACTED)
+                .finish()
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn debug_of_an_envoy_request_names_headers_but_shows_no_value_query_or_body() {
+            let token = "Bearer eyJhbGciOiJFZERTQSJ9.secret-token.sig";
+            let cookie =
+                HeaderValue { key: "cookie".into(), value: "session=cookie-secret".into(), ..Default::default() };
+            let request = HttpRequest {
+                method: "GET".into(),
+                path: "/v1/items?api_key=query-secret".into(),
+                headers: [("authorization".to_owned(), token.to_owned())].into(),
+                header_map: Some(HeaderMap { headers: vec![cookie] }),
+                query: "api_key=query-secret".into(),
+                body: "password=body-secret".into(),
+                ..Default::default()
+            };
+            let printed = format!("{request:?}");
+            for secret in ["secret-token", "query-secret", "cookie-secret", "body-secret"] {
+                assert!(!printed.contains(secret), "{printed}");
+            }
+            assert!(printed.contains("authorization") && printed.contains("cookie") && printed.contains("/v1/items"));
+        }
+    }
+}

@@ -26,6 +26,9 @@ use crate::{
 
 use authpair_claims::clock::now;
 
+/// The quotas this service's methods may name (`Search`'s).
+pub const QUOTAS: &[&str] = &["search"];
+
 #[derive(Debug, Clone)]
 pub struct ResourceApi {
     store: Store,

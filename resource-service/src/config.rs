@@ -1,9 +1,12 @@
 //! The resource service's one typed configuration: flags with environment
 //! fallbacks, parsed once in `main`. Tests build it with [`Config::new`].
 
-use std::{path::PathBuf, time::Duration};
+use std::path::PathBuf;
 
-use authpair_server::config::{FollowerFlags, ServiceConfig, ServiceDefaults, ServiceFlags, parse_secs};
+use authpair_server::{
+    config::{FollowerFlags, ServiceConfig, ServiceDefaults, ServiceFlags},
+    quota::QuotaFlags,
+};
 use clap::Parser;
 
 /// The resource service's environment prefix and defaults for the shared flags.
@@ -34,15 +37,9 @@ pub struct Config {
     #[arg(long, default_value = "resource-service")]
     pub client_id: String,
 
-    /// Calls per window each plan gets, for each quota a method names, as
-    /// `plan=calls,plan=calls`. A caller whose plan is not listed is refused
-    /// (UNAVAILABLE) on quota-bound methods.
-    #[arg(long, default_value = crate::quota::DEFAULT_PLAN_QUOTAS, value_parser = crate::quota::PlanQuotas::parse)]
-    pub plan_quotas: crate::quota::PlanQuotas,
-
-    /// The quota window, in seconds.
-    #[arg(long = "quota-window-secs", default_value = "60", value_parser = parse_secs)]
-    pub quota_window: Duration,
+    /// Per-plan quotas for the methods that name one.
+    #[command(flatten)]
+    pub quotas: QuotaFlags,
 }
 
 /// Environment variables this service no longer reads, with what replaced
@@ -90,6 +87,8 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     /// R-10, do not trust defaults: the security-relevant settings a
@@ -122,8 +121,8 @@ mod tests {
             c.shared.serving.max_connections, 10_000,
             "the process never runs out of descriptors for connections"
         );
-        assert_eq!(c.plan_quotas.iter().collect::<Vec<_>>(), [("free", 10), ("pro", 100)]);
-        assert_eq!(c.quota_window, Duration::from_secs(60));
+        assert_eq!(c.quotas.plan_quotas.iter().collect::<Vec<_>>(), [("free", 10), ("pro", 100)]);
+        assert_eq!(c.quotas.quota_window, Duration::from_secs(60));
     }
 
     #[test]

@@ -9,14 +9,13 @@
 //! - `api`: the `ResourceService` handlers; `documents`: their rules (input
 //!   limits, ownership, the existence rule, pagination).
 //! - `store`: documents via sqlx, in SQLite (default) or PostgreSQL.
-//! - `quota`: per-plan quotas as configured, in this process (governor's GCRA);
-//!   `redis_quota`: the same, shared by all instances through Redis.
+//! - Per-plan quotas (`--plan-quotas`; Redis when shared) are
+//!   `authpair_server::quota`; the one quota this service's methods name is
+//!   `api::QUOTAS`.
 
 mod api;
 pub mod config;
 mod documents;
-pub mod quota;
-mod redis_quota;
 mod server;
 mod store;
 

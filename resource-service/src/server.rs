@@ -7,20 +7,15 @@
 
 use std::{future::Future, sync::Arc};
 
-use anyhow::Context as _;
-
-use authpair_claims::{AuthLayer, Policy, QuotaLimiter, follower::report_health};
+use authpair_claims::{AuthLayer, Policy, follower::report_health};
 use authpair_proto::resource::v1::resource_service_server::ResourceServiceServer;
-use authpair_server::startup::Startup;
-use secrecy::ExposeSecret as _;
+use authpair_server::{quota, startup::Startup};
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
 
 use crate::{
     Config,
-    api::ResourceApi,
-    quota::{LocalQuotas, QUOTAS},
-    redis_quota::RedisQuotas,
+    api::{QUOTAS, ResourceApi},
     store::Store,
 };
 
@@ -50,7 +45,7 @@ pub async fn serve(
     let store = Store::open(&config.shared.data_dir, config.shared.database_url.as_ref()).await?;
     let verifier = Arc::new(config.follow.verifier(config.audience.clone(), Vec::new(), &config.shared.tokens));
     let denylist = Arc::new(config.follow.denylist());
-    let (quotas, local_quotas) = quotas(&config).await?;
+    let (quotas, local_quotas) = quota::limiter(&config.quotas, &config.shared.redis).await?;
     let layer = AuthLayer::new(SERVICE, verifier.clone(), denylist.clone(), policy.clone())
         .with_quotas(quotas)
         .require_client_cert_for_services(config.shared.serving.require_client_cert_for_services);
@@ -67,26 +62,9 @@ pub async fn serve(
         .health(ServingStatus::NotServing, move |reporter, names| {
             report_health(SERVICE, verifier, denylist, reporter, names)
         })
-        .task(local_quotas.clone().housekeep(config.quota_window))
+        .task(local_quotas.clone().housekeep(config.quotas.quota_window))
         .on_stop(async move { follower.stop().await })
         .on_stop(async move { store.close().await })
         .run(listener, shutdown)
         .await
-}
-
-/// The quota limiter the layer asks (Redis, shared by every instance, when
-/// `--redis-url` is set; else this instance's own counts), and the local
-/// counts, whose housekeeping runs either way.
-async fn quotas(config: &Config) -> anyhow::Result<(Arc<dyn QuotaLimiter>, Arc<LocalQuotas>)> {
-    let local = LocalQuotas::new(&config.plan_quotas, config.quota_window)?;
-    let Some(url) = &config.shared.redis_url else { return Ok((local.clone(), local)) };
-    let redis = RedisQuotas::connect(
-        url.expose_secret(),
-        &config.shared.redis_prefix,
-        &config.plan_quotas,
-        config.quota_window,
-    )
-    .await
-    .context("connecting to Redis for quotas")?;
-    Ok((Arc::new(redis), local))
 }

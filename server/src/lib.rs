@@ -16,6 +16,7 @@
 //!   and `db::StoreError`.
 //! - [`redis_gcra`] (feature `redis`): GCRA in Redis, shared by all
 //!   instances (quotas, login sources).
+//! - [`quota`]: per-plan quotas (flags, local counts, Redis when shared).
 //! - [`exporter`]: the Prometheus exporter on its own port.
 //! - [`health_check`]: `--health-check`, a running server's health as an
 //!   exit status.
@@ -29,6 +30,7 @@ pub mod db;
 pub mod exporter;
 pub mod health_check;
 pub mod listen;
+pub mod quota;
 #[cfg(feature = "redis")]
 pub mod redis_gcra;
 pub mod serving;

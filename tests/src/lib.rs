@@ -13,6 +13,8 @@
 //! - [`raw_h2`]: HTTP/2 frames and HPACK written by hand.
 //! - [`foreign`]: JWT verifiers authpair did not write (jose, PyJWT).
 //! - [`grpcurl`]: the real grpcurl, as a user runs it.
+//! - [`gate`]: authpair-gate beside the services, and Envoy's Check asked
+//!   by Envoy's own client stubs (xds-protos).
 //! - [`http1`]: one-shot HTTP/1.1 requests (hyper's client), for the auth
 //!   service's HTTP listener.
 //! - [`podman`]: podman with the repository's settings, the Containerfile's
@@ -23,6 +25,7 @@
 
 pub mod authlib;
 pub mod foreign;
+pub mod gate;
 pub mod grpcurl;
 pub mod http1;
 pub mod podman;
@@ -237,8 +240,8 @@ pub fn with_authorization<T>(message: T, value: &str) -> Request<T> {
 
 /// A resource-service config following `auth` as its service account.
 /// A `--plan-quotas` value for a test's resource service.
-pub fn plan_quotas(text: &str) -> resource_service::quota::PlanQuotas {
-    match resource_service::quota::PlanQuotas::parse(text) {
+pub fn plan_quotas(text: &str) -> authpair_server::quota::PlanQuotas {
+    match authpair_server::quota::PlanQuotas::parse(text) {
         Ok(quotas) => quotas,
         Err(e) => panic!("plan quotas {text:?}: {e}"),
     }

@@ -36,7 +36,8 @@
 //! adds, health and reflection included (the policy lists them as public).
 //!
 //! - `service`: [`AuthLayer`] and its service, which decide each call in
-//!   that order, and [`DecisionStats`].
+//!   that order, [`DecisionStats`], and step 2 on its own ([`authenticate`])
+//!   for a server that decides for others in the same order (the gate).
 //! - `caller`: [`Caller`], [`caller`] and [`optional_caller`], how handlers
 //!   read the verified caller.
 //! - `metrics`: [`CallMetrics`], the per-method metric handles every allowed
@@ -54,4 +55,4 @@ mod service;
 
 pub use caller::{Caller, caller, optional_caller};
 pub use metrics::{CallMetrics, MethodMetrics};
-pub use service::{AuthFuture, AuthLayer, Authorized, DecisionStats};
+pub use service::{AuthFuture, AuthLayer, Authorized, DecisionStats, authenticate};

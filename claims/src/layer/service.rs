@@ -166,12 +166,7 @@ impl AuthLayer {
     }
 
     fn authenticate(&self, headers: &http::HeaderMap) -> Result<Option<Arc<Claims>>, AuthError> {
-        let Some(token) = bearer_token(headers)? else {
-            return Ok(None);
-        };
-        let claims = self.shared.verifier.verify(token)?;
-        self.shared.denylist.check(&claims)?;
-        Ok(Some(claims))
+        authenticate(&self.shared.verifier, &self.shared.denylist, bearer_token(headers)?)
     }
 
     /// Counts an allowed call on `allowed`, its method's counter (looked up
@@ -227,6 +222,23 @@ impl AuthLayer {
             checked
         })
     }
+}
+
+/// Step 2 of the module docs, for the bearer token of a call if it has one:
+/// none is anonymous (`Ok(None)`); one must verify and not be revoked. The
+/// layer runs it on every call; a server that decides for others (the gate)
+/// runs it on the token of the request it is asked about.
+pub fn authenticate(
+    verifier: &Verifier,
+    denylist: &Denylist,
+    token: Option<&str>,
+) -> Result<Option<Arc<Claims>>, AuthError> {
+    let Some(token) = token else {
+        return Ok(None);
+    };
+    let claims = verifier.verify(token)?;
+    denylist.check(&claims)?;
+    Ok(Some(claims))
 }
 
 impl<S> Layer<S> for AuthLayer {

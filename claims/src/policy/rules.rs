@@ -87,6 +87,13 @@ impl Rule {
 
     /// Authorization proper, on the result of authentication.
     pub fn authorize(&self, caller: Option<&Claims>) -> Result<(), AuthError> {
+        self.authorize_for(caller, Claims::is_for_this_service)
+    }
+
+    /// [`Self::authorize`], where `for_us` says whether a token names the
+    /// audience this call is for: a server deciding for several services
+    /// (the gate) asks for the audience of the call's route.
+    pub fn authorize_for(&self, caller: Option<&Claims>, for_us: impl Fn(&Claims) -> bool) -> Result<(), AuthError> {
         if self.access == Access::Public {
             return Ok(());
         }
@@ -94,7 +101,7 @@ impl Rule {
         // Authentication's last step: a token meant only for another service
         // of the deployment (accepted on public methods, such as the one a
         // Logout carries) proves nothing here.
-        if !caller.is_for_this_service() {
+        if !for_us(caller) {
             return Err(AuthError::WrongAudience);
         }
         match self.principal {
@@ -180,6 +187,14 @@ impl Policy {
             }
         }
         Ok(Self { rules })
+    }
+
+    /// The standard methods and `methods` (paths), all public: a server
+    /// whose own methods need no token, such as the gate (Envoy calls it
+    /// with the request to decide inside the message, not as its caller).
+    pub fn public(methods: &[&str]) -> Self {
+        let rules = STANDARD_METHODS.iter().chain(methods).map(|m| ((*m).to_owned(), Rule::public())).collect();
+        Self { rules }
     }
 
     /// The rule for `method` (`/package.Service/Method`), if it has one.

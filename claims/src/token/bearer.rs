@@ -28,11 +28,17 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
     if values.next().is_some() {
         return Err(AuthError::DuplicateAuthorization);
     }
+    bearer_value(value.as_bytes()).map(Some)
+}
+
+/// The token of one `authorization` value (`Bearer <token>`), by the same
+/// rules: for a server handed the header's value rather than the call (the
+/// gate, from Envoy's check request).
+pub fn bearer_value(value: &[u8]) -> Result<&str, AuthError> {
     // Checked on the raw bytes, before any parsing.
     if value.len() > MAX_TOKEN_BYTES + "Bearer ".len() {
         return Err(AuthError::TokenTooLarge);
     }
-    let value = value.as_bytes();
     let space = value.iter().position(|&b| b == b' ').ok_or(AuthError::WrongScheme)?;
     let (scheme, token) = (&value[..space], &value[space + 1..]);
     if !scheme.eq_ignore_ascii_case(b"bearer") {
@@ -42,7 +48,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
         return Err(AuthError::Malformed);
     }
     // Not UTF-8 cannot be a token; the verifier would refuse it too.
-    std::str::from_utf8(token).map(Some).map_err(|_| AuthError::Malformed)
+    std::str::from_utf8(token).map_err(|_| AuthError::Malformed)
 }
 
 #[cfg(test)]

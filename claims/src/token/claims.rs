@@ -106,6 +106,11 @@ impl Claims {
     pub fn is_for_this_service(&self) -> bool {
         self.for_this_service
     }
+    /// Whether the token's `aud` names `audience`: for a server that decides
+    /// for several services (the gate), each with an audience of its own.
+    pub fn is_for(&self, audience: &str) -> bool {
+        self.audiences.iter().any(|a| a == audience)
+    }
 }
 
 /// `aud` may be one string or an array of strings (RFC 7519 §4.1.3); any

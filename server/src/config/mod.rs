@@ -177,15 +177,25 @@ pub struct ServiceFlags {
     #[command(flatten)]
     pub tokens: TokenFlags,
 
+    /// Redis, for counts shared between instances.
+    #[command(flatten)]
+    pub redis: RedisFlags,
+}
+
+/// Redis, to share counts between a server's instances: the auth service's
+/// login throttle, quotas. Defined once; flattened into [`ServiceFlags`] and
+/// into the gate.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RedisFlags {
     /// Redis, to share counts between instances (the auth service's login
-    /// throttle, the resource service's quotas); unset: each instance
-    /// counts on its own. A secret: it may hold a password.
-    #[arg(long, hide_env_values = true, value_parser = parse_secret)]
-    pub redis_url: Option<SecretString>,
+    /// throttle, the resource service's and the gate's quotas); unset: each
+    /// instance counts on its own. A secret: it may hold a password.
+    #[arg(id = "redis_url", long = "redis-url", hide_env_values = true, value_parser = parse_secret)]
+    pub url: Option<SecretString>,
 
     /// Prefix of every Redis key this service writes.
-    #[arg(long, default_value = "authpair:")]
-    pub redis_prefix: String,
+    #[arg(id = "redis_prefix", long = "redis-prefix", default_value = "authpair:")]
+    pub prefix: String,
 }
 
 /// `command` with the service's defaults and, with `env`, every flag's

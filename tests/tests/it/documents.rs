@@ -185,8 +185,8 @@ async fn search_quota_is_per_plan_and_subject_exhausts_with_retry_info_and_recov
     let app = TestApp::spawn_with(
         |_| {},
         |r| {
-            r.plan_quotas = plan_quotas("free=3,pro=6");
-            r.quota_window = window;
+            r.quotas.plan_quotas = plan_quotas("free=3,pro=6");
+            r.quotas.quota_window = window;
         },
     )
     .await?;

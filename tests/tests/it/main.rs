@@ -19,6 +19,7 @@ mod failover;
 mod flow;
 mod follower;
 mod foreign_verifiers;
+mod gate;
 mod grpcurl;
 mod header_syntax;
 mod helm_chart;

@@ -22,9 +22,9 @@ async fn a_free_users_search_quota_holds_across_two_resource_instances_sharing_r
     }
     let prefix = authpair_tests::RedisPrefix::new();
     let shared = |r: &mut authpair_tests::ResourceConfig| {
-        r.shared.redis_url = Some("redis://127.0.0.1:6379".into());
-        r.shared.redis_prefix = prefix.0.clone();
-        r.plan_quotas = authpair_tests::plan_quotas("free=3,pro=100");
+        r.shared.redis.url = Some("redis://127.0.0.1:6379".into());
+        r.shared.redis.prefix = prefix.0.clone();
+        r.quotas.plan_quotas = authpair_tests::plan_quotas("free=3,pro=100");
     };
     let app = TestApp::spawn_with(|_| {}, shared).await?;
     let mut second = resource_config(&app.auth_server, app.data_dir.path().join("resource-b"));
@@ -54,8 +54,8 @@ async fn r_03_with_redis_unreachable_quota_bound_calls_fail_closed_then_recover(
     let app = TestApp::spawn_with(
         |_| {},
         |r| {
-            r.shared.redis_url = Some(format!("redis://{}", proxy.addr).into());
-            r.shared.redis_prefix = prefix.0.clone();
+            r.shared.redis.url = Some(format!("redis://{}", proxy.addr).into());
+            r.shared.redis.prefix = prefix.0.clone();
         },
     )
     .await?;

@@ -32,8 +32,8 @@ async fn two_instances(test: &str, adjust: impl FnOnce(&mut AuthConfig)) -> anyh
     }
     let prefix = RedisPrefix::new();
     let shared = |a: &mut AuthConfig| {
-        a.shared.redis_url = Some("redis://127.0.0.1:6379".into());
-        a.shared.redis_prefix = prefix.0.clone();
+        a.shared.redis.url = Some("redis://127.0.0.1:6379".into());
+        a.shared.redis.prefix = prefix.0.clone();
         adjust(a);
     };
     let app = TestApp::spawn_with(shared, |_| {}).await?;

@@ -1,20 +1,28 @@
-//! Per-plan quotas, as configuration ([`PlanQuotas`], `--plan-quotas`), and
-//! held in this process ([`LocalQuotas`]): each instance counts on its own.
-//! GCRA from the `governor` crate: a plan's allowance per window, which
-//! refills evenly over the window; keyed by the quota and the verified
-//! subject. A plan with no allowance fails closed (UNAVAILABLE).
+//! Per-plan quotas for every server whose methods or routes name one: the
+//! flags ([`QuotaFlags`]: `--plan-quotas`, `--quota-window-secs`), the
+//! counts held in this process ([`LocalQuotas`], each instance on its own),
+//! `redis` (feature `redis`): the same shared by every instance through
+//! Redis, and [`limiter`], which picks between them.
+//!
+//! GCRA: a plan's allowance per window, which refills evenly over the
+//! window; keyed by the quota and the verified subject. A plan with no
+//! allowance fails closed (UNAVAILABLE).
 
 use std::{collections::HashMap, num::NonZeroU32, sync::Arc, time::Duration};
 
+use anyhow::Context as _;
 use authpair_claims::{AuthError, QuotaLimiter, policy::quota::QuotaFuture};
+use secrecy::ExposeSecret as _;
+
+use crate::config::RedisFlags;
 use governor::{
     Quota, RateLimiter,
     clock::{Clock, DefaultClock},
     state::keyed::DefaultKeyedStateStore,
 };
 
-/// The quotas this service's methods may name.
-pub const QUOTAS: &[&str] = &["search"];
+#[cfg(feature = "redis")]
+mod redis;
 
 /// The default of `--plan-quotas`.
 pub const DEFAULT_PLAN_QUOTAS: &str = "free=10,pro=100";
@@ -54,6 +62,45 @@ impl PlanQuotas {
     /// Each plan with its calls per window.
     pub fn iter(&self) -> impl Iterator<Item = (&str, u32)> {
         self.0.iter().map(|(p, c)| (p.as_str(), *c))
+    }
+}
+
+/// The quota flags, defined once for every server that enforces quotas.
+#[derive(Debug, Clone, clap::Args)]
+pub struct QuotaFlags {
+    /// Calls per window each plan gets, for each quota a method names, as
+    /// `plan=calls,plan=calls`. A caller whose plan is not listed is refused
+    /// (UNAVAILABLE) on quota-bound methods.
+    #[arg(long, default_value = DEFAULT_PLAN_QUOTAS, value_parser = PlanQuotas::parse)]
+    pub plan_quotas: PlanQuotas,
+
+    /// The quota window, in seconds.
+    #[arg(long = "quota-window-secs", default_value = "60", value_parser = crate::config::parse_secs)]
+    pub quota_window: Duration,
+}
+
+/// The limiter a server's auth decision asks: Redis, shared by every
+/// instance, when `--redis-url` is set (keys under its prefix); else this
+/// instance's own counts. The local counts are returned either way, for
+/// their housekeeping ([`LocalQuotas::housekeep`]).
+pub async fn limiter(
+    flags: &QuotaFlags,
+    redis: &RedisFlags,
+) -> anyhow::Result<(Arc<dyn QuotaLimiter>, Arc<LocalQuotas>)> {
+    let local = LocalQuotas::new(&flags.plan_quotas, flags.quota_window)?;
+    let Some(url) = &redis.url else { return Ok((local.clone(), local)) };
+    let prefix = &redis.prefix;
+    #[cfg(feature = "redis")]
+    {
+        let redis = redis::RedisQuotas::connect(url.expose_secret(), prefix, &flags.plan_quotas, flags.quota_window)
+            .await
+            .context("connecting to Redis for quotas")?;
+        Ok((Arc::new(redis), local))
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = (url.expose_secret(), prefix);
+        anyhow::bail!("this server is built without Redis support (feature `redis` of authpair-server)")
     }
 }
 

@@ -1,5 +1,5 @@
-//! Per-plan quotas shared by every resource-service instance, in Redis,
-//! through the shared GCRA script (`authpair_server::redis_gcra`): a free
+//! Per-plan quotas shared by every instance of a server, in Redis,
+//! through the shared GCRA script (`crate::redis_gcra`): a free
 //! user gets its allowance in total across all instances, not per instance.
 //!
 //! If Redis cannot be reached the call fails closed with UNAVAILABLE
@@ -10,13 +10,12 @@ use std::time::Duration;
 
 use std::collections::HashMap;
 
+use super::PlanQuotas;
+use crate::redis_gcra::{Rate, RedisGcra};
 use authpair_claims::{AuthError, QuotaLimiter, policy::quota::QuotaFuture};
-use authpair_server::redis_gcra::{Rate, RedisGcra};
-
-use crate::quota::PlanQuotas;
 
 #[derive(Debug, Clone)]
-pub struct RedisQuotas {
+pub(super) struct RedisQuotas {
     gcra: RedisGcra,
     prefix: String,
     by_plan: HashMap<String, Rate>,
@@ -27,7 +26,7 @@ fn rate(per_window: u32, window: Duration) -> anyhow::Result<Rate> {
 }
 
 impl RedisQuotas {
-    pub async fn connect(url: &str, prefix: &str, plans: &PlanQuotas, window: Duration) -> anyhow::Result<Self> {
+    pub(super) async fn connect(url: &str, prefix: &str, plans: &PlanQuotas, window: Duration) -> anyhow::Result<Self> {
         let mut by_plan = HashMap::new();
         for (plan, calls) in plans.iter() {
             by_plan.insert(plan.to_owned(), rate(calls, window)?);
