@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --quiet -p auth-service -p resource-service -p authpair-stack -p authpair-cli -p orders-service -p authpair-load
+cargo build --quiet -p auth-service -p resource-service -p authpair-gate -p authpair-stack -p authpair-cli -p orders-service -p authpair-load
 TARGET=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 BIN=$TARGET/debug
 OUT=docs/configuration.md
@@ -70,6 +70,9 @@ block auth-service
 
 section "resource-service" "The resource service: documents, authorized per method; follows the auth service's keys and revocation feed."
 block resource-service
+
+section "authpair-gate" "Envoy's and Istio's external authorization server ([gate.md](gate.md)): decides each request with authpair's tokens, revocations and policy; follows the auth service as the resource service does. Its routes file is described in gate.md."
+block authpair-gate
 
 section "authpair-stack" "Both services in one process on embedded defaults. It has no flags of its own: each service reads its environment variables (\`AUTH_*\`, \`RESOURCE_*\`) exactly as its own binary does, and the stack makes up the resource service's feed secret and a master key (\`./data/master.key\`) unless given them."
 block authpair-stack

@@ -291,3 +291,88 @@ fn http_rule(rule: &RuleFile) -> Result<HttpRule, String> {
         rule: rule_of,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(text: &str) -> String {
+        match Routes::parse(text, Path::new(".")) {
+            Ok(_) => panic!("accepted:\n{text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    const RULE: &str = "[[route.rule]]\nmethod = \"GET\"\npath = \"/x\"\naccess = \"authenticated\"\n";
+
+    #[test]
+    fn a_routes_file_that_would_deny_or_allow_by_accident_refuses_the_start_naming_the_problem() {
+        let cases = [
+            ("", "no [[route]]"),
+            ("[[route]]\nname = \"a\"\naudience = \"x\"\n", "has no policy"),
+            (&format!("[[route]]\nname = \"a b\"\naudience = \"x\"\n{RULE}"), "a route's name is"),
+            (&format!("[[route]]\nname = \"a\"\naudience = \" \"\n{RULE}"), "audience must not be empty"),
+            (
+                &format!("[[route]]\nname = \"a\"\naudience = \"x\"\nservices = [\"s.v1.S\"]\n{RULE}"),
+                "has both gRPC services and HTTP rules",
+            ),
+            (
+                "[[route]]\nname = \"a\"\naudience = \"x\"\nservices = [\"s.v1.S\"]\n",
+                "needs both descriptor_sets and services",
+            ),
+            (
+                "[[route]]\nname = \"a\"\naudience = \"x\"\ndescriptor_sets = [\"missing.binpb\"]\nservices = [\"s.v1.S\"]\n",
+                "reading ./missing.binpb: No such file",
+            ),
+            (
+                &format!(
+                    "[[route]]\nname = \"a\"\naudience = \"x\"\n{RULE}[[route]]\nname = \"a\"\naudience = \"y\"\n{RULE}"
+                ),
+                "is defined twice",
+            ),
+            (
+                &format!("default_route = \"b\"\n[[route]]\nname = \"a\"\naudience = \"x\"\n{RULE}"),
+                "default_route \"b\" names no route",
+            ),
+            (
+                "[[route]]\nname = \"a\"\naudience = \"x\"\n[[route.rule]]\nmethod = \"GET\"\npath = \"/x\"\naccess = \"public\"\nany_role = [\"admin\"]\n",
+                "a public rule cannot require",
+            ),
+            (
+                "[[route]]\nname = \"a\"\naudience = \"x\"\n[[route.rule]]\nmethod = \"get\"\npath = \"/x\"\naccess = \"public\"\n",
+                "method is an HTTP method in capitals",
+            ),
+            (
+                "[[route]]\nname = \"a\"\naudience = \"x\"\n[[route.rule]]\nmethod = \"GET\"\npath = \"/x/../y\"\naccess = \"public\"\n",
+                "is not a segment of a normal path",
+            ),
+            (
+                "[[route]]\nname = \"a\"\naudience = \"x\"\n[[route.rule]]\nmethod = \"GET\"\npath = \"/x\"\naccess = \"authenticated\"\nscopes = [\"a b\"]\n",
+                "is not a role or scope name",
+            ),
+            (&format!("[[route]]\nname = \"a\"\naudience = \"x\"\nlimit = 3\n{RULE}"), "unknown field `limit`"),
+        ];
+        for (text, expected) in cases {
+            let error = refused(text);
+            assert!(error.contains(expected), "{text}\nsaid {error:?}, expected {expected:?}");
+        }
+    }
+
+    #[test]
+    fn a_grpc_route_reads_its_services_policy_from_its_descriptor_set_file() -> Result<(), RoutesError> {
+        let dir = tempfile::tempdir().map_err(|e| RoutesError::File(e.to_string()))?;
+        std::fs::write(dir.path().join("resource.binpb"), authpair_proto::FILE_DESCRIPTOR_SET)
+            .map_err(|e| RoutesError::File(e.to_string()))?;
+        let text = "[[route]]\nname = \"r\"\naudience = \"authpair\"\ndescriptor_sets = [\"resource.binpb\"]\nservices = [\"resource.v1.ResourceService\"]\n";
+        let routes = Routes::parse(text, dir.path())?;
+        let route = routes.route(None).ok_or_else(|| RoutesError::File("one route is the default".into()))?;
+        let rule = route.rule("POST", "/resource.v1.ResourceService/GetAdminDashboard");
+        assert_eq!(rule.map(|r| r.any_role.clone()), Some(vec!["admin".to_owned()]));
+        assert_eq!(route.rule("POST", "/resource.v1.ResourceService/Nope"), None);
+        assert_eq!(routes.quotas().into_iter().collect::<Vec<_>>(), ["search"]);
+        let unknown = "[[route]]\nname = \"r\"\naudience = \"authpair\"\ndescriptor_sets = [\"resource.binpb\"]\nservices = [\"nope.v1.Nope\"]\n";
+        let error = Routes::parse(unknown, dir.path()).err().map(|e| e.to_string());
+        assert_eq!(error.as_deref(), Some("route \"r\": service nope.v1.Nope is not in the descriptor set"));
+        Ok(())
+    }
+}

@@ -10,6 +10,7 @@ use authpair_tests::{TestResult, binary_path};
 const BINARIES: &[&str] = &[
     "auth-service",
     "resource-service",
+    "authpair-gate",
     "authpair-stack",
     "authpair",
     "orders-service",

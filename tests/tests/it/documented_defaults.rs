@@ -63,3 +63,8 @@ fn the_auth_services_documented_defaults_are_the_values_it_takes() -> TestResult
 fn the_resource_services_documented_defaults_are_the_values_it_takes() -> TestResult {
     defaults_hold::<resource_service::Config>("resource-service", 20)
 }
+
+#[test]
+fn the_gates_documented_defaults_are_the_values_it_takes() -> TestResult {
+    defaults_hold::<authpair_gate::Config>("authpair-gate", 20)
+}

@@ -20,6 +20,7 @@ mod flow;
 mod follower;
 mod foreign_verifiers;
 mod gate;
+mod gate_config;
 mod grpcurl;
 mod header_syntax;
 mod helm_chart;
