@@ -91,13 +91,21 @@ impl Drop for Made {
     }
 }
 
-/// Builds `target` of the Containerfile from this build's binaries on a
-/// runtime base made from the machine's files.
-pub fn build_images(made: &mut Made, tag: &str) -> anyhow::Result<(String, String)> {
+/// The images `build_images` made, by server.
+#[derive(Debug)]
+pub struct Images {
+    pub auth: String,
+    pub resource: String,
+    pub gate: String,
+}
+
+/// Builds each server's target of the Containerfile from this build's
+/// binaries on a runtime base made from the machine's files.
+pub fn build_images(made: &mut Made, tag: &str) -> anyhow::Result<Images> {
     let context = tempfile::tempdir()?;
     std::fs::create_dir_all(context.path().join("bin"))?;
     std::fs::create_dir_all(context.path().join("data"))?;
-    let binaries = ["auth-service", "resource-service", "authpair"];
+    let binaries = ["auth-service", "resource-service", "authpair-gate", "authpair"];
     let mut paths = Vec::new();
     for name in binaries {
         let path = binary_path(name)?;
@@ -112,7 +120,7 @@ pub fn build_images(made: &mut Made, tag: &str) -> anyhow::Result<(String, Strin
     made.images.push(runtime.clone());
     let containerfile = repo_root().join("Containerfile");
     let mut images = Vec::new();
-    for target in ["auth-service", "resource-service"] {
+    for target in ["auth-service", "resource-service", "authpair-gate"] {
         let image = format!("localhost/authpair-test-{target}:{tag}");
         podman(&[
             "build",
@@ -135,7 +143,8 @@ pub fn build_images(made: &mut Made, tag: &str) -> anyhow::Result<(String, Strin
         made.images.push(image.clone());
         images.push(image);
     }
-    Ok((images.remove(0), images.remove(0)))
+    let [auth, resource, gate] = <[String; 3]>::try_from(images).map_err(|_| anyhow::anyhow!("three images"))?;
+    Ok(Images { auth, resource, gate })
 }
 
 /// `podman run` of `image` on the host network with a read-only root and

@@ -4,7 +4,8 @@
 //! the host, a call to the resource container, health from the images' own
 //! HEALTHCHECK, a restart of the auth container that keeps users and keys,
 //! secrets read from mounted files (`<VARIABLE>_FILE`),
-//! SIGTERM stopping each within the drain, non-root on a read-only root.
+//! SIGTERM stopping each within the drain, non-root on a read-only root;
+//! the gate's image beside them, answering Envoy's Check from the host.
 //!
 //! No image can be pulled here: the runtime base is made from this
 //! machine's own files (`deploy/image/runtime-from-host.sh`) and the
@@ -16,11 +17,15 @@
 use std::{net::SocketAddr, time::Duration};
 
 use authpair_proto::{
-    auth::v1::{LoginRequest, auth_service_client::AuthServiceClient},
+    auth::v1::{
+        CreateServiceAccountRequest, LoginRequest, admin_service_client::AdminServiceClient,
+        auth_service_client::AuthServiceClient,
+    },
     resource::v1::{GetMyProfileRequest, resource_service_client::ResourceServiceClient},
 };
 use authpair_tests::{
-    PgSchema, RedisPrefix, TestResult, bearer, channel,
+    ADMIN_AUDIENCE, PgSchema, RedisPrefix, TestResult, bearer, channel,
+    gate::{Case, check, xds_or_skip},
     grpcurl::{field, grpcurl_or_skip},
     podman::{Made, build_images, free_port, podman, podman_async, podman_or_skip, run, serving, stop},
 };
@@ -31,6 +36,24 @@ const ADMIN_PASSWORD: &str = "container-admin-password";
 const FEED_SECRET: &str = "container-feed-secret-0123456789";
 /// The services' default drain is 30 s; a stop must not need podman's kill.
 const STOP_WITHIN: Duration = Duration::from_secs(20);
+
+/// The gate's service account, made through the auth container's admin
+/// API: (client id, secret).
+async fn gate_account(addr: SocketAddr) -> anyhow::Result<(String, String)> {
+    let mut auth = AuthServiceClient::new(channel(addr)?);
+    let request =
+        LoginRequest { username: ADMIN.into(), password: ADMIN_PASSWORD.into(), audience: ADMIN_AUDIENCE.into() };
+    let admin = auth.login(request).await?.into_inner().access_token;
+    let create = CreateServiceAccountRequest {
+        name: "authpair-gate".into(),
+        scopes: vec!["revocations:watch".into()],
+        plan: String::new(),
+        audiences: vec![ADMIN_AUDIENCE.into()],
+    };
+    let created = AdminServiceClient::new(channel(addr)?).create_service_account(bearer(create, &admin)).await?;
+    let created = created.into_inner();
+    Ok((created.client_id, created.client_secret))
+}
 
 async fn login(addr: SocketAddr) -> anyhow::Result<String> {
     let mut auth = AuthServiceClient::new(channel(addr)?);
@@ -46,7 +69,8 @@ async fn the_images_run_non_root_on_a_read_only_root_and_serve_login_calls_healt
     }
     let tag = format!("t{}", std::process::id());
     let mut made = Made::default();
-    let (auth_image, resource_image) = build_images(&mut made, &tag)?;
+    let images = build_images(&mut made, &tag)?;
+    let (auth_image, resource_image) = (images.auth.clone(), images.resource.clone());
 
     let (auth_schema, resource_schema) = (PgSchema::create("image_auth").await?, PgSchema::create("image_res").await?);
     let redis = RedisPrefix::new();
@@ -108,19 +132,6 @@ async fn the_images_run_non_root_on_a_read_only_root_and_serve_login_calls_healt
     run(&mut made, &resource_name, &resource_image, &resource_mounts, &resource_env)?;
     serving(&resource_name, resource_addr).await?;
 
-    // Non-root, read-only root filesystem, as configured and as running.
-    for name in [&auth_name, &resource_name] {
-        assert_eq!(podman(&["inspect", "--format", "{{.Config.User}}", name])?, "65532:65532", "{name}'s user");
-        assert_eq!(podman(&["inspect", "--format", "{{.HostConfig.ReadonlyRootfs}}", name])?, "true");
-        let users = podman(&["top", name, "user", "huser"])?;
-        // USER as the container names it, HUSER as the host does.
-        let rows: Vec<Vec<&str>> = users.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
-        assert!(!rows.is_empty(), "no process in {name}");
-        assert!(rows.iter().all(|r| r[..] == ["nonroot", "65532"]), "{name} runs as:\n{users}");
-        // The image's HEALTHCHECK: the service's own binary, no shell.
-        podman(&["healthcheck", "run", name]).map_err(|e| anyhow::anyhow!("{name} is not healthy: {e}"))?;
-    }
-
     // A login through the real grpcurl from the host, then a call to the
     // resource container with its token.
     let token = match grpcurl_or_skip(TEST)? {
@@ -135,6 +146,49 @@ async fn the_images_run_non_root_on_a_read_only_root_and_serve_login_calls_healt
     let mut resource = ResourceServiceClient::new(channel(resource_addr)?);
     let profile = resource.get_my_profile(bearer(GetMyProfileRequest {}, &token)).await?.into_inner();
     assert_eq!(profile.username, ADMIN);
+
+    // The gate's image beside them: its own service account, the routes
+    // file mounted, Envoy's Check from the host allowing the same call.
+    let gate_port = free_port()?;
+    let gate_addr = SocketAddr::from(([127, 0, 0, 1], gate_port));
+    let (gate_id, gate_secret) = gate_account(auth_addr).await?;
+    let routes = tempfile::tempdir()?;
+    std::fs::set_permissions(routes.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    std::fs::write(routes.path().join("resource.binpb"), authpair_proto::FILE_DESCRIPTOR_SET)?;
+    std::fs::write(
+        routes.path().join("routes.toml"),
+        "[[route]]\nname = \"resource\"\naudience = \"authpair\"\ndescriptor_sets = [\"resource.binpb\"]\nservices = [\"resource.v1.ResourceService\"]\n",
+    )?;
+    let gate_name = format!("authpair-test-gate-{tag}");
+    let gate_env = vec![
+        ("GATE_LISTEN", format!("127.0.0.1:{gate_port}")),
+        ("GATE_METRICS_LISTEN", "off".into()),
+        ("GATE_AUTH_URL", format!("http://{auth_addr}")),
+        ("GATE_CLIENT_ID", gate_id),
+        ("GATE_CLIENT_SECRET", gate_secret),
+    ];
+    let gate_mounts = vec![format!("{}:/etc/authpair-gate:ro", routes.path().display())];
+    run(&mut made, &gate_name, &images.gate, &gate_mounts, &gate_env)?;
+    serving(&gate_name, gate_addr).await?;
+    if xds_or_skip(TEST)? {
+        let case = Case::new("resource", "POST", "/resource.v1.ResourceService/GetMyProfile").bearer(&token);
+        let answer = &check(gate_addr, &[case]).await?[0];
+        assert_eq!((answer["code"].as_i64(), answer["allowed"].as_bool()), (Some(0), Some(true)), "{answer}");
+        assert_eq!(answer["headers"]["x-authpair-roles"], "admin", "{answer}");
+    }
+
+    // Non-root, read-only root filesystem, as configured and as running.
+    for name in [&auth_name, &resource_name, &gate_name] {
+        assert_eq!(podman(&["inspect", "--format", "{{.Config.User}}", name])?, "65532:65532", "{name}'s user");
+        assert_eq!(podman(&["inspect", "--format", "{{.HostConfig.ReadonlyRootfs}}", name])?, "true");
+        let users = podman(&["top", name, "user", "huser"])?;
+        // USER as the container names it, HUSER as the host does.
+        let rows: Vec<Vec<&str>> = users.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
+        assert!(!rows.is_empty(), "no process in {name}");
+        assert!(rows.iter().all(|r| r[..] == ["nonroot", "65532"]), "{name} runs as:\n{users}");
+        // The image's HEALTHCHECK: the service's own binary, no shell.
+        podman(&["healthcheck", "run", name]).map_err(|e| anyhow::anyhow!("{name} is not healthy: {e}"))?;
+    }
 
     // SIGTERM stops the auth container within the drain, cleanly; started
     // again on the same volume and database, its users and keys are kept:
@@ -151,5 +205,8 @@ async fn the_images_run_non_root_on_a_read_only_root_and_serve_login_calls_healt
     let (took, code) = stop(&resource_name).await?;
     assert!(took < STOP_WITHIN, "the resource container took {took:?} to stop on SIGTERM");
     assert_eq!(code, "0", "the resource container's exit code after SIGTERM");
+    let (took, code) = stop(&gate_name).await?;
+    assert!(took < STOP_WITHIN, "the gate's container took {took:?} to stop on SIGTERM");
+    assert_eq!(code, "0", "the gate's container's exit code after SIGTERM");
     Ok(())
 }
