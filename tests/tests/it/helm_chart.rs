@@ -89,6 +89,11 @@ fn production() -> Value {
             "redisUrl": "redis://redis:6379",
             "bootstrapAdmin": "admin:change-me-now",
         },
+        "gate": {
+            "enabled": true,
+            "routes": "[[route]]\nname = \"resource\"\naudience = \"authpair\"\ndescriptor_sets = [\"resource.binpb\"]\nservices = [\"resource.v1.ResourceService\"]\n",
+            "descriptorSets": {"resource.binpb": "CgA="},
+        },
         "networkPolicy": {"enabled": true},
         "autoscaling": {"enabled": true},
         "serviceMonitor": {"enabled": true},
@@ -133,7 +138,7 @@ fn the_rendered_pods_run_non_root_read_only_with_no_capabilities_and_grpc_health
     let manifests = render(&production())?;
     let of_kind = |m: &&str, kind: &str| m.lines().any(|l| l == format!("kind: {kind}"));
     let deployments: Vec<&str> = manifests.split("\n---\n").filter(|m| of_kind(m, "Deployment")).collect();
-    assert_eq!(deployments.len(), 2, "one Deployment per service");
+    assert_eq!(deployments.len(), 3, "one Deployment per server: auth, resource, gate");
     for deployment in deployments {
         for needed in [
             "runAsNonRoot: true",
@@ -161,7 +166,7 @@ fn the_rendered_pods_run_non_root_read_only_with_no_capabilities_and_grpc_health
 }
 
 #[test]
-fn more_than_one_replica_on_sqlite_and_missing_secrets_refuse_to_render_with_the_reason() -> TestResult {
+fn more_than_one_replica_on_sqlite_missing_secrets_and_a_gate_without_routes_refuse_to_render_with_the_reason() -> TestResult {
     if !tools_or_skip("helm_chart")? {
         return Ok(());
     }
@@ -178,6 +183,11 @@ fn more_than_one_replica_on_sqlite_and_missing_secrets_refuse_to_render_with_the
         ),
         (json!({"secrets": {"masterKey": key, "feedSecret": "s"}}), "auth.publicUrl is required"),
         (json!({"auth": {"publicUrl": "https://a"}, "secrets": {"feedSecret": "s"}}), "secrets.masterKey"),
+        (
+            json!({"auth": {"publicUrl": "https://a", "replicas": 1}, "resource": {"replicas": 1},
+                   "secrets": {"masterKey": key, "feedSecret": "s"}, "gate": {"enabled": true}}),
+            "gate.routes is required with gate.enabled",
+        ),
     ];
     for (values, reason) in cases {
         let (ok, _, error) = chart("template", &values, Some("test"))?;
