@@ -53,8 +53,8 @@ impl PathPattern {
         Ok(Self { segments })
     }
 
-    fn matches(&self, path: &[&str]) -> bool {
-        let mut path = path.iter();
+    /// Whether the segments of a normal path (see [`normal_path`]) match.
+    fn matches<'p>(&self, mut path: impl Iterator<Item = &'p str>) -> bool {
         for segment in &self.segments {
             match (segment, path.next()) {
                 (Segment::Rest, Some(_)) => return true,
@@ -72,20 +72,24 @@ fn normal_segment(segment: &str) -> bool {
     if segment.is_empty() || segment == "." || segment == ".." || segment.contains('\\') {
         return false;
     }
-    let lower = segment.to_ascii_lowercase();
-    !["%2f", "%5c", "%2e"].iter().any(|escaped| lower.contains(escaped))
+    // No percent-encoded `/`, `\` or `.`, in either case.
+    !segment
+        .as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'%' && matches!((w[1], w[2].to_ascii_lowercase()), (b'2', b'f' | b'e') | (b'5', b'c')))
 }
 
-/// `path`'s segments (without its query string or fragment), or `None`
+/// `path` without its leading `/`, query string or fragment, or `None`
 /// when it is not in normal form.
-pub fn normal_path(path: &str) -> Option<Vec<&str>> {
+pub fn normal_path(path: &str) -> Option<&str> {
     let path = path.split(['?', '#']).next().unwrap_or_default();
     let rest = path.strip_prefix('/')?;
-    if rest.is_empty() {
-        return Some(Vec::new());
-    }
-    let segments: Vec<&str> = rest.split('/').collect();
-    segments.iter().all(|s| normal_segment(s)).then_some(segments)
+    (rest.is_empty() || rest.split('/').all(normal_segment)).then_some(rest)
+}
+
+/// The segments of a normal path as [`normal_path`] returns it (none for `/`).
+fn segments(rest: &str) -> impl Iterator<Item = &str> {
+    (!rest.is_empty()).then(|| rest.split('/')).into_iter().flatten()
 }
 
 /// One rule of the file.
@@ -110,10 +114,10 @@ impl HttpRules {
 
     /// The first rule matching `method` and `path`, if any.
     pub fn rule(&self, method: &str, path: &str) -> Option<&Rule> {
-        let segments = normal_path(path)?;
+        let rest = normal_path(path)?;
         self.rules
             .iter()
-            .find(|r| r.method.as_deref().is_none_or(|m| m == method) && r.path.matches(&segments))
+            .find(|r| r.method.as_deref().is_none_or(|m| m == method) && r.path.matches(segments(rest)))
             .map(|r| &r.rule)
     }
 

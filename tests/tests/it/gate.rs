@@ -211,7 +211,8 @@ async fn an_allowed_request_carries_the_verified_identity_and_never_the_one_the_
 }
 
 #[tokio::test]
-async fn http_rules_deny_a_missing_role_or_scope_an_unknown_route_method_or_path_and_a_spent_quota() -> TestResult {
+async fn http_rules_deny_a_missing_role_or_scope_an_unknown_route_method_or_path_two_tokens_and_a_spent_quota()
+-> TestResult {
     if !xds_or_skip("gate")? {
         return Ok(());
     }
@@ -223,6 +224,12 @@ async fn http_rules_deny_a_missing_role_or_scope_an_unknown_route_method_or_path
     app.create_user("rex", "rex-password", &["viewer"]).await?;
     let web = app.login_for("rex", "rex-password", WEB).await?.access_token;
     let report = || Case::new("web", "GET", "/v1/reports/2026/q4").bearer(&web);
+    // As Envoy sends them with `encode_raw_headers`: one entry per line.
+    let mut two_authorization_lines = Case::new("web", "GET", "/v1/items/42");
+    two_authorization_lines.raw_headers = Some(vec![
+        ("authorization".into(), format!("Bearer {web}")),
+        ("authorization".into(), "Bearer forged.token.value".into()),
+    ]);
     let answers = check(
         gate.server.addr,
         &[
@@ -232,6 +239,7 @@ async fn http_rules_deny_a_missing_role_or_scope_an_unknown_route_method_or_path
             Case::new("web", "PATCH", "/v1/items/42").bearer(&web),
             Case::new("web", "GET", "/v1/items/42/../../admin").bearer(&web),
             Case::new("web", "GET", "/v1/items/42"),
+            two_authorization_lines,
             report(),
             report(),
             report(),
@@ -251,10 +259,11 @@ async fn http_rules_deny_a_missing_role_or_scope_an_unknown_route_method_or_path
         assert_eq!(answers[i]["http_status"], 403, "{what}");
     }
     assert_eq!(outcomes[5], denied(Code::Unauthenticated, "TOKEN_MISSING"));
-    assert_eq!((outcomes[6].0, outcomes[7].0), (0, 0), "two reports within the free plan's quota");
-    assert_eq!(outcomes[8], denied(Code::ResourceExhausted, "QUOTA_EXCEEDED"));
-    assert_eq!(answers[8]["http_status"], 429);
-    let retry: u64 = answers[8]["headers"]["retry-after"].as_str().unwrap_or("").parse()?;
+    assert_eq!(outcomes[6], denied(Code::Unauthenticated, "TOKEN_MALFORMED"), "two authorization lines");
+    assert_eq!((outcomes[7].0, outcomes[8].0), (0, 0), "two reports within the free plan's quota");
+    assert_eq!(outcomes[9], denied(Code::ResourceExhausted, "QUOTA_EXCEEDED"));
+    assert_eq!(answers[9]["http_status"], 429);
+    let retry: u64 = answers[9]["headers"]["retry-after"].as_str().unwrap_or("").parse()?;
     assert!((1..=30).contains(&retry), "Retry-After {retry}");
     Ok(())
 }

@@ -166,7 +166,8 @@ fn the_rendered_pods_run_non_root_read_only_with_no_capabilities_and_grpc_health
 }
 
 #[test]
-fn more_than_one_replica_on_sqlite_missing_secrets_and_a_gate_without_routes_refuse_to_render_with_the_reason() -> TestResult {
+fn more_than_one_replica_on_sqlite_missing_secrets_and_a_gate_without_routes_refuse_to_render_with_the_reason()
+-> TestResult {
     if !tools_or_skip("helm_chart")? {
         return Ok(());
     }
