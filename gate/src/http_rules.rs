@@ -31,6 +31,22 @@ pub struct PathPattern {
     segments: Vec<Segment>,
 }
 
+impl std::fmt::Display for PathPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.segments.is_empty() {
+            return f.write_str("/");
+        }
+        for segment in &self.segments {
+            match segment {
+                Segment::Literal(literal) => write!(f, "/{literal}")?,
+                Segment::One => f.write_str("/*")?,
+                Segment::Rest => f.write_str("/**")?,
+            }
+        }
+        Ok(())
+    }
+}
+
 impl PathPattern {
     /// Parses `pattern`, refusing what could never match a normal path.
     pub fn parse(pattern: &str) -> Result<Self, String> {
@@ -124,6 +140,11 @@ impl HttpRules {
     /// Every rule, in order.
     pub fn rules(&self) -> impl Iterator<Item = &Rule> {
         self.rules.iter().map(|r| &r.rule)
+    }
+
+    /// Every rule named by its method and pattern (`GET /v1/items/*`).
+    pub fn named(&self) -> impl Iterator<Item = (String, &Rule)> {
+        self.rules.iter().map(|r| (format!("{} {}", r.method.as_deref().unwrap_or("*"), r.path), &r.rule))
     }
 }
 

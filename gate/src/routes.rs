@@ -200,6 +200,26 @@ impl Routes {
             .collect()
     }
 
+    /// Every rule of every route, named `route METHOD pattern` (HTTP) or
+    /// `route /package.Service/Method` (gRPC): what the follower checks
+    /// against the roles, scopes and quotas the auth service announces, so
+    /// a rule naming one the deployment does not define is logged as an
+    /// error (it would deny every caller).
+    pub fn naming_policy(&self) -> Policy {
+        let named = self.routes.values().flat_map(|route| {
+            let rules: Vec<(String, Rule)> = match &route.policy {
+                RoutePolicy::Grpc(policy) => {
+                    policy.rules().map(|(method, rule)| (format!("{} {method}", route.name), rule.clone())).collect()
+                }
+                RoutePolicy::Http(rules) => {
+                    rules.named().map(|(name, rule)| (format!("{} {name}", route.name), rule.clone())).collect()
+                }
+            };
+            rules
+        });
+        Policy::named(named)
+    }
+
     /// The routes' names, sorted.
     pub fn names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.routes.keys().map(String::as_str).collect();
@@ -356,6 +376,18 @@ mod tests {
             let error = refused(text);
             assert!(error.contains(expected), "{text}\nsaid {error:?}, expected {expected:?}");
         }
+    }
+
+    #[test]
+    fn a_rule_naming_a_role_or_scope_the_deployment_lacks_is_found_by_route_method_and_pattern()
+    -> Result<(), RoutesError> {
+        let text = "[[route]]\nname = \"web\"\naudience = \"x\"\n[[route.rule]]\nmethod = \"GET\"\npath = \"/v1/*/x\"\naccess = \"authenticated\"\nany_role = [\"auditor\"]\n";
+        let routes = Routes::parse(text, Path::new("."))?;
+        let table = authpair_claims::RoleScopes::parse(authpair_claims::token::roles::DEFAULT_ROLE_SCOPES)
+            .map_err(RoutesError::File)?;
+        let error = routes.naming_policy().check_names(&table.vocabulary([])).err().map(|e| e.to_string());
+        assert_eq!(error.as_deref(), Some("web GET /v1/*/x: unknown role \"auditor\""));
+        Ok(())
     }
 
     #[test]

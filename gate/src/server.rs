@@ -45,7 +45,10 @@ pub async fn serve(
     let verifier = Arc::new(config.follow.verifier(first, audiences, &config.tokens));
     let denylist = Arc::new(config.follow.denylist());
     let (quotas, local_quotas) = quota::limiter(&config.quotas, &config.redis).await?;
-    let follower = config.follow.start(SERVICE, &config.client_id, None, verifier.clone(), denylist.clone())?;
+    // The routes' roles, scopes and quotas are checked against what the
+    // auth service announces; one it does not define is logged as an error.
+    let names = Some(Arc::new(routes.naming_policy()));
+    let follower = config.follow.start(SERVICE, &config.client_id, names, verifier.clone(), denylist.clone())?;
     let answers = Answers::new(&config.identity_header_prefix, config.strip_authorization);
     let gate = Gate::new(routes.clone(), verifier.clone(), denylist.clone(), quotas, answers);
     tracing::info!(routes = ?routes.names(), "deciding for these routes");

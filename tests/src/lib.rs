@@ -989,8 +989,9 @@ pub fn rust_files(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
 /// The workspace binary `name` (a service, or the `authpair` CLI), in the
 /// target dir this test runs from, built first if it is not current.
 pub fn binary_path(name: &str) -> anyhow::Result<std::path::PathBuf> {
-    // `cargo test --workspace` builds both services' binaries (each has an
-    // integration test that runs it). Asking the same command again, with
+    // `cargo test --workspace` builds every server's binary (each package
+    // has an integration test that runs it, and Cargo builds a package's
+    // binaries only for its own integration tests). Asking the same command again, with
     // the same feature set, is a no-op when they are current and rebuilds
     // them when not, so a test never runs a stale binary. Once per process.
     static BUILT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();

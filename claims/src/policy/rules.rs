@@ -197,6 +197,14 @@ impl Policy {
         Self { rules }
     }
 
+    /// Rules under names of the caller's choosing, for checking their
+    /// roles and scopes against the deployment ([`Self::check_names`]): a
+    /// server whose rules are not one method table (the gate's routes)
+    /// names each `route METHOD pattern`.
+    pub fn named(rules: impl IntoIterator<Item = (String, Rule)>) -> Self {
+        Self { rules: rules.into_iter().collect() }
+    }
+
     /// The rule for `method` (`/package.Service/Method`), if it has one.
     pub fn rule(&self, method: &str) -> Option<&Rule> {
         self.rules.get(method)
