@@ -148,7 +148,7 @@ fn auth_layer(c: &mut Criterion) {
     let hit = AuthLayer::new("bench", verifier(&setup, 16 << 20), denylist.clone(), policy.clone());
     let reused = headers(&token(&setup, "alice"));
     c.bench_function("auth layer: repeat token (cache hit)", |b| {
-        b.iter(|| hit.decide(PATH, black_box(&reused), || false).map(|(_, caller)| caller).expect("allowed"))
+        b.iter(|| hit.decide(PATH, black_box(&reused), || None).map(|(_, caller)| caller).expect("allowed"))
     });
 
     // More distinct tokens than the cache holds, cycled: every call misses
@@ -159,7 +159,7 @@ fn auth_layer(c: &mut Criterion) {
     c.bench_function("auth layer: new token (cache miss)", |b| {
         b.iter(|| {
             next = (next + 1) % tokens.len();
-            miss.decide(PATH, &tokens[next], || false).map(|(_, caller)| caller).expect("allowed")
+            miss.decide(PATH, &tokens[next], || None).map(|(_, caller)| caller).expect("allowed")
         })
     });
 }

@@ -86,6 +86,11 @@ pub enum AuthError {
     /// logged after it was issued.
     #[error("token revoked")]
     Revoked,
+    /// A token bound to a client certificate (`cnf.x5t#S256`, RFC 8705)
+    /// on a connection without that certificate: another client's, or
+    /// none. A replayed bound token proves nothing.
+    #[error("token bound to another client certificate")]
+    CertificateMismatch,
 
     // ---- Authorization: PERMISSION_DENIED (gRPC's 403). ----
     /// The method needs this role, which the caller lacks.
@@ -146,6 +151,7 @@ impl AuthError {
             Expired => "TOKEN_EXPIRED",
             NotYetValid => "TOKEN_NOT_YET_VALID",
             Revoked => "TOKEN_REVOKED",
+            CertificateMismatch => "CERTIFICATE_MISMATCH",
             RoleRequired(_) => "ROLE_REQUIRED",
             ScopeRequired(_) => "SCOPE_REQUIRED",
             UserRequired => "USER_TOKEN_REQUIRED",

@@ -5,10 +5,10 @@
 //! arbitrary string never verifies, and a token that does verify has a
 //! genuine signature, a header of exactly alg EdDSA, typ at+jwt and the
 //! key's kid, and claims that pass every documented check (object form,
-//! each member once, only `nbf` and `preferred_username` optional, `iss`,
+//! each member once, only `nbf`, `preferred_username` and `cnf` optional, `iss`,
 //! `aud`, the `exp`/`nbf`/`iat` window with leeway, lifetime, non-empty
-//! `sub` and `jti`, well-formed roles), which
-//! the returned `Claims` reports unchanged. A header and payload with every
+//! `sub` and `jti`, well-formed roles, a `cnf` that is exactly one SHA-256
+//! certificate thumbprint), which the returned `Claims` reports unchanged. A header and payload with every
 //! member right must verify.
 #![no_main]
 
@@ -121,7 +121,7 @@ fuzz_target!(|input: Input| {
         object_members(claims_json.as_bytes()).unwrap_or_else(|| panic!("payload not an object: {claims_json}"));
     for known in &CLAIMS {
         let count = members.iter().filter(|(n, _)| n == known.name).count();
-        let optional = ["nbf", "preferred_username"].contains(&known.name);
+        let optional = ["nbf", "preferred_username", "cnf"].contains(&known.name);
         assert!(count == 1 || (optional && count == 0), "{} appears {count} times: {claims_json}", known.name);
     }
     let get = |name: &str| members.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or(Value::Null);
@@ -167,6 +167,19 @@ fuzz_target!(|input: Input| {
     assert_eq!(claims.audiences(), audiences.as_slice());
     assert_eq!(claims.roles().len(), roles.len());
     assert_eq!(claims.plan(), string("plan"));
+    // A bound token (RFC 8705): `cnf` is exactly one `x5t#S256`, a SHA-256
+    // in base64url, which the caller is told; an unbound token binds nothing.
+    match members.iter().find(|(n, _)| n == "cnf") {
+        None => assert_eq!(claims.bound_certificate(), None, "{claims_json}"),
+        Some((_, cnf)) => {
+            use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+            let only = cnf.as_object().filter(|members| members.len() == 1);
+            let x5t = only.and_then(|members| members.get("x5t#S256")).and_then(Value::as_str);
+            let x5t = x5t.unwrap_or_else(|| panic!("cnf {cnf}: {claims_json}"));
+            let thumbprint = URL_SAFE_NO_PAD.decode(x5t).unwrap_or_else(|_| panic!("x5t#S256 {x5t:?}"));
+            assert_eq!(claims.bound_certificate().map(|t| t.as_slice()), Some(thumbprint.as_slice()), "{claims_json}");
+        }
+    }
 });
 
 /// `token` with one bit of its signature flipped (re-encoded, so the

@@ -225,7 +225,7 @@ pub const HEADER: [Member; 3] = [
     },
 ];
 
-pub const CLAIMS: [Member; 13] = [
+pub const CLAIMS: [Member; 14] = [
     Member {
         name: "iss",
         good: |_| json!(ISSUER),
@@ -263,6 +263,21 @@ pub const CLAIMS: [Member; 13] = [
     },
     Member { name: "scope", good: |_| json!("orders:read"), near: |_| vec![json!(""), json!(" a  b ")] },
     Member { name: "plan", good: |_| json!("free"), near: |_| vec![json!("")] },
+    // A certificate-bound token (RFC 8705): one SHA-256 thumbprint.
+    Member {
+        name: "cnf",
+        good: |_| json!({"x5t#S256": "qL6UsEftwCJ9tJrqSbrRHQgOQ5CdLyl-bNWJPrACbB4"}),
+        near: |_| {
+            vec![
+                json!({"x5t#S256": "qL6UsEftwCJ9tJrqSbrRHQgOQ5CdLyl-bNWJPrACbB"}),
+                json!({"x5t#S256": "qL6UsEftwCJ9tJrqSbrRHQgOQ5CdLyl+bNWJPrACbB4"}),
+                json!({"x5t#S256": "qL6UsEftwCJ9tJrqSbrRHQgOQ5CdLyl-bNWJPrACbB4", "jkt": "k"}),
+                json!({"jkt": "k"}),
+                json!({}),
+                json!(["x5t#S256"]),
+            ]
+        },
+    },
 ];
 
 /// A JSON object's members in order, duplicates kept; `None` for any text

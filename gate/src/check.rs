@@ -35,6 +35,9 @@ pub struct Asked<'a> {
     /// Whether the request is a gRPC call (its content type), so a denial
     /// carries `grpc-status` for its client.
     pub grpc: bool,
+    /// The SHA-256 thumbprint of the client certificate Envoy verified and
+    /// forwarded (`include_peer_certificate`), for certificate-bound tokens.
+    pub certificate: Option<[u8; 32]>,
 }
 
 impl<'a> Asked<'a> {
@@ -67,14 +70,30 @@ impl<'a> Asked<'a> {
                 (token, http.headers.get("content-type").map(|v| v.as_bytes()).unwrap_or_default())
             }
         };
+        let certificate = attributes.and_then(|a| a.source.as_ref()).and_then(|peer| thumbprint(&peer.certificate));
         Ok(Self {
             route,
             method: &http.method,
             path: &http.path,
             token,
             grpc: content_type.starts_with(b"application/grpc"),
+            certificate,
         })
     }
+}
+
+/// The SHA-256 of the DER certificate in `pem` as Envoy forwards a peer's
+/// certificate (URL-encoded PEM); `None` when there is none or it does not
+/// parse, which a bound token then fails.
+fn thumbprint(pem: &str) -> Option<[u8; 32]> {
+    use rustls_pki_types::{CertificateDer, pem::PemObject as _};
+    use sha2::Digest as _;
+    if pem.is_empty() {
+        return None;
+    }
+    let pem = percent_encoding::percent_decode_str(pem).collect::<Vec<u8>>();
+    let der = CertificateDer::from_pem_slice(&pem).ok()?;
+    Some(sha2::Sha256::digest(der.as_ref()).into())
 }
 
 fn header_bytes(header: &authpair_proto::envoy_api::envoy::config::core::v3::HeaderValue) -> &[u8] {
@@ -130,6 +149,13 @@ impl Gate {
         };
         let rule = route.rule(asked.method, asked.path);
         let caller = authenticate(&self.verifier, &self.denylist, asked.token.clone()?)?;
+        // A certificate-bound token (RFC 8705) only with the client
+        // certificate Envoy verified and forwarded.
+        if let Some(bound) = caller.as_deref().and_then(Claims::bound_certificate)
+            && asked.certificate.as_ref() != Some(bound)
+        {
+            return Err(AuthError::CertificateMismatch);
+        }
         let rule = rule.ok_or(AuthError::NoPolicy)?;
         rule.authorize_for(caller.as_deref(), |claims| claims.is_for(&route.audience))?;
         if let Some(quota) = &rule.quota {

@@ -6,7 +6,8 @@ in tests/tests/it/gate.rs:
 
 CASES.json is a list of requests to ask about, each
 {"route": name or null, "method": "GET", "path": "/x", "headers": {...},
- "raw_headers": [[name, value], ...] or null, "until_code": code or null}. `headers` go in Envoy's
+ "raw_headers": [[name, value], ...] or null, "until_code": code or null,
+ "certificate": the client's PEM certificate or null}. `headers` go in Envoy's
 `headers` map; `raw_headers`, when given, in `header_map` as Envoy sends
 them with `encode_raw_headers` (one entry per header line). Prints one JSON
 object per case: the status code and message, and the HTTP response Envoy
@@ -18,6 +19,7 @@ most 5 s), and its answer has `elapsed_ms`.
 import json
 import sys
 import time
+import urllib.parse
 
 import grpc
 from envoy.config.core.v3 import base_pb2
@@ -36,6 +38,10 @@ def request(case: dict) -> external_auth_pb2.CheckRequest:
     )
     if case.get("route") is not None:
         context.context_extensions["authpair_route"] = case["route"]
+    if case.get("certificate") is not None:
+        # As Envoy forwards the client's certificate (include_peer_certificate):
+        # PEM, URL-encoded.
+        context.source.certificate = urllib.parse.quote(case["certificate"])
     return external_auth_pb2.CheckRequest(attributes=context)
 
 

@@ -62,6 +62,7 @@ def main() -> int:
                             "timeout_ms": authz.grpc_service.timeout.ToMilliseconds(),
                             "failure_mode_allow": authz.failure_mode_allow,
                             "encode_raw_headers": authz.encode_raw_headers,
+                            "include_peer_certificate": authz.include_peer_certificate,
                             "transport_api_version": authz.transport_api_version,
                         })
                 for host in manager.route_config.virtual_hosts:

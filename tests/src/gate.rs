@@ -62,6 +62,8 @@ pub struct Case {
     /// Ask again every 20 ms until the answer's status code is this one
     /// (at most 5 s); the answer then has `elapsed_ms`.
     pub until_code: Option<i32>,
+    /// The client certificate (PEM) Envoy verified and forwards.
+    pub certificate: Option<String>,
 }
 
 impl Case {
@@ -73,6 +75,7 @@ impl Case {
             headers: Default::default(),
             raw_headers: None,
             until_code: None,
+            certificate: None,
         }
     }
 

@@ -7,7 +7,9 @@
 //! 2. **Authenticate.** No `authorization` header is "anonymous"; a header
 //!    that is there must hold a token that verifies ([`Verifier`]) and is not
 //!    revoked ([`Denylist`]), or the call ends UNAUTHENTICATED, even on a
-//!    public method: a bad token is never silently ignored.
+//!    public method: a bad token is never silently ignored. A token bound to
+//!    a client certificate (`cnf.x5t#S256`, RFC 8705) must also arrive on a
+//!    connection whose verified client certificate is that one.
 //! 3. **Authorize** the verified caller against the rule
 //!    ([`Rule::authorize`]): audience, kind of principal, roles, scopes
 //!    (PERMISSION_DENIED). With mTLS, a service token may be required to

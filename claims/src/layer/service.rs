@@ -113,16 +113,18 @@ impl AuthLayer {
         self.shared.stats.clone()
     }
 
-    /// Steps 1 to 3 of the module docs for a call to `path` with `headers`:
-    /// the rule and the verified caller, if any. Public for benchmarks and
+    /// Steps 1 to 3 of the module docs for a call to `path` with `headers`,
+    /// on a connection whose verified client certificate (mTLS) has the
+    /// SHA-256 thumbprint `peer_certificate` returns, if it has one: the
+    /// rule and the verified caller, if any. Public for benchmarks and
     /// tests; the layer's service calls it on every request.
     pub fn decide<'a>(
         &'a self,
         path: &str,
         headers: &http::HeaderMap,
-        peer_certified: impl FnOnce() -> bool,
+        peer_certificate: impl Fn() -> Option<[u8; 32]>,
     ) -> Result<(&'a Rule, Option<Arc<Claims>>), Status> {
-        self.decide_from(Instant::now(), path, headers, peer_certified)
+        self.decide_from(Instant::now(), path, headers, peer_certificate)
     }
 
     /// [`Self::decide`], its time since `started` recorded in
@@ -134,11 +136,11 @@ impl AuthLayer {
         started: Instant,
         path: &str,
         headers: &http::HeaderMap,
-        peer_certified: impl FnOnce() -> bool,
+        peer_certificate: impl Fn() -> Option<[u8; 32]>,
     ) -> Result<(&'a Rule, Option<Arc<Claims>>), Status> {
         let authenticated = self.authenticate(headers);
         let timed = !matches!(authenticated, Ok(None));
-        let decided = self.check(path, authenticated, peer_certified);
+        let decided = self.check(path, authenticated, peer_certificate);
         if timed {
             self.shared.metrics.interceptor_seconds().record(started.elapsed());
         }
@@ -151,15 +153,25 @@ impl AuthLayer {
         &'a self,
         path: &str,
         authenticated: Result<Option<Arc<Claims>>, AuthError>,
-        peer_certified: impl FnOnce() -> bool,
+        peer_certificate: impl Fn() -> Option<[u8; 32]>,
     ) -> Result<(&'a Rule, Option<Arc<Claims>>), Status> {
         let shared = &*self.shared;
         let rule = shared.policy.rule(path);
         let caller = authenticated.map_err(|e| self.deny(path, None, e))?;
         let subject = || caller.as_deref().map(Claims::subject);
+        // Authentication's last step: a token bound to a client certificate
+        // (RFC 8705) counts only on a connection with that certificate.
+        if let Some(bound) = caller.as_deref().and_then(Claims::bound_certificate)
+            && peer_certificate().as_ref() != Some(bound)
+        {
+            return Err(self.deny(path, subject(), AuthError::CertificateMismatch));
+        }
         let rule = rule.ok_or(AuthError::NoPolicy).map_err(|e| self.deny(path, subject(), e))?;
         rule.authorize(caller.as_deref()).map_err(|e| self.deny(path, subject(), e))?;
-        if shared.service_cert_required && caller.as_deref().is_some_and(Claims::is_service) && !peer_certified() {
+        if shared.service_cert_required
+            && caller.as_deref().is_some_and(Claims::is_service)
+            && peer_certificate().is_none()
+        {
             return Err(self.deny(path, subject(), AuthError::ClientCertRequired));
         }
         Ok((rule, caller))
@@ -255,15 +267,16 @@ pub struct Authorized<S> {
     auth: AuthLayer,
 }
 
-/// Whether the connection's client presented a certificate the server
-/// verified (mTLS), as tonic records it in the request extensions.
-fn peer_certified<B>(request: &http::Request<B>) -> bool {
+/// The SHA-256 thumbprint of the client certificate the connection's
+/// client presented and the server verified (mTLS), as tonic records it in
+/// the request extensions; `None` without one. Computed only when a
+/// decision needs it (a bound token, or a service token where a
+/// certificate is required).
+fn peer_certificate<B>(request: &http::Request<B>) -> Option<[u8; 32]> {
+    use sha2::Digest as _;
     use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
-    request
-        .extensions()
-        .get::<TlsConnectInfo<TcpConnectInfo>>()
-        .and_then(TlsConnectInfo::peer_certs)
-        .is_some_and(|certs| !certs.is_empty())
+    let certs = request.extensions().get::<TlsConnectInfo<TcpConnectInfo>>().and_then(TlsConnectInfo::peer_certs)?;
+    certs.first().map(|leaf| sha2::Sha256::digest(leaf.as_ref()).into())
 }
 
 impl<S> Service<http::Request<Body>> for Authorized<S>
@@ -285,7 +298,7 @@ where
         let method = self.auth.shared.metrics.method(Some(path));
         let timer = method.call_seconds.clone();
         // `decide`, with the call's own start as the decision's.
-        let decided = self.auth.decide_from(started, path, request.headers(), || peer_certified(&request));
+        let decided = self.auth.decide_from(started, path, request.headers(), || peer_certificate(&request));
         let state = match decided {
             Err(status) => State::Done { response: Some(status.into_http()) },
             Ok((rule, caller)) => match rule.quota.clone() {

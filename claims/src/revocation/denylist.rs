@@ -275,6 +275,7 @@ mod tests {
             roles: vec![],
             scope: String::new(),
             plan: "free".into(),
+            cnf: None,
         }
         .into_claims("authpair")
     }

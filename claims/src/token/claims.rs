@@ -32,6 +32,9 @@ pub struct Claims {
     pub(crate) audiences: Vec<String>,
     /// Whether `aud` names the verifying service's own audience.
     pub(crate) for_this_service: bool,
+    /// `cnf.x5t#S256` (RFC 8705 §3.1): the SHA-256 of the DER client
+    /// certificate the token is bound to, if it is bound.
+    pub(crate) certificate: Option<[u8; 32]>,
 }
 
 impl Claims {
@@ -111,6 +114,12 @@ impl Claims {
     pub fn is_for(&self, audience: &str) -> bool {
         self.audiences.iter().any(|a| a == audience)
     }
+    /// The SHA-256 thumbprint of the client certificate the token is bound
+    /// to (`cnf.x5t#S256`, RFC 8705): the auth layer accepts a bound token
+    /// only on a connection whose verified client certificate has it.
+    pub fn bound_certificate(&self) -> Option<&[u8; 32]> {
+        self.certificate.as_ref()
+    }
 }
 
 /// `aud` may be one string or an array of strings (RFC 7519 §4.1.3); any
@@ -149,6 +158,19 @@ pub(crate) struct WireClaims {
     pub roles: Vec<String>,
     pub scope: String,
     pub plan: String,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// `cnf` (RFC 7800), with the one confirmation method authpair binds
+/// tokens by: the client certificate's SHA-256 thumbprint (RFC 8705 §3.1),
+/// base64url. Any other member is refused: a token bound by a method this
+/// verifier cannot check must not pass as a bearer token.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Confirmation {
+    #[serde(rename = "x5t#S256")]
+    pub x5t_s256: String,
 }
 
 /// An optional member that, when present, must be a `T` (so `null` is
@@ -199,6 +221,7 @@ impl WireClaims {
             issuer: self.iss,
             issued_at: self.iat,
             expires_at: self.exp,
+            certificate: None,
         }
     }
 }
@@ -222,6 +245,7 @@ impl Claims {
             roles: vec![],
             scope: String::new(),
             plan: "free".into(),
+            cnf: None,
         }
         .into_claims("a")
     }

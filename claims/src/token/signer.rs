@@ -113,6 +113,7 @@ impl TokenSigner {
             roles: grant.roles.clone(),
             scope: grant.scopes.join(" "),
             plan: grant.plan.clone(),
+            cnf: None,
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());

@@ -18,6 +18,7 @@ use authpair_tests::{
     grpcurl::grpcurl_or_skip,
     now, reason,
 };
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::Value;
 use tonic::Code;
 
@@ -170,7 +171,7 @@ async fn for_a_grpc_upstream_the_gate_refuses_exactly_what_the_resource_service_
 }
 
 #[tokio::test]
-async fn an_allowed_request_carries_the_verified_identity_and_never_the_one_the_client_sent() -> TestResult {
+async fn gx_01_an_allowed_request_carries_the_verified_identity_and_never_the_one_the_client_sent() -> TestResult {
     if !xds_or_skip("gate")? {
         return Ok(());
     }
@@ -269,7 +270,8 @@ async fn http_rules_deny_a_missing_role_or_scope_an_unknown_route_method_or_path
 }
 
 #[tokio::test]
-async fn a_logout_is_refused_by_the_gate_within_a_second_and_a_stale_revocation_list_fails_closed() -> TestResult {
+async fn gx_03_a_logout_is_refused_by_the_gate_within_a_second_and_a_stale_revocation_list_fails_closed() -> TestResult
+{
     if !xds_or_skip("gate")? {
         return Ok(());
     }
@@ -313,5 +315,76 @@ async fn grpcurl_finds_the_check_service_through_reflection_and_is_denied_withou
     let answer: Value = serde_json::from_str(&denied.text)?;
     assert_eq!(answer["status"]["code"], Code::Unauthenticated as i64, "{answer}");
     assert_eq!(answer["deniedResponse"]["status"]["code"], "Unauthorized", "{answer}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn gx_02_a_grpc_path_is_matched_exactly_and_every_variant_of_a_method_is_denied() -> TestResult {
+    if !xds_or_skip("gate")? {
+        return Ok(());
+    }
+    let app = app().await?;
+    let gate = start_gate(&app, ROUTES, |_| {}).await?;
+    let (_, viewer) = app.user_with_token("gus", &["viewer"]).await?;
+    let method = "/resource.v1.ResourceService/GetMyProfile";
+    let long = format!("{method}/{}", "a".repeat(9 * 1024));
+    let variants = [
+        format!("{method}/"),
+        format!("/{method}"),
+        "/resource.v1.ResourceService//GetMyProfile".to_owned(),
+        "/resource.v1.ResourceService/./GetMyProfile".to_owned(),
+        "/resource.v1.ResourceService/x/../GetMyProfile".to_owned(),
+        "/resource.v1.ResourceService%2FGetMyProfile".to_owned(),
+        "/resource.v1.ResourceService/GetMyProfile%2E".to_owned(),
+        format!("{method}?admin=1"),
+        "/resource.v1.ResourceService/getmyprofile".to_owned(),
+        "/RESOURCE.V1.RESOURCESERVICE/GetMyProfile".to_owned(),
+        long,
+    ];
+    let mut cases = vec![Case::new("resource", "POST", method).bearer(&viewer)];
+    cases.extend(variants.iter().map(|path| Case::new("resource", "POST", path).bearer(&viewer)));
+    let answers = check(gate.server.addr, &cases).await?;
+    assert_eq!(outcome(&answers[0]).0, 0, "the method itself is allowed: {}", answers[0]);
+    for (path, answer) in variants.iter().zip(&answers[1..]) {
+        assert_eq!(
+            outcome(answer),
+            (Code::PermissionDenied as i64, "METHOD_NOT_ALLOWED".to_owned()),
+            "{}",
+            &path[..path.len().min(80)]
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn cb_01_a_certificate_bound_token_passes_the_gate_only_with_the_client_certificate_envoy_forwards() -> TestResult
+{
+    if !xds_or_skip("gate")? {
+        return Ok(());
+    }
+    let pki = crate::tls::Pki::new()?;
+    let app = app().await?;
+    let gate = start_gate(&app, ROUTES, |_| {}).await?;
+    let (user, _) = app.user_with_token("cy", &["viewer"]).await?;
+    let forger = Forger::from_auth_config(&app.auth_config).await?;
+    let mut claims = forger.claims(&user.id, &["viewer"]);
+    claims["aud"] = AUDIENCE.into();
+    claims["cnf"] = serde_json::json!({"x5t#S256": URL_SAFE_NO_PAD.encode(pki.thumbprint("client"))});
+    let bound = forger.sign(&forger.header(), &claims);
+    let profile = || Case::new("resource", "POST", "/resource.v1.ResourceService/GetMyProfile").bearer(&bound);
+    let with = |name: &str| -> anyhow::Result<Case> {
+        let mut case = profile();
+        case.certificate = Some(std::fs::read_to_string(pki.path(&format!("{name}.pem")))?);
+        Ok(case)
+    };
+    let answers = check(gate.server.addr, &[with("client")?, with("other")?, profile()]).await?;
+    assert_eq!(outcome(&answers[0]).0, 0, "with its own certificate: {}", answers[0]);
+    for (answer, over) in answers[1..].iter().zip(["another client's certificate", "no certificate"]) {
+        assert_eq!(
+            outcome(answer),
+            (Code::Unauthenticated as i64, "CERTIFICATE_MISMATCH".to_owned()),
+            "over {over}: {answer}"
+        );
+    }
     Ok(())
 }

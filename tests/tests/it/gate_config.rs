@@ -28,6 +28,7 @@ fn the_envoy_file_parses_into_envoys_messages_fails_closed_and_names_only_routes
     let authz = &filters[0];
     assert_eq!(authz["failure_mode_allow"], false, "the gate's silence must deny");
     assert_eq!(authz["encode_raw_headers"], true, "two authorization lines must stay two");
+    assert_eq!(authz["include_peer_certificate"], true, "a bound token is checked against the client's certificate");
     assert_eq!(authz["transport_api_version"], 2, "V3");
     assert!(authz["timeout_ms"].as_u64().is_some_and(|ms| (1..=1000).contains(&ms)), "{authz}");
     let clusters: Vec<&str> = envoy["clusters"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();

@@ -14,6 +14,7 @@ use authpair_tests::{
     ADMIN_PASSWORD, ADMIN_USERNAME, AuthConfig, RESOURCE_CLIENT_ID, RESOURCE_CLIENT_SECRET, ResourceConfig, Server,
     TestResult, any_port, bearer, reason,
 };
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
 use tonic::{
     Code,
@@ -21,10 +22,12 @@ use tonic::{
 };
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 
-/// A CA, a server certificate for 127.0.0.1 and localhost, and a client
-/// certificate, as PEM files in a directory of their own.
+/// A CA, a server certificate for 127.0.0.1 and localhost, and two client
+/// certificates (`client`, `other`), as PEM files in a directory of their
+/// own, with each certificate's SHA-256 thumbprint (`x5t#S256`).
 pub(crate) struct Pki {
     dir: tempfile::TempDir,
+    thumbprints: std::collections::HashMap<&'static str, [u8; 32]>,
 }
 
 impl Pki {
@@ -39,9 +42,12 @@ impl Pki {
         ca.distinguished_name.push(DnType::CommonName, "authpair test CA");
         let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate()?)?;
         std::fs::write(dir.path().join("ca.pem"), ca.pem())?;
-        for (name, usage) in
-            [("server", ExtendedKeyUsagePurpose::ServerAuth), ("client", ExtendedKeyUsagePurpose::ClientAuth)]
-        {
+        let mut thumbprints = std::collections::HashMap::new();
+        for (name, usage) in [
+            ("server", ExtendedKeyUsagePurpose::ServerAuth),
+            ("client", ExtendedKeyUsagePurpose::ClientAuth),
+            ("other", ExtendedKeyUsagePurpose::ClientAuth),
+        ] {
             let key = KeyPair::generate()?;
             let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])?;
             params.distinguished_name.push(DnType::CommonName, format!("authpair test {name}"));
@@ -49,16 +55,21 @@ impl Pki {
             let cert = params.signed_by(&key, &ca)?;
             std::fs::write(dir.path().join(format!("{name}.pem")), cert.pem())?;
             std::fs::write(dir.path().join(format!("{name}.key")), key.serialize_pem())?;
+            thumbprints.insert(name, <sha2::Sha256 as sha2::Digest>::digest(cert.der().as_ref()).into());
         }
-        Ok(Self { dir })
+        Ok(Self { dir, thumbprints })
     }
 
-    fn client(&self, with_identity: bool) -> Result<ClientTlsConfig, std::io::Error> {
+    /// The SHA-256 of certificate `name`'s DER.
+    pub(crate) fn thumbprint(&self, name: &str) -> [u8; 32] {
+        self.thumbprints.get(name).copied().unwrap_or_default()
+    }
+
+    fn client(&self, identity: Option<&str>) -> Result<ClientTlsConfig, std::io::Error> {
         let mut tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(std::fs::read(self.path("ca.pem"))?));
-        if with_identity {
-            let identity =
-                Identity::from_pem(std::fs::read(self.path("client.pem"))?, std::fs::read(self.path("client.key"))?);
-            tls = tls.identity(identity);
+        if let Some(name) = identity {
+            let (cert, key) = (self.path(&format!("{name}.pem")), self.path(&format!("{name}.key")));
+            tls = tls.identity(Identity::from_pem(std::fs::read(cert)?, std::fs::read(key)?));
         }
         Ok(tls)
     }
@@ -68,7 +79,16 @@ impl Pki {
         addr: SocketAddr,
         with_identity: bool,
     ) -> Result<Channel, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Endpoint::from_shared(format!("https://{addr}"))?.tls_config(self.client(with_identity)?)?.connect_lazy())
+        self.channel_as(addr, with_identity.then_some("client"))
+    }
+
+    /// A TLS channel presenting client certificate `identity`, or none.
+    pub(crate) fn channel_as(
+        &self,
+        addr: SocketAddr,
+        identity: Option<&str>,
+    ) -> Result<Channel, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Endpoint::from_shared(format!("https://{addr}"))?.tls_config(self.client(identity)?)?.connect_lazy())
     }
 }
 
@@ -224,5 +244,54 @@ async fn the_resource_service_too_can_accept_service_tokens_only_with_a_client_c
     // A user's token needs no certificate.
     let (_, user) = app.user_with_token("una", &["viewer"]).await?;
     without.clone().list_documents(bearer(ListDocumentsRequest::default(), &user)).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn cb_01_a_certificate_bound_token_is_accepted_only_over_its_own_client_certificate() -> TestResult {
+    let pki = Pki::new()?;
+    let app = authpair_tests::TestApp::spawn().await?;
+    let data = tempfile::tempdir()?;
+    let mut resource = authpair_tests::resource_config(&app.auth_server, data.path().join("resource"));
+    resource.shared.serving.tls_cert = Some(pki.path("server.pem"));
+    resource.shared.serving.tls_key = Some(pki.path("server.key"));
+    resource.shared.serving.tls_client_ca = Some(pki.path("ca.pem"));
+    let resource_server = Server::start(any_port(), |listener, stopped| async move {
+        resource_service::serve(listener, resource, async move {
+            let _ = stopped.await;
+        })
+        .await
+    })
+    .await?;
+    serving(pki.channel(resource_server.addr, false)?).await?;
+
+    // A token bound to `client`'s certificate (cnf.x5t#S256, RFC 8705),
+    // signed with the auth service's real key.
+    let (user, unbound) = app.user_with_token("bea", &["viewer"]).await?;
+    let forger = authpair_tests::Forger::from_auth_config(&app.auth_config).await?;
+    let mut claims = forger.claims(&user.id, &["viewer"]);
+    claims["cnf"] = serde_json::json!({"x5t#S256": URL_SAFE_NO_PAD.encode(pki.thumbprint("client"))});
+    let bound = forger.sign(&forger.header(), &claims);
+
+    let profile = |identity: Option<&'static str>, token: String| {
+        let channel = pki.channel_as(resource_server.addr, identity);
+        async move {
+            let mut client = ResourceServiceClient::new(channel.map_err(|e| tonic::Status::unknown(e.to_string()))?);
+            client.get_my_profile(bearer(GetMyProfileRequest {}, &token)).await.map(|r| r.into_inner().subject)
+        }
+    };
+    assert_eq!(profile(Some("client"), bound.clone()).await?, user.id, "over its own certificate");
+    for (identity, over) in [(Some("other"), "another client's certificate"), (None, "a connection without one")] {
+        let refused = profile(identity, bound.clone()).await.err().ok_or(format!("accepted over {over}"))?;
+        assert_eq!(
+            (refused.code(), refused.message()),
+            (Code::Unauthenticated, "token bound to another client certificate"),
+            "over {over}"
+        );
+        assert_eq!(reason(&refused).as_deref(), Some("CERTIFICATE_MISMATCH"), "over {over}");
+    }
+    // An unbound token is a bearer token, over any connection.
+    assert_eq!(profile(None, unbound.clone()).await?, user.id);
+    assert_eq!(profile(Some("other"), unbound).await?, user.id);
     Ok(())
 }
