@@ -77,7 +77,8 @@ impl Drop for Made {
             let _ = podman(&["pod", "rm", "--force", name]);
         }
         for name in &self.containers {
-            let _ = podman(&["rm", "--force", "--time", "0", name]);
+            // With the anonymous volume of the image's `VOLUME /data`.
+            let _ = podman(&["rm", "--force", "--volumes", "--time", "0", name]);
         }
         for name in &self.volumes {
             let _ = podman(&["volume", "rm", "--force", name]);
