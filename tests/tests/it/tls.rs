@@ -214,24 +214,37 @@ async fn tm_08_both_services_speak_tls_and_service_calls_can_require_a_client_ce
     Ok(())
 }
 
-#[tokio::test]
-async fn the_resource_service_too_can_accept_service_tokens_only_with_a_client_certificate() -> TestResult {
-    let pki = Pki::new()?;
-    let app = authpair_tests::TestApp::spawn().await?;
-    let data = tempfile::tempdir()?;
-    let mut resource = authpair_tests::resource_config(&app.auth_server, data.path().join("resource"));
+/// A resource service following `app`'s auth service, serving TLS and
+/// verifying the client certificates presented (mTLS); with
+/// `require_for_services`, a service token needs one. Returns once SERVING.
+async fn mtls_resource(
+    pki: &Pki,
+    app: &authpair_tests::TestApp,
+    data: &std::path::Path,
+    require_for_services: bool,
+) -> Result<Server, Box<dyn std::error::Error + Send + Sync>> {
+    let mut resource = authpair_tests::resource_config(&app.auth_server, data.join("resource"));
     resource.shared.serving.tls_cert = Some(pki.path("server.pem"));
     resource.shared.serving.tls_key = Some(pki.path("server.key"));
     resource.shared.serving.tls_client_ca = Some(pki.path("ca.pem"));
-    resource.shared.serving.require_client_cert_for_services = true;
-    let resource_server = Server::start(any_port(), |listener, stopped| async move {
+    resource.shared.serving.require_client_cert_for_services = require_for_services;
+    let server = Server::start(any_port(), |listener, stopped| async move {
         resource_service::serve(listener, resource, async move {
             let _ = stopped.await;
         })
         .await
     })
     .await?;
-    serving(pki.channel(resource_server.addr, false)?).await?;
+    serving(pki.channel(server.addr, false)?).await?;
+    Ok(server)
+}
+
+#[tokio::test]
+async fn the_resource_service_too_can_accept_service_tokens_only_with_a_client_certificate() -> TestResult {
+    let pki = Pki::new()?;
+    let app = authpair_tests::TestApp::spawn().await?;
+    let data = tempfile::tempdir()?;
+    let resource_server = mtls_resource(&pki, &app, data.path(), true).await?;
 
     let service = app.service_token("reporter", &["documents:read"], "").await?;
     let list = || bearer(ListDocumentsRequest::default(), &service);
@@ -252,18 +265,7 @@ async fn cb_01_a_certificate_bound_token_is_accepted_only_over_its_own_client_ce
     let pki = Pki::new()?;
     let app = authpair_tests::TestApp::spawn().await?;
     let data = tempfile::tempdir()?;
-    let mut resource = authpair_tests::resource_config(&app.auth_server, data.path().join("resource"));
-    resource.shared.serving.tls_cert = Some(pki.path("server.pem"));
-    resource.shared.serving.tls_key = Some(pki.path("server.key"));
-    resource.shared.serving.tls_client_ca = Some(pki.path("ca.pem"));
-    let resource_server = Server::start(any_port(), |listener, stopped| async move {
-        resource_service::serve(listener, resource, async move {
-            let _ = stopped.await;
-        })
-        .await
-    })
-    .await?;
-    serving(pki.channel(resource_server.addr, false)?).await?;
+    let resource_server = mtls_resource(&pki, &app, data.path(), false).await?;
 
     // A token bound to `client`'s certificate (cnf.x5t#S256, RFC 8705),
     // signed with the auth service's real key.
