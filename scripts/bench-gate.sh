@@ -50,14 +50,6 @@ GATE_CLIENT_ID=resource-service GATE_CLIENT_SECRET=$SECRET GATE_LOG=warn GATE_ME
   --routes "$WORK/routes.toml" 2>>"$WORK/gate.log" &
 PIDS+=("$!")
 
-grpc_call() { # port, path, request file, curl flags; prints the call's grpc-status
-  local port=$1 path=$2 body=$3; shift 3
-  rm -f "$WORK/grpc-headers.txt"
-  curl -sS --http2-prior-knowledge -H 'content-type: application/grpc' -H 'te: trailers' "$@" \
-    --data-binary "@$body" -D "$WORK/grpc-headers.txt" -o "$WORK/grpc-body.bin" "http://127.0.0.1:$port$path" 2>/dev/null || true
-  [ -f "$WORK/grpc-headers.txt" ] || { echo "none"; return 0; }
-  tr -d '\r' < "$WORK/grpc-headers.txt" | awk -F': ' 'tolower($1) == "grpc-status" { s = $2 } END { print (s == "" ? "none" : s) }'
-}
 printf '\0\0\0\0\0' > "$WORK/empty.grpc"
 GET_STATUS=/resource.v1.ResourceService/GetStatus
 GET_MY_PROFILE=/resource.v1.ResourceService/GetMyProfile
