@@ -35,9 +35,10 @@ pub struct Asked<'a> {
     /// Whether the request is a gRPC call (its content type), so a denial
     /// carries `grpc-status` for its client.
     pub grpc: bool,
-    /// The SHA-256 thumbprint of the client certificate Envoy verified and
-    /// forwarded (`include_peer_certificate`), for certificate-bound tokens.
-    pub certificate: Option<[u8; 32]>,
+    /// The client certificate Envoy verified and forwarded
+    /// (`include_peer_certificate`; URL-encoded PEM), read only for a
+    /// certificate-bound token.
+    pub certificate: Option<&'a str>,
 }
 
 impl<'a> Asked<'a> {
@@ -70,7 +71,8 @@ impl<'a> Asked<'a> {
                 (token, http.headers.get("content-type").map(|v| v.as_bytes()).unwrap_or_default())
             }
         };
-        let certificate = attributes.and_then(|a| a.source.as_ref()).and_then(|peer| thumbprint(&peer.certificate));
+        let certificate =
+            attributes.and_then(|a| a.source.as_ref()).map(|peer| peer.certificate.as_str()).filter(|c| !c.is_empty());
         Ok(Self {
             route,
             method: &http.method,
@@ -83,14 +85,11 @@ impl<'a> Asked<'a> {
 }
 
 /// The SHA-256 of the DER certificate in `pem` as Envoy forwards a peer's
-/// certificate (URL-encoded PEM); `None` when there is none or it does not
-/// parse, which a bound token then fails.
+/// certificate (URL-encoded PEM); `None` when it does not parse, which a
+/// bound token then fails.
 fn thumbprint(pem: &str) -> Option<[u8; 32]> {
     use rustls_pki_types::{CertificateDer, pem::PemObject as _};
     use sha2::Digest as _;
-    if pem.is_empty() {
-        return None;
-    }
     let pem = percent_encoding::percent_decode_str(pem).collect::<Vec<u8>>();
     let der = CertificateDer::from_pem_slice(&pem).ok()?;
     Some(sha2::Sha256::digest(der.as_ref()).into())
@@ -110,8 +109,7 @@ pub struct Gate {
     quotas: Arc<dyn QuotaLimiter>,
     answers: Answers,
     /// The allowed-checks counter of each route name and of the default,
-    /// registered once: a counter looked up by its labels on every call
-    /// cost more than the decision.
+    /// registered once rather than looked up by its labels on every call.
     allowed: Arc<HashMap<String, Counter>>,
 }
 
@@ -144,18 +142,14 @@ impl Gate {
         let Some(route) = self.routes.route(asked.route) else {
             // Envoy names a route this gate does not have: a configuration
             // mistake, so nothing is allowed through it.
-            tracing::warn!(route = asked.route.unwrap_or("(default)"), "no such route in the routes file; denied");
+            tracing::warn!(route = asked.route.unwrap_or(DEFAULT_ROUTE), "no such route in the routes file; denied");
             return Err(AuthError::NoPolicy);
         };
         let rule = route.rule(asked.method, asked.path);
-        let caller = authenticate(&self.verifier, &self.denylist, asked.token.clone()?)?;
         // A certificate-bound token (RFC 8705) only with the client
         // certificate Envoy verified and forwarded.
-        if let Some(bound) = caller.as_deref().and_then(Claims::bound_certificate)
-            && asked.certificate.as_ref() != Some(bound)
-        {
-            return Err(AuthError::CertificateMismatch);
-        }
+        let forwarded = || asked.certificate.and_then(thumbprint);
+        let caller = authenticate(&self.verifier, &self.denylist, asked.token.clone()?, forwarded)?;
         let rule = rule.ok_or(AuthError::NoPolicy)?;
         rule.authorize_for(caller.as_deref(), |claims| claims.is_for(&route.audience))?;
         if let Some(quota) = &rule.quota {

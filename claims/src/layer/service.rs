@@ -138,7 +138,10 @@ impl AuthLayer {
         headers: &http::HeaderMap,
         peer_certificate: impl Fn() -> Option<[u8; 32]>,
     ) -> Result<(&'a Rule, Option<Arc<Claims>>), Status> {
-        let authenticated = self.authenticate(headers);
+        // Hashed at most once a call, and only when a decision needs it.
+        let peer = std::cell::OnceCell::new();
+        let peer_certificate = || *peer.get_or_init(&peer_certificate);
+        let authenticated = self.authenticate(headers, peer_certificate);
         let timed = !matches!(authenticated, Ok(None));
         let decided = self.check(path, authenticated, peer_certificate);
         if timed {
@@ -159,13 +162,6 @@ impl AuthLayer {
         let rule = shared.policy.rule(path);
         let caller = authenticated.map_err(|e| self.deny(path, None, e))?;
         let subject = || caller.as_deref().map(Claims::subject);
-        // Authentication's last step: a token bound to a client certificate
-        // (RFC 8705) counts only on a connection with that certificate.
-        if let Some(bound) = caller.as_deref().and_then(Claims::bound_certificate)
-            && peer_certificate().as_ref() != Some(bound)
-        {
-            return Err(self.deny(path, subject(), AuthError::CertificateMismatch));
-        }
         let rule = rule.ok_or(AuthError::NoPolicy).map_err(|e| self.deny(path, subject(), e))?;
         rule.authorize(caller.as_deref()).map_err(|e| self.deny(path, subject(), e))?;
         if shared.service_cert_required
@@ -177,8 +173,12 @@ impl AuthLayer {
         Ok((rule, caller))
     }
 
-    fn authenticate(&self, headers: &http::HeaderMap) -> Result<Option<Arc<Claims>>, AuthError> {
-        authenticate(&self.shared.verifier, &self.shared.denylist, bearer_token(headers)?)
+    fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+        peer_certificate: impl FnOnce() -> Option<[u8; 32]>,
+    ) -> Result<Option<Arc<Claims>>, AuthError> {
+        authenticate(&self.shared.verifier, &self.shared.denylist, bearer_token(headers)?, peer_certificate)
     }
 
     /// Counts an allowed call on `allowed`, its method's counter (looked up
@@ -237,19 +237,28 @@ impl AuthLayer {
 }
 
 /// Step 2 of the module docs, for the bearer token of a call if it has one:
-/// none is anonymous (`Ok(None)`); one must verify and not be revoked. The
-/// layer runs it on every call; a server that decides for others (the gate)
-/// runs it on the token of the request it is asked about.
+/// none is anonymous (`Ok(None)`); one must verify and not be revoked, and
+/// one bound to a client certificate (RFC 8705) must come with that
+/// certificate, whose SHA-256 thumbprint `peer_certificate` gives (asked
+/// only for a bound token). The layer runs it on every call; a server that
+/// decides for others (the gate) runs it on the token of the request it is
+/// asked about.
 pub fn authenticate(
     verifier: &Verifier,
     denylist: &Denylist,
     token: Option<&str>,
+    peer_certificate: impl FnOnce() -> Option<[u8; 32]>,
 ) -> Result<Option<Arc<Claims>>, AuthError> {
     let Some(token) = token else {
         return Ok(None);
     };
     let claims = verifier.verify(token)?;
     denylist.check(&claims)?;
+    if let Some(bound) = claims.bound_certificate()
+        && peer_certificate().as_ref() != Some(bound)
+    {
+        return Err(AuthError::CertificateMismatch);
+    }
     Ok(Some(claims))
 }
 

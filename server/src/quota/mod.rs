@@ -12,14 +12,14 @@ use std::{collections::HashMap, num::NonZeroU32, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use authpair_claims::{AuthError, QuotaLimiter, policy::quota::QuotaFuture};
-use secrecy::ExposeSecret as _;
-
-use crate::config::RedisFlags;
 use governor::{
     Quota, RateLimiter,
     clock::{Clock, DefaultClock},
     state::keyed::DefaultKeyedStateStore,
 };
+use secrecy::ExposeSecret as _;
+
+use crate::config::RedisFlags;
 
 #[cfg(feature = "redis")]
 mod redis;
