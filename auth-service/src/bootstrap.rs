@@ -108,6 +108,7 @@ pub async fn ensure_service_account(state: &AuthState) -> anyhow::Result<()> {
         scopes,
         plan: existing.as_ref().map_or_else(|| state.config.plans.default_plan().to_owned(), |a| a.plan.clone()),
         created_at: existing.as_ref().map_or(now, |a| a.created_at),
+        certificate_binding: existing.as_ref().map(|a| a.certificate_binding).unwrap_or_default(),
         audiences: with_admin_audience(existing.map(|a| a.audiences).unwrap_or_default(), &state.config.admin_audience),
     };
     state.store.put_service_account(&row, true).await?;

@@ -82,7 +82,8 @@ pub async fn serve_with_http(
     };
     let deployment = config.deployment(&public_url);
     tracing::info!(issuer = %deployment.issuer, "tokens carry this issuer");
-    let state = AuthState::open(config, deployment, startup.stopping()).await?;
+    let assertion_audiences = vec![deployment.issuer.clone(), format!("{public_url}{}", http::paths::TOKEN_PATH)];
+    let state = AuthState::open(config, deployment, assertion_audiences, startup.stopping()).await?;
     self_test_and_bootstrap(&state).await?;
     // No method of this service has a quota, so no limiter: one that did
     // would fail closed.
@@ -150,8 +151,9 @@ fn background(service: Service, state: &Arc<AuthState>) -> Service {
     }
 }
 
-/// Periodic housekeeping: expired revocations and session tokens, idle
-/// throttle sources, login failures older than their window.
+/// Periodic housekeeping: expired revocations, session tokens and used
+/// client assertions, idle throttle sources, login failures older than
+/// their window.
 async fn housekeeping(store: Store, denylist: Arc<Denylist>, throttle: Arc<crate::identity::throttle::Throttle>) {
     let mut tick = tokio::time::interval(PRUNE_EVERY);
     loop {
@@ -163,6 +165,9 @@ async fn housekeeping(store: Store, denylist: Arc<Denylist>, throttle: Arc<crate
         }
         if let Err(e) = store.prune_session_tokens(now()).await {
             tracing::warn!(error = %e, "pruning expired session tokens failed");
+        }
+        if let Err(e) = store.prune_client_assertions(now()).await {
+            tracing::warn!(error = %e, "pruning used client assertions failed");
         }
     }
 }
@@ -209,6 +214,9 @@ fn self_test(signer: &TokenSigner, keys: &KeyRing, verifier: &Verifier, audience
         plan: "self-test".into(),
         generation: 0,
         audience: audience.to_owned(),
+        certificate: None,
+        actors: Vec::new(),
+        not_after: None,
     };
     let key = keys.signing_key().context("no signing key is valid now")?;
     let token = signer.issue(&key, &probe).context("signing self-test")?;

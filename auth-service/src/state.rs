@@ -39,6 +39,9 @@ pub struct AuthState {
     pub verifier: Arc<Verifier>,
     pub feed: Arc<Feed>,
     pub throttle: Arc<Throttle>,
+    /// What a client assertion's `aud` may name (RFC 7523 §3): the issuer
+    /// and the token endpoint's URL.
+    pub assertion_audiences: Vec<String>,
 }
 
 pub use authpair_claims::clock::now;
@@ -84,6 +87,7 @@ impl AuthState {
     pub async fn open(
         config: Config,
         deployment: Deployment,
+        assertion_audiences: Vec<String>,
         stopping: watch::Receiver<bool>,
     ) -> anyhow::Result<Arc<Self>> {
         // Before the database: a missing or unreadable master key stops the
@@ -133,6 +137,7 @@ impl AuthState {
             denylist,
             feed: Arc::new(feed),
             throttle,
+            assertion_audiences,
         }))
     }
 

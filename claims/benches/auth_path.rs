@@ -27,6 +27,9 @@ fn grant(subject: &str) -> Grant {
         plan: "free".into(),
         generation: 0,
         audience: ISS.into(),
+        certificate: None,
+        actors: Vec::new(),
+        not_after: None,
     }
 }
 

@@ -113,6 +113,14 @@ pub enum AuthError {
     /// ([`crate::AuthLayer::require_client_cert_for_services`]).
     #[error("requires a client certificate")]
     ClientCertRequired,
+    /// The method takes only callers acting as themselves, and a service
+    /// called on a user's behalf (a token with `act`, RFC 8693).
+    #[error("not on another's behalf")]
+    DelegationForbidden,
+    /// A service acting on a user's behalf, named, that the method's policy
+    /// does not list among the services that may.
+    #[error("{0} may not act on a user's behalf here")]
+    ActorNotAllowed(String),
     /// The method has no policy, so nobody may call it (deny by default).
     #[error("method not allowed")]
     NoPolicy,
@@ -158,6 +166,8 @@ impl AuthError {
             ServiceRequired => "SERVICE_TOKEN_REQUIRED",
             NotOwner => "NOT_OWNER",
             ClientCertRequired => "CLIENT_CERT_REQUIRED",
+            DelegationForbidden => "DELEGATION_FORBIDDEN",
+            ActorNotAllowed(_) => "ACTOR_NOT_ALLOWED",
             QuotaExceeded { .. } => "QUOTA_EXCEEDED",
             QuotaUnavailable => "QUOTA_UNAVAILABLE",
             NoPolicy => "METHOD_NOT_ALLOWED",
@@ -172,7 +182,7 @@ impl AuthError {
         use AuthError::*;
         match self {
             RoleRequired(_) | ScopeRequired(_) | UserRequired | ServiceRequired | NotOwner | ClientCertRequired
-            | NoPolicy => Code::PermissionDenied,
+            | DelegationForbidden | ActorNotAllowed(_) | NoPolicy => Code::PermissionDenied,
             QuotaExceeded { .. } => Code::ResourceExhausted,
             KeysUnavailable | RevocationsStale | QuotaUnavailable => Code::Unavailable,
             _ => Code::Unauthenticated,
@@ -189,6 +199,9 @@ impl From<AuthError> for Status {
             }
             AuthError::ScopeRequired(scope) => {
                 metadata.insert("scope".to_owned(), scope.clone());
+            }
+            AuthError::ActorNotAllowed(actor) => {
+                metadata.insert("actor".to_owned(), actor.clone());
             }
             _ => {}
         }

@@ -194,6 +194,7 @@ pub enum ServiceAccountsCommand {
     ///
     /// The client secret is printed this once and never again (the auth
     /// service keeps only a hash): store it where the service will read it.
+    /// An account created with --public-key has no secret.
     Create(CreateServiceAccountArgs),
 
     /// List the service accounts.
@@ -201,6 +202,30 @@ pub enum ServiceAccountsCommand {
 
     /// Delete a service account; its tokens stop working at once.
     Delete(DeleteServiceAccountArgs),
+
+    /// Register a public key (a JWK file) the account signs client
+    /// assertions with (RFC 7523 private_key_jwt); prints its kid.
+    AddKey(AddKeyArgs),
+
+    /// Remove one of the account's public keys.
+    RemoveKey(RemoveKeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddKeyArgs {
+    /// The account's name.
+    pub name: String,
+    /// A file holding the public key as a JWK (JSON).
+    #[arg(long)]
+    pub jwk: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveKeyArgs {
+    /// The account's name.
+    pub name: String,
+    /// The key's id, as add-key printed it.
+    pub kid: String,
 }
 
 #[derive(Debug, Args)]
@@ -220,6 +245,26 @@ pub struct CreateServiceAccountArgs {
     /// [default: the deployment's default audience alone].
     #[arg(long = "audience", value_name = "AUDIENCE", value_delimiter = ',')]
     pub audiences: Vec<String>,
+
+    /// Whether its tokens are bound to the client certificate they are
+    /// asked for with (RFC 8705): optional (bound when asked for over
+    /// mTLS), required (only over mTLS) or off.
+    #[arg(long, value_enum, default_value_t = Binding::Optional)]
+    pub certificate_binding: Binding,
+
+    /// A file holding a public key (a JWK) the account authenticates with
+    /// instead of a secret (repeat for several); with any, no secret is
+    /// made.
+    #[arg(long = "public-key", value_name = "JWK_FILE")]
+    pub public_keys: Vec<std::path::PathBuf>,
+}
+
+/// A service account's certificate binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Binding {
+    Optional,
+    Required,
+    Off,
 }
 
 #[derive(Debug, Args)]

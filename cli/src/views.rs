@@ -1,7 +1,7 @@
 //! The results as printed: serializable views of the API's messages (the
 //! generated types are not `Serialize`), with times as RFC 3339 strings.
 
-use authpair_proto::auth::v1::{ServiceAccount, User};
+use authpair_proto::auth::v1::{CertificateBinding, ServiceAccount, User};
 use serde::Serialize;
 
 use crate::output::{Table, fields, timestamp};
@@ -58,22 +58,47 @@ pub struct ServiceAccountView {
     pub scopes: Vec<String>,
     pub plan: String,
     pub audiences: Vec<String>,
+    /// "optional", "required" or "off".
+    pub certificate_binding: String,
+    /// The ids of its public keys (private_key_jwt).
+    pub key_ids: Vec<String>,
     pub created_at: String,
 }
 
 impl From<ServiceAccount> for ServiceAccountView {
     fn from(a: ServiceAccount) -> Self {
         let created_at = timestamp(a.created_at.as_ref());
-        Self { name: a.name, scopes: a.scopes, plan: a.plan, audiences: a.audiences, created_at }
+        let certificate_binding = match a.certificate_binding() {
+            CertificateBinding::Unspecified | CertificateBinding::Optional => "optional",
+            CertificateBinding::Required => "required",
+            CertificateBinding::Off => "off",
+        };
+        Self {
+            name: a.name,
+            scopes: a.scopes,
+            plan: a.plan,
+            audiences: a.audiences,
+            certificate_binding: certificate_binding.into(),
+            key_ids: a.key_ids,
+            created_at,
+        }
     }
 }
 
 impl ServiceAccountView {
     pub fn table(accounts: &[ServiceAccountView]) -> String {
-        let mut table = Table::new(&["NAME", "SCOPES", "PLAN", "AUDIENCES", "CREATED"]);
+        let mut table = Table::new(&["NAME", "SCOPES", "PLAN", "AUDIENCES", "CERTIFICATE", "KEYS", "CREATED"]);
         for a in accounts {
             let audiences = if a.audiences.is_empty() { "(default)".into() } else { a.audiences.join(",") };
-            table.row(vec![a.name.clone(), a.scopes.join(","), a.plan.clone(), audiences, a.created_at.clone()]);
+            table.row(vec![
+                a.name.clone(),
+                a.scopes.join(","),
+                a.plan.clone(),
+                audiences,
+                a.certificate_binding.clone(),
+                if a.key_ids.is_empty() { "-".into() } else { a.key_ids.join(",") },
+                a.created_at.clone(),
+            ]);
         }
         table.render()
     }

@@ -5,10 +5,12 @@
 //! arbitrary string never verifies, and a token that does verify has a
 //! genuine signature, a header of exactly alg EdDSA, typ at+jwt and the
 //! key's kid, and claims that pass every documented check (object form,
-//! each member once, only `nbf`, `preferred_username` and `cnf` optional, `iss`,
-//! `aud`, the `exp`/`nbf`/`iat` window with leeway, lifetime, non-empty
-//! `sub` and `jti`, well-formed roles, a `cnf` that is exactly one SHA-256
-//! certificate thumbprint), which the returned `Claims` reports unchanged. A header and payload with every
+//! each member once, only `nbf`, `preferred_username`, `cnf` and `act`
+//! optional, `iss`, `aud`, the `exp`/`nbf`/`iat` window with leeway,
+//! lifetime, non-empty `sub` and `jti`, well-formed roles, a `cnf` that is
+//! exactly one SHA-256 certificate thumbprint, an `act` chain of at most
+//! four services with only `sub` and `act`), which the returned `Claims`
+//! reports unchanged. A header and payload with every
 //! member right must verify.
 #![no_main]
 
@@ -121,7 +123,7 @@ fuzz_target!(|input: Input| {
         object_members(claims_json.as_bytes()).unwrap_or_else(|| panic!("payload not an object: {claims_json}"));
     for known in &CLAIMS {
         let count = members.iter().filter(|(n, _)| n == known.name).count();
-        let optional = ["nbf", "preferred_username", "cnf"].contains(&known.name);
+        let optional = ["nbf", "preferred_username", "cnf", "act"].contains(&known.name);
         assert!(count == 1 || (optional && count == 0), "{} appears {count} times: {claims_json}", known.name);
     }
     let get = |name: &str| members.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or(Value::Null);
@@ -180,6 +182,22 @@ fuzz_target!(|input: Input| {
             assert_eq!(claims.bound_certificate().map(|t| t.as_slice()), Some(thumbprint.as_slice()), "{claims_json}");
         }
     }
+    // A delegated token (RFC 8693 §4.1): `act` nests services only, each
+    // level `sub` and at most `act`, four at most, reported in order.
+    let mut actors = Vec::new();
+    let mut act = members.iter().find(|(n, _)| n == "act").map(|(_, v)| v.clone());
+    while let Some(level) = act {
+        let level = level.as_object().unwrap_or_else(|| panic!("act {level}: {claims_json}"));
+        assert!(level.keys().all(|k| k == "sub" || k == "act"), "act {level:?}: {claims_json}");
+        let sub = level.get("sub").and_then(Value::as_str).unwrap_or_else(|| panic!("act.sub: {claims_json}"));
+        let name = sub.strip_prefix("svc:").unwrap_or_else(|| panic!("act.sub {sub:?}: {claims_json}"));
+        assert!(authpair_claims::token::claims::is_service_account_name(name), "act.sub {sub:?}: {claims_json}");
+        actors.push(sub.to_owned());
+        act = level.get("act").cloned();
+        assert!(act.as_ref().is_none_or(|a| !a.is_null()), "act null: {claims_json}");
+    }
+    assert!(actors.len() <= authpair_claims::token::claims::MAX_ACTORS, "{claims_json}");
+    assert_eq!(claims.actors(), actors.as_slice(), "{claims_json}");
 });
 
 /// `token` with one bit of its signature flipped (re-encoded, so the

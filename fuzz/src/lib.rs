@@ -225,7 +225,7 @@ pub const HEADER: [Member; 3] = [
     },
 ];
 
-pub const CLAIMS: [Member; 14] = [
+pub const CLAIMS: [Member; 15] = [
     Member {
         name: "iss",
         good: |_| json!(ISSUER),
@@ -275,6 +275,27 @@ pub const CLAIMS: [Member; 14] = [
                 json!({"jkt": "k"}),
                 json!({}),
                 json!(["x5t#S256"]),
+            ]
+        },
+    },
+    // A token from token exchange (RFC 8693): the services acting for
+    // `sub`, nested, the current one outermost; at most four.
+    Member {
+        name: "act",
+        good: |_| json!({"sub": "svc:orders"}),
+        near: |_| {
+            vec![
+                json!({"sub": "svc:orders", "act": {"sub": "svc:gate"}}),
+                json!({"sub": "svc:a", "act": {"sub": "svc:b", "act": {"sub": "svc:c", "act": {"sub": "svc:d"}}}}),
+                json!({"sub": "svc:a", "act": {"sub": "svc:b", "act": {"sub": "svc:c", "act": {"sub": "svc:d", "act": {"sub": "svc:e"}}}}}),
+                json!({"sub": "user-1"}),
+                json!({"sub": "svc:"}),
+                json!({"sub": "svc:Orders"}),
+                json!({"sub": ""}),
+                json!({"sub": "svc:orders", "iss": "elsewhere"}),
+                json!({"sub": "svc:orders", "act": null}),
+                json!({}),
+                json!("svc:orders"),
             ]
         },
     },

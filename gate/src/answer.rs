@@ -2,7 +2,8 @@
 //!
 //! - **Allowed**: status OK and an `OkHttpResponse` that sets the verified
 //!   identity as headers the upstream can trust (`<prefix>subject`,
-//!   `principal`, `roles`, `scopes`, `plan`, `token-id`), overwriting any a
+//!   `principal`, `roles`, `scopes`, `plan`, `token-id`, and `actors` for a
+//!   token exchanged on the subject's behalf), overwriting any a
 //!   client sent, removes those it does not set (an anonymous call on a
 //!   public rule carries none), and removes `authorization` if asked.
 //! - **Denied**: the gRPC code of the refusal in `status`, and a
@@ -30,7 +31,7 @@ use serde_json::json;
 use tonic::Code;
 
 /// The identity headers, in the order they are set.
-const IDENTITY: [&str; 6] = ["subject", "principal", "roles", "scopes", "plan", "token-id"];
+const IDENTITY: [&str; 7] = ["subject", "principal", "roles", "scopes", "plan", "token-id", "actors"];
 
 /// What every answer is written with.
 #[derive(Debug, Clone)]
@@ -52,7 +53,7 @@ impl Answers {
 
     /// An allowed request, carrying `caller` (none on an anonymous call).
     pub fn allow(&self, caller: Option<&Claims>) -> CheckResponse {
-        let values: [Option<String>; 6] = match caller {
+        let values: [Option<String>; 7] = match caller {
             None => Default::default(),
             Some(c) => [
                 Some(c.subject().to_owned()),
@@ -61,6 +62,9 @@ impl Answers {
                 Some(c.scopes().join(" ")),
                 Some(c.plan().to_owned()),
                 Some(c.token_id().to_owned()),
+                // The services acting for the subject (token exchange),
+                // the one calling now first; none on a direct call.
+                Some(c.actors().join(",")),
             ],
         };
         let mut headers = Vec::new();
@@ -268,6 +272,7 @@ mod tests {
                 "x-id-scopes",
                 "x-id-plan",
                 "x-id-token-id",
+                "x-id-actors",
                 "authorization"
             ]
         );

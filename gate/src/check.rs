@@ -89,10 +89,9 @@ impl<'a> Asked<'a> {
 /// bound token then fails.
 fn thumbprint(pem: &str) -> Option<[u8; 32]> {
     use rustls_pki_types::{CertificateDer, pem::PemObject as _};
-    use sha2::Digest as _;
     let pem = percent_encoding::percent_decode_str(pem).collect::<Vec<u8>>();
     let der = CertificateDer::from_pem_slice(&pem).ok()?;
-    Some(sha2::Sha256::digest(der.as_ref()).into())
+    Some(authpair_claims::layer::certificate_thumbprint(der.as_ref()))
 }
 
 fn header_bytes(header: &authpair_proto::envoy_api::envoy::config::core::v3::HeaderValue) -> &[u8] {

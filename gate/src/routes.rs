@@ -304,6 +304,7 @@ fn http_rule(rule: &RuleFile) -> Result<HttpRule, String> {
         scopes: rule.scopes.clone(),
         owner_checked: false,
         quota: quota.map(std::sync::Arc::from),
+        ..Rule::public()
     };
     Ok(HttpRule {
         method: (method != "*").then(|| method.to_owned()),

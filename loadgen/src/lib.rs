@@ -99,7 +99,7 @@ pub struct Options {
     pub mode: Mode,
     #[arg(long, default_value = authpair_claims::defaults::AUTH_URL)]
     pub auth: String,
-    #[arg(long, default_value = "http://127.0.0.1:50052")]
+    #[arg(long, default_value = authpair_claims::defaults::RESOURCE_URL)]
     pub resource: String,
     /// An admin's `username:password`, to create the users and service
     /// account a mode needs. Not needed by `public`, nor by the modes that

@@ -104,6 +104,7 @@ pub async fn service_tokens(auth: &Channel, admin: &str, count: usize) -> anyhow
         scopes: vec!["profile".into()],
         plan: "pro".into(),
         audiences: Vec::new(),
+        ..Default::default()
     };
     let created = AdminServiceClient::new(auth.clone()).create_service_account(bearer(request, admin)?).await?;
     let secret = created.into_inner().client_secret;

@@ -82,6 +82,7 @@ impl ResourceService for ResourceApi {
                 seconds: i64::try_from(claims.expires_at()).unwrap_or(i64::MAX),
                 nanos: 0,
             }),
+            actors: claims.actors().to_vec(),
         }))
     }
 

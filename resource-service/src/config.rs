@@ -12,7 +12,7 @@ use clap::Parser;
 /// The resource service's environment prefix and defaults for the shared flags.
 const DEFAULTS: ServiceDefaults = ServiceDefaults {
     env_prefix: "RESOURCE",
-    listen: "127.0.0.1:50052",
+    listen: authpair_claims::defaults::RESOURCE_LISTEN,
     data_dir: Some("data/resource"),
     metrics_listen: "127.0.0.1:9452",
 };

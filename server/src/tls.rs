@@ -2,18 +2,20 @@
 //! server's files gives both its gRPC port's settings (tonic) and its HTTP
 //! listener's acceptor (rustls with the ring provider tonic's TLS already
 //! uses, only HTTP/1.1 offered by ALPN); and the settings for calls to the
-//! auth service. mTLS is optional: with a client CA, clients of the gRPC
-//! port may present a certificate, and the auth layer can require one of
-//! service callers (see `authpair_claims::AuthLayer`).
+//! auth service. mTLS is optional: with a client CA, clients of either may
+//! present a certificate; the auth layer can require one of service
+//! callers (see `authpair_claims::AuthLayer`), and the auth service binds
+//! service tokens to it.
 
 use std::{fs, io, path::Path, sync::Arc};
 
 use tokio_rustls::{
     TlsAcceptor,
     rustls::{
-        ServerConfig,
-        crypto::ring,
+        RootCertStore, ServerConfig,
+        crypto::{CryptoProvider, ring},
         pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject as _},
+        server::{WebPkiClientVerifier, danger::ClientCertVerifier},
     },
 };
 use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
@@ -31,7 +33,8 @@ pub struct ServerTls {
     /// The gRPC port's (HTTP/2 by ALPN, client certificates verified when
     /// presented if a client CA is given).
     pub grpc: ServerTlsConfig,
-    /// The HTTP listener's (HTTP/1.1 by ALPN, no client certificates).
+    /// The HTTP listener's (HTTP/1.1 by ALPN, client certificates as on
+    /// the gRPC port).
     pub http: TlsAcceptor,
 }
 
@@ -43,24 +46,48 @@ impl std::fmt::Debug for ServerTls {
 
 /// A server's certificate chain and key, read once; with `client_ca`,
 /// client certificates signed by it are verified on the gRPC port when
-/// presented (optional).
+/// presented (optional), on the gRPC port and the HTTP listener alike.
 pub fn server_tls(cert: &Path, key: &Path, client_ca: Option<&Path>) -> io::Result<ServerTls> {
     let (cert_pem, key_pem) = (read(cert)?, read(key)?);
     let chain = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| invalid(cert, "reading certificates", e))?;
     let private = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| invalid(key, "reading a private key", e))?;
-    let mut http = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+    let ca_pem = client_ca.map(read).transpose()?;
+    let provider = Arc::new(ring::default_provider());
+    let http = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .and_then(|b| b.with_no_client_auth().with_single_cert(chain, private))
         .map_err(|e| invalid(cert, "TLS for the HTTP listener", e))?;
+    let http = match (client_ca, &ca_pem) {
+        (Some(ca), Some(ca_pem)) => http.with_client_cert_verifier(optional_client_certificates(ca, ca_pem, provider)?),
+        _ => http.with_no_client_auth(),
+    };
+    let mut http = http.with_single_cert(chain, private).map_err(|e| invalid(cert, "TLS for the HTTP listener", e))?;
     http.alpn_protocols = vec![b"http/1.1".to_vec()];
 
     let mut grpc = ServerTlsConfig::new().identity(Identity::from_pem(cert_pem, key_pem));
-    if let Some(ca) = client_ca {
-        grpc = grpc.client_ca_root(Certificate::from_pem(read(ca)?)).client_auth_optional(true);
+    if let Some(ca_pem) = ca_pem {
+        grpc = grpc.client_ca_root(Certificate::from_pem(ca_pem)).client_auth_optional(true);
     }
     Ok(ServerTls { grpc, http: TlsAcceptor::from(Arc::new(http)) })
+}
+
+/// The HTTP listener's client certificates, as the gRPC port takes them:
+/// verified against the CA in `ca_pem` when presented, optional.
+fn optional_client_certificates(
+    ca: &Path,
+    ca_pem: &[u8],
+    provider: Arc<CryptoProvider>,
+) -> io::Result<Arc<dyn ClientCertVerifier>> {
+    let mut roots = RootCertStore::empty();
+    for certificate in CertificateDer::pem_slice_iter(ca_pem) {
+        let certificate = certificate.map_err(|e| invalid(ca, "reading certificates", e))?;
+        roots.add(certificate).map_err(|e| invalid(ca, "a client CA certificate", e))?;
+    }
+    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| invalid(ca, "client certificate verification", e))
 }
 
 /// A client trusting `ca` (else the system's roots are not used: pass the

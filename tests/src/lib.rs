@@ -417,8 +417,13 @@ impl TestApp {
     ) -> Result<String, Status> {
         let audiences: &[&str] = if audience.is_empty() { &[] } else { &[audience] };
         let (client_id, client_secret) = self.service_account_for(name, scopes, audiences).await?;
-        let request =
-            IssueServiceTokenRequest { client_id, client_secret, scope: scope.into(), audience: audience.into() };
+        let request = IssueServiceTokenRequest {
+            client_id,
+            client_secret,
+            scope: scope.into(),
+            audience: audience.into(),
+            ..Default::default()
+        };
         Ok(self.auth.clone().issue_service_token(request).await?.into_inner().access_token)
     }
 
@@ -460,6 +465,7 @@ impl TestApp {
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             plan: String::new(),
             audiences: audiences.iter().map(|a| a.to_string()).collect(),
+            ..Default::default()
         };
         let created = self.admin.clone().create_service_account(bearer(request, &admin)).await?.into_inner();
         Ok((created.client_id, created.client_secret))

@@ -5,12 +5,13 @@ use std::{future::Future, sync::Arc};
 
 use authpair_claims::caller;
 use authpair_proto::auth::v1::{
+    AddServiceAccountKeyRequest, AddServiceAccountKeyResponse, CertificateBinding as ProtoBinding,
     CreateServiceAccountRequest, CreateServiceAccountResponse, CreateUserRequest, CreateUserResponse,
     DeleteServiceAccountRequest, DeleteServiceAccountResponse, DisableUserRequest, DisableUserResponse,
     EnableUserRequest, EnableUserResponse, ListServiceAccountsRequest, ListServiceAccountsResponse, ListUsersRequest,
-    ListUsersResponse, RevokeUserSessionsRequest, RevokeUserSessionsResponse, RotateSigningKeyRequest,
-    RotateSigningKeyResponse, ServiceAccount, SetUserRolesRequest, SetUserRolesResponse, User, UserRef,
-    admin_service_server::AdminService, user_ref,
+    ListUsersResponse, RemoveServiceAccountKeyRequest, RemoveServiceAccountKeyResponse, RevokeUserSessionsRequest,
+    RevokeUserSessionsResponse, RotateSigningKeyRequest, RotateSigningKeyResponse, ServiceAccount, SetUserRolesRequest,
+    SetUserRolesResponse, User, UserRef, admin_service_server::AdminService, user_ref,
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use secrecy::{ExposeSecret, SecretString};
@@ -20,24 +21,48 @@ use super::audit;
 use crate::{
     config::OnRoleChange,
     error::{ApiError, Common},
-    identity::{input, username},
+    identity::{assertion, input, username},
     sessions::secret::{new_client_secret, refresh_token_hash},
     state::{AuthState, now, run_to_end},
-    store::{NewUser, RevokeUser, ServiceAccountRow, StoreError, UserRevoked, UserRow},
+    store::{AccountKey, CertificateBinding, NewUser, RevokeUser, ServiceAccountRow, StoreError, UserRevoked, UserRow},
 };
 
-fn account_to_proto(account: ServiceAccountRow) -> ServiceAccount {
+fn account_to_proto(account: ServiceAccountRow, keys: &[AccountKey]) -> ServiceAccount {
     ServiceAccount {
+        key_ids: keys.iter().map(|k| k.kid.clone()).collect(),
         name: account.name,
         scopes: account.scopes,
         plan: account.plan.as_str().to_owned(),
         created_at: timestamp(account.created_at),
         audiences: account.audiences,
+        certificate_binding: match account.certificate_binding {
+            CertificateBinding::Optional => ProtoBinding::Optional,
+            CertificateBinding::Required => ProtoBinding::Required,
+            CertificateBinding::Off => ProtoBinding::Off,
+        }
+        .into(),
     }
 }
 
 fn timestamp(seconds: i64) -> Option<prost_types::Timestamp> {
     Some(prost_types::Timestamp { seconds, nanos: 0 })
+}
+
+/// The public keys asked for at creation, each checked, no kid twice, at
+/// most [`assertion::MAX_KEYS_PER_ACCOUNT`].
+fn public_keys(jwks: &[String]) -> Result<Vec<AccountKey>, ApiError> {
+    if jwks.len() > assertion::MAX_KEYS_PER_ACCOUNT {
+        return Err(ApiError::invalid(format!("at most {} public keys", assertion::MAX_KEYS_PER_ACCOUNT)));
+    }
+    let mut keys: Vec<AccountKey> = Vec::new();
+    for jwk in jwks {
+        let key = assertion::public_key(jwk).map_err(ApiError::invalid)?;
+        if keys.iter().any(|k| k.kid == key.kid) {
+            return Err(ApiError::invalid(format!("two public keys with kid {:?}", key.kid)));
+        }
+        keys.push(key);
+    }
+    Ok(keys)
 }
 
 const LAST_ADMIN: &str = "cannot remove or disable the last enabled admin";
@@ -170,27 +195,57 @@ impl AdminApi {
         let scopes = input::service_scopes(&req.scopes, &self.state.config.role_scopes)?;
         let plan = input::plan(&req.plan, &self.state.config.plans)?;
         let audiences = self.state.granted_audiences(&req.audiences)?;
-        let secret = new_client_secret().map_err(|e| {
-            tracing::error!(error = %e, "random source failed");
-            ApiError::Common(Common::Internal)
-        })?;
+        let certificate_binding = input::certificate_binding(req.certificate_binding)?;
+        let keys = public_keys(&req.public_keys)?;
+        // With keys, no secret: none is made, and the stored hash is one no
+        // secret's hash equals.
+        let secret = match keys.is_empty() {
+            true => Some(new_client_secret().map_err(|e| {
+                tracing::error!(error = %e, "random source failed");
+                ApiError::Common(Common::Internal)
+            })?),
+            false => None,
+        };
         let now = now();
         let account = ServiceAccountRow {
             name: name.clone(),
-            secret_hash: refresh_token_hash(&secret),
+            secret_hash: secret.as_ref().map(refresh_token_hash).unwrap_or_default(),
             scopes,
             plan,
             created_at: now,
             audiences,
+            certificate_binding,
         };
         match self.state.store.put_service_account(&account, false).await {
-            Ok(()) => Ok(CreateServiceAccountResponse {
-                account: Some(account_to_proto(account)),
-                client_id: name,
-                client_secret: secret.expose_secret().to_owned(),
-            }),
+            Ok(()) => {}
             Err(StoreError::Conflict) => {
-                Err(ApiError::Common(Common::AlreadyExists("service account already exists".into())))
+                return Err(ApiError::Common(Common::AlreadyExists("service account already exists".into())));
+            }
+            Err(other) => return Err(other.into()),
+        }
+        for key in &keys {
+            self.state.store.add_account_key(&name, key, assertion::MAX_KEYS_PER_ACCOUNT, now).await?;
+        }
+        Ok(CreateServiceAccountResponse {
+            account: Some(account_to_proto(account, &keys)),
+            client_id: name,
+            client_secret: secret.map(|s| s.expose_secret().to_owned()).unwrap_or_default(),
+        })
+    }
+
+    /// Registers a public key for service account `name`; its kid.
+    async fn add_service_account_key(&self, name: &str, jwk: &str) -> Result<String, ApiError> {
+        let name = input::service_name(name)?;
+        let key = assertion::public_key(jwk).map_err(ApiError::invalid)?;
+        match self.state.store.add_account_key(name, &key, assertion::MAX_KEYS_PER_ACCOUNT, now()).await {
+            Ok(true) => Ok(key.kid),
+            Ok(false) => Err(ApiError::Common(Common::FailedPrecondition(format!(
+                "the account has {} keys already: remove one first",
+                assertion::MAX_KEYS_PER_ACCOUNT
+            )))),
+            Err(StoreError::NotFound) => Err(ApiError::Common(Common::NotFound("service account not found".into()))),
+            Err(StoreError::Conflict) => {
+                Err(ApiError::Common(Common::AlreadyExists(format!("the account has a key {:?} already", key.kid))))
             }
             Err(other) => Err(other.into()),
         }
@@ -392,10 +447,50 @@ impl AdminService for AdminApi {
         &self,
         _request: Request<ListServiceAccountsRequest>,
     ) -> Result<Response<ListServiceAccountsResponse>, Status> {
-        let accounts = self.state.store.service_accounts().await.map_err(ApiError::from)?;
-        Ok(Response::new(ListServiceAccountsResponse {
-            accounts: accounts.into_iter().map(account_to_proto).collect(),
-        }))
+        let mut listed = Vec::new();
+        for account in self.state.store.service_accounts().await.map_err(ApiError::from)? {
+            let keys = self.state.store.account_keys(&account.name).await.map_err(ApiError::from)?;
+            listed.push(account_to_proto(account, &keys));
+        }
+        Ok(Response::new(ListServiceAccountsResponse { accounts: listed }))
+    }
+
+    async fn add_service_account_key(
+        &self,
+        request: Request<AddServiceAccountKeyRequest>,
+    ) -> Result<Response<AddServiceAccountKeyResponse>, Status> {
+        let admin = caller(&request)?.subject().to_owned();
+        let AddServiceAccountKeyRequest { name, jwk } = request.into_inner();
+        let kid = AdminApi::add_service_account_key(self, &name, &jwk).await?;
+        audit!(
+            "service_account_key_added",
+            "/auth.v1.AdminService/AddServiceAccountKey",
+            admin.as_str(),
+            "-",
+            name.as_str()
+        );
+        Ok(Response::new(AddServiceAccountKeyResponse { kid }))
+    }
+
+    async fn remove_service_account_key(
+        &self,
+        request: Request<RemoveServiceAccountKeyRequest>,
+    ) -> Result<Response<RemoveServiceAccountKeyResponse>, Status> {
+        let admin = caller(&request)?.subject().to_owned();
+        let RemoveServiceAccountKeyRequest { name, kid } = request.into_inner();
+        let name = input::service_name(&name).map_err(ApiError::from)?;
+        self.state.store.remove_account_key(name, &kid).await.map_err(|e| match e {
+            StoreError::NotFound => ApiError::Common(Common::NotFound("no such key for this account".into())),
+            other => other.into(),
+        })?;
+        audit!(
+            "service_account_key_removed",
+            "/auth.v1.AdminService/RemoveServiceAccountKey",
+            admin.as_str(),
+            "-",
+            name
+        );
+        Ok(Response::new(RemoveServiceAccountKeyResponse {}))
     }
 
     async fn rotate_signing_key(

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use authpair_claims::{AuthError, Revocation, caller, optional_caller, token::claims::SERVICE_SUBJECT_PREFIX};
 use authpair_proto::auth::v1::{
-    GetJwksRequest, GetJwksResponse, IntrospectRequest, IntrospectResponse, IssueServiceTokenRequest,
-    IssueServiceTokenResponse, LoginRequest, LoginResponse, LogoutRequest, LogoutResponse, RefreshRequest,
-    RefreshResponse, WatchRevocationsRequest, auth_service_server::AuthService,
+    ExchangeTokenRequest, ExchangeTokenResponse, GetJwksRequest, GetJwksResponse, IntrospectRequest,
+    IntrospectResponse, IssueServiceTokenRequest, IssueServiceTokenResponse, LoginRequest, LoginResponse,
+    LogoutRequest, LogoutResponse, RefreshRequest, RefreshResponse, WatchRevocationsRequest,
+    auth_service_server::AuthService,
 };
 use secrecy::{ExposeSecret, SecretString};
 use tonic::{Request, Response, Status};
@@ -16,23 +17,47 @@ use tonic::{Request, Response, Status};
 use super::audit;
 use crate::{
     error::{ApiError, CredentialError},
-    identity::{input, username},
+    identity::{
+        assertion::{self, AssertionError},
+        input, username,
+    },
     revocation::feed::FeedStream,
     sessions::{
+        exchange::ExchangeError,
         grants, introspection,
         secret::{MAX_REFRESH_TOKEN_BYTES, refresh_token_hash, seal, secret_matches, unseal},
     },
     state::{AuthState, now, run_to_end},
-    store::{AccessToken, RefreshOutcome, RevokedToken, Rotate},
+    store::{AccessToken, RefreshOutcome, RevokedToken, Rotate, ServiceAccountRow},
 };
 
 const LOGIN: &str = "/auth.v1.AuthService/Login";
 const REFRESH: &str = "/auth.v1.AuthService/Refresh";
 const LOGOUT: &str = "/auth.v1.AuthService/Logout";
 const ISSUE_SERVICE_TOKEN: &str = "/auth.v1.AuthService/IssueServiceToken";
+const EXCHANGE_TOKEN: &str = "/auth.v1.AuthService/ExchangeToken";
 /// Compared against when the client id is unknown, so both failures cost
 /// the same.
 const DUMMY_SECRET_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What token exchange at the HTTP token endpoint can fail with: the
+/// client's authentication, a client that may not exchange, or the
+/// exchange's own refusal.
+#[derive(Debug)]
+pub(crate) enum ClientExchangeError {
+    Client(ServiceTokenError),
+    NotAnExchanger,
+    Exchange(ExchangeError),
+}
+
+impl From<ServiceTokenError> for ClientExchangeError {
+    fn from(e: ServiceTokenError) -> Self {
+        ClientExchangeError::Client(e)
+    }
+}
+
+/// The scope a service needs to exchange users' tokens.
+const EXCHANGE_SCOPE: &str = "tokens:exchange";
 
 /// Why IssueServiceToken refused: an [`ApiError`], or an authenticated
 /// client asking for a scope or an audience it was not granted. gRPC answers
@@ -43,6 +68,9 @@ pub(crate) enum ServiceTokenError {
     Api(ApiError),
     Scope(String),
     Audience(String),
+    /// The account's tokens are bound to a client certificate and the
+    /// request came without one.
+    ClientCertRequired,
 }
 
 impl From<ApiError> for ServiceTokenError {
@@ -68,6 +96,7 @@ impl From<ServiceTokenError> for ApiError {
         match e {
             ServiceTokenError::Api(e) => e,
             ServiceTokenError::Scope(m) | ServiceTokenError::Audience(m) => ApiError::invalid(m),
+            ServiceTokenError::ClientCertRequired => AuthError::ClientCertRequired.into(),
         }
     }
 }
@@ -251,27 +280,118 @@ impl AuthApi {
     /// IssueServiceToken's work, for the gRPC method and the HTTP token
     /// endpoint's client_credentials grant alike. A scope or an audience the
     /// client was not granted comes back as such ([`ServiceTokenError`]).
+    /// `certificate` is the thumbprint of the verified client certificate
+    /// the request came with (mTLS), which the token is bound to as the
+    /// account's certificate binding says.
     pub(crate) async fn issue_service_token(
         &self,
         req: IssueServiceTokenRequest,
         source: Option<std::net::IpAddr>,
+        certificate: Option<[u8; 32]>,
     ) -> Result<IssueServiceTokenResponse, ServiceTokenError> {
-        if req.client_id.is_empty() || req.client_secret.is_empty() {
+        let by_assertion = match (req.client_assertion_type.as_str(), req.client_assertion.is_empty()) {
+            ("", true) => false,
+            (assertion::CLIENT_ASSERTION_TYPE, false) if req.client_secret.is_empty() => true,
+            (assertion::CLIENT_ASSERTION_TYPE, false) => {
+                return Err(ApiError::invalid("a client_secret and a client_assertion: send one").into());
+            }
+            _ => {
+                let expected = assertion::CLIENT_ASSERTION_TYPE;
+                return Err(ApiError::invalid(format!(
+                    "client_assertion_type must be {expected:?}, with a client_assertion"
+                ))
+                .into());
+            }
+        };
+        if !by_assertion && (req.client_id.is_empty() || req.client_secret.is_empty()) {
             return Err(ApiError::invalid("client_id and client_secret are required").into());
         }
         // Checked before any throttling or hashing: it is not a credential.
         let audience = self.state.audience(&req.audience)?;
         // No account's name holds a NUL.
         ApiError::refuse_nul("client_id", &req.client_id)?;
-        let account = format!("client:{}", req.client_id.chars().take(64).collect::<String>());
+        let (generation, account) = if by_assertion {
+            self.client_by_assertion(&req.client_id, &req.client_assertion, source).await?
+        } else {
+            self.client_by_secret(&req.client_id, req.client_secret, source).await?
+        };
+        let scopes = grants::narrow(&account.scopes, &req.scope).map_err(ServiceTokenError::Scope)?;
+        grants::audience_granted(&account, audience, &self.state.config.audience)
+            .map_err(ServiceTokenError::Audience)?;
+        let certificate = grants::bound_to(&account, certificate).ok_or_else(|| {
+            let subject = format!("{SERVICE_SUBJECT_PREFIX}{}", account.name);
+            audit!("service_token_refused", ISSUE_SERVICE_TOKEN, subject.as_str(), "client_certificate_required");
+            ServiceTokenError::ClientCertRequired
+        })?;
+        let grant = grants::for_service(&account, scopes, generation, audience, certificate);
+        let issued = self.state.sign(&grant, None)?;
+        audit!("service_token_issued", ISSUE_SERVICE_TOKEN, grant.subject.as_str(), "-");
+        Ok(IssueServiceTokenResponse {
+            access_token: issued.token.expose_secret().to_owned(),
+            token_type: "Bearer".into(),
+            expires_in: issued.expires_in.as_secs() as i64,
+            refresh_token: String::new(),
+            scope: grant.scopes.join(" "),
+        })
+    }
+
+    /// Token exchange at the HTTP token endpoint (RFC 8693 §2.1): the
+    /// acting service authenticates as a client does for client
+    /// credentials (`by_assertion` says how `credential` is meant), and
+    /// must be one that could call `ExchangeToken`: granted scope
+    /// tokens:exchange and the auth service's own audience.
+    pub(crate) async fn exchange_for_client(
+        &self,
+        client_id: &str,
+        credential: String,
+        by_assertion: bool,
+        req: ExchangeTokenRequest,
+        (source, certificate): (Option<std::net::IpAddr>, Option<[u8; 32]>),
+    ) -> Result<ExchangeTokenResponse, ClientExchangeError> {
+        let (_, account) = if by_assertion {
+            self.client_by_assertion(client_id, &credential, source).await?
+        } else {
+            self.client_by_secret(client_id, credential, source).await?
+        };
+        let actor = format!("{SERVICE_SUBJECT_PREFIX}{}", account.name);
+        let admin = &self.state.config.admin_audience;
+        if !account.scopes.iter().any(|s| s == EXCHANGE_SCOPE) || grants::audience_granted(&account, admin, "").is_err()
+        {
+            audit!("token_exchange_refused", EXCHANGE_TOKEN, actor.as_str(), "client_may_not_exchange");
+            return Err(ClientExchangeError::NotAnExchanger);
+        }
+        match self.state.exchange(&actor, certificate, req).await {
+            Ok((answer, user)) => {
+                audit!("token_exchanged", EXCHANGE_TOKEN, user.as_str(), "-", actor.as_str());
+                Ok(answer)
+            }
+            Err(refused) => {
+                audit!("token_exchange_refused", EXCHANGE_TOKEN, actor.as_str(), refused.reason().as_str());
+                Err(ClientExchangeError::Exchange(refused))
+            }
+        }
+    }
+
+    /// Client authentication by id and secret: the revocation-log head
+    /// read before the lookup, and the account. Wrong credentials are
+    /// throttled and answered as a wrong password is.
+    async fn client_by_secret(
+        &self,
+        client_id: &str,
+        secret: String,
+        source: Option<std::net::IpAddr>,
+    ) -> Result<(u64, ServiceAccountRow), ServiceTokenError> {
+        let account = format!("client:{}", client_id.chars().take(64).collect::<String>());
         self.admit(&account, source, ISSUE_SERVICE_TOKEN).await?;
-        if req.client_id.len() > 64 || req.client_secret.len() > MAX_REFRESH_TOKEN_BYTES {
+        if client_id.len() > 64 || secret.len() > MAX_REFRESH_TOKEN_BYTES {
             self.state.throttle.failed(&account, None).await;
             return Err(CredentialError::InvalidCredentials.into());
         }
         let generation = self.state.generation().await?;
-        let found = self.state.store.service_account(&req.client_id).await.map_err(ApiError::from)?;
-        let presented = SecretString::from(req.client_secret);
+        let found = self.state.store.service_account(client_id).await.map_err(ApiError::from)?;
+        let presented = SecretString::from(secret);
+        // An account with keys and no secret stores an empty hash, which no
+        // secret's hash equals.
         let stored = found.as_ref().map_or(DUMMY_SECRET_HASH, |a| a.secret_hash.as_str());
         let matched = secret_matches(&presented, stored);
         let subject = found.as_ref().map(|a| format!("{SERVICE_SUBJECT_PREFIX}{}", a.name));
@@ -286,24 +406,71 @@ impl AuthApi {
             return Err(CredentialError::InvalidCredentials.into());
         };
         self.state.throttle.succeeded(&account).await;
-        let account = found;
-        let scopes = grants::narrow(&account.scopes, &req.scope).map_err(ServiceTokenError::Scope)?;
-        grants::audience_granted(&account, audience, &self.state.config.audience)
-            .map_err(ServiceTokenError::Audience)?;
-        let grant = grants::for_service(&account, scopes, generation, audience);
-        let issued = self.state.sign(&grant, None)?;
-        audit!("service_token_issued", ISSUE_SERVICE_TOKEN, grant.subject.as_str(), "-");
-        Ok(IssueServiceTokenResponse {
-            access_token: issued.token.expose_secret().to_owned(),
-            token_type: "Bearer".into(),
-            expires_in: issued.expires_in.as_secs() as i64,
-            refresh_token: String::new(),
-            scope: grant.scopes.join(" "),
-        })
+        Ok((generation, found))
     }
 
-    /// Revokes the session and, if it is the same user's, the access token
-    /// sent with the call: one transaction, run to the end (`run_to_end`).
+    /// Client authentication by a JWT the account signed (RFC 7523,
+    /// `identity::assertion`), its `jti` taken once in the shared
+    /// database. Every refusal is throttled and answered as a wrong secret
+    /// is; the audit line says which check failed.
+    async fn client_by_assertion(
+        &self,
+        client_id: &str,
+        presented: &str,
+        source: Option<std::net::IpAddr>,
+    ) -> Result<(u64, ServiceAccountRow), ServiceTokenError> {
+        let claimed = assertion::claimed_client(presented).unwrap_or_default();
+        let account = format!("client:{}", claimed.chars().take(64).collect::<String>());
+        self.admit(&account, source, ISSUE_SERVICE_TOKEN).await?;
+        let refuse = |subject: Option<&str>, reason: &str| {
+            audit!("service_token_refused", ISSUE_SERVICE_TOKEN, subject.unwrap_or("-"), reason);
+        };
+        if claimed.is_empty()
+            || claimed.len() > 64
+            || claimed.contains('\0')
+            || (!client_id.is_empty() && client_id != claimed)
+        {
+            refuse(None, AssertionError::Client.reason());
+            self.state.throttle.failed(&account, None).await;
+            return Err(CredentialError::InvalidCredentials.into());
+        }
+        let generation = self.state.generation().await?;
+        let found = self.state.store.service_account(&claimed).await.map_err(ApiError::from)?;
+        let keys = match &found {
+            Some(_) => self.state.store.account_keys(&claimed).await.map_err(ApiError::from)?,
+            None => Vec::new(),
+        };
+        let subject = found.as_ref().map(|a| format!("{SERVICE_SUBJECT_PREFIX}{}", a.name));
+        let audiences: Vec<&str> = self.state.assertion_audiences.iter().map(String::as_str).collect();
+        let leeway = self.state.config.shared.tokens.leeway;
+        let checked = assertion::verify(presented, &claimed, &keys, &audiences, now().max(0) as u64, leeway);
+        let used = match checked {
+            Ok(verified) => {
+                let fresh = self.state.store.use_client_assertion(&claimed, &verified.jti, verified.usable_until);
+                if fresh.await.map_err(ApiError::from)? { Ok(()) } else { Err(AssertionError::Replayed) }
+            }
+            Err(e) => Err(e),
+        };
+        let found = match (found, used) {
+            (Some(found), Ok(())) => found,
+            (_, Err(e)) => {
+                refuse(subject.as_deref(), e.reason());
+                self.state.throttle.failed(&account, subject.as_deref()).await;
+                return Err(CredentialError::InvalidCredentials.into());
+            }
+            (None, Ok(())) => {
+                refuse(None, "invalid_client_credentials");
+                self.state.throttle.failed(&account, None).await;
+                return Err(CredentialError::InvalidCredentials.into());
+            }
+        };
+        self.state.throttle.succeeded(&account).await;
+        Ok((generation, found))
+    }
+
+    /// Revokes the session with its access tokens and, if it is the same
+    /// user's, the access token sent with the call: one transaction, run to
+    /// the end (`run_to_end`).
     async fn logout(&self, request: Request<LogoutRequest>) -> Result<LogoutResponse, ApiError> {
         let caller = optional_caller(&request).cloned();
         let presented = presented_refresh_token(request.into_inner().refresh_token)?;
@@ -319,7 +486,16 @@ impl AuthApi {
                 audit!("logout_failed", LOGOUT, "-", "unknown_refresh_token");
                 return Err(CredentialError::InvalidRefreshToken.into());
             };
-            // Some(seq) only if the token was the family user's own.
+            for RevokedToken { sequence, token } in &out.session_tokens {
+                let revocation = Revocation::Token {
+                    issuer: state.deployment.issuer.clone(),
+                    token_id: token.token_id.clone(),
+                    expires_at: token.expires_at,
+                };
+                state.logged(*sequence, revocation);
+            }
+            // Some(seq) only if the token was the family user's own, from
+            // another session.
             if let (Some(seq), Some(claims), Some(token)) = (out.access_token, &caller, access) {
                 let revocation = Revocation::Token {
                     issuer: claims.issuer().to_owned(),
@@ -328,7 +504,9 @@ impl AuthApi {
                 };
                 state.logged(seq, revocation);
             }
-            let access_token_revoked = out.access_token.is_some();
+            let sent = access.map(|a| a.token_id);
+            let access_token_revoked = out.access_token.is_some()
+                || out.session_tokens.iter().any(|r| Some(r.token.token_id.as_str()) == sent);
             audit!(
                 "logout",
                 LOGOUT,
@@ -363,12 +541,33 @@ impl AuthService for AuthApi {
         request: Request<IssueServiceTokenRequest>,
     ) -> Result<Response<IssueServiceTokenResponse>, Status> {
         let source = self.state.throttle.source(&request);
-        let issued = AuthApi::issue_service_token(self, request.into_inner(), source).await;
+        let certificate = authpair_claims::layer::peer_certificate(request.extensions());
+        let issued = AuthApi::issue_service_token(self, request.into_inner(), source, certificate).await;
         Ok(Response::new(issued.map_err(ApiError::from)?))
     }
 
     async fn logout(&self, request: Request<LogoutRequest>) -> Result<Response<LogoutResponse>, Status> {
         Ok(Response::new(AuthApi::logout(self, request).await?))
+    }
+
+    async fn exchange_token(
+        &self,
+        request: Request<ExchangeTokenRequest>,
+    ) -> Result<Response<ExchangeTokenResponse>, Status> {
+        // The auth layer has already required a service token with scope
+        // tokens:exchange: the actor.
+        let actor = caller(&request)?.clone();
+        let certificate = authpair_claims::layer::peer_certificate(request.extensions());
+        match self.state.exchange(actor.subject(), certificate, request.into_inner()).await {
+            Ok((answer, user)) => {
+                audit!("token_exchanged", EXCHANGE_TOKEN, user.as_str(), "-", actor.subject());
+                Ok(Response::new(answer))
+            }
+            Err(refused) => {
+                audit!("token_exchange_refused", EXCHANGE_TOKEN, actor.subject(), refused.reason().as_str());
+                Err(refused.into())
+            }
+        }
     }
 
     async fn introspect(&self, request: Request<IntrospectRequest>) -> Result<Response<IntrospectResponse>, Status> {

@@ -164,6 +164,7 @@ async fn an_admin_write_whose_caller_goes_away_after_its_commit_is_still_audited
             scopes: vec!["documents:read".into()],
             plan: "free".into(),
             audiences: Vec::new(),
+            ..Default::default()
         };
         let request = as_caller(&state, &verifier, &user, account)?;
         tally.count(round, given_up_after(round, api.create_service_account(request)).await)?;
@@ -215,7 +216,8 @@ async fn started() -> anyhow::Result<(Arc<AuthState>, UserRow, tempfile::TempDir
     let (_, stopping) = watch::channel(false);
     let config = Config::new(dir.path());
     let deployment = config.deployment("http://127.0.0.1:50061");
-    let state = AuthState::open(config, deployment, stopping).await?;
+    let audiences = vec![deployment.issuer.clone()];
+    let state = AuthState::open(config, deployment, audiences, stopping).await?;
     let user = NewUser {
         username: "leaving".into(),
         canonical: "leaving".into(),

@@ -1,13 +1,18 @@
 //! The auth service's one typed configuration: command-line flags with
 //! environment fallbacks, parsed once in `main` and passed down. Tests build
 //! it with [`Config::new`] and struct update syntax, never through the
-//! environment.
+//! environment. `delegation`: the token exchange's table
+//! ([`Delegations`]), one of its values.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use authpair_claims::{Deployment, RoleScopes, token::roles::DEFAULT_ROLE_SCOPES};
+
+mod delegation;
+
 use authpair_server::config::{ServiceConfig, ServiceDefaults, ServiceFlags, parse_listen, parse_secs};
 use clap::Parser;
+pub use delegation::Delegations;
 use secrecy::{ExposeSecret, SecretString};
 
 pub use authpair_server::config::HttpLimits;
@@ -53,6 +58,13 @@ pub struct Config {
     /// printed once.
     #[arg(long, hide_env_values = true, value_parser = BootstrapAdmin::parse)]
     pub bootstrap_admin: Option<BootstrapAdmin>,
+
+    /// Which services may act on a user's behalf (token exchange), at which
+    /// audience, with which scopes at most: `service@audience=scope,scope;...`
+    /// (service account names; the admin audience is never one). Unset: no
+    /// service may.
+    #[arg(long, value_parser = Delegations::parse)]
+    pub delegations: Option<Delegations>,
 
     /// `aud` of access tokens whose caller names no audience: the resource
     /// services started with this `--audience` accept them.
@@ -254,6 +266,9 @@ impl Config {
     /// written, so a bad value leaves no trace.
     pub fn check(&self) -> Result<(), String> {
         self.check_audiences()?;
+        if let Some(delegations) = &self.delegations {
+            delegations.check(self.all_audiences(), &self.admin_audience, &self.role_scopes)?;
+        }
         if !self.role_scopes.has_role(&self.default_role) {
             return Err(format!("--default-role {:?} is not a role of --role-scopes", self.default_role));
         }

@@ -15,8 +15,8 @@ use crate::{api::auth::AuthApi, state::AuthState};
 pub struct Access {
     /// The gRPC method's rule (service principal, scope tokens:introspect).
     pub rule: Rule,
-    /// With --require-client-cert-for-services the HTTP listener, which
-    /// sees no client certificate, refuses every caller: they use gRPC.
+    /// With --require-client-cert-for-services, a service caller needs a
+    /// verified client certificate here too.
     pub client_cert_required: bool,
 }
 

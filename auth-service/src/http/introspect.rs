@@ -1,8 +1,12 @@
 //! `POST /oauth2/introspect` (RFC 7662 §2): form `token=…`, the caller
 //! authenticated by `Authorization: Bearer` with a service token that passes
-//! the same policy rule as the gRPC `Introspect` method.
+//! the same policy rule as the gRPC `Introspect` method (and, where service
+//! tokens need a client certificate, comes with one).
 
-use authpair_claims::token::bearer::bearer_token;
+use authpair_claims::{
+    layer::{authenticate, peer_certificate},
+    token::bearer::bearer_token,
+};
 use axum::{
     body::{Body, to_bytes},
     extract::{Request, State},
@@ -38,13 +42,17 @@ fn bad_request(status: StatusCode) -> Response {
 pub async fn introspect(State(docs): State<Documents>, request: Request) -> Response {
     let state = docs.state();
     let access = docs.introspection();
-    // The caller first: an unauthenticated request's body is never read.
+    // The caller first, as the auth layer takes a gRPC caller (a bound
+    // token only over its certificate): an unauthenticated request's body
+    // is never read.
+    let certificate = peer_certificate(request.extensions());
     let caller = match bearer_token(request.headers()) {
-        Ok(Some(token)) => introspection::active_claims(state, token),
+        Ok(Some(token)) => authenticate(&state.verifier, &state.denylist, Some(token), || certificate).ok().flatten(),
         _ => None,
     };
     let Some(caller) = caller else { return refused(StatusCode::UNAUTHORIZED, "invalid_token") };
-    if access.client_cert_required || access.rule.authorize(Some(&caller)).is_err() {
+    let without_certificate = access.client_cert_required && caller.is_service() && certificate.is_none();
+    if without_certificate || access.rule.authorize(Some(&caller)).is_err() {
         return refused(StatusCode::FORBIDDEN, "insufficient_scope");
     }
     if !super::form::is_form(request.headers()) {

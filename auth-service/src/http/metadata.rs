@@ -19,8 +19,10 @@ use crate::{http::token::GRANT_TYPES, state::AuthState};
 ///   code or token is ever returned through one: `none` (OAuth 2.0 Multiple
 ///   Response Type Encoding Practices §4) is the one true value.
 /// - `token_endpoint_auth_methods_supported`: client_credentials takes the
-///   client's secret by HTTP Basic or in the form; password and
-///   refresh_token take no client authentication (`none`).
+///   client's secret by HTTP Basic or in the form, or a JWT signed with one
+///   of its registered keys (`private_key_jwt`, RFC 7523, with the
+///   algorithms of `token_endpoint_auth_signing_alg_values_supported`);
+///   password and refresh_token take no client authentication (`none`).
 /// - `introspection_endpoint_auth_methods_supported`: a service token as an
 ///   RFC 6750 bearer token (the value `Bearer` is from the OAuth Access Token
 ///   Types registry, which RFC 8414 §2 allows here).
@@ -34,7 +36,8 @@ pub fn document(state: &AuthState, public_url: &str) -> Value {
         "introspection_endpoint": format!("{public_url}{INTROSPECTION_PATH}"),
         "response_types_supported": ["none"],
         "grant_types_supported": GRANT_TYPES,
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": crate::identity::assertion::ALGORITHMS,
         "introspection_endpoint_auth_methods_supported": ["Bearer"],
         "scopes_supported": config.role_scopes.scopes(),
         "token_types_supported": ["at+jwt"],

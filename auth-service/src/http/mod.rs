@@ -26,7 +26,7 @@ mod host;
 mod introspect;
 mod metadata;
 mod oauth_error;
-mod paths;
+pub(crate) mod paths;
 mod routes;
 mod token;
 

@@ -74,6 +74,13 @@ impl OAuthError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_target", description)
     }
 
+    /// The client authenticated, but may not use this grant as it asked:
+    /// here, its tokens are bound to a client certificate it did not
+    /// present (RFC 6749 §5.2, RFC 8705).
+    pub fn unauthorized_client(description: impl AsRef<str>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "unauthorized_client", description)
+    }
+
     /// The answer to a refusal from the gRPC API's logic. `credentials` is
     /// what refused credentials become: `invalid_grant` for a user's,
     /// `invalid_client` for a client's. Throttling is 429 and load shedding

@@ -10,7 +10,7 @@
 
 use std::net::IpAddr;
 
-use authpair_proto::auth::v1::{IssueServiceTokenRequest, LoginRequest, RefreshRequest};
+use authpair_proto::auth::v1::{ExchangeTokenRequest, IssueServiceTokenRequest, LoginRequest, RefreshRequest};
 use axum::{
     body::{Body, to_bytes},
     extract::{Request, State},
@@ -27,13 +27,19 @@ use super::{
     documents::Documents,
     oauth_error::OAuthError,
 };
-use crate::api::auth::{AuthApi, ServiceTokenError};
+use crate::{
+    api::auth::{AuthApi, ClientExchangeError, ServiceTokenError},
+    sessions::exchange::ExchangeError,
+};
 
+/// RFC 8693's grant type.
+const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 /// The grants the endpoint serves, as the metadata lists them.
-pub const GRANT_TYPES: [&str; 3] = ["password", "refresh_token", "client_credentials"];
-/// The form body's bound: a password (1 KiB at most), a refresh token or a
-/// client secret, a scope (1 KiB at most) and the rest fit well within it.
-pub const MAX_BODY_BYTES: usize = 8 * 1024;
+pub const GRANT_TYPES: [&str; 4] = ["password", "refresh_token", "client_credentials", TOKEN_EXCHANGE];
+/// The form body's bound: a subject token and a client assertion (8 KiB
+/// each at most), a password or secret, a scope (1 KiB at most) and the
+/// rest fit within it.
+pub const MAX_BODY_BYTES: usize = 24 * 1024;
 
 /// The parameters the endpoint reads; any other is ignored (RFC 6749 §3.2).
 /// One sent empty counts as absent (§3.1).
@@ -47,11 +53,31 @@ struct Params {
     audience: Option<String>,
     client_id: Option<String>,
     client_secret: Option<SecretString>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<SecretString>,
+    subject_token: Option<SecretString>,
+    subject_token_type: Option<String>,
+    requested_token_type: Option<String>,
+    actor_token: Option<SecretString>,
 }
 
 /// The names of [`Params`]' fields, as the form spells them.
-const PARAMETERS: [&str; 8] =
-    ["grant_type", "username", "password", "refresh_token", "scope", "audience", "client_id", "client_secret"];
+const PARAMETERS: [&str; 14] = [
+    "grant_type",
+    "username",
+    "password",
+    "refresh_token",
+    "scope",
+    "audience",
+    "client_id",
+    "client_secret",
+    "client_assertion_type",
+    "client_assertion",
+    "subject_token",
+    "subject_token_type",
+    "requested_token_type",
+    "actor_token",
+];
 
 impl Params {
     /// The form's parameters; one sent twice is `invalid_request` (§3.2).
@@ -77,6 +103,12 @@ impl Params {
                 "audience" => params.audience = Some(value),
                 "client_id" => params.client_id = Some(value),
                 "client_secret" => params.client_secret = Some(SecretString::from(value)),
+                "client_assertion_type" => params.client_assertion_type = Some(value),
+                "client_assertion" => params.client_assertion = Some(SecretString::from(value)),
+                "subject_token" => params.subject_token = Some(SecretString::from(value)),
+                "subject_token_type" => params.subject_token_type = Some(value),
+                "requested_token_type" => params.requested_token_type = Some(value),
+                "actor_token" => params.actor_token = Some(SecretString::from(value)),
                 _ => {}
             }
         }
@@ -93,6 +125,7 @@ pub async fn token(State(docs): State<Documents>, request: Request) -> Response 
 
 async fn grant(docs: &Documents, request: Request) -> Result<Response, OAuthError> {
     let source = source(docs, &request);
+    let certificate = authpair_claims::layer::peer_certificate(request.extensions());
     if !super::form::is_form(request.headers()) {
         return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
     }
@@ -105,7 +138,8 @@ async fn grant(docs: &Documents, request: Request) -> Result<Response, OAuthErro
         None => Err(OAuthError::invalid_request("grant_type is required")),
         Some("password") => password(docs, api, params, basic, source).await,
         Some("refresh_token") => refresh(api, params, basic, source).await,
-        Some("client_credentials") => client_credentials(docs, api, params, basic, source).await,
+        Some("client_credentials") => client_credentials(docs, api, params, basic, source, certificate).await,
+        Some(TOKEN_EXCHANGE) => token_exchange(api, params, basic, (source, certificate)).await,
         Some(_) => Err(OAuthError::unsupported_grant_type()),
     }
 }
@@ -182,22 +216,131 @@ async fn client_credentials(
     mut params: Params,
     basic: Option<ClientCredentials>,
     source: Option<IpAddr>,
+    certificate: Option<[u8; 32]>,
 ) -> Result<Response, OAuthError> {
-    let client = client(&mut params, basic)?;
     let audience = audience(docs, &mut params)?;
-    let request = IssueServiceTokenRequest {
-        client_id: client.id,
-        client_secret: client.secret.expose_secret().to_owned(),
-        scope: params.scope.take().unwrap_or_default(),
-        audience,
+    let scope = params.scope.take().unwrap_or_default();
+    let request = match client_proof(&mut params, basic)? {
+        Proof::Assertion { client_id, assertion_type, assertion } => IssueServiceTokenRequest {
+            client_id,
+            client_assertion_type: assertion_type,
+            client_assertion: assertion.expose_secret().to_owned(),
+            scope,
+            audience,
+            ..Default::default()
+        },
+        Proof::Secret(client) => IssueServiceTokenRequest {
+            client_id: client.id,
+            client_secret: client.secret.expose_secret().to_owned(),
+            scope,
+            audience,
+            ..Default::default()
+        },
     };
     let refused = || OAuthError::invalid_client("client authentication failed");
-    let r = api.issue_service_token(request, source).await.map_err(|e| match e {
+    let r = api.issue_service_token(request, source, certificate).await.map_err(|e| match e {
         ServiceTokenError::Scope(m) => OAuthError::invalid_scope(m),
         ServiceTokenError::Audience(m) => OAuthError::invalid_target(m),
+        ServiceTokenError::ClientCertRequired => {
+            OAuthError::unauthorized_client("this client's tokens are bound to a client certificate: present it")
+        }
         ServiceTokenError::Api(e) => OAuthError::from_api(e, refused()),
     })?;
     Ok(issued(r.access_token, r.token_type, r.expires_in, r.refresh_token, r.scope))
+}
+
+/// How a client authenticates at the endpoint: its secret, or a JWT it
+/// signed (RFC 7523 §2.2).
+enum Proof {
+    Secret(ClientCredentials),
+    Assertion { client_id: String, assertion_type: String, assertion: SecretString },
+}
+
+/// The client's proof: an assertion alone, or a secret by HTTP Basic or in
+/// the form.
+fn client_proof(params: &mut Params, basic: Option<ClientCredentials>) -> Result<Proof, OAuthError> {
+    match (params.client_assertion_type.take(), params.client_assertion.take()) {
+        (Some(assertion_type), Some(assertion)) => {
+            if basic.is_some() || params.client_secret.is_some() {
+                return Err(OAuthError::invalid_request("a client assertion and a client secret: send one"));
+            }
+            Ok(Proof::Assertion { client_id: params.client_id.take().unwrap_or_default(), assertion_type, assertion })
+        }
+        (None, None) => Ok(Proof::Secret(client(params, basic)?)),
+        _ => Err(OAuthError::invalid_request("client_assertion_type and client_assertion go together")),
+    }
+}
+
+/// RFC 8693 §2.1: the acting service, authenticated as a client, trades a
+/// user's access token for one it may carry to `audience` on the user's
+/// behalf (`ExchangeToken`'s logic). The actor is the client: an
+/// `actor_token` is refused rather than ignored.
+async fn token_exchange(
+    api: &AuthApi,
+    mut params: Params,
+    basic: Option<ClientCredentials>,
+    connection: (Option<IpAddr>, Option<[u8; 32]>),
+) -> Result<Response, OAuthError> {
+    const ACCESS_TOKEN: &str = crate::sessions::exchange::ACCESS_TOKEN_TYPE;
+    if params.actor_token.is_some() {
+        return Err(OAuthError::invalid_request("actor_token is not taken: the client is the actor"));
+    }
+    if params.subject_token_type.as_deref() != Some(ACCESS_TOKEN) {
+        return Err(OAuthError::invalid_request(format!("subject_token_type must be {ACCESS_TOKEN}")));
+    }
+    if params.requested_token_type.as_deref().is_some_and(|t| t != ACCESS_TOKEN) {
+        return Err(OAuthError::invalid_request(format!("requested_token_type can only be {ACCESS_TOKEN}")));
+    }
+    let subject =
+        params.subject_token.take().ok_or_else(|| OAuthError::invalid_request("subject_token is required"))?;
+    let request = ExchangeTokenRequest {
+        subject_token: subject.expose_secret().to_owned(),
+        audience: params.audience.take().unwrap_or_default(),
+        scope: params.scope.take().unwrap_or_default(),
+    };
+    let (client_id, credential, by_assertion) = match client_proof(&mut params, basic)? {
+        Proof::Assertion { client_id, assertion_type, assertion } => {
+            if assertion_type != crate::identity::assertion::CLIENT_ASSERTION_TYPE {
+                return Err(OAuthError::invalid_client("client_assertion_type is not one this server takes"));
+            }
+            (client_id, assertion.expose_secret().to_owned(), true)
+        }
+        Proof::Secret(client) => (client.id, client.secret.expose_secret().to_owned(), false),
+    };
+    let refused = || OAuthError::invalid_client("client authentication failed");
+    let exchanged = api.exchange_for_client(&client_id, credential, by_assertion, request, connection).await;
+    let answer = exchanged.map_err(|e| match e {
+        ClientExchangeError::Client(ServiceTokenError::Api(e)) => OAuthError::from_api(e, refused()),
+        ClientExchangeError::Client(_) => refused(),
+        ClientExchangeError::NotAnExchanger => {
+            OAuthError::unauthorized_client("this client may not exchange tokens (scope tokens:exchange)")
+        }
+        ClientExchangeError::Exchange(e) => exchange_refused(e),
+    })?;
+    let mut body = Map::new();
+    body.insert("access_token".into(), Value::String(answer.access_token));
+    body.insert("issued_token_type".into(), Value::String(answer.issued_token_type));
+    body.insert("token_type".into(), Value::String(answer.token_type));
+    body.insert("expires_in".into(), Value::from(answer.expires_in));
+    if !answer.scope.is_empty() {
+        body.insert("scope".into(), Value::String(answer.scope));
+    }
+    Ok(no_store(Value::Object(body)))
+}
+
+/// An exchange's refusal as RFC 8693 §2.2.2 and RFC 6749 §5.2 name it.
+fn exchange_refused(err: ExchangeError) -> OAuthError {
+    match err {
+        ExchangeError::Api(e) => OAuthError::from_api(e, OAuthError::invalid_request("refused")),
+        ExchangeError::NotDelegated { .. } | ExchangeError::ClientCertRequired => {
+            OAuthError::unauthorized_client(err.to_string())
+        }
+        ExchangeError::ScopeNotDelegated(_) | ExchangeError::ScopeNotHeld(_) => {
+            OAuthError::invalid_scope(err.to_string())
+        }
+        ExchangeError::Request(m) if m.starts_with("audience") => OAuthError::invalid_target(m),
+        other => OAuthError::invalid_request(other.to_string()),
+    }
 }
 
 /// The client's credentials: by HTTP Basic or in the form, not both
@@ -237,12 +380,17 @@ fn issued(access_token: String, token_type: String, expires_in: i64, refresh_tok
     if !scope.is_empty() {
         body.insert("scope".into(), Value::String(scope));
     }
+    no_store(Value::Object(body))
+}
+
+/// A JSON answer that is never cached (RFC 6749 §5.1).
+fn no_store(body: Value) -> Response {
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         (header::PRAGMA, HeaderValue::from_static("no-cache")),
     ];
-    (headers, Body::from(Value::Object(body).to_string())).into_response()
+    (headers, Body::from(body.to_string())).into_response()
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use authpair_claims::{Plans, RoleScopes};
 
 use authpair_claims::ApiError;
 
-use crate::identity::username;
+use crate::{identity::username, store::CertificateBinding};
 
 pub const MAX_USERNAME_BYTES: usize = 256;
 pub const MAX_PASSWORD_BYTES: usize = 1024;
@@ -69,9 +69,11 @@ pub fn roles(names: &[String], default: Option<&str>, table: &RoleScopes) -> Res
 
 /// A service-account name: 1 to 64 of a-z, 0-9 and '-'.
 pub fn service_name(name: &str) -> Result<&str, ApiError> {
-    let valid = (1..=64).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if valid { Ok(name) } else { Err(ApiError::invalid("name must be 1 to 64 of a-z, 0-9 and '-'")) }
+    if authpair_claims::token::claims::is_service_account_name(name) {
+        Ok(name)
+    } else {
+        Err(ApiError::invalid("name must be 1 to 64 of a-z, 0-9 and '-'"))
+    }
 }
 
 /// Scopes for a service account: at least one, each one that `table`
@@ -93,6 +95,18 @@ pub fn service_scopes(scopes: &[String], table: &RoleScopes) -> Result<Vec<Strin
 /// A plan name that `plans` defines; empty means the default plan.
 pub fn plan(name: &str, plans: &Plans) -> Result<String, ApiError> {
     plans.parse_plan(name).map_err(ApiError::invalid)
+}
+
+/// A service account's certificate binding as asked for; UNSPECIFIED is
+/// the default, OPTIONAL.
+pub fn certificate_binding(asked: i32) -> Result<CertificateBinding, ApiError> {
+    use authpair_proto::auth::v1::CertificateBinding as Asked;
+    match Asked::try_from(asked) {
+        Ok(Asked::Unspecified | Asked::Optional) => Ok(CertificateBinding::Optional),
+        Ok(Asked::Required) => Ok(CertificateBinding::Required),
+        Ok(Asked::Off) => Ok(CertificateBinding::Off),
+        Err(_) => Err(ApiError::invalid(format!("unknown certificate_binding {asked}"))),
+    }
 }
 
 #[cfg(test)]

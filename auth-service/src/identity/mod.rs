@@ -10,8 +10,11 @@
 //!   per-account counts kept in the store), and a per-source limit on
 //!   failed Refreshes.
 //! - [`input`]: checks on client input: usernames, passwords, roles,
-//!   service-account names and scopes, plans.
+//!   service-account names and scopes, plans, certificate bindings.
+//! - [`assertion`]: keys instead of secrets: the public keys a service
+//!   account registers and the client assertions (RFC 7523) it signs.
 
+pub mod assertion;
 pub mod input;
 pub mod password;
 pub(crate) mod throttle;

@@ -4,7 +4,7 @@
 
 use authpair_claims::{Grant, RoleScopes, token::claims::SERVICE_SUBJECT_PREFIX};
 
-use crate::store::{ServiceAccountRow, UserRow};
+use crate::store::{CertificateBinding, ServiceAccountRow, UserRow};
 
 /// The `client_id` of tokens from first-party username/password login.
 pub const LOGIN_CLIENT_ID: &str = "login";
@@ -20,6 +20,9 @@ pub fn for_user(user: &UserRow, table: &RoleScopes, generation: u64, audience: &
         plan: user.plan.clone(),
         generation,
         audience: audience.to_owned(),
+        certificate: None,
+        actors: Vec::new(),
+        not_after: None,
     }
 }
 
@@ -60,8 +63,27 @@ pub fn audience_granted(account: &ServiceAccountRow, audience: &str, default: &s
     if granted { Ok(()) } else { Err(format!("audience {audience:?} was not granted to this client")) }
 }
 
-/// The grant for a service account: no roles, `sub` `svc:<name>`.
-pub fn for_service(account: &ServiceAccountRow, scopes: Vec<String>, generation: u64, audience: &str) -> Grant {
+/// The certificate a service account's token is bound to, given the
+/// thumbprint of the client certificate it was asked for with (mTLS):
+/// `Some(None)` for a bearer token, `None` if the account requires a
+/// certificate and none came.
+pub fn bound_to(account: &ServiceAccountRow, presented: Option<[u8; 32]>) -> Option<Option<[u8; 32]>> {
+    match account.certificate_binding {
+        CertificateBinding::Optional => Some(presented),
+        CertificateBinding::Required => presented.map(Some),
+        CertificateBinding::Off => Some(None),
+    }
+}
+
+/// The grant for a service account: no roles, `sub` `svc:<name>`, bound to
+/// `certificate` if given.
+pub fn for_service(
+    account: &ServiceAccountRow,
+    scopes: Vec<String>,
+    generation: u64,
+    audience: &str,
+    certificate: Option<[u8; 32]>,
+) -> Grant {
     let subject = format!("{SERVICE_SUBJECT_PREFIX}{}", account.name);
     Grant {
         username: subject.clone(),
@@ -72,6 +94,9 @@ pub fn for_service(account: &ServiceAccountRow, scopes: Vec<String>, generation:
         plan: account.plan.clone(),
         generation,
         audience: audience.to_owned(),
+        certificate,
+        actors: Vec::new(),
+        not_after: None,
     }
 }
 

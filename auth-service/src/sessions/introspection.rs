@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use authpair_claims::Claims;
-use authpair_proto::auth::v1::IntrospectResponse;
+use authpair_proto::auth::v1::{Actor, Confirmation, IntrospectResponse};
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
 use crate::state::AuthState;
@@ -40,13 +41,17 @@ pub fn to_proto(claims: Option<&Claims>) -> IntrospectResponse {
         token_type: TOKEN_TYPE.into(),
         username: c.username().to_owned(),
         iss: c.issuer().to_owned(),
+        cnf: c.bound_certificate().map(|thumbprint| Confirmation { x5t_s256: URL_SAFE_NO_PAD.encode(thumbprint) }),
+        act: c.actors().iter().rev().fold(None, |act, sub| Some(Actor { sub: sub.clone(), act: act.map(Box::new) })),
     }
 }
 
-/// The HTTP answer (RFC 7662 §2.2): `{"active": false}` alone when inactive.
+/// The HTTP answer (RFC 7662 §2.2): `{"active": false}` alone when inactive;
+/// a bound token's `cnf` as RFC 8705 §3.2 writes it, an exchanged token's
+/// `act` as RFC 8693 §4.1 does.
 pub fn to_json(claims: Option<&Claims>) -> Value {
     let Some(c) = claims else { return json!({ "active": false }) };
-    json!({
+    let mut answer = json!({
         "active": true,
         "sub": c.subject(),
         "aud": c.audiences(),
@@ -59,5 +64,19 @@ pub fn to_json(claims: Option<&Claims>) -> Value {
         "token_type": TOKEN_TYPE,
         "username": c.username(),
         "iss": c.issuer(),
-    })
+    });
+    if let Some(thumbprint) = c.bound_certificate() {
+        answer["cnf"] = json!({ "x5t#S256": URL_SAFE_NO_PAD.encode(thumbprint) });
+    }
+    // RFC 8693 §4.1's nesting, the current actor outermost.
+    if let Some(act) = c.actors().iter().rev().fold(None, |act: Option<Value>, sub| {
+        let mut actor = json!({ "sub": sub });
+        if let Some(act) = act {
+            actor["act"] = act;
+        }
+        Some(actor)
+    }) {
+        answer["act"] = act;
+    }
+    answer
 }

@@ -7,7 +7,10 @@
 //! - [`grants`]: which scopes roles grant in user tokens, and what service
 //!   tokens carry.
 //! - `introspection`: RFC 7662 verdicts from the verifier and denylist.
+//! - `exchange`: token exchange (RFC 8693): a user's token for a service
+//!   acting on the user's behalf.
 
+pub(crate) mod exchange;
 pub mod grants;
 pub(crate) mod introspection;
 pub(crate) mod issue;

@@ -1,10 +1,12 @@
-//! A logout: a refresh family ended and, if sent, the caller's access token
-//! logged as revoked, in one transaction.
+//! A logout: a refresh family ended, the access tokens it issued (and those
+//! exchanged from them) and, if sent, the caller's access token logged as
+//! revoked, in one transaction.
 
 use super::{
     Store, StoreError,
     refresh::revoke_family,
     revocations::{Entry, append},
+    session_tokens::{self, RevokedToken},
 };
 
 /// The access token sent with a logout.
@@ -19,16 +21,20 @@ pub struct AccessToken<'a> {
 #[derive(Debug, Clone)]
 pub struct LoggedOut {
     pub user_id: String,
-    /// The log sequence of the access token's revocation, if it was
-    /// revoked.
+    /// The session's access tokens still live, each logged as revoked:
+    /// those Login and Refresh issued and those exchanged from them.
+    pub session_tokens: Vec<RevokedToken>,
+    /// The log sequence of the revocation of the access token sent with
+    /// the logout, if it was the user's and not already among those.
     pub access_token: Option<u64>,
 }
 
 impl Store {
     /// Logs a user out in one transaction, so a logout is all or nothing:
     /// revokes the family of the refresh token with this hash (consumed or
-    /// not) and, if `access` is a token of the family's user, logs that
-    /// token as revoked. None for an unknown refresh token.
+    /// not) with its live access tokens and, if `access` is a token of the
+    /// family's user, logs that token as revoked. None for an unknown
+    /// refresh token.
     pub async fn log_out(
         &self,
         token_hash: &str,
@@ -48,8 +54,11 @@ impl Store {
             return Ok(None);
         };
         revoke_family(&mut tx, &family_id, now, REASON).await?;
+        let session_tokens =
+            session_tokens::revoke_all(&mut tx, self.backend(), &family_id, &user_id, now, REASON).await?;
         // Someone else's access token is not this logout's to revoke.
-        let access_token = match access.filter(|a| a.subject == user_id) {
+        let sent = access.filter(|a| a.subject == user_id);
+        let access_token = match sent.filter(|a| !session_tokens.iter().any(|r| r.token.token_id == a.token_id)) {
             Some(a) => {
                 let entry = Entry {
                     kind: "token",
@@ -64,6 +73,6 @@ impl Store {
             None => None,
         };
         tx.commit().await?;
-        Ok(Some(LoggedOut { user_id, access_token }))
+        Ok(Some(LoggedOut { user_id, session_tokens, access_token }))
     }
 }

@@ -8,13 +8,17 @@
 //! - `username_skeletons`: fills each stored username's confusable skeleton.
 //! - `refresh`: refresh-token families and single-use rotation.
 //! - `revocations`: the revocation log and the writes that revoke a user.
-//! - `logout`: a refresh family ended with its access token.
-//! - `session_tokens`: the access tokens each session issued, revoked with
-//!   it on refresh-token reuse.
+//! - `logout`: a refresh family ended with its access tokens.
+//! - `session_tokens`: the access tokens each session issued (and those
+//!   exchanged from them), revoked with it on logout or refresh-token reuse.
 //! - `keys`: signing keys and their publish/sign schedule.
-//! - `service_accounts`: OAuth client-credentials accounts.
+//! - `service_accounts`: OAuth client-credentials accounts and their
+//!   certificate binding.
+//! - `account_keys`: their registered public keys (private_key_jwt) and
+//!   the client assertions already used.
 //! - `login_failures`: the brute-force throttle's counts, kept across restarts.
 
+mod account_keys;
 mod canonical_usernames;
 mod keys;
 mod login_failures;
@@ -32,11 +36,12 @@ pub use authpair_server::db::StoreError;
 use authpair_server::db::{Backend, Db, Migrations};
 use secrecy::SecretString;
 
+pub use account_keys::AccountKey;
 pub use keys::{KeyRow, Rotation};
 pub use logout::AccessToken;
 pub use refresh::{RefreshOutcome, RefreshRecord, Rotate};
 pub use revocations::{CHANNEL, RevokeUser, UserRevoked};
-pub use service_accounts::ServiceAccountRow;
+pub use service_accounts::{CertificateBinding, ServiceAccountRow};
 pub use session_tokens::{RevokedToken, SessionToken};
 pub use users::{NewUser, UserRow};
 

@@ -188,6 +188,37 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Records `token`, about to be issued by token exchange from the
+    /// session access token `subject_token_id` (itself recorded, an
+    /// exchanged one included), as one more access token of that session,
+    /// so the session's end revokes it too. `false`, recording nothing, if
+    /// the subject token belongs to no live session: its session ended
+    /// (logged out, revoked, expired), or it is no session's token.
+    pub async fn record_exchanged(
+        &self,
+        subject_token_id: &str,
+        token: &SessionToken,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        let family: Option<(String,)> =
+            sqlx::query_as("SELECT family_id FROM session_access_tokens WHERE token_id = $1 AND expires_at >= $2")
+                .bind(subject_token_id)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((family_id,)) = family else { return Ok(false) };
+        let (_, expires_at, revoked_at, _) = lock_family(&mut tx, &family_id).await?;
+        if revoked_at.is_some() || expires_at <= now {
+            return Ok(false);
+        }
+        session_tokens::record(&mut tx, &family_id, token).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
 /// The family's row, locked until the transaction ends: a write that
 /// records an access token for the family and one that revokes it take
 /// turns (a no-op UPDATE: SQLite has no `SELECT ... FOR UPDATE`, and there

@@ -12,31 +12,75 @@ pub struct ServiceAccountRow {
     /// The audiences its tokens may be for; empty: the deployment's default
     /// audience alone.
     pub audiences: Vec<String>,
+    pub certificate_binding: CertificateBinding,
 }
 
-type Row = (String, String, String, String, i64, String);
-const COLUMNS: &str = "name, secret_hash, scopes, plan, created_at, audiences";
+/// Whether an account's tokens are bound to the client certificate they are
+/// asked for with (RFC 8705); stored by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CertificateBinding {
+    /// Bound when asked for over mTLS, a bearer token otherwise.
+    #[default]
+    Optional,
+    /// Issued only over mTLS, always bound.
+    Required,
+    /// Never bound.
+    Off,
+}
+
+impl CertificateBinding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertificateBinding::Optional => "optional",
+            CertificateBinding::Required => "required",
+            CertificateBinding::Off => "off",
+        }
+    }
+
+    fn parse(name: &str) -> Result<Self, StoreError> {
+        match name {
+            "optional" => Ok(CertificateBinding::Optional),
+            "required" => Ok(CertificateBinding::Required),
+            "off" => Ok(CertificateBinding::Off),
+            other => Err(StoreError::Corrupt(format!("certificate binding {other:?}"))),
+        }
+    }
+}
+
+type Row = (String, String, String, String, i64, String, String);
+const COLUMNS: &str = "name, secret_hash, scopes, plan, created_at, audiences, certificate_binding";
 
 fn words(text: &str) -> Vec<String> {
     text.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
-fn decode((name, secret_hash, scopes, plan, created_at, audiences): Row) -> Result<ServiceAccountRow, StoreError> {
-    Ok(ServiceAccountRow { name, secret_hash, scopes: words(&scopes), plan, created_at, audiences: words(&audiences) })
+fn decode(
+    (name, secret_hash, scopes, plan, created_at, audiences, binding): Row,
+) -> Result<ServiceAccountRow, StoreError> {
+    Ok(ServiceAccountRow {
+        name,
+        secret_hash,
+        scopes: words(&scopes),
+        plan,
+        created_at,
+        audiences: words(&audiences),
+        certificate_binding: CertificateBinding::parse(&binding)?,
+    })
 }
 
 impl Store {
     /// Inserts `account`; `Conflict` if the name is taken. With `replace`,
-    /// an existing account gets the new secret, scopes, plan and audiences
-    /// instead.
+    /// an existing account gets the new secret, scopes, plan, audiences and
+    /// certificate binding instead.
     pub async fn put_service_account(&self, account: &ServiceAccountRow, replace: bool) -> Result<(), StoreError> {
         let sql = if replace {
-            "INSERT INTO service_accounts (name, secret_hash, scopes, plan, created_at, audiences) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO UPDATE SET secret_hash = excluded.secret_hash, \
-             scopes = excluded.scopes, plan = excluded.plan, audiences = excluded.audiences"
+            "INSERT INTO service_accounts (name, secret_hash, scopes, plan, created_at, audiences, certificate_binding) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO UPDATE SET secret_hash = excluded.secret_hash, \
+             scopes = excluded.scopes, plan = excluded.plan, audiences = excluded.audiences, \
+             certificate_binding = excluded.certificate_binding"
         } else {
-            "INSERT INTO service_accounts (name, secret_hash, scopes, plan, created_at, audiences) \
-             VALUES ($1, $2, $3, $4, $5, $6)"
+            "INSERT INTO service_accounts (name, secret_hash, scopes, plan, created_at, audiences, certificate_binding) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)"
         };
         sqlx::query(sql)
             .bind(&account.name)
@@ -45,6 +89,7 @@ impl Store {
             .bind(account.plan.as_str())
             .bind(account.created_at)
             .bind(account.audiences.join(" "))
+            .bind(account.certificate_binding.as_str())
             .execute(self.db.writer())
             .await?;
         Ok(())

@@ -27,11 +27,15 @@
 //! - `cache`: [`TokenCache`], the current token and when to renew it.
 //! - `layer`: [`BearerLayer`] and its service [`Bearer`], which attach the
 //!   token and retry once with a renewed one.
+//! - `exchange`: [`TokenExchange`], a user's token traded for one the next
+//!   service takes, to call it on the user's behalf (RFC 8693).
 
 mod cache;
+mod exchange;
 mod layer;
 mod source;
 
 pub use cache::{MIN_AGE_TO_RENEW_INVALID, TokenCache};
+pub use exchange::TokenExchange;
 pub use layer::{Bearer, BearerLayer};
 pub use source::{FetchedToken, RefreshTokenSource, ServiceCredentials, TokenSource};

@@ -69,6 +69,7 @@ impl TokenSource for ServiceCredentials {
             client_secret: self.client_secret.expose_secret().to_owned(),
             scope: self.scope.clone(),
             audience: self.audience.clone(),
+            ..Default::default()
         };
         Box::pin(async move {
             let response = client.issue_service_token(request).await?.into_inner();

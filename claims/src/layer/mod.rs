@@ -44,6 +44,9 @@
 //!   read the verified caller.
 //! - `metrics`: [`CallMetrics`], the per-method metric handles every allowed
 //!   call records.
+//! - `peer`: the connection's client certificate as a bound token names it
+//!   ([`peer_certificate`], [`certificate_thumbprint`]), for the layer and
+//!   for an issuer that binds tokens to it.
 //!
 //! [`Policy`]: crate::Policy
 //! [`Verifier`]: crate::Verifier
@@ -53,8 +56,10 @@
 
 mod caller;
 mod metrics;
+mod peer;
 mod service;
 
 pub use caller::{Caller, caller, optional_caller};
 pub use metrics::{CallMetrics, MethodMetrics};
+pub use peer::{ClientCertificate, certificate_thumbprint, peer_certificate};
 pub use service::{AuthFuture, AuthLayer, Authorized, DecisionStats, authenticate};

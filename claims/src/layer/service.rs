@@ -17,7 +17,7 @@ use metrics::{Counter, Histogram};
 use tonic::{Status, body::Body};
 use tower::{Layer, Service};
 
-use super::{caller::Caller, metrics::CallMetrics};
+use super::{caller::Caller, metrics::CallMetrics, peer::peer_certificate};
 use crate::{
     error::AuthError,
     policy::{
@@ -276,18 +276,6 @@ pub struct Authorized<S> {
     auth: AuthLayer,
 }
 
-/// The SHA-256 thumbprint of the client certificate the connection's
-/// client presented and the server verified (mTLS), as tonic records it in
-/// the request extensions; `None` without one. Computed only when a
-/// decision needs it (a bound token, or a service token where a
-/// certificate is required).
-fn peer_certificate<B>(request: &http::Request<B>) -> Option<[u8; 32]> {
-    use sha2::Digest as _;
-    use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
-    let certs = request.extensions().get::<TlsConnectInfo<TcpConnectInfo>>().and_then(TlsConnectInfo::peer_certs)?;
-    certs.first().map(|leaf| sha2::Sha256::digest(leaf.as_ref()).into())
-}
-
 impl<S> Service<http::Request<Body>> for Authorized<S>
 where
     S: Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
@@ -307,7 +295,8 @@ where
         let method = self.auth.shared.metrics.method(Some(path));
         let timer = method.call_seconds.clone();
         // `decide`, with the call's own start as the decision's.
-        let decided = self.auth.decide_from(started, path, request.headers(), || peer_certificate(&request));
+        let decided =
+            self.auth.decide_from(started, path, request.headers(), || peer_certificate(request.extensions()));
         let state = match decided {
             Err(status) => State::Done { response: Some(status.into_http()) },
             Ok((rule, caller)) => match rule.quota.clone() {

@@ -14,7 +14,7 @@ use prost_reflect::{DescriptorPool, DynamicMessage, ExtensionDescriptor, Value};
 use crate::{
     error::AuthError,
     token::{
-        claims::{ADMIN_ROLE, Claims},
+        claims::{ADMIN_ROLE, Claims, SERVICE_SUBJECT_PREFIX, is_service_account_name as is_account_name},
         roles::Vocabulary,
     },
 };
@@ -70,6 +70,11 @@ pub struct Rule {
     pub owner_checked: bool,
     /// The per-plan quota that applies.
     pub quota: Option<Arc<str>>,
+    /// Refuse a service acting on a user's behalf (a token with `act`).
+    pub direct_only: bool,
+    /// The services (account names) that may act on a user's behalf here;
+    /// empty: any the token exchange allowed.
+    pub actors: Vec<String>,
 }
 
 impl Rule {
@@ -82,6 +87,8 @@ impl Rule {
             scopes: Vec::new(),
             owner_checked: false,
             quota: None,
+            direct_only: false,
+            actors: Vec::new(),
         }
     }
 
@@ -108,6 +115,15 @@ impl Rule {
             Principal::User if caller.is_service() => return Err(AuthError::UserRequired),
             Principal::Service if !caller.is_service() => return Err(AuthError::ServiceRequired),
             _ => {}
+        }
+        if let Some(actor) = caller.actors().first() {
+            if self.direct_only {
+                return Err(AuthError::DelegationForbidden);
+            }
+            let listed = || self.actors.iter().any(|a| actor.strip_prefix(SERVICE_SUBJECT_PREFIX) == Some(a.as_str()));
+            if !self.actors.is_empty() && !listed() {
+                return Err(AuthError::ActorNotAllowed(actor.clone()));
+            }
         }
         if let Some(first) = self.any_role.first()
             && !self.any_role.iter().any(|r| caller.has_role(r))
@@ -298,6 +314,7 @@ fn rule_of(options: &DynamicMessage, extension: &ExtensionDescriptor) -> Result<
     };
     let owner_checked = policy.get_field_by_name("owner_checked").and_then(|v| v.as_bool()).unwrap_or(false);
     let quota = policy.get_field_by_name("quota").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let direct_only = policy.get_field_by_name("direct_only").and_then(|v| v.as_bool()).unwrap_or(false);
     let rule = Rule {
         access,
         principal,
@@ -305,10 +322,23 @@ fn rule_of(options: &DynamicMessage, extension: &ExtensionDescriptor) -> Result<
         scopes: strings("scopes"),
         owner_checked,
         quota: (!quota.is_empty()).then(|| Arc::from(quota)),
+        direct_only,
+        actors: strings("actors"),
     };
     let restricts = !rule.any_role.is_empty() || !rule.scopes.is_empty() || rule.principal != Principal::Any;
     if rule.access == Access::Public && (restricts || rule.owner_checked || rule.quota.is_some()) {
         return Err("a public method cannot require roles, scopes, ownership or a quota".into());
+    }
+    if (rule.direct_only || !rule.actors.is_empty())
+        && (rule.access == Access::Public || rule.principal == Principal::Service)
+    {
+        return Err("only a method users call can restrict who acts on their behalf".into());
+    }
+    if rule.direct_only && !rule.actors.is_empty() {
+        return Err("direct_only and actors contradict each other".into());
+    }
+    if let Some(bad) = rule.actors.iter().find(|a| !is_account_name(a)) {
+        return Err(format!("actor {bad:?} is not a service account name"));
     }
     if let Some(blank) = rule.any_role.iter().chain(&rule.scopes).find(|n| n.trim().is_empty() || n.contains(' ')) {
         return Err(format!("{blank:?} is not a role or scope name"));
@@ -371,6 +401,41 @@ mod tests {
         assert!(matches!(&err, Some(PolicyError::Invalid { method, .. }) if method == "/x.v1.S/M1"), "{err:?}");
         let unknown = Policy::from_descriptors(&descriptors(&[PUBLIC]), &["x.v1.Nope"]).err();
         assert_eq!(unknown, Some(PolicyError::UnknownService("x.v1.Nope".into())));
+    }
+
+    #[test]
+    fn a_delegated_call_is_refused_where_direct_only_and_by_an_actor_not_listed() -> Result<(), PolicyError> {
+        let option =
+            |extra: &str| format!("option (authpair.policy.v1.policy) = {{ access: ACCESS_AUTHENTICATED {extra} }};");
+        let methods = [option(""), option("direct_only: true"), option("actors: [\"orders\", \"billing\"]")];
+        let methods: Vec<&str> = methods.iter().map(String::as_str).collect();
+        let policy = Policy::from_descriptors(&descriptors(&methods), &["x.v1.S"])?;
+        let rule = |i: usize| policy.rule(&format!("/x.v1.S/M{i}")).cloned().unwrap_or_else(Rule::public);
+        let direct = Claims::for_test("user-1", u64::MAX);
+        let by =
+            |actors: &[&str]| Claims { actors: actors.iter().map(|a| (*a).to_owned()).collect(), ..direct.clone() };
+        let for_us = |_: &Claims| true;
+        for i in 0..3 {
+            assert_eq!(rule(i).authorize_for(Some(&direct), for_us), Ok(()), "M{i}, directly");
+        }
+        assert_eq!(rule(0).authorize_for(Some(&by(&["svc:gate"])), for_us), Ok(()));
+        assert_eq!(rule(1).authorize_for(Some(&by(&["svc:orders"])), for_us), Err(AuthError::DelegationForbidden));
+        assert_eq!(rule(2).authorize_for(Some(&by(&["svc:billing", "svc:gate"])), for_us), Ok(()));
+        // The service acting now decides, not one earlier in the chain.
+        assert_eq!(
+            rule(2).authorize_for(Some(&by(&["svc:gate", "svc:orders"])), for_us),
+            Err(AuthError::ActorNotAllowed("svc:gate".into()))
+        );
+        // Contradictions, a public or service-only method, a bad name.
+        for bad in [
+            "option (authpair.policy.v1.policy) = { access: ACCESS_AUTHENTICATED direct_only: true actors: \"orders\" };",
+            "option (authpair.policy.v1.policy) = { access: ACCESS_PUBLIC direct_only: true };",
+            "option (authpair.policy.v1.policy) = { access: ACCESS_AUTHENTICATED principal: PRINCIPAL_SERVICE actors: \"orders\" };",
+            "option (authpair.policy.v1.policy) = { access: ACCESS_AUTHENTICATED actors: \"svc:orders\" };",
+        ] {
+            assert!(Policy::from_descriptors(&descriptors(&[bad]), &["x.v1.S"]).is_err(), "{bad}");
+        }
+        Ok(())
     }
 
     #[test]

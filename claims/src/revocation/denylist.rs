@@ -169,10 +169,13 @@ impl Denylist {
         if entries.tokens.get(iss).is_some_and(|ids| ids.contains(claims.token_id())) {
             return Err(AuthError::Revoked);
         }
-        if let Some((min_generation, _)) = entries.subjects.get(iss).and_then(|m| m.get(claims.subject()))
-            && claims.generation() < *min_generation
-        {
-            return Err(AuthError::Revoked);
+        if let Some(subjects) = entries.subjects.get(iss) {
+            // The subject, and every service acting for it (a delegated
+            // token ends with its actor's account too).
+            let revoked = |subject: &str| subjects.get(subject).is_some_and(|(min, _)| claims.generation() < *min);
+            if revoked(claims.subject()) || claims.actors().iter().any(|actor| revoked(actor)) {
+                return Err(AuthError::Revoked);
+            }
         }
         Ok(())
     }
@@ -276,8 +279,31 @@ mod tests {
             scope: String::new(),
             plan: "free".into(),
             cnf: None,
+            act: None,
         }
         .into_claims("authpair")
+    }
+
+    #[test]
+    fn a_delegated_token_is_revoked_with_its_subject_or_any_service_acting_for_it() {
+        let list = Denylist::local();
+        let now = now_secs();
+        let delegated = |generation| Claims {
+            actors: vec!["svc:orders".into(), "svc:gate".into()],
+            ..claims("t9", "carol", generation)
+        };
+        assert_eq!(list.check(&delegated(3)), Ok(()));
+        // The earlier actor's account deleted after the token was issued.
+        list.apply(Revocation::Subject {
+            issuer: "authpair".into(),
+            subject: "svc:gate".into(),
+            min_generation: 5,
+            expires_at: now + 60,
+        });
+        assert_eq!(list.check(&delegated(3)), Err(AuthError::Revoked));
+        assert_eq!(list.check(&delegated(5)), Ok(()));
+        // A direct token of the same subject is not the actor's.
+        assert_eq!(list.check(&claims("t8", "carol", 3)), Ok(()));
     }
 
     #[test]

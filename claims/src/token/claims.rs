@@ -9,6 +9,17 @@ use serde::{Deserialize, Serialize};
 /// The `sub` prefix of service-account tokens.
 pub const SERVICE_SUBJECT_PREFIX: &str = "svc:";
 
+/// Whether `name` is a service account's name (its client id, the rest of
+/// its `sub`): 1 to 64 of a-z, 0-9 and '-'.
+pub fn is_service_account_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// The most services a token's `act` chain may name (RFC 8693 §4.1): a
+/// token exchanged that many times is not exchanged again, and a longer
+/// chain is not a valid token.
+pub const MAX_ACTORS: usize = 4;
+
 /// The role that may act on any object of an owner-checked method (see
 /// [`crate::authorize_owner`]) and that the admin API requires. Every other
 /// role is whatever the deployment defines.
@@ -35,6 +46,9 @@ pub struct Claims {
     /// `cnf.x5t#S256` (RFC 8705 §3.1): the SHA-256 of the DER client
     /// certificate the token is bound to, if it is bound.
     pub(crate) certificate: Option<[u8; 32]>,
+    /// `act` (RFC 8693 §4.1) flattened: the services acting for the
+    /// subject, the current one first; empty for a caller acting as itself.
+    pub(crate) actors: Vec<String>,
 }
 
 impl Claims {
@@ -120,6 +134,17 @@ impl Claims {
     pub fn bound_certificate(&self) -> Option<&[u8; 32]> {
         self.certificate.as_ref()
     }
+    /// The services acting on the subject's behalf, the one calling now
+    /// first (`act.sub`, then `act.act.sub`, ...: RFC 8693 §4.1), each as
+    /// its `sub` (`svc:<name>`); empty when the caller acts as itself.
+    pub fn actors(&self) -> &[String] {
+        &self.actors
+    }
+    /// Whether a service is acting on the subject's behalf (a token from
+    /// token exchange).
+    pub fn is_delegated(&self) -> bool {
+        !self.actors.is_empty()
+    }
 }
 
 /// `aud` may be one string or an array of strings (RFC 7519 §4.1.3); any
@@ -160,6 +185,34 @@ pub(crate) struct WireClaims {
     pub plan: String,
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub cnf: Option<Confirmation>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub act: Option<Actor>,
+}
+
+/// `act` (RFC 8693 §4.1): the party acting for the subject, and the one it
+/// acts for in turn (nested, the current actor outermost). Only `sub` and
+/// `act` are read; any other member is refused. A missing `sub` reads as
+/// empty, which the verifier refuses as malformed (it is not the token's
+/// own `sub` that is missing).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Actor {
+    #[serde(default)]
+    pub sub: String,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub act: Option<Box<Actor>>,
+}
+
+impl Actor {
+    /// The chain `actors` (the current one first) as nested `act`s.
+    pub(crate) fn chain(actors: &[String]) -> Option<Actor> {
+        actors.iter().rev().fold(None, |inner, sub| Some(Actor { sub: sub.clone(), act: inner.map(Box::new) }))
+    }
+
+    /// The chain flattened, the current actor first.
+    pub(crate) fn flatten(&self) -> Vec<String> {
+        std::iter::successors(Some(self), |a| a.act.as_deref()).map(|a| a.sub.clone()).collect()
+    }
 }
 
 /// `cnf` (RFC 7800), with the one confirmation method authpair binds
@@ -222,6 +275,7 @@ impl WireClaims {
             issued_at: self.iat,
             expires_at: self.exp,
             certificate: None,
+            actors: self.act.as_ref().map(Actor::flatten).unwrap_or_default(),
         }
     }
 }
@@ -246,6 +300,7 @@ impl Claims {
             scope: String::new(),
             plan: "free".into(),
             cnf: None,
+            act: None,
         }
         .into_claims("a")
     }
@@ -271,4 +326,14 @@ pub struct Grant {
     /// The `aud` to sign: the service the token is for. The caller asked
     /// for it, from the deployment's list, or took the default.
     pub audience: String,
+    /// `cnf.x5t#S256` (RFC 8705): the SHA-256 of the DER client certificate
+    /// the token is bound to, or `None` for a bearer token.
+    pub certificate: Option<[u8; 32]>,
+    /// `act`: the services acting for the subject, the current one first
+    /// (token exchange); empty for a caller acting as itself.
+    pub actors: Vec<String>,
+    /// `exp` at most this (seconds since the Unix epoch), when earlier than
+    /// the signer's lifetime gives: an exchanged token ends with its
+    /// subject token.
+    pub not_after: Option<u64>,
 }

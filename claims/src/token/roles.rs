@@ -18,7 +18,7 @@ use super::claims::ADMIN_ROLE;
 
 /// Scopes only a service account may hold: the revocation feed and token
 /// introspection.
-pub const SERVICE_ONLY_SCOPES: &[&str] = &["revocations:watch", "tokens:introspect"];
+pub const SERVICE_ONLY_SCOPES: &[&str] = &["revocations:watch", "tokens:introspect", "tokens:exchange"];
 
 /// The roles, scopes and quotas a deployment defines: what a policy may name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use jsonwebtoken::{Algorithm, Header};
 use secrecy::SecretString;
 
 use super::{
-    claims::{Audience, Grant, WireClaims},
+    claims::{Actor, Audience, Confirmation, Grant, WireClaims},
     keys::SigningKey,
 };
 
@@ -96,7 +96,7 @@ impl TokenSigner {
         issued_at: u64,
     ) -> Result<IssuedToken, SignError> {
         let now = issued_at;
-        let exp = now + self.lifetime.as_secs();
+        let exp = (now + self.lifetime.as_secs()).min(grant.not_after.unwrap_or(u64::MAX));
         // No `nbf`: it would equal `iat`. No `preferred_username` when it
         // would repeat `sub`.
         let claims = WireClaims {
@@ -113,13 +113,15 @@ impl TokenSigner {
             roles: grant.roles.clone(),
             scope: grant.scopes.join(" "),
             plan: grant.plan.clone(),
-            cnf: None,
+            cnf: grant.certificate.map(|thumbprint| Confirmation { x5t_s256: URL_SAFE_NO_PAD.encode(thumbprint) }),
+            act: Actor::chain(&grant.actors),
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
         header.kid = Some(key.kid().to_owned());
         let token = jsonwebtoken::encode(&header, &claims, key.encoding_key())?;
-        Ok(IssuedToken { token: SecretString::from(token), token_id, expires_in: self.lifetime, expires_at: exp })
+        let expires_in = Duration::from_secs(exp.saturating_sub(now));
+        Ok(IssuedToken { token: SecretString::from(token), token_id, expires_in, expires_at: exp })
     }
 }
 
@@ -164,6 +166,9 @@ mod tests {
             plan: "free".into(),
             generation: 1234,
             audience: AUDIENCE.into(),
+            certificate: None,
+            actors: Vec::new(),
+            not_after: None,
         }
     }
 

@@ -47,7 +47,7 @@ use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::Deserialize;
 
 use super::{
-    claims::{Claims, WireClaims},
+    claims::{Claims, MAX_ACTORS, SERVICE_SUBJECT_PREFIX, WireClaims, is_service_account_name},
     deployment::Deployment,
     ed25519::{Ed25519Backend, TrustedKey},
     keys::{ALGORITHM, KeyError, PublicJwk},
@@ -395,6 +395,15 @@ impl Verifier {
                     .ok_or(AuthError::Malformed)?,
             ),
         };
+        // An actor chain: services only, and not longer than MAX_ACTORS.
+        if let Some(act) = &wire.act {
+            let actors = act.flatten();
+            if actors.len() > MAX_ACTORS
+                || !actors.iter().all(|a| a.strip_prefix(SERVICE_SUBJECT_PREFIX).is_some_and(is_service_account_name))
+            {
+                return Err(AuthError::Malformed);
+            }
+        }
         let mut claims = wire.into_claims(&self.config.audience);
         claims.certificate = certificate;
         Ok(claims)
@@ -486,6 +495,9 @@ mod tests {
             plan: "free".into(),
             generation: 0,
             audience: "a".into(),
+            certificate: None,
+            actors: Vec::new(),
+            not_after: None,
         }
     }
 
@@ -708,6 +720,51 @@ mod tests {
             serde_json::json!("x5t"),
         ] {
             assert_eq!(verifier.verify(&with(refused.clone())?).err(), Some(AuthError::Malformed), "cnf {refused}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn an_act_chain_of_up_to_four_services_is_reported_in_order_and_anything_else_is_refused() -> TestResult {
+        let key = SigningKey::generate()?;
+        let verifier = verifier_with(Ed25519Backend::default());
+        verifier.set_keys(&[key.public_jwk().clone()])?;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+        let with = |act: serde_json::Value| -> Result<String, jsonwebtoken::errors::Error> {
+            let mut claims = claims_at(now);
+            claims["act"] = act;
+            signed(&key, key.kid(), &claims)
+        };
+        let chain = |names: &[&str]| {
+            names.iter().rev().fold(serde_json::Value::Null, |inner, name| {
+                let mut level = serde_json::json!({ "sub": format!("svc:{name}") });
+                if !inner.is_null() {
+                    level["act"] = inner;
+                }
+                level
+            })
+        };
+        let four = ["orders", "gate", "billing", "mail"];
+        let verified = verifier.verify(&with(chain(&four))?)?;
+        assert_eq!(verified.actors(), ["svc:orders", "svc:gate", "svc:billing", "svc:mail"]);
+        assert!(verified.is_delegated());
+        let direct = verifier.verify(&signed(&key, key.kid(), &claims_at(now))?)?;
+        assert!(!direct.is_delegated());
+        // The signer writes what the verifier reads.
+        let grant = Grant { actors: vec!["svc:orders".into(), "svc:gate".into()], ..grant() };
+        let issued = TokenSigner::new("i".into(), Duration::from_secs(900)).issue(&key, &grant)?;
+        assert_eq!(verifier.verify(issued.token.expose_secret())?.actors(), ["svc:orders", "svc:gate"]);
+        for refused in [
+            chain(&["orders", "gate", "billing", "mail", "five"]),
+            serde_json::json!({"sub": "user-1"}),
+            serde_json::json!({"sub": "svc:"}),
+            serde_json::json!({"sub": "svc:orders", "iss": "elsewhere"}),
+            serde_json::json!({"sub": "svc:orders", "act": null}),
+            serde_json::json!({}),
+            serde_json::json!(null),
+            serde_json::json!("svc:orders"),
+        ] {
+            assert_eq!(verifier.verify(&with(refused.clone())?).err(), Some(AuthError::Malformed), "act {refused}");
         }
         Ok(())
     }

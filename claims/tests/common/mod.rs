@@ -13,5 +13,8 @@ pub fn grant(subject: &str) -> Grant {
         plan: "free".into(),
         generation: 0,
         audience: "a".into(),
+        certificate: None,
+        actors: Vec::new(),
+        not_after: None,
     }
 }

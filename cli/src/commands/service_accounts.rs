@@ -1,10 +1,13 @@
-//! `authpair service-accounts create|list|delete`.
+//! `authpair service-accounts create|list|delete|add-key|remove-key`.
 
-use authpair_proto::auth::v1::{CreateServiceAccountRequest, DeleteServiceAccountRequest, ListServiceAccountsRequest};
+use authpair_proto::auth::v1::{
+    AddServiceAccountKeyRequest, CertificateBinding, CreateServiceAccountRequest, DeleteServiceAccountRequest,
+    ListServiceAccountsRequest, RemoveServiceAccountKeyRequest,
+};
 use serde_json::json;
 
 use crate::{
-    args::ServiceAccountsCommand,
+    args::{Binding, ServiceAccountsCommand},
     context::Context,
     error::CliError,
     output::{emit, fields},
@@ -15,11 +18,19 @@ pub async fn run(ctx: &Context, command: ServiceAccountsCommand) -> Result<(), C
     let json = ctx.global.json;
     match command {
         ServiceAccountsCommand::Create(args) => {
+            let public_keys = args.public_keys.iter().map(|path| read_jwk(path)).collect::<Result<Vec<_>, _>>()?;
             let request = CreateServiceAccountRequest {
+                public_keys,
                 name: args.name,
                 scopes: args.scopes,
                 plan: args.plan.unwrap_or_default(),
                 audiences: args.audiences,
+                certificate_binding: match args.certificate_binding {
+                    Binding::Optional => CertificateBinding::Optional,
+                    Binding::Required => CertificateBinding::Required,
+                    Binding::Off => CertificateBinding::Off,
+                }
+                .into(),
             };
             let created = ctx.admin(request, |mut c, r| async move { c.create_service_account(r).await }).await?;
             let account = created.account.map(ServiceAccountView::from);
@@ -37,9 +48,26 @@ pub async fn run(ctx: &Context, command: ServiceAccountsCommand) -> Result<(), C
                     ("scopes", view.account.scopes.join(",")),
                     ("plan", view.account.plan.clone()),
                     ("audiences", if audiences.is_empty() { "(default)".into() } else { audiences }),
+                    ("certificate binding", view.account.certificate_binding.clone()),
                 ])
             });
-            eprintln!("The client secret is shown only this once; store it now.");
+            if !view.client_secret.is_empty() {
+                eprintln!("The client secret is shown only this once; store it now.");
+            }
+        }
+        ServiceAccountsCommand::AddKey(args) => {
+            let request = AddServiceAccountKeyRequest { name: args.name.clone(), jwk: read_jwk(&args.jwk)? };
+            let added = ctx.admin(request, |mut c, r| async move { c.add_service_account_key(r).await }).await?;
+            emit(json, &json!({ "name": args.name, "kid": added.kid }), || {
+                format!("Added key {} to {}.", added.kid, args.name)
+            });
+        }
+        ServiceAccountsCommand::RemoveKey(args) => {
+            let request = RemoveServiceAccountKeyRequest { name: args.name.clone(), kid: args.kid.clone() };
+            ctx.admin(request, |mut c, r| async move { c.remove_service_account_key(r).await }).await?;
+            emit(json, &json!({ "name": args.name, "removed": args.kid }), || {
+                format!("Removed key {} from {}.", args.kid, args.name)
+            });
         }
         ServiceAccountsCommand::List => {
             let listed = ctx
@@ -55,4 +83,14 @@ pub async fn run(ctx: &Context, command: ServiceAccountsCommand) -> Result<(), C
         }
     }
     Ok(())
+}
+
+/// A JWK file's text, at most 8 KiB.
+fn read_jwk(path: &std::path::Path) -> Result<String, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::other(format!("reading the public key {}: {e}", path.display())))?;
+    if text.len() > 8 * 1024 {
+        return Err(CliError::other(format!("{}: a JWK is at most 8 KiB", path.display())));
+    }
+    Ok(text.trim().to_owned())
 }

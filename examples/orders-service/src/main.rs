@@ -8,12 +8,15 @@
 //!    server to authpair-server's startup skeleton ([`Startup`]), which
 //!    serves it with authpair's own bounds, health and reflection.
 //!
-//! The handlers (`orders.rs`) then only read the verified caller.
+//! The handlers (`orders.rs`) then only read the verified caller; one calls
+//! the resource service on the caller's behalf with a token from token
+//! exchange ([`next_hop`]).
 
 use std::{sync::Arc, time::Duration};
 
 use authpair_claims::{
     AuthLayer, Denylist, Policy, Verifier, VerifierConfig,
+    client::{ServiceCredentials, TokenCache, TokenExchange},
     follower::{DEFAULT_UNKNOWN_KID_REFETCH, Follower, FollowerConfig, SecretString, report_health},
 };
 use authpair_server::{
@@ -22,9 +25,14 @@ use authpair_server::{
     startup::Startup,
 };
 use clap::Parser;
+use tonic::transport::Endpoint;
 use tonic_health::ServingStatus;
 
-use orders_service::{SERVICE, orders::Orders, pb};
+use orders_service::{
+    SERVICE,
+    orders::{NextHop, Orders},
+    pb,
+};
 
 /// Every flag also reads `ORDERS_<FLAG>` from the environment.
 #[derive(Debug, Parser)]
@@ -42,6 +50,15 @@ struct Flags {
     issuer: Option<String>,
     #[command(flatten)]
     auth: AuthFlags,
+    /// The resource service, which DescribeCustomer asks on the caller's
+    /// behalf (with a token from token exchange; this service's account
+    /// then needs scope tokens:exchange, and the auth service a
+    /// --delegations entry for it).
+    #[arg(long, default_value = authpair_claims::defaults::RESOURCE_URL)]
+    resource_url: String,
+    /// The resource service's audience.
+    #[arg(long, default_value = authpair_claims::defaults::AUDIENCE)]
+    resource_audience: String,
 }
 
 /// Where the auth service is, and who this service is there.
@@ -87,13 +104,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }));
     // Fail closed when the feed has been silent for a minute.
     let denylist = Arc::new(Denylist::fed(Duration::from_secs(60)));
+    let resource = next_hop(&flags.auth, flags.resource_url, flags.resource_audience)?;
     let follower = follow(flags.auth, policy.clone(), verifier.clone(), denylist.clone())?;
 
     // Health turns SERVING once the keys are loaded and the feed is fresh.
     let listener = tokio::net::TcpListener::bind(flags.serving.listen).await?;
     startup
         .service(AuthLayer::new("orders-service", verifier.clone(), denylist.clone(), policy))
-        .grpc(pb::orders_service_server::OrdersServiceServer::new(Orders::default()))
+        .grpc(pb::orders_service_server::OrdersServiceServer::new(Orders::new(Some(resource))))
         .descriptors(pb::DESCRIPTORS)
         .health(ServingStatus::NotServing, |reporter, names| {
             report_health("orders-service", verifier, denylist, reporter, names)
@@ -102,6 +120,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .run(listener, shutdown_signal())
         .await?;
     Ok(())
+}
+
+/// The resource service, asked on a caller's behalf: the caller's token is
+/// exchanged at the auth service (as this service's account, for the auth
+/// service's audience, scope tokens:exchange) for one the resource service
+/// takes.
+fn next_hop(auth: &AuthFlags, url: String, audience: String) -> Result<NextHop, Box<dyn std::error::Error>> {
+    let auth_url = auth.auth_url.first().ok_or("--auth-url names no auth service")?;
+    let auth_channel = Endpoint::from_shared(auth_url.clone())?.connect_lazy();
+    let credentials = ServiceCredentials::new(
+        auth_channel.clone(),
+        auth.client_id.clone(),
+        auth.client_secret.clone(),
+        "tokens:exchange".into(),
+    )
+    .for_audience(auth.auth_audience.clone());
+    Ok(NextHop {
+        exchange: TokenExchange::new(auth_channel, TokenCache::new(credentials)),
+        channel: Endpoint::from_shared(url)?.connect_lazy(),
+        audience,
+    })
 }
 
 /// Follows the auth service's keys and revocation feed as this service's

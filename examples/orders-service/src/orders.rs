@@ -1,20 +1,42 @@
 //! The orders themselves, in memory: what the service does once the auth
 //! layer has let a call through. Handlers read the verified caller with
-//! `authpair_claims::caller` and check ownership with `authorize_owner`.
+//! `authpair_claims::caller` and check ownership with `authorize_owner`;
+//! one calls the resource service on the caller's behalf ([`NextHop`]).
 
 use std::{collections::BTreeMap, sync::Mutex};
 
-use authpair_claims::{authorize_owner, caller};
-use tonic::{Request, Response, Status};
+use authpair_claims::{authorize_owner, caller, client::TokenExchange};
+use authpair_proto::resource::v1::{GetMyProfileRequest, resource_service_client::ResourceServiceClient};
+use secrecy::ExposeSecret as _;
+use tonic::{Request, Response, Status, transport::Channel};
 
 use crate::pb::{self, orders_service_server::OrdersService};
 
 #[derive(Debug, Default)]
 pub struct Orders {
     by_id: Mutex<BTreeMap<String, pb::Order>>,
+    resource: Option<NextHop>,
+}
+
+/// The resource service, called on a caller's behalf with a token from
+/// token exchange.
+#[derive(Debug, Clone)]
+pub struct NextHop {
+    /// Trades the caller's token for one the resource service takes.
+    pub exchange: TokenExchange,
+    /// The resource service.
+    pub channel: Channel,
+    /// Its audience.
+    pub audience: String,
 }
 
 impl Orders {
+    /// Orders in memory; `resource`, where DescribeCustomer asks (without
+    /// it, DescribeCustomer is UNIMPLEMENTED).
+    pub fn new(resource: Option<NextHop>) -> Self {
+        Self { by_id: Mutex::default(), resource }
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut BTreeMap<String, pb::Order>) -> T) -> T {
         // A poisoned lock only means a handler panicked mid-insert; the map
         // itself is still whole.
@@ -85,5 +107,27 @@ impl OrdersService for Orders {
         })?;
         tracing::info!(order = id, by = caller(&request)?.subject(), "order refunded");
         Ok(Response::new(pb::RefundOrderResponse { order: Some(order) }))
+    }
+
+    async fn describe_customer(
+        &self,
+        request: Request<pb::DescribeCustomerRequest>,
+    ) -> Result<Response<pb::DescribeCustomerResponse>, Status> {
+        let hop = self.resource.as_ref().ok_or_else(|| Status::unimplemented("no resource service configured"))?;
+        // The caller's own token, traded for one the resource service
+        // takes, that says this service is acting: the caller's token is
+        // never forwarded to a service it was not issued for.
+        let token = hop.exchange.on_behalf_of(request.metadata(), &hop.audience, "").await?;
+        let mut call = Request::new(GetMyProfileRequest {});
+        let value = format!("Bearer {}", token.expose_secret())
+            .parse()
+            .map_err(|_| Status::internal("the exchanged token is not a header value"))?;
+        call.metadata_mut().insert("authorization", value);
+        let profile = ResourceServiceClient::new(hop.channel.clone()).get_my_profile(call).await?.into_inner();
+        Ok(Response::new(pb::DescribeCustomerResponse {
+            subject: profile.subject,
+            username: profile.username,
+            actors: profile.actors,
+        }))
     }
 }

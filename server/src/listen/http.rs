@@ -7,6 +7,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
+use authpair_claims::layer::{ClientCertificate, certificate_thumbprint};
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::{
@@ -75,9 +76,13 @@ pub async fn serve(
         let (router, tls, stopping) = (router.clone(), tls.clone(), stopping.clone());
         connections.spawn(async move {
             match tls {
-                None => connection(stream, peer, router, limits, stopping).await,
+                None => connection(stream, peer, None, router, limits, stopping).await,
                 Some(tls) => match tokio::time::timeout(limits.idle_timeout, tls.accept(stream)).await {
-                    Ok(Ok(stream)) => connection(stream, peer, router, limits, stopping).await,
+                    Ok(Ok(stream)) => {
+                        let leaf = stream.get_ref().1.peer_certificates().and_then(|certs| certs.first());
+                        let certificate = leaf.map(|leaf| ClientCertificate(certificate_thumbprint(leaf.as_ref())));
+                        connection(stream, peer, certificate, router, limits, stopping).await
+                    }
                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "HTTP TLS handshake failed"),
                     Err(_) => tracing::debug!(%peer, "HTTP TLS handshake timed out"),
                 },
@@ -92,8 +97,16 @@ pub async fn serve(
 /// One HTTP/1.1 connection, with the bounds above: the request head within
 /// the idle timeout (hyper's header read timeout runs from the moment the
 /// connection waits for a head: when it opens and after each response).
-async fn connection<I>(io: I, peer: SocketAddr, router: Router, limits: HttpLimits, mut stopping: watch::Receiver<bool>)
-where
+/// Each request carries the connection's peer and, over mTLS, the verified
+/// client certificate's thumbprint.
+async fn connection<I>(
+    io: I,
+    peer: SocketAddr,
+    certificate: Option<ClientCertificate>,
+    router: Router,
+    limits: HttpLimits,
+    mut stopping: watch::Receiver<bool>,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let mut builder = http1::Builder::new();
@@ -102,9 +115,11 @@ where
         .header_read_timeout(limits.idle_timeout)
         .max_buf_size(MAX_HEAD_BYTES)
         .max_headers(MAX_HEADERS);
-    // Each request carries its connection's peer.
     let service = router.map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
         request.extensions_mut().insert(Peer(peer));
+        if let Some(certificate) = certificate {
+            request.extensions_mut().insert(certificate);
+        }
         request
     });
     let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));

@@ -49,6 +49,7 @@ async fn gate_account(addr: SocketAddr) -> anyhow::Result<(String, String)> {
         scopes: vec!["revocations:watch".into()],
         plan: String::new(),
         audiences: vec![ADMIN_AUDIENCE.into()],
+        ..Default::default()
     };
     let created = AdminServiceClient::new(channel(addr)?).create_service_account(bearer(create, &admin)).await?;
     let created = created.into_inner();

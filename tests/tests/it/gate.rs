@@ -179,7 +179,11 @@ async fn gx_01_an_allowed_request_carries_the_verified_identity_and_never_the_on
     let gate = start_gate(&app, ROUTES, |g| g.strip_authorization = true).await?;
     let (user, _) = app.user_with_token("ivy", &["viewer"]).await?;
     let web = app.login_for("ivy", "ivy-password", WEB).await?.access_token;
-    let spoofed = |case: Case| case.header("x-authpair-subject", "someone-else").header("x-authpair-roles", "admin");
+    let spoofed = |case: Case| {
+        case.header("x-authpair-subject", "someone-else")
+            .header("x-authpair-roles", "admin")
+            .header("x-authpair-actors", "svc:trusted")
+    };
     let answers = check(
         gate.server.addr,
         &[
@@ -196,7 +200,12 @@ async fn gx_01_an_allowed_request_carries_the_verified_identity_and_never_the_on
     assert_eq!(allowed["headers"]["x-authpair-principal"], "user");
     assert_eq!(allowed["headers"]["x-authpair-scopes"], "documents:read profile");
     assert!(allowed["headers"]["x-authpair-token-id"].as_str().is_some_and(|id| !id.is_empty()));
-    assert_eq!(allowed["headers_to_remove"], serde_json::json!(["authorization"]), "the token stays with the gate");
+    // A direct call has no actors: the header the client sent is removed.
+    assert_eq!(
+        allowed["headers_to_remove"],
+        serde_json::json!(["x-authpair-actors", "authorization"]),
+        "the token stays with the gate"
+    );
 
     // Anonymous on a public rule: every identity header the client sent is removed.
     let public = &answers[1];
@@ -204,8 +213,14 @@ async fn gx_01_an_allowed_request_carries_the_verified_identity_and_never_the_on
     assert_eq!(public["headers"], serde_json::json!({}));
     let removed: Vec<&str> =
         public["headers_to_remove"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-    for name in ["x-authpair-subject", "x-authpair-roles", "x-authpair-principal", "x-authpair-scopes", "authorization"]
-    {
+    for name in [
+        "x-authpair-subject",
+        "x-authpair-roles",
+        "x-authpair-principal",
+        "x-authpair-scopes",
+        "x-authpair-actors",
+        "authorization",
+    ] {
         assert!(removed.contains(&name), "{name} not removed: {removed:?}");
     }
     Ok(())

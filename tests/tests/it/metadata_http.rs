@@ -26,10 +26,17 @@ async fn both_well_known_paths_serve_one_document_with_the_token_endpoint_and_no
     assert_eq!(document["jwks_uri"], format!("{base}/.well-known/jwks.json"));
     assert_eq!(document["introspection_endpoint"], format!("{base}/oauth2/introspect"));
     assert_eq!(document["response_types_supported"], json!(["none"]));
-    assert_eq!(document["grant_types_supported"], json!(["password", "refresh_token", "client_credentials"]));
+    assert_eq!(
+        document["grant_types_supported"],
+        json!(["password", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"])
+    );
     assert_eq!(
         document["token_endpoint_auth_methods_supported"],
-        json!(["client_secret_basic", "client_secret_post", "none"])
+        json!(["client_secret_basic", "client_secret_post", "private_key_jwt", "none"])
+    );
+    assert_eq!(
+        document["token_endpoint_auth_signing_alg_values_supported"],
+        json!(["EdDSA", "ES256", "RS256", "PS256"])
     );
     assert_eq!(document["introspection_endpoint_auth_methods_supported"], json!(["Bearer"]));
     let scopes = document["scopes_supported"].as_array().ok_or("no scopes_supported")?;

@@ -5,16 +5,20 @@
 use std::time::{Duration, Instant};
 
 use authpair_claims::token::roles::DEFAULT_ROLE_SCOPES;
-use authpair_proto::auth::v1::LogoutRequest;
+use authpair_proto::auth::v1::{ExchangeTokenRequest, LogoutRequest};
 use authpair_tests::{ADMIN_AUDIENCE, Process, TestApp, TestResult, bearer, reason, wait_for_health};
 use orders_service::pb::{
-    GetOrderRequest, GetStatusRequest, ListOrdersRequest, PlaceOrderRequest, RefundOrderRequest,
-    orders_service_client::OrdersServiceClient,
+    DescribeCustomerRequest, GetOrderRequest, GetStatusRequest, ListOrdersRequest, PlaceOrderRequest,
+    RefundOrderRequest, orders_service_client::OrdersServiceClient,
 };
 use tonic::{Code, transport::Channel};
 
 /// The auth service with a `support` role, and the example following it as
 /// its own service account; the example is SERVING (keys and feed in place).
+/// It may act for users at the resource service (audience `authpair`) with
+/// profile and documents:read, by the delegation table, and a `helper`
+/// service may act for them at the example (the same audience) with
+/// everything support holds.
 pub(crate) async fn deployment() -> anyhow::Result<(TestApp, Process, OrdersServiceClient<Channel>)> {
     let app = TestApp::spawn_with(
         |a| {
@@ -23,17 +27,32 @@ pub(crate) async fn deployment() -> anyhow::Result<(TestApp, Process, OrdersServ
             )) {
                 Ok(table) => table,
                 Err(e) => panic!("role table: {e}"),
-            }
+            };
+            a.delegations = match auth_service::config::Delegations::parse(
+                "orders-service@authpair=profile,documents:read; helper@authpair=profile,orders:refund",
+            ) {
+                Ok(table) => Some(table),
+                Err(e) => panic!("delegations: {e}"),
+            };
         },
         |_| {},
     )
     .await?;
     let (client_id, secret) =
-        app.service_account_for("orders-service", &["revocations:watch"], &[ADMIN_AUDIENCE]).await?;
-    let auth_url = app.auth_server.url();
+        app.service_account_for("orders-service", &["revocations:watch", "tokens:exchange"], &[ADMIN_AUDIENCE]).await?;
+    let (auth_url, resource_url) = (app.auth_server.url(), app.resource_server.url());
     let orders = Process::spawn(
         "orders-service",
-        &["--listen", "127.0.0.1:0", "--auth-url", &auth_url, "--client-id", &client_id],
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--auth-url",
+            &auth_url,
+            "--client-id",
+            &client_id,
+            "--resource-url",
+            &resource_url,
+        ],
         &[("ORDERS_CLIENT_SECRET", secret.as_str())],
     )
     .await?;
@@ -112,5 +131,36 @@ async fn a_logout_reaches_the_example_service_within_a_second() -> TestResult {
         }
     }
     assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_example_calls_the_resource_service_on_the_users_behalf_and_it_sees_the_user_and_the_example() -> TestResult
+{
+    let (app, _orders, client) = deployment().await?;
+    let (user, token) = app.user_with_token("dora", &["viewer"]).await?;
+    let seen = client.clone().describe_customer(bearer(DescribeCustomerRequest {}, &token)).await?.into_inner();
+    assert_eq!((seen.subject, seen.username), (user.id, "dora".to_owned()));
+    assert_eq!(seen.actors, ["svc:orders-service"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_refund_is_made_only_by_support_in_person_never_by_a_service_on_their_behalf() -> TestResult {
+    let (app, _orders, client) = deployment().await?;
+    let (_, viewer) = app.user_with_token("val", &["viewer"]).await?;
+    let chair = PlaceOrderRequest { item: "chair".into(), amount_cents: 900 };
+    let order = client.clone().place_order(bearer(chair, &viewer)).await?.into_inner().order.ok_or("no order")?;
+    let (_, support) = app.user_with_token("sue", &["support"]).await?;
+    let helper = app.service_token_for("helper", &["tokens:exchange"], "", ADMIN_AUDIENCE).await?;
+    let exchange = ExchangeTokenRequest { subject_token: support, ..Default::default() };
+    let on_behalf = app.auth.clone().exchange_token(bearer(exchange, &helper)).await?.into_inner();
+    assert_eq!(on_behalf.scope, "orders:refund profile");
+
+    let refund = RefundOrderRequest { order_id: order.order_id };
+    let refused = client.clone().refund_order(bearer(refund, &on_behalf.access_token)).await.err();
+    let refused = refused.ok_or("refunded on someone's behalf")?;
+    assert_eq!((refused.code(), refused.message()), (Code::PermissionDenied, "not on another's behalf"));
+    assert_eq!(reason(&refused).as_deref(), Some("DELEGATION_FORBIDDEN"));
     Ok(())
 }

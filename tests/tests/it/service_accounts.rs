@@ -135,6 +135,7 @@ async fn bad_service_account_requests_are_refused_clearly_and_secrets_are_never_
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
         plan: String::new(),
         audiences: Vec::new(),
+        ..Default::default()
     };
     for (request, code, message) in [
         (create("Bad Name", &["profile"]), Code::InvalidArgument, "name must be 1 to 64 of a-z, 0-9 and '-'"),

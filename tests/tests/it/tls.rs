@@ -82,6 +82,33 @@ impl Pki {
         self.channel_as(addr, with_identity.then_some("client"))
     }
 
+    /// A rustls client configuration (for HTTPS) trusting the CA and
+    /// presenting client certificate `identity`, or none.
+    pub(crate) fn rustls(
+        &self,
+        identity: Option<&str>,
+    ) -> Result<std::sync::Arc<tokio_rustls::rustls::ClientConfig>, Box<dyn std::error::Error + Send + Sync>> {
+        use tokio_rustls::rustls::{
+            ClientConfig, RootCertStore,
+            crypto::ring,
+            pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject as _},
+        };
+        let mut roots = RootCertStore::empty();
+        roots.add(CertificateDer::from_pem_file(self.path("ca.pem"))?)?;
+        let config = ClientConfig::builder_with_provider(std::sync::Arc::new(ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots);
+        let config = match identity {
+            None => config.with_no_client_auth(),
+            Some(name) => {
+                let chain = vec![CertificateDer::from_pem_file(self.path(&format!("{name}.pem")))?];
+                let key = PrivateKeyDer::from_pem_file(self.path(&format!("{name}.key")))?;
+                config.with_client_auth_cert(chain, key)?
+            }
+        };
+        Ok(std::sync::Arc::new(config))
+    }
+
     /// A TLS channel presenting client certificate `identity`, or none.
     pub(crate) fn channel_as(
         &self,
@@ -200,6 +227,7 @@ async fn tm_08_both_services_speak_tls_and_service_calls_can_require_a_client_ce
         client_secret: RESOURCE_CLIENT_SECRET.into(),
         scope: String::new(),
         audience: authpair_tests::ADMIN_AUDIENCE.into(),
+        ..Default::default()
     };
     let service = auth_client.issue_service_token(issue).await?.into_inner().access_token;
     let refused = auth_client.watch_revocations(bearer(WatchRevocationsRequest::default(), &service)).await;

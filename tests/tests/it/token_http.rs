@@ -186,7 +186,7 @@ async fn a_request_the_endpoint_cannot_read_is_invalid_request() -> TestResult {
     let json =
         Ask::method("POST", TOKEN).header("content-type", "application/json").body(r#"{"grant_type":"password"}"#);
     assert_eq!(refused(&http1::send(http, json).await?)?, (400, "invalid_request".to_owned()));
-    let big = format!("grant_type=password&username=a&password={}", "x".repeat(8 * 1024));
+    let big = format!("grant_type=password&username=a&password={}", "x".repeat(24 * 1024));
     assert_eq!(refused(&post(&app, &big, None).await?)?, (413, "invalid_request".to_owned()));
     let get = http1::get(http, TOKEN).await?;
     assert_eq!((get.status.as_u16(), get.header("allow")), (405, "POST"));

@@ -17,6 +17,8 @@ mod authorization;
 mod brute_force;
 #[path = "../it/client.rs"]
 mod client;
+#[path = "../it/client_assertions.rs"]
+mod client_assertions;
 #[path = "../it/documents.rs"]
 mod documents;
 #[path = "../it/failover.rs"]
@@ -35,6 +37,8 @@ mod role_change;
 mod secrets_at_rest;
 #[path = "../it/service_accounts.rs"]
 mod service_accounts;
+#[path = "../it/token_exchange.rs"]
+mod token_exchange;
 #[path = "../it/usernames.rs"]
 mod usernames;
 
