@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use crate::{
     config::Config,
     error::{ApiError, Common},
-    identity::{password::PasswordHasher, throttle::Throttle},
+    identity::{federation::Federated, password::PasswordHasher, throttle::Throttle},
     keys::{
         at_rest::KeysAtRest,
         keyring::{KeyPolicy, KeyRing},
@@ -42,6 +42,8 @@ pub struct AuthState {
     /// What a client assertion's `aud` may name (RFC 7523 §3): the issuer
     /// and the token endpoint's URL.
     pub assertion_audiences: Vec<String>,
+    /// Trusted external issuers (`--federation`) and their keys.
+    pub federated: Federated,
 }
 
 pub use authpair_claims::clock::now;
@@ -126,6 +128,7 @@ impl AuthState {
             .context("connecting to Redis for login throttling")?,
             None => Throttle::new(config.throttle, config.trusted_proxies.clone(), Some(store.clone()))?,
         };
+        let federated = Federated::new(config.federation.as_ref());
         Ok(Arc::new(AuthState {
             verifier: Arc::new(verifier(&config, &deployment)),
             deployment,
@@ -138,6 +141,7 @@ impl AuthState {
             feed: Arc::new(feed),
             throttle,
             assertion_audiences,
+            federated,
         }))
     }
 

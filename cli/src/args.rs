@@ -209,6 +209,36 @@ pub enum ServiceAccountsCommand {
 
     /// Remove one of the account's public keys.
     RemoveKey(RemoveKeyArgs),
+
+    /// Let a trusted external issuer's subject (a Kubernetes service
+    /// account, a SPIFFE ID) log in as the account with its platform token.
+    Federate(FederateArgs),
+
+    /// Remove such a mapping.
+    Unfederate(UnfederateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FederateArgs {
+    /// The account's name.
+    pub name: String,
+    /// The issuer, as the auth service's --federation file names it.
+    #[arg(long)]
+    pub issuer: String,
+    /// The subject its tokens carry (`system:serviceaccount:<ns>:<name>`,
+    /// `spiffe://<domain>/<path>`).
+    #[arg(long)]
+    pub subject: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UnfederateArgs {
+    /// The issuer.
+    #[arg(long)]
+    pub issuer: String,
+    /// The subject.
+    #[arg(long)]
+    pub subject: String,
 }
 
 #[derive(Debug, Args)]

@@ -62,6 +62,8 @@ pub struct ServiceAccountView {
     pub certificate_binding: String,
     /// The ids of its public keys (private_key_jwt).
     pub key_ids: Vec<String>,
+    /// The external identities that log in as it, `<issuer> <subject>`.
+    pub federated_identities: Vec<String>,
     pub created_at: String,
 }
 
@@ -80,6 +82,11 @@ impl From<ServiceAccount> for ServiceAccountView {
             audiences: a.audiences,
             certificate_binding: certificate_binding.into(),
             key_ids: a.key_ids,
+            federated_identities: a
+                .federated_identities
+                .into_iter()
+                .map(|f| format!("{} {}", f.issuer, f.subject))
+                .collect(),
             created_at,
         }
     }

@@ -5,13 +5,15 @@ use std::{future::Future, sync::Arc};
 
 use authpair_claims::caller;
 use authpair_proto::auth::v1::{
-    AddServiceAccountKeyRequest, AddServiceAccountKeyResponse, CertificateBinding as ProtoBinding,
-    CreateServiceAccountRequest, CreateServiceAccountResponse, CreateUserRequest, CreateUserResponse,
-    DeleteServiceAccountRequest, DeleteServiceAccountResponse, DisableUserRequest, DisableUserResponse,
-    EnableUserRequest, EnableUserResponse, ListServiceAccountsRequest, ListServiceAccountsResponse, ListUsersRequest,
-    ListUsersResponse, RemoveServiceAccountKeyRequest, RemoveServiceAccountKeyResponse, RevokeUserSessionsRequest,
-    RevokeUserSessionsResponse, RotateSigningKeyRequest, RotateSigningKeyResponse, ServiceAccount, SetUserRolesRequest,
-    SetUserRolesResponse, User, UserRef, admin_service_server::AdminService, user_ref,
+    AddFederatedIdentityRequest, AddFederatedIdentityResponse, AddServiceAccountKeyRequest,
+    AddServiceAccountKeyResponse, CertificateBinding as ProtoBinding, CreateServiceAccountRequest,
+    CreateServiceAccountResponse, CreateUserRequest, CreateUserResponse, DeleteServiceAccountRequest,
+    DeleteServiceAccountResponse, DisableUserRequest, DisableUserResponse, EnableUserRequest, EnableUserResponse,
+    ListServiceAccountsRequest, ListServiceAccountsResponse, ListUsersRequest, ListUsersResponse,
+    RemoveFederatedIdentityRequest, RemoveFederatedIdentityResponse, RemoveServiceAccountKeyRequest,
+    RemoveServiceAccountKeyResponse, RevokeUserSessionsRequest, RevokeUserSessionsResponse, RotateSigningKeyRequest,
+    RotateSigningKeyResponse, ServiceAccount, SetUserRolesRequest, SetUserRolesResponse, User, UserRef,
+    admin_service_server::AdminService, user_ref,
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use secrecy::{ExposeSecret, SecretString};
@@ -24,12 +26,23 @@ use crate::{
     identity::{assertion, input, username},
     sessions::secret::{new_client_secret, refresh_token_hash},
     state::{AuthState, now, run_to_end},
-    store::{AccountKey, CertificateBinding, NewUser, RevokeUser, ServiceAccountRow, StoreError, UserRevoked, UserRow},
+    store::{
+        AccountKey, CertificateBinding, FederatedIdentity, NewUser, RevokeUser, ServiceAccountRow, StoreError,
+        UserRevoked, UserRow,
+    },
 };
 
-fn account_to_proto(account: ServiceAccountRow, keys: &[AccountKey]) -> ServiceAccount {
+fn account_to_proto(
+    account: ServiceAccountRow,
+    keys: &[AccountKey],
+    federated: Vec<FederatedIdentity>,
+) -> ServiceAccount {
     ServiceAccount {
         key_ids: keys.iter().map(|k| k.kid.clone()).collect(),
+        federated_identities: federated
+            .into_iter()
+            .map(|f| authpair_proto::auth::v1::FederatedIdentity { issuer: f.issuer, subject: f.subject })
+            .collect(),
         name: account.name,
         scopes: account.scopes,
         plan: account.plan.as_str().to_owned(),
@@ -227,10 +240,30 @@ impl AdminApi {
             self.state.store.add_account_key(&name, key, assertion::MAX_KEYS_PER_ACCOUNT, now).await?;
         }
         Ok(CreateServiceAccountResponse {
-            account: Some(account_to_proto(account, &keys)),
+            account: Some(account_to_proto(account, &keys, Vec::new())),
             client_id: name,
             client_secret: secret.map(|s| s.expose_secret().to_owned()).unwrap_or_default(),
         })
+    }
+
+    /// An identity as asked for: a trusted issuer (`--federation`) and a
+    /// subject of at most 256 printable characters.
+    fn federated_identity(
+        &self,
+        identity: Option<authpair_proto::auth::v1::FederatedIdentity>,
+    ) -> Result<FederatedIdentity, ApiError> {
+        let identity = identity.ok_or_else(|| ApiError::invalid("identity is required"))?;
+        if !self.state.federated.trusts(&identity.issuer) {
+            return Err(ApiError::invalid(format!(
+                "issuer {:?} is not one --federation trusts",
+                identity.issuer.chars().take(128).collect::<String>()
+            )));
+        }
+        let subject = identity.subject;
+        if subject.is_empty() || subject.len() > 256 || subject.chars().any(char::is_control) {
+            return Err(ApiError::invalid("subject must be 1 to 256 printable characters"));
+        }
+        Ok(FederatedIdentity { issuer: identity.issuer, subject })
     }
 
     /// Registers a public key for service account `name`; its kid.
@@ -450,7 +483,8 @@ impl AdminService for AdminApi {
         let mut listed = Vec::new();
         for account in self.state.store.service_accounts().await.map_err(ApiError::from)? {
             let keys = self.state.store.account_keys(&account.name).await.map_err(ApiError::from)?;
-            listed.push(account_to_proto(account, &keys));
+            let federated = self.state.store.federated_identities(&account.name).await.map_err(ApiError::from)?;
+            listed.push(account_to_proto(account, &keys, federated));
         }
         Ok(Response::new(ListServiceAccountsResponse { accounts: listed }))
     }
@@ -470,6 +504,49 @@ impl AdminService for AdminApi {
             name.as_str()
         );
         Ok(Response::new(AddServiceAccountKeyResponse { kid }))
+    }
+
+    async fn add_federated_identity(
+        &self,
+        request: Request<AddFederatedIdentityRequest>,
+    ) -> Result<Response<AddFederatedIdentityResponse>, Status> {
+        let admin = caller(&request)?.subject().to_owned();
+        let AddFederatedIdentityRequest { name, identity } = request.into_inner();
+        let name = input::service_name(&name).map_err(ApiError::from)?;
+        let identity = self.federated_identity(identity)?;
+        match self.state.store.add_federated_identity(name, &identity, now()).await {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => {
+                return Err(ApiError::Common(Common::NotFound("service account not found".into())).into());
+            }
+            Err(StoreError::Conflict) => {
+                let taken = "this issuer's subject is mapped to an account already";
+                return Err(ApiError::Common(Common::AlreadyExists(taken.into())).into());
+            }
+            Err(other) => return Err(ApiError::from(other).into()),
+        }
+        audit!("federated_identity_added", "/auth.v1.AdminService/AddFederatedIdentity", admin.as_str(), "-", name);
+        Ok(Response::new(AddFederatedIdentityResponse {}))
+    }
+
+    async fn remove_federated_identity(
+        &self,
+        request: Request<RemoveFederatedIdentityRequest>,
+    ) -> Result<Response<RemoveFederatedIdentityResponse>, Status> {
+        let admin = caller(&request)?.subject().to_owned();
+        let identity = self.federated_identity(request.into_inner().identity)?;
+        self.state.store.remove_federated_identity(&identity).await.map_err(|e| match e {
+            StoreError::NotFound => ApiError::Common(Common::NotFound("no such mapping".into())),
+            other => other.into(),
+        })?;
+        audit!(
+            "federated_identity_removed",
+            "/auth.v1.AdminService/RemoveFederatedIdentity",
+            admin.as_str(),
+            "-",
+            identity.issuer.as_str()
+        );
+        Ok(Response::new(RemoveFederatedIdentityResponse {}))
     }
 
     async fn remove_service_account_key(

@@ -420,6 +420,9 @@ impl AuthApi {
         source: Option<std::net::IpAddr>,
     ) -> Result<(u64, ServiceAccountRow), ServiceTokenError> {
         let claimed = assertion::claimed_client(presented).unwrap_or_default();
+        if self.state.federated.trusts(&claimed) {
+            return self.client_by_federated_token(client_id, presented, &claimed, source).await;
+        }
         let account = format!("client:{}", claimed.chars().take(64).collect::<String>());
         self.admit(&account, source, ISSUE_SERVICE_TOKEN).await?;
         let refuse = |subject: Option<&str>, reason: &str| {
@@ -465,6 +468,48 @@ impl AuthApi {
             }
         };
         self.state.throttle.succeeded(&account).await;
+        Ok((generation, found))
+    }
+
+    /// Client authentication by a trusted external issuer's token
+    /// (`identity::federation`): the account its issuer and subject are
+    /// mapped to. Every refusal is answered as a wrong secret is, and the
+    /// audit line says which check failed. Only the source's rate limits
+    /// apply: a signature cannot be guessed, and failures counted against
+    /// an issuer or a subject anyone can name would let one caller lock
+    /// every workload of a cluster out.
+    async fn client_by_federated_token(
+        &self,
+        client_id: &str,
+        token: &str,
+        issuer: &str,
+        source: Option<std::net::IpAddr>,
+    ) -> Result<(u64, ServiceAccountRow), ServiceTokenError> {
+        let throttled = format!("federated:{}", issuer.chars().take(64).collect::<String>());
+        self.admit(&throttled, source, ISSUE_SERVICE_TOKEN).await?;
+        let leeway = self.state.config.shared.tokens.leeway;
+        let own = self.state.deployment.issuer.as_str();
+        let verified = self.state.federated.verify(token, issuer, own, leeway, now().max(0) as u64).await;
+        let refuse = |reason: &str| {
+            audit!("service_token_refused", ISSUE_SERVICE_TOKEN, "-", reason, issuer);
+        };
+        let (issuer, subject) = match verified {
+            Ok(identity) => identity,
+            Err(e) => {
+                refuse(e.reason());
+                return Err(CredentialError::InvalidCredentials.into());
+            }
+        };
+        let generation = self.state.generation().await?;
+        let mapped = self.state.store.federated_account(&issuer, &subject).await.map_err(ApiError::from)?;
+        let found = match mapped.filter(|name| client_id.is_empty() || client_id == name) {
+            Some(name) => self.state.store.service_account(&name).await.map_err(ApiError::from)?,
+            None => None,
+        };
+        let Some(found) = found else {
+            refuse("federated_identity_not_mapped");
+            return Err(CredentialError::InvalidCredentials.into());
+        };
         Ok((generation, found))
     }
 

@@ -13,6 +13,8 @@ mod delegation;
 use authpair_server::config::{ServiceConfig, ServiceDefaults, ServiceFlags, parse_listen, parse_secs};
 use clap::Parser;
 pub use delegation::Delegations;
+
+use crate::identity::trusted_issuers::Federation;
 use secrecy::{ExposeSecret, SecretString};
 
 pub use authpair_server::config::HttpLimits;
@@ -65,6 +67,16 @@ pub struct Config {
     /// service may.
     #[arg(long, value_parser = Delegations::parse)]
     pub delegations: Option<Delegations>,
+
+    /// A TOML file of trusted external issuers (a Kubernetes cluster's
+    /// service-account issuer, a SPIFFE trust domain): each one's `issuer`,
+    /// `jwks_url` (with `ca_file` for https) or `jwks_file`, and optional
+    /// `audience` and `max_token_lifetime_secs`. A workload then asks
+    /// IssueServiceToken with its platform's token as a client assertion,
+    /// as the service account its issuer and subject are mapped to
+    /// (AddFederatedIdentity). Unset: none is trusted.
+    #[arg(long, value_parser = Federation::read)]
+    pub federation: Option<Federation>,
 
     /// `aud` of access tokens whose caller names no audience: the resource
     /// services started with this `--audience` accept them.

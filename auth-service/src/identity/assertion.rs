@@ -66,6 +66,22 @@ pub fn public_key(json: &str) -> Result<AccountKey, String> {
     Ok(AccountKey { kid, jwk })
 }
 
+/// Whether `alg` is one an assertion (or a federated token) may be signed
+/// with: never `none` or an HMAC.
+pub(crate) fn is_signature_algorithm(alg: Algorithm) -> bool {
+    matches!(alg, Algorithm::EdDSA | Algorithm::ES256 | Algorithm::RS256 | Algorithm::PS256)
+}
+
+/// Whether `jwk` is a public key of a kind tokens may be signed with.
+pub(crate) fn is_signing_key(jwk: &Jwk) -> bool {
+    algorithms(jwk).is_ok()
+}
+
+/// Whether `jwk` may verify a signature made with `alg`.
+pub(crate) fn key_takes(jwk: &Jwk, alg: Algorithm) -> bool {
+    algorithms(jwk).is_ok_and(|algs| algs.contains(&alg))
+}
+
 /// The algorithms a key may sign assertions with.
 fn algorithms(jwk: &Jwk) -> Result<&'static [Algorithm], String> {
     use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -177,7 +193,7 @@ pub fn verify(
     }
     let header = jsonwebtoken::decode_header(assertion).map_err(|_| AssertionError::Malformed)?;
     let alg = header.alg;
-    if !matches!(alg, Algorithm::EdDSA | Algorithm::ES256 | Algorithm::RS256 | Algorithm::PS256) {
+    if !is_signature_algorithm(alg) {
         return Err(AssertionError::Algorithm);
     }
     let candidates: Vec<&AccountKey> = match &header.kid {
@@ -194,7 +210,7 @@ pub fn verify(
     let mut outcome = Err(AssertionError::Signature);
     for key in candidates {
         let Ok(jwk) = serde_json::from_str::<Jwk>(&key.jwk) else { continue };
-        if !algorithms(&jwk).is_ok_and(|algs| algs.contains(&alg)) {
+        if !key_takes(&jwk, alg) {
             outcome = Err(AssertionError::Algorithm);
             continue;
         }

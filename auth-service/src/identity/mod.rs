@@ -13,9 +13,14 @@
 //!   service-account names and scopes, plans, certificate bindings.
 //! - [`assertion`]: keys instead of secrets: the public keys a service
 //!   account registers and the client assertions (RFC 7523) it signs.
+//! - [`trusted_issuers`]: the `--federation` file: external issuers whose
+//!   tokens log service accounts in, and where their keys are.
+//! - [`federation`]: such a token verified against its issuer's keys.
 
 pub mod assertion;
+pub mod federation;
 pub mod input;
 pub mod password;
 pub(crate) mod throttle;
+pub mod trusted_issuers;
 pub mod username;

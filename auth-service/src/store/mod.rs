@@ -16,10 +16,12 @@
 //!   certificate binding.
 //! - `account_keys`: their registered public keys (private_key_jwt) and
 //!   the client assertions already used.
+//! - `federated_identities`: external issuers' subjects mapped to them.
 //! - `login_failures`: the brute-force throttle's counts, kept across restarts.
 
 mod account_keys;
 mod canonical_usernames;
+mod federated_identities;
 mod keys;
 mod login_failures;
 mod logout;
@@ -37,6 +39,7 @@ use authpair_server::db::{Backend, Db, Migrations};
 use secrecy::SecretString;
 
 pub use account_keys::AccountKey;
+pub use federated_identities::FederatedIdentity;
 pub use keys::{KeyRow, Rotation};
 pub use logout::AccessToken;
 pub use refresh::{RefreshOutcome, RefreshRecord, Rotate};

@@ -1,8 +1,9 @@
-//! `authpair service-accounts create|list|delete|add-key|remove-key`.
+//! `authpair service-accounts create|list|delete|add-key|remove-key|federate|unfederate`.
 
 use authpair_proto::auth::v1::{
-    AddServiceAccountKeyRequest, CertificateBinding, CreateServiceAccountRequest, DeleteServiceAccountRequest,
-    ListServiceAccountsRequest, RemoveServiceAccountKeyRequest,
+    AddFederatedIdentityRequest, AddServiceAccountKeyRequest, CertificateBinding, CreateServiceAccountRequest,
+    DeleteServiceAccountRequest, FederatedIdentity, ListServiceAccountsRequest, RemoveFederatedIdentityRequest,
+    RemoveServiceAccountKeyRequest,
 };
 use serde_json::json;
 
@@ -60,6 +61,22 @@ pub async fn run(ctx: &Context, command: ServiceAccountsCommand) -> Result<(), C
             let added = ctx.admin(request, |mut c, r| async move { c.add_service_account_key(r).await }).await?;
             emit(json, &json!({ "name": args.name, "kid": added.kid }), || {
                 format!("Added key {} to {}.", added.kid, args.name)
+            });
+        }
+        ServiceAccountsCommand::Federate(args) => {
+            let identity = FederatedIdentity { issuer: args.issuer.clone(), subject: args.subject.clone() };
+            let request = AddFederatedIdentityRequest { name: args.name.clone(), identity: Some(identity) };
+            ctx.admin(request, |mut c, r| async move { c.add_federated_identity(r).await }).await?;
+            emit(json, &json!({ "name": args.name, "issuer": args.issuer, "subject": args.subject }), || {
+                format!("{} of {} now logs in as {}.", args.subject, args.issuer, args.name)
+            });
+        }
+        ServiceAccountsCommand::Unfederate(args) => {
+            let identity = FederatedIdentity { issuer: args.issuer.clone(), subject: args.subject.clone() };
+            let request = RemoveFederatedIdentityRequest { identity: Some(identity) };
+            ctx.admin(request, |mut c, r| async move { c.remove_federated_identity(r).await }).await?;
+            emit(json, &json!({ "issuer": args.issuer, "removed": args.subject }), || {
+                format!("{} of {} logs in as nobody now.", args.subject, args.issuer)
             });
         }
         ServiceAccountsCommand::RemoveKey(args) => {

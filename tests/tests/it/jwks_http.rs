@@ -79,7 +79,10 @@ async fn the_discovery_document_names_the_issuer_the_jwks_uri_and_the_access_tok
     assert_eq!(document["jwks_uri"], format!("{base}{JWKS}"));
     assert_eq!(document["introspection_endpoint"], format!("{base}/oauth2/introspect"));
     assert_eq!(document["token_types_supported"], json!(["at+jwt"]));
-    assert_eq!(document["grant_types_supported"], json!(["password", "refresh_token", "client_credentials"]));
+    assert_eq!(
+        document["grant_types_supported"],
+        json!(["password", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"])
+    );
     // The URL it names serves the keys.
     let jwks_uri = document["jwks_uri"].as_str().unwrap_or_default();
     let path = jwks_uri.strip_prefix(&base).ok_or("jwks_uri is not on the listener")?;

@@ -18,6 +18,7 @@ mod documented_defaults;
 mod documents;
 mod ed25519_backend;
 mod failover;
+mod federation;
 mod flow;
 mod follower;
 mod foreign_verifiers;
