@@ -191,6 +191,18 @@ impl Routes {
         set.into_iter().map(str::to_owned).collect()
     }
 
+    /// The routes' audiences, none of them `auth_audience` (the auth
+    /// service's own: tokens for its admin API would pass here).
+    pub fn audiences_besides(&self, auth_audience: &str) -> anyhow::Result<Vec<String>> {
+        let audiences = self.audiences();
+        if audiences.iter().any(|a| a == auth_audience) {
+            anyhow::bail!(
+                "a route's audience is the auth service's own ({auth_audience:?}, --auth-audience): tokens for its admin API would pass"
+            );
+        }
+        Ok(audiences)
+    }
+
     /// Every quota any rule names.
     pub fn quotas(&self) -> BTreeSet<String> {
         self.routes

@@ -32,13 +32,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     // Read and checked before anything starts, as a service's proto policy is.
     let routes = Arc::new(Routes::load(&config.routes)?);
-    let mut audiences = routes.audiences();
-    if audiences.contains(&config.follow.auth_audience) {
-        anyhow::bail!(
-            "a route's audience is the auth service's own ({:?}, --auth-audience): tokens for its admin API would pass",
-            config.follow.auth_audience
-        );
-    }
+    let mut audiences = routes.audiences_besides(&config.follow.auth_audience)?;
     let startup = Startup::begin(SERVICE, &config.serving)?;
     // Every route's audience verifies; each check then asks for its route's.
     let first = audiences.remove(0);

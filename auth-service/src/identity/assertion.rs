@@ -103,6 +103,66 @@ fn algorithms(jwk: &Jwk) -> Result<&'static [Algorithm], String> {
     }
 }
 
+/// Why a JWT checked against a set of public keys ([`decode_with`]) is
+/// refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rejected {
+    /// No key of the set is of the kind `alg` needs.
+    Algorithm,
+    /// No key of the set verifies its signature.
+    Signature,
+    /// `aud` is missing or names none of those asked for.
+    Audience,
+    /// `iss` or `sub` is missing or not the one asked for.
+    IssuerOrSubject,
+    /// `exp` (or another required claim) is missing, or it is expired or
+    /// not yet valid.
+    Lifetime,
+    /// Anything else: not a JWT of these claims.
+    Malformed,
+}
+
+/// Verifies `token`, signed with `alg` (one [`is_signature_algorithm`]
+/// takes), against each key of `keys` in turn under `validation`: the
+/// claims, from the first key that verifies it. A key of another kind than
+/// `alg` needs is passed over. A signature that verified with a key but
+/// failed a claim is the answer: another key cannot do better. Client
+/// assertions and federated tokens are both checked here.
+pub(crate) fn decode_with<C: serde::de::DeserializeOwned>(
+    token: &str,
+    alg: Algorithm,
+    keys: impl IntoIterator<Item = Jwk>,
+    validation: &Validation,
+) -> Result<C, Rejected> {
+    use jsonwebtoken::errors::ErrorKind;
+    let mut outcome = Err(Rejected::Signature);
+    for jwk in keys {
+        if !key_takes(&jwk, alg) {
+            outcome = Err(Rejected::Algorithm);
+            continue;
+        }
+        let Ok(key) = DecodingKey::from_jwk(&jwk) else { continue };
+        let rejected = match jsonwebtoken::decode::<C>(token, &key, validation) {
+            Ok(data) => return Ok(data.claims),
+            Err(e) => match e.kind() {
+                ErrorKind::InvalidSignature => Rejected::Signature,
+                ErrorKind::InvalidAudience => Rejected::Audience,
+                ErrorKind::InvalidIssuer | ErrorKind::InvalidSubject => Rejected::IssuerOrSubject,
+                ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => Rejected::Lifetime,
+                ErrorKind::MissingRequiredClaim(claim) if claim == "aud" => Rejected::Audience,
+                ErrorKind::MissingRequiredClaim(claim) if claim == "iss" || claim == "sub" => Rejected::IssuerOrSubject,
+                ErrorKind::MissingRequiredClaim(_) => Rejected::Lifetime,
+                _ => Rejected::Malformed,
+            },
+        };
+        outcome = Err(rejected);
+        if rejected != Rejected::Signature {
+            break;
+        }
+    }
+    outcome
+}
+
 /// Why an assertion is refused. Told to the client only as invalid
 /// credentials; logged by reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -207,42 +267,16 @@ pub fn verify(
     validation.sub = Some(client_id.to_owned());
     validation.leeway = leeway.as_secs();
     validation.validate_nbf = true;
-    let mut outcome = Err(AssertionError::Signature);
-    for key in candidates {
-        let Ok(jwk) = serde_json::from_str::<Jwk>(&key.jwk) else { continue };
-        if !key_takes(&jwk, alg) {
-            outcome = Err(AssertionError::Algorithm);
-            continue;
-        }
-        let Ok(decoding) = DecodingKey::from_jwk(&jwk) else { continue };
-        match jsonwebtoken::decode::<AssertionClaims>(assertion, &decoding, &validation) {
-            Ok(data) => {
-                outcome = Ok(data.claims);
-                break;
-            }
-            Err(e) => {
-                use jsonwebtoken::errors::ErrorKind;
-                outcome = Err(match e.kind() {
-                    ErrorKind::InvalidSignature => AssertionError::Signature,
-                    ErrorKind::InvalidAudience => AssertionError::Audience,
-                    ErrorKind::InvalidIssuer | ErrorKind::InvalidSubject => AssertionError::Client,
-                    ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => AssertionError::Lifetime,
-                    ErrorKind::MissingRequiredClaim(claim) if claim == "aud" => AssertionError::Audience,
-                    ErrorKind::MissingRequiredClaim(claim) if claim == "iss" || claim == "sub" => {
-                        AssertionError::Client
-                    }
-                    ErrorKind::MissingRequiredClaim(_) => AssertionError::Lifetime,
-                    _ => AssertionError::Malformed,
-                });
-                // A signature that verified with this key but failed a
-                // claim is the answer; another key cannot do better.
-                if !matches!(outcome, Err(AssertionError::Signature)) {
-                    break;
-                }
-            }
-        }
-    }
-    let claims = outcome?;
+    let keys = candidates.into_iter().filter_map(|k| serde_json::from_str::<Jwk>(&k.jwk).ok());
+    let claims: AssertionClaims =
+        decode_with(assertion, alg, keys, &validation).map_err(|rejected| match rejected {
+            Rejected::Algorithm => AssertionError::Algorithm,
+            Rejected::Signature => AssertionError::Signature,
+            Rejected::Audience => AssertionError::Audience,
+            Rejected::IssuerOrSubject => AssertionError::Client,
+            Rejected::Lifetime => AssertionError::Lifetime,
+            Rejected::Malformed => AssertionError::Malformed,
+        })?;
     if claims.iss != client_id || claims.sub != client_id {
         return Err(AssertionError::Client);
     }

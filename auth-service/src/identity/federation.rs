@@ -21,11 +21,11 @@ use std::{
 use http_body_util::{BodyExt as _, Empty, Limited};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use jsonwebtoken::{DecodingKey, Validation, jwk::Jwk};
+use jsonwebtoken::{Validation, jwk::Jwk};
 use serde::Deserialize;
 use tokio::net::TcpStream;
 
-use super::assertion;
+use super::assertion::{self, Rejected};
 use super::trusted_issuers::{Federation, KeySource, TrustedIssuer};
 
 /// The least time between two fetches of one issuer's keys for a `kid` it
@@ -164,37 +164,15 @@ impl Federated {
         validation.set_audience(&[audience]);
         validation.leeway = leeway.as_secs();
         validation.validate_nbf = true;
-        let mut outcome = Err(FederationError::Signature);
-        for jwk in candidates {
-            if !assertion::key_takes(&jwk, header.alg) {
-                outcome = Err(FederationError::Algorithm);
-                continue;
-            }
-            let Ok(key) = DecodingKey::from_jwk(&jwk) else { continue };
-            match jsonwebtoken::decode::<FederatedClaims>(token, &key, &validation) {
-                Ok(data) => {
-                    outcome = Ok(data.claims);
-                    break;
-                }
-                Err(e) => {
-                    use jsonwebtoken::errors::ErrorKind;
-                    outcome = Err(match e.kind() {
-                        ErrorKind::InvalidSignature => FederationError::Signature,
-                        ErrorKind::InvalidAudience => FederationError::Audience,
-                        ErrorKind::MissingRequiredClaim(c) if c == "aud" => FederationError::Audience,
-                        ErrorKind::MissingRequiredClaim(c) if c == "sub" => FederationError::Subject,
-                        ErrorKind::ExpiredSignature
-                        | ErrorKind::ImmatureSignature
-                        | ErrorKind::MissingRequiredClaim(_) => FederationError::Lifetime,
-                        _ => FederationError::Malformed,
-                    });
-                    if !matches!(outcome, Err(FederationError::Signature)) {
-                        break;
-                    }
-                }
-            }
-        }
-        let claims = outcome?;
+        let claims: FederatedClaims =
+            assertion::decode_with(token, header.alg, candidates, &validation).map_err(|rejected| match rejected {
+                Rejected::Algorithm => FederationError::Algorithm,
+                Rejected::Signature => FederationError::Signature,
+                Rejected::Audience => FederationError::Audience,
+                Rejected::IssuerOrSubject => FederationError::Subject,
+                Rejected::Lifetime => FederationError::Lifetime,
+                Rejected::Malformed => FederationError::Malformed,
+            })?;
         let max = issuer.trusted.max_token_lifetime.as_secs() + leeway.as_secs();
         let too_long = claims.exp > now.saturating_add(max)
             || claims.iat.is_some_and(|iat| claims.exp.saturating_sub(iat) > max || iat > now + leeway.as_secs());

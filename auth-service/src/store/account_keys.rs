@@ -3,7 +3,7 @@
 //! client, by a unique row, so a replay fails on every instance that shares
 //! the database.
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, service_accounts::require_account};
 
 /// A public key registered for a service account: its id and the JWK as
 /// stored (public members only).
@@ -35,13 +35,7 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.db.begin_write().await?;
-        let exists: Option<(String,)> = sqlx::query_as("SELECT name FROM service_accounts WHERE name = $1")
-            .bind(account)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound);
-        }
+        require_account(&mut tx, account).await?;
         let (held,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM service_account_keys WHERE account = $1")
             .bind(account)
             .fetch_one(&mut *tx)

@@ -1,7 +1,7 @@
 //! Identities from trusted external issuers, each mapped to the service
 //! account its tokens log in as.
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, service_accounts::require_account};
 
 /// An external issuer's subject.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,13 +42,7 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.db.begin_write().await?;
-        let exists: Option<(String,)> = sqlx::query_as("SELECT name FROM service_accounts WHERE name = $1")
-            .bind(account)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound);
-        }
+        require_account(&mut tx, account).await?;
         sqlx::query("INSERT INTO federated_identities (issuer, subject, account, created_at) VALUES ($1, $2, $3, $4)")
             .bind(&identity.issuer)
             .bind(&identity.subject)

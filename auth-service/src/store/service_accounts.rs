@@ -68,6 +68,14 @@ fn decode(
     })
 }
 
+/// `NotFound` unless service account `name` exists, read in `tx` (which
+/// then writes something of the account's).
+pub(super) async fn require_account(tx: &mut sqlx::AnyConnection, name: &str) -> Result<(), StoreError> {
+    let exists: Option<(String,)> =
+        sqlx::query_as("SELECT name FROM service_accounts WHERE name = $1").bind(name).fetch_optional(tx).await?;
+    exists.map(|_| ()).ok_or(StoreError::NotFound)
+}
+
 impl Store {
     /// Inserts `account`; `Conflict` if the name is taken. With `replace`,
     /// an existing account gets the new secret, scopes, plan, audiences and

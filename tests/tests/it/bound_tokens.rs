@@ -16,8 +16,8 @@ use authpair_proto::{
     resource::v1::{ListDocumentsRequest, resource_service_client::ResourceServiceClient},
 };
 use authpair_tests::{
-    ADMIN_AUDIENCE, ADMIN_PASSWORD, ADMIN_USERNAME, AuthConfig, RESOURCE_CLIENT_ID, RESOURCE_CLIENT_SECRET,
-    ResourceConfig, Server, TestResult, any_port, bearer,
+    ADMIN_AUDIENCE, ADMIN_PASSWORD, ADMIN_USERNAME, AuthConfig, RESOURCE_CLIENT_ID, RESOURCE_CLIENT_SECRET, Server,
+    TestResult, any_port, bearer,
     http1::{self, Answer, Ask},
     reason,
 };
@@ -28,7 +28,7 @@ use base64::{
 use serde_json::Value;
 use tonic::{Code, Status};
 
-use crate::tls::{Pki, serving};
+use crate::tls::{Pki, resource_over_mtls, serving};
 
 /// The auth service (TLS on both listeners, client certificates verified
 /// when presented) and a resource service that follows it over mTLS as
@@ -66,23 +66,7 @@ impl Mtls {
         // Its own service account's token is bound to `client` (the
         // account's binding is the default, optional), and it opens the
         // feed over that same certificate.
-        let mut resource = ResourceConfig::new(format!("https://{}", auth_server.addr), data.path().join("resource"));
-        resource.client_id = RESOURCE_CLIENT_ID.into();
-        resource.follow.client_secret = Some(RESOURCE_CLIENT_SECRET.into());
-        resource.follow.auth_ca = Some(pki.path("ca.pem"));
-        resource.follow.client_cert = Some(pki.path("client.pem"));
-        resource.follow.client_key = Some(pki.path("client.key"));
-        resource.shared.serving.tls_cert = Some(pki.path("server.pem"));
-        resource.shared.serving.tls_key = Some(pki.path("server.key"));
-        resource.shared.serving.tls_client_ca = Some(pki.path("ca.pem"));
-        let resource_server = Server::start(any_port(), |listener, stopped| async move {
-            resource_service::serve(listener, resource, async move {
-                let _ = stopped.await;
-            })
-            .await
-        })
-        .await?;
-        serving(pki.channel(resource_server.addr, false)?).await?;
+        let resource_server = resource_over_mtls(&pki, auth_server.addr, &data.path().join("resource"), true).await?;
         Ok(Self { pki, auth: auth_server, resource: resource_server, _data: data })
     }
 

@@ -174,23 +174,8 @@ async fn tm_08_both_services_speak_tls_and_service_calls_can_require_a_client_ce
     serving(pki.channel(auth_server.addr, false)?).await?;
 
     // The resource service: TLS itself, and mTLS to the auth service.
-    let mut resource = ResourceConfig::new(format!("https://{}", auth_server.addr), data.path().join("resource"));
-    resource.client_id = RESOURCE_CLIENT_ID.into();
-    resource.follow.client_secret = Some(RESOURCE_CLIENT_SECRET.into());
-    resource.follow.auth_ca = Some(pki.path("ca.pem"));
-    resource.follow.client_cert = Some(pki.path("client.pem"));
-    resource.follow.client_key = Some(pki.path("client.key"));
-    resource.shared.serving.tls_cert = Some(pki.path("server.pem"));
-    resource.shared.serving.tls_key = Some(pki.path("server.key"));
-    let resource_server = Server::start(any_port(), |listener, stopped| async move {
-        resource_service::serve(listener, resource, async move {
-            let _ = stopped.await;
-        })
-        .await
-    })
-    .await?;
     // SERVING means it loaded keys and followed the feed over mTLS.
-    serving(pki.channel(resource_server.addr, false)?).await?;
+    let resource_server = resource_over_mtls(&pki, auth_server.addr, &data.path().join("resource"), false).await?;
 
     let mut auth_client = AuthServiceClient::new(pki.channel(auth_server.addr, false)?);
     let login = LoginRequest { username: ADMIN_USERNAME.into(), password: ADMIN_PASSWORD.into(), ..Default::default() };
@@ -240,6 +225,37 @@ async fn tm_08_both_services_speak_tls_and_service_calls_can_require_a_client_ce
     assert!(feed.message().await?.is_some());
     drop(resource_server);
     Ok(())
+}
+
+/// A resource service following the TLS auth service at `auth` over mTLS
+/// (as certificate `client`, with the bootstrap service account), serving
+/// TLS itself and, with `verify_clients`, verifying the client
+/// certificates presented. Returns once SERVING: keys loaded and the feed
+/// followed.
+pub(crate) async fn resource_over_mtls(
+    pki: &Pki,
+    auth: SocketAddr,
+    data: &std::path::Path,
+    verify_clients: bool,
+) -> Result<Server, Box<dyn std::error::Error + Send + Sync>> {
+    let mut resource = ResourceConfig::new(format!("https://{auth}"), data.to_path_buf());
+    resource.client_id = RESOURCE_CLIENT_ID.into();
+    resource.follow.client_secret = Some(RESOURCE_CLIENT_SECRET.into());
+    resource.follow.auth_ca = Some(pki.path("ca.pem"));
+    resource.follow.client_cert = Some(pki.path("client.pem"));
+    resource.follow.client_key = Some(pki.path("client.key"));
+    resource.shared.serving.tls_cert = Some(pki.path("server.pem"));
+    resource.shared.serving.tls_key = Some(pki.path("server.key"));
+    resource.shared.serving.tls_client_ca = verify_clients.then(|| pki.path("ca.pem"));
+    let server = Server::start(any_port(), |listener, stopped| async move {
+        resource_service::serve(listener, resource, async move {
+            let _ = stopped.await;
+        })
+        .await
+    })
+    .await?;
+    serving(pki.channel(server.addr, false)?).await?;
+    Ok(server)
 }
 
 /// A resource service following `app`'s auth service, serving TLS and
