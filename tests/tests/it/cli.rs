@@ -249,6 +249,55 @@ async fn a_service_account_secret_printed_by_create_works_until_delete() -> Test
 }
 
 #[tokio::test]
+async fn an_account_created_with_a_public_key_has_no_secret_and_its_keys_are_added_listed_and_removed() -> TestResult {
+    let app = TestApp::spawn().await?;
+    let cli = Cli::new(&app)?;
+    cli.login_as_root().await?;
+    let jwk = |kid: &str| -> anyhow::Result<String> {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519)?;
+        let x = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, key.public_key_raw());
+        Ok(serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid}).to_string())
+    };
+    let first = cli.config.path().join("first.jwk");
+    std::fs::write(&first, jwk("first")?)?;
+    let args = ["service-accounts", "create", "keyed", "--scope", "documents:read", "--public-key"];
+    let output = cli.run(&[&args[..], &[first.to_str().unwrap_or_default(), "--json"]].concat(), "").await?;
+    assert!(output.status.success(), "{output:?}");
+    assert!(!text(&output.stderr).contains("shown only this once"), "no secret, no warning: {output:?}");
+    let created: Value = serde_json::from_slice(&output.stdout)?;
+    assert_eq!(
+        (str_of(&created["client_secret"]), &created["account"]["key_ids"]),
+        (String::new(), &serde_json::json!(["first"]))
+    );
+
+    let second = cli.config.path().join("second.jwk");
+    std::fs::write(&second, jwk("second")?)?;
+    let added =
+        cli.json(&["service-accounts", "add-key", "keyed", "--jwk", second.to_str().unwrap_or_default()]).await?;
+    assert_eq!(added["kid"], "second");
+    let keyed = |listed: &Value| listed.as_array().into_iter().flatten().find(|a| a["name"] == "keyed").cloned();
+    let listed = cli.json(&["service-accounts", "list"]).await?;
+    assert_eq!(keyed(&listed).map(|a| a["key_ids"].clone()), Some(serde_json::json!(["first", "second"])));
+    assert_eq!(cli.json(&["service-accounts", "remove-key", "keyed", "first"]).await?["removed"], "first");
+    let listed = cli.json(&["service-accounts", "list"]).await?;
+    assert_eq!(keyed(&listed).map(|a| a["key_ids"].clone()), Some(serde_json::json!(["second"])));
+    // This deployment trusts no external issuer: a mapping is refused, and said why.
+    let federate = [
+        "service-accounts",
+        "federate",
+        "keyed",
+        "--issuer",
+        "https://k8s.example",
+        "--subject",
+        "system:serviceaccount:a:b",
+    ];
+    let refused = cli.run(&federate, "").await?;
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert!(text(&refused.stderr).contains("is not one --federation trusts"), "{refused:?}");
+    Ok(())
+}
+
+#[tokio::test]
 async fn keys_rotate_publishes_a_new_signing_key() -> TestResult {
     let app = TestApp::spawn().await?;
     let cli = Cli::new(&app)?;
