@@ -2,7 +2,7 @@
 //! server's files gives both its gRPC port's settings (tonic) and its HTTP
 //! listener's acceptor (rustls with the ring provider tonic's TLS already
 //! uses, only HTTP/1.1 offered by ALPN); and the settings for calls to the
-//! auth service. mTLS is optional: with a client CA, clients of either may
+//! auth service, and an HTTPS client's trusting one CA file. mTLS is optional: with a client CA, clients of either may
 //! present a certificate; the auth layer can require one of service
 //! callers (see `authpair_claims::AuthLayer`), and the auth service binds
 //! service tokens to it.
@@ -12,7 +12,7 @@ use std::{fs, io, path::Path, sync::Arc};
 use tokio_rustls::{
     TlsAcceptor,
     rustls::{
-        RootCertStore, ServerConfig,
+        ClientConfig, RootCertStore, ServerConfig,
         crypto::{CryptoProvider, ring},
         pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject as _},
         server::{WebPkiClientVerifier, danger::ClientCertVerifier},
@@ -45,8 +45,8 @@ impl std::fmt::Debug for ServerTls {
 }
 
 /// A server's certificate chain and key, read once; with `client_ca`,
-/// client certificates signed by it are verified on the gRPC port when
-/// presented (optional), on the gRPC port and the HTTP listener alike.
+/// client certificates signed by it are verified when presented
+/// (optional), on the gRPC port and the HTTP listener alike.
 pub fn server_tls(cert: &Path, key: &Path, client_ca: Option<&Path>) -> io::Result<ServerTls> {
     let (cert_pem, key_pem) = (read(cert)?, read(key)?);
     let chain = CertificateDer::pem_slice_iter(&cert_pem)
@@ -58,9 +58,9 @@ pub fn server_tls(cert: &Path, key: &Path, client_ca: Option<&Path>) -> io::Resu
     let http = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| invalid(cert, "TLS for the HTTP listener", e))?;
-    let http = match (client_ca, &ca_pem) {
-        (Some(ca), Some(ca_pem)) => http.with_client_cert_verifier(optional_client_certificates(ca, ca_pem, provider)?),
-        _ => http.with_no_client_auth(),
+    let http = match client_ca.zip(ca_pem.as_deref()) {
+        Some((ca, ca_pem)) => http.with_client_cert_verifier(optional_client_certificates(ca, ca_pem, provider)?),
+        None => http.with_no_client_auth(),
     };
     let mut http = http.with_single_cert(chain, private).map_err(|e| invalid(cert, "TLS for the HTTP listener", e))?;
     http.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -79,15 +79,32 @@ fn optional_client_certificates(
     ca_pem: &[u8],
     provider: Arc<CryptoProvider>,
 ) -> io::Result<Arc<dyn ClientCertVerifier>> {
-    let mut roots = RootCertStore::empty();
-    for certificate in CertificateDer::pem_slice_iter(ca_pem) {
-        let certificate = certificate.map_err(|e| invalid(ca, "reading certificates", e))?;
-        roots.add(certificate).map_err(|e| invalid(ca, "a client CA certificate", e))?;
-    }
-    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+    WebPkiClientVerifier::builder_with_provider(Arc::new(root_store(ca, ca_pem)?), provider)
         .allow_unauthenticated()
         .build()
         .map_err(|e| invalid(ca, "client certificate verification", e))
+}
+
+/// The certificates of the PEM file `ca` (its text `pem`) as the roots a
+/// peer's chain must lead to.
+fn root_store(ca: &Path, pem: &[u8]) -> io::Result<RootCertStore> {
+    let mut roots = RootCertStore::empty();
+    for certificate in CertificateDer::pem_slice_iter(pem) {
+        let certificate = certificate.map_err(|e| invalid(ca, "reading certificates", e))?;
+        roots.add(certificate).map_err(|e| invalid(ca, "a CA certificate", e))?;
+    }
+    Ok(roots)
+}
+
+/// An HTTPS client's TLS (rustls, HTTP/1.1) trusting the CAs of the PEM
+/// file `ca` (its text `pem`) and no others, presenting no certificate.
+pub fn https_client(ca: &Path, pem: &[u8]) -> io::Result<Arc<ClientConfig>> {
+    let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(ca, "TLS for an HTTPS client", e))?
+        .with_root_certificates(root_store(ca, pem)?)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 /// A client trusting `ca` (else the system's roots are not used: pass the

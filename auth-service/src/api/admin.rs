@@ -260,7 +260,7 @@ impl AdminApi {
             )));
         }
         let subject = identity.subject;
-        if subject.is_empty() || subject.len() > 256 || subject.chars().any(char::is_control) {
+        if !crate::identity::trusted_issuers::is_subject(&subject) {
             return Err(ApiError::invalid("subject must be 1 to 256 printable characters"));
         }
         Ok(FederatedIdentity { issuer: identity.issuer, subject })

@@ -56,9 +56,6 @@ impl From<ServiceTokenError> for ClientExchangeError {
     }
 }
 
-/// The scope a service needs to exchange users' tokens.
-const EXCHANGE_SCOPE: &str = "tokens:exchange";
-
 /// Why IssueServiceToken refused: an [`ApiError`], or an authenticated
 /// client asking for a scope or an audience it was not granted. gRPC answers
 /// both INVALID_ARGUMENT with the message; OAuth names them `invalid_scope`
@@ -355,19 +352,31 @@ impl AuthApi {
         };
         let actor = format!("{SERVICE_SUBJECT_PREFIX}{}", account.name);
         let admin = &self.state.config.admin_audience;
-        if !account.scopes.iter().any(|s| s == EXCHANGE_SCOPE) || grants::audience_granted(&account, admin, "").is_err()
+        if !account.scopes.iter().any(|s| s == authpair_claims::token::roles::EXCHANGE_SCOPE)
+            || grants::audience_granted(&account, admin, "").is_err()
         {
             audit!("token_exchange_refused", EXCHANGE_TOKEN, actor.as_str(), "client_may_not_exchange");
             return Err(ClientExchangeError::NotAnExchanger);
         }
-        match self.state.exchange(&actor, certificate, req).await {
+        self.exchange(&actor, certificate, req).await.map_err(ClientExchangeError::Exchange)
+    }
+
+    /// ExchangeToken's work for the authenticated service `actor`, with its
+    /// audit line, for the gRPC method and the token endpoint alike.
+    async fn exchange(
+        &self,
+        actor: &str,
+        certificate: Option<[u8; 32]>,
+        req: ExchangeTokenRequest,
+    ) -> Result<ExchangeTokenResponse, ExchangeError> {
+        match self.state.exchange(actor, certificate, req).await {
             Ok((answer, user)) => {
-                audit!("token_exchanged", EXCHANGE_TOKEN, user.as_str(), "-", actor.as_str());
+                audit!("token_exchanged", EXCHANGE_TOKEN, user.as_str(), "-", actor);
                 Ok(answer)
             }
             Err(refused) => {
-                audit!("token_exchange_refused", EXCHANGE_TOKEN, actor.as_str(), refused.reason().as_str());
-                Err(ClientExchangeError::Exchange(refused))
+                audit!("token_exchange_refused", EXCHANGE_TOKEN, actor, refused.reason().as_str());
+                Err(refused)
             }
         }
     }
@@ -601,18 +610,9 @@ impl AuthService for AuthApi {
     ) -> Result<Response<ExchangeTokenResponse>, Status> {
         // The auth layer has already required a service token with scope
         // tokens:exchange: the actor.
-        let actor = caller(&request)?.clone();
+        let actor = caller(&request)?.subject().to_owned();
         let certificate = authpair_claims::layer::peer_certificate(request.extensions());
-        match self.state.exchange(actor.subject(), certificate, request.into_inner()).await {
-            Ok((answer, user)) => {
-                audit!("token_exchanged", EXCHANGE_TOKEN, user.as_str(), "-", actor.subject());
-                Ok(Response::new(answer))
-            }
-            Err(refused) => {
-                audit!("token_exchange_refused", EXCHANGE_TOKEN, actor.subject(), refused.reason().as_str());
-                Err(refused.into())
-            }
-        }
+        Ok(Response::new(AuthApi::exchange(self, &actor, certificate, request.into_inner()).await?))
     }
 
     async fn introspect(&self, request: Request<IntrospectRequest>) -> Result<Response<IntrospectResponse>, Status> {

@@ -26,7 +26,7 @@ use serde::Deserialize;
 use tokio::net::TcpStream;
 
 use super::assertion::{self, Rejected};
-use super::trusted_issuers::{Federation, KeySource, TrustedIssuer};
+use super::trusted_issuers::{Federation, KeySource, TrustedIssuer, is_subject};
 
 /// The least time between two fetches of one issuer's keys for a `kid` it
 /// lacks.
@@ -179,7 +179,7 @@ impl Federated {
         if too_long {
             return Err(FederationError::Lifetime);
         }
-        if claims.sub.is_empty() || claims.sub.len() > 256 || claims.sub.chars().any(char::is_control) {
+        if !is_subject(&claims.sub) {
             return Err(FederationError::Subject);
         }
         Ok((iss.to_owned(), claims.sub))
@@ -292,21 +292,9 @@ async fn tls_to(
     ca: &std::path::Path,
     host: &str,
 ) -> Result<(tokio_rustls::TlsConnector, tokio_rustls::rustls::pki_types::ServerName<'static>), String> {
-    use tokio_rustls::rustls::{
-        ClientConfig, RootCertStore,
-        crypto::ring,
-        pki_types::{CertificateDer, ServerName, pem::PemObject as _},
-    };
+    use tokio_rustls::rustls::pki_types::ServerName;
     let pem = tokio::fs::read(ca).await.map_err(|e| format!("{}: {e}", ca.display()))?;
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(&pem) {
-        roots.add(cert.map_err(|e| format!("{}: {e}", ca.display()))?).map_err(|e| format!("{}: {e}", ca.display()))?;
-    }
-    let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = authpair_server::tls::https_client(ca, &pem).map_err(|e| e.to_string())?;
     let name = ServerName::try_from(host.to_owned()).map_err(|e| format!("{host}: {e}"))?;
-    Ok((tokio_rustls::TlsConnector::from(Arc::new(config)), name))
+    Ok((tokio_rustls::TlsConnector::from(config), name))
 }

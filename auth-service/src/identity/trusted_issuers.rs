@@ -73,6 +73,12 @@ struct File {
     issuer: Vec<FileIssuer>,
 }
 
+/// Whether `subject` may be a federated identity's `sub`: 1 to 256
+/// characters, none of them a control character.
+pub fn is_subject(subject: &str) -> bool {
+    (1..=256).contains(&subject.len()) && !subject.chars().any(char::is_control)
+}
+
 impl Federation {
     /// Reads and checks the file at `path` (the flag's value parser): each
     /// issuer named once, with exactly one of `jwks_url` and `jwks_file`,

@@ -7,10 +7,11 @@
 use std::sync::Arc;
 
 use authpair_proto::auth::v1::{ExchangeTokenRequest, auth_service_client::AuthServiceClient};
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::SecretString;
 use tonic::{Request, Status, metadata::MetadataMap, transport::Channel};
 
 use super::{Bearer, BearerLayer, TokenCache};
+use crate::{error::AuthError, token::bearer::bearer_token};
 
 /// Exchanges users' tokens for the services this one calls next.
 #[derive(Debug, Clone)]
@@ -45,14 +46,10 @@ impl TokenExchange {
         audience: &str,
         scope: &str,
     ) -> Result<SecretString, Status> {
-        let subject = bearer_of(incoming).ok_or_else(|| Status::unauthenticated("the call carries no bearer token"))?;
-        self.exchange(subject.expose_secret(), audience, scope).await
+        // The call reached this handler through the auth layer, which read
+        // the same header by the same rules.
+        let subject = bearer_token(incoming.as_ref()).map_err(Status::from)?;
+        let subject = subject.ok_or_else(|| Status::from(AuthError::TokenMissing))?;
+        self.exchange(subject, audience, scope).await
     }
-}
-
-/// The bearer token of a call's `authorization` metadata.
-fn bearer_of(metadata: &MetadataMap) -> Option<SecretString> {
-    let value = metadata.get("authorization")?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| SecretString::from(token.trim().to_owned()))
 }

@@ -16,9 +16,12 @@ use std::collections::BTreeSet;
 
 use super::claims::ADMIN_ROLE;
 
-/// Scopes only a service account may hold: the revocation feed and token
-/// introspection.
-pub const SERVICE_ONLY_SCOPES: &[&str] = &["revocations:watch", "tokens:introspect", "tokens:exchange"];
+/// The scope a service needs to exchange users' tokens (token exchange).
+pub const EXCHANGE_SCOPE: &str = "tokens:exchange";
+
+/// Scopes only a service account may hold: the revocation feed, token
+/// introspection and token exchange.
+pub const SERVICE_ONLY_SCOPES: &[&str] = &["revocations:watch", "tokens:introspect", EXCHANGE_SCOPE];
 
 /// The roles, scopes and quotas a deployment defines: what a policy may name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

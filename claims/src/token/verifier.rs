@@ -395,16 +395,14 @@ impl Verifier {
                     .ok_or(AuthError::Malformed)?,
             ),
         };
-        // An actor chain: services only, and not longer than MAX_ACTORS.
-        if let Some(act) = &wire.act {
-            let actors = act.flatten();
-            if actors.len() > MAX_ACTORS
-                || !actors.iter().all(|a| a.strip_prefix(SERVICE_SUBJECT_PREFIX).is_some_and(is_service_account_name))
-            {
-                return Err(AuthError::Malformed);
-            }
-        }
         let mut claims = wire.into_claims(&self.config.audience);
+        // An actor chain: services only, and not longer than MAX_ACTORS.
+        let actors = claims.actors();
+        if actors.len() > MAX_ACTORS
+            || !actors.iter().all(|a| a.strip_prefix(SERVICE_SUBJECT_PREFIX).is_some_and(is_service_account_name))
+        {
+            return Err(AuthError::Malformed);
+        }
         claims.certificate = certificate;
         Ok(claims)
     }

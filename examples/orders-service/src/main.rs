@@ -133,7 +133,7 @@ fn next_hop(auth: &AuthFlags, url: String, audience: String) -> Result<NextHop, 
         auth_channel.clone(),
         auth.client_id.clone(),
         auth.client_secret.clone(),
-        "tokens:exchange".into(),
+        authpair_claims::token::roles::EXCHANGE_SCOPE.into(),
     )
     .for_audience(auth.auth_audience.clone());
     Ok(NextHop {
